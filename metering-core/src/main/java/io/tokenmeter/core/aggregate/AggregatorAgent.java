@@ -1,0 +1,267 @@
+package io.tokenmeter.core.aggregate;
+
+import io.tokenmeter.core.log.EventLog;
+import io.tokenmeter.core.snapshot.SnapshotStore;
+import org.agrona.concurrent.Agent;
+import org.agrona.concurrent.EpochClock;
+import org.agrona.concurrent.ManyToOneConcurrentArrayQueue;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.util.ArrayList;
+import java.util.Iterator;
+import java.util.List;
+import java.util.Optional;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.Executor;
+
+/**
+ * Tails the log into the {@link HourlyAggregator} and answers usage queries between reads. The only thread that
+ * touches the counters; readers post {@link UsageQuery}s through a bounded queue and get a future, so they see a
+ * consistent state without locks. A query with a {@code minLogIndex} waits until the log is applied that far.
+ */
+public final class AggregatorAgent implements Agent
+{
+    public static final String SNAPSHOT_KIND = "aggregate";
+    private static final Logger LOG = LoggerFactory.getLogger(AggregatorAgent.class);
+    private static final int MAX_DOCUMENTS_PER_CYCLE = 256;
+    private static final int MAX_WAITING_QUERIES = 4096;
+
+    private final EventLog log;
+    private final SnapshotStore snapshots;
+    private final Executor snapshotWriter;
+    private final EpochClock clock;
+    private final long snapshotIntervalMs;
+    private final HourlyAggregator aggregator = new HourlyAggregator();
+    private final ManyToOneConcurrentArrayQueue<PendingQuery> inbox;
+    private final List<PendingQuery> waiting = new ArrayList<>();
+    private EventLog.Reader reader;
+    private long lastSnapshotMs;
+    private long lastSnapshotIndex = EventLog.NO_INDEX;
+
+    private volatile long appliedIndex = EventLog.NO_INDEX;
+    private volatile long appliedAppendTimeMs;
+    private volatile long recoveryTargetIndex = Long.MAX_VALUE;
+
+    public AggregatorAgent(
+        final EventLog log,
+        final SnapshotStore snapshots,
+        final Executor snapshotWriter,
+        final EpochClock clock,
+        final int queryQueueCapacity,
+        final long snapshotIntervalMs)
+    {
+        this.log = log;
+        this.snapshots = snapshots;
+        this.snapshotWriter = snapshotWriter;
+        this.clock = clock;
+        this.inbox = new ManyToOneConcurrentArrayQueue<>(queryQueueCapacity);
+        this.snapshotIntervalMs = snapshotIntervalMs;
+    }
+
+    /**
+     * Loads the newest usable snapshot and positions the tailer after it; the rest of the log is applied by the duty
+     * cycle. Call once, before the agent runs.
+     */
+    public void recover()
+    {
+        final long logEnd = log.lastIndex();
+        reader = log.newReader();
+        final Optional<SnapshotStore.Snapshot> snapshot = snapshots.loadNewest(SNAPSHOT_KIND, index -> index <= logEnd);
+        if (snapshot.isPresent())
+        {
+            final ByteBuffer payload = snapshot.get().payload();
+            appliedAppendTimeMs = payload.getLong();
+            aggregator.readFrom(payload);
+            final long index = snapshot.get().logIndex();
+            reader.startAfter(index);
+            appliedIndex = index;
+            lastSnapshotIndex = index;
+            LOG.info("aggregate snapshot {} loaded: {} buckets, {} events, log index {}",
+                snapshot.get().file().getFileName(), aggregator.bucketCount(), aggregator.eventCount(),
+                Long.toHexString(index));
+        }
+        else
+        {
+            reader.startAt(EventLog.NO_INDEX);
+            LOG.info("no usable aggregate snapshot: counting from the start of the log");
+        }
+        lastSnapshotMs = clock.time();
+        recoveryTargetIndex = logEnd;
+    }
+
+    /** @return true once the log as it was at start-up is applied. Any thread. */
+    public boolean isRecovered()
+    {
+        final long target = recoveryTargetIndex;
+        return target == EventLog.NO_INDEX || appliedIndex >= target;
+    }
+
+    /**
+     * Asks a usage question. Any thread.
+     *
+     * @return the answer's future, or null when the query queue is full (the caller answers 503).
+     */
+    public CompletableFuture<List<UsageRow>> submit(final UsageQuery query)
+    {
+        final PendingQuery pending = new PendingQuery(query, new CompletableFuture<>());
+        return inbox.offer(pending) ? pending.future : null;
+    }
+
+    @Override
+    public int doWork()
+    {
+        int work = 0;
+        for (int i = 0; i < MAX_DOCUMENTS_PER_CYCLE; i++)
+        {
+            if (reader.readNext(aggregator, this::onDocumentEnd) == EventLog.NO_INDEX)
+            {
+                break;
+            }
+            work++;
+        }
+        work += answerQueries();
+        maybeSnapshot();
+        return work;
+    }
+
+    private void onDocumentEnd(final long index, final long appendTimeMs)
+    {
+        appliedAppendTimeMs = appendTimeMs;
+        appliedIndex = index;
+    }
+
+    private int answerQueries()
+    {
+        int work = 0;
+        if (!waiting.isEmpty())
+        {
+            final Iterator<PendingQuery> it = waiting.iterator();
+            while (it.hasNext())
+            {
+                final PendingQuery pending = it.next();
+                if (pending.query.minLogIndex() <= appliedIndex)
+                {
+                    it.remove();
+                    answer(pending);
+                    work++;
+                }
+            }
+        }
+        PendingQuery pending;
+        while ((pending = inbox.poll()) != null)
+        {
+            work++;
+            if (pending.query.minLogIndex() <= appliedIndex)
+            {
+                answer(pending);
+            }
+            else if (waiting.size() < MAX_WAITING_QUERIES)
+            {
+                waiting.add(pending);
+            }
+            else
+            {
+                pending.future.completeExceptionally(new IllegalStateException("too many queries waiting for the log"));
+            }
+        }
+        return work;
+    }
+
+    private void answer(final PendingQuery pending)
+    {
+        try
+        {
+            pending.future.complete(aggregator.query(pending.query));
+        }
+        catch (final RuntimeException ex)
+        {
+            pending.future.completeExceptionally(ex);
+        }
+    }
+
+    private void maybeSnapshot()
+    {
+        final long now = clock.time();
+        if (now - lastSnapshotMs >= snapshotIntervalMs && appliedIndex != lastSnapshotIndex && isRecovered())
+        {
+            final long index = appliedIndex;
+            final ByteBuffer payload = snapshotPayload();
+            lastSnapshotMs = now;
+            lastSnapshotIndex = index;
+            snapshotWriter.execute(() -> writeSnapshot(index, payload));
+        }
+    }
+
+    private ByteBuffer snapshotPayload()
+    {
+        final ByteBuffer payload = ByteBuffer.allocate(Long.BYTES + aggregator.encodedLength()).order(ByteOrder.LITTLE_ENDIAN);
+        payload.putLong(appliedAppendTimeMs);
+        aggregator.writeTo(payload);
+        return payload.flip();
+    }
+
+    private void writeSnapshot(final long index, final ByteBuffer payload)
+    {
+        try
+        {
+            snapshots.write(SNAPSHOT_KIND, index, payload);
+        }
+        catch (final Exception ex)
+        {
+            LOG.warn("aggregate snapshot at log index {} not written: {}", Long.toHexString(index), ex.toString());
+        }
+    }
+
+    @Override
+    public void onClose()
+    {
+        while (reader.readNext(aggregator, this::onDocumentEnd) != EventLog.NO_INDEX)
+        {
+            // apply everything acknowledged before the stop, so the final snapshot holds it
+        }
+        if (appliedIndex != EventLog.NO_INDEX && appliedIndex != lastSnapshotIndex)
+        {
+            writeSnapshot(appliedIndex, snapshotPayload());
+            lastSnapshotIndex = appliedIndex;
+        }
+        final IllegalStateException stopping = new IllegalStateException("aggregator stopping");
+        waiting.forEach(p -> p.future.completeExceptionally(stopping));
+        PendingQuery pending;
+        while ((pending = inbox.poll()) != null)
+        {
+            pending.future.completeExceptionally(stopping);
+        }
+        reader.close();
+    }
+
+    @Override
+    public String roleName()
+    {
+        return "aggregator";
+    }
+
+    /** @return the index of the last applied log document. Any thread. */
+    public long appliedIndex()
+    {
+        return appliedIndex;
+    }
+
+    /** @return the journal time of the last applied document (epoch ms). Any thread. */
+    public long appliedAppendTimeMs()
+    {
+        return appliedAppendTimeMs;
+    }
+
+    /** The counters; touch only from the aggregator thread, or after it stopped (tests). */
+    public HourlyAggregator aggregator()
+    {
+        return aggregator;
+    }
+
+    private record PendingQuery(UsageQuery query, CompletableFuture<List<UsageRow>> future)
+    {
+    }
+}

@@ -1,0 +1,55 @@
+package io.tokenmeter.core.aggregate;
+
+/**
+ * Packs an hour bucket's coordinates into one long for a primitive map:
+ *
+ * <pre>
+ *  63            43 42                 19 18            3  2  1  0
+ *  +---------------+---------------------+---------------+-----+--+
+ *  | hour (21 bits)| tenant id (24 bits) | model (16)    |tier |cx|
+ *  +---------------+---------------------+---------------+-----+--+
+ * </pre>
+ *
+ * {@code hour} counts UTC hours since 1970 (21 bits reach the year 2209); {@code cx} is the context tier, reserved
+ * for long-context pricing (0 = standard). The all-ones key (hour 2^21-1) cannot occur, so it serves as "missing".
+ */
+public final class BucketKey
+{
+    public static final long MISSING = -1L;
+    public static final long MAX_HOUR = (1L << 21) - 2;
+    public static final long MS_PER_HOUR = 3_600_000L;
+
+    private BucketKey()
+    {
+    }
+
+    public static long pack(final long hour, final int tenantId, final int modelId, final int tierCode, final int context)
+    {
+        return (hour << 43) | ((long)tenantId << 19) | ((long)modelId << 3) | ((long)tierCode << 1) | context;
+    }
+
+    public static long hour(final long key)
+    {
+        return key >>> 43;
+    }
+
+    public static int tenantId(final long key)
+    {
+        return (int)((key >>> 19) & 0xFF_FFFF);
+    }
+
+    public static int modelId(final long key)
+    {
+        return (int)((key >>> 3) & 0xFFFF);
+    }
+
+    public static int tierCode(final long key)
+    {
+        return (int)((key >>> 1) & 0x3);
+    }
+
+    public static int context(final long key)
+    {
+        return (int)(key & 1);
+    }
+}

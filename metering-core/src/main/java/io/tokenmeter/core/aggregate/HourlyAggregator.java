@@ -1,0 +1,243 @@
+package io.tokenmeter.core.aggregate;
+
+import io.tokenmeter.core.event.EventRecord;
+import io.tokenmeter.core.event.LogDocumentReader;
+import io.tokenmeter.core.event.LogLayout;
+import io.tokenmeter.core.event.NameDictionary;
+import io.tokenmeter.core.event.TokenClass;
+import io.tokenmeter.core.log.JournalAgent;
+import org.agrona.DirectBuffer;
+import org.agrona.collections.Int2ObjectHashMap;
+import org.agrona.collections.IntArrayList;
+import org.agrona.collections.Long2LongHashMap;
+
+import java.nio.ByteBuffer;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Comparator;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * The hour buckets: per (tenant, model, service tier, context tier, UTC hour) the request count and the six token
+ * sums. Built from log records alone, by event time, so replaying the log rebuilds exactly the same state.
+ * Owned by one thread (the aggregator); allocates only when a new bucket or name appears.
+ *
+ * <p>Storage: a {@link Long2LongHashMap} from {@link BucketKey} to a slot, and the slot's counters in one
+ * {@code long[]} with stride {@link #STRIDE}: {@code [requests, input, cache_read, cache_write, cache_write_1h,
+ * output, reasoning, saturated]}. Sums saturate at {@code Long.MAX_VALUE} instead of wrapping; a saturated bucket is
+ * flagged and counted (it needs over 9.2 million events of the maximum 10^12 tokens in one hour).
+ */
+public final class HourlyAggregator implements LogDocumentReader.Handler
+{
+    public static final int STRIDE = 8;
+    private static final int SATURATED = 7;
+
+    private final NameDictionary tenants = new NameDictionary(JournalAgent.MAX_TENANTS);
+    private final NameDictionary models = new NameDictionary(JournalAgent.MAX_MODELS);
+    private final Long2LongHashMap slotByKey = new Long2LongHashMap(BucketKey.MISSING);
+    private final Int2ObjectHashMap<IntArrayList> slotsByTenant = new Int2ObjectHashMap<>();
+    private long[] keys = new long[1024];
+    private long[] counters = new long[1024 * STRIDE];
+    private int slots;
+    private long events;
+    private long saturations;
+
+    @Override
+    public void onName(final byte recordType, final int id, final DirectBuffer buffer, final int offset, final int length)
+    {
+        (recordType == LogLayout.RECORD_TENANT_NAME ? tenants : models).defineOrVerify(id, buffer, offset, length);
+    }
+
+    @Override
+    public void onEvent(final EventRecord event, final long appendTimeMs)
+    {
+        final long hour = Math.floorDiv(event.timestampMs(), BucketKey.MS_PER_HOUR);
+        final long key = BucketKey.pack(hour, event.tenantId(), event.modelId(), event.tierCode(), 0);
+        long slot = slotByKey.get(key);
+        if (slot == BucketKey.MISSING)
+        {
+            slot = newSlot(key, event.tenantId());
+        }
+        final long[] c = counters;
+        final int base = (int)slot * STRIDE;
+        c[base]++;
+        for (int i = 0; i < TokenClass.COUNT; i++)
+        {
+            final int at = base + 1 + i;
+            final long sum = c[at] + event.tokens(i);
+            if (sum < 0)
+            {
+                c[at] = Long.MAX_VALUE;
+                c[base + SATURATED] = 1;
+                saturations++;
+            }
+            else
+            {
+                c[at] = sum;
+            }
+        }
+        events++;
+    }
+
+    private int newSlot(final long key, final int tenantId)
+    {
+        final int slot = slots++;
+        if (slot == keys.length)
+        {
+            keys = Arrays.copyOf(keys, slot * 2);
+            counters = Arrays.copyOf(counters, slot * 2 * STRIDE);
+        }
+        keys[slot] = key;
+        slotByKey.put(key, slot);
+        IntArrayList tenantSlots = slotsByTenant.get(tenantId);
+        if (tenantSlots == null)
+        {
+            tenantSlots = new IntArrayList();
+            slotsByTenant.put(tenantId, tenantSlots);
+        }
+        tenantSlots.addInt(slot);
+        return slot;
+    }
+
+    /** Answers a usage query from the current counters. Owner thread only. */
+    public List<UsageRow> query(final UsageQuery query)
+    {
+        final int tenantId = tenants.lookup(query.tenant());
+        if (tenantId == NameDictionary.MISSING)
+        {
+            return List.of();
+        }
+        final IntArrayList tenantSlots = slotsByTenant.get(tenantId);
+        if (tenantSlots == null)
+        {
+            return List.of();
+        }
+        final Map<RowKey, long[]> rows = new HashMap<>();
+        for (int i = 0, n = tenantSlots.size(); i < n; i++)
+        {
+            final int slot = tenantSlots.getInt(i);
+            final long key = keys[slot];
+            final long hour = BucketKey.hour(key);
+            if (hour < query.fromHour() || hour >= query.toHour())
+            {
+                continue;
+            }
+            final RowKey rowKey = new RowKey(
+                query.granularity().rowStartMs(hour),
+                query.byModel() ? models.name(BucketKey.modelId(key)) : null,
+                query.byTier() ? BucketKey.tierCode(key) : -1);
+            final long[] sums = rows.computeIfAbsent(rowKey, k -> new long[1 + TokenClass.COUNT]);
+            final int base = slot * STRIDE;
+            for (int c = 0; c <= TokenClass.COUNT; c++)
+            {
+                sums[c] = saturatingAdd(sums[c], counters[base + c]);
+            }
+        }
+        final List<UsageRow> result = new ArrayList<>(rows.size());
+        rows.forEach((k, v) -> result.add(new UsageRow(k.startMs, k.model, k.tierCode, v)));
+        result.sort(ROW_ORDER);
+        return result;
+    }
+
+    private static final Comparator<UsageRow> ROW_ORDER = Comparator
+        .comparingLong(UsageRow::startMs)
+        .thenComparing(UsageRow::model, Comparator.nullsFirst(Comparator.naturalOrder()))
+        .thenComparingInt(UsageRow::tierCode);
+
+    private static long saturatingAdd(final long a, final long b)
+    {
+        final long sum = a + b;
+        return sum < 0 ? Long.MAX_VALUE : sum;
+    }
+
+    private record RowKey(long startMs, String model, int tierCode)
+    {
+    }
+
+    public int bucketCount()
+    {
+        return slots;
+    }
+
+    public long eventCount()
+    {
+        return events;
+    }
+
+    public long saturations()
+    {
+        return saturations;
+    }
+
+    /** @return every bucket's key and counters, for snapshots and replay checks. */
+    public long[][] exportBuckets()
+    {
+        final long[][] out = new long[slots][];
+        for (int slot = 0; slot < slots; slot++)
+        {
+            final long[] row = new long[1 + STRIDE];
+            row[0] = keys[slot];
+            System.arraycopy(counters, slot * STRIDE, row, 1, STRIDE);
+            out[slot] = row;
+        }
+        return out;
+    }
+
+    public NameDictionary tenants()
+    {
+        return tenants;
+    }
+
+    public NameDictionary models()
+    {
+        return models;
+    }
+
+    /** Bytes {@link #writeTo} needs. */
+    public int encodedLength()
+    {
+        return tenants.encodedLength() + models.encodedLength() + 2 * Long.BYTES + Integer.BYTES
+            + slots * (1 + STRIDE) * Long.BYTES;
+    }
+
+    /** Writes names, totals and every bucket (key then counters). */
+    public void writeTo(final ByteBuffer out)
+    {
+        tenants.writeTo(out);
+        models.writeTo(out);
+        out.putLong(events).putLong(saturations).putInt(slots);
+        for (int slot = 0; slot < slots; slot++)
+        {
+            out.putLong(keys[slot]);
+            for (int c = 0; c < STRIDE; c++)
+            {
+                out.putLong(counters[slot * STRIDE + c]);
+            }
+        }
+    }
+
+    /** Restores state written by {@link #writeTo} into this empty aggregator. */
+    public void readFrom(final ByteBuffer in)
+    {
+        if (slots != 0)
+        {
+            throw new IllegalStateException("aggregator not empty");
+        }
+        tenants.readFrom(in);
+        models.readFrom(in);
+        events = in.getLong();
+        saturations = in.getLong();
+        final int count = in.getInt();
+        for (int i = 0; i < count; i++)
+        {
+            final long key = in.getLong();
+            final int slot = newSlot(key, BucketKey.tenantId(key));
+            for (int c = 0; c < STRIDE; c++)
+            {
+                counters[slot * STRIDE + c] = in.getLong();
+            }
+        }
+    }
+}

@@ -1,0 +1,296 @@
+package io.tokenmeter.core.dedup;
+
+import org.agrona.BitUtil;
+
+/**
+ * The set of accepted (tenant, id) keys of the dedup window, each with the content hash it was accepted with.
+ * Owned by the journal thread; allocates nothing after construction.
+ *
+ * <p>Keys are the 128-bit id hash of {@code tenant 0x00 id} (two longs); a chance collision of two different ids
+ * is about n^2 / 2^129, negligible for any n this index can hold. Entries live in insertion order in a ring:
+ *
+ * <pre>
+ *   ring (stride 4 longs):  [idHashHi | idHashLo | contentHash | acceptedAtMs]  oldest at head, newest at tail
+ *   table (int, open addressing, linear probing, load <= 1/2): ring slot + 1, 0 = empty
+ * </pre>
+ *
+ * Memory: 32 bytes of ring per slot plus 8 bytes of table (two ints) per slot, both rounded up to powers of two;
+ * {@link #memoryBytes()} gives the exact figure.
+ *
+ * <p>Eviction happens only in {@link #evict(long)}, called after each log document: entries older than the window
+ * go first, then the oldest beyond {@code capacity}. So the index after any document is a pure function of the
+ * log up to it (the newest {@code capacity} accepted keys not older than the window), which is what makes a
+ * replay rebuild exactly the same index. Between evictions the ring may exceed {@code capacity} by at most
+ * {@code maxPendingInserts}.
+ */
+public final class DedupIndex
+{
+    /** The key was not present and is now inserted. */
+    public static final int NEW = 0;
+    /** The key is present with the same content: a retry. */
+    public static final int DUPLICATE = 1;
+    /** The key is present with other content: an id reused for different usage. */
+    public static final int CONFLICT = 2;
+
+    private static final int STRIDE = 4;
+
+    private final int capacity;
+    private final long windowMs;
+    private final long[] ring;
+    private final int ringMask;
+    private final int[] table;
+    private final int tableMask;
+    private long head;
+    private long tail;
+    private long evictedByWindow;
+    private long evictedByCapacity;
+
+    /**
+     * @param capacity          most keys kept after each eviction.
+     * @param windowMs          how long a key is kept, measured in log append time.
+     * @param maxPendingInserts most inserts between two evictions (the journal's largest drain).
+     */
+    public DedupIndex(final int capacity, final long windowMs, final int maxPendingInserts)
+    {
+        if (capacity < 1 || windowMs < 1 || maxPendingInserts < 1)
+        {
+            throw new IllegalArgumentException("capacity, window and pending inserts must be positive");
+        }
+        this.capacity = capacity;
+        this.windowMs = windowMs;
+        final int slots = BitUtil.findNextPositivePowerOfTwo(capacity + maxPendingInserts);
+        this.ring = new long[slots * STRIDE];
+        this.ringMask = slots - 1;
+        final int tableLength = BitUtil.findNextPositivePowerOfTwo(slots * 2);
+        this.table = new int[tableLength];
+        this.tableMask = tableLength - 1;
+    }
+
+    /**
+     * Checks the key and inserts it when new.
+     *
+     * @return {@link #NEW}, {@link #DUPLICATE} or {@link #CONFLICT}.
+     */
+    public int checkAndInsert(final long idHashHi, final long idHashLo, final long contentHash, final long nowMs)
+    {
+        int index = home(idHashHi);
+        while (true)
+        {
+            final int entry = table[index];
+            if (entry == 0)
+            {
+                break;
+            }
+            final int at = (entry - 1) * STRIDE;
+            if (ring[at] == idHashHi && ring[at + 1] == idHashLo)
+            {
+                return ring[at + 2] == contentHash ? DUPLICATE : CONFLICT;
+            }
+            index = (index + 1) & tableMask;
+        }
+        append(index, idHashHi, idHashLo, contentHash, nowMs);
+        return NEW;
+    }
+
+    /**
+     * Inserts a key read back from the log during recovery. Should the key be present (replay may start before the
+     * oldest live key, with keys the live index had already evicted), the old entry is replaced.
+     */
+    public void insertReplayed(final long idHashHi, final long idHashLo, final long contentHash, final long acceptedAtMs)
+    {
+        final int found = find(idHashHi, idHashLo);
+        if (found >= 0)
+        {
+            removeFromTable(found);
+        }
+        checkAndInsert(idHashHi, idHashLo, contentHash, acceptedAtMs);
+    }
+
+    /** @return the position of the next insert: a mark for {@link #rollbackTo(long)}. */
+    public long tail()
+    {
+        return tail;
+    }
+
+    public long head()
+    {
+        return head;
+    }
+
+    /** Removes every key inserted since {@code mark}: undoes inserts that never reached the log. */
+    public void rollbackTo(final long mark)
+    {
+        if (mark < head || mark > tail)
+        {
+            throw new IllegalStateException("rollback mark " + mark + " outside [" + head + ", " + tail + "]");
+        }
+        while (tail > mark)
+        {
+            final long seq = tail - 1;
+            final int index = locate(seq);
+            if (index >= 0)
+            {
+                removeFromTable(index);
+            }
+            tail = seq;
+        }
+    }
+
+    /** Evicts keys older than the window before {@code nowMs}, then the oldest beyond capacity. */
+    public void evict(final long nowMs)
+    {
+        final long oldestKeptMs = nowMs - windowMs;
+        while (head < tail && ring[slot(head) * STRIDE + 3] < oldestKeptMs)
+        {
+            removeHead();
+            evictedByWindow++;
+        }
+        while (tail - head > capacity)
+        {
+            removeHead();
+            evictedByCapacity++;
+        }
+    }
+
+    public int size()
+    {
+        return (int)(tail - head);
+    }
+
+    public int capacity()
+    {
+        return capacity;
+    }
+
+    public long windowMs()
+    {
+        return windowMs;
+    }
+
+    public long evictedByWindow()
+    {
+        return evictedByWindow;
+    }
+
+    public long evictedByCapacity()
+    {
+        return evictedByCapacity;
+    }
+
+    /** @return the bytes held by the ring and the table arrays. */
+    public long memoryBytes()
+    {
+        return (long)ring.length * Long.BYTES + (long)table.length * Integer.BYTES;
+    }
+
+    /** @return whether the key is present with that content hash (for tests and tools). */
+    public boolean contains(final long idHashHi, final long idHashLo, final long contentHash)
+    {
+        final int found = find(idHashHi, idHashLo);
+        return found >= 0 && ring[(table[found] - 1) * STRIDE + 2] == contentHash;
+    }
+
+    private void append(final int tableIndex, final long hi, final long lo, final long contentHash, final long nowMs)
+    {
+        if (tail - head > ringMask)
+        {
+            throw new IllegalStateException("dedup ring overrun: more inserts between evictions than configured");
+        }
+        final int slot = slot(tail);
+        final int at = slot * STRIDE;
+        ring[at] = hi;
+        ring[at + 1] = lo;
+        ring[at + 2] = contentHash;
+        ring[at + 3] = nowMs;
+        table[tableIndex] = slot + 1;
+        tail++;
+    }
+
+    private void removeHead()
+    {
+        final int index = locate(head);
+        if (index >= 0)
+        {
+            removeFromTable(index);
+        }
+        head++;
+    }
+
+    /**
+     * @return the table index holding ring position {@code seq}, or -1 for a dead position (one whose key was
+     * replaced by {@link #insertReplayed}).
+     */
+    private int locate(final long seq)
+    {
+        final int slot = slot(seq);
+        int index = home(ring[slot * STRIDE]);
+        while (true)
+        {
+            final int entry = table[index];
+            if (entry == slot + 1)
+            {
+                return index;
+            }
+            if (entry == 0)
+            {
+                return -1;
+            }
+            index = (index + 1) & tableMask;
+        }
+    }
+
+    private int find(final long hi, final long lo)
+    {
+        int index = home(hi);
+        while (true)
+        {
+            final int entry = table[index];
+            if (entry == 0)
+            {
+                return -1;
+            }
+            final int at = (entry - 1) * STRIDE;
+            if (ring[at] == hi && ring[at + 1] == lo)
+            {
+                return index;
+            }
+            index = (index + 1) & tableMask;
+        }
+    }
+
+    /** Backward-shift deletion: keeps every probe chain unbroken without tombstones. */
+    private void removeFromTable(final int removedIndex)
+    {
+        int hole = removedIndex;
+        int index = removedIndex;
+        while (true)
+        {
+            index = (index + 1) & tableMask;
+            final int entry = table[index];
+            if (entry == 0)
+            {
+                break;
+            }
+            final int homeIndex = home(ring[(entry - 1) * STRIDE]);
+            final boolean staysPut = hole <= index
+                ? hole < homeIndex && homeIndex <= index
+                : hole < homeIndex || homeIndex <= index;
+            if (!staysPut)
+            {
+                table[hole] = entry;
+                hole = index;
+            }
+        }
+        table[hole] = 0;
+    }
+
+    private int slot(final long seq)
+    {
+        return (int)seq & ringMask;
+    }
+
+    private int home(final long idHashHi)
+    {
+        return (int)(idHashHi ^ (idHashHi >>> 32)) & tableMask;
+    }
+}

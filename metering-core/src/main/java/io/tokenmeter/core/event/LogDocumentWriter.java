@@ -1,0 +1,106 @@
+package io.tokenmeter.core.event;
+
+import org.agrona.DirectBuffer;
+import org.agrona.ExpandableDirectByteBuffer;
+import org.agrona.MutableDirectBuffer;
+
+import static io.tokenmeter.core.event.LogLayout.*;
+
+/**
+ * Assembles one log document (layout in {@link LogLayout}) in a reusable direct buffer. Owned by the journal thread.
+ * A position can be marked and restored, so that a request refused part-way leaves nothing behind.
+ */
+public final class LogDocumentWriter
+{
+    private final ExpandableDirectByteBuffer buffer;
+    private int length;
+    private int recordCount;
+
+    public LogDocumentWriter(final int initialCapacity)
+    {
+        buffer = new ExpandableDirectByteBuffer(initialCapacity);
+    }
+
+    public void begin(final long appendTimeMs)
+    {
+        buffer.putByte(DOC_KIND_OFFSET, DOCUMENT_KIND_EVENTS);
+        buffer.putByte(DOC_VERSION_OFFSET, DOCUMENT_VERSION);
+        buffer.putShort(DOC_KIND_OFFSET + 2, (short)0);
+        buffer.putInt(DOC_RECORD_COUNT_OFFSET, 0);
+        buffer.putLong(DOC_APPEND_TIME_OFFSET, appendTimeMs);
+        length = DOC_HEADER_LENGTH;
+        recordCount = 0;
+    }
+
+    public void appendName(final byte recordType, final int id, final DirectBuffer src, final int srcOffset, final int nameLength)
+    {
+        final MutableDirectBuffer out = buffer;
+        final int at = length;
+        out.putByte(at, recordType);
+        out.putByte(at + NAME_LENGTH_OFFSET, (byte)nameLength);
+        out.putShort(at + 2, (short)0);
+        out.putInt(at + NAME_ID_OFFSET, id);
+        out.putBytes(at + NAME_BYTES_OFFSET, src, srcOffset, nameLength);
+        length = at + NAME_BYTES_OFFSET + nameLength;
+        recordCount++;
+    }
+
+    public void appendEvent(final StagedEvent event, final int tenantId, final int modelId)
+    {
+        final MutableDirectBuffer out = buffer;
+        final int at = length;
+        final int idLength = event.idLength();
+        out.putByte(at, RECORD_EVENT);
+        out.putByte(at + EVENT_TIER_OFFSET, (byte)event.tierCode());
+        out.putByte(at + EVENT_FLAGS_OFFSET, (byte)event.flags());
+        out.putByte(at + EVENT_ID_LENGTH_OFFSET, (byte)idLength);
+        out.putInt(at + EVENT_TENANT_ID_OFFSET, tenantId);
+        out.putInt(at + EVENT_MODEL_ID_OFFSET, modelId);
+        out.putInt(at + 12, 0);
+        out.putLong(at + EVENT_TIMESTAMP_OFFSET, event.timestampMs());
+        out.putLong(at + EVENT_ID_HASH_HI_OFFSET, event.idHashHi());
+        out.putLong(at + EVENT_ID_HASH_LO_OFFSET, event.idHashLo());
+        out.putLong(at + EVENT_CONTENT_HASH_OFFSET, event.contentHash());
+        for (int i = 0; i < TokenClass.COUNT; i++)
+        {
+            out.putLong(at + EVENT_TOKENS_OFFSET + (i << 3), event.tokens(i));
+        }
+        out.putBytes(at + EVENT_ID_OFFSET, event.buffer(), event.idOffset(), idLength);
+        length = at + EVENT_FIXED_LENGTH + idLength;
+        recordCount++;
+    }
+
+    /** @return a mark to {@link #reset(long)} to: the length and record count packed in one long. */
+    public long mark()
+    {
+        return ((long)recordCount << 32) | length;
+    }
+
+    public void reset(final long mark)
+    {
+        length = (int)mark;
+        recordCount = (int)(mark >>> 32);
+    }
+
+    /** Writes the record count into the header. @return the document length. */
+    public int finish()
+    {
+        buffer.putInt(DOC_RECORD_COUNT_OFFSET, recordCount);
+        return length;
+    }
+
+    public int recordCount()
+    {
+        return recordCount;
+    }
+
+    public int length()
+    {
+        return length;
+    }
+
+    public ExpandableDirectByteBuffer buffer()
+    {
+        return buffer;
+    }
+}

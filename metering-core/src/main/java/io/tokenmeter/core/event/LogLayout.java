@@ -1,0 +1,72 @@
+package io.tokenmeter.core.event;
+
+/**
+ * The binary layout of the log. One Chronicle document per journal drain; all fields little-endian.
+ *
+ * <pre>
+ * Document header (16 bytes)
+ *  0    1    2         4                   8                                16
+ *  +----+----+---------+-------------------+---------------------------------+
+ *  |kind|ver | reserved| recordCount i32   | appendTimeMs i64 (journal clock) |
+ *  +----+----+---------+-------------------+---------------------------------+
+ *  then recordCount records, each starting with a type byte:
+ *
+ * NAME record (tenant = 2, model = 3): defines an interned id before its first use
+ *  0    1    2         4          8
+ *  +----+----+---------+----------+-----------------+
+ *  |type|len | reserved| id i32   | name bytes (len)|
+ *  +----+----+---------+----------+-----------------+
+ *
+ * EVENT record (type 1): one accepted event, 96 bytes + id
+ *  0    1    2    3    4          8          12         16
+ *  +----+----+----+----+----------+----------+----------+--------------------+
+ *  |type|tier|flag|iLen|tenantId  |modelId   | reserved | timestampMs i64    |
+ *  +----+----+----+----+----------+----------+----------+--------------------+
+ *  | idHashHi i64 (24) | idHashLo i64 (32)   | contentHash i64 (40)          |
+ *  +-------------------+---------------------+-------------------------------+
+ *  | tokens 6 x i64 (48..95): input, cache_read, cache_write, cache_write_1h,  |
+ *  | output, reasoning                                                         |
+ *  +---------------------------------------------------------------------------+
+ *  | id bytes (iLen)                                                           |
+ *  +---------------------------------------------------------------------------+
+ * </pre>
+ *
+ * Only accepted events are written, so counting needs no dedup on replay. The journal's clock only ever moves
+ * forward ({@code appendTimeMs} never decreases), which makes the dedup window a function of the log alone.
+ */
+public final class LogLayout
+{
+    public static final byte DOCUMENT_KIND_EVENTS = 1;
+    public static final byte DOCUMENT_VERSION = 1;
+
+    public static final int DOC_KIND_OFFSET = 0;
+    public static final int DOC_VERSION_OFFSET = 1;
+    public static final int DOC_RECORD_COUNT_OFFSET = 4;
+    public static final int DOC_APPEND_TIME_OFFSET = 8;
+    public static final int DOC_HEADER_LENGTH = 16;
+
+    public static final byte RECORD_EVENT = 1;
+    public static final byte RECORD_TENANT_NAME = 2;
+    public static final byte RECORD_MODEL_NAME = 3;
+
+    public static final int NAME_LENGTH_OFFSET = 1;
+    public static final int NAME_ID_OFFSET = 4;
+    public static final int NAME_BYTES_OFFSET = 8;
+
+    public static final int EVENT_TIER_OFFSET = 1;
+    public static final int EVENT_FLAGS_OFFSET = 2;
+    public static final int EVENT_ID_LENGTH_OFFSET = 3;
+    public static final int EVENT_TENANT_ID_OFFSET = 4;
+    public static final int EVENT_MODEL_ID_OFFSET = 8;
+    public static final int EVENT_TIMESTAMP_OFFSET = 16;
+    public static final int EVENT_ID_HASH_HI_OFFSET = 24;
+    public static final int EVENT_ID_HASH_LO_OFFSET = 32;
+    public static final int EVENT_CONTENT_HASH_OFFSET = 40;
+    public static final int EVENT_TOKENS_OFFSET = 48;
+    public static final int EVENT_ID_OFFSET = 96;
+    public static final int EVENT_FIXED_LENGTH = EVENT_ID_OFFSET;
+
+    private LogLayout()
+    {
+    }
+}

@@ -1,0 +1,188 @@
+package io.tokenmeter.core.log;
+
+import io.tokenmeter.core.event.LogDocumentReader;
+import net.openhft.chronicle.bytes.Bytes;
+import net.openhft.chronicle.bytes.SyncMode;
+import net.openhft.chronicle.queue.ExcerptAppender;
+import net.openhft.chronicle.queue.ExcerptTailer;
+import net.openhft.chronicle.queue.RollCycles;
+import net.openhft.chronicle.queue.impl.single.SingleChronicleQueue;
+import net.openhft.chronicle.queue.impl.single.SingleChronicleQueueBuilder;
+import net.openhft.chronicle.wire.DocumentContext;
+import org.agrona.DirectBuffer;
+import org.agrona.concurrent.UnsafeBuffer;
+
+import java.nio.file.Path;
+
+/**
+ * The append-only event log: a Chronicle Queue of raw documents (layout in
+ * {@link io.tokenmeter.core.event.LogLayout}) under {@code DATA_DIR/log}, one file per UTC day.
+ * The appender belongs to the one thread that calls {@link #append}; each reader makes its own {@link Reader}.
+ * Log files are never deleted by the server: they are the record finance audits from.
+ */
+public final class EventLog implements AutoCloseable
+{
+    /** Index of "nothing yet": below every real Chronicle index. */
+    public static final long NO_INDEX = -1L;
+
+    private final SingleChronicleQueue queue;
+    private final Durability durability;
+    private ExcerptAppender appender;
+
+    public EventLog(final Path directory, final Durability durability)
+    {
+        this.durability = durability;
+        this.queue = SingleChronicleQueueBuilder.binary(directory)
+            .rollCycle(RollCycles.FAST_DAILY)
+            .syncMode(durability == Durability.SYNC ? SyncMode.SYNC : SyncMode.NONE)
+            .build();
+    }
+
+    /**
+     * Appends one document, and flushes it to disk first in {@link Durability#SYNC} mode. Journal thread only.
+     *
+     * @return the document's log index.
+     */
+    public long append(final DirectBuffer document, final int length)
+    {
+        if (appender == null)
+        {
+            appender = queue.createAppender();
+        }
+        final long index;
+        try (DocumentContext dc = appender.writingDocument())
+        {
+            dc.wire().bytes().unsafeWrite(document.addressOffset(), length);
+            index = dc.index();
+        }
+        if (durability == Durability.SYNC)
+        {
+            appender.sync();
+        }
+        return index;
+    }
+
+    /** @return the index of the last document in the log, or {@link #NO_INDEX} when empty. */
+    public long lastIndex()
+    {
+        final long index = queue.lastIndex();
+        return index < 0 ? NO_INDEX : index;
+    }
+
+    public Durability durability()
+    {
+        return durability;
+    }
+
+    public Path directory()
+    {
+        return queue.file().toPath();
+    }
+
+    public Reader newReader()
+    {
+        return new Reader(queue.createTailer());
+    }
+
+    @Override
+    public void close()
+    {
+        if (appender != null)
+        {
+            appender.close();
+        }
+        queue.close();
+    }
+
+    /** A tailer that hands each document to a {@link LogDocumentReader}; owned by one thread. */
+    public static final class Reader implements AutoCloseable
+    {
+        private final ExcerptTailer tailer;
+        private final UnsafeBuffer view = new UnsafeBuffer(0, 0);
+        private final LogDocumentReader documentReader = new LogDocumentReader();
+        private long lastReadIndex = NO_INDEX;
+
+        private Reader(final ExcerptTailer tailer)
+        {
+            this.tailer = tailer;
+        }
+
+        /** Positions the reader just after the document at {@code index}; {@link #NO_INDEX} means the start. */
+        public void startAfter(final long index)
+        {
+            if (index == NO_INDEX)
+            {
+                tailer.toStart();
+                return;
+            }
+            if (!tailer.moveToIndex(index))
+            {
+                throw new IllegalStateException("log index " + Long.toHexString(index) + " is not in the log");
+            }
+            try (DocumentContext dc = tailer.readingDocument())
+            {
+                if (!dc.isPresent())
+                {
+                    throw new IllegalStateException("log index " + Long.toHexString(index) + " is not in the log");
+                }
+            }
+            lastReadIndex = index;
+        }
+
+        /** Positions the reader at the document at {@code index} (it is read next). */
+        public void startAt(final long index)
+        {
+            if (index == NO_INDEX)
+            {
+                tailer.toStart();
+            }
+            else if (!tailer.moveToIndex(index))
+            {
+                throw new IllegalStateException("log index " + Long.toHexString(index) + " is not in the log");
+            }
+        }
+
+        /**
+         * Reads the next document, if any.
+         *
+         * @return the document's index, or {@link #NO_INDEX} when there is none yet.
+         */
+        public long readNext(final LogDocumentReader.Handler handler, final DocumentListener listener)
+        {
+            try (DocumentContext dc = tailer.readingDocument())
+            {
+                if (!dc.isPresent())
+                {
+                    return NO_INDEX;
+                }
+                final Bytes<?> bytes = dc.wire().bytes();
+                final long position = bytes.readPosition();
+                final int length = (int)bytes.readRemaining();
+                view.wrap(bytes.addressForRead(position, length), length);
+                final long index = dc.index();
+                final long appendTimeMs = documentReader.read(view, 0, length, handler);
+                lastReadIndex = index;
+                listener.onDocumentEnd(index, appendTimeMs);
+                return index;
+            }
+        }
+
+        public long lastReadIndex()
+        {
+            return lastReadIndex;
+        }
+
+        @Override
+        public void close()
+        {
+            tailer.close();
+        }
+    }
+
+    /** Called after all records of a document were handed out. */
+    @FunctionalInterface
+    public interface DocumentListener
+    {
+        void onDocumentEnd(long index, long appendTimeMs);
+    }
+}

@@ -1,0 +1,516 @@
+package io.tokenmeter.core.log;
+
+import io.tokenmeter.core.dedup.DedupIndex;
+import io.tokenmeter.core.event.EventRecord;
+import io.tokenmeter.core.event.LogDocumentReader;
+import io.tokenmeter.core.event.LogDocumentWriter;
+import io.tokenmeter.core.event.LogLayout;
+import io.tokenmeter.core.event.NameDictionary;
+import io.tokenmeter.core.event.StagedEvent;
+import io.tokenmeter.core.snapshot.SnapshotStore;
+import org.HdrHistogram.Recorder;
+import org.agrona.DirectBuffer;
+import org.agrona.concurrent.Agent;
+import org.agrona.concurrent.EpochClock;
+import org.agrona.concurrent.ManyToOneConcurrentArrayQueue;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.util.Optional;
+import java.util.concurrent.Executor;
+import java.util.concurrent.atomic.AtomicLong;
+
+/**
+ * The journal: the only thread that appends to the log. HTTP event loops {@link #offer} requests through a bounded
+ * queue; each duty cycle drains several, decides every event (new, duplicate, conflict) against the
+ * {@link DedupIndex} in log order, interns tenant and model names (writing NAME records before first use), appends
+ * all accepted events of the drain as one document (group commit), then answers each request.
+ *
+ * <p>Owns, and alone touches: the appender, the dedup index, both name dictionaries, the document writer and the
+ * checkpoint marks. Publishes {@link #lastAppendedIndex()} and counters for other threads.
+ *
+ * <p>Recovery: the dedup index is not snapshotted; it is rebuilt by replaying the log from a checkpointed index
+ * at or before the document holding its oldest key (see {@link DedupIndex} for why that is exact). The checkpoint
+ * holds that index, the journal clock and the name dictionaries.
+ */
+public final class JournalAgent implements Agent
+{
+    public static final String CHECKPOINT_KIND = "journal";
+    /** Tenant ids fill 24 bits of the aggregator's bucket key. */
+    public static final int MAX_TENANTS = 1 << 24;
+    /** Model ids fill 16 bits of the aggregator's bucket key. */
+    public static final int MAX_MODELS = 1 << 16;
+
+    private static final Logger LOG = LoggerFactory.getLogger(JournalAgent.class);
+    private static final int MAX_MARKS = 1 << 16;
+
+    private final EventLog log;
+    private final DedupIndex dedup;
+    private final SnapshotStore snapshots;
+    private final Executor snapshotWriter;
+    private final EpochClock clock;
+    private final long checkpointIntervalMs;
+    private final int maxDrainEvents;
+    private final ManyToOneConcurrentArrayQueue<JournalRequest> inbox;
+    private final JournalRequest[] drained;
+    private final int[] outcomes;
+    private final NameDictionary tenants = new NameDictionary(MAX_TENANTS);
+    private final NameDictionary models = new NameDictionary(MAX_MODELS);
+    private final LogDocumentWriter writer = new LogDocumentWriter(1 << 20);
+    private final StagedEvent staged = new StagedEvent();
+    private final Recorder appendLatencyNs = new Recorder(3);
+    private final long[] markIndex = new long[MAX_MARKS];
+    private final long[] markSeq = new long[MAX_MARKS];
+    private final long markSpacingMs;
+    private int markFirst;
+    private int markCount;
+    private long lastMarkMs = Long.MIN_VALUE;
+    private long clockMs;
+    private long lastCheckpointMs;
+    private long lastCheckpointIndex = EventLog.NO_INDEX;
+
+    private volatile long lastAppendedIndex = EventLog.NO_INDEX;
+    private volatile String failure;
+    private final AtomicLong acceptedEvents = new AtomicLong();
+    private final AtomicLong duplicateEvents = new AtomicLong();
+    private final AtomicLong conflictEvents = new AtomicLong();
+    private final AtomicLong appendFailures = new AtomicLong();
+
+    /**
+     * @param maxDrainEvents events per document at most; a request is never split, so a document may hold up to
+     *                       {@code maxDrainEvents + the largest request - 1}.
+     */
+    public JournalAgent(
+        final EventLog log,
+        final DedupIndex dedup,
+        final SnapshotStore snapshots,
+        final Executor snapshotWriter,
+        final EpochClock clock,
+        final int inboxCapacity,
+        final int maxDrainRequests,
+        final int maxDrainEvents,
+        final long checkpointIntervalMs)
+    {
+        this.log = log;
+        this.dedup = dedup;
+        this.snapshots = snapshots;
+        this.snapshotWriter = snapshotWriter;
+        this.clock = clock;
+        this.inbox = new ManyToOneConcurrentArrayQueue<>(inboxCapacity);
+        this.drained = new JournalRequest[maxDrainRequests];
+        this.outcomes = new int[maxDrainRequests * 4];
+        this.maxDrainEvents = maxDrainEvents;
+        this.checkpointIntervalMs = checkpointIntervalMs;
+        this.markSpacingMs = Math.max(1000L, dedup.windowMs() / (MAX_MARKS / 2));
+    }
+
+    /**
+     * Hands a request to the journal. Any thread.
+     *
+     * @return false when the queue is full: the caller sheds the request (503 with Retry-After).
+     */
+    public boolean offer(final JournalRequest request)
+    {
+        return inbox.offer(request);
+    }
+
+    /**
+     * Rebuilds the dedup index and the dictionaries from the newest usable checkpoint and the log after it.
+     * Call once, before the agent runs, on the thread that will start it.
+     *
+     * @return the number of log documents replayed.
+     */
+    public long recover()
+    {
+        final long logEnd = log.lastIndex();
+        long replayFrom = EventLog.NO_INDEX;
+        final Optional<SnapshotStore.Snapshot> checkpoint =
+            snapshots.loadNewest(CHECKPOINT_KIND, index -> index <= logEnd);
+        if (checkpoint.isPresent())
+        {
+            final ByteBuffer payload = checkpoint.get().payload();
+            replayFrom = payload.getLong();
+            clockMs = payload.getLong();
+            tenants.readFrom(payload);
+            models.readFrom(payload);
+            LOG.info("journal checkpoint {} loaded: {} tenants, {} models, replaying dedup keys from log index {}",
+                checkpoint.get().file().getFileName(), tenants.size(), models.size(), Long.toHexString(replayFrom));
+        }
+        else
+        {
+            LOG.info("no usable journal checkpoint: rebuilding dedup keys and names from the start of the log");
+        }
+
+        final ReplayHandler handler = new ReplayHandler();
+        long documents = 0;
+        try (EventLog.Reader reader = log.newReader())
+        {
+            reader.startAt(replayFrom);
+            while (reader.readNext(handler, handler) != EventLog.NO_INDEX)
+            {
+                documents++;
+            }
+            lastAppendedIndex = reader.lastReadIndex() == EventLog.NO_INDEX ? logEnd : reader.lastReadIndex();
+        }
+        lastCheckpointIndex = checkpoint.map(SnapshotStore.Snapshot::logIndex).orElse(EventLog.NO_INDEX);
+        lastCheckpointMs = clock.time();
+        LOG.info("journal recovered: {} documents replayed, {} dedup keys, log index {}",
+            documents, dedup.size(), Long.toHexString(lastAppendedIndex));
+        return documents;
+    }
+
+    @Override
+    public int doWork()
+    {
+        int count = 0;
+        int events = 0;
+        JournalRequest request;
+        while (count < drained.length && (request = inbox.peek()) != null)
+        {
+            if (count > 0 && events + request.eventCount() > maxDrainEvents)
+            {
+                break;
+            }
+            inbox.poll();
+            drained[count++] = request;
+            events += request.eventCount();
+        }
+        if (count == 0)
+        {
+            maybeCheckpoint();
+            return 0;
+        }
+        journal(count);
+        maybeCheckpoint();
+        return count;
+    }
+
+    private void journal(final int count)
+    {
+        final long nowMs = advanceClock();
+        writer.begin(nowMs);
+        final long dedupMark = dedup.tail();
+        final int tenantsMark = tenants.size();
+        final int modelsMark = models.size();
+        for (int i = 0; i < count; i++)
+        {
+            journalRequest(i, nowMs);
+        }
+
+        if (writer.recordCount() > 0)
+        {
+            final int length = writer.finish();
+            final long startNs = System.nanoTime();
+            final long index;
+            try
+            {
+                index = log.append(writer.buffer(), length);
+            }
+            catch (final RuntimeException | Error ex)
+            {
+                dedup.rollbackTo(dedupMark);
+                tenants.truncate(tenantsMark);
+                models.truncate(modelsMark);
+                onAppendFailed(ex);
+                for (int i = 0; i < count; i++)
+                {
+                    refuse(i, JournalRequest.Refusal.LOG_UNWRITABLE);
+                }
+                return;
+            }
+            appendLatencyNs.recordValue(System.nanoTime() - startNs);
+            lastAppendedIndex = index;
+            addMark(index, dedupMark, nowMs);
+            failure = null;
+        }
+        dedup.evict(nowMs);
+
+        for (int i = 0; i < count; i++)
+        {
+            final JournalRequest request = drained[i];
+            drained[i] = null;
+            final int at = i * 4;
+            if (outcomes[at + 3] != 0)
+            {
+                request.onRefused(JournalRequest.Refusal.values()[outcomes[at + 3] - 1]);
+            }
+            else
+            {
+                acceptedEvents.lazySet(acceptedEvents.get() + outcomes[at]);
+                duplicateEvents.lazySet(duplicateEvents.get() + outcomes[at + 1]);
+                conflictEvents.lazySet(conflictEvents.get() + outcomes[at + 2]);
+                request.onJournaled(outcomes[at], outcomes[at + 1], outcomes[at + 2]);
+            }
+        }
+    }
+
+    private void journalRequest(final int requestIndex, final long nowMs)
+    {
+        final JournalRequest request = drained[requestIndex];
+        final long writerMark = writer.mark();
+        final long dedupMark = dedup.tail();
+        final int tenantsMark = tenants.size();
+        final int modelsMark = models.size();
+        final DirectBuffer buffer = request.stagedEvents();
+        int accepted = 0;
+        int duplicates = 0;
+        int conflicts = 0;
+        int offset = 0;
+        for (int e = 0, n = request.eventCount(); e < n; e++)
+        {
+            final StagedEvent event = staged.wrap(buffer, offset);
+            offset += event.encodedLength();
+            final int outcome = dedup.checkAndInsert(event.idHashHi(), event.idHashLo(), event.contentHash(), nowMs);
+            if (outcome == DedupIndex.NEW)
+            {
+                final int tenantId = intern(tenants, LogLayout.RECORD_TENANT_NAME, buffer, event.tenantOffset(), event.tenantLength());
+                final int modelId = intern(models, LogLayout.RECORD_MODEL_NAME, buffer, event.modelOffset(), event.modelLength());
+                if (tenantId < 0 || modelId < 0)
+                {
+                    writer.reset(writerMark);
+                    dedup.rollbackTo(dedupMark);
+                    tenants.truncate(tenantsMark);
+                    models.truncate(modelsMark);
+                    setOutcome(requestIndex, 0, 0, 0, JournalRequest.Refusal.TOO_MANY_NAMES.ordinal() + 1);
+                    return;
+                }
+                writer.appendEvent(event, tenantId, modelId);
+                accepted++;
+            }
+            else if (outcome == DedupIndex.DUPLICATE)
+            {
+                duplicates++;
+            }
+            else
+            {
+                conflicts++;
+            }
+        }
+        setOutcome(requestIndex, accepted, duplicates, conflicts, 0);
+    }
+
+    private int intern(
+        final NameDictionary dictionary, final byte recordType, final DirectBuffer buffer, final int offset, final int length)
+    {
+        int id = dictionary.lookup(buffer, offset, length);
+        if (id == NameDictionary.MISSING)
+        {
+            if (dictionary.isFull())
+            {
+                return -1;
+            }
+            id = dictionary.add(buffer, offset, length);
+            writer.appendName(recordType, id, buffer, offset, length);
+        }
+        return id;
+    }
+
+    private void setOutcome(final int requestIndex, final int accepted, final int duplicates, final int conflicts, final int refusal)
+    {
+        final int at = requestIndex * 4;
+        outcomes[at] = accepted;
+        outcomes[at + 1] = duplicates;
+        outcomes[at + 2] = conflicts;
+        outcomes[at + 3] = refusal;
+    }
+
+    private void refuse(final int requestIndex, final JournalRequest.Refusal refusal)
+    {
+        final JournalRequest request = drained[requestIndex];
+        drained[requestIndex] = null;
+        request.onRefused(refusal);
+    }
+
+    private void onAppendFailed(final Throwable ex)
+    {
+        final long failures = appendFailures.incrementAndGet();
+        final String reason = "log append failed: " + ex;
+        if (failure == null || failures % 1000 == 1)
+        {
+            LOG.error("{} (failure {}; requests are refused with 503 until an append succeeds)", reason, failures, ex);
+        }
+        failure = reason;
+    }
+
+    /** The journal clock never goes back, so the dedup window is measured on a monotonic log time. */
+    private long advanceClock()
+    {
+        final long now = clock.time();
+        if (now > clockMs)
+        {
+            clockMs = now;
+        }
+        return clockMs;
+    }
+
+    private void addMark(final long index, final long seqAtDocumentStart, final long nowMs)
+    {
+        while (markCount > 1 && markSeq[(markFirst + 1) & (MAX_MARKS - 1)] <= dedup.head())
+        {
+            markFirst = (markFirst + 1) & (MAX_MARKS - 1);
+            markCount--;
+        }
+        if (markCount < MAX_MARKS && (markCount == 0 || nowMs - lastMarkMs >= markSpacingMs))
+        {
+            final int at = (markFirst + markCount) & (MAX_MARKS - 1);
+            markIndex[at] = index;
+            markSeq[at] = seqAtDocumentStart;
+            markCount++;
+            lastMarkMs = nowMs;
+        }
+    }
+
+    /** @return the log index to replay from so that every live dedup key is read back; NO_INDEX is the start. */
+    private long replayFromIndex()
+    {
+        if (markCount == 0 || markSeq[markFirst] > dedup.head())
+        {
+            return EventLog.NO_INDEX;
+        }
+        return markIndex[markFirst];
+    }
+
+    private void maybeCheckpoint()
+    {
+        final long now = clock.time();
+        if (now - lastCheckpointMs >= checkpointIntervalMs && lastAppendedIndex != lastCheckpointIndex)
+        {
+            final long index = lastAppendedIndex;
+            final ByteBuffer payload = checkpointPayload();
+            lastCheckpointMs = now;
+            lastCheckpointIndex = index;
+            snapshotWriter.execute(() -> writeCheckpoint(index, payload));
+        }
+    }
+
+    private ByteBuffer checkpointPayload()
+    {
+        final ByteBuffer payload = ByteBuffer
+            .allocate(16 + tenants.encodedLength() + models.encodedLength())
+            .order(ByteOrder.LITTLE_ENDIAN);
+        payload.putLong(replayFromIndex()).putLong(clockMs);
+        tenants.writeTo(payload);
+        models.writeTo(payload);
+        return payload.flip();
+    }
+
+    private void writeCheckpoint(final long index, final ByteBuffer payload)
+    {
+        try
+        {
+            snapshots.write(CHECKPOINT_KIND, index, payload);
+        }
+        catch (final Exception ex)
+        {
+            LOG.warn("journal checkpoint at log index {} not written: {}", Long.toHexString(index), ex.toString());
+        }
+    }
+
+    @Override
+    public void onClose()
+    {
+        JournalRequest request;
+        while ((request = inbox.poll()) != null)
+        {
+            request.onRefused(JournalRequest.Refusal.SHUTTING_DOWN);
+        }
+        if (lastAppendedIndex != EventLog.NO_INDEX && lastAppendedIndex != lastCheckpointIndex)
+        {
+            writeCheckpoint(lastAppendedIndex, checkpointPayload());
+            lastCheckpointIndex = lastAppendedIndex;
+        }
+    }
+
+    @Override
+    public String roleName()
+    {
+        return "journal";
+    }
+
+    /** @return whether the inbox is empty (every offered request answered or in the current drain). */
+    public boolean isIdle()
+    {
+        return inbox.isEmpty();
+    }
+
+    /** @return the index of the newest appended document: everything acknowledged is at or before it. Any thread. */
+    public long lastAppendedIndex()
+    {
+        return lastAppendedIndex;
+    }
+
+    /** @return why the last append failed, or null while appends succeed. Any thread. */
+    public String failure()
+    {
+        return failure;
+    }
+
+    public long acceptedEvents()
+    {
+        return acceptedEvents.get();
+    }
+
+    public long duplicateEvents()
+    {
+        return duplicateEvents.get();
+    }
+
+    public long conflictEvents()
+    {
+        return conflictEvents.get();
+    }
+
+    public long appendFailures()
+    {
+        return appendFailures.get();
+    }
+
+    public int inboxSize()
+    {
+        return inbox.size();
+    }
+
+    /** @return the append latency recorder (single writer: the journal; read with getIntervalHistogram). */
+    public Recorder appendLatencyNs()
+    {
+        return appendLatencyNs;
+    }
+
+    /** The dedup index, for metrics gauges (read racily) and tests. */
+    public DedupIndex dedup()
+    {
+        return dedup;
+    }
+
+    /** Applies replayed documents to the dedup index, dictionaries and marks. */
+    private final class ReplayHandler implements LogDocumentReader.Handler, EventLog.DocumentListener
+    {
+        private long seqAtDocumentStart = dedup.tail();
+
+        @Override
+        public void onName(final byte recordType, final int id, final DirectBuffer buffer, final int offset, final int length)
+        {
+            (recordType == LogLayout.RECORD_TENANT_NAME ? tenants : models).defineOrVerify(id, buffer, offset, length);
+        }
+
+        @Override
+        public void onEvent(final EventRecord event, final long appendTimeMs)
+        {
+            dedup.insertReplayed(event.idHashHi(), event.idHashLo(), event.contentHash(), appendTimeMs);
+        }
+
+        @Override
+        public void onDocumentEnd(final long index, final long appendTimeMs)
+        {
+            dedup.evict(appendTimeMs);
+            if (appendTimeMs > clockMs)
+            {
+                clockMs = appendTimeMs;
+            }
+            addMark(index, seqAtDocumentStart, appendTimeMs);
+            seqAtDocumentStart = dedup.tail();
+        }
+    }
+}

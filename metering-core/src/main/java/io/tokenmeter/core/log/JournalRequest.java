@@ -1,0 +1,34 @@
+package io.tokenmeter.core.log;
+
+import org.agrona.DirectBuffer;
+
+/**
+ * One ingest request handed to the journal: its validated events, staged back to back in
+ * {@link io.tokenmeter.core.event.StagedEvent} layout. The journal calls exactly one of the two callbacks, on the
+ * journal thread, after the request's accepted events are in the log (or certainly not).
+ */
+public interface JournalRequest
+{
+    DirectBuffer stagedEvents();
+
+    int stagedLength();
+
+    int eventCount();
+
+    /** The request's accepted events are appended (and flushed in sync mode); duplicates and conflicts were not. */
+    void onJournaled(int accepted, int duplicates, int conflicts);
+
+    /** Nothing of the request was appended. */
+    void onRefused(Refusal refusal);
+
+    /** Why a request was refused as a whole. */
+    enum Refusal
+    {
+        /** The log could not be written; the client should retry later. */
+        LOG_UNWRITABLE,
+        /** The request would define more distinct tenant or model names than the log's id fields hold. */
+        TOO_MANY_NAMES,
+        /** The journal is stopping. */
+        SHUTTING_DOWN
+    }
+}
