@@ -63,9 +63,10 @@ public final class AggregatorAgent implements Agent
 
     /**
      * Loads the newest usable snapshot and positions the tailer after it; the rest of the log is applied by the duty
-     * cycle. Call once, before the agent runs.
+     * cycle. Runs on the aggregator thread, which must own the tailer (Chronicle tailers are thread-confined).
      */
-    public void recover()
+    @Override
+    public void onStart()
     {
         final long logEnd = log.lastIndex();
         reader = log.newReader();

@@ -8,7 +8,6 @@ import io.tokenmeter.core.event.LogLayout;
 import io.tokenmeter.core.event.NameDictionary;
 import io.tokenmeter.core.event.StagedEvent;
 import io.tokenmeter.core.snapshot.SnapshotStore;
-import org.HdrHistogram.Recorder;
 import org.agrona.DirectBuffer;
 import org.agrona.concurrent.Agent;
 import org.agrona.concurrent.EpochClock;
@@ -21,6 +20,7 @@ import java.nio.ByteOrder;
 import java.util.Optional;
 import java.util.concurrent.Executor;
 import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.LongConsumer;
 
 /**
  * The journal: the only thread that appends to the log. HTTP event loops {@link #offer} requests through a bounded
@@ -60,7 +60,7 @@ public final class JournalAgent implements Agent
     private final NameDictionary models = new NameDictionary(MAX_MODELS);
     private final LogDocumentWriter writer = new LogDocumentWriter(1 << 20);
     private final StagedEvent staged = new StagedEvent();
-    private final Recorder appendLatencyNs = new Recorder(3);
+    private final LongConsumer appendLatencyNs;
     private final long[] markIndex = new long[MAX_MARKS];
     private final long[] markSeq = new long[MAX_MARKS];
     private final long markSpacingMs;
@@ -79,8 +79,9 @@ public final class JournalAgent implements Agent
     private final AtomicLong appendFailures = new AtomicLong();
 
     /**
-     * @param maxDrainEvents events per document at most; a request is never split, so a document may hold up to
-     *                       {@code maxDrainEvents + the largest request - 1}.
+     * @param maxDrainEvents  events per document at most; a request is never split, so a document may hold up to
+     *                        {@code maxDrainEvents + the largest request - 1}.
+     * @param appendLatencyNs told the duration of each append (journal thread; must not block).
      */
     public JournalAgent(
         final EventLog log,
@@ -91,8 +92,10 @@ public final class JournalAgent implements Agent
         final int inboxCapacity,
         final int maxDrainRequests,
         final int maxDrainEvents,
-        final long checkpointIntervalMs)
+        final long checkpointIntervalMs,
+        final LongConsumer appendLatencyNs)
     {
+        this.appendLatencyNs = appendLatencyNs;
         this.log = log;
         this.dedup = dedup;
         this.snapshots = snapshots;
@@ -220,7 +223,7 @@ public final class JournalAgent implements Agent
                 }
                 return;
             }
-            appendLatencyNs.recordValue(System.nanoTime() - startNs);
+            appendLatencyNs.accept(System.nanoTime() - startNs);
             lastAppendedIndex = index;
             addMark(index, dedupMark, nowMs);
             failure = null;
@@ -470,12 +473,6 @@ public final class JournalAgent implements Agent
     public int inboxSize()
     {
         return inbox.size();
-    }
-
-    /** @return the append latency recorder (single writer: the journal; read with getIntervalHistogram). */
-    public Recorder appendLatencyNs()
-    {
-        return appendLatencyNs;
     }
 
     /** The dedup index, for metrics gauges (read racily) and tests. */

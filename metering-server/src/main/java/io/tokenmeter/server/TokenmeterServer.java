@@ -1,0 +1,271 @@
+package io.tokenmeter.server;
+
+import io.tokenmeter.core.aggregate.AggregatorAgent;
+import io.tokenmeter.core.dedup.DedupIndex;
+import io.tokenmeter.core.log.EventLog;
+import io.tokenmeter.core.log.JournalAgent;
+import io.tokenmeter.core.snapshot.SnapshotStore;
+import io.tokenmeter.server.config.Settings;
+import io.tokenmeter.server.config.SettingsException;
+import io.tokenmeter.server.http.ApiContext;
+import io.tokenmeter.server.http.HttpServer;
+import io.tokenmeter.server.metrics.ServerMetrics;
+import org.agrona.ErrorHandler;
+import org.agrona.concurrent.AgentRunner;
+import org.agrona.concurrent.BackoffIdleStrategy;
+import org.agrona.concurrent.SystemEpochClock;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.io.IOException;
+import java.net.InetAddress;
+import java.net.UnknownHostException;
+import java.nio.channels.FileChannel;
+import java.nio.channels.FileLock;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicLong;
+
+/**
+ * The running service: log, journal and aggregator threads, the HTTP server, metrics. {@link #start} recovers from
+ * the data directory; {@link #close} stops in order: stop accepting, answer in-flight requests, final checkpoint and
+ * snapshot, close the log.
+ */
+public final class TokenmeterServer implements ApiContext, AutoCloseable
+{
+    private static final Logger LOG = LoggerFactory.getLogger(TokenmeterServer.class);
+    private static final int MAX_DRAIN_REQUESTS = 256;
+    private static final int MAX_DRAIN_EVENTS = 16_384;
+
+    private final Settings settings;
+    private final FileChannel lockChannel;
+    private final FileLock lock;
+    private final EventLog log;
+    private final ServerMetrics metrics = new ServerMetrics();
+    private final ExecutorService snapshotWriter;
+    private final JournalAgent journal;
+    private final AggregatorAgent aggregator;
+    private final AtomicInteger inFlight = new AtomicInteger();
+    private final HttpServer http;
+    private AgentRunner journalRunner;
+    private AgentRunner aggregatorRunner;
+    private volatile boolean journalRecovered;
+    private volatile boolean stopping;
+
+    private TokenmeterServer(final Settings settings) throws IOException, InterruptedException
+    {
+        this.settings = settings;
+        refusePublicBindWithoutKeys(settings.bind);
+        final Path dataDir = settings.dataDir.toAbsolutePath();
+        Files.createDirectories(dataDir);
+        lockChannel = FileChannel.open(dataDir.resolve("tokenmeter.lock"), StandardOpenOption.CREATE, StandardOpenOption.WRITE);
+        lock = lockChannel.tryLock();
+        if (lock == null)
+        {
+            lockChannel.close();
+            throw new SettingsException("data directory " + dataDir + " is in use by another tokenmeter process");
+        }
+        log = new EventLog(dataDir.resolve("log"), settings.durability);
+        final SnapshotStore snapshots = new SnapshotStore(dataDir.resolve("snapshots"));
+        snapshotWriter = Executors.newSingleThreadExecutor(r ->
+        {
+            final Thread t = new Thread(r, "snapshot-writer");
+            t.setDaemon(true);
+            return t;
+        });
+        final DedupIndex dedup = new DedupIndex(settings.dedupCapacity, settings.dedupWindowMs(),
+            MAX_DRAIN_EVENTS + settings.maxEventsPerRequest);
+        journal = new JournalAgent(log, dedup, snapshots, snapshotWriter, SystemEpochClock.INSTANCE,
+            settings.journalQueue, MAX_DRAIN_REQUESTS, MAX_DRAIN_EVENTS, settings.snapshotInterval.toMillis(), metrics::onAppend);
+        aggregator = new AggregatorAgent(log, snapshots, snapshotWriter, SystemEpochClock.INSTANCE, 1024,
+            settings.snapshotInterval.toMillis());
+        metrics.bind(journal, aggregator);
+        http = new HttpServer(this, settings.bind, settings.port, settings.ioThreads);
+        LOG.info("listening on http://{}:{} (not ready until recovery completes); data in {}", settings.bind, http.port(), dataDir);
+    }
+
+    /** Opens the data directory, binds the port, recovers, and starts the journal and aggregator threads. */
+    public static TokenmeterServer start(final Settings settings) throws IOException, InterruptedException
+    {
+        final TokenmeterServer server = new TokenmeterServer(settings);
+        try
+        {
+            server.recoverAndRun();
+        }
+        catch (final RuntimeException ex)
+        {
+            server.close();
+            throw ex;
+        }
+        return server;
+    }
+
+    private void recoverAndRun()
+    {
+        journal.recover();
+        journalRunner = new AgentRunner(new BackoffIdleStrategy(64, 16, 1_000, 100_000), errorHandler("journal"), null, journal);
+        AgentRunner.startOnThread(journalRunner);
+        journalRecovered = true;
+        aggregatorRunner = new AgentRunner(new BackoffIdleStrategy(64, 16, 1_000, 1_000_000), errorHandler("aggregator"), null, aggregator);
+        AgentRunner.startOnThread(aggregatorRunner);
+        LOG.info("journal recovered; counting the log up to index {}", Long.toHexString(log.lastIndex()));
+    }
+
+    private static ErrorHandler errorHandler(final String agent)
+    {
+        final AtomicLong errors = new AtomicLong();
+        return ex ->
+        {
+            final long n = errors.incrementAndGet();
+            if (n == 1 || n % 1000 == 0)
+            {
+                LOG.error("{} thread failed ({} failures so far)", agent, n, ex);
+            }
+        };
+    }
+
+    private static void refusePublicBindWithoutKeys(final String bind)
+    {
+        final InetAddress address;
+        try
+        {
+            address = InetAddress.getByName(bind);
+        }
+        catch (final UnknownHostException ex)
+        {
+            throw new SettingsException("setting bind = '" + bind + "' is not an address this machine knows");
+        }
+        if (!address.isLoopbackAddress())
+        {
+            throw new SettingsException("refusing to bind " + bind + ": no API keys are configured, so the API would be open "
+                + "to the network; bind 127.0.0.1 (the default) or configure keys");
+        }
+        LOG.warn("no API keys configured: the API is open to anyone on this machine (bound to loopback {} only)", bind);
+    }
+
+    /** @return the port the HTTP server listens on. */
+    public int port()
+    {
+        return http.port();
+    }
+
+    @Override
+    public Settings settings()
+    {
+        return settings;
+    }
+
+    @Override
+    public JournalAgent journal()
+    {
+        return journal;
+    }
+
+    @Override
+    public AggregatorAgent aggregator()
+    {
+        return aggregator;
+    }
+
+    @Override
+    public ServerMetrics metrics()
+    {
+        return metrics;
+    }
+
+    @Override
+    public boolean ingestReady()
+    {
+        return journalRecovered && !stopping;
+    }
+
+    @Override
+    public List<String> notReadyReasons()
+    {
+        final List<String> reasons = new ArrayList<>(2);
+        if (stopping)
+        {
+            reasons.add("stopping");
+        }
+        if (!journalRecovered)
+        {
+            reasons.add("recovering: rebuilding dedup state from the log");
+        }
+        else if (!aggregator.isRecovered())
+        {
+            reasons.add("recovering: counting the log (applied up to index " + Long.toHexString(aggregator.appliedIndex()) + ")");
+        }
+        final String failure = journal.failure();
+        if (failure != null)
+        {
+            reasons.add("journal failing: " + failure);
+        }
+        return reasons;
+    }
+
+    @Override
+    public void inFlight(final int delta)
+    {
+        inFlight.addAndGet(delta);
+    }
+
+    /** @return true once recovery is complete and the server is not stopping. */
+    public boolean isReady()
+    {
+        return notReadyReasons().isEmpty();
+    }
+
+    /** Graceful stop: no new connections, in-flight requests answered, final checkpoint and snapshot. */
+    @Override
+    public void close()
+    {
+        stopping = true;
+        http.stopAccepting();
+        final long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+        while (inFlight.get() > 0 && System.nanoTime() < deadline)
+        {
+            Thread.onSpinWait();
+            java.util.concurrent.locks.LockSupport.parkNanos(1_000_000);
+        }
+        if (journalRunner != null)
+        {
+            journalRunner.close();
+        }
+        if (aggregatorRunner != null)
+        {
+            aggregatorRunner.close();
+        }
+        http.close();
+        snapshotWriter.shutdown();
+        try
+        {
+            if (!snapshotWriter.awaitTermination(30, TimeUnit.SECONDS))
+            {
+                LOG.warn("snapshot writer did not finish within 30 s");
+            }
+        }
+        catch (final InterruptedException ex)
+        {
+            Thread.currentThread().interrupt();
+        }
+        log.close();
+        metrics.close();
+        try
+        {
+            lock.release();
+            lockChannel.close();
+        }
+        catch (final IOException ex)
+        {
+            LOG.warn("releasing the data directory lock: {}", ex.toString());
+        }
+        LOG.info("stopped; {} events accepted in this run", journal.acceptedEvents());
+    }
+}

@@ -1,0 +1,277 @@
+package io.tokenmeter.server.config;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
+import io.tokenmeter.core.log.Durability;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.function.Function;
+
+/**
+ * Every setting of the server, resolved once at start from, in order of precedence: command-line flags, environment
+ * variables ({@code TOKENMETER_} + the name in upper case with {@code _} for {@code -}), the YAML config file
+ * (keys are the flag names), and the defaults below. Each value is checked; a bad one stops the start with a
+ * message that names it.
+ */
+public final class Settings
+{
+    /** One setting: its name (flag, config key), default and meaning. */
+    public record Definition(String name, String defaultValue, String description)
+    {
+        public String envName()
+        {
+            return "TOKENMETER_" + name.toUpperCase(Locale.ROOT).replace('-', '_');
+        }
+    }
+
+    public static final List<Definition> DEFINITIONS = List.of(
+        new Definition("port", "8080", "TCP port of the HTTP API (0 picks a free port)"),
+        new Definition("bind", "127.0.0.1", "address to listen on"),
+        new Definition("data-dir", "./data", "directory of the log and snapshots"),
+        new Definition("durability", "process", "process: acked events survive kill -9; sync: also power loss (msync before ack)"),
+        new Definition("dedup-window", "24h", "how long an event id is remembered for retries"),
+        new Definition("dedup-capacity", "4194304", "most event ids remembered (40 bytes each, see docs/dedup.md)"),
+        new Definition("max-future-skew", "5m", "how far in the future an event timestamp may be"),
+        new Definition("snapshot-interval", "60s", "how often counters are snapshotted"),
+        new Definition("journal-queue", "4096", "ingest requests waiting for the journal before 503"),
+        new Definition("max-body-bytes", "8388608", "largest ingest body (413 beyond)"),
+        new Definition("max-events-per-request", "10000", "most events in one ingest request (413 beyond)"),
+        new Definition("io-threads", "0", "HTTP event loop threads (0 = number of cores)"),
+        new Definition("idle-timeout", "60s", "close connections idle this long"),
+        new Definition("query-timeout", "10s", "longest a consistent=true usage query waits"));
+
+    public final int port;
+    public final String bind;
+    public final Path dataDir;
+    public final Durability durability;
+    public final Duration dedupWindow;
+    public final int dedupCapacity;
+    public final Duration maxFutureSkew;
+    public final Duration snapshotInterval;
+    public final int journalQueue;
+    public final int maxBodyBytes;
+    public final int maxEventsPerRequest;
+    public final int ioThreads;
+    public final Duration idleTimeout;
+    public final Duration queryTimeout;
+    private final Map<String, String> resolved;
+    private final Map<String, String> sources;
+
+    private Settings(final Map<String, String> values, final Map<String, String> sources)
+    {
+        this.resolved = values;
+        this.sources = sources;
+        port = intIn("port", 0, 65_535);
+        bind = text("bind");
+        dataDir = Path.of(text("data-dir"));
+        durability = parse("durability", v -> switch (v)
+        {
+            case "process" -> Durability.PROCESS;
+            case "sync" -> Durability.SYNC;
+            default -> throw new IllegalArgumentException("must be process or sync");
+        });
+        dedupWindow = durationAtLeast("dedup-window", Duration.ofSeconds(1));
+        dedupCapacity = intIn("dedup-capacity", 1, 1 << 28);
+        maxFutureSkew = durationAtLeast("max-future-skew", Duration.ZERO);
+        snapshotInterval = durationAtLeast("snapshot-interval", Duration.ofMillis(100));
+        journalQueue = intIn("journal-queue", 2, 1 << 20);
+        maxBodyBytes = intIn("max-body-bytes", 1024, 64 << 20);
+        maxEventsPerRequest = intIn("max-events-per-request", 1, 100_000);
+        ioThreads = intIn("io-threads", 0, 256);
+        idleTimeout = durationAtLeast("idle-timeout", Duration.ofSeconds(1));
+        queryTimeout = durationAtLeast("query-timeout", Duration.ofMillis(100));
+    }
+
+    /** The defaults alone (for tests and embedded use), with overrides by name. */
+    public static Settings of(final Map<String, String> overrides)
+    {
+        return resolve(overrides, Map.of(), null);
+    }
+
+    /**
+     * @param flags      values given on the command line, by setting name.
+     * @param env        the environment.
+     * @param configFile a YAML file of name: value, or null.
+     */
+    public static Settings resolve(final Map<String, String> flags, final Map<String, String> env, final Path configFile)
+    {
+        final Map<String, String> values = new LinkedHashMap<>();
+        final Map<String, String> sources = new LinkedHashMap<>();
+        for (final Definition d : DEFINITIONS)
+        {
+            values.put(d.name(), d.defaultValue());
+            sources.put(d.name(), "default");
+        }
+        if (configFile != null)
+        {
+            readConfigFile(configFile).forEach((name, value) ->
+            {
+                values.put(name, value);
+                sources.put(name, "config file " + configFile);
+            });
+        }
+        for (final Definition d : DEFINITIONS)
+        {
+            final String value = env.get(d.envName());
+            if (value != null)
+            {
+                values.put(d.name(), value.trim());
+                sources.put(d.name(), "environment " + d.envName());
+            }
+        }
+        flags.forEach((name, value) ->
+        {
+            requireKnown(name, "flag");
+            values.put(name, value);
+            sources.put(name, "flag --" + name);
+        });
+        return new Settings(values, sources);
+    }
+
+    private static Map<String, String> readConfigFile(final Path file)
+    {
+        if (!Files.isReadable(file))
+        {
+            throw new SettingsException("config file " + file + " does not exist or cannot be read");
+        }
+        final Map<?, ?> tree;
+        try
+        {
+            tree = new ObjectMapper(new YAMLFactory()).readValue(file.toFile(), Map.class);
+        }
+        catch (final IOException ex)
+        {
+            throw new SettingsException("config file " + file + " is not valid YAML: " + ex.getMessage());
+        }
+        final Map<String, String> values = new LinkedHashMap<>();
+        if (tree != null)
+        {
+            tree.forEach((k, v) ->
+            {
+                final String name = String.valueOf(k);
+                requireKnown(name, "config file " + file + " key");
+                if (v instanceof Map || v instanceof List)
+                {
+                    throw new SettingsException("config file " + file + ": " + name + " must be a single value");
+                }
+                values.put(name, String.valueOf(v));
+            });
+        }
+        return values;
+    }
+
+    private static void requireKnown(final String name, final String where)
+    {
+        if (DEFINITIONS.stream().noneMatch(d -> d.name().equals(name)))
+        {
+            throw new SettingsException(where + " '" + name + "' is not a setting; known settings: "
+                + String.join(", ", DEFINITIONS.stream().map(Definition::name).toList()));
+        }
+    }
+
+    /** @return one line per setting with its value and where it came from, for the start-up log. */
+    public String describe()
+    {
+        final StringBuilder sb = new StringBuilder("settings:");
+        resolved.forEach((name, value) -> sb.append("\n  ").append(name).append(" = ").append(value)
+            .append("  (").append(sources.get(name)).append(')'));
+        return sb.toString();
+    }
+
+    public long dedupWindowMs()
+    {
+        return dedupWindow.toMillis();
+    }
+
+    private String text(final String name)
+    {
+        final String value = resolved.get(name);
+        if (value == null || value.isBlank())
+        {
+            throw invalid(name, "must not be empty");
+        }
+        return value;
+    }
+
+    private int intIn(final String name, final int min, final int max)
+    {
+        final int value = parse(name, v -> Integer.parseInt(v.replace("_", "")));
+        if (value < min || value > max)
+        {
+            throw invalid(name, "must be between " + min + " and " + max);
+        }
+        return value;
+    }
+
+    private Duration durationAtLeast(final String name, final Duration min)
+    {
+        final Duration value = parse(name, Settings::parseDuration);
+        if (value.compareTo(min) < 0)
+        {
+            throw invalid(name, "must be at least " + min.toMillis() + " ms");
+        }
+        return value;
+    }
+
+    /** Parses {@code 250ms}, {@code 30s}, {@code 5m}, {@code 24h}, {@code 7d} or ISO-8601 ({@code PT24H}). */
+    public static Duration parseDuration(final String text)
+    {
+        final String v = text.trim().toLowerCase(Locale.ROOT);
+        if (v.startsWith("p"))
+        {
+            return Duration.parse(text.trim().toUpperCase(Locale.ROOT));
+        }
+        final int unitAt = firstNonDigit(v);
+        if (unitAt == 0)
+        {
+            throw new IllegalArgumentException("must be a duration like 250ms, 30s, 5m, 24h or 7d");
+        }
+        final long amount = Long.parseLong(v.substring(0, unitAt));
+        return switch (v.substring(unitAt))
+        {
+            case "ms" -> Duration.ofMillis(amount);
+            case "s" -> Duration.ofSeconds(amount);
+            case "m" -> Duration.ofMinutes(amount);
+            case "h" -> Duration.ofHours(amount);
+            case "d" -> Duration.ofDays(amount);
+            default -> throw new IllegalArgumentException("must be a duration like 250ms, 30s, 5m, 24h or 7d");
+        };
+    }
+
+    private static int firstNonDigit(final String v)
+    {
+        int i = 0;
+        while (i < v.length() && Character.isDigit(v.charAt(i)))
+        {
+            i++;
+        }
+        return i;
+    }
+
+    private <T> T parse(final String name, final Function<String, T> parser)
+    {
+        final String value = text(name);
+        try
+        {
+            return parser.apply(value);
+        }
+        catch (final RuntimeException ex)
+        {
+            final String reason = ex instanceof NumberFormatException ? "must be a whole number" : ex.getMessage();
+            throw invalid(name, reason);
+        }
+    }
+
+    private SettingsException invalid(final String name, final String reason)
+    {
+        return new SettingsException("setting " + name + " = '" + resolved.get(name) + "' (from "
+            + sources.get(name) + ") " + reason);
+    }
+}

@@ -1,0 +1,29 @@
+package io.tokenmeter.server.http;
+
+import io.tokenmeter.core.aggregate.AggregatorAgent;
+import io.tokenmeter.core.log.JournalAgent;
+import io.tokenmeter.server.config.Settings;
+import io.tokenmeter.server.metrics.ServerMetrics;
+
+import java.util.List;
+
+/** What the HTTP routes need of the running server. */
+public interface ApiContext
+{
+    Settings settings();
+
+    JournalAgent journal();
+
+    AggregatorAgent aggregator();
+
+    ServerMetrics metrics();
+
+    /** @return true once the journal has recovered and may take events. */
+    boolean ingestReady();
+
+    /** @return why the server is not ready; empty when ready. */
+    List<String> notReadyReasons();
+
+    /** Counts requests handed to the journal or aggregator and not yet answered (graceful stop waits for zero). */
+    void inFlight(int delta);
+}

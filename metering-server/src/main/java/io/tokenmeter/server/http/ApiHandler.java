@@ -1,0 +1,371 @@
+package io.tokenmeter.server.http;
+
+import io.netty.buffer.ByteBufInputStream;
+import io.netty.channel.ChannelFutureListener;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.SimpleChannelInboundHandler;
+import io.netty.handler.codec.http.FullHttpRequest;
+import io.netty.handler.codec.http.FullHttpResponse;
+import io.netty.handler.codec.http.HttpHeaderNames;
+import io.netty.handler.codec.http.HttpMethod;
+import io.netty.handler.codec.http.HttpResponseStatus;
+import io.netty.handler.codec.http.HttpUtil;
+import io.netty.handler.codec.http.QueryStringDecoder;
+import io.netty.handler.timeout.IdleStateEvent;
+import io.netty.util.concurrent.FastThreadLocal;
+import io.netty.util.concurrent.ScheduledFuture;
+import io.tokenmeter.core.aggregate.UsageRow;
+import io.tokenmeter.server.json.EventParser;
+import io.tokenmeter.server.json.ParseOutcome;
+import org.agrona.ExpandableArrayBuffer;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.io.IOException;
+import java.util.ArrayDeque;
+import java.util.List;
+import java.util.Locale;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+
+/**
+ * Routes the requests of one connection. Runs on the connection's event loop. A request that waits for the journal
+ * or the aggregator makes the connection busy; pipelined requests behind it wait here, so answers keep their order.
+ */
+final class ApiHandler extends SimpleChannelInboundHandler<FullHttpRequest>
+{
+    private static final Logger LOG = LoggerFactory.getLogger(ApiHandler.class);
+    private static final FastThreadLocal<EventParser> PARSER = new FastThreadLocal<>()
+    {
+        @Override
+        protected EventParser initialValue()
+        {
+            return new EventParser();
+        }
+    };
+
+    private final ApiContext api;
+    private final ArrayDeque<FullHttpRequest> waiting = new ArrayDeque<>();
+    private boolean busy;
+
+    ApiHandler(final ApiContext api)
+    {
+        this.api = api;
+    }
+
+    @Override
+    protected void channelRead0(final ChannelHandlerContext ctx, final FullHttpRequest request)
+    {
+        if (busy)
+        {
+            waiting.add(request.retain());
+            return;
+        }
+        dispatch(ctx, request);
+    }
+
+    private void dispatch(final ChannelHandlerContext ctx, final FullHttpRequest request)
+    {
+        final long receiptNanos = System.nanoTime();
+        final boolean keepAlive = HttpUtil.isKeepAlive(request);
+        if (request.decoderResult().isFailure())
+        {
+            respond(ctx, Responses.error(ctx.alloc(), HttpResponseStatus.BAD_REQUEST, "bad_request",
+                "malformed HTTP request: " + request.decoderResult().cause().getMessage()), false);
+            return;
+        }
+        final QueryStringDecoder uri = new QueryStringDecoder(request.uri());
+        final String path = uri.path();
+        final HttpMethod method = request.method();
+        try
+        {
+            switch (path)
+            {
+                case "/v1/events" ->
+                {
+                    if (method.equals(HttpMethod.POST))
+                    {
+                        ingest(ctx, request, keepAlive, receiptNanos);
+                    }
+                    else
+                    {
+                        methodNotAllowed(ctx, "POST", keepAlive);
+                    }
+                }
+                case "/v1/usage" ->
+                {
+                    if (method.equals(HttpMethod.GET))
+                    {
+                        usage(ctx, uri, keepAlive);
+                    }
+                    else
+                    {
+                        methodNotAllowed(ctx, "GET", keepAlive);
+                    }
+                }
+                case "/health/live" -> respond(ctx, Responses.text(ctx.alloc(), HttpResponseStatus.OK, "application/json",
+                    "{\"status\":\"live\"}"), keepAlive);
+                case "/health/ready" -> ready(ctx, keepAlive);
+                case "/metrics" -> respond(ctx, Responses.text(ctx.alloc(), HttpResponseStatus.OK,
+                    "text/plain; version=0.0.4; charset=utf-8", api.metrics().scrape()), keepAlive);
+                default -> respond(ctx, Responses.error(ctx.alloc(), HttpResponseStatus.NOT_FOUND, "not_found",
+                    "no route " + path + "; routes: POST /v1/events, GET /v1/usage, GET /health/live, GET /health/ready, GET /metrics"),
+                    keepAlive);
+            }
+        }
+        catch (final RuntimeException ex)
+        {
+            LOG.error("unexpected failure answering {} {}", method, path, ex);
+            respond(ctx, Responses.error(ctx.alloc(), HttpResponseStatus.INTERNAL_SERVER_ERROR, "internal_error",
+                "the server failed to answer; the failure is logged"), false);
+        }
+    }
+
+    private void ingest(final ChannelHandlerContext ctx, final FullHttpRequest request, final boolean keepAlive, final long receiptNanos)
+    {
+        final long receiptMs = System.currentTimeMillis();
+        final var settings = api.settings();
+        if (!api.ingestReady())
+        {
+            answerIngest(ctx, Responses.retryLater(ctx.alloc(), HttpResponseStatus.SERVICE_UNAVAILABLE, "not_ready",
+                "the server is " + String.join("; ", api.notReadyReasons()) + "; retry shortly", 1), keepAlive, receiptNanos);
+            return;
+        }
+        final String contentType = mediaType(request.headers().get(HttpHeaderNames.CONTENT_TYPE));
+        final boolean ndjson;
+        if ("application/json".equals(contentType))
+        {
+            ndjson = false;
+        }
+        else if ("application/x-ndjson".equals(contentType))
+        {
+            ndjson = true;
+        }
+        else
+        {
+            answerIngest(ctx, Responses.error(ctx.alloc(), HttpResponseStatus.UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type",
+                "Content-Type must be application/json (an event or an array of events) or application/x-ndjson "
+                    + "(one event per line), not " + (contentType == null ? "missing" : contentType)), keepAlive, receiptNanos);
+            return;
+        }
+
+        final int bodyLength = request.content().readableBytes();
+        final ExpandableArrayBuffer staged = new ExpandableArrayBuffer(Math.max(256, bodyLength / 2));
+        final EventParser parser = PARSER.get();
+        final ParseOutcome outcome = parser.parse(new ByteBufInputStream(request.content()), ndjson, receiptMs,
+            settings.maxFutureSkew.toMillis(), settings.maxEventsPerRequest, staged);
+        switch (outcome)
+        {
+            case MALFORMED ->
+            {
+                api.metrics().onEventsRejected(Math.max(1, parser.eventsSeen()));
+                answerIngest(ctx, Responses.error(ctx.alloc(), HttpResponseStatus.BAD_REQUEST, "malformed_json",
+                    parser.malformedMessage()), keepAlive, receiptNanos);
+            }
+            case TOO_MANY_EVENTS ->
+            {
+                api.metrics().onEventsRejected(parser.eventsSeen());
+                answerIngest(ctx, Responses.error(ctx.alloc(), HttpResponseStatus.REQUEST_ENTITY_TOO_LARGE, "too_many_events",
+                    "a request may carry at most " + settings.maxEventsPerRequest + " events; split the batch"), keepAlive, receiptNanos);
+            }
+            case INVALID_EVENTS ->
+            {
+                api.metrics().onEventsRejected(parser.eventsSeen());
+                answerIngest(ctx, Responses.invalidEvents(ctx.alloc(), parser.problems(), parser.problemCount(),
+                    parser.eventsWithProblems()), keepAlive, receiptNanos);
+            }
+            case OK ->
+            {
+                if (parser.eventCount() == 0)
+                {
+                    answerIngest(ctx, Responses.text(ctx.alloc(), HttpResponseStatus.ACCEPTED, "application/json",
+                        "{\"accepted\":0,\"duplicates\":0,\"conflicts\":0}"), keepAlive, receiptNanos);
+                    return;
+                }
+                final IngestRequest pending = new IngestRequest(this, ctx, keepAlive, receiptNanos, staged,
+                    parser.stagedLength(), parser.eventCount());
+                if (api.journal().offer(pending))
+                {
+                    busy = true;
+                    api.inFlight(1);
+                }
+                else
+                {
+                    answerIngest(ctx, Responses.retryLater(ctx.alloc(), HttpResponseStatus.SERVICE_UNAVAILABLE, "overloaded",
+                        "the journal queue is full; nothing was accepted, retry after a pause", 1), keepAlive, receiptNanos);
+                }
+            }
+        }
+    }
+
+    private void answerIngest(final ChannelHandlerContext ctx, final FullHttpResponse response, final boolean keepAlive,
+        final long receiptNanos)
+    {
+        api.metrics().onIngestAnswered(response.status().code(), receiptNanos);
+        respond(ctx, response, keepAlive);
+    }
+
+    private void usage(final ChannelHandlerContext ctx, final QueryStringDecoder uri, final boolean keepAlive)
+    {
+        final UsageRoute.Parsed parsed = UsageRoute.parse(uri, api.journal().lastAppendedIndex());
+        if (parsed.error() != null)
+        {
+            respond(ctx, Responses.error(ctx.alloc(), HttpResponseStatus.BAD_REQUEST, "invalid_query", parsed.error()), keepAlive);
+            return;
+        }
+        if (!api.notReadyReasons().isEmpty())
+        {
+            respond(ctx, Responses.retryLater(ctx.alloc(), HttpResponseStatus.SERVICE_UNAVAILABLE, "not_ready",
+                "the server is " + String.join("; ", api.notReadyReasons()) + "; retry shortly", 1), keepAlive);
+            return;
+        }
+        final CompletableFuture<List<UsageRow>> answer = api.aggregator().submit(parsed.query());
+        if (answer == null)
+        {
+            respond(ctx, Responses.retryLater(ctx.alloc(), HttpResponseStatus.SERVICE_UNAVAILABLE, "overloaded",
+                "too many usage queries in progress; retry after a pause", 1), keepAlive);
+            return;
+        }
+        busy = true;
+        api.inFlight(1);
+        final ScheduledFuture<?> timeout = ctx.executor().schedule(
+            () -> answer.completeExceptionally(new QueryTimeout()), api.settings().queryTimeout.toMillis(), TimeUnit.MILLISECONDS);
+        answer.whenComplete((rows, failure) -> ctx.executor().execute(() ->
+        {
+            timeout.cancel(false);
+            final FullHttpResponse response;
+            if (failure == null)
+            {
+                response = Responses.json(ctx.alloc(), HttpResponseStatus.OK, json -> UsageRoute.render(json, parsed, rows));
+            }
+            else if (failure instanceof QueryTimeout)
+            {
+                response = Responses.retryLater(ctx.alloc(), HttpResponseStatus.SERVICE_UNAVAILABLE, "timeout",
+                    "counting has not caught up within " + api.settings().queryTimeout.toMillis() + " ms; retry", 1);
+            }
+            else
+            {
+                response = Responses.retryLater(ctx.alloc(), HttpResponseStatus.SERVICE_UNAVAILABLE, "unavailable",
+                    "usage cannot be answered now: " + failure.getMessage(), 1);
+            }
+            completeAsync(ctx, response, keepAlive, 0, false);
+        }));
+    }
+
+    private void ready(final ChannelHandlerContext ctx, final boolean keepAlive)
+    {
+        final List<String> reasons = api.notReadyReasons();
+        final HttpResponseStatus status = reasons.isEmpty() ? HttpResponseStatus.OK : HttpResponseStatus.SERVICE_UNAVAILABLE;
+        respond(ctx, Responses.json(ctx.alloc(), status, json ->
+        {
+            json.writeStartObject();
+            json.writeStringField("status", reasons.isEmpty() ? "ready" : "not_ready");
+            json.writeArrayFieldStart("reasons");
+            for (final String reason : reasons)
+            {
+                json.writeString(reason);
+            }
+            json.writeEndArray();
+            json.writeEndObject();
+        }), keepAlive);
+    }
+
+    private void methodNotAllowed(final ChannelHandlerContext ctx, final String allowed, final boolean keepAlive)
+    {
+        final FullHttpResponse response = Responses.error(ctx.alloc(), HttpResponseStatus.METHOD_NOT_ALLOWED,
+            "method_not_allowed", "this route takes " + allowed);
+        response.headers().set(HttpHeaderNames.ALLOW, allowed);
+        respond(ctx, response, keepAlive);
+    }
+
+    /** Answers a request that waited for the journal or the aggregator, then serves any pipelined ones. */
+    void completeAsync(final ChannelHandlerContext ctx, final FullHttpResponse response, final boolean keepAlive,
+        final long receiptNanos, final boolean ingest)
+    {
+        api.inFlight(-1);
+        if (ingest)
+        {
+            api.metrics().onIngestAnswered(response.status().code(), receiptNanos);
+        }
+        busy = false;
+        respond(ctx, response, keepAlive);
+        FullHttpRequest next;
+        while (!busy && (next = waiting.poll()) != null)
+        {
+            try
+            {
+                dispatch(ctx, next);
+            }
+            finally
+            {
+                next.release();
+            }
+        }
+    }
+
+    private static void respond(final ChannelHandlerContext ctx, final FullHttpResponse response, final boolean keepAlive)
+    {
+        Responses.setKeepAlive(response, keepAlive);
+        if (keepAlive)
+        {
+            ctx.writeAndFlush(response, ctx.voidPromise());
+        }
+        else
+        {
+            ctx.writeAndFlush(response).addListener(ChannelFutureListener.CLOSE);
+        }
+    }
+
+    private static String mediaType(final String contentType)
+    {
+        if (contentType == null)
+        {
+            return null;
+        }
+        final int semicolon = contentType.indexOf(';');
+        return (semicolon < 0 ? contentType : contentType.substring(0, semicolon)).trim().toLowerCase(Locale.ROOT);
+    }
+
+    @Override
+    public void userEventTriggered(final ChannelHandlerContext ctx, final Object event) throws Exception
+    {
+        if (event instanceof IdleStateEvent && !busy)
+        {
+            ctx.close();
+            return;
+        }
+        super.userEventTriggered(ctx, event);
+    }
+
+    @Override
+    public void channelInactive(final ChannelHandlerContext ctx) throws Exception
+    {
+        FullHttpRequest next;
+        while ((next = waiting.poll()) != null)
+        {
+            next.release();
+        }
+        super.channelInactive(ctx);
+    }
+
+    @Override
+    public void exceptionCaught(final ChannelHandlerContext ctx, final Throwable cause)
+    {
+        if (!(cause instanceof IOException))
+        {
+            LOG.warn("connection {} failed: {}", ctx.channel().remoteAddress(), cause.toString());
+        }
+        ctx.close();
+    }
+
+    /** A usage query that waited longer than the query timeout. */
+    private static final class QueryTimeout extends RuntimeException
+    {
+        private static final long serialVersionUID = 1L;
+
+        QueryTimeout()
+        {
+            super("timeout", null, false, false);
+        }
+    }
+}

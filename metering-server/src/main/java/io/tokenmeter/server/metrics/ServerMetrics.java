@@ -1,0 +1,122 @@
+package io.tokenmeter.server.metrics;
+
+import io.micrometer.core.instrument.Counter;
+import io.micrometer.core.instrument.FunctionCounter;
+import io.micrometer.core.instrument.Gauge;
+import io.micrometer.core.instrument.Timer;
+import io.micrometer.core.instrument.binder.jvm.ClassLoaderMetrics;
+import io.micrometer.core.instrument.binder.jvm.JvmGcMetrics;
+import io.micrometer.core.instrument.binder.jvm.JvmMemoryMetrics;
+import io.micrometer.core.instrument.binder.jvm.JvmThreadMetrics;
+import io.micrometer.core.instrument.binder.system.ProcessorMetrics;
+import io.micrometer.core.instrument.binder.system.UptimeMetrics;
+import io.micrometer.prometheusmetrics.PrometheusConfig;
+import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
+import io.tokenmeter.core.aggregate.AggregatorAgent;
+import io.tokenmeter.core.log.JournalAgent;
+
+import java.time.Duration;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
+
+/** The server's meters. Names get the {@code tokenmeter_} prefix; see docs/metrics.md. */
+public final class ServerMetrics implements AutoCloseable
+{
+    private final PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
+    private final ConcurrentHashMap<Integer, Counter> requestsByStatus = new ConcurrentHashMap<>();
+    private final Counter rejectedEvents;
+    private final Timer ingestLatency;
+    private final Timer appendLatency;
+    private final JvmGcMetrics gcMetrics = new JvmGcMetrics();
+
+    public ServerMetrics()
+    {
+        rejectedEvents = Counter.builder("tokenmeter.ingest.events").tag("result", "rejected")
+            .description("events by outcome").register(registry);
+        ingestLatency = Timer.builder("tokenmeter.ingest.latency")
+            .description("receipt of an ingest request to its answer")
+            .publishPercentileHistogram().minimumExpectedValue(Duration.ofNanos(20_000)).maximumExpectedValue(Duration.ofSeconds(10))
+            .register(registry);
+        appendLatency = Timer.builder("tokenmeter.log.append.latency")
+            .description("one journal document appended to the log (and flushed, in sync mode)")
+            .publishPercentileHistogram().minimumExpectedValue(Duration.ofNanos(500)).maximumExpectedValue(Duration.ofSeconds(10))
+            .register(registry);
+        new JvmMemoryMetrics().bindTo(registry);
+        gcMetrics.bindTo(registry);
+        new JvmThreadMetrics().bindTo(registry);
+        new ClassLoaderMetrics().bindTo(registry);
+        new ProcessorMetrics().bindTo(registry);
+        new UptimeMetrics().bindTo(registry);
+    }
+
+    /** Registers the meters that read the journal's and aggregator's published state. */
+    public void bind(final JournalAgent journal, final AggregatorAgent aggregator)
+    {
+        FunctionCounter.builder("tokenmeter.ingest.events", journal, JournalAgent::acceptedEvents)
+            .tag("result", "accepted").register(registry);
+        FunctionCounter.builder("tokenmeter.ingest.events", journal, JournalAgent::duplicateEvents)
+            .tag("result", "duplicate").register(registry);
+        FunctionCounter.builder("tokenmeter.ingest.events", journal, JournalAgent::conflictEvents)
+            .tag("result", "conflict").register(registry);
+        FunctionCounter.builder("tokenmeter.log.append.failures", journal, JournalAgent::appendFailures)
+            .description("log appends that failed; their requests were answered 503").register(registry);
+        Gauge.builder("tokenmeter.journal.queue.depth", journal, JournalAgent::inboxSize)
+            .description("ingest requests waiting for the journal").register(registry);
+        Gauge.builder("tokenmeter.dedup.size", journal, j -> j.dedup().size())
+            .description("event ids remembered for dedup").register(registry);
+        Gauge.builder("tokenmeter.dedup.capacity", journal, j -> j.dedup().capacity())
+            .description("most event ids remembered").register(registry);
+        FunctionCounter.builder("tokenmeter.dedup.evictions", journal, j -> j.dedup().evictedByWindow())
+            .tag("reason", "window").register(registry);
+        FunctionCounter.builder("tokenmeter.dedup.evictions", journal, j -> j.dedup().evictedByCapacity())
+            .tag("reason", "capacity").description("ids forgotten before the window ended: raise dedup-capacity")
+            .register(registry);
+        Gauge.builder("tokenmeter.aggregation.lag.seconds", aggregator, a -> lagSeconds(journal, a))
+            .description("age of the oldest acknowledged event not yet counted").register(registry);
+    }
+
+    private static double lagSeconds(final JournalAgent journal, final AggregatorAgent aggregator)
+    {
+        if (aggregator.appliedIndex() >= journal.lastAppendedIndex())
+        {
+            return 0.0;
+        }
+        return Math.max(0, System.currentTimeMillis() - aggregator.appliedAppendTimeMs()) / 1000.0;
+    }
+
+    public void onIngestAnswered(final int status, final long receiptNanos)
+    {
+        requestsByStatus.computeIfAbsent(status, s -> Counter.builder("tokenmeter.ingest.requests")
+            .tag("status", Integer.toString(s)).description("ingest requests by HTTP status").register(registry))
+            .increment();
+        ingestLatency.record(System.nanoTime() - receiptNanos, TimeUnit.NANOSECONDS);
+    }
+
+    public void onEventsRejected(final int count)
+    {
+        rejectedEvents.increment(count);
+    }
+
+    public void onAppend(final long latencyNs)
+    {
+        appendLatency.record(latencyNs, TimeUnit.NANOSECONDS);
+    }
+
+    /** @return the Prometheus text exposition. */
+    public String scrape()
+    {
+        return registry.scrape();
+    }
+
+    public PrometheusMeterRegistry registry()
+    {
+        return registry;
+    }
+
+    @Override
+    public void close()
+    {
+        gcMetrics.close();
+        registry.close();
+    }
+}
