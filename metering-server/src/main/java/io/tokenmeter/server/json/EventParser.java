@@ -191,7 +191,13 @@ public final class EventParser
 
     private ParseOutcome finish()
     {
-        return problemCount == 0 ? ParseOutcome.OK : ParseOutcome.INVALID_EVENTS;
+        if (problemCount == 0)
+        {
+            return ParseOutcome.OK;
+        }
+        outLength = 0;
+        eventCount = 0;
+        return ParseOutcome.INVALID_EVENTS;
     }
 
     private void parseEvent(final JsonParser parser, final int index) throws IOException

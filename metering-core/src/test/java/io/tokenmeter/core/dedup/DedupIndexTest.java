@@ -1,0 +1,126 @@
+package io.tokenmeter.core.dedup;
+
+import org.junit.jupiter.api.Test;
+
+import java.util.ArrayDeque;
+import java.util.HashMap;
+import java.util.Map;
+import java.util.Random;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+class DedupIndexTest
+{
+    @Test
+    void firstSightIsNewRepeatIsDuplicateOtherContentIsConflict()
+    {
+        final DedupIndex index = new DedupIndex(100, 60_000, 10);
+        assertEquals(DedupIndex.NEW, index.checkAndInsert(1, 2, 7, 1000));
+        assertEquals(DedupIndex.DUPLICATE, index.checkAndInsert(1, 2, 7, 1001));
+        assertEquals(DedupIndex.CONFLICT, index.checkAndInsert(1, 2, 8, 1002));
+        assertEquals(DedupIndex.NEW, index.checkAndInsert(1, 3, 7, 1003), "same high half, other low half is another key");
+        assertEquals(2, index.size());
+    }
+
+    @Test
+    void keysOlderThanTheWindowAreForgotten()
+    {
+        final DedupIndex index = new DedupIndex(100, 1000, 10);
+        index.checkAndInsert(1, 1, 1, 0);
+        index.checkAndInsert(2, 2, 2, 500);
+        index.evict(1000);
+        assertTrue(index.contains(1, 1, 1), "exactly one window old is still kept");
+        index.evict(1001);
+        assertFalse(index.contains(1, 1, 1));
+        assertTrue(index.contains(2, 2, 2));
+        assertEquals(1, index.evictedByWindow());
+        assertEquals(DedupIndex.NEW, index.checkAndInsert(1, 1, 1, 1001));
+    }
+
+    @Test
+    void capacityKeepsTheNewestKeys()
+    {
+        final DedupIndex index = new DedupIndex(3, 1_000_000, 10);
+        for (int i = 1; i <= 5; i++)
+        {
+            index.checkAndInsert(i, i, i, i);
+        }
+        assertEquals(5, index.size(), "no eviction between documents");
+        index.evict(5);
+        assertEquals(3, index.size());
+        assertEquals(2, index.evictedByCapacity());
+        assertFalse(index.contains(2, 2, 2));
+        assertTrue(index.contains(3, 3, 3));
+        assertTrue(index.contains(5, 5, 5));
+    }
+
+    @Test
+    void rollbackRemovesInsertsThatNeverReachedTheLog()
+    {
+        final DedupIndex index = new DedupIndex(100, 60_000, 10);
+        index.checkAndInsert(1, 1, 1, 0);
+        final long mark = index.tail();
+        index.checkAndInsert(2, 2, 2, 0);
+        index.checkAndInsert(3, 3, 3, 0);
+        index.rollbackTo(mark);
+        assertEquals(1, index.size());
+        assertTrue(index.contains(1, 1, 1));
+        assertEquals(DedupIndex.NEW, index.checkAndInsert(2, 2, 2, 0));
+    }
+
+    @Test
+    void replayedKeyReplacesAStaleEntryAndEvictionSkipsIt()
+    {
+        final DedupIndex index = new DedupIndex(2, 1_000_000, 10);
+        index.insertReplayed(1, 1, 1, 0);
+        index.insertReplayed(1, 1, 9, 1);
+        assertTrue(index.contains(1, 1, 9));
+        index.insertReplayed(2, 2, 2, 2);
+        index.evict(2);
+        assertTrue(index.contains(1, 1, 9));
+        assertTrue(index.contains(2, 2, 2));
+    }
+
+    @Test
+    void agreesWithASimpleModelOnRandomTraffic()
+    {
+        final long seed = System.nanoTime();
+        final Random random = new Random(seed);
+        final int capacity = 500;
+        final long windowMs = 2_000;
+        final DedupIndex index = new DedupIndex(capacity, windowMs, 64);
+        final Map<Long, long[]> model = new HashMap<>();
+        final ArrayDeque<long[]> order = new ArrayDeque<>();
+        long now = 0;
+        for (int doc = 0; doc < 5_000; doc++)
+        {
+            now += random.nextInt(20);
+            for (int e = 0, n = random.nextInt(40); e < n; e++)
+            {
+                final long key = random.nextInt(3_000);
+                final long content = random.nextInt(3);
+                final long[] present = model.get(key);
+                final int expected = present == null ? DedupIndex.NEW : present[1] == content ? DedupIndex.DUPLICATE : DedupIndex.CONFLICT;
+                assertEquals(expected, index.checkAndInsert(key * 0x9E3779B97F4A7C15L, key, content, now), "seed " + seed);
+                if (present == null)
+                {
+                    final long[] entry = {key, content, now};
+                    model.put(key, entry);
+                    order.add(entry);
+                }
+            }
+            index.evict(now);
+            while (!order.isEmpty() && order.peek()[2] < now - windowMs)
+            {
+                model.remove(order.poll()[0]);
+            }
+            while (order.size() > capacity)
+            {
+                model.remove(order.poll()[0]);
+            }
+            assertEquals(model.size(), index.size(), "seed " + seed);
+        }
+    }
+}

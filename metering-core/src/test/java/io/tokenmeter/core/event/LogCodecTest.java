@@ -1,0 +1,145 @@
+package io.tokenmeter.core.event;
+
+import org.agrona.DirectBuffer;
+import org.agrona.ExpandableArrayBuffer;
+import org.agrona.concurrent.UnsafeBuffer;
+import org.junit.jupiter.api.Test;
+
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.List;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+
+class LogCodecTest
+{
+    static int stage(final ExpandableArrayBuffer out, final int offset, final String tenant, final String model, final String id,
+        final long timestampMs, final long[] tokens, final ServiceTier tier)
+    {
+        final byte[] t = tenant.getBytes(StandardCharsets.UTF_8);
+        final byte[] m = model.getBytes(StandardCharsets.UTF_8);
+        final byte[] i = id.getBytes(StandardCharsets.UTF_8);
+        final byte[] names = new byte[t.length + m.length + i.length];
+        System.arraycopy(t, 0, names, 0, t.length);
+        System.arraycopy(m, 0, names, t.length, m.length);
+        System.arraycopy(i, 0, names, t.length + m.length, i.length);
+        final EventHasher hasher = new EventHasher();
+        final byte[] key = (tenant + "\0" + id).getBytes(StandardCharsets.UTF_8);
+        hasher.hashId(key, 0, key.length);
+        return new StagedEvent().wrap(out, offset).encode(hasher.idHashHi(), hasher.idHashLo(), timestampMs ^ tokens[0],
+            timestampMs, tokens, tier.code(), 0, names, t.length, m.length, i.length);
+    }
+
+    @Test
+    void stagedEventRoundTrips()
+    {
+        final ExpandableArrayBuffer buffer = new ExpandableArrayBuffer(64);
+        final long[] tokens = {1, 2, 3, 4, 1_000_000_000_000L, 6};
+        final int length = stage(buffer, 0, "acme", "gpt-4o", "chatcmpl-é", 1234567890123L, tokens, ServiceTier.PRIORITY);
+        final StagedEvent event = new StagedEvent().wrap((DirectBuffer)buffer, 0);
+        assertEquals(length, event.encodedLength());
+        assertEquals(1234567890123L, event.timestampMs());
+        for (int i = 0; i < TokenClass.COUNT; i++)
+        {
+            assertEquals(tokens[i], event.tokens(i));
+        }
+        assertEquals(ServiceTier.PRIORITY.code(), event.tierCode());
+        assertEquals("acme", buffer.getStringWithoutLengthUtf8(event.tenantOffset(), event.tenantLength()));
+        assertEquals("gpt-4o", buffer.getStringWithoutLengthUtf8(event.modelOffset(), event.modelLength()));
+        assertEquals("chatcmpl-é", buffer.getStringWithoutLengthUtf8(event.idOffset(), event.idLength()));
+    }
+
+    @Test
+    void logDocumentRoundTripsNamesAndEvents()
+    {
+        final ExpandableArrayBuffer staged = new ExpandableArrayBuffer(64);
+        final long[] tokens = {10, 20, 30, 40, 50, 5};
+        stage(staged, 0, "acme", "claude", "req-1", 99L, tokens, ServiceTier.BATCH);
+        final StagedEvent event = new StagedEvent().wrap((DirectBuffer)staged, 0);
+
+        final LogDocumentWriter writer = new LogDocumentWriter(16);
+        writer.begin(777L);
+        writer.appendName(LogLayout.RECORD_TENANT_NAME, 0, staged, event.tenantOffset(), event.tenantLength());
+        writer.appendName(LogLayout.RECORD_MODEL_NAME, 0, staged, event.modelOffset(), event.modelLength());
+        writer.appendEvent(event, 0, 0);
+        final int length = writer.finish();
+
+        final List<String> seen = new ArrayList<>();
+        final long appendTime = new LogDocumentReader().read(writer.buffer(), 0, length, new LogDocumentReader.Handler()
+        {
+            @Override
+            public void onName(final byte type, final int id, final DirectBuffer buffer, final int offset, final int len)
+            {
+                seen.add(type + ":" + id + ":" + buffer.getStringWithoutLengthAscii(offset, len));
+            }
+
+            @Override
+            public void onEvent(final EventRecord record, final long appendTimeMs)
+            {
+                seen.add("event:" + record.id() + ":" + record.tenantId() + ":" + record.modelId() + ":" + record.tierCode()
+                    + ":" + record.timestampMs() + ":" + record.tokens(TokenClass.OUTPUT.ordinal())
+                    + ":" + (record.idHashHi() == event.idHashHi()) + ":" + (record.contentHash() == event.contentHash()));
+            }
+        });
+        assertEquals(777L, appendTime);
+        assertEquals(List.of("2:0:acme", "3:0:claude", "event:req-1:0:0:1:99:50:true:true"), seen);
+    }
+
+    @Test
+    void markAndResetForgetRecordsWrittenAfterTheMark()
+    {
+        final LogDocumentWriter writer = new LogDocumentWriter(16);
+        writer.begin(1L);
+        final UnsafeBuffer name = new UnsafeBuffer("abc".getBytes(StandardCharsets.US_ASCII));
+        writer.appendName(LogLayout.RECORD_TENANT_NAME, 0, name, 0, 3);
+        final long mark = writer.mark();
+        writer.appendName(LogLayout.RECORD_TENANT_NAME, 1, name, 0, 3);
+        writer.reset(mark);
+        assertEquals(1, writer.recordCount());
+        assertEquals(LogLayout.DOC_HEADER_LENGTH + LogLayout.NAME_BYTES_OFFSET + 3, writer.finish());
+    }
+
+    @Test
+    void unknownRecordTypeIsABrokenInvariant()
+    {
+        final LogDocumentWriter writer = new LogDocumentWriter(16);
+        writer.begin(1L);
+        writer.buffer().putByte(LogLayout.DOC_HEADER_LENGTH, (byte)42);
+        writer.buffer().putInt(LogLayout.DOC_RECORD_COUNT_OFFSET, 1);
+        assertThrows(IllegalStateException.class, () -> new LogDocumentReader().read(writer.buffer(), 0,
+            LogLayout.DOC_HEADER_LENGTH + 8, new LogDocumentReader.Handler()
+            {
+                @Override
+                public void onName(final byte type, final int id, final DirectBuffer buffer, final int offset, final int len)
+                {
+                }
+
+                @Override
+                public void onEvent(final EventRecord record, final long appendTimeMs)
+                {
+                }
+            }));
+    }
+
+    @Test
+    void dictionaryInternsTruncatesAndRestores()
+    {
+        final NameDictionary dictionary = new NameDictionary(3);
+        final UnsafeBuffer a = new UnsafeBuffer("alpha".getBytes(StandardCharsets.US_ASCII));
+        final UnsafeBuffer b = new UnsafeBuffer("beta".getBytes(StandardCharsets.US_ASCII));
+        assertEquals(0, dictionary.add(a, 0, 5));
+        assertEquals(1, dictionary.add(b, 0, 4));
+        assertEquals(1, dictionary.lookup("beta"));
+        dictionary.truncate(1);
+        assertEquals(NameDictionary.MISSING, dictionary.lookup("beta"));
+        dictionary.add(b, 0, 4);
+        final java.nio.ByteBuffer bytes = java.nio.ByteBuffer.allocate(dictionary.encodedLength());
+        dictionary.writeTo(bytes);
+        final NameDictionary copy = new NameDictionary(3);
+        copy.readFrom(bytes.flip());
+        assertEquals("alpha", copy.name(0));
+        assertEquals(1, copy.lookup("beta"));
+        assertThrows(IllegalStateException.class, () -> copy.defineOrVerify(1, a, 0, 5), "log and snapshot disagree");
+    }
+}

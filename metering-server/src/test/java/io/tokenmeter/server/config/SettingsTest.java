@@ -1,0 +1,80 @@
+package io.tokenmeter.server.config;
+
+import io.tokenmeter.core.log.Durability;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Map;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+class SettingsTest
+{
+    @TempDir
+    Path dir;
+
+    @Test
+    void defaultsMatchTheSpec()
+    {
+        final Settings s = Settings.of(Map.of());
+        assertEquals(8080, s.port);
+        assertEquals("127.0.0.1", s.bind);
+        assertEquals(Path.of("./data"), s.dataDir);
+        assertEquals(Durability.PROCESS, s.durability);
+        assertEquals(Duration.ofHours(24), s.dedupWindow);
+        assertEquals(Duration.ofMinutes(5), s.maxFutureSkew);
+        assertEquals(8 * 1024 * 1024, s.maxBodyBytes);
+        assertEquals(10_000, s.maxEventsPerRequest);
+    }
+
+    @Test
+    void flagsBeatEnvironmentBeatsConfigFile() throws Exception
+    {
+        final Path config = dir.resolve("tokenmeter.yaml");
+        Files.writeString(config, "port: 9000\ndata-dir: /from/file\ndedup-window: 2h\n");
+        final Settings s = Settings.resolve(Map.of("port", "9100"),
+            Map.of("TOKENMETER_PORT", "9050", "TOKENMETER_DATA_DIR", "/from/env"), config);
+        assertEquals(9100, s.port);
+        assertEquals(Path.of("/from/env"), s.dataDir);
+        assertEquals(Duration.ofHours(2), s.dedupWindow);
+        assertTrue(s.describe().contains("port = 9100  (flag --port)"), s.describe());
+    }
+
+    @Test
+    void badValueNamesTheSettingAndItsSource()
+    {
+        final SettingsException ex = assertThrows(SettingsException.class,
+            () -> Settings.resolve(Map.of(), Map.of("TOKENMETER_DEDUP_CAPACITY", "lots"), null));
+        assertTrue(ex.getMessage().contains("dedup-capacity"), ex.getMessage());
+        assertTrue(ex.getMessage().contains("TOKENMETER_DEDUP_CAPACITY"), ex.getMessage());
+    }
+
+    @Test
+    void unknownConfigKeyIsRefused() throws Exception
+    {
+        final Path config = dir.resolve("bad.yaml");
+        Files.writeString(config, "prot: 9000\n");
+        final SettingsException ex = assertThrows(SettingsException.class, () -> Settings.resolve(Map.of(), Map.of(), config));
+        assertTrue(ex.getMessage().contains("'prot' is not a setting"), ex.getMessage());
+    }
+
+    @Test
+    void durationsTakeUnitsAndIso()
+    {
+        assertEquals(Duration.ofMillis(250), Settings.parseDuration("250ms"));
+        assertEquals(Duration.ofDays(7), Settings.parseDuration("7d"));
+        assertEquals(Duration.ofHours(24), Settings.parseDuration("PT24H"));
+        assertThrows(IllegalArgumentException.class, () -> Settings.parseDuration("soon"));
+    }
+
+    @Test
+    void outOfRangePortIsRefused()
+    {
+        assertThrows(SettingsException.class, () -> Settings.of(Map.of("port", "70000")));
+    }
+}

@@ -1,0 +1,363 @@
+package io.tokenmeter.server.json;
+
+import io.tokenmeter.core.event.ServiceTier;
+import io.tokenmeter.core.event.StagedEvent;
+import io.tokenmeter.core.event.TokenClass;
+import org.agrona.DirectBuffer;
+import org.agrona.ExpandableArrayBuffer;
+import org.junit.jupiter.api.Test;
+
+import java.io.ByteArrayInputStream;
+import java.nio.charset.StandardCharsets;
+import java.util.List;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+class EventParserTest
+{
+    private static final long NOW = 1_763_892_000_000L; // 2025-11-23T10:00:00Z
+    private static final long FIVE_MINUTES = 300_000L;
+
+    private final EventParser parser = new EventParser();
+    private final ExpandableArrayBuffer out = new ExpandableArrayBuffer(256);
+
+    private ParseOutcome parse(final String body)
+    {
+        return parse(body, false);
+    }
+
+    private ParseOutcome parse(final String body, final boolean ndjson)
+    {
+        return parser.parse(new ByteArrayInputStream(body.getBytes(StandardCharsets.UTF_8)), ndjson, NOW, FIVE_MINUTES, 10_000, out);
+    }
+
+    private static String event(final String extra)
+    {
+        return "{\"id\":\"e1\",\"tenant\":\"acme\",\"model\":\"gpt-4o\"" + (extra.isEmpty() ? "" : "," + extra) + "}";
+    }
+
+    private void assertOnlyProblem(final String body, final String field, final String messagePart)
+    {
+        assertEquals(ParseOutcome.INVALID_EVENTS, parse(body), body);
+        final List<Problem> problems = parser.problems();
+        assertEquals(1, problems.size(), problems.toString());
+        assertEquals(field, problems.get(0).field());
+        assertTrue(problems.get(0).message().contains(messagePart), problems.get(0).message());
+    }
+
+    private StagedEvent staged(final int index)
+    {
+        final StagedEvent event = new StagedEvent();
+        int offset = 0;
+        for (int i = 0; i < index; i++)
+        {
+            offset += event.wrap((DirectBuffer)out, offset).encodedLength();
+        }
+        return event.wrap((DirectBuffer)out, offset);
+    }
+
+    @Test
+    void stagesEveryFieldOfAValidEvent()
+    {
+        assertEquals(ParseOutcome.OK, parse(event("\"timestamp\":\"2025-11-23T09:59:59.250Z\",\"service_tier\":\"batch\","
+            + "\"input_tokens\":1200,\"cache_read_tokens\":1000,\"cache_write_tokens\":3,\"cache_write_1h_tokens\":4,"
+            + "\"output_tokens\":350,\"reasoning_tokens\":100")));
+        final StagedEvent e = staged(0);
+        assertEquals(NOW - 750, e.timestampMs());
+        assertEquals(ServiceTier.BATCH.code(), e.tierCode());
+        assertEquals(1200, e.tokens(TokenClass.INPUT.ordinal()));
+        assertEquals(1000, e.tokens(TokenClass.CACHE_READ.ordinal()));
+        assertEquals(3, e.tokens(TokenClass.CACHE_WRITE.ordinal()));
+        assertEquals(4, e.tokens(TokenClass.CACHE_WRITE_1H.ordinal()));
+        assertEquals(350, e.tokens(TokenClass.OUTPUT.ordinal()));
+        assertEquals(100, e.tokens(TokenClass.REASONING.ordinal()));
+        assertEquals(0, e.flags());
+        assertEquals("acme", out.getStringWithoutLengthAscii(e.tenantOffset(), e.tenantLength()));
+        assertEquals("gpt-4o", out.getStringWithoutLengthAscii(e.modelOffset(), e.modelLength()));
+        assertEquals("e1", out.getStringWithoutLengthAscii(e.idOffset(), e.idLength()));
+    }
+
+    @Test
+    void missingTimestampMeansReceiptAndTokensDefaultToZero()
+    {
+        assertEquals(ParseOutcome.OK, parse(event("")));
+        final StagedEvent e = staged(0);
+        assertEquals(NOW, e.timestampMs());
+        assertEquals(StagedEvent.FLAG_STAMPED_AT_RECEIPT, e.flags());
+        assertEquals(ServiceTier.STANDARD.code(), e.tierCode());
+        for (int i = 0; i < TokenClass.COUNT; i++)
+        {
+            assertEquals(0, e.tokens(i));
+        }
+    }
+
+    @Test
+    void acceptsAnArrayAndNdjson()
+    {
+        assertEquals(ParseOutcome.OK, parse("[" + event("") + "," + event("\"output_tokens\":2").replace("e1", "e2") + "]"));
+        assertEquals(2, parser.eventCount());
+        assertEquals(ParseOutcome.OK, parse(event("") + "\n\n" + event("").replace("e1", "e2") + "\n", true));
+        assertEquals(2, parser.eventCount());
+    }
+
+    @Test
+    void contentHashIgnoresTheReceiptTimeButNotTheTokens()
+    {
+        parse(event(""));
+        final long first = staged(0).contentHash();
+        parser.parse(new ByteArrayInputStream(event("").getBytes(StandardCharsets.UTF_8)), false, NOW + 60_000, FIVE_MINUTES, 10, out);
+        assertEquals(first, staged(0).contentHash(), "a retry without timestamp is the same content");
+        parse(event("\"output_tokens\":1"));
+        assertNotEquals(first, staged(0).contentHash());
+        parse(event("\"timestamp\":" + NOW));
+        assertNotEquals(first, staged(0).contentHash(), "an explicit timestamp is content");
+    }
+
+    @Test
+    void epochMillisAndRfc3339MeanTheSameInstant()
+    {
+        parse(event("\"timestamp\":\"2025-11-23T11:00:00+01:00\""));
+        final long fromText = staged(0).timestampMs();
+        parse(event("\"timestamp\":" + NOW));
+        assertEquals(fromText, staged(0).timestampMs());
+    }
+
+    @Test
+    void rejectsUnknownField()
+    {
+        assertOnlyProblem(event("\"outptu_tokens\":5"), "outptu_tokens", "unknown field");
+    }
+
+    @Test
+    void rejectsMissingId()
+    {
+        assertOnlyProblem("{\"tenant\":\"acme\",\"model\":\"m\"}", "id", "required");
+    }
+
+    @Test
+    void rejectsMissingTenant()
+    {
+        assertOnlyProblem("{\"id\":\"x\",\"model\":\"m\"}", "tenant", "required");
+    }
+
+    @Test
+    void rejectsMissingModel()
+    {
+        assertOnlyProblem("{\"id\":\"x\",\"tenant\":\"acme\"}", "model", "required");
+    }
+
+    @Test
+    void rejectsEmptyId()
+    {
+        assertOnlyProblem(event("").replace("\"e1\"", "\"\""), "id", "1 to 128 bytes");
+    }
+
+    @Test
+    void acceptsIdOf128BytesAndRejects129()
+    {
+        assertEquals(ParseOutcome.OK, parse(event("").replace("\"e1\"", "\"" + "x".repeat(128) + "\"")));
+        assertOnlyProblem(event("").replace("\"e1\"", "\"" + "x".repeat(129) + "\""), "id", "1 to 128 bytes");
+    }
+
+    @Test
+    void countsIdLengthInUtf8Bytes()
+    {
+        assertOnlyProblem(event("").replace("\"e1\"", "\"" + "é".repeat(65) + "\""), "id", "1 to 128 bytes");
+    }
+
+    @Test
+    void rejectsIdThatIsNotAString()
+    {
+        assertOnlyProblem(event("").replace("\"e1\"", "17"), "id", "must be a string");
+    }
+
+    @Test
+    void rejectsTenantWithForbiddenCharacters()
+    {
+        assertOnlyProblem(event("").replace("acme", "ac me"), "tenant", "only letters");
+    }
+
+    @Test
+    void acceptsTenantOf64AndRejects65()
+    {
+        assertEquals(ParseOutcome.OK, parse(event("").replace("acme", "a".repeat(64))));
+        assertOnlyProblem(event("").replace("acme", "a".repeat(65)), "tenant", "1 to 64");
+    }
+
+    @Test
+    void acceptsAllTenantPunctuation()
+    {
+        assertEquals(ParseOutcome.OK, parse(event("").replace("acme", "a.b_c:d-E9")));
+    }
+
+    @Test
+    void rejectsModelWithSpace()
+    {
+        assertOnlyProblem(event("").replace("gpt-4o", "gpt 4o"), "model", "printable ASCII");
+    }
+
+    @Test
+    void acceptsModelOf128AndRejects129()
+    {
+        assertEquals(ParseOutcome.OK, parse(event("").replace("gpt-4o", "m".repeat(128))));
+        assertOnlyProblem(event("").replace("gpt-4o", "m".repeat(129)), "model", "1 to 128");
+    }
+
+    @Test
+    void rejectsNegativeTokens()
+    {
+        assertOnlyProblem(event("\"input_tokens\":-1"), "input_tokens", "non-negative integer");
+    }
+
+    @Test
+    void acceptsTokensUpToATrillionAndRejectsMore()
+    {
+        assertEquals(ParseOutcome.OK, parse(event("\"output_tokens\":1000000000000")));
+        assertOnlyProblem(event("\"output_tokens\":1000000000001"), "output_tokens", "at most 1000000000000");
+    }
+
+    @Test
+    void rejectsOverflowingTokens()
+    {
+        assertOnlyProblem(event("\"cache_read_tokens\":99999999999999999999999"), "cache_read_tokens", "at most");
+    }
+
+    @Test
+    void rejectsFractionalTokens()
+    {
+        assertOnlyProblem(event("\"output_tokens\":1.5"), "output_tokens", "non-negative integer");
+    }
+
+    @Test
+    void rejectsTokensAsStrings()
+    {
+        assertOnlyProblem(event("\"cache_write_tokens\":\"12\""), "cache_write_tokens", "non-negative integer");
+    }
+
+    @Test
+    void rejectsNullTokens()
+    {
+        assertOnlyProblem(event("\"cache_write_1h_tokens\":null"), "cache_write_1h_tokens", "null is not allowed");
+    }
+
+    @Test
+    void rejectsReasoningAboveOutput()
+    {
+        assertOnlyProblem(event("\"output_tokens\":10,\"reasoning_tokens\":11"), "reasoning_tokens", "must not exceed output_tokens");
+        assertEquals(ParseOutcome.OK, parse(event("\"output_tokens\":10,\"reasoning_tokens\":10")));
+    }
+
+    @Test
+    void rejectsUnknownServiceTier()
+    {
+        assertOnlyProblem(event("\"service_tier\":\"premium\""), "service_tier", "standard, batch, flex, priority");
+    }
+
+    @Test
+    void rejectsTimestampTooFarInTheFuture()
+    {
+        assertEquals(ParseOutcome.OK, parse(event("\"timestamp\":" + (NOW + FIVE_MINUTES))));
+        assertOnlyProblem(event("\"timestamp\":" + (NOW + FIVE_MINUTES + 1)), "timestamp", "in the future");
+    }
+
+    @Test
+    void acceptsAnyPastTimestampSince1970()
+    {
+        assertEquals(ParseOutcome.OK, parse(event("\"timestamp\":\"1970-01-01T00:00:00Z\"")));
+        assertOnlyProblem(event("\"timestamp\":-1"), "timestamp", "before 1970");
+    }
+
+    @Test
+    void rejectsTimestampWithoutOffset()
+    {
+        assertOnlyProblem(event("\"timestamp\":\"2025-11-23T10:00:00\""), "timestamp", "RFC 3339");
+    }
+
+    @Test
+    void rejectsDuplicateField()
+    {
+        assertOnlyProblem(event("\"output_tokens\":1,\"output_tokens\":2"), "output_tokens", "more than once");
+    }
+
+    @Test
+    void rejectsNestedValueForKnownField()
+    {
+        assertOnlyProblem(event("\"input_tokens\":{\"a\":[1,2]}"), "input_tokens", "non-negative integer");
+    }
+
+    @Test
+    void listsEveryProblemByIndexAndStagesNothing()
+    {
+        final String body = "[" + event("") + ",{\"tenant\":\"a b\",\"model\":\"m\",\"input_tokens\":-1}," + event("") + ",7]";
+        assertEquals(ParseOutcome.INVALID_EVENTS, parse(body));
+        final List<Problem> problems = parser.problems();
+        assertEquals(List.of(1, 1, 1, 3), problems.stream().map(Problem::index).toList());
+        assertEquals(2, parser.eventsWithProblems());
+        assertEquals(4, parser.eventsSeen());
+        assertEquals(0, parser.stagedLength(), "all or nothing");
+    }
+
+    @Test
+    void malformedJsonSaysWhere()
+    {
+        assertEquals(ParseOutcome.MALFORMED, parse("{\"id\":\"x\",\n\"tenant\":}"));
+        assertTrue(parser.malformedMessage().contains("line 2"), parser.malformedMessage());
+    }
+
+    @Test
+    void truncatedBodyIsMalformed()
+    {
+        assertEquals(ParseOutcome.MALFORMED, parse("[" + event("")));
+    }
+
+    @Test
+    void emptyBodyIsMalformed()
+    {
+        assertEquals(ParseOutcome.MALFORMED, parse(""));
+        assertEquals(ParseOutcome.MALFORMED, parse("  \n", true));
+    }
+
+    @Test
+    void trailingContentAfterTheDocumentIsMalformed()
+    {
+        assertEquals(ParseOutcome.MALFORMED, parse(event("") + event("")));
+        assertTrue(parser.malformedMessage().contains("application/x-ndjson"));
+    }
+
+    @Test
+    void scalarBodyIsMalformed()
+    {
+        assertEquals(ParseOutcome.MALFORMED, parse("42"));
+    }
+
+    @Test
+    void deepNestingIsRefused()
+    {
+        assertEquals(ParseOutcome.MALFORMED, parse("[" + "[".repeat(100) + "]".repeat(100) + "]"));
+    }
+
+    @Test
+    void invalidUtf8IsMalformed()
+    {
+        final byte[] body = event("").getBytes(StandardCharsets.UTF_8);
+        body[8] = (byte)0xC3; // a lead byte followed by an ASCII byte
+        assertEquals(ParseOutcome.MALFORMED, parser.parse(new ByteArrayInputStream(body), false, NOW, FIVE_MINUTES, 10, out));
+    }
+
+    @Test
+    void moreEventsThanTheLimitIsTooMany()
+    {
+        final String body = "[" + event("") + "," + event("") + "," + event("") + "]";
+        assertEquals(ParseOutcome.TOO_MANY_EVENTS,
+            parser.parse(new ByteArrayInputStream(body.getBytes(StandardCharsets.UTF_8)), false, NOW, FIVE_MINUTES, 2, out));
+    }
+
+    @Test
+    void emptyArrayIsValidAndStagesNothing()
+    {
+        assertEquals(ParseOutcome.OK, parse("[]"));
+        assertEquals(0, parser.eventCount());
+    }
+}
