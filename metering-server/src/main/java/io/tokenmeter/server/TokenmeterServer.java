@@ -66,7 +66,16 @@ public final class TokenmeterServer implements ApiContext, AutoCloseable
         final Path dataDir = settings.dataDir.toAbsolutePath();
         Files.createDirectories(dataDir);
         lockChannel = FileChannel.open(dataDir.resolve("tokenmeter.lock"), StandardOpenOption.CREATE, StandardOpenOption.WRITE);
-        lock = lockChannel.tryLock();
+        FileLock acquired;
+        try
+        {
+            acquired = lockChannel.tryLock();
+        }
+        catch (final java.nio.channels.OverlappingFileLockException ex)
+        {
+            acquired = null;
+        }
+        lock = acquired;
         if (lock == null)
         {
             lockChannel.close();
