@@ -52,7 +52,7 @@ public final class Main implements Runnable
         String durability;
         @Option(names = "--dedup-window", description = "how long ids are remembered (default 24h)")
         String dedupWindow;
-        @Option(names = "--dedup-capacity", description = "most ids remembered (default 4194304)")
+        @Option(names = "--dedup-capacity", description = "most ids remembered (default 4000000)")
         String dedupCapacity;
         @Option(names = "--config", description = "YAML config file")
         Path config;

@@ -91,6 +91,8 @@ public final class TokenmeterServer implements ApiContext, AutoCloseable
         });
         final DedupIndex dedup = new DedupIndex(settings.dedupCapacity, settings.dedupWindowMs(),
             MAX_DRAIN_EVENTS + settings.maxEventsPerRequest);
+        LOG.info("dedup: up to {} ids for {}, {} MiB of heap", settings.dedupCapacity, settings.dedupWindow,
+            dedup.memoryBytes() >> 20);
         journal = new JournalAgent(log, dedup, snapshots, snapshotWriter, SystemEpochClock.INSTANCE,
             settings.journalQueue, MAX_DRAIN_REQUESTS, MAX_DRAIN_EVENTS, settings.snapshotInterval.toMillis(), metrics::onAppend);
         aggregator = new AggregatorAgent(log, snapshots, snapshotWriter, SystemEpochClock.INSTANCE, 1024,
