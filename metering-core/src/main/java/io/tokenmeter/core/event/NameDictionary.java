@@ -190,11 +190,6 @@ public final class NameDictionary
         return stringsById[id];
     }
 
-    public byte[] nameBytes(final int id)
-    {
-        return namesById[id];
-    }
-
     private int put(final int id, final byte[] bytes)
     {
         if (id >= namesById.length)

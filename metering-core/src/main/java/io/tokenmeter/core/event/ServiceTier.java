@@ -64,17 +64,4 @@ public enum ServiceTier
         }
         return true;
     }
-
-    /** @return the tier of that JSON name, or {@code null}. */
-    public static ServiceTier fromJson(final String name)
-    {
-        for (final ServiceTier tier : BY_CODE)
-        {
-            if (tier.jsonName.equals(name))
-            {
-                return tier;
-            }
-        }
-        return null;
-    }
 }

@@ -432,12 +432,6 @@ public final class JournalAgent implements Agent
         return "journal";
     }
 
-    /** @return whether the inbox is empty (every offered request answered or in the current drain). */
-    public boolean isIdle()
-    {
-        return inbox.isEmpty();
-    }
-
     /** @return the index of the newest appended document: everything acknowledged is at or before it. Any thread. */
     public long lastAppendedIndex()
     {

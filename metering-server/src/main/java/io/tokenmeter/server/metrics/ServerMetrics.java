@@ -16,14 +16,14 @@ import io.tokenmeter.core.aggregate.AggregatorAgent;
 import io.tokenmeter.core.log.JournalAgent;
 
 import java.time.Duration;
-import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicReferenceArray;
 import java.util.concurrent.TimeUnit;
 
 /** The server's meters. Names get the {@code tokenmeter_} prefix; see docs/metrics.md. */
 public final class ServerMetrics implements AutoCloseable
 {
     private final PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
-    private final ConcurrentHashMap<Integer, Counter> requestsByStatus = new ConcurrentHashMap<>();
+    private final AtomicReferenceArray<Counter> requestsByStatus = new AtomicReferenceArray<>(600);
     private final Counter rejectedEvents;
     private final Timer ingestLatency;
     private final Timer appendLatency;
@@ -86,9 +86,15 @@ public final class ServerMetrics implements AutoCloseable
 
     public void onIngestAnswered(final int status, final long receiptNanos)
     {
-        requestsByStatus.computeIfAbsent(status, s -> Counter.builder("tokenmeter.ingest.requests")
-            .tag("status", Integer.toString(s)).description("ingest requests by HTTP status").register(registry))
-            .increment();
+        Counter requests = requestsByStatus.get(status);
+        if (requests == null)
+        {
+            // Micrometer returns the already registered counter when two threads race here
+            requests = Counter.builder("tokenmeter.ingest.requests").tag("status", Integer.toString(status))
+                .description("ingest requests by HTTP status").register(registry);
+            requestsByStatus.set(status, requests);
+        }
+        requests.increment();
         ingestLatency.record(System.nanoTime() - receiptNanos, TimeUnit.NANOSECONDS);
     }
 
