@@ -18,12 +18,20 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.Executor;
 
 /**
- * Tails the log into the {@link HourlyAggregator} and answers usage queries between reads. The only thread that
- * touches the counters; readers post {@link UsageQuery}s through a bounded queue and get a future, so they see a
- * consistent state without locks. A query with a {@code minLogIndex} waits until the log is applied that far.
+ * Tails the log into the {@link HourlyAggregator} and answers questions between reads. The only thread that
+ * touches the counters; readers post {@link UsageQuery}s or {@link Task}s through a bounded queue and get a future,
+ * so they see a consistent state without locks. A question with a {@code minLogIndex} waits until the log is applied
+ * that far.
  */
 public final class AggregatorAgent implements Agent
 {
+    /** A question run on the aggregator thread against the counters as applied up to {@code appliedIndex}. */
+    @FunctionalInterface
+    public interface Task<T>
+    {
+        T run(HourlyAggregator aggregator, long appliedIndex);
+    }
+
     public static final String SNAPSHOT_KIND = "aggregate";
     private static final Logger LOG = LoggerFactory.getLogger(AggregatorAgent.class);
     private static final int MAX_DOCUMENTS_PER_CYCLE = 256;
@@ -35,8 +43,8 @@ public final class AggregatorAgent implements Agent
     private final EpochClock clock;
     private final long snapshotIntervalMs;
     private final HourlyAggregator aggregator = new HourlyAggregator();
-    private final ManyToOneConcurrentArrayQueue<PendingQuery> inbox;
-    private final List<PendingQuery> waiting = new ArrayList<>();
+    private final ManyToOneConcurrentArrayQueue<PendingQuery<?>> inbox;
+    private final List<PendingQuery<?>> waiting = new ArrayList<>();
     private EventLog.Reader reader;
     private long lastSnapshotMs;
     private long lastSnapshotIndex = EventLog.NO_INDEX;
@@ -107,7 +115,17 @@ public final class AggregatorAgent implements Agent
      */
     public CompletableFuture<List<UsageRow>> submit(final UsageQuery query)
     {
-        final PendingQuery pending = new PendingQuery(query, new CompletableFuture<>());
+        return submit(query.minLogIndex(), (aggregator, appliedIndex) -> aggregator.query(query));
+    }
+
+    /**
+     * Runs a task on the aggregator thread once the log is applied up to {@code minLogIndex}. Any thread.
+     *
+     * @return the answer's future, or null when the queue is full (the caller answers 503).
+     */
+    public <T> CompletableFuture<T> submit(final long minLogIndex, final Task<T> task)
+    {
+        final PendingQuery<T> pending = new PendingQuery<>(minLogIndex, task, new CompletableFuture<>());
         return inbox.offer(pending) ? pending.future : null;
     }
 
@@ -139,11 +157,11 @@ public final class AggregatorAgent implements Agent
         int work = 0;
         if (!waiting.isEmpty())
         {
-            final Iterator<PendingQuery> it = waiting.iterator();
+            final Iterator<PendingQuery<?>> it = waiting.iterator();
             while (it.hasNext())
             {
-                final PendingQuery pending = it.next();
-                if (pending.query.minLogIndex() <= appliedIndex)
+                final PendingQuery<?> pending = it.next();
+                if (pending.minLogIndex <= appliedIndex)
                 {
                     it.remove();
                     answer(pending);
@@ -151,11 +169,11 @@ public final class AggregatorAgent implements Agent
                 }
             }
         }
-        PendingQuery pending;
+        PendingQuery<?> pending;
         while ((pending = inbox.poll()) != null)
         {
             work++;
-            if (pending.query.minLogIndex() <= appliedIndex)
+            if (pending.minLogIndex <= appliedIndex)
             {
                 answer(pending);
             }
@@ -171,11 +189,11 @@ public final class AggregatorAgent implements Agent
         return work;
     }
 
-    private void answer(final PendingQuery pending)
+    private <T> void answer(final PendingQuery<T> pending)
     {
         try
         {
-            pending.future.complete(aggregator.query(pending.query));
+            pending.future.complete(pending.task.run(aggregator, appliedIndex));
         }
         catch (final RuntimeException ex)
         {
@@ -230,7 +248,7 @@ public final class AggregatorAgent implements Agent
         }
         final IllegalStateException stopping = new IllegalStateException("aggregator stopping");
         waiting.forEach(p -> p.future.completeExceptionally(stopping));
-        PendingQuery pending;
+        PendingQuery<?> pending;
         while ((pending = inbox.poll()) != null)
         {
             pending.future.completeExceptionally(stopping);
@@ -262,7 +280,7 @@ public final class AggregatorAgent implements Agent
         return aggregator;
     }
 
-    private record PendingQuery(UsageQuery query, CompletableFuture<List<UsageRow>> future)
+    private record PendingQuery<T>(long minLogIndex, Task<T> task, CompletableFuture<T> future)
     {
     }
 }

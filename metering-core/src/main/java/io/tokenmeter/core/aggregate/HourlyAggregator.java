@@ -54,7 +54,8 @@ public final class HourlyAggregator implements LogDocumentReader.Handler
     public void onEvent(final EventRecord event, final long appendTimeMs)
     {
         final long hour = Math.floorDiv(event.timestampMs(), BucketKey.MS_PER_HOUR);
-        final long key = BucketKey.pack(hour, event.tenantId(), event.modelId(), event.tierCode(), 0);
+        final int context = (event.flags() & LogLayout.FLAG_LONG_CONTEXT) == 0 ? 0 : 1;
+        final long key = BucketKey.pack(hour, event.tenantId(), event.modelId(), event.tierCode(), context);
         long slot = slotByKey.get(key);
         if (slot == BucketKey.MISSING)
         {
@@ -138,6 +139,54 @@ public final class HourlyAggregator implements LogDocumentReader.Handler
         final List<UsageRow> result = new ArrayList<>(rows.size());
         rows.forEach((k, v) -> result.add(new UsageRow(k.startMs, k.model, k.tierCode, v)));
         result.sort(ROW_ORDER);
+        return result;
+    }
+
+    /**
+     * @return copies of one tenant's buckets in hours {@code [fromHour, toHour)}, sorted by hour, model, tier and
+     * context. Owner thread only.
+     */
+    public List<TenantBucket> buckets(final String tenant, final long fromHour, final long toHour)
+    {
+        final int tenantId = tenants.lookup(tenant);
+        final IntArrayList tenantSlots = tenantId == NameDictionary.MISSING ? null : slotsByTenant.get(tenantId);
+        if (tenantSlots == null)
+        {
+            return List.of();
+        }
+        final List<TenantBucket> result = new ArrayList<>();
+        for (int i = 0, n = tenantSlots.size(); i < n; i++)
+        {
+            final int slot = tenantSlots.getInt(i);
+            final long key = keys[slot];
+            final long hour = BucketKey.hour(key);
+            if (hour >= fromHour && hour < toHour)
+            {
+                result.add(new TenantBucket(hour, models.name(BucketKey.modelId(key)), BucketKey.tierCode(key),
+                    BucketKey.context(key), Arrays.copyOfRange(counters, slot * STRIDE, slot * STRIDE + STRIDE)));
+            }
+        }
+        result.sort(TenantBucket.ORDER);
+        return result;
+    }
+
+    /** @return the tenants with at least one bucket in hours {@code [fromHour, toHour)}, sorted. Owner thread only. */
+    public List<String> tenantsWithUsage(final long fromHour, final long toHour)
+    {
+        final List<String> result = new ArrayList<>();
+        slotsByTenant.forEach((tenantId, tenantSlots) ->
+        {
+            for (int i = 0, n = tenantSlots.size(); i < n; i++)
+            {
+                final long hour = BucketKey.hour(keys[tenantSlots.getInt(i)]);
+                if (hour >= fromHour && hour < toHour)
+                {
+                    result.add(tenants.name(tenantId));
+                    return;
+                }
+            }
+        });
+        result.sort(Comparator.naturalOrder());
         return result;
     }
 

@@ -18,6 +18,11 @@ public final class LogDocumentReader
 
         /** An accepted event; the flyweight is valid only during the call. */
         void onEvent(EventRecord event, long appendTimeMs);
+
+        /** A price book put in force at this point of the log; its JSON is valid only during the call. */
+        default void onPriceBook(long revision, DirectBuffer buffer, int offset, int length, long appendTimeMs)
+        {
+        }
     }
 
     private final EventRecord event = new EventRecord();
@@ -34,6 +39,10 @@ public final class LogDocumentReader
         }
         final byte kind = buffer.getByte(offset + DOC_KIND_OFFSET);
         final byte version = buffer.getByte(offset + DOC_VERSION_OFFSET);
+        if (kind == DOCUMENT_KIND_PRICE_BOOK && version == DOCUMENT_VERSION)
+        {
+            return readPriceBook(buffer, offset, length, handler);
+        }
         if (kind != DOCUMENT_KIND_EVENTS || version != DOCUMENT_VERSION)
         {
             throw new IllegalStateException("unknown log document kind " + kind + " version " + version);
@@ -69,6 +78,20 @@ public final class LogDocumentReader
                 throw new IllegalStateException("unknown log record type " + type + " at document offset " + (at - offset));
             }
         }
+        return appendTimeMs;
+    }
+
+    private static long readPriceBook(final DirectBuffer buffer, final int offset, final int length, final Handler handler)
+    {
+        if (length < PRICE_BOOK_JSON_OFFSET)
+        {
+            throw new IllegalStateException("price book document shorter than its header: " + length + " bytes");
+        }
+        final long appendTimeMs = buffer.getLong(offset + DOC_APPEND_TIME_OFFSET);
+        final int jsonLength = buffer.getInt(offset + PRICE_BOOK_LENGTH_OFFSET);
+        checkFits(offset + PRICE_BOOK_JSON_OFFSET, jsonLength, offset + length);
+        handler.onPriceBook(buffer.getLong(offset + PRICE_BOOK_REVISION_OFFSET), buffer, offset + PRICE_BOOK_JSON_OFFSET,
+            jsonLength, appendTimeMs);
         return appendTimeMs;
     }
 

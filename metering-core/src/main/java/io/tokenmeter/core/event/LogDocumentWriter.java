@@ -45,14 +45,15 @@ public final class LogDocumentWriter
         recordCount++;
     }
 
-    public void appendEvent(final StagedEvent event, final int tenantId, final int modelId)
+    /** Appends an EVENT record; {@code extraFlags} (e.g. {@link LogLayout#FLAG_LONG_CONTEXT}) join the event's own. */
+    public void appendEvent(final StagedEvent event, final int tenantId, final int modelId, final int extraFlags)
     {
         final MutableDirectBuffer out = buffer;
         final int at = length;
         final int idLength = event.idLength();
         out.putByte(at, RECORD_EVENT);
         out.putByte(at + EVENT_TIER_OFFSET, (byte)event.tierCode());
-        out.putByte(at + EVENT_FLAGS_OFFSET, (byte)event.flags());
+        out.putByte(at + EVENT_FLAGS_OFFSET, (byte)(event.flags() | extraFlags));
         out.putByte(at + EVENT_ID_LENGTH_OFFSET, (byte)idLength);
         out.putInt(at + EVENT_TENANT_ID_OFFSET, tenantId);
         out.putInt(at + EVENT_MODEL_ID_OFFSET, modelId);
@@ -68,6 +69,26 @@ public final class LogDocumentWriter
         out.putBytes(at + EVENT_ID_OFFSET, event.buffer(), event.idOffset(), idLength);
         length = at + EVENT_FIXED_LENGTH + idLength;
         recordCount++;
+    }
+
+    /**
+     * Writes a whole PRICE BOOK document (layout in {@link LogLayout}), replacing anything begun.
+     *
+     * @return the document length.
+     */
+    public int writePriceBook(final long appendTimeMs, final long revision, final byte[] json)
+    {
+        buffer.putByte(DOC_KIND_OFFSET, DOCUMENT_KIND_PRICE_BOOK);
+        buffer.putByte(DOC_VERSION_OFFSET, DOCUMENT_VERSION);
+        buffer.putShort(DOC_KIND_OFFSET + 2, (short)0);
+        buffer.putInt(DOC_RECORD_COUNT_OFFSET, 0);
+        buffer.putLong(DOC_APPEND_TIME_OFFSET, appendTimeMs);
+        buffer.putLong(PRICE_BOOK_REVISION_OFFSET, revision);
+        buffer.putInt(PRICE_BOOK_LENGTH_OFFSET, json.length);
+        buffer.putBytes(PRICE_BOOK_JSON_OFFSET, json);
+        length = PRICE_BOOK_JSON_OFFSET + json.length;
+        recordCount = 0;
+        return length;
     }
 
     /** @return a mark to {@link #reset(long)} to: the length and record count packed in one long. */

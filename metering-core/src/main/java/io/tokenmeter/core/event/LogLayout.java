@@ -31,13 +31,34 @@ package io.tokenmeter.core.event;
  *  +---------------------------------------------------------------------------+
  * </pre>
  *
+ * PRICE BOOK document (kind 2): the book in force from this point of the log on, so that any invoice can be
+ * recomputed later exactly as it was priced. Written by the journal when a book is installed.
+ * <pre>
+ *  0    1    2         4          8                   16                 24          28
+ *  +----+----+---------+----------+-------------------+------------------+-----------+----------------------+
+ *  | 2  |ver | reserved| 0 i32    | appendTimeMs i64  | revision i64     | len i32   | book JSON, UTF-8 (len)|
+ *  +----+----+---------+----------+-------------------+------------------+-----------+----------------------+
+ * </pre>
+ *
+ * Event record flags: bit 0 ({@link #FLAG_STAMPED_AT_RECEIPT}) the client sent no timestamp; bit 1
+ * ({@link #FLAG_LONG_CONTEXT}) the event's prompt was above the long-context threshold of the book in force when it
+ * was journaled, so it is counted and priced in the long context tier.
+ *
  * Only accepted events are written, so counting needs no dedup on replay. The journal's clock only ever moves
  * forward ({@code appendTimeMs} never decreases), which makes the dedup window a function of the log alone.
  */
 public final class LogLayout
 {
     public static final byte DOCUMENT_KIND_EVENTS = 1;
+    public static final byte DOCUMENT_KIND_PRICE_BOOK = 2;
     public static final byte DOCUMENT_VERSION = 1;
+
+    public static final int PRICE_BOOK_REVISION_OFFSET = 16;
+    public static final int PRICE_BOOK_LENGTH_OFFSET = 24;
+    public static final int PRICE_BOOK_JSON_OFFSET = 28;
+
+    public static final int FLAG_STAMPED_AT_RECEIPT = 1;
+    public static final int FLAG_LONG_CONTEXT = 2;
 
     public static final int DOC_KIND_OFFSET = 0;
     public static final int DOC_VERSION_OFFSET = 1;

@@ -36,7 +36,7 @@ public final class StagedEvent
     public static final int NAMES_OFFSET = 85;
 
     /** Flag: the client sent no timestamp; {@code timestampMs} is the time of receipt. */
-    public static final int FLAG_STAMPED_AT_RECEIPT = 1;
+    public static final int FLAG_STAMPED_AT_RECEIPT = LogLayout.FLAG_STAMPED_AT_RECEIPT;
 
     public static final int MAX_TENANT_LENGTH = 64;
     public static final int MAX_MODEL_LENGTH = 128;

@@ -31,11 +31,27 @@ public final class EventLog implements AutoCloseable
 
     public EventLog(final Path directory, final Durability durability)
     {
+        this(directory, durability, false);
+    }
+
+    private EventLog(final Path directory, final Durability durability, final boolean readOnly)
+    {
         this.durability = durability;
         this.queue = SingleChronicleQueueBuilder.binary(directory)
             .rollCycle(RollCycles.FAST_DAILY)
             .syncMode(durability == Durability.SYNC ? SyncMode.SYNC : SyncMode.NONE)
+            .readOnly(readOnly)
             .build();
+    }
+
+    /** Opens an existing log for reading only (the audit tool), alongside a server that may be appending to it. */
+    public static EventLog openReadOnly(final Path directory)
+    {
+        if (!java.nio.file.Files.isDirectory(directory))
+        {
+            throw new IllegalArgumentException("no log at " + directory);
+        }
+        return new EventLog(directory, Durability.PROCESS, true);
     }
 
     /**
@@ -165,6 +181,17 @@ public final class EventLog implements AutoCloseable
                 listener.onDocumentEnd(index, appendTimeMs);
                 return index;
             }
+        }
+
+        /**
+         * Reads the one document at {@code index}.
+         *
+         * @return true when it was there.
+         */
+        public boolean readAt(final long index, final LogDocumentReader.Handler handler)
+        {
+            startAt(index);
+            return readNext(handler, (i, t) -> { }) == index;
         }
 
         public long lastReadIndex()

@@ -9,6 +9,7 @@ import io.tokenmeter.core.event.NameDictionary;
 import io.tokenmeter.core.event.StagedEvent;
 import io.tokenmeter.core.snapshot.SnapshotStore;
 import org.agrona.DirectBuffer;
+import org.agrona.collections.Long2ObjectHashMap;
 import org.agrona.concurrent.Agent;
 import org.agrona.concurrent.EpochClock;
 import org.agrona.concurrent.ManyToOneConcurrentArrayQueue;
@@ -28,12 +29,17 @@ import java.util.function.LongConsumer;
  * {@link DedupIndex} in log order, interns tenant and model names (writing NAME records before first use), appends
  * all accepted events of the drain as one document (group commit), then answers each request.
  *
- * <p>Owns, and alone touches: the appender, the dedup index, both name dictionaries, the document writer and the
- * checkpoint marks. Publishes {@link #lastAppendedIndex()} and counters for other threads.
+ * <p>Owns, and alone touches: the appender, the dedup index, both name dictionaries, the document writer, the
+ * checkpoint marks and the long-context rules of the price book in force. Publishes {@link #lastAppendedIndex()} and
+ * counters for other threads.
+ *
+ * <p>Price books: a {@link PriceBookInstall} is written as its own document between event documents; from then on
+ * each accepted event whose prompt is above the book's long-context threshold for its tenant, model and hour is
+ * marked {@link LogLayout#FLAG_LONG_CONTEXT} in the log. The decision is made once, here, and replay reads it back.
  *
  * <p>Recovery: the dedup index is not snapshotted; it is rebuilt by replaying the log from a checkpointed index
  * at or before the document holding its oldest key (see {@link DedupIndex} for why that is exact). The checkpoint
- * holds that index, the journal clock and the name dictionaries.
+ * holds that index, the journal clock, the name dictionaries and the log position of the price book in force.
  */
 public final class JournalAgent implements Agent
 {
@@ -45,6 +51,8 @@ public final class JournalAgent implements Agent
 
     private static final Logger LOG = LoggerFactory.getLogger(JournalAgent.class);
     private static final int MAX_MARKS = 1 << 16;
+    private static final long HOUR_MS = 3_600_000L;
+    private static final int MAX_CACHED_SCHEDULES = 1 << 20;
 
     private final EventLog log;
     private final DedupIndex dedup;
@@ -70,6 +78,11 @@ public final class JournalAgent implements Agent
     private long clockMs;
     private long lastCheckpointMs;
     private long lastCheckpointIndex = EventLog.NO_INDEX;
+    private LongContextRules contextRules = LongContextRules.NONE;
+    private final Long2ObjectHashMap<long[]> schedulesByPair = new Long2ObjectHashMap<>();
+
+    private volatile long priceBookIndex = EventLog.NO_INDEX;
+    private volatile long priceBookRevision;
 
     private volatile long lastAppendedIndex = EventLog.NO_INDEX;
     private volatile String failure;
@@ -138,6 +151,11 @@ public final class JournalAgent implements Agent
             clockMs = payload.getLong();
             tenants.readFrom(payload);
             models.readFrom(payload);
+            if (payload.remaining() >= 2 * Long.BYTES)
+            {
+                priceBookIndex = payload.getLong();
+                priceBookRevision = payload.getLong();
+            }
             LOG.info("journal checkpoint {} loaded: {} tenants, {} models, replaying dedup keys from log index {}",
                 checkpoint.get().file().getFileName(), tenants.size(), models.size(), Long.toHexString(replayFrom));
         }
@@ -159,9 +177,19 @@ public final class JournalAgent implements Agent
         }
         lastCheckpointIndex = checkpoint.map(SnapshotStore.Snapshot::logIndex).orElse(EventLog.NO_INDEX);
         lastCheckpointMs = clock.time();
-        LOG.info("journal recovered: {} documents replayed, {} dedup keys, log index {}",
-            documents, dedup.size(), Long.toHexString(lastAppendedIndex));
+        LOG.info("journal recovered: {} documents replayed, {} dedup keys, log index {}, price book revision {}",
+            documents, dedup.size(), Long.toHexString(lastAppendedIndex), priceBookRevision);
         return documents;
+    }
+
+    /**
+     * Sets the long-context rules of the book in force (the one at {@link #priceBookIndex()}) after {@link #recover()}
+     * and before the agent runs, on the thread that will start it.
+     */
+    public void useContextRules(final LongContextRules rules)
+    {
+        contextRules = rules;
+        schedulesByPair.clear();
     }
 
     @Override
@@ -172,6 +200,17 @@ public final class JournalAgent implements Agent
         JournalRequest request;
         while (count < drained.length && (request = inbox.peek()) != null)
         {
+            if (request instanceof PriceBookInstall install)
+            {
+                if (count == 0)
+                {
+                    inbox.poll();
+                    installPriceBook(install);
+                    maybeCheckpoint();
+                    return 1;
+                }
+                break;
+            }
             if (count > 0 && events + request.eventCount() > maxDrainEvents)
             {
                 break;
@@ -214,8 +253,7 @@ public final class JournalAgent implements Agent
             catch (final RuntimeException | Error ex)
             {
                 dedup.rollbackTo(dedupMark);
-                tenants.truncate(tenantsMark);
-                models.truncate(modelsMark);
+                truncateNames(tenantsMark, modelsMark);
                 onAppendFailed(ex);
                 for (int i = 0; i < count; i++)
                 {
@@ -274,12 +312,11 @@ public final class JournalAgent implements Agent
                 {
                     writer.reset(writerMark);
                     dedup.rollbackTo(dedupMark);
-                    tenants.truncate(tenantsMark);
-                    models.truncate(modelsMark);
+                    truncateNames(tenantsMark, modelsMark);
                     setOutcome(requestIndex, 0, 0, 0, JournalRequest.Refusal.TOO_MANY_NAMES.ordinal() + 1);
                     return;
                 }
-                writer.appendEvent(event, tenantId, modelId);
+                writer.appendEvent(event, tenantId, modelId, contextFlag(event, tenantId, modelId));
                 accepted++;
             }
             else if (outcome == DedupIndex.DUPLICATE)
@@ -292,6 +329,69 @@ public final class JournalAgent implements Agent
             }
         }
         setOutcome(requestIndex, accepted, duplicates, conflicts, 0);
+    }
+
+    /** @return {@link LogLayout#FLAG_LONG_CONTEXT} when the event's prompt is above its long-context threshold. */
+    private int contextFlag(final StagedEvent event, final int tenantId, final int modelId)
+    {
+        if (contextRules.isEmpty())
+        {
+            return 0;
+        }
+        final long pair = ((long)tenantId << 16) | modelId;
+        long[] schedule = schedulesByPair.get(pair);
+        if (schedule == null)
+        {
+            if (schedulesByPair.size() >= MAX_CACHED_SCHEDULES)
+            {
+                schedulesByPair.clear();
+            }
+            schedule = contextRules.schedule(tenants.name(tenantId), models.name(modelId));
+            schedulesByPair.put(pair, schedule);
+        }
+        if (schedule.length == 0)
+        {
+            return 0;
+        }
+        final long threshold = LongContextRules.thresholdAt(schedule, Math.floorDiv(event.timestampMs(), HOUR_MS));
+        final long prompt = event.tokens(0) + event.tokens(1) + event.tokens(2) + event.tokens(3);
+        return prompt > threshold ? LogLayout.FLAG_LONG_CONTEXT : 0;
+    }
+
+    /** Undoes name definitions that never reached the log; cached schedules may name the ids, so they go too. */
+    private void truncateNames(final int tenantsMark, final int modelsMark)
+    {
+        if (tenants.size() != tenantsMark || models.size() != modelsMark)
+        {
+            tenants.truncate(tenantsMark);
+            models.truncate(modelsMark);
+            schedulesByPair.clear();
+        }
+    }
+
+    private void installPriceBook(final PriceBookInstall install)
+    {
+        final long nowMs = advanceClock();
+        final long revision = priceBookRevision + 1;
+        final int length = writer.writePriceBook(nowMs, revision, install.json());
+        final long index;
+        try
+        {
+            index = log.append(writer.buffer(), length);
+        }
+        catch (final RuntimeException | Error ex)
+        {
+            onAppendFailed(ex);
+            install.onRefused(JournalRequest.Refusal.LOG_UNWRITABLE);
+            return;
+        }
+        failure = null;
+        lastAppendedIndex = index;
+        priceBookIndex = index;
+        priceBookRevision = revision;
+        useContextRules(install.rules());
+        LOG.info("price book revision {} in force from log index {}", revision, Long.toHexString(index));
+        install.onInstalled(new PriceBookInstall.Installed(revision, index, nowMs));
     }
 
     private int intern(
@@ -391,11 +491,12 @@ public final class JournalAgent implements Agent
     private ByteBuffer checkpointPayload()
     {
         final ByteBuffer payload = ByteBuffer
-            .allocate(16 + tenants.encodedLength() + models.encodedLength())
+            .allocate(32 + tenants.encodedLength() + models.encodedLength())
             .order(ByteOrder.LITTLE_ENDIAN);
         payload.putLong(replayFromIndex()).putLong(clockMs);
         tenants.writeTo(payload);
         models.writeTo(payload);
+        payload.putLong(priceBookIndex).putLong(priceBookRevision);
         return payload.flip();
     }
 
@@ -436,6 +537,18 @@ public final class JournalAgent implements Agent
     public long lastAppendedIndex()
     {
         return lastAppendedIndex;
+    }
+
+    /** @return the log index of the price book in force, {@link EventLog#NO_INDEX} when none was recorded. Any thread. */
+    public long priceBookIndex()
+    {
+        return priceBookIndex;
+    }
+
+    /** @return the revision of the price book in force (1 for the first book, 0 for none). Any thread. */
+    public long priceBookRevision()
+    {
+        return priceBookRevision;
     }
 
     /** @return why the last append failed, or null while appends succeed. Any thread. */
@@ -479,6 +592,14 @@ public final class JournalAgent implements Agent
     private final class ReplayHandler implements LogDocumentReader.Handler, EventLog.DocumentListener
     {
         private long seqAtDocumentStart = dedup.tail();
+        private long bookRevisionInDocument;
+
+        @Override
+        public void onPriceBook(final long revision, final DirectBuffer buffer, final int offset, final int length,
+            final long appendTimeMs)
+        {
+            bookRevisionInDocument = revision;
+        }
 
         @Override
         public void onName(final byte recordType, final int id, final DirectBuffer buffer, final int offset, final int length)
@@ -502,6 +623,12 @@ public final class JournalAgent implements Agent
             }
             addMark(index, seqAtDocumentStart, appendTimeMs);
             seqAtDocumentStart = dedup.tail();
+            if (bookRevisionInDocument != 0)
+            {
+                priceBookIndex = index;
+                priceBookRevision = bookRevisionInDocument;
+                bookRevisionInDocument = 0;
+            }
         }
     }
 }

@@ -62,7 +62,7 @@ class LogCodecTest
         writer.begin(777L);
         writer.appendName(LogLayout.RECORD_TENANT_NAME, 0, staged, event.tenantOffset(), event.tenantLength());
         writer.appendName(LogLayout.RECORD_MODEL_NAME, 0, staged, event.modelOffset(), event.modelLength());
-        writer.appendEvent(event, 0, 0);
+        writer.appendEvent(event, 0, 0, 0);
         final int length = writer.finish();
 
         final List<String> seen = new ArrayList<>();

@@ -1,0 +1,278 @@
+package io.tokenmeter.billing.invoice;
+
+import io.tokenmeter.billing.price.BookInForce;
+import io.tokenmeter.billing.price.PriceBook;
+import io.tokenmeter.core.aggregate.TenantBucket;
+import io.tokenmeter.core.log.PriceBookInstall;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.math.BigDecimal;
+import java.time.Duration;
+import java.time.Instant;
+import java.time.YearMonth;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.TreeSet;
+import java.util.concurrent.ArrayBlockingQueue;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.RejectedExecutionException;
+import java.util.concurrent.ThreadPoolExecutor;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
+import java.util.function.LongSupplier;
+import java.util.function.Supplier;
+
+/**
+ * Invoices and prices for the server: drafts, finalization, the finance listing and price book changes. Everything
+ * runs on one "billing" thread behind a bounded queue, so finalizations and price installs happen one at a time, in
+ * order (invoice numbers follow finalization order, and an invoice never sees half a price change). Counters come
+ * from the aggregator through {@link UsageSource}, as of a log index that includes every event acknowledged before
+ * the question was asked.
+ */
+public final class BillingService implements AutoCloseable
+{
+    private static final Logger LOG = LoggerFactory.getLogger(BillingService.class);
+
+    /** Where the billing thread gets counters. */
+    public interface UsageSource
+    {
+        /** @return one tenant's buckets in {@code [fromHour, toHour)}, including every event acknowledged so far. */
+        CompletableFuture<UsageView> buckets(String tenant, long fromHour, long toHour);
+
+        /** @return tenants with usage in {@code [fromHour, toHour)}, including every event acknowledged so far. */
+        CompletableFuture<List<String>> tenantsWithUsage(long fromHour, long toHour);
+    }
+
+    /** Buckets and the log index they reflect. */
+    public record UsageView(List<TenantBucket> buckets, long logIndex)
+    {
+    }
+
+    /** Records a price book in the log (the journal). */
+    public interface PriceRecorder
+    {
+        CompletableFuture<PriceBookInstall.Installed> record(PriceBook book);
+    }
+
+    /** The answer to a finalize: the final invoice, and whether this call created it. */
+    public record Finalized(Invoice invoice, boolean created)
+    {
+    }
+
+    /** One row of the finance listing. */
+    public record ListingEntry(String tenant, String status, String invoiceNumber, String currency, BigDecimal total)
+    {
+    }
+
+    /** Finalizing a period that has not ended (plus the grace period). */
+    public static final class PeriodOpenException extends RuntimeException
+    {
+        private static final long serialVersionUID = 1L;
+
+        PeriodOpenException(final String message)
+        {
+            super(message);
+        }
+    }
+
+    /** The counters or the log could not answer in time, or the billing queue is full: retry later. */
+    public static final class BillingUnavailableException extends RuntimeException
+    {
+        private static final long serialVersionUID = 1L;
+
+        BillingUnavailableException(final String message)
+        {
+            super(message);
+        }
+    }
+
+    private final InvoiceStore store;
+    private final UsageSource usage;
+    private final PriceRecorder recorder;
+    private final Duration grace;
+    private final LongSupplier clockMs;
+    private final Duration timeout;
+    private final ThreadPoolExecutor thread;
+    private volatile BookInForce prices;
+
+    public BillingService(final InvoiceStore store, final UsageSource usage, final PriceRecorder recorder, final BookInForce prices,
+        final Duration grace, final LongSupplier clockMs, final Duration timeout)
+    {
+        this.store = store;
+        this.usage = usage;
+        this.recorder = recorder;
+        this.prices = prices;
+        this.grace = grace;
+        this.clockMs = clockMs;
+        this.timeout = timeout;
+        this.thread = new ThreadPoolExecutor(1, 1, 0, TimeUnit.SECONDS, new ArrayBlockingQueue<>(256), r ->
+        {
+            final Thread t = new Thread(r, "billing");
+            t.setDaemon(true);
+            return t;
+        });
+    }
+
+    /** @return the price book in force. Any thread. */
+    public BookInForce prices()
+    {
+        return prices;
+    }
+
+    public InvoiceStore store()
+    {
+        return store;
+    }
+
+    /** @return the tenant's invoice for the period: the final one if finalized, else a draft as of now. */
+    public CompletableFuture<Invoice> invoice(final String tenant, final YearMonth period)
+    {
+        return onBillingThread(() ->
+        {
+            final Invoice stored = store.find(tenant, period);
+            return stored != null ? stored : draft(tenant, period);
+        });
+    }
+
+    /** Finalizes the tenant's period, or answers the invoice finalized before. */
+    public CompletableFuture<Finalized> finalizeInvoice(final String tenant, final YearMonth period)
+    {
+        return onBillingThread(() ->
+        {
+            final Invoice stored = store.find(tenant, period);
+            if (stored != null)
+            {
+                return new Finalized(stored, false);
+            }
+            final long nowMs = clockMs.getAsLong();
+            final long periodEndMs = Periods.endHour(period) * 3_600_000L;
+            if (nowMs < periodEndMs + grace.toMillis())
+            {
+                throw new PeriodOpenException("period " + period + " is open: it ends " + Instant.ofEpochMilli(periodEndMs)
+                    + " and late events are awaited for " + grace + " more; it can be finalized from "
+                    + Instant.ofEpochMilli(periodEndMs + grace.toMillis()));
+            }
+            final Invoice invoice = draft(tenant, period).asFinal(store.nextNumber(), Instant.ofEpochMilli(nowMs).toString());
+            try
+            {
+                store.store(invoice);
+            }
+            catch (final IOException ex)
+            {
+                throw new UncheckedIOException("final invoice not stored: " + ex.getMessage(), ex);
+            }
+            LOG.info("invoice {} final: tenant {} period {} total {} {} ({} lines, log index {})", invoice.invoiceNumber(),
+                tenant, period, invoice.total().toPlainString(), invoice.currency(), invoice.lines().size(),
+                InvoiceJson.indexText(invoice.logIndex()));
+            return new Finalized(invoice, true);
+        });
+    }
+
+    /** @return every tenant with usage, a final invoice or late usage to bill in the period, with its total. */
+    public CompletableFuture<List<ListingEntry>> list(final YearMonth period)
+    {
+        return onBillingThread(() ->
+        {
+            final TreeSet<String> tenants = new TreeSet<>(await(usage.tenantsWithUsage(Periods.startHour(period),
+                Periods.endHour(period))));
+            tenants.addAll(store.tenantsWithFinalsThrough(period));
+            final List<ListingEntry> entries = new ArrayList<>();
+            for (final String tenant : tenants)
+            {
+                final Invoice stored = store.find(tenant, period);
+                final Invoice invoice = stored != null ? stored : draft(tenant, period);
+                if (stored != null || !invoice.lines().isEmpty())
+                {
+                    entries.add(new ListingEntry(tenant, invoice.status(), invoice.invoiceNumber(), invoice.currency(),
+                        invoice.total()));
+                }
+            }
+            return entries;
+        });
+    }
+
+    /** Puts a validated book in force: recorded in the log first. The same book again changes nothing. */
+    public CompletableFuture<BookInForce> install(final PriceBook book)
+    {
+        return onBillingThread(() ->
+        {
+            final BookInForce current = prices;
+            if (current != null && current.book().sha256().equals(book.sha256()))
+            {
+                return current;
+            }
+            final PriceBookInstall.Installed installed = await(recorder.record(book));
+            final BookInForce next = new BookInForce(book, installed.revision(), installed.logIndex(), installed.appendTimeMs());
+            prices = next;
+            return next;
+        });
+    }
+
+    private Invoice draft(final String tenant, final YearMonth period)
+    {
+        final List<Invoice> finals = store.finals(tenant);
+        final YearMonth earliest = InvoiceCalculator.earliestNeeded(period, finals);
+        final BookInForce book = prices;
+        final UsageView view = await(usage.buckets(tenant, Periods.startHour(earliest), Periods.endHour(period)));
+        return InvoiceCalculator.draft(tenant, period, book, view.buckets(), finals, view.logIndex(),
+            Instant.ofEpochMilli(clockMs.getAsLong()).toString());
+    }
+
+    private <T> T await(final CompletableFuture<T> future)
+    {
+        if (future == null)
+        {
+            throw new BillingUnavailableException("the counters are busy; retry shortly");
+        }
+        try
+        {
+            return future.get(timeout.toMillis(), TimeUnit.MILLISECONDS);
+        }
+        catch (final TimeoutException ex)
+        {
+            throw new BillingUnavailableException("counting has not caught up within " + timeout.toMillis() + " ms; retry");
+        }
+        catch (final InterruptedException ex)
+        {
+            Thread.currentThread().interrupt();
+            throw new BillingUnavailableException("interrupted");
+        }
+        catch (final ExecutionException ex)
+        {
+            throw new BillingUnavailableException(String.valueOf(ex.getCause().getMessage()));
+        }
+    }
+
+    private <T> CompletableFuture<T> onBillingThread(final Supplier<T> work)
+    {
+        try
+        {
+            return CompletableFuture.supplyAsync(work, thread);
+        }
+        catch (final RejectedExecutionException ex)
+        {
+            return CompletableFuture.failedFuture(new BillingUnavailableException("too many billing requests waiting; retry shortly"));
+        }
+    }
+
+    @Override
+    public void close()
+    {
+        thread.shutdown();
+        try
+        {
+            if (!thread.awaitTermination(10, TimeUnit.SECONDS))
+            {
+                thread.shutdownNow();
+            }
+        }
+        catch (final InterruptedException ex)
+        {
+            Thread.currentThread().interrupt();
+        }
+    }
+}

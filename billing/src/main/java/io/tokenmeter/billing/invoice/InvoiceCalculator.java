@@ -1,0 +1,162 @@
+package io.tokenmeter.billing.invoice;
+
+import io.tokenmeter.billing.price.BookInForce;
+import io.tokenmeter.billing.rating.InvoiceLine;
+import io.tokenmeter.billing.rating.Rater;
+import io.tokenmeter.core.aggregate.HourlyAggregator;
+import io.tokenmeter.core.aggregate.TenantBucket;
+
+import java.math.BigDecimal;
+import java.time.YearMonth;
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeMap;
+import java.util.TreeSet;
+
+/**
+ * Computes a draft invoice from hour buckets, the book in force and the tenant's final invoices. Pure: the server and
+ * the audit call it with the same inputs and must get the same invoice.
+ *
+ * <p>Late usage: for each finalized period F before the invoice's period P, the usage of F not yet billed is
+ * {@code current buckets of F - (basis of F's final invoice + adjustment bases for F on later final invoices)}. It
+ * is billed, as adjustment lines naming F, on the first period after F that is not final; when that is P, P carries
+ * it. A final invoice never changes.
+ */
+public final class InvoiceCalculator
+{
+    private InvoiceCalculator()
+    {
+    }
+
+    /**
+     * @param buckets the tenant's buckets from the start of its earliest finalized period (or {@code period}) to the
+     *                end of {@code period}.
+     * @param finals  the tenant's final invoices (any order).
+     */
+    public static Invoice draft(final String tenant, final YearMonth period, final BookInForce prices,
+        final Collection<TenantBucket> buckets, final Collection<Invoice> finals, final long logIndex, final String usageThrough)
+    {
+        final Set<String> warnings = new LinkedHashSet<>();
+        final Map<YearMonth, List<TenantBucket>> byPeriod = new TreeMap<>();
+        for (final TenantBucket bucket : buckets)
+        {
+            byPeriod.computeIfAbsent(Periods.ofHour(bucket.hour()), k -> new ArrayList<>()).add(bucket);
+        }
+        final List<TenantBucket> own = byPeriod.getOrDefault(period, List.of());
+        final List<InvoiceLine> lines = new ArrayList<>(Rater.rate(prices.book(), tenant, own, null, warnings));
+        final Map<String, List<TenantBucket>> basis = new LinkedHashMap<>();
+        basis.put(period.toString(), List.copyOf(own));
+
+        final TreeSet<YearMonth> finalized = new TreeSet<>();
+        finals.forEach(f -> finalized.add(YearMonth.parse(f.period())));
+        for (final YearMonth f : finalized.headSet(period, false))
+        {
+            if (!period.equals(nextOpen(f, finalized)))
+            {
+                continue;
+            }
+            final List<TenantBucket> unbilled = unbilled(f, byPeriod.getOrDefault(f, List.of()), finals, warnings);
+            if (!unbilled.isEmpty())
+            {
+                lines.addAll(Rater.rate(prices.book(), tenant, unbilled, f.toString(), warnings));
+                basis.put(f.toString(), unbilled);
+            }
+        }
+        lines.sort(Rater.LINE_ORDER);
+        final int digits = prices.book().minorDigits();
+        final BigDecimal subtotal = Rater.sum(lines.stream().filter(l -> l.adjustmentFor() == null).toList(), digits);
+        final BigDecimal adjustments = Rater.sum(lines.stream().filter(l -> l.adjustmentFor() != null).toList(), digits);
+        return new Invoice(tenant, period.toString(), prices.book().currency(), Invoice.DRAFT, null, null, usageThrough, logIndex,
+            new Invoice.PriceBookRef(prices.revision(), prices.book().sha256(), prices.logIndex()), List.copyOf(lines),
+            subtotal, adjustments, subtotal.add(adjustments), List.copyOf(warnings), basis);
+    }
+
+    /** @return the first period after {@code f} that is not finalized. */
+    public static YearMonth nextOpen(final YearMonth f, final Set<YearMonth> finalized)
+    {
+        YearMonth next = f.plusMonths(1);
+        while (finalized.contains(next))
+        {
+            next = next.plusMonths(1);
+        }
+        return next;
+    }
+
+    /** @return the first period of the tenant's invoices whose usage a draft of {@code period} may need. */
+    public static YearMonth earliestNeeded(final YearMonth period, final Collection<Invoice> finals)
+    {
+        YearMonth earliest = period;
+        for (final Invoice f : finals)
+        {
+            final YearMonth p = YearMonth.parse(f.period());
+            if (p.isBefore(earliest))
+            {
+                earliest = p;
+            }
+        }
+        return earliest;
+    }
+
+    private static List<TenantBucket> unbilled(final YearMonth f, final List<TenantBucket> current, final Collection<Invoice> finals,
+        final Set<String> warnings)
+    {
+        final Map<BucketId, long[]> billed = new LinkedHashMap<>();
+        final String key = f.toString();
+        for (final Invoice invoice : finals)
+        {
+            final List<TenantBucket> part = invoice.basis().get(key);
+            if (part != null)
+            {
+                for (final TenantBucket b : part)
+                {
+                    final long[] sums = billed.computeIfAbsent(BucketId.of(b), k -> new long[HourlyAggregator.STRIDE - 1]);
+                    for (int i = 0; i < sums.length; i++)
+                    {
+                        sums[i] += b.counters()[i];
+                    }
+                }
+            }
+        }
+        final List<TenantBucket> result = new ArrayList<>();
+        for (final TenantBucket b : current)
+        {
+            final long[] already = billed.remove(BucketId.of(b));
+            final long[] diff = b.counters().clone();
+            boolean any = false;
+            for (int i = 0; i < HourlyAggregator.STRIDE - 1; i++)
+            {
+                diff[i] -= already == null ? 0 : already[i];
+                if (diff[i] < 0)
+                {
+                    warnings.add("usage of " + key + " is below what its final invoice billed (model '" + b.model()
+                        + "'): the log and the final invoice disagree; run the audit");
+                    diff[i] = 0;
+                }
+                any |= diff[i] != 0;
+            }
+            if (any)
+            {
+                result.add(new TenantBucket(b.hour(), b.model(), b.tierCode(), b.context(), diff));
+            }
+        }
+        if (!billed.isEmpty())
+        {
+            warnings.add("usage billed on the final invoice of " + key + " is missing from the counters: the log and the "
+                + "final invoice disagree; run the audit");
+        }
+        return result;
+    }
+
+    private record BucketId(long hour, String model, int tierCode, int context)
+    {
+        static BucketId of(final TenantBucket b)
+        {
+            return new BucketId(b.hour(), b.model(), b.tierCode(), b.context());
+        }
+    }
+}

@@ -1,0 +1,60 @@
+package io.tokenmeter.billing.invoice;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.dataformat.csv.CsvMapper;
+import com.fasterxml.jackson.dataformat.csv.CsvSchema;
+import io.tokenmeter.billing.rating.InvoiceLine;
+
+import java.io.UncheckedIOException;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+
+/**
+ * Invoices as CSV (RFC 4180, via Jackson): a header row, one row per line with one column per line field of the JSON,
+ * and the total in a last row whose {@code model} column says {@code total}.
+ */
+public final class InvoiceCsv
+{
+    public static final List<String> COLUMNS = List.of("model", "service_tier", "token_class", "context", "price_from",
+        "price_entry", "price_scope", "quantity", "unit_price_per_million", "service_tier_multiplier", "discount_percent",
+        "amount", "adjustment_for");
+
+    private static final CsvMapper MAPPER = new CsvMapper();
+    private static final CsvSchema SCHEMA;
+
+    static
+    {
+        final CsvSchema.Builder builder = CsvSchema.builder();
+        COLUMNS.forEach(builder::addColumn);
+        SCHEMA = builder.setUseHeader(true).setLineSeparator("\r\n").build();
+    }
+
+    private InvoiceCsv()
+    {
+    }
+
+    public static String render(final Invoice invoice)
+    {
+        final List<String[]> rows = new ArrayList<>(invoice.lines().size() + 1);
+        for (final InvoiceLine l : invoice.lines())
+        {
+            rows.add(new String[] {l.model(), l.serviceTier(), l.tokenClass(), l.context(), l.priceFrom(), l.priceEntry(),
+                l.priceScope(), l.quantity().toString(), l.unitPricePerMillion(), l.serviceTierMultiplier(), l.discountPercent(),
+                l.amount().toPlainString(), l.adjustmentFor()});
+        }
+        final String[] total = new String[COLUMNS.size()];
+        Arrays.fill(total, "");
+        total[0] = "total";
+        total[COLUMNS.indexOf("amount")] = invoice.total().toPlainString();
+        rows.add(total);
+        try
+        {
+            return MAPPER.writer(SCHEMA).writeValueAsString(rows);
+        }
+        catch (final JsonProcessingException ex)
+        {
+            throw new UncheckedIOException(ex);
+        }
+    }
+}

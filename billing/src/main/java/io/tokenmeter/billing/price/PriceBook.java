@@ -1,0 +1,194 @@
+package io.tokenmeter.billing.price;
+
+import io.tokenmeter.core.log.LongContextRules;
+
+import java.math.BigDecimal;
+import java.nio.charset.StandardCharsets;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeSet;
+import java.util.concurrent.ConcurrentHashMap;
+
+/**
+ * A validated price book (SPEC section 4), immutable and safe to share between threads. Built by
+ * {@link PriceBookLoader}; {@link #recordedJson()} is the exact form written to the log, {@link #sha256()} its hash.
+ *
+ * <p>Matching: for a (tenant, model, hour) the candidates are, in order, the tenant's exact entry, the tenant's
+ * patterns (longest first), the global exact entry, the global patterns (longest first); the first candidate with a
+ * version in effect at the start of the hour prices it. A candidate whose versions all start later is passed over
+ * (docs/billing.md explains why).
+ */
+public final class PriceBook implements LongContextRules
+{
+    /** Where a price was found. */
+    public record Resolved(String scope, String entryKey, PriceVersion version)
+    {
+        public static final String TENANT = "tenant";
+        public static final String GLOBAL = "global";
+    }
+
+    /** A tenant's own terms. */
+    public record TenantTerms(BigDecimal discountPercent, List<PriceEntry> entries)
+    {
+    }
+
+    private record Candidate(String scope, PriceEntry entry)
+    {
+    }
+
+    private static final Comparator<PriceEntry> PRECEDENCE = Comparator
+        .comparing(PriceEntry::isPattern)
+        .thenComparing(Comparator.comparingInt((PriceEntry e) -> e.prefix().length()).reversed());
+
+    private final String currency;
+    private final int minorDigits;
+    private final List<PriceEntry> global;
+    private final Map<String, TenantTerms> tenants;
+    private final byte[] recordedJson;
+    private final String sha256;
+    private final boolean anyLongContext;
+    private final Map<String, List<Candidate>> candidatesCache = new ConcurrentHashMap<>();
+
+    PriceBook(final String currency, final int minorDigits, final List<PriceEntry> global, final Map<String, TenantTerms> tenants,
+        final byte[] recordedJson)
+    {
+        this.currency = currency;
+        this.minorDigits = minorDigits;
+        this.global = global;
+        this.tenants = tenants;
+        this.recordedJson = recordedJson;
+        this.sha256 = sha256Hex(recordedJson);
+        boolean longContext = global.stream().anyMatch(PriceBook::hasLongContext);
+        for (final TenantTerms terms : tenants.values())
+        {
+            longContext |= terms.entries().stream().anyMatch(PriceBook::hasLongContext);
+        }
+        this.anyLongContext = longContext;
+    }
+
+    private static boolean hasLongContext(final PriceEntry entry)
+    {
+        return entry.versions().stream().anyMatch(PriceVersion::hasLongContext);
+    }
+
+    public String currency()
+    {
+        return currency;
+    }
+
+    /** @return digits of the currency's minor unit (2 for USD and EUR, 0 for JPY). */
+    public int minorDigits()
+    {
+        return minorDigits;
+    }
+
+    /** @return the book as recorded in the log: UTF-8 JSON. Do not modify. */
+    public byte[] recordedJson()
+    {
+        return recordedJson;
+    }
+
+    public String recordedJsonText()
+    {
+        return new String(recordedJson, StandardCharsets.UTF_8);
+    }
+
+    /** @return hex SHA-256 of {@link #recordedJson()}. */
+    public String sha256()
+    {
+        return sha256;
+    }
+
+    /** @return the tenant's discount in percent, 0 when it has none. */
+    public BigDecimal discountPercent(final String tenant)
+    {
+        final TenantTerms terms = tenants.get(tenant);
+        return terms == null ? BigDecimal.ZERO : terms.discountPercent();
+    }
+
+    /** @return the price of {@code model} for {@code tenant} in effect at the start of {@code hour}, or null: unpriced. */
+    public Resolved resolve(final String tenant, final String model, final long hour)
+    {
+        for (final Candidate candidate : candidates(tenant, model))
+        {
+            final PriceVersion version = candidate.entry().versionAt(hour);
+            if (version != null)
+            {
+                return new Resolved(candidate.scope(), candidate.entry().key(), version);
+            }
+        }
+        return null;
+    }
+
+    private List<Candidate> candidates(final String tenant, final String model)
+    {
+        return candidatesCache.computeIfAbsent(tenant + '\0' + model, k ->
+        {
+            final List<Candidate> result = new ArrayList<>();
+            final TenantTerms terms = tenants.get(tenant);
+            if (terms != null)
+            {
+                addMatches(result, Resolved.TENANT, terms.entries(), model);
+            }
+            addMatches(result, Resolved.GLOBAL, global, model);
+            return List.copyOf(result);
+        });
+    }
+
+    private static void addMatches(final List<Candidate> out, final String scope, final List<PriceEntry> entries, final String model)
+    {
+        entries.stream().filter(e -> e.matches(model)).sorted(PRECEDENCE).forEach(e -> out.add(new Candidate(scope, e)));
+    }
+
+    @Override
+    public boolean isEmpty()
+    {
+        return !anyLongContext;
+    }
+
+    @Override
+    public long[] schedule(final String tenant, final String model)
+    {
+        final List<Candidate> candidates = candidates(tenant, model);
+        final TreeSet<Long> boundaries = new TreeSet<>();
+        for (final Candidate candidate : candidates)
+        {
+            candidate.entry().versions().forEach(v -> boundaries.add(v.fromHour()));
+        }
+        final List<Long> pairs = new ArrayList<>();
+        long previous = Long.MIN_VALUE;
+        for (final long hour : boundaries)
+        {
+            final Resolved resolved = resolve(tenant, model, hour);
+            final long threshold = resolved == null ? NO_THRESHOLD : resolved.version().longContextAbove();
+            if (threshold != previous)
+            {
+                pairs.add(hour);
+                pairs.add(threshold);
+                previous = threshold;
+            }
+        }
+        if (pairs.size() == 2 && pairs.get(1) == NO_THRESHOLD || pairs.isEmpty())
+        {
+            return NO_SCHEDULE;
+        }
+        return pairs.stream().mapToLong(Long::longValue).toArray();
+    }
+
+    static String sha256Hex(final byte[] bytes)
+    {
+        try
+        {
+            return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(bytes));
+        }
+        catch (final NoSuchAlgorithmException ex)
+        {
+            throw new IllegalStateException("SHA-256 missing from the JDK", ex);
+        }
+    }
+}

@@ -1,0 +1,487 @@
+package io.tokenmeter.billing.price;
+
+import com.fasterxml.jackson.core.JsonParser;
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import com.fasterxml.jackson.dataformat.yaml.YAMLMapper;
+import io.tokenmeter.core.event.ServiceTier;
+import io.tokenmeter.core.event.TokenClass;
+import io.tokenmeter.core.log.LongContextRules;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.math.BigDecimal;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Instant;
+import java.time.OffsetDateTime;
+import java.time.format.DateTimeParseException;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.Currency;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Set;
+import java.util.regex.Pattern;
+
+/**
+ * Reads and fully validates a price book (JSON or YAML, SPEC section 4). Every problem is collected, each naming the
+ * model key, the version and the field, e.g. {@code models."gpt-4o*"[1].per_million.input: must be a decimal string}.
+ * Unknown keys are errors, as in events: a typo must never silently change a price. Money values are decimal
+ * strings ("2.50"); JSON numbers are refused for them, since a binary float may not hold the written value.
+ */
+public final class PriceBookLoader
+{
+    /** The book shipped in the jar, used when no other is configured. */
+    public static final String SHIPPED_RESOURCE = "/io/tokenmeter/billing/default-prices.yaml";
+
+    private static final ObjectMapper JSON = new ObjectMapper().enable(JsonParser.Feature.STRICT_DUPLICATE_DETECTION);
+    private static final ObjectMapper YAML = YAMLMapper.builder().enable(JsonParser.Feature.STRICT_DUPLICATE_DETECTION).build();
+    private static final Pattern DECIMAL = Pattern.compile("[0-9]{1,15}(\\.[0-9]{1,12})?");
+    private static final Pattern TENANT = Pattern.compile("[A-Za-z0-9._:-]{1,64}");
+    private static final Pattern MODEL_KEY = Pattern.compile("[!-~]{1,128}");
+    private static final Set<String> TOP_KEYS = Set.of("currency", "models", "tenants", "description", "prices_as_of", "sources");
+    private static final Set<String> TENANT_KEYS = Set.of("discount_percent", "models");
+    private static final Set<String> VERSION_KEYS = Set.of("effective_from", "per_million", "service_tier_multiplier", "long_context");
+    private static final Set<String> LONG_KEYS = Set.of("above_input_tokens", "per_million");
+    private static final BigDecimal HUNDRED = BigDecimal.valueOf(100);
+
+    /** How a book's bytes are written. */
+    public enum Format
+    {
+        JSON, YAML;
+
+        /** @return YAML for {@code .yaml}/{@code .yml} files, else JSON. */
+        public static Format ofFile(final Path file)
+        {
+            final String name = file.getFileName().toString().toLowerCase(Locale.ROOT);
+            return name.endsWith(".yaml") || name.endsWith(".yml") ? YAML : JSON;
+        }
+    }
+
+    private final List<String> problems = new ArrayList<>();
+
+    private PriceBookLoader()
+    {
+    }
+
+    /** Parses and validates a book. */
+    public static PriceBook parse(final byte[] bytes, final Format format) throws PriceBookException
+    {
+        final JsonNode root;
+        try
+        {
+            root = (format == Format.YAML ? YAML : JSON).readTree(bytes);
+        }
+        catch (final JsonProcessingException ex)
+        {
+            throw new PriceBookException(List.of("not valid " + format + ": " + ex.getOriginalMessage()
+                + (ex.getLocation() == null ? "" : " (line " + ex.getLocation().getLineNr() + ")")));
+        }
+        catch (final IOException ex)
+        {
+            throw new PriceBookException(List.of("cannot be read: " + ex.getMessage()));
+        }
+        return new PriceBookLoader().build(root);
+    }
+
+    /** Reads a book from a file; {@code .yaml}/{@code .yml} is YAML, anything else JSON. */
+    public static PriceBook load(final Path file) throws PriceBookException
+    {
+        try
+        {
+            return parse(Files.readAllBytes(file), Format.ofFile(file));
+        }
+        catch (final IOException ex)
+        {
+            throw new PriceBookException(List.of("price book file " + file + " cannot be read: " + ex.getMessage()));
+        }
+    }
+
+    /** @return the book shipped with tokenmeter. */
+    public static PriceBook shipped()
+    {
+        try (InputStream in = PriceBookLoader.class.getResourceAsStream(SHIPPED_RESOURCE))
+        {
+            if (in == null)
+            {
+                throw new IllegalStateException("shipped price book " + SHIPPED_RESOURCE + " missing from the jar");
+            }
+            return parse(in.readAllBytes(), Format.YAML);
+        }
+        catch (final IOException | PriceBookException ex)
+        {
+            throw new IllegalStateException("shipped price book is broken: " + ex.getMessage(), ex);
+        }
+    }
+
+    private PriceBook build(final JsonNode root) throws PriceBookException
+    {
+        if (root == null || !root.isObject())
+        {
+            throw new PriceBookException(List.of("the book must be an object with currency and models"));
+        }
+        unknownKeys(root, TOP_KEYS, "");
+        String currencyCode = null;
+        int minorDigits = 2;
+        final JsonNode currencyNode = root.get("currency");
+        if (currencyNode == null || !currencyNode.isTextual())
+        {
+            problem("currency", "is required: an ISO 4217 code such as \"USD\"");
+        }
+        else
+        {
+            currencyCode = currencyNode.asText();
+            try
+            {
+                final Currency currency = Currency.getInstance(currencyCode);
+                minorDigits = currency.getDefaultFractionDigits();
+                if (minorDigits < 0)
+                {
+                    problem("currency", "'" + currencyCode + "' has no minor unit; use a currency such as USD or EUR");
+                }
+            }
+            catch (final IllegalArgumentException ex)
+            {
+                problem("currency", "'" + currencyCode + "' is not an ISO 4217 currency code");
+            }
+        }
+        text(root, "description", "description");
+        text(root, "prices_as_of", "prices_as_of");
+        final JsonNode sources = root.get("sources");
+        if (sources != null && (!sources.isArray() || !allText(sources)))
+        {
+            problem("sources", "must be a list of strings");
+        }
+
+        final JsonNode models = root.get("models");
+        List<PriceEntry> global = List.of();
+        if (models == null)
+        {
+            problem("models", "is required: an object of model name or pattern to price versions");
+        }
+        else
+        {
+            global = entries(models, "models");
+        }
+
+        final Map<String, PriceBook.TenantTerms> tenants = new LinkedHashMap<>();
+        final JsonNode tenantsNode = root.get("tenants");
+        if (tenantsNode != null)
+        {
+            if (!tenantsNode.isObject())
+            {
+                problem("tenants", "must be an object of tenant name to terms");
+            }
+            else
+            {
+                tenantsNode.fields().forEachRemaining(field ->
+                {
+                    final String path = "tenants." + quote(field.getKey());
+                    if (!TENANT.matcher(field.getKey()).matches())
+                    {
+                        problem(path, "is not a tenant name ([A-Za-z0-9._:-]{1,64})");
+                    }
+                    final JsonNode terms = field.getValue();
+                    if (!terms.isObject())
+                    {
+                        problem(path, "must be an object with discount_percent and/or models");
+                        return;
+                    }
+                    unknownKeys(terms, TENANT_KEYS, path + ".");
+                    BigDecimal discount = BigDecimal.ZERO;
+                    if (terms.has("discount_percent"))
+                    {
+                        final BigDecimal d = decimal(terms.get("discount_percent"), path + ".discount_percent");
+                        if (d != null && d.compareTo(HUNDRED) > 0)
+                        {
+                            problem(path + ".discount_percent", "must be between 0 and 100");
+                        }
+                        else if (d != null)
+                        {
+                            discount = d;
+                        }
+                    }
+                    final List<PriceEntry> entries = terms.has("models") ? entries(terms.get("models"), path + ".models") : List.of();
+                    tenants.put(field.getKey(), new PriceBook.TenantTerms(discount, entries));
+                });
+            }
+        }
+        if (!problems.isEmpty())
+        {
+            throw new PriceBookException(problems);
+        }
+        final byte[] recorded;
+        try
+        {
+            recorded = JSON.writeValueAsBytes(root);
+        }
+        catch (final JsonProcessingException ex)
+        {
+            throw new PriceBookException(List.of("cannot be written as JSON: " + ex.getOriginalMessage()));
+        }
+        return new PriceBook(currencyCode, minorDigits, global, tenants, recorded);
+    }
+
+    private List<PriceEntry> entries(final JsonNode models, final String path)
+    {
+        if (!models.isObject())
+        {
+            problem(path, "must be an object of model name or pattern to a list of price versions");
+            return List.of();
+        }
+        final List<PriceEntry> entries = new ArrayList<>();
+        models.fields().forEachRemaining(field ->
+        {
+            final String key = field.getKey();
+            final String entryPath = path + "." + quote(key);
+            if (!MODEL_KEY.matcher(key).matches() || key.indexOf('*') >= 0 && key.indexOf('*') != key.length() - 1)
+            {
+                problem(entryPath, "is not a model name (printable ASCII, no spaces, 1..128 bytes) or a pattern with one "
+                    + "'*' at the end");
+            }
+            final JsonNode versions = field.getValue();
+            if (!versions.isArray() || versions.isEmpty())
+            {
+                problem(entryPath, "must be a non-empty list of price versions");
+                return;
+            }
+            final List<PriceVersion> parsed = new ArrayList<>();
+            final Set<Long> hours = new HashSet<>();
+            for (int i = 0; i < versions.size(); i++)
+            {
+                final PriceVersion version = version(versions.get(i), entryPath + "[" + i + "]");
+                if (version != null)
+                {
+                    if (!hours.add(version.fromHour()))
+                    {
+                        problem(entryPath + "[" + i + "].effective_from", version.effectiveFrom()
+                            + " is used by another version of this model");
+                    }
+                    parsed.add(version);
+                }
+            }
+            parsed.sort(Comparator.comparingLong(PriceVersion::fromHour));
+            entries.add(new PriceEntry(key, List.copyOf(parsed)));
+        });
+        return List.copyOf(entries);
+    }
+
+    private PriceVersion version(final JsonNode node, final String path)
+    {
+        if (!node.isObject())
+        {
+            problem(path, "must be an object with effective_from and per_million");
+            return null;
+        }
+        final int before = problems.size();
+        unknownKeys(node, VERSION_KEYS, path + ".");
+        long fromHour = 0;
+        String effectiveFrom = null;
+        final JsonNode from = node.get("effective_from");
+        if (from == null || !from.isTextual())
+        {
+            problem(path + ".effective_from", "is required: an RFC 3339 time on a whole hour, e.g. 2024-08-06T00:00:00Z");
+        }
+        else
+        {
+            try
+            {
+                final Instant instant = OffsetDateTime.parse(from.asText()).toInstant();
+                if (instant.getEpochSecond() % 3600 != 0 || instant.getNano() != 0 || instant.getEpochSecond() < 0)
+                {
+                    problem(path + ".effective_from", "'" + from.asText() + "' is not on a whole hour (minutes, seconds zero)");
+                }
+                fromHour = instant.getEpochSecond() / 3600;
+                effectiveFrom = instant.toString();
+            }
+            catch (final DateTimeParseException ex)
+            {
+                problem(path + ".effective_from", "'" + from.asText() + "' is not an RFC 3339 time with an offset");
+            }
+        }
+        final BigDecimal[] perMillion = rates(node.get("per_million"), path + ".per_million", true);
+        final BigDecimal[] multipliers = new BigDecimal[ServiceTier.values().length];
+        final JsonNode multiplierNode = node.get("service_tier_multiplier");
+        if (multiplierNode != null)
+        {
+            if (!multiplierNode.isObject())
+            {
+                problem(path + ".service_tier_multiplier", "must be an object of service tier to a decimal string");
+            }
+            else
+            {
+                multiplierNode.fields().forEachRemaining(field ->
+                {
+                    final ServiceTier tier = tier(field.getKey());
+                    if (tier == null)
+                    {
+                        problem(path + ".service_tier_multiplier." + field.getKey(),
+                            "is not a service tier (standard, batch, flex, priority)");
+                    }
+                    else
+                    {
+                        multipliers[tier.code()] = decimal(field.getValue(), path + ".service_tier_multiplier." + field.getKey());
+                    }
+                });
+            }
+        }
+        long longAbove = LongContextRules.NO_THRESHOLD;
+        BigDecimal[] longRates = null;
+        final JsonNode longNode = node.get("long_context");
+        if (longNode != null)
+        {
+            final String longPath = path + ".long_context";
+            if (!longNode.isObject())
+            {
+                problem(longPath, "must be an object with above_input_tokens and per_million");
+            }
+            else
+            {
+                unknownKeys(longNode, LONG_KEYS, longPath + ".");
+                final JsonNode above = longNode.get("above_input_tokens");
+                if (above == null || !above.isIntegralNumber() || above.asLong() < 0 || !above.canConvertToLong())
+                {
+                    problem(longPath + ".above_input_tokens", "is required: a non-negative integer number of prompt tokens");
+                }
+                else
+                {
+                    longAbove = above.asLong();
+                }
+                longRates = rates(longNode.get("per_million"), longPath + ".per_million", false);
+            }
+        }
+        if (problems.size() != before || perMillion == null)
+        {
+            return null;
+        }
+        return new PriceVersion(fromHour, effectiveFrom, perMillion, multipliers, longAbove, longRates);
+    }
+
+    private BigDecimal[] rates(final JsonNode node, final String path, final boolean inputAndOutputRequired)
+    {
+        if (node == null || !node.isObject())
+        {
+            problem(path, "is required: an object of token class (input, cache_read, cache_write, cache_write_1h, output) "
+                + "to a decimal string per million tokens");
+            return null;
+        }
+        final BigDecimal[] rates = new BigDecimal[PriceVersion.BILLABLE_CLASSES];
+        node.fields().forEachRemaining(field ->
+        {
+            final int tokenClass = billableClass(field.getKey());
+            if (tokenClass < 0)
+            {
+                problem(path + "." + field.getKey(), field.getKey().equals("reasoning")
+                    ? "reasoning tokens are part of output and have no price of their own"
+                    : "is not a token class (input, cache_read, cache_write, cache_write_1h, output)");
+            }
+            else
+            {
+                rates[tokenClass] = decimal(field.getValue(), path + "." + field.getKey());
+            }
+        });
+        if (inputAndOutputRequired)
+        {
+            if (!node.has("input"))
+            {
+                problem(path + ".input", "is required");
+            }
+            if (!node.has("output"))
+            {
+                problem(path + ".output", "is required");
+            }
+        }
+        return rates;
+    }
+
+    private static int billableClass(final String name)
+    {
+        for (int i = 0; i < PriceVersion.BILLABLE_CLASSES; i++)
+        {
+            if (TokenClass.of(i).className().equals(name))
+            {
+                return i;
+            }
+        }
+        return -1;
+    }
+
+    private static ServiceTier tier(final String name)
+    {
+        for (final ServiceTier tier : ServiceTier.values())
+        {
+            if (tier.jsonName().equals(name))
+            {
+                return tier;
+            }
+        }
+        return null;
+    }
+
+    private BigDecimal decimal(final JsonNode node, final String path)
+    {
+        if (node == null || !node.isTextual())
+        {
+            problem(path, "must be a decimal string such as \"2.50\""
+                + (node != null && node.isNumber() ? " (quoted: a bare number could be read as binary floating point)" : ""));
+            return null;
+        }
+        if (!DECIMAL.matcher(node.asText()).matches())
+        {
+            problem(path, "'" + node.asText() + "' is not a non-negative decimal with at most 12 decimals, e.g. \"2.50\"");
+            return null;
+        }
+        return new BigDecimal(node.asText());
+    }
+
+    private void text(final JsonNode root, final String key, final String path)
+    {
+        final JsonNode node = root.get(key);
+        if (node != null && !node.isTextual())
+        {
+            problem(path, "must be a string");
+        }
+    }
+
+    private static boolean allText(final JsonNode array)
+    {
+        for (final JsonNode n : array)
+        {
+            if (!n.isTextual())
+            {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    private void unknownKeys(final JsonNode node, final Set<String> allowed, final String prefix)
+    {
+        ((ObjectNode)node).fieldNames().forEachRemaining(name ->
+        {
+            if (!allowed.contains(name))
+            {
+                problem(prefix + name, "is not a known field here; allowed: " + String.join(", ", allowed.stream().sorted().toList()));
+            }
+        });
+    }
+
+    private static String quote(final String key)
+    {
+        return "\"" + key + "\"";
+    }
+
+    private void problem(final String path, final String message)
+    {
+        if (problems.size() < 1000)
+        {
+            problems.add(path + ": " + message);
+        }
+    }
+}
