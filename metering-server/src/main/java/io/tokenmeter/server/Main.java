@@ -8,7 +8,24 @@ import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
+import io.tokenmeter.billing.audit.Auditor;
+import io.tokenmeter.billing.invoice.Invoice;
+import io.tokenmeter.billing.invoice.InvoiceJson;
+import io.tokenmeter.billing.invoice.Periods;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+
+import java.io.IOException;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
 import java.nio.file.Path;
+import java.time.Duration;
+import java.time.YearMonth;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.concurrent.Callable;
@@ -16,7 +33,7 @@ import java.util.concurrent.CountDownLatch;
 
 /** The {@code tokenmeter} command line. */
 @Command(name = "tokenmeter", mixinStandardHelpOptions = true, version = "tokenmeter 0.1.0",
-    description = "LLM token metering and billing service.", subcommands = {Main.Serve.class})
+    description = "LLM token metering and billing service.", subcommands = {Main.Serve.class, Main.Audit.class})
 public final class Main implements Runnable
 {
     @CommandLine.Spec
@@ -54,6 +71,10 @@ public final class Main implements Runnable
         String dedupWindow;
         @Option(names = "--dedup-capacity", description = "most ids remembered (default 4000000)")
         String dedupCapacity;
+        @Option(names = "--prices", description = "price book file, JSON or YAML (default: the book in force, else the shipped one)")
+        String prices;
+        @Option(names = "--invoice-grace", description = "wait for late events after a period ends before it can be finalized (default 1h)")
+        String invoiceGrace;
         @Option(names = "--config", description = "YAML config file")
         Path config;
 
@@ -67,6 +88,8 @@ public final class Main implements Runnable
             putIfSet(flags, "durability", durability);
             putIfSet(flags, "dedup-window", dedupWindow);
             putIfSet(flags, "dedup-capacity", dedupCapacity);
+            putIfSet(flags, "prices", prices);
+            putIfSet(flags, "invoice-grace", invoiceGrace);
             final Settings settings;
             final TokenmeterServer server;
             try
@@ -101,6 +124,81 @@ public final class Main implements Runnable
             {
                 flags.put(name, value);
             }
+        }
+    }
+
+    /**
+     * {@code tokenmeter audit}: recomputes a period's invoices from the log alone and compares them with the final
+     * invoices in the data directory and, with {@code --server}, the drafts the server serves. Exit 0 when everything
+     * matches, 1 on any difference, 2 when the audit cannot run.
+     */
+    @Command(name = "audit", mixinStandardHelpOptions = true,
+        description = "Recompute invoices from the log and compare them with the final invoices (and the server's drafts). "
+            + "Exits 0 when all match, 1 on any difference, 2 when the audit cannot run.")
+    static final class Audit implements Callable<Integer>
+    {
+        @Option(names = "--data-dir", description = "the server's data directory (default ./data)", defaultValue = "./data")
+        Path dataDir;
+        @Option(names = "--period", required = true, description = "the period, YYYY-MM")
+        String period;
+        @Option(names = "--tenant", description = "only this tenant")
+        String tenant;
+        @Option(names = "--server", description = "compare drafts too: the server's URL, e.g. http://127.0.0.1:8080")
+        URI server;
+
+        @Override
+        public Integer call()
+        {
+            final YearMonth month = Periods.parse(period);
+            if (month == null)
+            {
+                System.err.println("tokenmeter audit: --period must be YYYY-MM, e.g. 2026-10");
+                return 2;
+            }
+            try
+            {
+                final List<Invoice> drafts = server == null ? List.of() : fetchDrafts(month);
+                final Auditor.Report report = new Auditor(dataDir, month, tenant, System.out).run(drafts);
+                return report.clean() ? 0 : 1;
+            }
+            catch (final IOException | RuntimeException ex)
+            {
+                System.err.println("tokenmeter audit: cannot audit: " + ex.getMessage());
+                return 2;
+            }
+            catch (final InterruptedException ex)
+            {
+                Thread.currentThread().interrupt();
+                return 2;
+            }
+        }
+
+        private List<Invoice> fetchDrafts(final YearMonth month) throws IOException, InterruptedException
+        {
+            final HttpClient client = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(10)).build();
+            final JsonNode listing = new ObjectMapper().readTree(get(client, "/v1/invoices?period=" + month));
+            final List<Invoice> drafts = new ArrayList<>();
+            for (final JsonNode entry : listing.path("invoices"))
+            {
+                final String t = entry.path("tenant").asText();
+                if ("draft".equals(entry.path("status").asText()) && (tenant == null || tenant.equals(t)))
+                {
+                    drafts.add(InvoiceJson.read(get(client, "/v1/invoices/" + t + "/" + month + "?basis=true")));
+                }
+            }
+            return drafts;
+        }
+
+        private byte[] get(final HttpClient client, final String path) throws IOException, InterruptedException
+        {
+            final HttpResponse<byte[]> response = client.send(HttpRequest.newBuilder(server.resolve(path))
+                .timeout(Duration.ofSeconds(60)).GET().build(), HttpResponse.BodyHandlers.ofByteArray());
+            if (response.statusCode() != 200)
+            {
+                throw new IOException("GET " + path + " answered " + response.statusCode() + ": "
+                    + new String(response.body(), java.nio.charset.StandardCharsets.UTF_8));
+            }
+            return response.body();
         }
     }
 }

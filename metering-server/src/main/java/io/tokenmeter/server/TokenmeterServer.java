@@ -1,6 +1,16 @@
 package io.tokenmeter.server;
 
+import io.tokenmeter.billing.invoice.BillingService;
+import io.tokenmeter.billing.invoice.InvoiceStore;
+import io.tokenmeter.billing.price.BookInForce;
+import io.tokenmeter.billing.price.PriceBook;
+import io.tokenmeter.billing.price.PriceBookException;
+import io.tokenmeter.billing.price.PriceBookLoader;
 import io.tokenmeter.core.aggregate.AggregatorAgent;
+import io.tokenmeter.core.event.EventRecord;
+import io.tokenmeter.core.event.LogDocumentReader;
+import io.tokenmeter.core.log.PriceBookInstall;
+import org.agrona.DirectBuffer;
 import io.tokenmeter.core.dedup.DedupIndex;
 import io.tokenmeter.core.log.EventLog;
 import io.tokenmeter.core.log.JournalAgent;
@@ -54,6 +64,9 @@ public final class TokenmeterServer implements ApiContext, AutoCloseable
     private final AggregatorAgent aggregator;
     private final AtomicInteger inFlight = new AtomicInteger();
     private final HttpServer http;
+    private final Path dataDir;
+    private final PriceBook configuredBook;
+    private volatile BillingService billing;
     private AgentRunner journalRunner;
     private AgentRunner aggregatorRunner;
     private volatile boolean journalRecovered;
@@ -63,7 +76,8 @@ public final class TokenmeterServer implements ApiContext, AutoCloseable
     {
         this.settings = settings;
         refusePublicBindWithoutKeys(settings.bind);
-        final Path dataDir = settings.dataDir.toAbsolutePath();
+        configuredBook = loadConfiguredBook(settings.prices);
+        dataDir = settings.dataDir.toAbsolutePath();
         Files.createDirectories(dataDir);
         lockChannel = FileChannel.open(dataDir.resolve("tokenmeter.lock"), StandardOpenOption.CREATE, StandardOpenOption.WRITE);
         FileLock acquired;
@@ -110,7 +124,7 @@ public final class TokenmeterServer implements ApiContext, AutoCloseable
         {
             server.recoverAndRun();
         }
-        catch (final RuntimeException ex)
+        catch (final RuntimeException | IOException ex)
         {
             server.close();
             throw ex;
@@ -118,15 +132,141 @@ public final class TokenmeterServer implements ApiContext, AutoCloseable
         return server;
     }
 
-    private void recoverAndRun()
+    private static PriceBook loadConfiguredBook(final Path prices)
+    {
+        if (prices == null)
+        {
+            return null;
+        }
+        try
+        {
+            return PriceBookLoader.load(prices);
+        }
+        catch (final PriceBookException ex)
+        {
+            throw new SettingsException("price book " + prices + ": " + ex.getMessage());
+        }
+    }
+
+    private void recoverAndRun() throws IOException
     {
         journal.recover();
+        BookInForce prices = bookInForceFromLog();
+        if (prices != null)
+        {
+            journal.useContextRules(prices.book());
+        }
         journalRunner = new AgentRunner(new BackoffIdleStrategy(64, 16, 1_000, 100_000), errorHandler("journal"), null, journal);
         AgentRunner.startOnThread(journalRunner);
+        final PriceBook wanted = configuredBook != null ? configuredBook : prices == null ? PriceBookLoader.shipped() : null;
+        if (wanted != null && (prices == null || !prices.book().sha256().equals(wanted.sha256())))
+        {
+            prices = recordBook(wanted);
+            LOG.info("price book {} (revision {}, sha256 {}) put in force", configuredBook != null ? settings.prices : "shipped",
+                prices.revision(), prices.book().sha256());
+        }
+        else
+        {
+            LOG.info("price book revision {} (sha256 {}) in force, as recorded in the log", prices.revision(), prices.book().sha256());
+        }
+        billing = new BillingService(new InvoiceStore(dataDir.resolve("invoices")), new AggregatorUsage(),
+            book -> submitBook(book).result(), prices, settings.invoiceGrace, System::currentTimeMillis, settings.queryTimeout);
         journalRecovered = true;
         aggregatorRunner = new AgentRunner(new BackoffIdleStrategy(64, 16, 1_000, 1_000_000), errorHandler("aggregator"), null, aggregator);
         AgentRunner.startOnThread(aggregatorRunner);
         LOG.info("journal recovered; counting the log up to index {}", Long.toHexString(log.lastIndex()));
+    }
+
+    /** @return the book the log says is in force, or null when the log has none. */
+    private BookInForce bookInForceFromLog()
+    {
+        final long index = journal.priceBookIndex();
+        if (index == EventLog.NO_INDEX)
+        {
+            return null;
+        }
+        final byte[][] json = new byte[1][];
+        final long[] appendTime = new long[1];
+        try (EventLog.Reader reader = log.newReader())
+        {
+            reader.readAt(index, new LogDocumentReader.Handler()
+            {
+                @Override
+                public void onName(final byte recordType, final int id, final DirectBuffer buffer, final int offset, final int length)
+                {
+                }
+
+                @Override
+                public void onEvent(final EventRecord event, final long appendTimeMs)
+                {
+                }
+
+                @Override
+                public void onPriceBook(final long revision, final DirectBuffer buffer, final int offset, final int length,
+                    final long appendTimeMs)
+                {
+                    json[0] = new byte[length];
+                    buffer.getBytes(offset, json[0]);
+                    appendTime[0] = appendTimeMs;
+                }
+            });
+        }
+        if (json[0] == null)
+        {
+            throw new IllegalStateException("the journal names log index " + Long.toHexString(index)
+                + " as the price book in force, but no price book is there");
+        }
+        try
+        {
+            return new BookInForce(PriceBookLoader.parse(json[0], PriceBookLoader.Format.JSON), journal.priceBookRevision(),
+                index, appendTime[0]);
+        }
+        catch (final PriceBookException ex)
+        {
+            throw new IllegalStateException("the price book recorded at log index " + Long.toHexString(index)
+                + " no longer validates: " + ex.getMessage(), ex);
+        }
+    }
+
+    private PriceBookInstall submitBook(final PriceBook book)
+    {
+        final PriceBookInstall install = new PriceBookInstall(book.recordedJson(), book);
+        if (!journal.offer(install))
+        {
+            install.onRefused(io.tokenmeter.core.log.JournalRequest.Refusal.LOG_UNWRITABLE);
+        }
+        return install;
+    }
+
+    private BookInForce recordBook(final PriceBook book)
+    {
+        try
+        {
+            final PriceBookInstall.Installed installed = submitBook(book).result().get(30, TimeUnit.SECONDS);
+            return new BookInForce(book, installed.revision(), installed.logIndex(), installed.appendTimeMs());
+        }
+        catch (final Exception ex)
+        {
+            throw new IllegalStateException("the price book could not be recorded in the log: " + ex.getMessage(), ex);
+        }
+    }
+
+    /** Counters for billing, always as of every event acknowledged before the question. */
+    private final class AggregatorUsage implements BillingService.UsageSource
+    {
+        @Override
+        public java.util.concurrent.CompletableFuture<BillingService.UsageView> buckets(final String tenant, final long fromHour,
+            final long toHour)
+        {
+            return aggregator.submit(journal.lastAppendedIndex(),
+                (counters, appliedIndex) -> new BillingService.UsageView(counters.buckets(tenant, fromHour, toHour), appliedIndex));
+        }
+
+        @Override
+        public java.util.concurrent.CompletableFuture<List<String>> tenantsWithUsage(final long fromHour, final long toHour)
+        {
+            return aggregator.submit(journal.lastAppendedIndex(), (counters, appliedIndex) -> counters.tenantsWithUsage(fromHour, toHour));
+        }
     }
 
     private static ErrorHandler errorHandler(final String agent)
@@ -192,6 +332,12 @@ public final class TokenmeterServer implements ApiContext, AutoCloseable
     }
 
     @Override
+    public BillingService billing()
+    {
+        return billing;
+    }
+
+    @Override
     public boolean ingestReady()
     {
         return journalRecovered && !stopping;
@@ -244,6 +390,10 @@ public final class TokenmeterServer implements ApiContext, AutoCloseable
         {
             Thread.onSpinWait();
             java.util.concurrent.locks.LockSupport.parkNanos(1_000_000);
+        }
+        if (billing != null)
+        {
+            billing.close();
         }
         if (journalRunner != null)
         {

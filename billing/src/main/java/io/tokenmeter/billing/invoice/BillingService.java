@@ -153,7 +153,7 @@ public final class BillingService implements AutoCloseable
             if (nowMs < periodEndMs + grace.toMillis())
             {
                 throw new PeriodOpenException("period " + period + " is open: it ends " + Instant.ofEpochMilli(periodEndMs)
-                    + " and late events are awaited for " + grace + " more; it can be finalized from "
+                    + " and late events are awaited for " + grace.toString().substring(2).toLowerCase(java.util.Locale.ROOT) + " more; it can be finalized from "
                     + Instant.ofEpochMilli(periodEndMs + grace.toMillis()));
             }
             final Invoice invoice = draft(tenant, period).asFinal(store.nextNumber(), Instant.ofEpochMilli(nowMs).toString());

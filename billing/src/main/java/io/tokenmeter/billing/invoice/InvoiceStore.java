@@ -53,6 +53,17 @@ public final class InvoiceStore
     /** @return every stored invoice, in invoice number order. Reads the files. */
     public List<Invoice> readAll() throws IOException
     {
+        return readAll(root);
+    }
+
+    /**
+     * Reads every final invoice under a store directory without opening the store (the audit reads only).
+     *
+     * @return the invoices in invoice number order.
+     * @throws IOException when a file cannot be read or parsed, or does not sit where its tenant and period say.
+     */
+    public static List<Invoice> readAll(final Path root) throws IOException
+    {
         final List<Invoice> all = new ArrayList<>();
         if (!Files.isDirectory(root))
         {
@@ -66,7 +77,14 @@ public final class InvoiceStore
                 {
                     for (final Path file : files)
                     {
-                        all.add(read(file));
+                        final Invoice invoice = read(file);
+                        if (!file.getFileName().toString().equals("t-" + invoice.tenant() + ".json")
+                            || !periodDir.getFileName().toString().equals(invoice.period()))
+                        {
+                            throw new IOException("final invoice " + file + " holds tenant " + invoice.tenant() + " period "
+                                + invoice.period() + ": it was moved or altered");
+                        }
+                        all.add(invoice);
                     }
                 }
             }

@@ -31,6 +31,9 @@ public final class Settings
         }
     }
 
+    /** The {@code prices} value meaning "no file": the book in force in the log, else the shipped one. */
+    public static final String SHIPPED_PRICES = "shipped";
+
     public static final List<Definition> DEFINITIONS = List.of(
         new Definition("port", "8080", "TCP port of the HTTP API (0 picks a free port)"),
         new Definition("bind", "127.0.0.1", "address to listen on"),
@@ -45,7 +48,10 @@ public final class Settings
         new Definition("max-events-per-request", "10000", "most events in one ingest request (413 beyond)"),
         new Definition("io-threads", "0", "HTTP event loop threads (0 = number of cores)"),
         new Definition("idle-timeout", "60s", "close connections idle this long"),
-        new Definition("query-timeout", "10s", "longest a consistent=true usage query waits"));
+        new Definition("query-timeout", "10s", "longest a consistent=true usage query or an invoice waits for the counters"),
+        new Definition("prices", SHIPPED_PRICES, "price book file (JSON or YAML); 'shipped' keeps the book in force in the log, "
+            + "or the shipped book on a new data directory"),
+        new Definition("invoice-grace", "1h", "how long after a period ends late events are awaited before it can be finalized"));
 
     public final int port;
     public final String bind;
@@ -61,6 +67,9 @@ public final class Settings
     public final int ioThreads;
     public final Duration idleTimeout;
     public final Duration queryTimeout;
+    /** The price book file, or null for {@link #SHIPPED_PRICES}. */
+    public final Path prices;
+    public final Duration invoiceGrace;
     private final Map<String, String> resolved;
     private final Map<String, String> sources;
 
@@ -87,6 +96,8 @@ public final class Settings
         ioThreads = intIn("io-threads", 0, 256);
         idleTimeout = durationAtLeast("idle-timeout", Duration.ofSeconds(1));
         queryTimeout = durationAtLeast("query-timeout", Duration.ofMillis(100));
+        prices = SHIPPED_PRICES.equals(text("prices")) ? null : Path.of(text("prices"));
+        invoiceGrace = durationAtLeast("invoice-grace", Duration.ZERO);
     }
 
     /** The defaults alone (for tests and embedded use), with overrides by name. */

@@ -1,5 +1,6 @@
 package io.tokenmeter.server.http;
 
+import io.tokenmeter.billing.invoice.BillingService;
 import io.tokenmeter.core.aggregate.AggregatorAgent;
 import io.tokenmeter.core.log.JournalAgent;
 import io.tokenmeter.server.config.Settings;
@@ -17,6 +18,9 @@ public interface ApiContext
     AggregatorAgent aggregator();
 
     ServerMetrics metrics();
+
+    /** Invoices and prices; available once the server has recovered. */
+    BillingService billing();
 
     /** @return true once the journal has recovered and may take events. */
     boolean ingestReady();

@@ -45,12 +45,14 @@ final class ApiHandler extends SimpleChannelInboundHandler<FullHttpRequest>
     };
 
     private final ApiContext api;
+    private final BillingRoutes billing;
     private final ArrayDeque<FullHttpRequest> waiting = new ArrayDeque<>();
     private boolean busy;
 
     ApiHandler(final ApiContext api)
     {
         this.api = api;
+        this.billing = new BillingRoutes(api);
     }
 
     @Override
@@ -108,9 +110,21 @@ final class ApiHandler extends SimpleChannelInboundHandler<FullHttpRequest>
                 case "/health/ready" -> ready(ctx, keepAlive);
                 case "/metrics" -> respond(ctx, Responses.text(ctx.alloc(), HttpResponseStatus.OK,
                     "text/plain; version=0.0.4; charset=utf-8", api.metrics().scrape()), keepAlive);
-                default -> respond(ctx, Responses.error(ctx.alloc(), HttpResponseStatus.NOT_FOUND, "not_found",
-                    "no route " + path + "; routes: POST /v1/events, GET /v1/usage, GET /health/live, GET /health/ready, GET /metrics"),
-                    keepAlive);
+                default ->
+                {
+                    if (path.equals(BillingRoutes.PRICES) || path.equals(BillingRoutes.INVOICES)
+                        || path.startsWith(BillingRoutes.INVOICES + "/"))
+                    {
+                        billing(ctx, request, uri, keepAlive);
+                    }
+                    else
+                    {
+                        respond(ctx, Responses.error(ctx.alloc(), HttpResponseStatus.NOT_FOUND, "not_found", "no route " + path
+                            + "; routes: POST /v1/events, GET /v1/usage, GET /v1/invoices, GET /v1/invoices/{tenant}/{period}, "
+                            + "POST /v1/invoices/{tenant}/{period}/finalize, GET|PUT /v1/prices, GET /health/live, "
+                            + "GET /health/ready, GET /metrics"), keepAlive);
+                    }
+                }
             }
         }
         catch (final RuntimeException ex)
@@ -250,6 +264,28 @@ final class ApiHandler extends SimpleChannelInboundHandler<FullHttpRequest>
             }
             completeAsync(ctx, response, keepAlive, 0, false);
         }));
+    }
+
+    private void billing(final ChannelHandlerContext ctx, final FullHttpRequest request, final QueryStringDecoder uri,
+        final boolean keepAlive)
+    {
+        if (!api.notReadyReasons().isEmpty())
+        {
+            respond(ctx, Responses.retryLater(ctx.alloc(), HttpResponseStatus.SERVICE_UNAVAILABLE, "not_ready",
+                "the server is " + String.join("; ", api.notReadyReasons()) + "; retry shortly", 1), keepAlive);
+            return;
+        }
+        final CompletableFuture<FullHttpResponse> answer = billing.handle(request, uri);
+        if (answer.isDone())
+        {
+            respond(ctx, answer.join(), keepAlive);
+            return;
+        }
+        busy = true;
+        api.inFlight(1);
+        answer.whenComplete((response, failure) -> ctx.executor().execute(() -> completeAsync(ctx, failure == null ? response
+            : BillingRoutes.error(HttpResponseStatus.INTERNAL_SERVER_ERROR, "internal_error", "the billing request failed"),
+            keepAlive, 0, false)));
     }
 
     private void ready(final ChannelHandlerContext ctx, final boolean keepAlive)

@@ -1,0 +1,319 @@
+package io.tokenmeter.server.http;
+
+import com.fasterxml.jackson.core.JsonGenerator;
+import io.netty.buffer.Unpooled;
+import io.netty.handler.codec.http.DefaultFullHttpResponse;
+import io.netty.handler.codec.http.FullHttpRequest;
+import io.netty.handler.codec.http.FullHttpResponse;
+import io.netty.handler.codec.http.HttpHeaderNames;
+import io.netty.handler.codec.http.HttpMethod;
+import io.netty.handler.codec.http.HttpResponseStatus;
+import io.netty.handler.codec.http.HttpVersion;
+import io.netty.handler.codec.http.QueryStringDecoder;
+import io.tokenmeter.billing.invoice.BillingService;
+import io.tokenmeter.billing.invoice.Invoice;
+import io.tokenmeter.billing.invoice.InvoiceCsv;
+import io.tokenmeter.billing.invoice.InvoiceJson;
+import io.tokenmeter.billing.invoice.Periods;
+import io.tokenmeter.billing.price.BookInForce;
+import io.tokenmeter.billing.price.PriceBook;
+import io.tokenmeter.billing.price.PriceBookException;
+import io.tokenmeter.billing.price.PriceBookLoader;
+import io.netty.buffer.ByteBufUtil;
+
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.charset.StandardCharsets;
+import java.time.Instant;
+import java.time.YearMonth;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import java.util.function.Function;
+import java.util.regex.Pattern;
+
+/**
+ * The billing routes (SPEC sections 4 and 6): invoices, finalization, the finance listing and the price book. The
+ * work runs on the billing thread; answers are built there from byte arrays and written by the connection's event
+ * loop.
+ */
+final class BillingRoutes
+{
+    static final String INVOICES = "/v1/invoices";
+    static final String PRICES = "/v1/prices";
+    private static final Pattern TENANT = Pattern.compile("[A-Za-z0-9._:-]{1,64}");
+
+    private final ApiContext api;
+    private BillingService billing;
+
+    BillingRoutes(final ApiContext api)
+    {
+        this.api = api;
+    }
+
+    /**
+     * Call only once the server is ready (the billing service exists from then on).
+     *
+     * @return the answer's future; routes that answer at once return a completed one.
+     */
+    CompletableFuture<FullHttpResponse> handle(final FullHttpRequest request, final QueryStringDecoder uri)
+    {
+        billing = api.billing();
+        final String path = uri.path();
+        final HttpMethod method = request.method();
+        if (path.equals(PRICES))
+        {
+            if (method.equals(HttpMethod.GET))
+            {
+                return done(json(HttpResponseStatus.OK, g -> writePrices(g, billing.prices())));
+            }
+            if (method.equals(HttpMethod.PUT))
+            {
+                return putPrices(request);
+            }
+            return done(methodNotAllowed("GET, PUT"));
+        }
+        if (path.equals(INVOICES))
+        {
+            return method.equals(HttpMethod.GET) ? listing(uri) : done(methodNotAllowed("GET"));
+        }
+        final String[] parts = path.substring(INVOICES.length()).split("/", -1);
+        // "/{tenant}/{period}" -> ["", tenant, period]; "/{tenant}/{period}/finalize" -> [..., "finalize"]
+        if (parts.length < 3 || parts.length > 4 || !parts[0].isEmpty() || parts.length == 4 && !parts[3].equals("finalize"))
+        {
+            return done(error(HttpResponseStatus.NOT_FOUND, "not_found",
+                "invoice routes: GET /v1/invoices?period=YYYY-MM, GET /v1/invoices/{tenant}/{period}, "
+                    + "POST /v1/invoices/{tenant}/{period}/finalize"));
+        }
+        final String tenant = QueryStringDecoder.decodeComponent(parts[1]);
+        final YearMonth period = Periods.parse(parts[2]);
+        if (!TENANT.matcher(tenant).matches())
+        {
+            return done(error(HttpResponseStatus.BAD_REQUEST, "invalid_request", "tenant must match [A-Za-z0-9._:-]{1,64}"));
+        }
+        if (period == null)
+        {
+            return done(error(HttpResponseStatus.BAD_REQUEST, "invalid_request", "period must be YYYY-MM, e.g. 2026-10, not '"
+                + parts[2] + "'"));
+        }
+        if (parts.length == 4)
+        {
+            return method.equals(HttpMethod.POST) ? finalizeInvoice(tenant, period) : done(methodNotAllowed("POST"));
+        }
+        return method.equals(HttpMethod.GET) ? invoice(request, uri, tenant, period) : done(methodNotAllowed("GET"));
+    }
+
+    private CompletableFuture<FullHttpResponse> invoice(final FullHttpRequest request, final QueryStringDecoder uri,
+        final String tenant, final YearMonth period)
+    {
+        final Map<String, List<String>> params = uri.parameters();
+        final String unknown = unknownParameter(params, Set.of("format", "basis"));
+        if (unknown != null)
+        {
+            return done(error(HttpResponseStatus.BAD_REQUEST, "invalid_query", unknown + "; allowed: format=json|csv, basis=true"));
+        }
+        final String format = single(params, "format");
+        final String accept = request.headers().get(HttpHeaderNames.ACCEPT, "");
+        final boolean csv = "csv".equals(format) || format == null && accept.toLowerCase(Locale.ROOT).contains("text/csv");
+        if (format != null && !format.equals("csv") && !format.equals("json"))
+        {
+            return done(error(HttpResponseStatus.BAD_REQUEST, "invalid_query", "format must be json or csv"));
+        }
+        final boolean basis = "true".equals(single(params, "basis"));
+        return answer(billing.invoice(tenant, period), invoice -> csv
+            ? response(HttpResponseStatus.OK, "text/csv; charset=utf-8", InvoiceCsv.render(invoice).getBytes(StandardCharsets.UTF_8))
+            : response(HttpResponseStatus.OK, "application/json", InvoiceJson.toBytes(invoice, basis, false)));
+    }
+
+    private CompletableFuture<FullHttpResponse> finalizeInvoice(final String tenant, final YearMonth period)
+    {
+        return answer(billing.finalizeInvoice(tenant, period), finalized -> response(
+            finalized.created() ? HttpResponseStatus.CREATED : HttpResponseStatus.OK, "application/json",
+            InvoiceJson.toBytes(finalized.invoice(), false, false)));
+    }
+
+    private CompletableFuture<FullHttpResponse> listing(final QueryStringDecoder uri)
+    {
+        final Map<String, List<String>> params = uri.parameters();
+        final String unknown = unknownParameter(params, Set.of("period"));
+        final YearMonth period = Periods.parse(single(params, "period"));
+        if (unknown != null || period == null)
+        {
+            return done(error(HttpResponseStatus.BAD_REQUEST, "invalid_query",
+                (unknown == null ? "" : unknown + "; ") + "period=YYYY-MM is required, e.g. /v1/invoices?period=2026-10"));
+        }
+        return answer(billing.list(period), entries -> json(HttpResponseStatus.OK, g ->
+        {
+            g.writeStartObject();
+            g.writeStringField("period", period.toString());
+            g.writeArrayFieldStart("invoices");
+            for (final BillingService.ListingEntry e : entries)
+            {
+                g.writeStartObject();
+                g.writeStringField("tenant", e.tenant());
+                g.writeStringField("status", e.status());
+                if (e.invoiceNumber() != null)
+                {
+                    g.writeStringField("invoice_number", e.invoiceNumber());
+                }
+                g.writeStringField("currency", e.currency());
+                g.writeStringField("total", e.total().toPlainString());
+                g.writeEndObject();
+            }
+            g.writeEndArray();
+            g.writeEndObject();
+        }));
+    }
+
+    private CompletableFuture<FullHttpResponse> putPrices(final FullHttpRequest request)
+    {
+        final String contentType = request.headers().get(HttpHeaderNames.CONTENT_TYPE, "").toLowerCase(Locale.ROOT);
+        final PriceBookLoader.Format format;
+        if (contentType.startsWith("application/json"))
+        {
+            format = PriceBookLoader.Format.JSON;
+        }
+        else if (contentType.startsWith("application/yaml") || contentType.startsWith("application/x-yaml")
+            || contentType.startsWith("text/yaml"))
+        {
+            format = PriceBookLoader.Format.YAML;
+        }
+        else
+        {
+            return done(error(HttpResponseStatus.UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type",
+                "send the price book as application/json or application/yaml"));
+        }
+        final PriceBook book;
+        try
+        {
+            book = PriceBookLoader.parse(ByteBufUtil.getBytes(request.content()), format);
+        }
+        catch (final PriceBookException ex)
+        {
+            return done(json(HttpResponseStatus.BAD_REQUEST, g ->
+            {
+                g.writeStartObject();
+                g.writeStringField("error", "invalid_price_book");
+                g.writeStringField("message", ex.problems().size() + " problem" + (ex.problems().size() == 1 ? "" : "s")
+                    + " in the price book; the book in force is unchanged");
+                g.writeArrayFieldStart("details");
+                for (final String problem : ex.problems())
+                {
+                    g.writeString(problem);
+                }
+                g.writeEndArray();
+                g.writeEndObject();
+            }));
+        }
+        return answer(billing.install(book), installed -> json(HttpResponseStatus.OK, g -> writePrices(g, installed)));
+    }
+
+    private static void writePrices(final JsonGenerator g, final BookInForce prices) throws IOException
+    {
+        g.writeStartObject();
+        g.writeNumberField("revision", prices.revision());
+        g.writeStringField("sha256", prices.book().sha256());
+        g.writeStringField("log_index", InvoiceJson.indexText(prices.logIndex()));
+        g.writeStringField("in_force_since", Instant.ofEpochMilli(prices.installedAtMs()).toString());
+        g.writeFieldName("book");
+        g.writeRawValue(prices.book().recordedJsonText());
+        g.writeEndObject();
+    }
+
+    /** Maps a billing future to a response; expected failures become JSON errors. */
+    private static <T> CompletableFuture<FullHttpResponse> answer(final CompletableFuture<T> future,
+        final Function<T, FullHttpResponse> onSuccess)
+    {
+        return future.handle((value, failure) ->
+        {
+            if (failure == null)
+            {
+                return onSuccess.apply(value);
+            }
+            final Throwable cause = failure instanceof CompletionException && failure.getCause() != null ? failure.getCause() : failure;
+            if (cause instanceof BillingService.PeriodOpenException)
+            {
+                return error(HttpResponseStatus.CONFLICT, "period_open", cause.getMessage());
+            }
+            if (cause instanceof BillingService.BillingUnavailableException)
+            {
+                final FullHttpResponse response = error(HttpResponseStatus.SERVICE_UNAVAILABLE, "unavailable", cause.getMessage());
+                response.headers().set(HttpHeaderNames.RETRY_AFTER, 1);
+                return response;
+            }
+            org.slf4j.LoggerFactory.getLogger(BillingRoutes.class).error("billing request failed", cause);
+            return error(HttpResponseStatus.INTERNAL_SERVER_ERROR, "internal_error", "the billing request failed; the failure is logged");
+        });
+    }
+
+    private static CompletableFuture<FullHttpResponse> done(final FullHttpResponse response)
+    {
+        return CompletableFuture.completedFuture(response);
+    }
+
+    private static FullHttpResponse methodNotAllowed(final String allowed)
+    {
+        final FullHttpResponse response = error(HttpResponseStatus.METHOD_NOT_ALLOWED, "method_not_allowed",
+            "this route takes " + allowed);
+        response.headers().set(HttpHeaderNames.ALLOW, allowed);
+        return response;
+    }
+
+    static FullHttpResponse error(final HttpResponseStatus status, final String code, final String message)
+    {
+        return json(status, g ->
+        {
+            g.writeStartObject();
+            g.writeStringField("error", code);
+            g.writeStringField("message", message);
+            g.writeEndObject();
+        });
+    }
+
+    private static FullHttpResponse json(final HttpResponseStatus status, final Responses.Body body)
+    {
+        final ByteArrayOutputStream out = new ByteArrayOutputStream(256);
+        try (JsonGenerator g = Responses.JSON.createGenerator(out))
+        {
+            body.write(g);
+        }
+        catch (final IOException ex)
+        {
+            throw new UncheckedIOException(ex);
+        }
+        return response(status, "application/json", out.toByteArray());
+    }
+
+    private static FullHttpResponse response(final HttpResponseStatus status, final String contentType, final byte[] body)
+    {
+        final FullHttpResponse response = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, status, Unpooled.wrappedBuffer(body));
+        response.headers().set(HttpHeaderNames.CONTENT_TYPE, contentType).setInt(HttpHeaderNames.CONTENT_LENGTH, body.length);
+        return response;
+    }
+
+    private static String unknownParameter(final Map<String, List<String>> params, final Set<String> allowed)
+    {
+        for (final Map.Entry<String, List<String>> p : params.entrySet())
+        {
+            if (!allowed.contains(p.getKey()))
+            {
+                return "unknown parameter '" + p.getKey() + "'";
+            }
+            if (p.getValue().size() > 1)
+            {
+                return "parameter '" + p.getKey() + "' given more than once";
+            }
+        }
+        return null;
+    }
+
+    private static String single(final Map<String, List<String>> params, final String name)
+    {
+        final List<String> values = params.get(name);
+        return values == null ? null : values.get(0);
+    }
+}
