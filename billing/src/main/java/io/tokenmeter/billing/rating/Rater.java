@@ -35,7 +35,7 @@ public final class Rater
         .thenComparing(InvoiceLine::model)
         .thenComparingInt(l -> tierCode(l.serviceTier()))
         .thenComparingInt(l -> classIndex(l.tokenClass()))
-        .thenComparing(InvoiceLine::context)
+        .thenComparingInt(l -> CONTEXT_LONG.equals(l.context()) ? 1 : 0)
         .thenComparing(l -> l.priceFrom() == null ? "" : l.priceFrom())
         .thenComparing(l -> Objects.toString(l.priceScope(), "") + Objects.toString(l.priceEntry(), ""));
 
