@@ -48,6 +48,18 @@ public final class Client
         return send(request.build());
     }
 
+    public Answer put(final String path, final String contentType, final String body)
+    {
+        return send(HttpRequest.newBuilder(URI.create(base + path)).timeout(Duration.ofSeconds(20))
+            .header("Content-Type", contentType).PUT(HttpRequest.BodyPublishers.ofString(body)).build());
+    }
+
+    public Answer get(final String pathAndQuery, final String header, final String value)
+    {
+        return send(HttpRequest.newBuilder(URI.create(base + pathAndQuery)).timeout(Duration.ofSeconds(20)).header(header, value)
+            .GET().build());
+    }
+
     public Answer get(final String pathAndQuery)
     {
         return send(HttpRequest.newBuilder(URI.create(base + pathAndQuery)).timeout(Duration.ofSeconds(20)).GET().build());
