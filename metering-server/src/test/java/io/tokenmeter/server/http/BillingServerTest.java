@@ -94,13 +94,22 @@ class BillingServerTest
 
     private int audit(final String period, final StringBuilder output)
     {
+        return audit(period, output, true);
+    }
+
+    private int audit(final String period, final StringBuilder output, final boolean withServer)
+    {
         final ByteArrayOutputStream captured = new ByteArrayOutputStream();
         final PrintStream original = System.out;
         System.setOut(new PrintStream(captured, true, StandardCharsets.UTF_8));
         try
         {
-            return new CommandLine(new Main()).execute("audit", "--data-dir", dataDir.toString(), "--period", period,
-                "--server", "http://127.0.0.1:" + server.port());
+            final List<String> args = new java.util.ArrayList<>(List.of("audit", "--data-dir", dataDir.toString(), "--period", period));
+            if (withServer)
+            {
+                args.addAll(List.of("--server", "http://127.0.0.1:" + server.port()));
+            }
+            return new CommandLine(new Main()).execute(args.toArray(String[]::new));
         }
         finally
         {
@@ -323,7 +332,7 @@ class BillingServerTest
         assertEquals(0, audit("2025-10", restored), restored.toString());
         Files.delete(file);
         final StringBuilder deleted = new StringBuilder();
-        assertEquals(1, audit("2025-10", deleted), deleted.toString());
+        assertEquals(1, audit("2025-10", deleted, false), deleted.toString());
         assertTrue(deleted.toString().contains("a final invoice is missing"), deleted.toString());
     }
 }
