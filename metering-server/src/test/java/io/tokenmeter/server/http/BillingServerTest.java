@@ -335,4 +335,33 @@ class BillingServerTest
         assertEquals(1, audit("2025-10", deleted, false), deleted.toString());
         assertTrue(deleted.toString().contains("a final invoice is missing"), deleted.toString());
     }
+
+    @Test
+    void longContextRulesOfTheBookInForceSurviveARestart() throws Exception
+    {
+        final Path prices = configDir.resolve("long.yaml");
+        Files.writeString(prices, "currency: USD\nmodels:\n  \"gem*\":\n    - effective_from: \"2025-01-01T00:00:00Z\"\n"
+            + "      per_million: {input: \"1.00\", cache_read: \"0.10\", output: \"10.00\"}\n"
+            + "      long_context:\n        above_input_tokens: 200000\n"
+            + "        per_million: {input: \"2.00\", cache_read: \"0.20\", output: \"15.00\"}\n");
+        start(Map.of("prices", prices.toString()));
+        server.close();
+        server = null;
+        start(Map.of("prices", Settings.SHIPPED_PRICES));
+        for (final String[] e : new String[][] {{"at", "150000", "50000"}, {"above", "150000", "50001"}})
+        {
+            final Client.Answer answer = client.post("/v1/events", "application/json", "{\"id\":\"" + e[0] + "\",\"tenant\":\"zed\","
+                + "\"model\":\"gem-pro\",\"timestamp\":\"2025-10-03T10:00:00Z\",\"input_tokens\":" + e[1]
+                + ",\"cache_read_tokens\":" + e[2] + ",\"output_tokens\":1000000}");
+            assertEquals(202, answer.status(), answer.body());
+        }
+        final JsonNode lines = invoice("zed", "2025-10").get("lines");
+        assertEquals(6, lines.size(), lines.toString());
+        assertEquals("standard", lines.get(0).get("context").asText());
+        assertEquals("long", lines.get(1).get("context").asText());
+        assertEquals("2.00", lines.get(1).get("unit_price_per_million").asText(), "input at the long rate");
+        assertEquals("15.00", invoice("zed", "2025-10").get("lines").get(5).get("unit_price_per_million").asText(),
+            "output of the long request at the long rate");
+        assertEquals("10.00", lines.get(4).get("unit_price_per_million").asText(), "output of the request at the threshold");
+    }
 }
