@@ -170,7 +170,7 @@ public final class TokenmeterServer implements ApiContext, AutoCloseable
             LOG.info("price book revision {} (sha256 {}) in force, as recorded in the log", prices.revision(), prices.book().sha256());
         }
         billing = new BillingService(new InvoiceStore(dataDir.resolve("invoices")), new AggregatorUsage(),
-            book -> submitBook(book).result(), prices, settings.invoiceGrace, System::currentTimeMillis, settings.queryTimeout);
+            this::submitBook, prices, settings.invoiceGrace, System::currentTimeMillis, settings.queryTimeout);
         journalRecovered = true;
         aggregatorRunner = new AgentRunner(new BackoffIdleStrategy(64, 16, 1_000, 1_000_000), errorHandler("aggregator"), null, aggregator);
         AgentRunner.startOnThread(aggregatorRunner);
@@ -228,21 +228,18 @@ public final class TokenmeterServer implements ApiContext, AutoCloseable
         }
     }
 
-    private PriceBookInstall submitBook(final PriceBook book)
+    private java.util.concurrent.CompletableFuture<PriceBookInstall.Installed> submitBook(final PriceBook book)
     {
         final PriceBookInstall install = new PriceBookInstall(book.recordedJson(), book);
-        if (!journal.offer(install))
-        {
-            install.onRefused(io.tokenmeter.core.log.JournalRequest.Refusal.LOG_UNWRITABLE);
-        }
-        return install;
+        return journal.offer(install) ? install.result() : java.util.concurrent.CompletableFuture.failedFuture(
+            new IllegalStateException("the journal queue is full; the book in force is unchanged, retry shortly"));
     }
 
     private BookInForce recordBook(final PriceBook book)
     {
         try
         {
-            final PriceBookInstall.Installed installed = submitBook(book).result().get(30, TimeUnit.SECONDS);
+            final PriceBookInstall.Installed installed = submitBook(book).get(30, TimeUnit.SECONDS);
             return new BookInForce(book, installed.revision(), installed.logIndex(), installed.appendTimeMs());
         }
         catch (final Exception ex)

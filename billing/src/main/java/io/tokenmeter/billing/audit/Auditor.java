@@ -175,7 +175,7 @@ public final class Auditor
             {
                 documents++;
                 while (pending != null && pending.invoice().logIndex() != EventLog.NO_INDEX
-                    && Long.compareUnsigned(pending.invoice().logIndex(), index) < 0)
+                    && pending.invoice().logIndex() < index)
                 {
                     differ(describe(pending.invoice()) + ": log index " + InvoiceJson.indexText(pending.invoice().logIndex())
                         + " is not a document of the log");
@@ -276,7 +276,7 @@ public final class Auditor
         {
             return;
         }
-        final long newestBookIndex = books.keySet().stream().max(Long::compareUnsigned).orElseThrow();
+        final long newestBookIndex = books.keySet().stream().max(Long::compare).orElseThrow();
         final List<String> tenants = tenant != null ? List.of(tenant)
             : counters.tenantsWithUsage(Periods.startHour(period), Periods.endHour(period));
         for (final String t : tenants)

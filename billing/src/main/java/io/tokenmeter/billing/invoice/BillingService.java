@@ -123,11 +123,6 @@ public final class BillingService implements AutoCloseable
         return prices;
     }
 
-    public InvoiceStore store()
-    {
-        return store;
-    }
-
     /** @return the tenant's invoice for the period: the final one if finalized, else a draft as of now. */
     public CompletableFuture<Invoice> invoice(final String tenant, final YearMonth period)
     {

@@ -117,7 +117,7 @@ public final class InvoiceCalculator
                     final long[] sums = billed.computeIfAbsent(BucketId.of(b), k -> new long[HourlyAggregator.STRIDE - 1]);
                     for (int i = 0; i < sums.length; i++)
                     {
-                        sums[i] += b.counters()[i];
+                        sums[i] = saturatingAdd(sums[i], b.counters()[i]);
                     }
                 }
             }
@@ -150,6 +150,13 @@ public final class InvoiceCalculator
                 + "final invoice disagree; run the audit");
         }
         return result;
+    }
+
+    /** Counters saturate at 2^63-1 (the aggregator flags them); sums of them must not wrap negative. */
+    private static long saturatingAdd(final long a, final long b)
+    {
+        final long sum = a + b;
+        return ((a ^ sum) & (b ^ sum)) < 0 ? Long.MAX_VALUE : sum;
     }
 
     private record BucketId(long hour, String model, int tierCode, int context)

@@ -8,7 +8,6 @@ import io.tokenmeter.billing.rating.Rater;
 import io.tokenmeter.core.aggregate.HourlyAggregator;
 import io.tokenmeter.core.aggregate.TenantBucket;
 import io.tokenmeter.core.event.ServiceTier;
-import io.tokenmeter.core.event.TokenClass;
 import io.tokenmeter.core.log.EventLog;
 
 import java.io.ByteArrayOutputStream;
@@ -219,17 +218,5 @@ public final class InvoiceJson
     public static long parseIndex(final String text)
     {
         return text == null || text.equals("none") ? EventLog.NO_INDEX : Long.parseUnsignedLong(text, 16);
-    }
-
-    /** @return the JSON field names of the usage counters in basis rows, for docs. */
-    static List<String> basisColumns()
-    {
-        final List<String> columns = new ArrayList<>(List.of("hour", "model", "service_tier", "context", "requests"));
-        for (int i = 0; i < TokenClass.COUNT; i++)
-        {
-            columns.add(TokenClass.of(i).className());
-        }
-        columns.add("saturated");
-        return columns;
     }
 }

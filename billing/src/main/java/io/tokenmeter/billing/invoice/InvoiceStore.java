@@ -45,11 +45,6 @@ public final class InvoiceStore
         }
     }
 
-    public Path root()
-    {
-        return root;
-    }
-
     /** @return every stored invoice, in invoice number order. Reads the files. */
     public List<Invoice> readAll() throws IOException
     {
@@ -211,6 +206,11 @@ public final class InvoiceStore
         {
             return InvoiceJson.read(Files.readAllBytes(file));
         }
+        catch (final java.nio.file.NoSuchFileException ex)
+        {
+            throw new IOException("final invoice file " + file + " is missing: restore invoices/ from a backup, then run "
+                + "the audit", ex);
+        }
         catch (final RuntimeException ex)
         {
             throw new IOException("final invoice " + file + " cannot be read: " + ex.getMessage(), ex);
@@ -225,7 +225,7 @@ public final class InvoiceStore
         }
         catch (final IOException ex)
         {
-            throw new UncheckedIOException(ex);
+            throw new UncheckedIOException(ex.getMessage(), ex);
         }
     }
 

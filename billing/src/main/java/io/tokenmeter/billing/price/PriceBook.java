@@ -173,7 +173,7 @@ public final class PriceBook implements LongContextRules
                 previous = threshold;
             }
         }
-        if (pairs.size() == 2 && pairs.get(1) == NO_THRESHOLD || pairs.isEmpty())
+        if (pairs.isEmpty() || (pairs.size() == 2 && pairs.get(1) == NO_THRESHOLD))
         {
             return NO_SCHEDULE;
         }

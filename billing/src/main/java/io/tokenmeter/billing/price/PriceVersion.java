@@ -1,6 +1,5 @@
 package io.tokenmeter.billing.price;
 
-import io.tokenmeter.core.event.ServiceTier;
 import io.tokenmeter.core.log.LongContextRules;
 
 import java.math.BigDecimal;
@@ -87,11 +86,5 @@ public final class PriceVersion
     public long longContextAbove()
     {
         return longContextAbove;
-    }
-
-    @Override
-    public String toString()
-    {
-        return "version from " + effectiveFrom + " (" + ServiceTier.STANDARD.jsonName() + " input " + perMillion[0] + ")";
     }
 }

@@ -78,6 +78,8 @@ public final class PriceBookInstall implements JournalRequest
     @Override
     public void onRefused(final Refusal refusal)
     {
-        result.completeExceptionally(new IllegalStateException("price book not recorded: " + refusal));
+        result.completeExceptionally(new IllegalStateException(refusal == Refusal.SHUTTING_DOWN
+            ? "the server is stopping; the book in force is unchanged"
+            : "the log cannot be written (see /health/ready); the book in force is unchanged, retry later"));
     }
 }

@@ -48,7 +48,6 @@ final class BillingRoutes
     private static final Pattern TENANT = Pattern.compile("[A-Za-z0-9._:-]{1,64}");
 
     private final ApiContext api;
-    private BillingService billing;
 
     BillingRoutes(final ApiContext api)
     {
@@ -62,7 +61,7 @@ final class BillingRoutes
      */
     CompletableFuture<FullHttpResponse> handle(final FullHttpRequest request, final QueryStringDecoder uri)
     {
-        billing = api.billing();
+        final BillingService billing = api.billing();
         final String path = uri.path();
         final HttpMethod method = request.method();
         if (path.equals(PRICES))
@@ -73,13 +72,13 @@ final class BillingRoutes
             }
             if (method.equals(HttpMethod.PUT))
             {
-                return putPrices(request);
+                return putPrices(billing, request);
             }
             return done(methodNotAllowed("GET, PUT"));
         }
         if (path.equals(INVOICES))
         {
-            return method.equals(HttpMethod.GET) ? listing(uri) : done(methodNotAllowed("GET"));
+            return method.equals(HttpMethod.GET) ? listing(billing, uri) : done(methodNotAllowed("GET"));
         }
         final String[] parts = path.substring(INVOICES.length()).split("/", -1);
         // "/{tenant}/{period}" -> ["", tenant, period]; "/{tenant}/{period}/finalize" -> [..., "finalize"]
@@ -102,12 +101,12 @@ final class BillingRoutes
         }
         if (parts.length == 4)
         {
-            return method.equals(HttpMethod.POST) ? finalizeInvoice(tenant, period) : done(methodNotAllowed("POST"));
+            return method.equals(HttpMethod.POST) ? finalizeInvoice(billing, tenant, period) : done(methodNotAllowed("POST"));
         }
-        return method.equals(HttpMethod.GET) ? invoice(request, uri, tenant, period) : done(methodNotAllowed("GET"));
+        return method.equals(HttpMethod.GET) ? invoice(billing, request, uri, tenant, period) : done(methodNotAllowed("GET"));
     }
 
-    private CompletableFuture<FullHttpResponse> invoice(final FullHttpRequest request, final QueryStringDecoder uri,
+    private static CompletableFuture<FullHttpResponse> invoice(final BillingService billing, final FullHttpRequest request, final QueryStringDecoder uri,
         final String tenant, final YearMonth period)
     {
         final Map<String, List<String>> params = uri.parameters();
@@ -129,14 +128,15 @@ final class BillingRoutes
             : response(HttpResponseStatus.OK, "application/json", InvoiceJson.toBytes(invoice, basis, false)));
     }
 
-    private CompletableFuture<FullHttpResponse> finalizeInvoice(final String tenant, final YearMonth period)
+    private static CompletableFuture<FullHttpResponse> finalizeInvoice(final BillingService billing, final String tenant,
+        final YearMonth period)
     {
         return answer(billing.finalizeInvoice(tenant, period), finalized -> response(
             finalized.created() ? HttpResponseStatus.CREATED : HttpResponseStatus.OK, "application/json",
             InvoiceJson.toBytes(finalized.invoice(), false, false)));
     }
 
-    private CompletableFuture<FullHttpResponse> listing(final QueryStringDecoder uri)
+    private static CompletableFuture<FullHttpResponse> listing(final BillingService billing, final QueryStringDecoder uri)
     {
         final Map<String, List<String>> params = uri.parameters();
         final String unknown = unknownParameter(params, Set.of("period"));
@@ -169,7 +169,7 @@ final class BillingRoutes
         }));
     }
 
-    private CompletableFuture<FullHttpResponse> putPrices(final FullHttpRequest request)
+    private static CompletableFuture<FullHttpResponse> putPrices(final BillingService billing, final FullHttpRequest request)
     {
         final String contentType = request.headers().get(HttpHeaderNames.CONTENT_TYPE, "").toLowerCase(Locale.ROOT);
         final PriceBookLoader.Format format;
@@ -244,6 +244,11 @@ final class BillingRoutes
                 final FullHttpResponse response = error(HttpResponseStatus.SERVICE_UNAVAILABLE, "unavailable", cause.getMessage());
                 response.headers().set(HttpHeaderNames.RETRY_AFTER, 1);
                 return response;
+            }
+            if (cause instanceof java.io.UncheckedIOException)
+            {
+                org.slf4j.LoggerFactory.getLogger(BillingRoutes.class).error("invoice store: {}", cause.getMessage());
+                return error(HttpResponseStatus.INTERNAL_SERVER_ERROR, "invoice_store_damaged", cause.getMessage());
             }
             org.slf4j.LoggerFactory.getLogger(BillingRoutes.class).error("billing request failed", cause);
             return error(HttpResponseStatus.INTERNAL_SERVER_ERROR, "internal_error", "the billing request failed; the failure is logged");

@@ -334,6 +334,10 @@ class BillingServerTest
         final StringBuilder deleted = new StringBuilder();
         assertEquals(1, audit("2025-10", deleted, false), deleted.toString());
         assertTrue(deleted.toString().contains("a final invoice is missing"), deleted.toString());
+        final Client.Answer damaged = client.get("/v1/invoices/acme/2025-10");
+        assertEquals(500, damaged.status(), damaged.body());
+        assertEquals("invoice_store_damaged", damaged.json().get("error").asText());
+        assertTrue(damaged.json().get("message").asText().contains("restore invoices/ from a backup"), damaged.body());
     }
 
     @Test
