@@ -33,7 +33,7 @@ import java.util.concurrent.CountDownLatch;
 
 /** The {@code tokenmeter} command line. */
 @Command(name = "tokenmeter", mixinStandardHelpOptions = true, version = "tokenmeter 0.1.0",
-    description = "LLM token metering and billing service.", subcommands = {Main.Serve.class, Main.Audit.class})
+    description = "LLM token metering and billing service.", subcommands = {Main.Serve.class, Main.Audit.class, KeysCommand.class})
 public final class Main implements Runnable
 {
     @CommandLine.Spec
@@ -75,6 +75,12 @@ public final class Main implements Runnable
         String prices;
         @Option(names = "--invoice-grace", description = "wait for late events after a period ends before it can be finalized (default 1h)")
         String invoiceGrace;
+        @Option(names = "--keys", description = "API keys file, YAML (default none: open, loopback only); see docs/access.md")
+        String keys;
+        @Option(names = "--tls-cert", description = "PEM certificate chain: with --tls-key, HTTPS only")
+        String tlsCert;
+        @Option(names = "--tls-key", description = "PEM PKCS#8 private key of --tls-cert")
+        String tlsKey;
         @Option(names = "--config", description = "YAML config file")
         Path config;
 
@@ -90,6 +96,9 @@ public final class Main implements Runnable
             putIfSet(flags, "dedup-capacity", dedupCapacity);
             putIfSet(flags, "prices", prices);
             putIfSet(flags, "invoice-grace", invoiceGrace);
+            putIfSet(flags, "keys", keys);
+            putIfSet(flags, "tls-cert", tlsCert);
+            putIfSet(flags, "tls-key", tlsKey);
             final Settings settings;
             final TokenmeterServer server;
             try
@@ -112,7 +121,12 @@ public final class Main implements Runnable
                     stop.countDown();
                 });
             }
-            LOG.info("tokenmeter serving on http://{}:{}", settings.bind, server.port());
+            sun.misc.Signal.handle(new sun.misc.Signal("HUP"), s ->
+            {
+                LOG.info("SIGHUP received: reloading the keys file");
+                server.reloadKeys();
+            });
+            LOG.info("tokenmeter serving on {}://{}:{}", settings.tlsCert == null ? "http" : "https", settings.bind, server.port());
             stop.await();
             server.close();
             return 0;

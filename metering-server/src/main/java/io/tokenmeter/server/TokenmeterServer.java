@@ -15,6 +15,9 @@ import io.tokenmeter.core.dedup.DedupIndex;
 import io.tokenmeter.core.log.EventLog;
 import io.tokenmeter.core.log.JournalAgent;
 import io.tokenmeter.core.snapshot.SnapshotStore;
+import io.netty.handler.ssl.SslContext;
+import io.tokenmeter.server.auth.Keys;
+import io.tokenmeter.server.auth.KeysFileException;
 import io.tokenmeter.server.config.Settings;
 import io.tokenmeter.server.config.SettingsException;
 import io.tokenmeter.server.http.ApiContext;
@@ -66,6 +69,7 @@ public final class TokenmeterServer implements ApiContext, AutoCloseable
     private final HttpServer http;
     private final Path dataDir;
     private final PriceBook configuredBook;
+    private final Keys keys;
     private volatile BillingService billing;
     private AgentRunner journalRunner;
     private AgentRunner aggregatorRunner;
@@ -75,8 +79,9 @@ public final class TokenmeterServer implements ApiContext, AutoCloseable
     private TokenmeterServer(final Settings settings) throws IOException, InterruptedException
     {
         this.settings = settings;
-        refusePublicBindWithoutKeys(settings.bind);
+        final SslContext tls = tlsContext(settings);
         configuredBook = loadConfiguredBook(settings.prices);
+        keys = loadKeys(settings);
         dataDir = settings.dataDir.toAbsolutePath();
         Files.createDirectories(dataDir);
         lockChannel = FileChannel.open(dataDir.resolve("tokenmeter.lock"), StandardOpenOption.CREATE, StandardOpenOption.WRITE);
@@ -92,6 +97,7 @@ public final class TokenmeterServer implements ApiContext, AutoCloseable
         lock = acquired;
         if (lock == null)
         {
+            keys.close();
             lockChannel.close();
             throw new SettingsException("data directory " + dataDir + " is in use by another tokenmeter process");
         }
@@ -112,8 +118,10 @@ public final class TokenmeterServer implements ApiContext, AutoCloseable
         aggregator = new AggregatorAgent(log, snapshots, snapshotWriter, SystemEpochClock.INSTANCE, 1024,
             settings.snapshotInterval.toMillis());
         metrics.bind(journal, aggregator);
-        http = new HttpServer(this, settings.bind, settings.port, settings.ioThreads);
-        LOG.info("listening on http://{}:{} (not ready until recovery completes); data in {}", settings.bind, http.port(), dataDir);
+        http = new HttpServer(this, tls, settings.bind, settings.port, settings.ioThreads);
+        metrics.bindAccess(keys, http::openConnections);
+        LOG.info("listening on {}://{}:{} (not ready until recovery completes); data in {}", tls == null ? "http" : "https",
+            settings.bind, http.port(), dataDir);
     }
 
     /** Opens the data directory, binds the port, recovers, and starts the journal and aggregator threads. */
@@ -279,6 +287,49 @@ public final class TokenmeterServer implements ApiContext, AutoCloseable
         };
     }
 
+    private static SslContext tlsContext(final Settings settings)
+    {
+        if (settings.tlsCert == null)
+        {
+            return null;
+        }
+        try
+        {
+            final SslContext tls = HttpServer.tlsContext(settings.tlsCert, settings.tlsKey);
+            LOG.info("TLS: HTTPS only (TLS 1.3 and 1.2) with certificate {}", settings.tlsCert);
+            return tls;
+        }
+        catch (final IllegalArgumentException ex)
+        {
+            throw new SettingsException("tls-cert " + settings.tlsCert + " and tls-key " + settings.tlsKey + " cannot be used: "
+                + ex.getMessage() + ". The certificate chain must be PEM; the key PEM PKCS#8 without a password "
+                + "(convert with: openssl pkcs8 -topk8 -nocrypt -in key.pem -out key.pk8.pem)");
+        }
+    }
+
+    private static Keys loadKeys(final Settings settings)
+    {
+        if (settings.keys == null)
+        {
+            refusePublicBindWithoutKeys(settings.bind);
+            return Keys.open();
+        }
+        try
+        {
+            return Keys.load(settings.keys, settings.keysPoll);
+        }
+        catch (final KeysFileException ex)
+        {
+            throw new SettingsException(ex.getMessage());
+        }
+    }
+
+    /** Reads the keys file again (SIGHUP); a bad file leaves the keys in force. */
+    public boolean reloadKeys()
+    {
+        return keys.reload();
+    }
+
     private static void refusePublicBindWithoutKeys(final String bind)
     {
         final InetAddress address;
@@ -292,8 +343,8 @@ public final class TokenmeterServer implements ApiContext, AutoCloseable
         }
         if (!address.isLoopbackAddress())
         {
-            throw new SettingsException("refusing to bind " + bind + ": no API keys are configured, so the API would be open "
-                + "to the network; bind 127.0.0.1 (the default) or configure keys");
+            throw new SettingsException("refusing to bind " + bind + ": no API keys are configured (--keys FILE), so the API "
+                + "would be open to the network; bind 127.0.0.1 (the default) or configure keys (docs/access.md)");
         }
         LOG.warn("no API keys configured: the API is open to anyone on this machine (bound to loopback {} only)", bind);
     }
@@ -320,6 +371,12 @@ public final class TokenmeterServer implements ApiContext, AutoCloseable
     public AggregatorAgent aggregator()
     {
         return aggregator;
+    }
+
+    @Override
+    public Keys keys()
+    {
+        return keys;
     }
 
     @Override
@@ -415,6 +472,7 @@ public final class TokenmeterServer implements ApiContext, AutoCloseable
         }
         log.close();
         metrics.close();
+        keys.close();
         try
         {
             lock.release();

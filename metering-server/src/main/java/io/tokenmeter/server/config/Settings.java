@@ -31,6 +31,9 @@ public final class Settings
         }
     }
 
+    /** The value of an optional file setting that means "no file". */
+    public static final String NONE = "none";
+
     /** The {@code prices} value meaning "no file": the book in force in the log, else the shipped one. */
     public static final String SHIPPED_PRICES = "shipped";
 
@@ -51,7 +54,15 @@ public final class Settings
         new Definition("query-timeout", "10s", "longest a consistent=true usage query or an invoice waits for the counters"),
         new Definition("prices", SHIPPED_PRICES, "price book file (JSON or YAML); 'shipped' keeps the book in force in the log, "
             + "or the shipped book on a new data directory"),
-        new Definition("invoice-grace", "1h", "how long after a period ends late events are awaited before it can be finalized"));
+        new Definition("invoice-grace", "1h", "how long after a period ends late events are awaited before it can be finalized"),
+        new Definition("keys", NONE, "API keys file (YAML, docs/access.md); 'none' runs open, on loopback only"),
+        new Definition("keys-poll", "2s", "how often the keys file is checked for changes (0s: only on SIGHUP)"),
+        new Definition("metrics-access", "key", "key: /metrics needs a read key for every tenant or an admin key "
+            + "(when keys are configured); open: /metrics needs no key"),
+        new Definition("tls-cert", NONE, "PEM certificate chain; with tls-key the port speaks HTTPS only (TLS 1.2+)"),
+        new Definition("tls-key", NONE, "PEM private key (PKCS#8, unencrypted) of tls-cert"),
+        new Definition("max-header-bytes", "16384", "largest request line plus headers (431 beyond)"),
+        new Definition("max-connections", "10000", "most open connections; more are answered 503 and closed"));
 
     public final int port;
     public final String bind;
@@ -70,6 +81,16 @@ public final class Settings
     /** The price book file, or null for {@link #SHIPPED_PRICES}. */
     public final Path prices;
     public final Duration invoiceGrace;
+    /** The keys file, or null to run open (loopback only). */
+    public final Path keys;
+    public final Duration keysPoll;
+    /** True when /metrics needs no key even with keys configured. */
+    public final boolean metricsOpen;
+    /** The TLS certificate chain and key, both null for plain HTTP. */
+    public final Path tlsCert;
+    public final Path tlsKey;
+    public final int maxHeaderBytes;
+    public final int maxConnections;
     private final Map<String, String> resolved;
     private final Map<String, String> sources;
 
@@ -98,6 +119,29 @@ public final class Settings
         queryTimeout = durationAtLeast("query-timeout", Duration.ofMillis(100));
         prices = SHIPPED_PRICES.equals(text("prices")) ? null : Path.of(text("prices"));
         invoiceGrace = durationAtLeast("invoice-grace", Duration.ZERO);
+        keys = optionalPath("keys");
+        keysPoll = durationAtLeast("keys-poll", Duration.ZERO);
+        metricsOpen = parse("metrics-access", v -> switch (v)
+        {
+            case "key" -> false;
+            case "open" -> true;
+            default -> throw new IllegalArgumentException("must be key or open");
+        });
+        tlsCert = optionalPath("tls-cert");
+        tlsKey = optionalPath("tls-key");
+        if ((tlsCert == null) != (tlsKey == null))
+        {
+            throw invalid(tlsCert == null ? "tls-key" : "tls-cert", "needs " + (tlsCert == null ? "tls-cert" : "tls-key")
+                + " too: HTTPS takes a certificate and its private key");
+        }
+        maxHeaderBytes = intIn("max-header-bytes", 1024, 1 << 20);
+        maxConnections = intIn("max-connections", 1, 1_000_000);
+    }
+
+    private Path optionalPath(final String name)
+    {
+        final String value = resolved.get(name);
+        return value == null || value.isBlank() || NONE.equals(value) ? null : Path.of(value);
     }
 
     /** The defaults alone (for tests and embedded use), with overrides by name. */

@@ -3,6 +3,7 @@ package io.tokenmeter.server.http;
 import io.tokenmeter.billing.invoice.BillingService;
 import io.tokenmeter.core.aggregate.AggregatorAgent;
 import io.tokenmeter.core.log.JournalAgent;
+import io.tokenmeter.server.auth.Keys;
 import io.tokenmeter.server.config.Settings;
 import io.tokenmeter.server.metrics.ServerMetrics;
 
@@ -18,6 +19,9 @@ public interface ApiContext
     AggregatorAgent aggregator();
 
     ServerMetrics metrics();
+
+    /** The keys in force; open when the server runs without a keys file. */
+    Keys keys();
 
     /** Invoices and prices; available once the server has recovered. */
     BillingService billing();

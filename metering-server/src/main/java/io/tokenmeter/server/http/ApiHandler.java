@@ -14,13 +14,21 @@ import io.netty.handler.codec.http.QueryStringDecoder;
 import io.netty.handler.timeout.IdleStateEvent;
 import io.netty.util.concurrent.FastThreadLocal;
 import io.netty.util.concurrent.ScheduledFuture;
+import io.netty.handler.codec.DecoderException;
+import io.netty.handler.codec.http.TooLongHttpHeaderException;
+import io.netty.handler.codec.http.TooLongHttpLineException;
 import io.tokenmeter.core.aggregate.UsageRow;
+import io.tokenmeter.core.event.StagedEvent;
+import io.tokenmeter.server.auth.ApiKey;
+import io.tokenmeter.server.auth.KeyRing;
+import io.tokenmeter.server.auth.Keys;
 import io.tokenmeter.server.json.EventParser;
 import io.tokenmeter.server.json.ParseOutcome;
 import org.agrona.ExpandableArrayBuffer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
+import javax.net.ssl.SSLException;
 import java.io.IOException;
 import java.util.ArrayDeque;
 import java.util.List;
@@ -35,6 +43,7 @@ import java.util.concurrent.TimeUnit;
 final class ApiHandler extends SimpleChannelInboundHandler<FullHttpRequest>
 {
     private static final Logger LOG = LoggerFactory.getLogger(ApiHandler.class);
+    private static final String INGEST = "/v1/events";
     private static final FastThreadLocal<EventParser> PARSER = new FastThreadLocal<>()
     {
         @Override
@@ -47,7 +56,12 @@ final class ApiHandler extends SimpleChannelInboundHandler<FullHttpRequest>
     private final ApiContext api;
     private final BillingRoutes billing;
     private final ArrayDeque<FullHttpRequest> waiting = new ArrayDeque<>();
+    private final StagedEvent stagedEvent = new StagedEvent();
     private boolean busy;
+    /** The last key authenticated on this connection, valid while {@link #cachedRing} is the ring in force. */
+    private KeyRing cachedRing;
+    private String cachedAuthorization;
+    private ApiKey cachedKey;
 
     ApiHandler(final ApiContext api)
     {
@@ -72,8 +86,7 @@ final class ApiHandler extends SimpleChannelInboundHandler<FullHttpRequest>
         final boolean keepAlive = HttpUtil.isKeepAlive(request);
         if (request.decoderResult().isFailure())
         {
-            respond(ctx, Responses.error(ctx.alloc(), HttpResponseStatus.BAD_REQUEST, "bad_request",
-                "malformed HTTP request: " + request.decoderResult().cause().getMessage()), false);
+            respond(ctx, malformedRequest(ctx, request.decoderResult().cause()), false);
             return;
         }
         final QueryStringDecoder uri = new QueryStringDecoder(request.uri());
@@ -81,13 +94,33 @@ final class ApiHandler extends SimpleChannelInboundHandler<FullHttpRequest>
         final HttpMethod method = request.method();
         try
         {
+            if (path.equals("/health/live"))
+            {
+                respond(ctx, Responses.text(ctx.alloc(), HttpResponseStatus.OK, "application/json", "{\"status\":\"live\"}"), keepAlive);
+                return;
+            }
+            if (path.equals("/health/ready"))
+            {
+                ready(ctx, keepAlive);
+                return;
+            }
+            if (path.equals("/metrics") && api.settings().metricsOpen)
+            {
+                metrics(ctx, ApiKey.OPEN, keepAlive);
+                return;
+            }
+            final ApiKey key = authenticate(ctx, request, path.equals(INGEST), keepAlive, receiptNanos);
+            if (key == null)
+            {
+                return;
+            }
             switch (path)
             {
-                case "/v1/events" ->
+                case INGEST ->
                 {
                     if (method.equals(HttpMethod.POST))
                     {
-                        ingest(ctx, request, keepAlive, receiptNanos);
+                        ingest(ctx, request, key, keepAlive, receiptNanos);
                     }
                     else
                     {
@@ -98,24 +131,20 @@ final class ApiHandler extends SimpleChannelInboundHandler<FullHttpRequest>
                 {
                     if (method.equals(HttpMethod.GET))
                     {
-                        usage(ctx, uri, keepAlive);
+                        usage(ctx, uri, key, keepAlive);
                     }
                     else
                     {
                         methodNotAllowed(ctx, "GET", keepAlive);
                     }
                 }
-                case "/health/live" -> respond(ctx, Responses.text(ctx.alloc(), HttpResponseStatus.OK, "application/json",
-                    "{\"status\":\"live\"}"), keepAlive);
-                case "/health/ready" -> ready(ctx, keepAlive);
-                case "/metrics" -> respond(ctx, Responses.text(ctx.alloc(), HttpResponseStatus.OK,
-                    "text/plain; version=0.0.4; charset=utf-8", api.metrics().scrape()), keepAlive);
+                case "/metrics" -> metrics(ctx, key, keepAlive);
                 default ->
                 {
                     if (path.equals(BillingRoutes.PRICES) || path.equals(BillingRoutes.INVOICES)
                         || path.startsWith(BillingRoutes.INVOICES + "/"))
                     {
-                        billing(ctx, request, uri, keepAlive);
+                        billing(ctx, request, uri, key, keepAlive);
                     }
                     else
                     {
@@ -135,10 +164,18 @@ final class ApiHandler extends SimpleChannelInboundHandler<FullHttpRequest>
         }
     }
 
-    private void ingest(final ChannelHandlerContext ctx, final FullHttpRequest request, final boolean keepAlive, final long receiptNanos)
+    private void ingest(final ChannelHandlerContext ctx, final FullHttpRequest request, final ApiKey key, final boolean keepAlive,
+        final long receiptNanos)
     {
         final long receiptMs = System.currentTimeMillis();
         final var settings = api.settings();
+        if (!key.mayIngest())
+        {
+            api.metrics().onAuthForbidden();
+            answerIngest(ctx, Responses.error(ctx.alloc(), HttpResponseStatus.FORBIDDEN, "forbidden",
+                Access.forbidden(key, "post events", Access.INGEST)), keepAlive, receiptNanos);
+            return;
+        }
         if (!api.ingestReady())
         {
             answerIngest(ctx, Responses.retryLater(ctx.alloc(), HttpResponseStatus.SERVICE_UNAVAILABLE, "not_ready",
@@ -196,6 +233,16 @@ final class ApiHandler extends SimpleChannelInboundHandler<FullHttpRequest>
                         "{\"accepted\":0,\"duplicates\":0,\"conflicts\":0}"), keepAlive, receiptNanos);
                     return;
                 }
+                final String forbidden = key.allTenants() ? null : forbiddenTenants(key, staged, parser.stagedLength());
+                if (forbidden != null)
+                {
+                    api.metrics().onAuthForbidden();
+                    api.metrics().onEventsRejected(parser.eventCount());
+                    answerIngest(ctx, Responses.error(ctx.alloc(), HttpResponseStatus.FORBIDDEN, "forbidden",
+                        Access.forbidden(key, "post events for tenant " + forbidden, Access.INGEST)
+                            + "; nothing in this request was accepted"), keepAlive, receiptNanos);
+                    return;
+                }
                 final IngestRequest pending = new IngestRequest(this, ctx, keepAlive, receiptNanos, staged,
                     parser.stagedLength(), parser.eventCount());
                 if (api.journal().offer(pending))
@@ -212,6 +259,110 @@ final class ApiHandler extends SimpleChannelInboundHandler<FullHttpRequest>
         }
     }
 
+    /** @return the tenants (up to 5, comma separated) of staged events the key may not post for, or null. */
+    private String forbiddenTenants(final ApiKey key, final ExpandableArrayBuffer staged, final int length)
+    {
+        StringBuilder names = null;
+        int listed = 0;
+        for (int offset = 0; offset < length; )
+        {
+            final StagedEvent event = stagedEvent.wrap(staged, offset);
+            if (!key.actsFor(staged, event.tenantOffset(), event.tenantLength()))
+            {
+                final String tenant = staged.getStringWithoutLengthAscii(event.tenantOffset(), event.tenantLength());
+                if (names == null)
+                {
+                    names = new StringBuilder(tenant);
+                    listed = 1;
+                }
+                else if (listed < 5 && !(", " + names + ",").contains(", " + tenant + ","))
+                {
+                    names.append(", ").append(tenant);
+                    listed++;
+                }
+            }
+            offset += event.encodedLength();
+        }
+        return names == null ? null : names.toString();
+    }
+
+    /**
+     * @return the key the request carries: {@link ApiKey#OPEN} when the server runs without keys, else the known key of
+     *     its {@code Authorization} header; null after answering 401.
+     */
+    private ApiKey authenticate(final ChannelHandlerContext ctx, final FullHttpRequest request, final boolean ingest,
+        final boolean keepAlive, final long receiptNanos)
+    {
+        final Keys keys = api.keys();
+        if (keys.isOpen())
+        {
+            return ApiKey.OPEN;
+        }
+        final KeyRing ring = keys.current();
+        final String authorization = request.headers().get(HttpHeaderNames.AUTHORIZATION);
+        if (ring == cachedRing && authorization != null && authorization.equals(cachedAuthorization))
+        {
+            return cachedKey;
+        }
+        final ApiKey key = ring.authenticate(authorization);
+        if (key != null)
+        {
+            cachedRing = ring;
+            cachedAuthorization = authorization;
+            cachedKey = key;
+            return key;
+        }
+        final KeyRing.Refusal refusal = KeyRing.refusal(authorization);
+        api.metrics().onAuthDenied(refusal);
+        final FullHttpResponse response = Responses.error(ctx.alloc(), HttpResponseStatus.UNAUTHORIZED, "unauthorized",
+            switch (refusal)
+            {
+                case MISSING -> "this route needs an API key: send the header Authorization: Bearer KEY";
+                case MALFORMED -> "the Authorization header must be 'Bearer KEY', the key in printable ASCII of at most "
+                    + KeyRing.MAX_KEY_LENGTH + " characters";
+                case UNKNOWN -> "the key is not known: mistyped, or no longer in the keys file";
+            });
+        response.headers().set(HttpHeaderNames.WWW_AUTHENTICATE, "Bearer realm=\"tokenmeter\"");
+        if (ingest)
+        {
+            answerIngest(ctx, response, keepAlive, receiptNanos);
+        }
+        else
+        {
+            respond(ctx, response, keepAlive);
+        }
+        return null;
+    }
+
+    private void metrics(final ChannelHandlerContext ctx, final ApiKey key, final boolean keepAlive)
+    {
+        if (!key.mayReadAllTenants())
+        {
+            api.metrics().onAuthForbidden();
+            respond(ctx, Responses.error(ctx.alloc(), HttpResponseStatus.FORBIDDEN, "forbidden",
+                Access.forbidden(key, "read metrics", Access.READ_ALL + " (or set metrics-access: open)")), keepAlive);
+            return;
+        }
+        respond(ctx, Responses.text(ctx.alloc(), HttpResponseStatus.OK, "text/plain; version=0.0.4; charset=utf-8",
+            api.metrics().scrape()), keepAlive);
+    }
+
+    private FullHttpResponse malformedRequest(final ChannelHandlerContext ctx, final Throwable cause)
+    {
+        if (cause instanceof TooLongHttpHeaderException)
+        {
+            return Responses.error(ctx.alloc(), HttpResponseStatus.REQUEST_HEADER_FIELDS_TOO_LARGE, "headers_too_large",
+                "the request headers exceed " + api.settings().maxHeaderBytes + " bytes, the max-header-bytes limit");
+        }
+        if (cause instanceof TooLongHttpLineException)
+        {
+            return Responses.error(ctx.alloc(), HttpResponseStatus.REQUEST_URI_TOO_LONG, "uri_too_long",
+                "the request line is too long; put less in the query");
+        }
+        return Responses.error(ctx.alloc(), HttpResponseStatus.BAD_REQUEST, "bad_request",
+            "malformed HTTP request: " + cause.getMessage());
+    }
+
     private void answerIngest(final ChannelHandlerContext ctx, final FullHttpResponse response, final boolean keepAlive,
         final long receiptNanos)
     {
@@ -219,12 +370,20 @@ final class ApiHandler extends SimpleChannelInboundHandler<FullHttpRequest>
         respond(ctx, response, keepAlive);
     }
 
-    private void usage(final ChannelHandlerContext ctx, final QueryStringDecoder uri, final boolean keepAlive)
+    private void usage(final ChannelHandlerContext ctx, final QueryStringDecoder uri, final ApiKey key, final boolean keepAlive)
     {
         final UsageRoute.Parsed parsed = UsageRoute.parse(uri, api.journal().lastAppendedIndex());
         if (parsed.error() != null)
         {
             respond(ctx, Responses.error(ctx.alloc(), HttpResponseStatus.BAD_REQUEST, "invalid_query", parsed.error()), keepAlive);
+            return;
+        }
+        final String tenant = parsed.query().tenant();
+        if (!key.mayRead() || !key.actsFor(tenant))
+        {
+            api.metrics().onAuthForbidden();
+            respond(ctx, Responses.error(ctx.alloc(), HttpResponseStatus.FORBIDDEN, "forbidden",
+                Access.forbidden(key, "read usage of tenant " + tenant, Access.readTenant(tenant))), keepAlive);
             return;
         }
         if (!api.notReadyReasons().isEmpty())
@@ -267,15 +426,9 @@ final class ApiHandler extends SimpleChannelInboundHandler<FullHttpRequest>
     }
 
     private void billing(final ChannelHandlerContext ctx, final FullHttpRequest request, final QueryStringDecoder uri,
-        final boolean keepAlive)
+        final ApiKey key, final boolean keepAlive)
     {
-        if (!api.notReadyReasons().isEmpty())
-        {
-            respond(ctx, Responses.retryLater(ctx.alloc(), HttpResponseStatus.SERVICE_UNAVAILABLE, "not_ready",
-                "the server is " + String.join("; ", api.notReadyReasons()) + "; retry shortly", 1), keepAlive);
-            return;
-        }
-        final CompletableFuture<FullHttpResponse> answer = billing.handle(request, uri);
+        final CompletableFuture<FullHttpResponse> answer = billing.handle(request, uri, key);
         if (answer.isDone())
         {
             respond(ctx, answer.join(), keepAlive);
@@ -387,7 +540,13 @@ final class ApiHandler extends SimpleChannelInboundHandler<FullHttpRequest>
     @Override
     public void exceptionCaught(final ChannelHandlerContext ctx, final Throwable cause)
     {
-        if (!(cause instanceof IOException))
+        if (cause instanceof DecoderException || cause instanceof SSLException)
+        {
+            // a decoder's message may hold a dump of what the client sent, headers and keys included: only types are logged
+            LOG.debug("connection {} closed: {}{}", ctx.channel().remoteAddress(), cause.getClass().getSimpleName(),
+                cause.getCause() == null ? "" : " caused by " + cause.getCause().getClass().getSimpleName());
+        }
+        else if (!(cause instanceof IOException))
         {
             LOG.warn("connection {} failed: {}", ctx.channel().remoteAddress(), cause.toString());
         }

@@ -20,6 +20,7 @@ import io.tokenmeter.billing.price.PriceBook;
 import io.tokenmeter.billing.price.PriceBookException;
 import io.tokenmeter.billing.price.PriceBookLoader;
 import io.netty.buffer.ByteBufUtil;
+import io.tokenmeter.server.auth.ApiKey;
 
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
@@ -55,30 +56,32 @@ final class BillingRoutes
     }
 
     /**
-     * Call only once the server is ready (the billing service exists from then on).
+     * Checks the key's access to the route first, then whether the server is ready, then answers.
      *
      * @return the answer's future; routes that answer at once return a completed one.
      */
-    CompletableFuture<FullHttpResponse> handle(final FullHttpRequest request, final QueryStringDecoder uri)
+    CompletableFuture<FullHttpResponse> handle(final FullHttpRequest request, final QueryStringDecoder uri, final ApiKey key)
     {
-        final BillingService billing = api.billing();
         final String path = uri.path();
         final HttpMethod method = request.method();
         if (path.equals(PRICES))
         {
             if (method.equals(HttpMethod.GET))
             {
-                return done(json(HttpResponseStatus.OK, g -> writePrices(g, billing.prices())));
+                return guarded(key.mayReadAllTenants(), key, "read the price book", Access.READ_ALL,
+                    billing -> done(json(HttpResponseStatus.OK, g -> writePrices(g, billing.prices()))));
             }
             if (method.equals(HttpMethod.PUT))
             {
-                return putPrices(billing, request);
+                return guarded(key.isAdmin(), key, "change prices", Access.ADMIN, billing -> putPrices(billing, request));
             }
             return done(methodNotAllowed("GET, PUT"));
         }
         if (path.equals(INVOICES))
         {
-            return method.equals(HttpMethod.GET) ? listing(billing, uri) : done(methodNotAllowed("GET"));
+            return method.equals(HttpMethod.GET)
+                ? guarded(key.mayReadAllTenants(), key, "list every tenant's invoices", Access.READ_ALL, billing -> listing(billing, uri))
+                : done(methodNotAllowed("GET"));
         }
         final String[] parts = path.substring(INVOICES.length()).split("/", -1);
         // "/{tenant}/{period}" -> ["", tenant, period]; "/{tenant}/{period}/finalize" -> [..., "finalize"]
@@ -101,9 +104,35 @@ final class BillingRoutes
         }
         if (parts.length == 4)
         {
-            return method.equals(HttpMethod.POST) ? finalizeInvoice(billing, tenant, period) : done(methodNotAllowed("POST"));
+            return method.equals(HttpMethod.POST)
+                ? guarded(key.isAdmin(), key, "finalize invoices", Access.ADMIN, billing -> finalizeInvoice(billing, tenant, period))
+                : done(methodNotAllowed("POST"));
         }
-        return method.equals(HttpMethod.GET) ? invoice(billing, request, uri, tenant, period) : done(methodNotAllowed("GET"));
+        return method.equals(HttpMethod.GET)
+            ? guarded(key.mayRead() && key.actsFor(tenant), key, "read invoices of tenant " + tenant, Access.readTenant(tenant),
+                billing -> invoice(billing, request, uri, tenant, period))
+            : done(methodNotAllowed("GET"));
+    }
+
+    /** Answers 403 when not {@code allowed}, 503 while the server is not ready, else the route. */
+    private CompletableFuture<FullHttpResponse> guarded(final boolean allowed, final ApiKey key, final String action,
+        final String needs, final Function<BillingService, CompletableFuture<FullHttpResponse>> route)
+    {
+        if (!allowed)
+        {
+            api.metrics().onAuthForbidden();
+            return done(error(HttpResponseStatus.FORBIDDEN, "forbidden", Access.forbidden(key, action, needs)));
+        }
+        final List<String> notReady = api.notReadyReasons();
+        final BillingService billing = api.billing();
+        if (!notReady.isEmpty() || billing == null)
+        {
+            final FullHttpResponse response = error(HttpResponseStatus.SERVICE_UNAVAILABLE, "not_ready",
+                "the server is " + String.join("; ", notReady) + "; retry shortly");
+            response.headers().set(HttpHeaderNames.RETRY_AFTER, 1);
+            return done(response);
+        }
+        return route.apply(billing);
     }
 
     private static CompletableFuture<FullHttpResponse> invoice(final BillingService billing, final FullHttpRequest request, final QueryStringDecoder uri,

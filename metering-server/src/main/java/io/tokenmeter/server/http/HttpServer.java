@@ -25,20 +25,33 @@ import io.netty.handler.codec.http.HttpHeaderValues;
 import io.netty.handler.timeout.IdleStateHandler;
 import io.netty.util.concurrent.DefaultThreadFactory;
 
+import io.netty.handler.ssl.SslContext;
+import io.netty.handler.ssl.SslContextBuilder;
+import io.netty.handler.ssl.SslProvider;
+
+import javax.net.ssl.SSLException;
 import java.net.InetSocketAddress;
+import java.nio.file.Path;
 import java.util.concurrent.TimeUnit;
 
-/** The listening socket and the per-connection pipeline: codec, body limit, idle timeout, {@link ApiHandler}. */
+/**
+ * The listening socket and the per-connection pipeline: TLS (when configured), idle timeout, codec with header limits,
+ * body limit, connection limit, {@link ApiHandler}.
+ */
 public final class HttpServer implements AutoCloseable
 {
     private static final int MAX_INITIAL_LINE = 8192;
-    private static final int MAX_HEADER_BYTES = 16384;
 
     private final EventLoopGroup acceptGroup;
     private final EventLoopGroup ioGroup;
     private final Channel serverChannel;
+    private final ConnectionLimit connectionLimit;
 
-    public HttpServer(final ApiContext api, final String bind, final int port, final int ioThreads) throws InterruptedException
+    /**
+     * @param tls the server's TLS context, or null for plain HTTP.
+     */
+    public HttpServer(final ApiContext api, final SslContext tls, final String bind, final int port, final int ioThreads)
+        throws InterruptedException
     {
         final boolean epoll = Epoll.isAvailable();
         final var ioHandler = epoll ? EpollIoHandler.newFactory() : NioIoHandler.newFactory();
@@ -48,6 +61,8 @@ public final class HttpServer implements AutoCloseable
         final Class<? extends ServerSocketChannel> channelClass = epoll ? EpollServerSocketChannel.class : NioServerSocketChannel.class;
         final int maxBodyBytes = api.settings().maxBodyBytes;
         final long idleSeconds = api.settings().idleTimeout.toSeconds();
+        final int maxHeaderBytes = api.settings().maxHeaderBytes;
+        connectionLimit = new ConnectionLimit(api.settings().maxConnections, api.metrics());
         serverChannel = new ServerBootstrap()
             .group(acceptGroup, ioGroup)
             .channel(channelClass)
@@ -58,16 +73,46 @@ public final class HttpServer implements AutoCloseable
                 @Override
                 protected void initChannel(final SocketChannel ch)
                 {
+                    if (tls != null)
+                    {
+                        ch.pipeline().addLast("tls", tls.newHandler(ch.alloc()));
+                    }
                     ch.pipeline()
                         .addLast("idle", new IdleStateHandler(0, 0, idleSeconds, TimeUnit.SECONDS))
-                        .addLast("codec", new HttpServerCodec(MAX_INITIAL_LINE, MAX_HEADER_BYTES, 65536))
+                        .addLast("codec", new HttpServerCodec(MAX_INITIAL_LINE, maxHeaderBytes, 65536))
                         .addLast("aggregate", new BodyLimit(maxBodyBytes))
+                        .addLast("limit", connectionLimit)
                         .addLast("api", new ApiHandler(api));
                 }
             })
             .bind(new InetSocketAddress(bind, port))
             .sync()
             .channel();
+    }
+
+    /**
+     * @return the server side of HTTPS: TLS 1.3 and 1.2 only, with the JDK's provider.
+     * @throws IllegalArgumentException when the files cannot be read as a PEM certificate chain and PKCS#8 key.
+     */
+    public static SslContext tlsContext(final Path certificateChain, final Path privateKey)
+    {
+        try
+        {
+            return SslContextBuilder.forServer(certificateChain.toFile(), privateKey.toFile())
+                .sslProvider(SslProvider.JDK)
+                .protocols("TLSv1.3", "TLSv1.2")
+                .build();
+        }
+        catch (final SSLException | RuntimeException ex)
+        {
+            throw new IllegalArgumentException(ex.getMessage(), ex);
+        }
+    }
+
+    /** @return connections open now. */
+    public int openConnections()
+    {
+        return connectionLimit.open();
     }
 
     public int port()

@@ -15,7 +15,11 @@ import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import io.tokenmeter.core.aggregate.AggregatorAgent;
 import io.tokenmeter.core.log.JournalAgent;
 
+import io.tokenmeter.server.auth.KeyRing;
+import io.tokenmeter.server.auth.Keys;
+
 import java.time.Duration;
+import java.util.function.IntSupplier;
 import java.util.concurrent.atomic.AtomicReferenceArray;
 import java.util.concurrent.TimeUnit;
 
@@ -28,6 +32,11 @@ public final class ServerMetrics implements AutoCloseable
     private final Timer ingestLatency;
     private final Timer appendLatency;
     private final JvmGcMetrics gcMetrics = new JvmGcMetrics();
+    private final Counter connectionsRefused;
+    private final Counter authMissing;
+    private final Counter authMalformed;
+    private final Counter authUnknown;
+    private final Counter authForbidden;
 
     public ServerMetrics()
     {
@@ -41,6 +50,12 @@ public final class ServerMetrics implements AutoCloseable
             .description("one journal document appended to the log (and flushed, in sync mode)")
             .publishPercentileHistogram().minimumExpectedValue(Duration.ofNanos(500)).maximumExpectedValue(Duration.ofSeconds(10))
             .register(registry);
+        connectionsRefused = Counter.builder("tokenmeter.http.connections.refused")
+            .description("connections closed at once because max-connections were open").register(registry);
+        authMissing = authDenied("missing");
+        authMalformed = authDenied("malformed");
+        authUnknown = authDenied("unknown");
+        authForbidden = authDenied("forbidden");
         new JvmMemoryMetrics().bindTo(registry);
         gcMetrics.bindTo(registry);
         new JvmThreadMetrics().bindTo(registry);
@@ -73,6 +88,46 @@ public final class ServerMetrics implements AutoCloseable
             .register(registry);
         Gauge.builder("tokenmeter.aggregation.lag.seconds", aggregator, a -> lagSeconds(journal, a))
             .description("age of the oldest acknowledged event not yet counted").register(registry);
+    }
+
+    private Counter authDenied(final String reason)
+    {
+        return Counter.builder("tokenmeter.auth.denied").tag("reason", reason)
+            .description("requests refused by access control: missing, malformed or unknown key (401), forbidden (403)")
+            .register(registry);
+    }
+
+    /** Registers the meters of the keys in force and the open connections. */
+    public void bindAccess(final Keys keys, final IntSupplier openConnections)
+    {
+        FunctionCounter.builder("tokenmeter.keys.reloads", keys, Keys::reloads).tag("result", "ok")
+            .description("keys file reloads").register(registry);
+        FunctionCounter.builder("tokenmeter.keys.reloads", keys, Keys::reloadFailures).tag("result", "failed")
+            .register(registry);
+        Gauge.builder("tokenmeter.keys", keys, k -> k.isOpen() ? 0 : k.current().keys().size())
+            .description("keys in force (0 with no keys file: the server runs open on loopback)").register(registry);
+        Gauge.builder("tokenmeter.http.connections", openConnections, IntSupplier::getAsInt)
+            .description("open HTTP connections").register(registry);
+    }
+
+    public void onConnectionRefused()
+    {
+        connectionsRefused.increment();
+    }
+
+    public void onAuthDenied(final KeyRing.Refusal refusal)
+    {
+        (switch (refusal)
+        {
+            case MISSING -> authMissing;
+            case MALFORMED -> authMalformed;
+            case UNKNOWN -> authUnknown;
+        }).increment();
+    }
+
+    public void onAuthForbidden()
+    {
+        authForbidden.increment();
     }
 
     private static double lagSeconds(final JournalAgent journal, final AggregatorAgent aggregator)
