@@ -9,16 +9,36 @@ import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.time.Duration;
 
-/** A small real-HTTP client for tests. */
+/** A small real-HTTP client for tests; {@link #withKey} makes one that sends {@code Authorization: Bearer KEY}. */
 public final class Client
 {
     public static final ObjectMapper JSON = new ObjectMapper();
-    private final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build();
+    private final HttpClient http;
     private final String base;
+    private final String authorization;
 
     public Client(final int port)
     {
-        this.base = "http://127.0.0.1:" + port;
+        this("http://127.0.0.1:" + port, HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(5)).build(), null);
+    }
+
+    public Client(final String base, final HttpClient http, final String authorization)
+    {
+        this.base = base;
+        this.http = http;
+        this.authorization = authorization;
+    }
+
+    /** @return a client on the same connection pool that sends this key, or none when null. */
+    public Client withKey(final String key)
+    {
+        return new Client(base, http, key == null ? null : "Bearer " + key);
+    }
+
+    /** @return a client that sends this exact Authorization header. */
+    public Client withAuthorization(final String header)
+    {
+        return new Client(base, http, header);
     }
 
     public record Answer(int status, String body, HttpResponse<String> response)
@@ -38,9 +58,29 @@ public final class Client
 
     public Answer post(final String path, final String contentType, final String body)
     {
-        final HttpRequest.Builder request = HttpRequest.newBuilder(URI.create(base + path))
-            .timeout(Duration.ofSeconds(20))
-            .POST(HttpRequest.BodyPublishers.ofString(body));
+        return request("POST", path, contentType, body);
+    }
+
+    public Answer put(final String path, final String contentType, final String body)
+    {
+        return request("PUT", path, contentType, body);
+    }
+
+    public Answer get(final String pathAndQuery, final String header, final String value)
+    {
+        return send(builder(pathAndQuery).header(header, value).GET().build());
+    }
+
+    public Answer get(final String pathAndQuery)
+    {
+        return request("GET", pathAndQuery, null, null);
+    }
+
+    /** Any method; a null body sends none. */
+    public Answer request(final String method, final String pathAndQuery, final String contentType, final String body)
+    {
+        final HttpRequest.Builder request = builder(pathAndQuery)
+            .method(method, body == null ? HttpRequest.BodyPublishers.noBody() : HttpRequest.BodyPublishers.ofString(body));
         if (contentType != null)
         {
             request.header("Content-Type", contentType);
@@ -48,21 +88,14 @@ public final class Client
         return send(request.build());
     }
 
-    public Answer put(final String path, final String contentType, final String body)
+    private HttpRequest.Builder builder(final String pathAndQuery)
     {
-        return send(HttpRequest.newBuilder(URI.create(base + path)).timeout(Duration.ofSeconds(20))
-            .header("Content-Type", contentType).PUT(HttpRequest.BodyPublishers.ofString(body)).build());
-    }
-
-    public Answer get(final String pathAndQuery, final String header, final String value)
-    {
-        return send(HttpRequest.newBuilder(URI.create(base + pathAndQuery)).timeout(Duration.ofSeconds(20)).header(header, value)
-            .GET().build());
-    }
-
-    public Answer get(final String pathAndQuery)
-    {
-        return send(HttpRequest.newBuilder(URI.create(base + pathAndQuery)).timeout(Duration.ofSeconds(20)).GET().build());
+        final HttpRequest.Builder builder = HttpRequest.newBuilder(URI.create(base + pathAndQuery)).timeout(Duration.ofSeconds(20));
+        if (authorization != null)
+        {
+            builder.header("Authorization", authorization);
+        }
+        return builder;
     }
 
     private Answer send(final HttpRequest request)

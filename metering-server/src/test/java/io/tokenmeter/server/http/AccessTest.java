@@ -1,0 +1,351 @@
+package io.tokenmeter.server.http;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import io.tokenmeter.server.TokenmeterServer;
+import io.tokenmeter.server.auth.KeyTool;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.locks.LockSupport;
+import java.util.function.Predicate;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * Access control through real HTTP: every route with every kind of key, as the table in docs/access.md says (the
+ * table is read from the docs, so the docs are what this test proves), refused requests change nothing, reloads, and
+ * no key material in answers or the log.
+ */
+class AccessTest
+{
+    private static final Path DOCS = Path.of("..", "docs", "access.md");
+    private static final String PERIOD = "2026-09";
+    private static final String IN_PERIOD = "2026-09-10T10:00:00Z";
+    private static final String PRICE_BOOK = "{\"currency\":\"USD\",\"models\":{\"m*\":[{\"effective_from\":\"2024-01-01T00:00:00Z\","
+        + "\"per_million\":{\"input\":\"1.00\",\"output\":\"2.00\"}}]}}";
+    /** Columns of the docs table after "request": how each sends its key. */
+    private static final List<String> COLUMNS = List.of("none", "unknown", "ingest acme", "ingest *", "read acme", "read *", "admin");
+
+    @TempDir
+    Path dir;
+
+    private final KeyFixture keys = new KeyFixture()
+        .add("ingest-acme", "ingest", "acme")
+        .add("ingest-all", "ingest", "*")
+        .add("read-acme", "read", "acme")
+        .add("read-all", "read", "*")
+        .add("admin", "admin")
+        .add("not-in-file", "admin");
+    private final List<String> bodies = new ArrayList<>();
+    private LogCapture log;
+    private TokenmeterServer server;
+    private Client client;
+
+    @BeforeEach
+    void captureLog()
+    {
+        log = new LogCapture();
+    }
+
+    @AfterEach
+    void stop()
+    {
+        if (server != null)
+        {
+            server.close();
+        }
+        log.close();
+    }
+
+    private void start(final Map<String, String> extra) throws Exception
+    {
+        final Path keysFile = keys.write(dir.resolve("keys.yaml"), "ingest-acme", "ingest-all", "read-acme", "read-all", "admin");
+        final Map<String, String> settings = new LinkedHashMap<>(Map.of("data-dir", dir.resolve("data").toString(),
+            "keys", keysFile.toString()));
+        settings.putAll(extra);
+        server = TestServer.start(dir, settings);
+        client = new Client(server.port());
+    }
+
+    private Client as(final String column)
+    {
+        return switch (column)
+        {
+            case "none" -> client;
+            case "unknown" -> client.withKey(keys.secret("not-in-file"));
+            case "ingest acme" -> client.withKey(keys.secret("ingest-acme"));
+            case "ingest *" -> client.withKey(keys.secret("ingest-all"));
+            case "read acme" -> client.withKey(keys.secret("read-acme"));
+            case "read *" -> client.withKey(keys.secret("read-all"));
+            case "admin" -> client.withKey(keys.secret("admin"));
+            default -> throw new AssertionError("no column " + column);
+        };
+    }
+
+    private static String event(final String id, final String tenant)
+    {
+        return "{\"id\":\"" + id + "\",\"tenant\":\"" + tenant + "\",\"model\":\"m1\",\"timestamp\":\"" + IN_PERIOD
+            + "\",\"input_tokens\":1}";
+    }
+
+    /** Sends the request a row of the docs table names. */
+    private Client.Answer send(final String request, final Client as, final String id)
+    {
+        return switch (request)
+        {
+            case "`POST /v1/events` for acme" -> as.post("/v1/events", "application/json", event(id, "acme"));
+            case "`POST /v1/events` for globex" -> as.post("/v1/events", "application/json", event(id, "globex"));
+            case "`POST /v1/events` for acme and globex" -> as.post("/v1/events", "application/json",
+                "[" + event(id, "acme") + "," + event(id, "globex") + "]");
+            case "`GET /v1/usage?tenant=acme`" -> as.get(usage("acme"));
+            case "`GET /v1/usage?tenant=globex`" -> as.get(usage("globex"));
+            case "`GET /v1/invoices/acme/{period}`" -> as.get("/v1/invoices/acme/" + PERIOD);
+            case "`GET /v1/invoices/globex/{period}`" -> as.get("/v1/invoices/globex/" + PERIOD);
+            case "`GET /v1/invoices?period={period}`" -> as.get("/v1/invoices?period=" + PERIOD);
+            case "`POST /v1/invoices/acme/{period}/finalize`" -> as.post("/v1/invoices/acme/" + PERIOD + "/finalize", null, "");
+            case "`POST /v1/invoices/globex/{period}/finalize`" -> as.post("/v1/invoices/globex/" + PERIOD + "/finalize", null, "");
+            case "`GET /v1/prices`" -> as.get("/v1/prices");
+            case "`PUT /v1/prices`" -> as.put("/v1/prices", "application/json", PRICE_BOOK);
+            case "`GET /metrics`" -> as.get("/metrics");
+            case "`GET /health/live`" -> as.get("/health/live");
+            case "`GET /health/ready`" -> as.get("/health/ready");
+            default -> throw new AssertionError("docs/access.md names a request this test does not know: " + request);
+        };
+    }
+
+    private static String usage(final String tenant)
+    {
+        return "/v1/usage?tenant=" + tenant + "&from=2026-09-01T00:00:00Z&to=2026-10-01T00:00:00Z&group_by=&consistent=true";
+    }
+
+    /** @return the rows of the access table in docs/access.md: request, then one expected status per column. */
+    private static List<List<String>> accessTable() throws IOException
+    {
+        final List<String> lines = Files.readAllLines(DOCS);
+        final int start = lines.indexOf("<!-- access-table: AccessTest reads this table -->");
+        final int end = lines.indexOf("<!-- end access-table -->");
+        assertTrue(start >= 0 && end > start, "docs/access.md holds the marked access table");
+        final List<String> header = cells(lines.get(start + 1));
+        assertEquals("request", header.get(0));
+        assertEquals(COLUMNS, header.subList(1, header.size()), "the table's columns");
+        final List<List<String>> rows = new ArrayList<>();
+        for (final String line : lines.subList(start + 3, end))
+        {
+            final List<String> row = cells(line);
+            assertEquals(COLUMNS.size() + 1, row.size(), "cells in " + line);
+            rows.add(row);
+        }
+        return rows;
+    }
+
+    private static List<String> cells(final String line)
+    {
+        final List<String> cells = new ArrayList<>();
+        for (final String cell : line.substring(1, line.length() - 1).split("\\|"))
+        {
+            cells.add(cell.trim());
+        }
+        return cells;
+    }
+
+    @Test
+    void everyRouteAnswersEveryKeyAsTheDocsTableSays() throws Exception
+    {
+        start(Map.of());
+        final List<List<String>> table = accessTable();
+        assertEquals(15, table.size(), "every guarded and open route has a row");
+        final Map<String, Integer> expectedInput = new LinkedHashMap<>(Map.of("acme", 0, "globex", 0));
+        int priceChanges = 0;
+        for (int r = 0; r < table.size(); r++)
+        {
+            final List<String> row = table.get(r);
+            for (int c = 0; c < COLUMNS.size(); c++)
+            {
+                final int expected = Integer.parseInt(row.get(c + 1));
+                final Client.Answer answer = send(row.get(0), as(COLUMNS.get(c)), "r" + r + "c" + c);
+                bodies.add(answer.body());
+                final String what = row.get(0) + " with key " + COLUMNS.get(c);
+                assertEquals(expected, answer.status(), () -> what + ": " + answer.body());
+                if (expected == 401)
+                {
+                    assertEquals("unauthorized", answer.json().get("error").asText(), what);
+                    assertEquals("Bearer realm=\"tokenmeter\"", answer.response().headers().firstValue("WWW-Authenticate").orElse(""));
+                }
+                else if (expected == 403)
+                {
+                    assertEquals("forbidden", answer.json().get("error").asText(), what);
+                }
+                else if (expected == 202)
+                {
+                    for (final String tenant : row.get(0).contains("acme") ? List.of("acme") : List.<String>of())
+                    {
+                        expectedInput.merge(tenant, 1, Integer::sum);
+                    }
+                    if (row.get(0).contains("globex"))
+                    {
+                        expectedInput.merge("globex", 1, Integer::sum);
+                    }
+                    assertEquals(row.get(0).contains("and") ? 2 : 1, answer.json().get("accepted").asInt(), what);
+                }
+                else if (row.get(0).startsWith("`PUT"))
+                {
+                    priceChanges++;
+                }
+            }
+        }
+
+        // refused requests changed nothing: only the events of 202 answers are counted, one price change is recorded
+        final Client admin = as("admin");
+        for (final Map.Entry<String, Integer> tenant : expectedInput.entrySet())
+        {
+            final JsonNode rows = admin.get(usage(tenant.getKey())).json().get("rows");
+            assertEquals(tenant.getValue().intValue(), rows.get(0).get("input_tokens").asInt(), "input tokens of " + tenant.getKey());
+        }
+        assertEquals(1, priceChanges);
+        assertEquals(2, admin.get("/v1/prices").json().get("revision").asInt(), "the shipped book, then the admin's one");
+        assertNoKeyMaterial();
+    }
+
+    @Test
+    void missingMalformedAndUnknownKeysAre401AndNeverEchoed() throws Exception
+    {
+        start(Map.of());
+        final String admin = keys.secret("admin");
+        final String oneCharOff = admin.substring(0, admin.length() - 1) + (admin.endsWith("A") ? "B" : "A");
+        final Map<String, String> refused = new LinkedHashMap<>();
+        refused.put("Basic " + admin, "must be 'Bearer KEY'");
+        refused.put("Bearer", "must be 'Bearer KEY'");
+        refused.put("Bearer    ", "must be 'Bearer KEY'");
+        refused.put("Bearer " + admin + " extra", "must be 'Bearer KEY'");
+        refused.put("Bearer " + "x".repeat(513), "must be 'Bearer KEY'");
+        refused.put(admin, "must be 'Bearer KEY'");
+        refused.put("Bearer " + oneCharOff, "not known");
+        refused.put("Bearer " + KeyTool.sha256Hex(admin), "not known");
+        for (final Map.Entry<String, String> header : refused.entrySet())
+        {
+            final Client.Answer answer = client.withAuthorization(header.getKey()).get("/v1/prices");
+            bodies.add(answer.body());
+            assertEquals(401, answer.status(), header.getKey());
+            assertTrue(answer.json().get("message").asText().contains(header.getValue()), header.getKey() + ": " + answer.body());
+        }
+        final Client.Answer none = client.get("/v1/prices");
+        assertEquals(401, none.status());
+        assertTrue(none.json().get("message").asText().contains("needs an API key"), none.body());
+        assertEquals(401, client.get("/no/such/route").status(), "routes are not revealed without a key");
+        assertEquals(404, client.withKey(admin).get("/no/such/route").status());
+
+        assertEquals(200, client.withAuthorization("bearer " + admin).get("/v1/prices").status(), "the scheme is case-insensitive");
+        assertEquals(200, client.withAuthorization("Bearer   " + admin + "  ").get("/v1/prices").status(), "spaces around the key");
+        final String metrics = client.withKey(admin).get("/metrics").body();
+        assertTrue(metrics.contains("tokenmeter_auth_denied_total{reason=\"malformed\"} 6.0"), metrics);
+        assertTrue(metrics.contains("tokenmeter_auth_denied_total{reason=\"unknown\"} 2.0"), metrics);
+        assertTrue(metrics.contains("tokenmeter_auth_denied_total{reason=\"missing\"} 2.0"), metrics);
+        assertNoKeyMaterial();
+    }
+
+    @Test
+    void mixedTenantsAreRefusedWholeAndNamed() throws Exception
+    {
+        start(Map.of());
+        final StringBuilder batch = new StringBuilder("[");
+        for (int i = 0; i < 20; i++)
+        {
+            batch.append(i == 0 ? "" : ",").append(event("mixed-" + i, i % 10 == 3 ? "t" + i : "acme"));
+        }
+        final Client.Answer answer = as("ingest acme").post("/v1/events", "application/json", batch.append(']').toString());
+        assertEquals(403, answer.status());
+        final String message = answer.json().get("message").asText();
+        assertTrue(message.contains("for tenant t3, t13; ") && message.contains("nothing in this request was accepted"), message);
+        final JsonNode rows = as("admin").get(usage("acme")).json().get("rows");
+        assertEquals(0, rows.size(), "none of the request's acme events were counted");
+        assertEquals(202, as("ingest acme").post("/v1/events", "application/json", event("mixed-0", "acme")).status());
+        assertEquals(1, as("admin").get(usage("acme")).json().get("rows").get(0).get("requests").asInt());
+    }
+
+    @Test
+    void aChangedKeysFileIsInForceWithoutRestartAndABadOneKeepsTheOldKeys() throws Exception
+    {
+        start(Map.of("keys-poll", "100ms"));
+        final Client oldKey = as("read *");
+        assertEquals(200, oldKey.get(usage("acme")).status());
+
+        keys.add("late-reader", "read", "globex");
+        keys.write(dir.resolve("keys.yaml"), "admin", "late-reader");
+        final Client newKey = client.withKey(keys.secret("late-reader"));
+        assertTrue(eventually(() -> newKey.get(usage("globex")).status() == 200), "the new key works");
+        assertEquals(401, oldKey.get(usage("acme")).status(), "the removed key is refused on its open connection");
+        assertEquals(403, newKey.get(usage("acme")).status(), "the new key's tenants apply");
+
+        KeyFixture.writeText(dir.resolve("keys.yaml"), "keys:\n  - name: broken\n    role: superuser\n");
+        final Client admin = as("admin");
+        assertTrue(eventually(() -> admin.get("/metrics").body().contains("tokenmeter_keys_reloads_total{result=\"failed\"} 1.0")),
+            "the bad file is noticed");
+        assertEquals(200, newKey.get(usage("globex")).status(), "the keys in force stay");
+        assertTrue(log.text().contains("keys[0].role: must be ingest, read or admin"), "the log names the problem");
+        assertTrue(log.text().contains("the previous keys stay in force"));
+        assertNoKeyMaterial();
+    }
+
+    @Test
+    void metricsCanBeOpenWhileEverythingElseNeedsAKey() throws Exception
+    {
+        start(Map.of("metrics-access", "open"));
+        final Client.Answer metrics = client.get("/metrics");
+        assertEquals(200, metrics.status());
+        assertTrue(metrics.body().contains("tokenmeter_keys 5.0"), "five keys in force");
+        assertEquals(401, client.get(usage("acme")).status());
+        assertEquals(401, client.get("/v1/prices").status());
+    }
+
+    @Test
+    void anInvalidKeysFileStopsTheStartWithEveryProblem() throws Exception
+    {
+        final Path file = KeyFixture.writeText(dir.resolve("bad-keys.yaml"), "keys:\n"
+            + "  - name: a\n    sha256: \"" + "ab".repeat(32) + "\"\n    role: read\n    tenant: [acme]\n"
+            + "  - name: b\n    sha256: " + keys.secret("admin") + "\n    role: admin\n    tenants: [acme]\n");
+        final Exception failure = org.junit.jupiter.api.Assertions.assertThrows(Exception.class,
+            () -> TestServer.start(dir, Map.of("data-dir", dir.resolve("data").toString(), "keys", file.toString())));
+        final String message = failure.getMessage();
+        assertTrue(message.contains("keys[0].tenant: not a field of a key"), message);
+        assertTrue(message.contains("keys[0].tenants: is required"), message);
+        assertTrue(message.contains("keys[1].sha256: must be the 64 hex digits"), message);
+        assertTrue(message.contains("keys[1].tenants: an admin key acts for every tenant"), message);
+        assertEquals(List.of(), keys.keyMaterialIn(message), "the message does not quote the key put where its hash belongs");
+    }
+
+    private void assertNoKeyMaterial()
+    {
+        final List<String> inBodies = new ArrayList<>();
+        bodies.forEach(body -> inBodies.addAll(keys.keyMaterialIn(body)));
+        assertEquals(List.of(), inBodies, "no answer holds key material");
+        final String logText = log.text();
+        assertFalse(logText.isEmpty(), "the log was captured");
+        assertEquals(List.of(), keys.keyMaterialIn(logText), "the log holds no key material");
+    }
+
+    private static boolean eventually(final java.util.function.BooleanSupplier condition)
+    {
+        final long until = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+        while (System.nanoTime() < until)
+        {
+            if (condition.getAsBoolean())
+            {
+                return true;
+            }
+            LockSupport.parkNanos(50_000_000);
+        }
+        return false;
+    }
+}
