@@ -5,10 +5,7 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-import java.io.IOException;
-import java.net.ServerSocket;
 import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -32,60 +29,15 @@ class CrashRecoveryTest
     @TempDir
     Path dir;
 
-    private Process process;
-    private int port;
-    private int starts;
+    private ServerProcess server;
 
     @AfterEach
     void stop() throws InterruptedException
     {
-        if (process != null)
+        if (server != null)
         {
-            process.destroyForcibly();
-            process.waitFor(10, TimeUnit.SECONDS);
+            server.close();
         }
-    }
-
-    private void startServer() throws IOException
-    {
-        final List<String> command = new ArrayList<>();
-        command.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
-        for (final String flag : System.getProperty("tokenmeter.test.jvmFlags", "").trim().split("\\s+"))
-        {
-            if (!flag.isEmpty())
-            {
-                command.add(flag);
-            }
-        }
-        command.addAll(List.of("-Xmx512m", "-cp", System.getProperty("java.class.path"), "io.tokenmeter.server.Main", "serve",
-            "--port", Integer.toString(port), "--data-dir", dir.resolve("data").toString(), "--dedup-capacity", "100000"));
-        final Path log = dir.resolve("server-" + (starts++) + ".log");
-        process = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(log.toFile()).start();
-        final Client client = new Client(port);
-        final long until = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
-        while (System.nanoTime() < until)
-        {
-            try
-            {
-                if (client.get("/health/ready").status() == 200)
-                {
-                    return;
-                }
-            }
-            catch (final IllegalStateException notYet)
-            {
-                // not listening yet
-            }
-            assertTrue(process.isAlive(), "server process died; see " + log);
-            LockSupport.parkNanos(50_000_000);
-        }
-        throw new AssertionError("server not ready within 60 s; see " + log);
-    }
-
-    private void killNine() throws InterruptedException
-    {
-        process.destroyForcibly(); // SIGKILL on Linux
-        assertTrue(process.waitFor(10, TimeUnit.SECONDS));
     }
 
     private static String batch(final int b)
@@ -102,11 +54,9 @@ class CrashRecoveryTest
     @Test
     void killNineDuringTrafficLosesAndDoublesNothing() throws Exception
     {
-        try (ServerSocket socket = new ServerSocket(0))
-        {
-            port = socket.getLocalPort();
-        }
-        startServer();
+        server = new ServerProcess(dir, List.of("--data-dir", dir.resolve("data").toString(), "--dedup-capacity", "100000"));
+        final int port = server.port();
+        server.start();
         final AtomicInteger acked = new AtomicInteger();
         final AtomicReference<Throwable> failure = new AtomicReference<>();
         final long deadline = System.nanoTime() + DEADLINE_NS;
@@ -158,8 +108,8 @@ class CrashRecoveryTest
             {
                 LockSupport.parkNanos(1_000_000);
             }
-            killNine();
-            startServer();
+            server.killNine();
+            server.start();
         }
         gateway.join(TimeUnit.NANOSECONDS.toMillis(Math.max(1, deadline - System.nanoTime())));
         assertNull(failure.get(), () -> "gateway failed: " + failure.get());
@@ -172,8 +122,8 @@ class CrashRecoveryTest
         assertEquals(BATCHES * EVENTS_PER_BATCH, rows.get(0).get("requests").asLong(), "every event counted once");
         assertEquals(expectedOutput, rows.get(0).get("output_tokens").asLong());
 
-        killNine();
-        startServer();
+        server.killNine();
+        server.start();
         for (int b = 0; b < BATCHES; b += 7)
         {
             final JsonNode counts = client.post("/v1/events", "application/json", batch(b)).json();

@@ -1,0 +1,67 @@
+package io.tokenmeter.server.http;
+
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.file.Path;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.locks.LockSupport;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * The server as its own process with polling off: a changed keys file is put in force by SIGHUP alone, the process
+ * survives the signal, and its whole output holds no key material.
+ */
+class KeysReloadSignalTest
+{
+    @TempDir
+    Path dir;
+
+    private ServerProcess server;
+
+    @AfterEach
+    void stop() throws InterruptedException
+    {
+        if (server != null)
+        {
+            server.close();
+        }
+    }
+
+    @Test
+    void sighupReloadsTheKeysFile() throws Exception
+    {
+        final KeyFixture keys = new KeyFixture().add("first", "read", "*").add("second", "admin");
+        final Path file = keys.write(dir.resolve("keys.yaml"), "first");
+        server = new ServerProcess(dir, List.of("--data-dir", dir.resolve("data").toString(), "--keys", file.toString(),
+            "--config", KeyFixture.writeText(dir.resolve("config.yaml"), "keys-poll: 0s\n").toString()));
+        server.start();
+        final Client client = new Client(server.port());
+        final Client first = client.withKey(keys.secret("first"));
+        final Client second = client.withKey(keys.secret("second"));
+        assertEquals(200, first.get("/v1/prices").status());
+        assertEquals(401, second.get("/v1/prices").status());
+
+        keys.write(file, "second");
+        LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(300));
+        assertEquals(200, first.get("/v1/prices").status(), "with polling off nothing changes before the signal");
+
+        server.signal("HUP");
+        final long until = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+        while (second.get("/v1/prices").status() != 200 && System.nanoTime() < until)
+        {
+            LockSupport.parkNanos(50_000_000);
+        }
+        assertEquals(200, second.get("/v1/prices").status(), "the new key works after SIGHUP");
+        assertEquals(401, first.get("/v1/prices").status(), "the removed key is refused");
+        assertEquals(200, client.get("/health/live").status(), "the process lives on");
+        final String output = server.output();
+        assertTrue(output.contains("SIGHUP received: reloading the keys file"), output);
+        assertTrue(output.contains("reloaded: 1 keys: second (admin *)"), output);
+        assertEquals(List.of(), keys.keyMaterialIn(output), "the server's output holds no key material");
+    }
+}

@@ -1,0 +1,112 @@
+package io.tokenmeter.server.http;
+
+import java.io.IOException;
+import java.net.ServerSocket;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.locks.LockSupport;
+
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** The server as its own process ({@code Main serve}) on a fixed loopback port, with its output in a log file per start. */
+final class ServerProcess implements AutoCloseable
+{
+    private final Path dir;
+    private final int port;
+    private final List<String> args;
+    private Process process;
+    private Path log;
+    private int starts;
+
+    /** @param args {@code serve} flags besides the port. */
+    ServerProcess(final Path dir, final List<String> args) throws IOException
+    {
+        this.dir = dir;
+        this.args = List.copyOf(args);
+        try (ServerSocket socket = new ServerSocket(0))
+        {
+            port = socket.getLocalPort();
+        }
+    }
+
+    int port()
+    {
+        return port;
+    }
+
+    long pid()
+    {
+        return process.pid();
+    }
+
+    /** @return everything the current process has written so far. */
+    String output() throws IOException
+    {
+        return Files.readString(log);
+    }
+
+    /** Starts the process and waits (at most 60 s) until {@code /health/ready} answers 200. */
+    void start() throws IOException
+    {
+        final List<String> command = new ArrayList<>();
+        command.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
+        for (final String flag : System.getProperty("tokenmeter.test.jvmFlags", "").trim().split("\\s+"))
+        {
+            if (!flag.isEmpty())
+            {
+                command.add(flag);
+            }
+        }
+        command.addAll(List.of("-Xmx512m", "-cp", System.getProperty("java.class.path"), "io.tokenmeter.server.Main", "serve",
+            "--port", Integer.toString(port)));
+        command.addAll(args);
+        log = dir.resolve("server-" + (starts++) + ".log");
+        process = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(log.toFile()).start();
+        final Client client = new Client(port);
+        final long until = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+        while (System.nanoTime() < until)
+        {
+            try
+            {
+                if (client.get("/health/ready").status() == 200)
+                {
+                    return;
+                }
+            }
+            catch (final IllegalStateException notYet)
+            {
+                // not listening yet
+            }
+            assertTrue(process.isAlive(), "server process died; see " + log);
+            LockSupport.parkNanos(50_000_000);
+        }
+        throw new AssertionError("server not ready within 60 s; see " + log);
+    }
+
+    /** SIGKILL, and waits for the process to be gone. */
+    void killNine() throws InterruptedException
+    {
+        process.destroyForcibly();
+        assertTrue(process.waitFor(10, TimeUnit.SECONDS));
+    }
+
+    /** Sends a signal by name (e.g. HUP) with kill(1). */
+    void signal(final String name) throws IOException, InterruptedException
+    {
+        final Process kill = new ProcessBuilder("kill", "-" + name, Long.toString(process.pid())).inheritIO().start();
+        assertTrue(kill.waitFor(10, TimeUnit.SECONDS) && kill.exitValue() == 0, "kill -" + name);
+    }
+
+    @Override
+    public void close() throws InterruptedException
+    {
+        if (process != null)
+        {
+            process.destroyForcibly();
+            process.waitFor(10, TimeUnit.SECONDS);
+        }
+    }
+}
