@@ -36,6 +36,9 @@ import java.util.concurrent.CountDownLatch;
     description = "LLM token metering and billing service.", subcommands = {Main.Serve.class, Main.Audit.class, KeysCommand.class})
 public final class Main implements Runnable
 {
+    /** The environment variable the client commands take an API key from. */
+    static final String API_KEY_ENV = "TOKENMETER_API_KEY";
+
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
 
@@ -159,6 +162,9 @@ public final class Main implements Runnable
         String tenant;
         @Option(names = "--server", description = "compare drafts too: the server's URL, e.g. http://127.0.0.1:8080")
         URI server;
+        @Option(names = "--key-file", description = "file holding the API key for --server (a read key for every tenant, "
+            + "or admin); default: the environment variable " + API_KEY_ENV)
+        Path keyFile;
 
         @Override
         public Integer call()
@@ -205,8 +211,13 @@ public final class Main implements Runnable
 
         private byte[] get(final HttpClient client, final String path) throws IOException, InterruptedException
         {
-            final HttpResponse<byte[]> response = client.send(HttpRequest.newBuilder(server.resolve(path))
-                .timeout(Duration.ofSeconds(60)).GET().build(), HttpResponse.BodyHandlers.ofByteArray());
+            final HttpRequest.Builder request = HttpRequest.newBuilder(server.resolve(path)).timeout(Duration.ofSeconds(60)).GET();
+            final String key = keyFile != null ? java.nio.file.Files.readString(keyFile).strip() : System.getenv(API_KEY_ENV);
+            if (key != null && !key.isBlank())
+            {
+                request.header("Authorization", "Bearer " + key.strip());
+            }
+            final HttpResponse<byte[]> response = client.send(request.build(), HttpResponse.BodyHandlers.ofByteArray());
             if (response.statusCode() != 200)
             {
                 throw new IOException("GET " + path + " answered " + response.statusCode() + ": "

@@ -325,6 +325,38 @@ class AccessTest
         assertEquals(List.of(), keys.keyMaterialIn(message), "the message does not quote the key put where its hash belongs");
     }
 
+    @Test
+    void theAuditComparesDraftsWithAKeyFromAFile() throws Exception
+    {
+        start(Map.of());
+        assertEquals(202, as("ingest acme").post("/v1/events", "application/json", event("audited", "acme")).status());
+        final List<String> args = List.of("audit", "--data-dir", dir.resolve("data").toString(), "--period", PERIOD,
+            "--server", "http://127.0.0.1:" + server.port());
+        final java.io.PrintStream out = System.out;
+        final java.io.PrintStream err = System.err;
+        final java.io.ByteArrayOutputStream printed = new java.io.ByteArrayOutputStream();
+        System.setOut(new java.io.PrintStream(printed, true, java.nio.charset.StandardCharsets.UTF_8));
+        System.setErr(new java.io.PrintStream(printed, true, java.nio.charset.StandardCharsets.UTF_8));
+        try
+        {
+            final picocli.CommandLine cli = new picocli.CommandLine(new io.tokenmeter.server.Main());
+            assertEquals(2, cli.execute(args.toArray(String[]::new)), "without a key the server refuses the audit");
+            final Path keyFile = Files.writeString(dir.resolve("finance.key"), keys.secret("read-all") + "\n");
+            final List<String> withKey = new ArrayList<>(args);
+            withKey.addAll(List.of("--key-file", keyFile.toString()));
+            assertEquals(0, cli.execute(withKey.toArray(String[]::new)), "with a read key for every tenant it audits");
+        }
+        finally
+        {
+            System.setOut(out);
+            System.setErr(err);
+        }
+        final String output = printed.toString(java.nio.charset.StandardCharsets.UTF_8);
+        assertTrue(output.contains("answered 401") && output.contains("audit clean: 1 invoice(s)"), output);
+        bodies.add(output);
+        assertNoKeyMaterial();
+    }
+
     private void assertNoKeyMaterial()
     {
         final List<String> inBodies = new ArrayList<>();

@@ -48,8 +48,8 @@ final class ServerProcess implements AutoCloseable
         return Files.readString(log);
     }
 
-    /** Starts the process and waits (at most 60 s) until {@code /health/ready} answers 200. */
-    void start() throws IOException
+    /** @return {@code java}, the JVM flags the server needs and this test's class path, ready for a main class. */
+    static List<String> javaCommand()
     {
         final List<String> command = new ArrayList<>();
         command.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
@@ -60,8 +60,15 @@ final class ServerProcess implements AutoCloseable
                 command.add(flag);
             }
         }
-        command.addAll(List.of("-Xmx512m", "-cp", System.getProperty("java.class.path"), "io.tokenmeter.server.Main", "serve",
-            "--port", Integer.toString(port)));
+        command.addAll(List.of("-Xmx512m", "-cp", System.getProperty("java.class.path")));
+        return command;
+    }
+
+    /** Starts the process and waits (at most 60 s) until {@code /health/ready} answers 200. */
+    void start() throws IOException
+    {
+        final List<String> command = javaCommand();
+        command.addAll(List.of("io.tokenmeter.server.Main", "serve", "--port", Integer.toString(port)));
         command.addAll(args);
         log = dir.resolve("server-" + (starts++) + ".log");
         process = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(log.toFile()).start();

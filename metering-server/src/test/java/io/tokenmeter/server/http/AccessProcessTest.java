@@ -13,10 +13,10 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
- * The server as its own process with polling off: a changed keys file is put in force by SIGHUP alone, the process
- * survives the signal, and its whole output holds no key material.
+ * Access control of the server as its own process: SIGHUP reloads the keys file, and a public bind without keys
+ * stops the start with a message and a non-zero exit.
  */
-class KeysReloadSignalTest
+class AccessProcessTest
 {
     @TempDir
     Path dir;
@@ -32,6 +32,20 @@ class KeysReloadSignalTest
         }
     }
 
+    @Test
+    void bindingAPublicAddressWithoutKeysExitsNonZeroWithAMessage() throws Exception
+    {
+        final List<String> command = ServerProcess.javaCommand();
+        command.addAll(List.of("io.tokenmeter.server.Main", "serve", "--port", "0", "--bind", "0.0.0.0",
+            "--data-dir", dir.resolve("data").toString()));
+        final Process process = new ProcessBuilder(command).redirectErrorStream(true).start();
+        assertTrue(process.waitFor(60, TimeUnit.SECONDS), "the process ends by itself");
+        final String output = new String(process.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+        assertEquals(2, process.exitValue(), output);
+        assertTrue(output.contains("refusing to bind 0.0.0.0: no API keys are configured (--keys FILE)"), output);
+    }
+
+    /** With polling off, a changed keys file is put in force by SIGHUP alone; the process survives the signal. */
     @Test
     void sighupReloadsTheKeysFile() throws Exception
     {
