@@ -51,16 +51,11 @@ class BillingServerTest
         {
             final Path prices = configDir.resolve("prices.json");
             Files.writeString(prices, BOOK);
-            settings = new HashMap<>(Map.of("port", "0", "data-dir", dataDir.toString(), "prices", prices.toString()));
+            settings = new HashMap<>(Map.of("prices", prices.toString()));
         }
         settings.putAll(extra);
-        server = TokenmeterServer.start(Settings.of(settings));
+        server = TestServer.start(dataDir, settings);
         client = new Client(server.port());
-        for (int i = 0; i < 500 && !server.isReady(); i++)
-        {
-            java.util.concurrent.locks.LockSupport.parkNanos(10_000_000);
-        }
-        assertTrue(server.isReady(), "ready within 5 s");
     }
 
     @AfterEach

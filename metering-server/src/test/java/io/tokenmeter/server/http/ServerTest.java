@@ -13,7 +13,6 @@ import java.time.YearMonth;
 import java.time.ZoneOffset;
 import java.time.temporal.ChronoUnit;
 import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
@@ -39,22 +38,15 @@ class ServerTest
 
     private void start(final Map<String, String> extra)
     {
-        final Map<String, String> settings = new HashMap<>(Map.of("port", "0", "data-dir", dataDir.toString()));
-        settings.putAll(extra);
         try
         {
-            server = TokenmeterServer.start(Settings.of(settings));
+            server = TestServer.start(dataDir, extra);
         }
         catch (final Exception ex)
         {
             throw new IllegalStateException(ex);
         }
         client = new Client(server.port());
-        for (int i = 0; i < 500 && !server.isReady(); i++)
-        {
-            java.util.concurrent.locks.LockSupport.parkNanos(10_000_000);
-        }
-        assertTrue(server.isReady(), "ready within 5 s");
     }
 
     private void restart()
