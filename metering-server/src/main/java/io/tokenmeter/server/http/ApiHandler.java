@@ -44,6 +44,7 @@ final class ApiHandler extends SimpleChannelInboundHandler<FullHttpRequest>
 {
     private static final Logger LOG = LoggerFactory.getLogger(ApiHandler.class);
     private static final String INGEST = "/v1/events";
+    private static final String CLOUD_EVENTS = "/api/v1/events";
     private static final FastThreadLocal<EventParser> PARSER = new FastThreadLocal<>()
     {
         @Override
@@ -109,18 +110,18 @@ final class ApiHandler extends SimpleChannelInboundHandler<FullHttpRequest>
                 metrics(ctx, ApiKey.OPEN, keepAlive);
                 return;
             }
-            final ApiKey key = authenticate(ctx, request, path.equals(INGEST), keepAlive, receiptNanos);
+            final ApiKey key = authenticate(ctx, request, path.equals(INGEST) || path.equals(CLOUD_EVENTS), keepAlive, receiptNanos);
             if (key == null)
             {
                 return;
             }
             switch (path)
             {
-                case INGEST ->
+                case INGEST, CLOUD_EVENTS ->
                 {
                     if (method.equals(HttpMethod.POST))
                     {
-                        ingest(ctx, request, key, keepAlive, receiptNanos);
+                        ingest(ctx, request, key, path.equals(CLOUD_EVENTS), keepAlive, receiptNanos);
                     }
                     else
                     {
@@ -149,7 +150,7 @@ final class ApiHandler extends SimpleChannelInboundHandler<FullHttpRequest>
                     else
                     {
                         respond(ctx, Responses.error(ctx.alloc(), HttpResponseStatus.NOT_FOUND, "not_found", "no route " + path
-                            + "; routes: POST /v1/events, GET /v1/usage, GET /v1/invoices, GET /v1/invoices/{tenant}/{period}, "
+                            + "; routes: POST /v1/events, POST /api/v1/events (CloudEvents), GET /v1/usage, GET /v1/invoices, GET /v1/invoices/{tenant}/{period}, "
                             + "POST /v1/invoices/{tenant}/{period}/finalize, GET|PUT /v1/prices, GET /health/live, "
                             + "GET /health/ready, GET /metrics"), keepAlive);
                     }
@@ -164,8 +165,8 @@ final class ApiHandler extends SimpleChannelInboundHandler<FullHttpRequest>
         }
     }
 
-    private void ingest(final ChannelHandlerContext ctx, final FullHttpRequest request, final ApiKey key, final boolean keepAlive,
-        final long receiptNanos)
+    private void ingest(final ChannelHandlerContext ctx, final FullHttpRequest request, final ApiKey key, final boolean cloudEvents,
+        final boolean keepAlive, final long receiptNanos)
     {
         final long receiptMs = System.currentTimeMillis();
         final var settings = api.settings();
@@ -183,28 +184,28 @@ final class ApiHandler extends SimpleChannelInboundHandler<FullHttpRequest>
             return;
         }
         final String contentType = mediaType(request.headers().get(HttpHeaderNames.CONTENT_TYPE));
-        final boolean ndjson;
-        if ("application/json".equals(contentType))
-        {
-            ndjson = false;
-        }
-        else if ("application/x-ndjson".equals(contentType))
-        {
-            ndjson = true;
-        }
-        else
+        final boolean ndjson = "application/x-ndjson".equals(contentType);
+        final EventParser.CloudEventsBody cloudEventsBody = cloudEvents ? cloudEventsBody(contentType) : null;
+        if (cloudEvents ? cloudEventsBody == null : !(ndjson || "application/json".equals(contentType)))
         {
             answerIngest(ctx, Responses.error(ctx.alloc(), HttpResponseStatus.UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type",
-                "Content-Type must be application/json (an event or an array of events) or application/x-ndjson "
-                    + "(one event per line), not " + (contentType == null ? "missing" : contentType)), keepAlive, receiptNanos);
+                (cloudEvents
+                    ? "Content-Type must be application/cloudevents+json (one CloudEvent), application/cloudevents-batch+json "
+                        + "(an array of them) or application/json (either), not "
+                    : "Content-Type must be application/json (an event or an array of events) or application/x-ndjson "
+                        + "(one event per line), not ")
+                    + (contentType == null ? "missing" : contentType)), keepAlive, receiptNanos);
             return;
         }
 
         final int bodyLength = request.content().readableBytes();
         final ExpandableArrayBuffer staged = new ExpandableArrayBuffer(Math.max(256, bodyLength / 2));
         final EventParser parser = PARSER.get();
-        final ParseOutcome outcome = parser.parse(new ByteBufInputStream(request.content()), ndjson, receiptMs,
-            settings.maxFutureSkew.toMillis(), settings.maxEventsPerRequest, staged);
+        final ParseOutcome outcome = cloudEvents
+            ? parser.parseCloudEvents(new ByteBufInputStream(request.content()), cloudEventsBody, receiptMs,
+                settings.maxFutureSkew.toMillis(), settings.maxEventsPerRequest, staged)
+            : parser.parse(new ByteBufInputStream(request.content()), ndjson, receiptMs,
+                settings.maxFutureSkew.toMillis(), settings.maxEventsPerRequest, staged);
         switch (outcome)
         {
             case MALFORMED ->
@@ -227,6 +228,10 @@ final class ApiHandler extends SimpleChannelInboundHandler<FullHttpRequest>
             }
             case OK ->
             {
+                if (parser.ignoredFields())
+                {
+                    parser.forEachIgnoredField(api.metrics()::onUsageFieldIgnored);
+                }
                 if (parser.eventCount() == 0)
                 {
                     answerIngest(ctx, Responses.text(ctx.alloc(), HttpResponseStatus.ACCEPTED, "application/json",
@@ -503,6 +508,21 @@ final class ApiHandler extends SimpleChannelInboundHandler<FullHttpRequest>
         {
             ctx.writeAndFlush(response).addListener(ChannelFutureListener.CLOSE);
         }
+    }
+
+    private static EventParser.CloudEventsBody cloudEventsBody(final String contentType)
+    {
+        if (contentType == null)
+        {
+            return null;
+        }
+        return switch (contentType)
+        {
+            case "application/cloudevents+json" -> EventParser.CloudEventsBody.SINGLE;
+            case "application/cloudevents-batch+json" -> EventParser.CloudEventsBody.BATCH;
+            case "application/json" -> EventParser.CloudEventsBody.EITHER;
+            default -> null;
+        };
     }
 
     private static String mediaType(final String contentType)

@@ -9,6 +9,9 @@ import io.tokenmeter.core.event.EventHasher;
 import io.tokenmeter.core.event.ServiceTier;
 import io.tokenmeter.core.event.StagedEvent;
 import io.tokenmeter.core.event.TokenClass;
+import io.tokenmeter.server.usage.UsageFields;
+import io.tokenmeter.server.usage.UsageFormat;
+import io.tokenmeter.server.usage.UsageMapper;
 import org.agrona.MutableDirectBuffer;
 
 import java.io.IOException;
@@ -18,16 +21,30 @@ import java.util.List;
 
 /**
  * Parses and validates an ingest body (SPEC section 2) with Jackson's streaming parser and stages each valid event
- * in {@link StagedEvent} layout. All or nothing: every problem of every event is collected, and nothing is staged
- * once one is found. One instance per thread; scratch buffers are reused, and a valid event allocates nothing.
+ * in {@link StagedEvent} layout: tokenmeter's own events ({@link #parse}) or CloudEvents ({@link #parseCloudEvents}),
+ * with token fields or a provider's usage object ({@link UsageMapper}). All or nothing: every problem of every event
+ * is collected, and nothing is staged once one is found. One instance per thread; scratch buffers are reused, and a
+ * valid event with token fields allocates nothing.
  */
-public final class EventParser
+public final class EventParser implements UsageFields.IgnoredField
 {
     /** Most problems listed in one answer; the rest are counted. */
     public static final int MAX_PROBLEMS = 1000;
 
+    /** Most distinct ignored usage fields tallied per request; the rest are tallied as {@link #OTHER_FIELD}. */
+    public static final int MAX_IGNORED_FIELDS = 32;
+    public static final String OTHER_FIELD = "_other";
+
+    /** What a CloudEvents body may be: one event, an array of them (batch), or either ({@code application/json}). */
+    public enum CloudEventsBody
+    {
+        SINGLE, BATCH, EITHER
+    }
+
     private static final String ALLOWED_FIELDS = "id, tenant, model, timestamp, service_tier, input_tokens, "
-        + "cache_read_tokens, cache_write_tokens, cache_write_1h_tokens, output_tokens, reasoning_tokens";
+        + "cache_read_tokens, cache_write_tokens, cache_write_1h_tokens, output_tokens, reasoning_tokens, usage_format, usage";
+    private static final String DATA_FIELDS = "model, service_tier, input_tokens, cache_read_tokens, cache_write_tokens, "
+        + "cache_write_1h_tokens, output_tokens, reasoning_tokens, usage_format, usage, type, tokens";
 
     private static final int F_ID = 0;
     private static final int F_TENANT = 1;
@@ -35,6 +52,19 @@ public final class EventParser
     private static final int F_TIMESTAMP = 3;
     private static final int F_TIER = 4;
     private static final int F_TOKENS = 5; // F_TOKENS + token class index
+    private static final int F_USAGE_FORMAT = F_TOKENS + TokenClass.COUNT;
+    private static final int F_USAGE = F_USAGE_FORMAT + 1;
+    // CloudEvents only
+    private static final int F_SOURCE = F_USAGE + 1;
+    private static final int F_SPECVERSION = F_SOURCE + 1;
+    private static final int F_CE_TYPE = F_SPECVERSION + 1;
+    private static final int F_DATA = F_CE_TYPE + 1;
+    private static final int F_DATACONTENTTYPE = F_DATA + 1;
+    private static final int F_DATASCHEMA = F_DATACONTENTTYPE + 1;
+    private static final int F_ONE_CLASS_TYPE = F_DATASCHEMA + 1;
+    private static final int F_ONE_CLASS_TOKENS = F_ONE_CLASS_TYPE + 1;
+    private static final int F_EXTENSION = -2;
+    private static final int TOKEN_FIELDS = ((1 << TokenClass.COUNT) - 1) << F_TOKENS;
 
     private final JsonFactory factory;
     private final EventHasher hasher = new EventHasher();
@@ -47,6 +77,16 @@ public final class EventParser
     private final byte[] content = new byte[3 + StagedEvent.MAX_TENANT_LENGTH + StagedEvent.MAX_MODEL_LENGTH
         + StagedEvent.MAX_ID_LENGTH + 2 + 8 + 8 * TokenClass.COUNT];
     private final long[] tokens = new long[TokenClass.COUNT];
+    private final byte[] source = new byte[StagedEvent.MAX_ID_LENGTH];
+    private final UsageFields usage = new UsageFields();
+    private final UsageMapper mapper = new UsageMapper();
+    private final UsageMapper.Problems usageProblems = this::usageProblem;
+    private final String[] ignoredFormat = new String[MAX_IGNORED_FIELDS];
+    private final String[] ignoredParent = new String[MAX_IGNORED_FIELDS];
+    private final String[] ignoredName = new String[MAX_IGNORED_FIELDS];
+    private final int[] ignoredCount = new int[MAX_IGNORED_FIELDS];
+    private int ignoredDistinct;
+    private int ignoredOther;
 
     private final List<Problem> problems = new ArrayList<>();
     private int problemCount;
@@ -57,6 +97,13 @@ public final class EventParser
     private boolean hasTimestamp;
     private long timestampMs;
     private int tierCode;
+    private int sourceLength;
+    private UsageFormat usageFormat;
+    private boolean usageRead;
+    private int oneClass;
+    private long oneClassTokens;
+    private int problemIndex;
+    private String usagePrefix;
     private int eventProblems;
     private int eventsWithProblems;
     private int eventsSeen;
@@ -82,7 +129,7 @@ public final class EventParser
     }
 
     /**
-     * Parses a body and stages its events into {@code out} from offset 0.
+     * Parses a body of tokenmeter events and stages them into {@code out} from offset 0.
      *
      * @param ndjson      one event per line instead of a JSON object or array.
      * @param receiptMs   the time of receipt: the timestamp of events without one.
@@ -96,10 +143,38 @@ public final class EventParser
         final int maxEvents,
         final MutableDirectBuffer out)
     {
+        return read(body, ndjson, null, receiptMs, maxFutureMs, maxEvents, out);
+    }
+
+    /**
+     * Parses a body of CloudEvents 1.0 (structured mode, JSON) and stages them into {@code out} from offset 0:
+     * {@code subject} is the tenant, {@code source} + {@code id} the id, {@code time} the timestamp, {@code data} the
+     * model and the usage.
+     */
+    public ParseOutcome parseCloudEvents(
+        final InputStream body,
+        final CloudEventsBody shape,
+        final long receiptMs,
+        final long maxFutureMs,
+        final int maxEvents,
+        final MutableDirectBuffer out)
+    {
+        return read(body, false, shape, receiptMs, maxFutureMs, maxEvents, out);
+    }
+
+    private ParseOutcome read(
+        final InputStream body,
+        final boolean ndjson,
+        final CloudEventsBody cloudEvents,
+        final long receiptMs,
+        final long maxFutureMs,
+        final int maxEvents,
+        final MutableDirectBuffer out)
+    {
         reset(receiptMs, maxFutureMs, maxEvents, out);
         try (JsonParser parser = factory.createParser(body))
         {
-            return ndjson ? parseLines(parser) : parseDocument(parser);
+            return ndjson ? parseLines(parser) : parseDocument(parser, cloudEvents);
         }
         catch (final TooManyEvents ex)
         {
@@ -117,36 +192,53 @@ public final class EventParser
         }
     }
 
-    private ParseOutcome parseDocument(final JsonParser parser) throws IOException
+    private ParseOutcome parseDocument(final JsonParser parser, final CloudEventsBody cloudEvents) throws IOException
     {
+        final boolean ce = cloudEvents != null;
         final JsonToken first = parser.nextToken();
-        if (first == JsonToken.START_OBJECT)
+        if (first == JsonToken.START_OBJECT && cloudEvents != CloudEventsBody.BATCH)
         {
-            parseEvent(parser, 0);
+            if (ce)
+            {
+                parseCloudEvent(parser, 0);
+            }
+            else
+            {
+                parseEvent(parser, 0);
+            }
         }
-        else if (first == JsonToken.START_ARRAY)
+        else if (first == JsonToken.START_ARRAY && cloudEvents != CloudEventsBody.SINGLE)
         {
             int index = 0;
             JsonToken token;
             while ((token = parser.nextToken()) != JsonToken.END_ARRAY)
             {
-                element(parser, token, index++, "each element of the array must be an event object");
+                element(parser, token, index++, ce, ce ? "each element of the batch must be a CloudEvent object"
+                    : "each element of the array must be an event object");
             }
         }
         else if (first == null)
         {
-            malformedMessage = "the body is empty: send an event object, an array of them, or NDJSON";
+            malformedMessage = ce ? "the body is empty: send a CloudEvent, or an array of them as "
+                + "application/cloudevents-batch+json" : "the body is empty: send an event object, an array of them, or NDJSON";
             return ParseOutcome.MALFORMED;
         }
         else
         {
-            malformedMessage = "the body must be an event object or an array of event objects";
+            malformedMessage = cloudEvents == null ? "the body must be an event object or an array of event objects"
+                : switch (cloudEvents)
+                {
+                    case SINGLE -> "application/cloudevents+json takes one CloudEvent object; send an array as "
+                        + "application/cloudevents-batch+json";
+                    case BATCH -> "application/cloudevents-batch+json takes a JSON array of CloudEvent objects";
+                    case EITHER -> "the body must be a CloudEvent object or an array of them";
+                };
             return ParseOutcome.MALFORMED;
         }
         if (parser.nextToken() != null)
         {
             malformedMessage = "unexpected content after the JSON value at line " + parser.currentLocation().getLineNr()
-                + "; for one event per line use Content-Type: application/x-ndjson";
+                + (ce ? "" : "; for one event per line use Content-Type: application/x-ndjson");
             return ParseOutcome.MALFORMED;
         }
         return finish();
@@ -158,7 +250,7 @@ public final class EventParser
         JsonToken token;
         while ((token = parser.nextToken()) != null)
         {
-            element(parser, token, index++, "each line must be one event object");
+            element(parser, token, index++, false, "each line must be one event object");
         }
         if (index == 0)
         {
@@ -168,8 +260,8 @@ public final class EventParser
         return finish();
     }
 
-    private void element(final JsonParser parser, final JsonToken token, final int index, final String notAnObject)
-        throws IOException
+    private void element(final JsonParser parser, final JsonToken token, final int index, final boolean cloudEvent,
+        final String notAnObject) throws IOException
     {
         if (index >= maxEvents)
         {
@@ -177,7 +269,14 @@ public final class EventParser
         }
         if (token == JsonToken.START_OBJECT)
         {
-            parseEvent(parser, index);
+            if (cloudEvent)
+            {
+                parseCloudEvent(parser, index);
+            }
+            else
+            {
+                parseEvent(parser, index);
+            }
         }
         else
         {
@@ -200,18 +299,29 @@ public final class EventParser
         return ParseOutcome.INVALID_EVENTS;
     }
 
-    private void parseEvent(final JsonParser parser, final int index) throws IOException
+    private void beginEvent(final int index)
     {
         tenantLength = -1;
         modelLength = -1;
         idLength = -1;
+        sourceLength = -1;
         hasTimestamp = false;
         tierCode = ServiceTier.STANDARD.code();
+        usageFormat = null;
+        usageRead = false;
+        oneClass = -1;
+        oneClassTokens = -1;
+        problemIndex = index;
         eventProblems = 0;
         for (int i = 0; i < TokenClass.COUNT; i++)
         {
             tokens[i] = 0;
         }
+    }
+
+    private void parseEvent(final JsonParser parser, final int index) throws IOException
+    {
+        beginEvent(index);
         int seen = 0;
         JsonToken token;
         while ((token = parser.nextToken()) != JsonToken.END_OBJECT)
@@ -239,22 +349,16 @@ public final class EventParser
             switch (field)
             {
                 case F_ID:
-                    idLength = readId(parser, value, index);
+                    idLength = readUtf8(parser, value, index, "id", id);
                     break;
                 case F_TENANT:
-                    tenantLength = readTenant(parser, value, index);
-                    break;
-                case F_MODEL:
-                    modelLength = readModel(parser, value, index);
+                    tenantLength = readTenant(parser, value, index, "tenant");
                     break;
                 case F_TIMESTAMP:
-                    readTimestamp(parser, value, index);
-                    break;
-                case F_TIER:
-                    readTier(parser, value, index);
+                    readTimestamp(parser, value, index, "timestamp");
                     break;
                 default:
-                    readTokens(parser, value, index, field - F_TOKENS);
+                    readEventField(parser, value, index, field, "");
                     break;
             }
         }
@@ -266,16 +370,57 @@ public final class EventParser
         {
             problem(index, "tenant", "is required");
         }
+        endEvent(index, seen, "");
+    }
+
+    /** Reads one of the fields an event and a CloudEvent's data share: model, tier, tokens, usage, the one-class form. */
+    private void readEventField(final JsonParser parser, final JsonToken value, final int index, final int field,
+        final String prefix) throws IOException
+    {
+        switch (field)
+        {
+            case F_MODEL -> modelLength = readModel(parser, value, index, prefix + "model");
+            case F_TIER -> readTier(parser, value, index, prefix + "service_tier");
+            case F_USAGE_FORMAT -> readUsageFormat(parser, value, index, prefix + "usage_format");
+            case F_USAGE -> readUsage(parser, value, index, prefix + "usage");
+            case F_ONE_CLASS_TYPE -> readOneClassType(parser, value, index, prefix + "type");
+            case F_ONE_CLASS_TOKENS -> readOneClassTokens(parser, value, index, prefix + "tokens");
+            default -> readTokens(parser, value, index, field - F_TOKENS, prefix);
+        }
+    }
+
+    /**
+     * Checks what an event's fields say together and stages the event if it and the request so far have no problem.
+     *
+     * @param seen   the fields given, as bits of the F_ constants (an event's, or a CloudEvent's data's).
+     * @param prefix where those fields sit ({@code ""} or {@code "data."}), for problems.
+     */
+    private void endEvent(final int index, final int seen, final String prefix)
+    {
         if ((seen & (1 << F_MODEL)) == 0)
         {
-            problem(index, "model", "is required");
+            problem(index, prefix + "model", "is required");
         }
-        final int reasoning = TokenClass.REASONING.ordinal();
-        final int output = TokenClass.OUTPUT.ordinal();
-        if (tokens[reasoning] > tokens[output])
+        final boolean hasUsage = (seen & (1 << F_USAGE)) != 0;
+        final boolean hasFormat = (seen & (1 << F_USAGE_FORMAT)) != 0;
+        final boolean oneClassForm = (seen & (1 << F_ONE_CLASS_TYPE | 1 << F_ONE_CLASS_TOKENS)) != 0;
+        if (hasUsage || hasFormat)
         {
-            problem(index, "reasoning_tokens", "must not exceed output_tokens (" + tokens[output]
-                + "): reasoning tokens are a part of the output");
+            usageEvent(index, seen, prefix, hasUsage, hasFormat, oneClassForm);
+        }
+        else if (oneClassForm)
+        {
+            oneClassEvent(index, seen, prefix);
+        }
+        else
+        {
+            final int reasoning = TokenClass.REASONING.ordinal();
+            final int output = TokenClass.OUTPUT.ordinal();
+            if (tokens[reasoning] > tokens[output])
+            {
+                problem(index, prefix + "reasoning_tokens", "must not exceed output_tokens (" + tokens[output]
+                    + "): reasoning tokens are a part of the output");
+            }
         }
         eventsSeen++;
         if (eventProblems > 0)
@@ -285,6 +430,346 @@ public final class EventParser
         else if (problemCount == 0)
         {
             stage();
+        }
+    }
+
+    private void usageEvent(final int index, final int seen, final String prefix, final boolean hasUsage, final boolean hasFormat,
+        final boolean oneClassForm)
+    {
+        if (!hasUsage)
+        {
+            problem(index, prefix + "usage", "is required with usage_format: the provider's usage object as it returned it");
+        }
+        if (!hasFormat)
+        {
+            problem(index, prefix + "usage_format", "is required with usage: one of " + UsageFormat.NAMES);
+        }
+        for (int c = 0; c < TokenClass.COUNT; c++)
+        {
+            if ((seen & (1 << (F_TOKENS + c))) != 0)
+            {
+                problem(index, prefix + TokenClass.of(c).fieldName(), "must not be given with usage: the token classes "
+                    + "come from the usage object; send one or the other");
+            }
+        }
+        if (oneClassForm)
+        {
+            problem(index, prefix + "type", "the one-class form (type + tokens) must not be given with usage");
+        }
+        if (usageFormat == null || !usageRead || eventProblems > 0)
+        {
+            return;
+        }
+        usagePrefix = prefix + "usage";
+        if (mapper.map(usageFormat, usage, usagePrefix, tokens, usageProblems))
+        {
+            final int usageTier = mapper.tierCode();
+            if (usageTier >= 0)
+            {
+                if ((seen & (1 << F_TIER)) != 0 && usageTier != tierCode)
+                {
+                    problem(index, prefix + "service_tier", "is " + ServiceTier.fromCode(tierCode).jsonName()
+                        + " but usage.service_tier says " + ServiceTier.fromCode(usageTier).jsonName());
+                }
+                tierCode = usageTier;
+            }
+            if (eventProblems == 0)
+            {
+                usage.forEachIgnored(this);
+            }
+        }
+    }
+
+    private void oneClassEvent(final int index, final int seen, final String prefix)
+    {
+        if ((seen & (1 << F_ONE_CLASS_TYPE)) == 0)
+        {
+            problem(index, prefix + "type", "is required with tokens: the token class, e.g. input or output");
+        }
+        if ((seen & (1 << F_ONE_CLASS_TOKENS)) == 0)
+        {
+            problem(index, prefix + "tokens", "is required with type: the number of tokens");
+        }
+        if ((seen & TOKEN_FIELDS) != 0)
+        {
+            problem(index, prefix + "tokens", "the one-class form (type + tokens) must not be given with token fields");
+        }
+        if (oneClass >= 0 && oneClassTokens >= 0)
+        {
+            tokens[oneClass] = oneClassTokens;
+        }
+    }
+
+    private void usageProblem(final String field, final String message)
+    {
+        problem(problemIndex, field, message);
+    }
+
+    /** Tallies a usage field the mapping ignored (called by {@link UsageFields#forEachIgnored}). */
+    @Override
+    public void onIgnored(final String parentName, final String field)
+    {
+        final String format = usageFormat.jsonName();
+        for (int i = 0; i < ignoredDistinct; i++)
+        {
+            if (ignoredFormat[i] == format && field.equals(ignoredName[i])
+                && (parentName == null ? ignoredParent[i] == null : parentName.equals(ignoredParent[i])))
+            {
+                ignoredCount[i]++;
+                return;
+            }
+        }
+        if (ignoredDistinct == MAX_IGNORED_FIELDS)
+        {
+            ignoredOther++;
+            return;
+        }
+        ignoredFormat[ignoredDistinct] = format;
+        ignoredParent[ignoredDistinct] = parentName;
+        ignoredName[ignoredDistinct] = field;
+        ignoredCount[ignoredDistinct] = 1;
+        ignoredDistinct++;
+    }
+
+    /** Receives the tally of ignored usage fields of the last request. */
+    @FunctionalInterface
+    public interface IgnoredFields
+    {
+        /** @param field the field's path in the usage object, e.g. {@code prompt_tokens_details.audio_tokens}. */
+        void onIgnored(String format, String field, int events);
+    }
+
+    /** Reports the usage fields the mappings of the last request's events ignored, with how many events had each. */
+    public void forEachIgnoredField(final IgnoredFields consumer)
+    {
+        for (int i = 0; i < ignoredDistinct; i++)
+        {
+            consumer.onIgnored(ignoredFormat[i], UsageFields.path(ignoredParent[i], ignoredName[i]), ignoredCount[i]);
+        }
+        if (ignoredOther > 0)
+        {
+            consumer.onIgnored(OTHER_FIELD, OTHER_FIELD, ignoredOther);
+        }
+    }
+
+    /** @return true if the last request's events had usage fields their mapping ignored. */
+    public boolean ignoredFields()
+    {
+        return ignoredDistinct > 0 || ignoredOther > 0;
+    }
+
+    private void parseCloudEvent(final JsonParser parser, final int index) throws IOException
+    {
+        beginEvent(index);
+        int seen = 0;
+        int dataSeen = 0;
+        JsonToken token;
+        while ((token = parser.nextToken()) != JsonToken.END_OBJECT)
+        {
+            if (token != JsonToken.FIELD_NAME)
+            {
+                throw new com.fasterxml.jackson.core.JsonParseException(parser, "expected a field name or '}'");
+            }
+            final String name = parser.currentName();
+            final JsonToken value = parser.nextToken();
+            final int field = cloudEventFieldOf(name);
+            if (field == F_EXTENSION)
+            {
+                parser.skipChildren();
+                continue;
+            }
+            if (field < 0)
+            {
+                problem(index, clip(name), field == -3 ? "data_base64 is not taken: send data as a JSON object"
+                    : "is not a CloudEvents attribute: attributes are specversion, id, source, type, subject, time, "
+                        + "datacontenttype, dataschema, data, and extensions named [a-z0-9]{1,20}");
+                parser.skipChildren();
+                continue;
+            }
+            if ((seen & (1 << field)) != 0)
+            {
+                problem(index, name, "appears more than once in the event");
+                parser.skipChildren();
+                continue;
+            }
+            seen |= 1 << field;
+            switch (field)
+            {
+                case F_ID -> idLength = readUtf8(parser, value, index, "id", id);
+                case F_SOURCE -> sourceLength = readUtf8(parser, value, index, "source", source);
+                case F_TENANT -> tenantLength = readTenant(parser, value, index, "subject");
+                case F_TIMESTAMP ->
+                {
+                    if (value == JsonToken.VALUE_STRING)
+                    {
+                        readTimestamp(parser, value, index, "time");
+                    }
+                    else
+                    {
+                        wrongType(parser, value, index, "time", "must be an RFC 3339 string with an offset");
+                    }
+                }
+                case F_SPECVERSION -> requireText(parser, value, index, "specversion", "1.0");
+                case F_DATACONTENTTYPE -> requireText(parser, value, index, "datacontenttype", "application/json");
+                case F_CE_TYPE, F_DATASCHEMA ->
+                {
+                    if (value != JsonToken.VALUE_STRING || parser.getTextLength() == 0)
+                    {
+                        wrongType(parser, value, index, name, "must be a non-empty string");
+                    }
+                }
+                default ->
+                {
+                    if (value == JsonToken.START_OBJECT)
+                    {
+                        dataSeen = parseData(parser, index);
+                    }
+                    else
+                    {
+                        wrongType(parser, value, index, "data", "must be an object: model, and token fields, usage_format + "
+                            + "usage, or type + tokens");
+                    }
+                }
+            }
+        }
+        requireAttribute(index, seen, F_SPECVERSION, "specversion", "is required: \"1.0\"");
+        requireAttribute(index, seen, F_ID, "id", "is required: with source, it is the event's unique id");
+        requireAttribute(index, seen, F_SOURCE, "source", "is required: with id, it is the event's unique id");
+        requireAttribute(index, seen, F_CE_TYPE, "type", "is required by CloudEvents");
+        requireAttribute(index, seen, F_TENANT, "subject", "is required: the tenant");
+        if ((seen & (1 << F_DATA)) == 0)
+        {
+            problem(index, "data", "is required: the model and its usage");
+            dataSeen = 1 << F_MODEL; // one problem for a missing data, not one per data field
+        }
+        if (idLength > 0 && sourceLength > 0)
+        {
+            combineSourceAndId(index);
+        }
+        endEvent(index, dataSeen, "data.");
+    }
+
+    private int parseData(final JsonParser parser, final int index) throws IOException
+    {
+        int seen = 0;
+        JsonToken token;
+        while ((token = parser.nextToken()) != JsonToken.END_OBJECT)
+        {
+            final String name = parser.currentName();
+            final JsonToken value = parser.nextToken();
+            final int field = dataFieldOf(name);
+            if (field < 0)
+            {
+                problem(index, "data." + clip(name), "unknown field; allowed fields of data are: " + DATA_FIELDS);
+                parser.skipChildren();
+                continue;
+            }
+            if ((seen & (1 << field)) != 0)
+            {
+                problem(index, "data." + name, "appears more than once in data");
+                parser.skipChildren();
+                continue;
+            }
+            seen |= 1 << field;
+            readEventField(parser, value, index, field, "data.");
+        }
+        return seen;
+    }
+
+    /** The id of a CloudEvent is {@code source 0x00 id}: unique per source, as CloudEvents defines it. */
+    private void combineSourceAndId(final int index)
+    {
+        if (sourceLength + 1 + idLength > StagedEvent.MAX_ID_LENGTH)
+        {
+            problem(index, "id", "source and id together must be at most " + (StagedEvent.MAX_ID_LENGTH - 1)
+                + " bytes: they form the event's id");
+            idLength = -1;
+            return;
+        }
+        System.arraycopy(id, 0, id, sourceLength + 1, idLength);
+        System.arraycopy(source, 0, id, 0, sourceLength);
+        id[sourceLength] = 0;
+        idLength += sourceLength + 1;
+    }
+
+    private void requireAttribute(final int index, final int seen, final int field, final String name, final String message)
+    {
+        if ((seen & (1 << field)) == 0)
+        {
+            problem(index, name, message);
+        }
+    }
+
+    private void requireText(final JsonParser parser, final JsonToken value, final int index, final String field,
+        final String expected) throws IOException
+    {
+        if (value != JsonToken.VALUE_STRING)
+        {
+            wrongType(parser, value, index, field, "must be \"" + expected + "\"");
+            return;
+        }
+        final String text = parser.getText();
+        final int semicolon = text.indexOf(';');
+        final String media = field.equals("datacontenttype") && semicolon >= 0 ? text.substring(0, semicolon).trim() : text;
+        if (!media.equalsIgnoreCase(expected))
+        {
+            problem(index, field, "must be \"" + expected + "\", not \"" + clip(text) + "\"");
+        }
+    }
+
+    private static int cloudEventFieldOf(final String name)
+    {
+        switch (name)
+        {
+            case "specversion": return F_SPECVERSION;
+            case "id": return F_ID;
+            case "source": return F_SOURCE;
+            case "type": return F_CE_TYPE;
+            case "subject": return F_TENANT;
+            case "time": return F_TIMESTAMP;
+            case "datacontenttype": return F_DATACONTENTTYPE;
+            case "dataschema": return F_DATASCHEMA;
+            case "data": return F_DATA;
+            case "data_base64": return -3;
+            default: return isExtensionName(name) ? F_EXTENSION : -1;
+        }
+    }
+
+    /** CloudEvents extension attribute names: lower-case letters and digits, at most 20 (the spec's advice). */
+    private static boolean isExtensionName(final String name)
+    {
+        if (name.isEmpty() || name.length() > 20)
+        {
+            return false;
+        }
+        for (int i = 0; i < name.length(); i++)
+        {
+            final char c = name.charAt(i);
+            if (!(c >= 'a' && c <= 'z' || c >= '0' && c <= '9'))
+            {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    private static int dataFieldOf(final String name)
+    {
+        switch (name)
+        {
+            case "model": return F_MODEL;
+            case "service_tier": return F_TIER;
+            case "input_tokens": return F_TOKENS;
+            case "cache_read_tokens": return F_TOKENS + 1;
+            case "cache_write_tokens": return F_TOKENS + 2;
+            case "cache_write_1h_tokens": return F_TOKENS + 3;
+            case "output_tokens": return F_TOKENS + 4;
+            case "reasoning_tokens": return F_TOKENS + 5;
+            case "usage_format": return F_USAGE_FORMAT;
+            case "usage": return F_USAGE;
+            case "type": return F_ONE_CLASS_TYPE;
+            case "tokens": return F_ONE_CLASS_TOKENS;
+            default: return -1;
         }
     }
 
@@ -303,36 +788,136 @@ public final class EventParser
             case "cache_write_1h_tokens": return F_TOKENS + 3;
             case "output_tokens": return F_TOKENS + 4;
             case "reasoning_tokens": return F_TOKENS + 5;
+            case "usage_format": return F_USAGE_FORMAT;
+            case "usage": return F_USAGE;
             default: return -1;
         }
     }
 
-    private int readId(final JsonParser parser, final JsonToken value, final int index) throws IOException
+    /** Reads a string of 1 to 128 UTF-8 bytes into {@code target}; @return its length, or -1 after a problem. */
+    private int readUtf8(final JsonParser parser, final JsonToken value, final int index, final String field, final byte[] target)
+        throws IOException
     {
         if (value != JsonToken.VALUE_STRING)
         {
-            wrongType(parser, value, index, "id", "must be a string of 1 to 128 bytes");
+            wrongType(parser, value, index, field, "must be a string of 1 to 128 bytes");
             return -1;
         }
-        final int length = Utf8.encode(parser.getTextCharacters(), parser.getTextOffset(), parser.getTextLength(), id);
+        final int length = Utf8.encode(parser.getTextCharacters(), parser.getTextOffset(), parser.getTextLength(), target);
         if (length == Utf8.INVALID)
         {
-            problem(index, "id", "must be valid Unicode text");
+            problem(index, field, "must be valid Unicode text");
             return -1;
         }
         if (length == Utf8.TOO_LONG || length == 0)
         {
-            problem(index, "id", "must be 1 to 128 bytes long (UTF-8)");
+            problem(index, field, "must be 1 to 128 bytes long (UTF-8)");
             return -1;
         }
         return length;
     }
 
-    private int readTenant(final JsonParser parser, final JsonToken value, final int index) throws IOException
+    private void readUsageFormat(final JsonParser parser, final JsonToken value, final int index, final String field)
+        throws IOException
+    {
+        final UsageFormat format = value == JsonToken.VALUE_STRING
+            ? UsageFormat.fromJson(parser.getTextCharacters(), parser.getTextOffset(), parser.getTextLength())
+            : null;
+        if (format == null)
+        {
+            parser.skipChildren();
+            problem(index, field, "must be one of " + UsageFormat.NAMES);
+            return;
+        }
+        usageFormat = format;
+    }
+
+    private void readUsage(final JsonParser parser, final JsonToken value, final int index, final String field) throws IOException
+    {
+        if (value != JsonToken.START_OBJECT)
+        {
+            wrongType(parser, value, index, field, "must be the provider's usage object, as its API returned it");
+            return;
+        }
+        final String problem = usage.read(parser);
+        if (problem != null)
+        {
+            problem(index, field, problem);
+            return;
+        }
+        usageRead = true;
+    }
+
+    private void readOneClassType(final JsonParser parser, final JsonToken value, final int index, final String field)
+        throws IOException
+    {
+        final String name = value == JsonToken.VALUE_STRING ? parser.getText() : null;
+        if (name == null)
+        {
+            parser.skipChildren();
+        }
+        for (int c = 0; c < TokenClass.COUNT; c++)
+        {
+            if (TokenClass.of(c).className().equals(name) && c != TokenClass.REASONING.ordinal())
+            {
+                oneClass = c;
+                return;
+            }
+        }
+        problem(index, field, "reasoning".equals(name)
+            ? "reasoning is a part of output: send it with output_tokens, not as a class of its own"
+            : "must name a token class: input, cache_read, cache_write, cache_write_1h or output");
+    }
+
+    private void readOneClassTokens(final JsonParser parser, final JsonToken value, final int index, final String field)
+        throws IOException
+    {
+        long count = -1;
+        if (value == JsonToken.VALUE_NUMBER_INT && parser.getNumberType() != JsonParser.NumberType.BIG_INTEGER)
+        {
+            count = parser.getLongValue();
+        }
+        else if (value == JsonToken.VALUE_STRING)
+        {
+            count = digits(parser.getTextCharacters(), parser.getTextOffset(), parser.getTextLength());
+        }
+        else
+        {
+            parser.skipChildren();
+        }
+        if (count < 0 || count > TokenClass.MAX_TOKENS_PER_EVENT)
+        {
+            problem(index, field, "must be an integer 0.." + TokenClass.MAX_TOKENS_PER_EVENT + ", or a string of its digits");
+            return;
+        }
+        oneClassTokens = count;
+    }
+
+    /** @return the value of 1 to 13 decimal digits, or -1. */
+    private static long digits(final char[] text, final int offset, final int length)
+    {
+        if (length < 1 || length > 13)
+        {
+            return -1;
+        }
+        long value = 0;
+        for (int i = 0; i < length; i++)
+        {
+            final char c = text[offset + i];
+            if (c < '0' || c > '9')
+            {
+                return -1;
+            }
+            value = value * 10 + (c - '0');
+        }
+        return value;
+    }
+
+    private int readTenant(final JsonParser parser, final JsonToken value, final int index, final String field) throws IOException
     {
         if (value != JsonToken.VALUE_STRING)
         {
-            wrongType(parser, value, index, "tenant", "must be a string matching [A-Za-z0-9._:-]{1,64}");
+            wrongType(parser, value, index, field, "must be a string matching [A-Za-z0-9._:-]{1,64}");
             return -1;
         }
         final char[] chars = parser.getTextCharacters();
@@ -340,7 +925,7 @@ public final class EventParser
         final int length = parser.getTextLength();
         if (length < 1 || length > StagedEvent.MAX_TENANT_LENGTH)
         {
-            problem(index, "tenant", "must be 1 to 64 characters long");
+            problem(index, field, "must be 1 to 64 characters long");
             return -1;
         }
         for (int i = 0; i < length; i++)
@@ -349,7 +934,7 @@ public final class EventParser
             if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')
                 || c == '.' || c == '_' || c == ':' || c == '-'))
             {
-                problem(index, "tenant", "may contain only letters, digits and . _ : -");
+                problem(index, field, "may contain only letters, digits and . _ : -");
                 return -1;
             }
             tenant[i] = (byte)c;
@@ -357,11 +942,11 @@ public final class EventParser
         return length;
     }
 
-    private int readModel(final JsonParser parser, final JsonToken value, final int index) throws IOException
+    private int readModel(final JsonParser parser, final JsonToken value, final int index, final String field) throws IOException
     {
         if (value != JsonToken.VALUE_STRING)
         {
-            wrongType(parser, value, index, "model", "must be a string of 1 to 128 printable ASCII characters");
+            wrongType(parser, value, index, field, "must be a string of 1 to 128 printable ASCII characters");
             return -1;
         }
         final char[] chars = parser.getTextCharacters();
@@ -369,7 +954,7 @@ public final class EventParser
         final int length = parser.getTextLength();
         if (length < 1 || length > StagedEvent.MAX_MODEL_LENGTH)
         {
-            problem(index, "model", "must be 1 to 128 characters long");
+            problem(index, field, "must be 1 to 128 characters long");
             return -1;
         }
         for (int i = 0; i < length; i++)
@@ -377,7 +962,7 @@ public final class EventParser
             final char c = chars[offset + i];
             if (c < 0x21 || c > 0x7E)
             {
-                problem(index, "model", "must be printable ASCII without spaces");
+                problem(index, field, "must be printable ASCII without spaces");
                 return -1;
             }
             model[i] = (byte)c;
@@ -385,7 +970,8 @@ public final class EventParser
         return length;
     }
 
-    private void readTimestamp(final JsonParser parser, final JsonToken value, final int index) throws IOException
+    private void readTimestamp(final JsonParser parser, final JsonToken value, final int index, final String field)
+        throws IOException
     {
         final long millis;
         if (value == JsonToken.VALUE_STRING)
@@ -393,7 +979,7 @@ public final class EventParser
             millis = Rfc3339.parseMillis(parser.getTextCharacters(), parser.getTextOffset(), parser.getTextLength());
             if (millis == Rfc3339.INVALID)
             {
-                problem(index, "timestamp", "must be RFC 3339 with an offset, e.g. 2026-11-23T10:00:00.123Z, "
+                problem(index, field, "must be RFC 3339 with an offset, e.g. 2026-11-23T10:00:00.123Z, "
                     + "or integer epoch milliseconds");
                 return;
             }
@@ -404,18 +990,18 @@ public final class EventParser
         }
         else
         {
-            wrongType(parser, value, index, "timestamp",
+            wrongType(parser, value, index, field,
                 "must be an RFC 3339 string with an offset or integer epoch milliseconds");
             return;
         }
         if (millis < 0)
         {
-            problem(index, "timestamp", "must not be before 1970-01-01T00:00:00Z");
+            problem(index, field, "must not be before 1970-01-01T00:00:00Z");
             return;
         }
         if (millis > receiptMs + maxFutureMs)
         {
-            problem(index, "timestamp", "is more than " + (maxFutureMs / 1000) + " seconds in the future; "
+            problem(index, field, "is more than " + (maxFutureMs / 1000) + " seconds in the future; "
                 + "check the sender's clock and that the value is in milliseconds");
             return;
         }
@@ -423,7 +1009,7 @@ public final class EventParser
         timestampMs = millis;
     }
 
-    private void readTier(final JsonParser parser, final JsonToken value, final int index) throws IOException
+    private void readTier(final JsonParser parser, final JsonToken value, final int index, final String field) throws IOException
     {
         final ServiceTier tier = value == JsonToken.VALUE_STRING
             ? ServiceTier.fromJson(parser.getTextCharacters(), parser.getTextOffset(), parser.getTextLength())
@@ -434,16 +1020,16 @@ public final class EventParser
             {
                 parser.skipChildren();
             }
-            problem(index, "service_tier", "must be one of standard, batch, flex, priority");
+            problem(index, field, "must be one of standard, batch, flex, priority");
             return;
         }
         tierCode = tier.code();
     }
 
-    private void readTokens(final JsonParser parser, final JsonToken value, final int index, final int tokenClass)
-        throws IOException
+    private void readTokens(final JsonParser parser, final JsonToken value, final int index, final int tokenClass,
+        final String prefix) throws IOException
     {
-        final String field = TokenClass.of(tokenClass).fieldName();
+        final String field = prefix + TokenClass.of(tokenClass).fieldName();
         if (value != JsonToken.VALUE_NUMBER_INT)
         {
             wrongType(parser, value, index, field, "must be a non-negative integer");
@@ -571,6 +1157,14 @@ public final class EventParser
         this.malformedMessage = null;
         this.eventsWithProblems = 0;
         this.eventsSeen = 0;
+        for (int i = 0; i < ignoredDistinct; i++)
+        {
+            ignoredFormat[i] = null;
+            ignoredParent[i] = null;
+            ignoredName[i] = null;
+        }
+        this.ignoredDistinct = 0;
+        this.ignoredOther = 0;
     }
 
     /** @return the problems found (at most {@link #MAX_PROBLEMS}); valid until the next parse. */

@@ -19,6 +19,8 @@ import io.tokenmeter.server.auth.KeyRing;
 import io.tokenmeter.server.auth.Keys;
 
 import java.time.Duration;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.regex.Pattern;
 import java.util.function.IntSupplier;
 import java.util.concurrent.atomic.AtomicReferenceArray;
 import java.util.concurrent.TimeUnit;
@@ -26,6 +28,10 @@ import java.util.concurrent.TimeUnit;
 /** The server's meters. Names get the {@code tokenmeter_} prefix; see docs/metrics.md. */
 public final class ServerMetrics implements AutoCloseable
 {
+    /** Most distinct (format, field) series of ignored usage fields. */
+    public static final int MAX_IGNORED_FIELD_SERIES = 200;
+    private static final Pattern PLAIN_FIELD = Pattern.compile("[A-Za-z0-9_]{1,64}(\\.[A-Za-z0-9_]{1,64})?");
+
     private final PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
     private final AtomicReferenceArray<Counter> requestsByStatus = new AtomicReferenceArray<>(600);
     private final Counter rejectedEvents;
@@ -37,6 +43,7 @@ public final class ServerMetrics implements AutoCloseable
     private final Counter authMalformed;
     private final Counter authUnknown;
     private final Counter authForbidden;
+    private final ConcurrentHashMap<String, Counter> ignoredUsageFields = new ConcurrentHashMap<>();
 
     public ServerMetrics()
     {
@@ -108,6 +115,26 @@ public final class ServerMetrics implements AutoCloseable
             .description("keys in force (0 with no keys file: the server runs open on loopback)").register(registry);
         Gauge.builder("tokenmeter.http.connections", openConnections, IntSupplier::getAsInt)
             .description("open HTTP connections").register(registry);
+    }
+
+    /**
+     * Counts events whose usage object had a field the mapping does not use. Field names come from clients, so the
+     * series are bounded: names that are not plain identifiers count as {@code _invalid}, and beyond
+     * {@link #MAX_IGNORED_FIELD_SERIES} distinct fields as {@code _other}.
+     */
+    public void onUsageFieldIgnored(final String format, final String field, final int events)
+    {
+        final String name = PLAIN_FIELD.matcher(field).matches() ? field : "_invalid";
+        Counter counter = ignoredUsageFields.get(format + ' ' + name);
+        if (counter == null)
+        {
+            final String labelled = ignoredUsageFields.size() < MAX_IGNORED_FIELD_SERIES ? name : "_other";
+            counter = ignoredUsageFields.computeIfAbsent(format + ' ' + labelled, k -> Counter.builder("tokenmeter.usage.fields.ignored")
+                .tag("format", format).tag("field", labelled)
+                .description("events whose provider usage object had this field, which the mapping does not use")
+                .register(registry));
+        }
+        counter.increment(events);
     }
 
     public void onConnectionRefused()
