@@ -436,6 +436,7 @@ public final class EventParser implements UsageFields.IgnoredField
     private void usageEvent(final int index, final int seen, final String prefix, final boolean hasUsage, final boolean hasFormat,
         final boolean oneClassForm)
     {
+        final int problemsBefore = eventProblems;
         if (!hasUsage)
         {
             problem(index, prefix + "usage", "is required with usage_format: the provider's usage object as it returned it");
@@ -456,7 +457,7 @@ public final class EventParser implements UsageFields.IgnoredField
         {
             problem(index, prefix + "type", "the one-class form (type + tokens) must not be given with usage");
         }
-        if (usageFormat == null || !usageRead || eventProblems > 0)
+        if (usageFormat == null || !usageRead || eventProblems > problemsBefore)
         {
             return;
         }

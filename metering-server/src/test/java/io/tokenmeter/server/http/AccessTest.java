@@ -100,6 +100,12 @@ class AccessTest
             + "\",\"input_tokens\":1}";
     }
 
+    private static String cloudEvent(final String id, final String tenant)
+    {
+        return "{\"specversion\":\"1.0\",\"id\":\"" + id + "\",\"source\":\"//test\",\"type\":\"usage\",\"subject\":\"" + tenant
+            + "\",\"time\":\"" + IN_PERIOD + "\",\"data\":{\"model\":\"m1\",\"type\":\"input\",\"tokens\":1}}";
+    }
+
     /** Sends the request a row of the docs table names. */
     private Client.Answer send(final String request, final Client as, final String id)
     {
@@ -109,6 +115,10 @@ class AccessTest
             case "`POST /v1/events` for globex" -> as.post("/v1/events", "application/json", event(id, "globex"));
             case "`POST /v1/events` for acme and globex" -> as.post("/v1/events", "application/json",
                 "[" + event(id, "acme") + "," + event(id, "globex") + "]");
+            case "`POST /api/v1/events` (CloudEvents) for acme" -> as.post("/api/v1/events", "application/cloudevents+json",
+                cloudEvent(id, "acme"));
+            case "`POST /api/v1/events` (CloudEvents) for globex" -> as.post("/api/v1/events", "application/cloudevents+json",
+                cloudEvent(id, "globex"));
             case "`GET /v1/usage?tenant=acme`" -> as.get(usage("acme"));
             case "`GET /v1/usage?tenant=globex`" -> as.get(usage("globex"));
             case "`GET /v1/invoices/acme/{period}`" -> as.get("/v1/invoices/acme/" + PERIOD);
@@ -165,7 +175,7 @@ class AccessTest
     {
         start(Map.of());
         final List<List<String>> table = accessTable();
-        assertEquals(15, table.size(), "every guarded and open route has a row");
+        assertEquals(17, table.size(), "every guarded and open route has a row");
         final Map<String, Integer> expectedInput = new LinkedHashMap<>(Map.of("acme", 0, "globex", 0));
         int priceChanges = 0;
         for (int r = 0; r < table.size(); r++)
