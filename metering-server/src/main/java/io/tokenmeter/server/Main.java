@@ -1,5 +1,6 @@
 package io.tokenmeter.server;
 
+import io.tokenmeter.server.config.Logging;
 import io.tokenmeter.server.config.Settings;
 import io.tokenmeter.server.config.SettingsException;
 import org.slf4j.Logger;
@@ -107,6 +108,10 @@ public final class Main implements Runnable
             try
             {
                 settings = Settings.resolve(flags, System.getenv(), config);
+                if (settings.jsonLogs)
+                {
+                    Logging.useJson();
+                }
                 LOG.info("{}", settings.describe());
                 server = TokenmeterServer.start(settings);
             }

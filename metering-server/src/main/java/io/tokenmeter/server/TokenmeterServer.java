@@ -41,6 +41,7 @@ import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.ExecutorService;
+import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -73,6 +74,8 @@ public final class TokenmeterServer implements ApiContext, AutoCloseable
     private volatile BillingService billing;
     private AgentRunner journalRunner;
     private AgentRunner aggregatorRunner;
+    private final ScheduledExecutorService diskWatch;
+    private volatile long diskFreeBytes = Long.MAX_VALUE;
     private volatile boolean journalRecovered;
     private volatile boolean stopping;
 
@@ -118,6 +121,15 @@ public final class TokenmeterServer implements ApiContext, AutoCloseable
         aggregator = new AggregatorAgent(log, snapshots, snapshotWriter, SystemEpochClock.INSTANCE, 1024,
             settings.snapshotInterval.toMillis());
         metrics.bind(journal, aggregator);
+        metrics.bindServer(snapshots, dataDir.resolve("log"), () -> diskFreeBytes, this::isReady);
+        diskWatch = Executors.newSingleThreadScheduledExecutor(r ->
+        {
+            final Thread t = new Thread(r, "disk-watch");
+            t.setDaemon(true);
+            return t;
+        });
+        checkDisk();
+        diskWatch.scheduleWithFixedDelay(this::checkDisk, 1, 1, TimeUnit.SECONDS);
         http = new HttpServer(this, tls, settings.bind, settings.port, settings.ioThreads);
         metrics.bindAccess(keys, http::openConnections);
         LOG.info("listening on {}://{}:{} (not ready until recovery completes); data in {}", tls == null ? "http" : "https",
@@ -179,6 +191,7 @@ public final class TokenmeterServer implements ApiContext, AutoCloseable
         }
         billing = new BillingService(new InvoiceStore(dataDir.resolve("invoices")), new AggregatorUsage(),
             this::submitBook, prices, settings.invoiceGrace, System::currentTimeMillis, settings.queryTimeout);
+        aggregator.countEventsAfter(log.lastIndex());
         journalRecovered = true;
         aggregatorRunner = new AgentRunner(new BackoffIdleStrategy(64, 16, 1_000, 1_000_000), errorHandler("aggregator"), null, aggregator);
         AgentRunner.startOnThread(aggregatorRunner);
@@ -394,7 +407,39 @@ public final class TokenmeterServer implements ApiContext, AutoCloseable
     @Override
     public boolean ingestReady()
     {
-        return journalRecovered && !stopping;
+        return journalRecovered && !stopping && !diskLow();
+    }
+
+    private boolean diskLow()
+    {
+        return diskFreeBytes < settings.minFreeDiskBytes;
+    }
+
+    /** Measures the free space of the data directory's file system (disk-watch thread, every second). */
+    private void checkDisk()
+    {
+        final boolean wasLow = diskLow();
+        try
+        {
+            diskFreeBytes = Files.getFileStore(dataDir).getUsableSpace();
+        }
+        catch (final IOException | RuntimeException ex)
+        {
+            LOG.warn("cannot measure free space in {}: {}", dataDir, ex.toString());
+            return;
+        }
+        if (diskLow() != wasLow)
+        {
+            if (wasLow)
+            {
+                LOG.info("disk space back: {} MiB free in {}; ingest resumes", diskFreeBytes >> 20, dataDir);
+            }
+            else
+            {
+                LOG.error("disk almost full: {} MiB free in {}, below min-free-disk {} MiB; ingest answers 503 until space "
+                    + "returns", diskFreeBytes >> 20, dataDir, settings.minFreeDiskBytes >> 20);
+            }
+        }
     }
 
     @Override
@@ -417,6 +462,11 @@ public final class TokenmeterServer implements ApiContext, AutoCloseable
         if (failure != null)
         {
             reasons.add("journal failing: " + failure);
+        }
+        if (diskLow())
+        {
+            reasons.add("disk full: " + (diskFreeBytes >> 20) + " MiB free in " + dataDir + ", below min-free-disk "
+                + (settings.minFreeDiskBytes >> 20) + " MiB");
         }
         return reasons;
     }
@@ -473,6 +523,7 @@ public final class TokenmeterServer implements ApiContext, AutoCloseable
         log.close();
         metrics.close();
         keys.close();
+        diskWatch.shutdownNow();
         try
         {
             lock.release();

@@ -50,6 +50,9 @@ public final class AggregatorAgent implements Agent
     private long lastSnapshotIndex = EventLog.NO_INDEX;
 
     private volatile long appliedIndex = EventLog.NO_INDEX;
+    private final java.util.concurrent.atomic.AtomicLong eventsCountedSinceStart = new java.util.concurrent.atomic.AtomicLong();
+    private long eventsAtLastDocument;
+    private long countFromIndex = Long.MAX_VALUE;
     private volatile long appliedAppendTimeMs;
     private volatile long recoveryTargetIndex = Long.MAX_VALUE;
 
@@ -99,6 +102,7 @@ public final class AggregatorAgent implements Agent
         }
         lastSnapshotMs = clock.time();
         recoveryTargetIndex = logEnd;
+        eventsAtLastDocument = aggregator.eventCount();
     }
 
     /** @return true once the log as it was at start-up is applied. Any thread. */
@@ -148,8 +152,29 @@ public final class AggregatorAgent implements Agent
 
     private void onDocumentEnd(final long index, final long appendTimeMs)
     {
+        final long events = aggregator.eventCount();
+        if (index > countFromIndex)
+        {
+            eventsCountedSinceStart.lazySet(eventsCountedSinceStart.get() + events - eventsAtLastDocument);
+        }
+        eventsAtLastDocument = events;
         appliedAppendTimeMs = appendTimeMs;
         appliedIndex = index;
+    }
+
+    /**
+     * Call before the thread starts: events of documents after {@code index} (those the journal appends in this run)
+     * are counted in {@link #eventsCountedSinceStart()}, so that the journal's accepted count minus it is the lag.
+     */
+    public void countEventsAfter(final long index)
+    {
+        countFromIndex = index;
+    }
+
+    /** @return events counted from documents after the {@link #countEventsAfter} index. Any thread. */
+    public long eventsCountedSinceStart()
+    {
+        return eventsCountedSinceStart.get();
     }
 
     private int answerQueries()

@@ -52,8 +52,45 @@ public final class SnapshotStore
     {
     }
 
+    /** When the newest snapshot of a kind was written and how long writing it took (0 when written by an earlier run). */
+    public record WriteStats(long writtenAtMs, long durationNs)
+    {
+    }
+
+    private final java.util.concurrent.ConcurrentHashMap<String, WriteStats> lastWrites = new java.util.concurrent.ConcurrentHashMap<>();
+
+    /** @return the newest snapshot of the kind: written in this run, else the newest file's time; null when none. Any thread. */
+    public WriteStats lastWrite(final String kind)
+    {
+        final WriteStats written = lastWrites.get(kind);
+        if (written != null)
+        {
+            return written;
+        }
+        for (final Path file : list(kind))
+        {
+            try
+            {
+                return new WriteStats(Files.getLastModifiedTime(file).toMillis(), 0);
+            }
+            catch (final IOException ex)
+            {
+                // pruned meanwhile: try the next
+            }
+        }
+        return null;
+    }
+
     /** Writes a snapshot atomically and prunes older ones of the same kind. */
     public synchronized Path write(final String kind, final long logIndex, final ByteBuffer payload) throws IOException
+    {
+        final long startNs = System.nanoTime();
+        final Path written = writeFile(kind, logIndex, payload);
+        lastWrites.put(kind, new WriteStats(System.currentTimeMillis(), System.nanoTime() - startNs));
+        return written;
+    }
+
+    private Path writeFile(final String kind, final long logIndex, final ByteBuffer payload) throws IOException
     {
         Files.createDirectories(directory);
         final int payloadLength = payload.remaining();

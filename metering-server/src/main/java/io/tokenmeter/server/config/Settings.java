@@ -62,7 +62,10 @@ public final class Settings
         new Definition("tls-cert", NONE, "PEM certificate chain; with tls-key the port speaks HTTPS only (TLS 1.2+)"),
         new Definition("tls-key", NONE, "PEM private key (PKCS#8, unencrypted) of tls-cert"),
         new Definition("max-header-bytes", "16384", "largest request line plus headers (431 beyond)"),
-        new Definition("max-connections", "10000", "most open connections; more are answered 503 and closed"));
+        new Definition("max-connections", "10000", "most open connections; more are answered 503 and closed"),
+        new Definition("min-free-disk", "256MiB", "below this much free space in data-dir, ingest answers 503 and /health/ready "
+            + "says disk full (a memory-mapped log must never write to a full disk)"),
+        new Definition("log-format", "text", "text: one line per event; json: one JSON object per line (Logback JsonEncoder)"));
 
     public final int port;
     public final String bind;
@@ -91,6 +94,9 @@ public final class Settings
     public final Path tlsKey;
     public final int maxHeaderBytes;
     public final int maxConnections;
+    public final long minFreeDiskBytes;
+    /** True for JSON log lines. */
+    public final boolean jsonLogs;
     private final Map<String, String> resolved;
     private final Map<String, String> sources;
 
@@ -136,6 +142,38 @@ public final class Settings
         }
         maxHeaderBytes = intIn("max-header-bytes", 1024, 1 << 20);
         maxConnections = intIn("max-connections", 1, 1_000_000);
+        minFreeDiskBytes = parse("min-free-disk", Settings::parseBytes);
+        jsonLogs = parse("log-format", v -> switch (v)
+        {
+            case "text" -> false;
+            case "json" -> true;
+            default -> throw new IllegalArgumentException("must be text or json");
+        });
+    }
+
+    /** Parses {@code 1048576}, {@code 512KiB}, {@code 256MiB} or {@code 2GiB} (also KB/MB/GB as powers of 1024). */
+    public static long parseBytes(final String text)
+    {
+        final String v = text.trim();
+        final int unitAt = firstNonDigit(v);
+        if (unitAt == 0)
+        {
+            throw new IllegalArgumentException("must be a size like 268435456, 512KiB, 256MiB or 2GiB");
+        }
+        final long amount = Long.parseLong(v.substring(0, unitAt));
+        final int shift = switch (v.substring(unitAt).trim().toLowerCase(Locale.ROOT))
+        {
+            case "", "b" -> 0;
+            case "k", "kb", "kib" -> 10;
+            case "m", "mb", "mib" -> 20;
+            case "g", "gb", "gib" -> 30;
+            default -> throw new IllegalArgumentException("must be a size like 268435456, 512KiB, 256MiB or 2GiB");
+        };
+        if (amount > (Long.MAX_VALUE >> shift))
+        {
+            throw new IllegalArgumentException("is too large");
+        }
+        return amount << shift;
     }
 
     private Path optionalPath(final String name)
@@ -231,12 +269,23 @@ public final class Settings
         }
     }
 
-    /** @return one line per setting with its value and where it came from, for the start-up log. */
+    /**
+     * @return every setting with its value, and where it came from when not the default, on one line for the start-up
+     *     log (settings hold file paths, never secrets).
+     */
     public String describe()
     {
         final StringBuilder sb = new StringBuilder("settings:");
-        resolved.forEach((name, value) -> sb.append("\n  ").append(name).append(" = ").append(value)
-            .append("  (").append(sources.get(name)).append(')'));
+        resolved.forEach((name, value) ->
+        {
+            sb.append(' ').append(name).append('=').append(value);
+            if (!"default".equals(sources.get(name)))
+            {
+                sb.append(" (").append(sources.get(name)).append(')');
+            }
+            sb.append(';');
+        });
+        sb.setLength(sb.length() - 1);
         return sb.toString();
     }
 

@@ -18,7 +18,13 @@ import io.tokenmeter.core.log.JournalAgent;
 import io.tokenmeter.server.auth.KeyRing;
 import io.tokenmeter.server.auth.Keys;
 
+import io.tokenmeter.core.snapshot.SnapshotStore;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.time.Duration;
+import java.util.function.BooleanSupplier;
+import java.util.function.LongSupplier;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.regex.Pattern;
 import java.util.function.IntSupplier;
@@ -28,6 +34,9 @@ import java.util.concurrent.TimeUnit;
 /** The server's meters. Names get the {@code tokenmeter_} prefix; see docs/metrics.md. */
 public final class ServerMetrics implements AutoCloseable
 {
+    /** The version in {@code tokenmeter_build_info}. */
+    public static final String VERSION = "0.1.0";
+
     /** Most distinct (format, field) series of ignored usage fields. */
     public static final int MAX_IGNORED_FIELD_SERIES = 200;
     private static final Pattern PLAIN_FIELD = Pattern.compile("[A-Za-z0-9_]{1,64}(\\.[A-Za-z0-9_]{1,64})?");
@@ -35,8 +44,10 @@ public final class ServerMetrics implements AutoCloseable
     private final PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
     private final AtomicReferenceArray<Counter> requestsByStatus = new AtomicReferenceArray<>(600);
     private final Counter rejectedEvents;
-    private final Timer ingestLatency;
-    private final Timer appendLatency;
+    private final LatencyHistogram ingestLatency = new LatencyHistogram("tokenmeter_ingest_latency",
+        "receipt of an ingest request to its answer");
+    private final LatencyHistogram appendLatency = new LatencyHistogram("tokenmeter_log_append_latency",
+        "one journal document appended to the log (and flushed, in sync mode)");
     private final JvmGcMetrics gcMetrics = new JvmGcMetrics();
     private final Counter connectionsRefused;
     private final Counter authMissing;
@@ -49,14 +60,8 @@ public final class ServerMetrics implements AutoCloseable
     {
         rejectedEvents = Counter.builder("tokenmeter.ingest.events").tag("result", "rejected")
             .description("events by outcome").register(registry);
-        ingestLatency = Timer.builder("tokenmeter.ingest.latency")
-            .description("receipt of an ingest request to its answer")
-            .publishPercentileHistogram().minimumExpectedValue(Duration.ofNanos(20_000)).maximumExpectedValue(Duration.ofSeconds(10))
-            .register(registry);
-        appendLatency = Timer.builder("tokenmeter.log.append.latency")
-            .description("one journal document appended to the log (and flushed, in sync mode)")
-            .publishPercentileHistogram().minimumExpectedValue(Duration.ofNanos(500)).maximumExpectedValue(Duration.ofSeconds(10))
-            .register(registry);
+        registry.getPrometheusRegistry().register(ingestLatency);
+        registry.getPrometheusRegistry().register(appendLatency);
         connectionsRefused = Counter.builder("tokenmeter.http.connections.refused")
             .description("connections closed at once because max-connections were open").register(registry);
         authMissing = authDenied("missing");
@@ -95,6 +100,9 @@ public final class ServerMetrics implements AutoCloseable
             .register(registry);
         Gauge.builder("tokenmeter.aggregation.lag.seconds", aggregator, a -> lagSeconds(journal, a))
             .description("age of the oldest acknowledged event not yet counted").register(registry);
+        Gauge.builder("tokenmeter.aggregation.lag.events", aggregator,
+                a -> Math.max(0, journal.acceptedEvents() - a.eventsCountedSinceStart()))
+            .description("events acknowledged and not yet counted").register(registry);
     }
 
     private Counter authDenied(final String reason)
@@ -157,6 +165,60 @@ public final class ServerMetrics implements AutoCloseable
         authForbidden.increment();
     }
 
+    /** Registers the meters of the snapshots, the log's size, the disk and readiness. */
+    public void bindServer(final SnapshotStore snapshots, final Path logDir, final LongSupplier diskFreeBytes,
+        final BooleanSupplier ready)
+    {
+        for (final String kind : new String[] {AggregatorAgent.SNAPSHOT_KIND, JournalAgent.CHECKPOINT_KIND})
+        {
+            Gauge.builder("tokenmeter.snapshot.age.seconds", snapshots, s -> snapshotAgeSeconds(s.lastWrite(kind))).tag("kind", kind)
+                .description("time since the newest snapshot was written (NaN when there is none)").register(registry);
+            Gauge.builder("tokenmeter.snapshot.duration.seconds", snapshots, s -> snapshotDurationSeconds(s.lastWrite(kind)))
+                .tag("kind", kind).description("how long writing the newest snapshot took (0 when written before this run)")
+                .register(registry);
+        }
+        Gauge.builder("tokenmeter.log.size.bytes", logDir, ServerMetrics::directoryBytes)
+            .description("bytes of the log's files (allocated ahead by Chronicle, so it grows in steps)").register(registry);
+        Gauge.builder("tokenmeter.disk.free.bytes", diskFreeBytes, LongSupplier::getAsLong)
+            .description("usable bytes on the data directory's file system").register(registry);
+        Gauge.builder("tokenmeter.ready", ready, r -> r.getAsBoolean() ? 1 : 0)
+            .description("1 when /health/ready answers 200").register(registry);
+        Gauge.builder("tokenmeter.build.info", () -> 1).tag("version", VERSION).description("the running version")
+            .register(registry);
+    }
+
+    private static double snapshotAgeSeconds(final SnapshotStore.WriteStats stats)
+    {
+        return stats == null ? Double.NaN : Math.max(0, System.currentTimeMillis() - stats.writtenAtMs()) / 1000.0;
+    }
+
+    private static double snapshotDurationSeconds(final SnapshotStore.WriteStats stats)
+    {
+        return stats == null ? Double.NaN : stats.durationNs() / 1e9;
+    }
+
+    private static double directoryBytes(final Path dir)
+    {
+        try (java.util.stream.Stream<Path> files = Files.list(dir))
+        {
+            return files.mapToLong(file ->
+            {
+                try
+                {
+                    return Files.isRegularFile(file) ? Files.size(file) : 0;
+                }
+                catch (final java.io.IOException ex)
+                {
+                    return 0;
+                }
+            }).sum();
+        }
+        catch (final java.io.IOException | RuntimeException ex)
+        {
+            return Double.NaN;
+        }
+    }
+
     private static double lagSeconds(final JournalAgent journal, final AggregatorAgent aggregator)
     {
         if (aggregator.appliedIndex() >= journal.lastAppendedIndex())
@@ -177,7 +239,7 @@ public final class ServerMetrics implements AutoCloseable
             requestsByStatus.set(status, requests);
         }
         requests.increment();
-        ingestLatency.record(System.nanoTime() - receiptNanos, TimeUnit.NANOSECONDS);
+        ingestLatency.record(System.nanoTime() - receiptNanos);
     }
 
     public void onEventsRejected(final int count)
@@ -187,7 +249,7 @@ public final class ServerMetrics implements AutoCloseable
 
     public void onAppend(final long latencyNs)
     {
-        appendLatency.record(latencyNs, TimeUnit.NANOSECONDS);
+        appendLatency.record(latencyNs);
     }
 
     /** @return the Prometheus text exposition. */

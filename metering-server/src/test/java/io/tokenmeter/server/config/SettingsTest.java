@@ -42,7 +42,8 @@ class SettingsTest
         assertEquals(9100, s.port);
         assertEquals(Path.of("/from/env"), s.dataDir);
         assertEquals(Duration.ofHours(2), s.dedupWindow);
-        assertTrue(s.describe().contains("port = 9100  (flag --port)"), s.describe());
+        assertTrue(s.describe().contains(" port=9100 (flag --port);"), s.describe());
+        assertTrue(s.describe().contains(" bind=127.0.0.1;") && !s.describe().contains("\n"), s.describe());
     }
 
     @Test
