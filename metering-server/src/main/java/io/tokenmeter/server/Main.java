@@ -34,7 +34,7 @@ import java.util.concurrent.CountDownLatch;
 
 /** The {@code tokenmeter} command line. */
 @Command(name = "tokenmeter", mixinStandardHelpOptions = true, version = "tokenmeter 0.1.0",
-    description = "LLM token metering and billing service.", subcommands = {Main.Serve.class, Main.Audit.class, KeysCommand.class})
+    description = "LLM token metering and billing service.", subcommands = {Main.Serve.class, Main.Audit.class, KeysCommand.class, Main.Health.class})
 public final class Main implements Runnable
 {
     /** The environment variable the client commands take an API key from. */
@@ -229,6 +229,44 @@ public final class Main implements Runnable
                     + new String(response.body(), java.nio.charset.StandardCharsets.UTF_8));
             }
             return response.body();
+        }
+    }
+
+    /**
+     * {@code tokenmeter health}: asks a running server whether it is ready, for container health checks. Exit 0 when
+     * {@code /health/ready} answers 200, 1 when it answers otherwise or not at all.
+     */
+    @Command(name = "health", mixinStandardHelpOptions = true,
+        description = "Ask a running server's /health/ready; exit 0 when ready, 1 otherwise (for container health checks).")
+    static final class Health implements Callable<Integer>
+    {
+        @Option(names = "--url", defaultValue = "http://127.0.0.1:8080", description = "the server (default http://127.0.0.1:8080)")
+        URI url;
+        @Option(names = "--timeout", defaultValue = "3s", description = "how long to wait for the answer (default 3s)")
+        String timeout;
+
+        @Override
+        public Integer call()
+        {
+            try
+            {
+                final Duration wait = Settings.parseDuration(timeout);
+                final HttpClient client = HttpClient.newBuilder().connectTimeout(wait).build();
+                final HttpResponse<String> response = client.send(HttpRequest.newBuilder(url.resolve("/health/ready"))
+                    .timeout(wait).GET().build(), HttpResponse.BodyHandlers.ofString());
+                System.out.println(response.statusCode() + " " + response.body());
+                return response.statusCode() == 200 ? 0 : 1;
+            }
+            catch (final IOException | RuntimeException ex)
+            {
+                System.out.println("not reachable: " + ex);
+                return 1;
+            }
+            catch (final InterruptedException ex)
+            {
+                Thread.currentThread().interrupt();
+                return 1;
+            }
         }
     }
 }

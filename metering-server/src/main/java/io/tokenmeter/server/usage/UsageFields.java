@@ -134,14 +134,16 @@ public final class UsageFields
     }
 
     /**
-     * Reports every field the mapping left unused: scalars, arrays and deeper objects by their path; an unused object
-     * by its fields, or by its own name when it is empty.
+     * Reports every field the mapping left unused that carries something: scalars, arrays and deeper objects by their
+     * path; an unused object by its fields, or by its own name when it is empty. A zero or null count carries nothing
+     * to bill (OpenAI sends {@code audio_tokens: 0} on every response), so it is not reported.
      */
     public void forEachIgnored(final IgnoredField consumer)
     {
         for (int i = 0; i < count; i++)
         {
-            if (!used[i] && !(parent[i] == null && kind[i] == OBJECT && hasChildren(i)))
+            final boolean empty = kind[i] == NULL || kind[i] == INT && value[i] == 0;
+            if (!used[i] && !empty && !(parent[i] == null && kind[i] == OBJECT && hasChildren(i)))
             {
                 consumer.onIgnored(parent[i], name[i]);
             }

@@ -200,7 +200,8 @@ class UsageMappingTest
     {
         final String body = "[" + UsageEvents.event("openai_chat", json("{\"prompt_tokens\":5,\"prompt_tokens_details\":"
             + "{\"cached_tokens\":0,\"audio_tokens\":3},\"new_billable_tokens\":9}")) + ","
-            + UsageEvents.event("openai_chat", json("{\"prompt_tokens\":5,\"prompt_tokens_details\":{\"audio_tokens\":1}}")).put("id", "e-2") + ","
+            + UsageEvents.event("openai_chat", json("{\"prompt_tokens\":5,\"prompt_tokens_details\":{\"audio_tokens\":1},"
+                + "\"completion_tokens_details\":{\"audio_tokens\":0,\"image_tokens\":null}}")).put("id", "e-2") + ","
             + UsageEvents.event("anthropic", json("{\"input_tokens\":1,\"output_tokens\":1,\"server_tool_use\":"
                 + "{\"web_search_requests\":2},\"cache_creation\":{},\"experimental\":{}}")).put("id", "e-3") + ","
             + UsageEvents.event("gemini", json("{\"promptTokenCount\":1,\"promptTokensDetails\":[{\"modality\":\"TEXT\",\"tokenCount\":1}],"
