@@ -324,6 +324,30 @@ class ServerTest
     }
 
     @Test
+    void healthCommandExitsZeroWhenReadyAndOneWhenNothingAnswers() throws Exception
+    {
+        start(Map.of());
+        final java.io.PrintStream out = System.out;
+        System.setOut(new java.io.PrintStream(java.io.OutputStream.nullOutputStream()));
+        try
+        {
+            assertEquals(0, new picocli.CommandLine(new io.tokenmeter.server.Main()).execute("health", "--url",
+                "http://127.0.0.1:" + server.port()));
+            final int closedPort;
+            try (java.net.ServerSocket socket = new java.net.ServerSocket(0))
+            {
+                closedPort = socket.getLocalPort();
+            }
+            assertEquals(1, new picocli.CommandLine(new io.tokenmeter.server.Main()).execute("health", "--url",
+                "http://127.0.0.1:" + closedPort, "--timeout", "1s"));
+        }
+        finally
+        {
+            System.setOut(out);
+        }
+    }
+
+    @Test
     void consistentQuerySeesEverythingAcknowledgedBeforeIt()
     {
         start(Map.of());
