@@ -120,9 +120,9 @@ public final class ServerMetrics implements AutoCloseable
         FunctionCounter.builder("tokenmeter.keys.reloads", keys, Keys::reloadFailures).tag("result", "failed")
             .register(registry);
         Gauge.builder("tokenmeter.keys", keys, k -> k.isOpen() ? 0 : k.current().keys().size())
-            .description("keys in force (0 with no keys file: the server runs open on loopback)").register(registry);
+            .description("keys in force (0 with no keys file: the server runs open on loopback)").strongReference(true).register(registry);
         Gauge.builder("tokenmeter.http.connections", openConnections, IntSupplier::getAsInt)
-            .description("open HTTP connections").register(registry);
+            .description("open HTTP connections").strongReference(true).register(registry);
     }
 
     /**
@@ -172,19 +172,19 @@ public final class ServerMetrics implements AutoCloseable
         for (final String kind : new String[] {AggregatorAgent.SNAPSHOT_KIND, JournalAgent.CHECKPOINT_KIND})
         {
             Gauge.builder("tokenmeter.snapshot.age.seconds", snapshots, s -> snapshotAgeSeconds(s.lastWrite(kind))).tag("kind", kind)
-                .description("time since the newest snapshot was written (NaN when there is none)").register(registry);
+                .description("time since the newest snapshot was written (NaN when there is none)").strongReference(true).register(registry);
             Gauge.builder("tokenmeter.snapshot.duration.seconds", snapshots, s -> snapshotDurationSeconds(s.lastWrite(kind)))
                 .tag("kind", kind).description("how long writing the newest snapshot took (0 when written before this run)")
-                .register(registry);
+                .strongReference(true).register(registry);
         }
         Gauge.builder("tokenmeter.log.size.bytes", logDir, ServerMetrics::directoryBytes)
-            .description("bytes of the log's files (allocated ahead by Chronicle, so it grows in steps)").register(registry);
+            .description("bytes of the log's files (allocated ahead by Chronicle, so it grows in steps)").strongReference(true).register(registry);
         Gauge.builder("tokenmeter.disk.free.bytes", diskFreeBytes, LongSupplier::getAsLong)
-            .description("usable bytes on the data directory's file system").register(registry);
+            .description("usable bytes on the data directory's file system").strongReference(true).register(registry);
         Gauge.builder("tokenmeter.ready", ready, r -> r.getAsBoolean() ? 1 : 0)
-            .description("1 when /health/ready answers 200").register(registry);
+            .description("1 when /health/ready answers 200").strongReference(true).register(registry);
         Gauge.builder("tokenmeter.build.info", () -> 1).tag("version", VERSION).description("the running version")
-            .register(registry);
+            .strongReference(true).register(registry);
     }
 
     private static double snapshotAgeSeconds(final SnapshotStore.WriteStats stats)

@@ -324,6 +324,23 @@ class ServerTest
     }
 
     @Test
+    void aDiskBelowMinFreeDiskStopsIngestAndReadinessSaysWhy() throws Exception
+    {
+        server = TokenmeterServer.start(Settings.of(Map.of("port", "0", "data-dir", dataDir.toString(),
+            "min-free-disk", "1000000GiB")));
+        client = new Client(server.port());
+        final JsonNode ready = client.get("/health/ready").json();
+        assertEquals("not_ready", ready.get("status").asText());
+        assertTrue(ready.get("reasons").toString().contains("disk full"), ready.toString());
+        final Client.Answer refused = client.post("/v1/events", "application/json", event("d1", "acme", "m", ""));
+        assertEquals(503, refused.status());
+        assertTrue(refused.response().headers().firstValue("Retry-After").isPresent());
+        assertTrue(refused.json().get("message").asText().contains("disk full"), refused.body());
+        final String metrics = client.get("/metrics").body();
+        assertTrue(metrics.contains("tokenmeter_ready 0.0") || metrics.contains("tokenmeter_ready 0\n"), metrics.lines().filter(l -> l.startsWith("tokenmeter_ready")).toList().toString());
+    }
+
+    @Test
     void healthCommandExitsZeroWhenReadyAndOneWhenNothingAnswers() throws Exception
     {
         start(Map.of());
