@@ -13,6 +13,7 @@ import io.tokenmeter.core.log.PriceBookInstall;
 import org.agrona.DirectBuffer;
 import io.tokenmeter.core.dedup.DedupIndex;
 import io.tokenmeter.core.log.EventLog;
+import io.tokenmeter.core.log.Faults;
 import io.tokenmeter.core.log.JournalAgent;
 import io.tokenmeter.core.snapshot.SnapshotStore;
 import io.netty.handler.ssl.SslContext;
@@ -139,7 +140,14 @@ public final class TokenmeterServer implements ApiContext, AutoCloseable
     /** Opens the data directory, binds the port, recovers, and starts the journal and aggregator threads. */
     public static TokenmeterServer start(final Settings settings) throws IOException, InterruptedException
     {
+        return start(settings, null);
+    }
+
+    /** As {@link #start(Settings)}, with faults a test can switch on in the log (null for none). */
+    public static TokenmeterServer start(final Settings settings, final Faults faults) throws IOException, InterruptedException
+    {
         final TokenmeterServer server = new TokenmeterServer(settings);
+        server.log.useFaults(faults);
         try
         {
             server.recoverAndRun();

@@ -28,6 +28,13 @@ public final class EventLog implements AutoCloseable
     private final SingleChronicleQueue queue;
     private final Durability durability;
     private ExcerptAppender appender;
+    private volatile Faults faults;
+
+    /** Lets a test inject append faults (see {@link Faults}); null for none. */
+    public void useFaults(final Faults faults)
+    {
+        this.faults = faults;
+    }
 
     public EventLog(final Path directory, final Durability durability)
     {
@@ -61,6 +68,11 @@ public final class EventLog implements AutoCloseable
      */
     public long append(final DirectBuffer document, final int length)
     {
+        final Faults injected = faults;
+        if (injected != null)
+        {
+            injected.beforeAppend();
+        }
         if (appender == null)
         {
             appender = queue.createAppender();
