@@ -16,7 +16,9 @@ import io.netty.channel.socket.ServerSocketChannel;
 import io.netty.channel.socket.SocketChannel;
 import io.netty.channel.socket.nio.NioServerSocketChannel;
 import io.netty.handler.codec.http.FullHttpResponse;
+import io.netty.handler.codec.http.FullHttpMessage;
 import io.netty.handler.codec.http.HttpMessage;
+import io.netty.handler.codec.http.HttpUtil;
 import io.netty.handler.codec.http.HttpObjectAggregator;
 import io.netty.handler.codec.http.HttpResponseStatus;
 import io.netty.handler.codec.http.HttpServerCodec;
@@ -134,7 +136,11 @@ public final class HttpServer implements AutoCloseable
         ioGroup.shutdownGracefully(0, 2, TimeUnit.SECONDS).syncUninterruptibly();
     }
 
-    /** Aggregates bodies up to the limit and answers a larger one with a JSON 413. */
+    /**
+     * Aggregates bodies up to the limit and answers a larger one with a JSON 413. As Netty's own aggregator does, a
+     * kept-alive connection stays open while the rest of the oversized body is read and discarded, so the client reads
+     * the 413 instead of a reset; otherwise the connection is closed after the answer.
+     */
     private static final class BodyLimit extends HttpObjectAggregator
     {
         private final int maxBodyBytes;
@@ -150,8 +156,14 @@ public final class HttpServer implements AutoCloseable
         {
             final FullHttpResponse response = Responses.error(ctx.alloc(), HttpResponseStatus.REQUEST_ENTITY_TOO_LARGE,
                 "body_too_large", "the body exceeds " + maxBodyBytes + " bytes; split the batch");
-            response.headers().set(HttpHeaderNames.CONNECTION, HttpHeaderValues.CLOSE);
-            ctx.writeAndFlush(response).addListener(ChannelFutureListener.CLOSE);
+            if (oversized instanceof FullHttpMessage || !HttpUtil.isKeepAlive(oversized))
+            {
+                response.headers().set(HttpHeaderNames.CONNECTION, HttpHeaderValues.CLOSE);
+                ctx.writeAndFlush(response).addListener(ChannelFutureListener.CLOSE);
+                return;
+            }
+            HttpUtil.setKeepAlive(response, true);
+            ctx.writeAndFlush(response).addListener(ChannelFutureListener.CLOSE_ON_FAILURE);
         }
     }
 }
