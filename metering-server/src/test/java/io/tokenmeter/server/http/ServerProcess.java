@@ -67,11 +67,36 @@ final class ServerProcess implements AutoCloseable
     /** Starts the process and waits (at most 60 s) until {@code /health/ready} answers 200. */
     void start() throws IOException
     {
+        launch();
+        awaitReady();
+    }
+
+    /** Starts the process without waiting for it. */
+    void launch() throws IOException
+    {
         final List<String> command = javaCommand();
         command.addAll(List.of("io.tokenmeter.server.Main", "serve", "--port", Integer.toString(port)));
         command.addAll(args);
         log = dir.resolve("server-" + (starts++) + ".log");
         process = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(log.toFile()).start();
+    }
+
+    /** @return true if {@code /health/ready} answers 200 now. */
+    boolean ready()
+    {
+        try
+        {
+            return new Client(port).get("/health/ready").status() == 200;
+        }
+        catch (final IllegalStateException notListening)
+        {
+            return false;
+        }
+    }
+
+    /** Waits (at most 60 s) until {@code /health/ready} answers 200. */
+    void awaitReady() throws IOException
+    {
         final Client client = new Client(port);
         final long until = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
         while (System.nanoTime() < until)

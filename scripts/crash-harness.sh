@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Long run of the crash harness (docs/robustness.md): KILLS kill -9s of a server under load from 3 gateways.
+#   scripts/crash-harness.sh [KILLS] [SEED]      e.g. scripts/crash-harness.sh 60
+# Prints (and leaves in metering-server/target/crash-harness-report.txt) the kills survived, events, lost, doubled.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+KILLS="${1:-60}"
+SEED_FLAG=""
+if [ -n "${2:-}" ]; then SEED_FLAG="-Dharness.seed=$2"; fi
+mvn -B -q install -DskipTests
+mvn -B -q -pl metering-server test -Dtest=CrashHarnessTest -Dsurefire.failIfNoSpecifiedTests=false \
+  -Dharness.kills="$KILLS" $SEED_FLAG
+cat metering-server/target/crash-harness-report.txt
