@@ -5,8 +5,9 @@ import org.agrona.DirectBuffer;
 import static io.tokenmeter.core.event.LogLayout.*;
 
 /**
- * Walks the records of one log document and calls a {@link Handler} for each. Allocates nothing; one instance per
- * reading thread. A document that does not parse is a broken invariant: it throws {@link IllegalStateException}.
+ * Walks the records of one log document and calls a {@link Handler} for each, after checking the whole document.
+ * Allocates nothing (for native memory); one instance per reading thread. A damaged document throws
+ * {@link DamagedDocumentException} before any record is handled.
  */
 public final class LogDocumentReader
 {
@@ -26,36 +27,71 @@ public final class LogDocumentReader
     }
 
     private final EventRecord event = new EventRecord();
+    private final java.util.zip.CRC32C crc = new java.util.zip.CRC32C();
+    private byte[] scratch = new byte[4096];
 
     /**
+     * Checks the whole document first (its checksum, then that its records fit), and only then hands its records to
+     * the handler, so a damaged document is skipped whole, never half applied.
+     *
      * @return the document's append time.
-     * @throws IllegalStateException when the bytes are not a document this version understands.
+     * @throws DamagedDocumentException when the bytes are not what was written; no record has been handled.
+     * @throws IllegalStateException when the document is of a kind or version this version does not know.
      */
     public long read(final DirectBuffer buffer, final int offset, final int length, final Handler handler)
     {
         if (length < DOC_HEADER_LENGTH)
         {
-            throw new IllegalStateException("log document shorter than its header: " + length + " bytes");
+            throw new DamagedDocumentException("shorter than a document header: " + length + " bytes");
         }
         final byte kind = buffer.getByte(offset + DOC_KIND_OFFSET);
         final byte version = buffer.getByte(offset + DOC_VERSION_OFFSET);
-        if (kind == DOCUMENT_KIND_PRICE_BOOK && version == DOCUMENT_VERSION)
+        if (kind == 0 && version == 0)
         {
-            return readPriceBook(buffer, offset, length, handler);
+            throw new DamagedDocumentException("zeros where a document header belongs");
         }
-        if (kind != DOCUMENT_KIND_EVENTS || version != DOCUMENT_VERSION)
+        if (kind != DOCUMENT_KIND_EVENTS && kind != DOCUMENT_KIND_PRICE_BOOK
+            || version != DOCUMENT_VERSION && version != DOCUMENT_VERSION_WITHOUT_CHECKSUM)
         {
-            throw new IllegalStateException("unknown log document kind " + kind + " version " + version);
+            throw new IllegalStateException("log document of kind " + kind + " version " + version
+                + " was written by another version of tokenmeter");
+        }
+        int contentLength = length;
+        if (version == DOCUMENT_VERSION)
+        {
+            contentLength = length - CHECKSUM_LENGTH;
+            if (contentLength < DOC_HEADER_LENGTH)
+            {
+                throw new DamagedDocumentException("shorter than a document header and its checksum: " + length + " bytes");
+            }
+            final int expected = buffer.getInt(offset + contentLength);
+            if (checksum(buffer, offset, contentLength) != expected)
+            {
+                throw new DamagedDocumentException("checksum mismatch over " + contentLength + " bytes");
+            }
+        }
+        if (kind == DOCUMENT_KIND_PRICE_BOOK)
+        {
+            return readPriceBook(buffer, offset, contentLength, handler);
         }
         final int recordCount = buffer.getInt(offset + DOC_RECORD_COUNT_OFFSET);
         final long appendTimeMs = buffer.getLong(offset + DOC_APPEND_TIME_OFFSET);
+        walk(buffer, offset, contentLength, recordCount, null, appendTimeMs);
+        walk(buffer, offset, contentLength, recordCount, handler, appendTimeMs);
+        return appendTimeMs;
+    }
+
+    /** Walks the records; with a null handler it only checks that they fit. */
+    private void walk(final DirectBuffer buffer, final int offset, final int length, final int recordCount, final Handler handler,
+        final long appendTimeMs)
+    {
         final int end = offset + length;
         int at = offset + DOC_HEADER_LENGTH;
         for (int i = 0; i < recordCount; i++)
         {
             if (at >= end)
             {
-                throw new IllegalStateException("log document ends after " + i + " of " + recordCount + " records");
+                throw new DamagedDocumentException("ends after " + i + " of " + recordCount + " records");
             }
             final byte type = buffer.getByte(at);
             if (type == RECORD_EVENT)
@@ -63,29 +99,51 @@ public final class LogDocumentReader
                 event.wrap(buffer, at);
                 final int recordLength = event.encodedLength();
                 checkFits(at, recordLength, end);
-                handler.onEvent(event, appendTimeMs);
+                if (handler != null)
+                {
+                    handler.onEvent(event, appendTimeMs);
+                }
                 at += recordLength;
             }
             else if (type == RECORD_TENANT_NAME || type == RECORD_MODEL_NAME)
             {
                 final int nameLength = buffer.getByte(at + NAME_LENGTH_OFFSET) & 0xFF;
                 checkFits(at, NAME_BYTES_OFFSET + nameLength, end);
-                handler.onName(type, buffer.getInt(at + NAME_ID_OFFSET), buffer, at + NAME_BYTES_OFFSET, nameLength);
+                if (handler != null)
+                {
+                    handler.onName(type, buffer.getInt(at + NAME_ID_OFFSET), buffer, at + NAME_BYTES_OFFSET, nameLength);
+                }
                 at += NAME_BYTES_OFFSET + nameLength;
             }
             else
             {
-                throw new IllegalStateException("unknown log record type " + type + " at document offset " + (at - offset));
+                throw new DamagedDocumentException("unknown record type " + type + " at document offset " + (at - offset));
             }
         }
-        return appendTimeMs;
+        if (at != end)
+        {
+            throw new DamagedDocumentException((end - at) + " bytes after its " + recordCount + " records");
+        }
+    }
+
+    /** CRC32C with the JDK's intrinsic; the document is copied into a reused array first (no allocation once grown). */
+    private int checksum(final DirectBuffer buffer, final int offset, final int length)
+    {
+        if (scratch.length < length)
+        {
+            scratch = new byte[Math.max(length, scratch.length * 2)];
+        }
+        buffer.getBytes(offset, scratch, 0, length);
+        crc.reset();
+        crc.update(scratch, 0, length);
+        return (int)crc.getValue();
     }
 
     private static long readPriceBook(final DirectBuffer buffer, final int offset, final int length, final Handler handler)
     {
         if (length < PRICE_BOOK_JSON_OFFSET)
         {
-            throw new IllegalStateException("price book document shorter than its header: " + length + " bytes");
+            throw new DamagedDocumentException("price book document shorter than its header: " + length + " bytes");
         }
         final long appendTimeMs = buffer.getLong(offset + DOC_APPEND_TIME_OFFSET);
         final int jsonLength = buffer.getInt(offset + PRICE_BOOK_LENGTH_OFFSET);
@@ -99,7 +157,7 @@ public final class LogDocumentReader
     {
         if (at + recordLength > end)
         {
-            throw new IllegalStateException("log record overruns its document");
+            throw new DamagedDocumentException("a record overruns the document");
         }
     }
 }

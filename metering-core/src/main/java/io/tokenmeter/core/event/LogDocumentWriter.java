@@ -12,6 +12,11 @@ import static io.tokenmeter.core.event.LogLayout.*;
  */
 public final class LogDocumentWriter
 {
+    private final java.util.zip.CRC32C crc = new java.util.zip.CRC32C();
+    /** A view of the buffer's memory for the checksum, remade only when the buffer grows. */
+    private java.nio.ByteBuffer checksumSource;
+    private java.nio.ByteBuffer checksumView;
+
     private final ExpandableDirectByteBuffer buffer;
     private int length;
     private int recordCount;
@@ -88,7 +93,7 @@ public final class LogDocumentWriter
         buffer.putBytes(PRICE_BOOK_JSON_OFFSET, json);
         length = PRICE_BOOK_JSON_OFFSET + json.length;
         recordCount = 0;
-        return length;
+        return withChecksum(length);
     }
 
     /** @return a mark to {@link #reset(long)} to: the length and record count packed in one long. */
@@ -104,10 +109,27 @@ public final class LogDocumentWriter
     }
 
     /** Writes the record count into the header. @return the document length. */
+    /** Completes the document: record count and checksum. @return its whole length. */
     public int finish()
     {
         buffer.putInt(DOC_RECORD_COUNT_OFFSET, recordCount);
-        return length;
+        return withChecksum(length);
+    }
+
+    /** Appends the CRC32C of the first {@code contentLength} bytes; @return the length with it. */
+    private int withChecksum(final int contentLength)
+    {
+        buffer.checkLimit(contentLength + CHECKSUM_LENGTH);
+        if (checksumView == null || checksumSource != buffer.byteBuffer())
+        {
+            checksumSource = buffer.byteBuffer();
+            checksumView = checksumSource.duplicate();
+        }
+        checksumView.clear().limit(contentLength);
+        crc.reset();
+        crc.update(checksumView);
+        buffer.putInt(contentLength, (int)crc.getValue());
+        return contentLength + CHECKSUM_LENGTH;
     }
 
     public int recordCount()

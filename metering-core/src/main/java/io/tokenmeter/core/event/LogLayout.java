@@ -44,6 +44,10 @@ package io.tokenmeter.core.event;
  * ({@link #FLAG_LONG_CONTEXT}) the event's prompt was above the long-context threshold of the book in force when it
  * was journaled, so it is counted and priced in the long context tier.
  *
+ * Version 2 documents (of both kinds) end with a CRC32C (i32) over every byte before it, so a document damaged on disk
+ * (a file cut short and zero-filled, a torn write) is recognised and skipped whole instead of counted wrong; version 1
+ * documents have no checksum and are still read.
+ *
  * Only accepted events are written, so counting needs no dedup on replay. The journal's clock only ever moves
  * forward ({@code appendTimeMs} never decreases), which makes the dedup window a function of the log alone.
  */
@@ -51,7 +55,11 @@ public final class LogLayout
 {
     public static final byte DOCUMENT_KIND_EVENTS = 1;
     public static final byte DOCUMENT_KIND_PRICE_BOOK = 2;
-    public static final byte DOCUMENT_VERSION = 1;
+    /** The version written: 2 ends every document with a CRC32C; version 1 documents (no checksum) are still read. */
+    public static final byte DOCUMENT_VERSION = 2;
+    public static final byte DOCUMENT_VERSION_WITHOUT_CHECKSUM = 1;
+    /** Length of the CRC32C (i32, little-endian) that ends a version 2 document, over every byte before it. */
+    public static final int CHECKSUM_LENGTH = 4;
 
     public static final int PRICE_BOOK_REVISION_OFFSET = 16;
     public static final int PRICE_BOOK_LENGTH_OFFSET = 24;

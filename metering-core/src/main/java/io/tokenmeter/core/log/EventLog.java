@@ -1,5 +1,6 @@
 package io.tokenmeter.core.log;
 
+import io.tokenmeter.core.event.DamagedDocumentException;
 import io.tokenmeter.core.event.LogDocumentReader;
 import net.openhft.chronicle.bytes.Bytes;
 import net.openhft.chronicle.bytes.SyncMode;
@@ -22,6 +23,8 @@ import java.nio.file.Path;
  */
 public final class EventLog implements AutoCloseable
 {
+    private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(EventLog.class);
+
     /** Index of "nothing yet": below every real Chronicle index. */
     public static final long NO_INDEX = -1L;
 
@@ -122,17 +125,28 @@ public final class EventLog implements AutoCloseable
         queue.close();
     }
 
-    /** A tailer that hands each document to a {@link LogDocumentReader}; owned by one thread. */
+    /**
+     * A tailer that hands each document to a {@link LogDocumentReader}; owned by one thread. A damaged document is
+     * skipped whole and logged; {@link #damagedDocuments()} counts them.
+     */
     public static final class Reader implements AutoCloseable
     {
         private final ExcerptTailer tailer;
         private final UnsafeBuffer view = new UnsafeBuffer(0, 0);
         private final LogDocumentReader documentReader = new LogDocumentReader();
         private long lastReadIndex = NO_INDEX;
+        private long lastAppendTimeMs;
+        private long damagedDocuments;
 
         private Reader(final ExcerptTailer tailer)
         {
             this.tailer = tailer;
+        }
+
+        /** @return documents skipped as damaged by this reader. */
+        public long damagedDocuments()
+        {
+            return damagedDocuments;
         }
 
         /** Positions the reader just after the document at {@code index}; {@link #NO_INDEX} means the start. */
@@ -188,7 +202,21 @@ public final class EventLog implements AutoCloseable
                 final int length = (int)bytes.readRemaining();
                 view.wrap(bytes.addressForRead(position, length), length);
                 final long index = dc.index();
-                final long appendTimeMs = documentReader.read(view, 0, length, handler);
+                long appendTimeMs;
+                try
+                {
+                    appendTimeMs = documentReader.read(view, 0, length, handler);
+                    lastAppendTimeMs = appendTimeMs;
+                }
+                catch (final DamagedDocumentException ex)
+                {
+                    // nothing of it was applied; its events were never counted, so skipping it counts nothing twice
+                    damagedDocuments++;
+                    LOG.error("log document at index {} ({} bytes) is damaged ({}): skipped whole, none of its records is "
+                        + "counted; events in it were acknowledged unless it was the last document of a crash, so compare "
+                        + "with the gateways' records", Long.toHexString(index), length, ex.getMessage());
+                    appendTimeMs = lastAppendTimeMs;
+                }
                 lastReadIndex = index;
                 listener.onDocumentEnd(index, appendTimeMs);
                 return index;

@@ -11,6 +11,7 @@ import java.util.List;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 class LogCodecTest
 {
@@ -97,29 +98,103 @@ class LogCodecTest
         writer.appendName(LogLayout.RECORD_TENANT_NAME, 1, name, 0, 3);
         writer.reset(mark);
         assertEquals(1, writer.recordCount());
-        assertEquals(LogLayout.DOC_HEADER_LENGTH + LogLayout.NAME_BYTES_OFFSET + 3, writer.finish());
+        assertEquals(LogLayout.DOC_HEADER_LENGTH + LogLayout.NAME_BYTES_OFFSET + 3 + LogLayout.CHECKSUM_LENGTH, writer.finish());
+    }
+
+    /** A handler that records what it is handed. */
+    private static final class Recording implements LogDocumentReader.Handler
+    {
+        final List<String> seen = new ArrayList<>();
+
+        @Override
+        public void onName(final byte type, final int id, final DirectBuffer buffer, final int offset, final int len)
+        {
+            seen.add("name " + id);
+        }
+
+        @Override
+        public void onEvent(final EventRecord record, final long appendTimeMs)
+        {
+            seen.add("event " + record.id());
+        }
+    }
+
+    /** @return a finished document of one name and three events. */
+    private static LogDocumentWriter threeEvents()
+    {
+        final ExpandableArrayBuffer staged = new ExpandableArrayBuffer(64);
+        final LogDocumentWriter writer = new LogDocumentWriter(16);
+        writer.begin(5L);
+        for (int i = 0; i < 3; i++)
+        {
+            stage(staged, 0, "acme", "m", "req-" + i, 99L, new long[] {1, 2, 3, 4, 5, 1}, ServiceTier.STANDARD);
+            final StagedEvent event = new StagedEvent().wrap((DirectBuffer)staged, 0);
+            if (i == 0)
+            {
+                writer.appendName(LogLayout.RECORD_TENANT_NAME, 0, staged, event.tenantOffset(), event.tenantLength());
+            }
+            writer.appendEvent(event, 0, 0, 0);
+        }
+        return writer;
     }
 
     @Test
-    void unknownRecordTypeIsABrokenInvariant()
+    void aDamagedDocumentIsRefusedWholeBeforeAnyRecordIsHandled()
     {
-        final LogDocumentWriter writer = new LogDocumentWriter(16);
-        writer.begin(1L);
-        writer.buffer().putByte(LogLayout.DOC_HEADER_LENGTH, (byte)42);
-        writer.buffer().putInt(LogLayout.DOC_RECORD_COUNT_OFFSET, 1);
-        assertThrows(IllegalStateException.class, () -> new LogDocumentReader().read(writer.buffer(), 0,
-            LogLayout.DOC_HEADER_LENGTH + 8, new LogDocumentReader.Handler()
-            {
-                @Override
-                public void onName(final byte type, final int id, final DirectBuffer buffer, final int offset, final int len)
-                {
-                }
+        final LogDocumentWriter writer = threeEvents();
+        final int length = writer.finish();
+        final Recording intact = new Recording();
+        new LogDocumentReader().read(writer.buffer(), 0, length, intact);
+        assertEquals(4, intact.seen.size());
 
-                @Override
-                public void onEvent(final EventRecord record, final long appendTimeMs)
-                {
-                }
-            }));
+        final int at = length - 20;
+        writer.buffer().putByte(at, (byte)(writer.buffer().getByte(at) ^ 1));
+        final Recording damaged = new Recording();
+        final DamagedDocumentException ex = assertThrows(DamagedDocumentException.class,
+            () -> new LogDocumentReader().read(writer.buffer(), 0, length, damaged));
+        assertTrue(ex.getMessage().contains("checksum mismatch"), ex.getMessage());
+        assertEquals(List.of(), damaged.seen, "nothing of a damaged document is handled");
+    }
+
+    @Test
+    void aDocumentCutShortAndZeroFilledIsDamaged()
+    {
+        final LogDocumentWriter writer = threeEvents();
+        final int length = writer.finish();
+        for (int i = length / 2; i < length; i++)
+        {
+            writer.buffer().putByte(i, (byte)0);
+        }
+        final Recording seen = new Recording();
+        assertThrows(DamagedDocumentException.class, () -> new LogDocumentReader().read(writer.buffer(), 0, length, seen));
+        assertEquals(List.of(), seen.seen);
+        final ExpandableArrayBuffer zeros = new ExpandableArrayBuffer(64);
+        assertThrows(DamagedDocumentException.class, () -> new LogDocumentReader().read(zeros, 0, 40, seen));
+    }
+
+    @Test
+    void version1DocumentsWithoutAChecksumAreStillReadButCheckedForFit()
+    {
+        final LogDocumentWriter writer = threeEvents();
+        final int length = writer.finish() - LogLayout.CHECKSUM_LENGTH;
+        writer.buffer().putByte(LogLayout.DOC_VERSION_OFFSET, LogLayout.DOCUMENT_VERSION_WITHOUT_CHECKSUM);
+        final Recording seen = new Recording();
+        new LogDocumentReader().read(writer.buffer(), 0, length, seen);
+        assertEquals(List.of("name 0", "event req-0", "event req-1", "event req-2"), seen.seen);
+        final Recording cut = new Recording();
+        assertThrows(DamagedDocumentException.class, () -> new LogDocumentReader().read(writer.buffer(), 0, length - 10, cut));
+        assertEquals(List.of(), cut.seen, "a version 1 document that does not fit is refused before any record is handled");
+    }
+
+    @Test
+    void aDocumentOfAnUnknownVersionIsNotSkippedAsDamage()
+    {
+        final LogDocumentWriter writer = threeEvents();
+        final int length = writer.finish();
+        writer.buffer().putByte(LogLayout.DOC_VERSION_OFFSET, (byte)9);
+        final IllegalStateException ex = assertThrows(IllegalStateException.class,
+            () -> new LogDocumentReader().read(writer.buffer(), 0, length, new Recording()));
+        assertTrue(!(ex instanceof DamagedDocumentException) && ex.getMessage().contains("another version"), ex.getMessage());
     }
 
     @Test
