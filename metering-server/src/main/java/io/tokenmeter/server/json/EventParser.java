@@ -65,6 +65,15 @@ public final class EventParser implements UsageFields.IgnoredField
     private static final int F_ONE_CLASS_TOKENS = F_ONE_CLASS_TYPE + 1;
     private static final int F_EXTENSION = -2;
     private static final int TOKEN_FIELDS = ((1 << TokenClass.COUNT) - 1) << F_TOKENS;
+    private static final String[] DATA_TOKEN_FIELDS = new String[TokenClass.COUNT];
+
+    static
+    {
+        for (int c = 0; c < TokenClass.COUNT; c++)
+        {
+            DATA_TOKEN_FIELDS[c] = "data." + TokenClass.of(c).fieldName();
+        }
+    }
 
     private final JsonFactory factory;
     private final EventHasher hasher = new EventHasher();
@@ -379,12 +388,12 @@ public final class EventParser implements UsageFields.IgnoredField
     {
         switch (field)
         {
-            case F_MODEL -> modelLength = readModel(parser, value, index, prefix + "model");
-            case F_TIER -> readTier(parser, value, index, prefix + "service_tier");
-            case F_USAGE_FORMAT -> readUsageFormat(parser, value, index, prefix + "usage_format");
-            case F_USAGE -> readUsage(parser, value, index, prefix + "usage");
-            case F_ONE_CLASS_TYPE -> readOneClassType(parser, value, index, prefix + "type");
-            case F_ONE_CLASS_TOKENS -> readOneClassTokens(parser, value, index, prefix + "tokens");
+            case F_MODEL -> modelLength = readModel(parser, value, index, prefix.isEmpty() ? "model" : "data.model");
+            case F_TIER -> readTier(parser, value, index, prefix.isEmpty() ? "service_tier" : "data.service_tier");
+            case F_USAGE_FORMAT -> readUsageFormat(parser, value, index, prefix.isEmpty() ? "usage_format" : "data.usage_format");
+            case F_USAGE -> readUsage(parser, value, index, prefix.isEmpty() ? "usage" : "data.usage");
+            case F_ONE_CLASS_TYPE -> readOneClassType(parser, value, index, "data.type");
+            case F_ONE_CLASS_TOKENS -> readOneClassTokens(parser, value, index, "data.tokens");
             default -> readTokens(parser, value, index, field - F_TOKENS, prefix);
         }
     }
@@ -461,7 +470,7 @@ public final class EventParser implements UsageFields.IgnoredField
         {
             return;
         }
-        usagePrefix = prefix + "usage";
+        usagePrefix = prefix.isEmpty() ? "usage" : "data.usage";
         if (mapper.map(usageFormat, usage, usagePrefix, tokens, usageProblems))
         {
             final int usageTier = mapper.tierCode();
@@ -1030,7 +1039,8 @@ public final class EventParser implements UsageFields.IgnoredField
     private void readTokens(final JsonParser parser, final JsonToken value, final int index, final int tokenClass,
         final String prefix) throws IOException
     {
-        final String field = prefix + TokenClass.of(tokenClass).fieldName();
+        // constant names: a concatenation here would allocate for every token field of every event
+        final String field = prefix.isEmpty() ? TokenClass.of(tokenClass).fieldName() : DATA_TOKEN_FIELDS[tokenClass];
         if (value != JsonToken.VALUE_NUMBER_INT)
         {
             wrongType(parser, value, index, field, "must be a non-negative integer");

@@ -1,0 +1,53 @@
+package io.tokenmeter.benchmarks;
+
+import io.tokenmeter.benchmarks.load.LoadGenerator;
+import io.tokenmeter.benchmarks.reference.ReferenceServer;
+import picocli.CommandLine;
+
+/**
+ * {@code java -jar benchmarks.jar loadgen ...} runs the load generator, {@code reference --mode accept|parse} a
+ * reference server; anything else goes to JMH ({@code java -jar benchmarks.jar -prof gc Parse}).
+ */
+public final class Main
+{
+    private Main()
+    {
+    }
+
+    public static void main(final String[] args) throws Exception
+    {
+        System.setProperty("chronicle.analytics.disable", "true");
+        if (args.length > 0 && args[0].equals("loadgen"))
+        {
+            System.exit(new CommandLine(new LoadGenerator()).execute(java.util.Arrays.copyOfRange(args, 1, args.length)));
+        }
+        if (args.length > 0 && args[0].equals("reference"))
+        {
+            System.exit(new CommandLine(new ReferenceServer()).execute(java.util.Arrays.copyOfRange(args, 1, args.length)));
+        }
+        org.openjdk.jmh.Main.main(withForkFlags(args));
+    }
+
+    /**
+     * JMH forks a JVM with {@code -cp}, so the jar manifest's Add-Opens do not reach it: the flags Chronicle and Agrona
+     * need, and the heap, are appended unless the command line sets its own.
+     */
+    static String[] withForkFlags(final String[] args)
+    {
+        if (java.util.Arrays.stream(args).anyMatch(a -> a.startsWith("-jvmArgs")))
+        {
+            return args;
+        }
+        final String[] all = java.util.Arrays.copyOf(args, args.length + 2);
+        all[args.length] = "-jvmArgsAppend";
+        all[args.length + 1] = FORK_FLAGS;
+        return all;
+    }
+
+    /** The JVM flags of tokenmeter (pom.xml tokenmeter.jvmFlags) and the benchmarks' heap. */
+    static final String FORK_FLAGS = "-Xmx3g --add-exports=java.base/sun.nio.ch=ALL-UNNAMED --add-opens=java.base/java.lang.reflect=ALL-UNNAMED "
+        + "--add-exports=java.base/jdk.internal.ref=ALL-UNNAMED --add-opens=java.base/java.lang=ALL-UNNAMED "
+        + "--add-opens=java.base/java.nio=ALL-UNNAMED --add-opens=java.base/sun.nio.ch=ALL-UNNAMED "
+        + "--add-opens=java.base/java.io=ALL-UNNAMED --add-opens=java.base/java.util=ALL-UNNAMED "
+        + "--add-exports=java.base/jdk.internal.misc=ALL-UNNAMED -Dchronicle.analytics.disable=true";
+}

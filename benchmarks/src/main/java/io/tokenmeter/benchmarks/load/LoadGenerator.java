@@ -1,0 +1,371 @@
+package io.tokenmeter.benchmarks.load;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.netty.bootstrap.Bootstrap;
+import io.netty.buffer.ByteBuf;
+import io.netty.channel.Channel;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelInitializer;
+import io.netty.channel.ChannelOption;
+import io.netty.channel.EventLoopGroup;
+import io.netty.channel.MultiThreadIoEventLoopGroup;
+import io.netty.channel.SimpleChannelInboundHandler;
+import io.netty.channel.epoll.Epoll;
+import io.netty.channel.epoll.EpollIoHandler;
+import io.netty.channel.epoll.EpollSocketChannel;
+import io.netty.channel.nio.NioIoHandler;
+import io.netty.channel.socket.SocketChannel;
+import io.netty.channel.socket.nio.NioSocketChannel;
+import io.netty.handler.codec.http.DefaultFullHttpRequest;
+import io.netty.handler.codec.http.FullHttpRequest;
+import io.netty.handler.codec.http.FullHttpResponse;
+import io.netty.handler.codec.http.HttpClientCodec;
+import io.netty.handler.codec.http.HttpHeaderNames;
+import io.netty.handler.codec.http.HttpMethod;
+import io.netty.handler.codec.http.HttpObjectAggregator;
+import io.netty.handler.codec.http.HttpVersion;
+import io.netty.util.concurrent.DefaultThreadFactory;
+import org.HdrHistogram.Histogram;
+import org.agrona.collections.LongArrayQueue;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+import java.net.URI;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Random;
+import java.util.TreeMap;
+import java.util.concurrent.Callable;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.locks.LockSupport;
+
+/**
+ * Posts realistic ingest traffic over N kept-alive connections and reports events/s, requests/s and the latency
+ * distribution. Closed loop ({@code --rate 0}): each connection sends its next request when the previous one is
+ * answered, for the highest throughput. Open loop ({@code --rate R}): requests leave at a constant rate whether or not
+ * earlier ones were answered (HTTP/1.1 pipelining), and each latency is measured from the time the request was due to
+ * leave, not when it left, which corrects coordinated omission.
+ */
+@Command(name = "loadgen", mixinStandardHelpOptions = true,
+    description = "Post realistic ingest traffic and report throughput and latency (text, and JSON with --json).")
+public final class LoadGenerator implements Callable<Integer>
+{
+    private static final long HIGHEST_NS = TimeUnit.SECONDS.toNanos(60);
+    private static final int MAX_PIPELINED = 512;
+
+    @Option(names = "--url", defaultValue = "http://127.0.0.1:8080/v1/events", description = "where to post (default ${DEFAULT-VALUE})")
+    URI url;
+    @Option(names = "--connections", defaultValue = "32", description = "kept-alive connections (default ${DEFAULT-VALUE})")
+    int connections;
+    @Option(names = "--threads", defaultValue = "1", description = "event loop threads of the generator (default ${DEFAULT-VALUE})")
+    int threads;
+    @Option(names = "--batch", defaultValue = "100", description = "events per request (default ${DEFAULT-VALUE}; 1 sends a bare object)")
+    int batch;
+    @Option(names = "--rate", defaultValue = "0", description = "requests per second in all, open loop; 0 = closed loop, as fast as answered")
+    double rate;
+    @Option(names = "--duration", defaultValue = "20s", description = "measured time (default ${DEFAULT-VALUE})")
+    String duration;
+    @Option(names = "--warmup", defaultValue = "5s", description = "unmeasured time first (default ${DEFAULT-VALUE})")
+    String warmup;
+    @Option(names = "--tenants", defaultValue = "10000", description = "distinct tenants, Zipf-distributed (default ${DEFAULT-VALUE})")
+    int tenants;
+    @Option(names = "--zipf", defaultValue = "1.1", description = "Zipf exponent of tenant sizes (default ${DEFAULT-VALUE})")
+    double zipf;
+    @Option(names = "--retry-share", defaultValue = "0", description = "share of requests that repeat an earlier one (0..1)")
+    double retryShare;
+    @Option(names = "--key", description = "API key to send as Authorization: Bearer")
+    String key;
+    @Option(names = "--label", defaultValue = "tokenmeter", description = "name of the target in the report")
+    String label;
+    @Option(names = "--json", description = "also write the result as JSON to this file")
+    Path json;
+    @Option(names = "--seed", defaultValue = "42", description = "traffic seed (default ${DEFAULT-VALUE})")
+    long seed;
+
+    /** Totals of one run; {@code events} are the events of requests answered 202 (accepted or duplicate). */
+    public record Result(String label, double seconds, long requests, long events, Map<Integer, Long> statuses, long notSent,
+        Histogram latency)
+    {
+        public double eventsPerSecond()
+        {
+            return events / seconds;
+        }
+
+        public double requestsPerSecond()
+        {
+            return requests / seconds;
+        }
+    }
+
+    @Override
+    public Integer call() throws Exception
+    {
+        final Result result = run();
+        print(result);
+        if (json != null)
+        {
+            Files.writeString(json, toJson(result));
+        }
+        return result.requests() > 0 ? 0 : 1;
+    }
+
+    /** Runs the load and returns its totals. */
+    public Result run() throws InterruptedException
+    {
+        final long warmupNs = parse(warmup).toNanos();
+        final long durationNs = parse(duration).toNanos();
+        final boolean epoll = Epoll.isAvailable();
+        final EventLoopGroup group = new MultiThreadIoEventLoopGroup(threads, new DefaultThreadFactory("loadgen"),
+            epoll ? EpollIoHandler.newFactory() : NioIoHandler.newFactory());
+        final List<Connection> all = new ArrayList<>();
+        try
+        {
+            final long startNs = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(200);
+            final long measureFromNs = startNs + warmupNs;
+            final long measureToNs = measureFromNs + durationNs;
+            for (int c = 0; c < connections; c++)
+            {
+                final Connection connection = new Connection(c, startNs, measureFromNs, measureToNs);
+                all.add(connection);
+                new Bootstrap().group(group).channel(epoll ? EpollSocketChannel.class : NioSocketChannel.class)
+                    .option(ChannelOption.TCP_NODELAY, true)
+                    .handler(new ChannelInitializer<SocketChannel>()
+                    {
+                        @Override
+                        protected void initChannel(final SocketChannel ch)
+                        {
+                            ch.pipeline().addLast(new HttpClientCodec(), new HttpObjectAggregator(1 << 20), connection);
+                        }
+                    })
+                    .connect(url.getHost(), url.getPort() < 0 ? 80 : url.getPort()).sync();
+            }
+            final long endNs = measureToNs + TimeUnit.SECONDS.toNanos(10);
+            while (System.nanoTime() < endNs && !all.stream().allMatch(Connection::finished))
+            {
+                LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(20));
+            }
+        }
+        finally
+        {
+            group.shutdownGracefully(0, 1, TimeUnit.SECONDS).syncUninterruptibly();
+        }
+        final Histogram latency = new Histogram(HIGHEST_NS, 3);
+        final Map<Integer, Long> statuses = new TreeMap<>();
+        long requests = 0;
+        long events = 0;
+        long notSent = 0;
+        for (final Connection connection : all)
+        {
+            latency.add(connection.latency);
+            connection.statuses.forEach((status, count) -> statuses.merge(status, count, Long::sum));
+            requests += connection.measuredRequests;
+            events += connection.measuredEvents;
+            notSent += connection.notSent;
+        }
+        return new Result(label, durationNs / 1e9, requests, events, statuses, notSent, latency);
+    }
+
+    private static Duration parse(final String text)
+    {
+        return io.tokenmeter.server.config.Settings.parseDuration(text);
+    }
+
+    /** One connection's traffic, on its event loop. */
+    private final class Connection extends SimpleChannelInboundHandler<FullHttpResponse>
+    {
+        private final Traffic traffic;
+        private final Random random;
+        private final long startNs;
+        private final long measureFromNs;
+        private final long measureToNs;
+        private final long intervalNs;
+        private final Histogram latency = new Histogram(HIGHEST_NS, 3);
+        private final Map<Integer, Long> statuses = new TreeMap<>();
+        private final LongArrayQueue dueTimes = new LongArrayQueue(MAX_PIPELINED, Long.MIN_VALUE);
+        private final byte[] scratch = new byte[1 << 20];
+        private ChannelHandlerContext ctx;
+        private long seq;
+        private long sentInOpenLoop;
+        private long measuredRequests;
+        private long measuredEvents;
+        private long notSent;
+        private volatile boolean finished;
+
+        Connection(final int number, final long startNs, final long measureFromNs, final long measureToNs)
+        {
+            this.traffic = new Traffic(Integer.toString(number, 36), batch, tenants, zipf, seed + number);
+            this.random = new Random(seed * 31 + number);
+            this.startNs = startNs;
+            this.measureFromNs = measureFromNs;
+            this.measureToNs = measureToNs;
+            this.intervalNs = rate > 0 ? (long)(1e9 * connections / rate) : 0;
+        }
+
+        boolean finished()
+        {
+            return finished;
+        }
+
+        @Override
+        public void channelActive(final ChannelHandlerContext ctx)
+        {
+            this.ctx = ctx;
+            final long delayNs = Math.max(0, startNs - System.nanoTime());
+            if (intervalNs > 0)
+            {
+                ctx.executor().scheduleAtFixedRate(this::sendDue, delayNs, Math.max(intervalNs / 2, 100_000), TimeUnit.NANOSECONDS);
+            }
+            else
+            {
+                ctx.executor().schedule(() -> send(System.nanoTime()), delayNs, TimeUnit.NANOSECONDS);
+            }
+        }
+
+        /** Open loop: sends every request whose due time has come, each stamped with its due time. */
+        private void sendDue()
+        {
+            final long now = System.nanoTime();
+            if (finished)
+            {
+                return;
+            }
+            while (true)
+            {
+                final long due = startNs + sentInOpenLoop * intervalNs;
+                if (due > now)
+                {
+                    break;
+                }
+                if (due >= measureToNs)
+                {
+                    finishWhenDrained();
+                    return;
+                }
+                sentInOpenLoop++;
+                if (dueTimes.size() >= MAX_PIPELINED)
+                {
+                    notSent++;
+                    continue;
+                }
+                send(due);
+            }
+            ctx.flush();
+        }
+
+        private void send(final long dueNs)
+        {
+            final long request = random.nextDouble() < retryShare && seq > 0 ? (long)(random.nextDouble() * seq) : seq++;
+            final int length = traffic.length(request);
+            traffic.write(request, scratch, 0);
+            final ByteBuf body = ctx.alloc().buffer(length).writeBytes(scratch, 0, length);
+            final FullHttpRequest http = new DefaultFullHttpRequest(HttpVersion.HTTP_1_1, HttpMethod.POST, url.getRawPath(), body);
+            http.headers().set(HttpHeaderNames.HOST, url.getHost())
+                .set(HttpHeaderNames.CONTENT_TYPE, "application/json")
+                .setInt(HttpHeaderNames.CONTENT_LENGTH, length);
+            if (key != null)
+            {
+                http.headers().set(HttpHeaderNames.AUTHORIZATION, "Bearer " + key);
+            }
+            dueTimes.addLong(dueNs);
+            if (intervalNs > 0)
+            {
+                ctx.write(http, ctx.voidPromise());
+            }
+            else
+            {
+                ctx.writeAndFlush(http, ctx.voidPromise());
+            }
+        }
+
+        @Override
+        protected void channelRead0(final ChannelHandlerContext ctx, final FullHttpResponse response)
+        {
+            final long now = System.nanoTime();
+            final long dueNs = dueTimes.pollLong();
+            if (dueNs >= measureFromNs && dueNs < measureToNs)
+            {
+                latency.recordValue(Math.min(Math.max(1, now - dueNs), HIGHEST_NS));
+                final int status = response.status().code();
+                statuses.merge(status, 1L, Long::sum);
+                measuredRequests++;
+                if (status == 202)
+                {
+                    measuredEvents += traffic.eventsPerRequest();
+                }
+            }
+            if (intervalNs == 0)
+            {
+                if (now < measureToNs)
+                {
+                    send(now);
+                }
+                else
+                {
+                    finishWhenDrained();
+                }
+            }
+            else if (finished && dueTimes.isEmpty())
+            {
+                ctx.close();
+            }
+        }
+
+        private void finishWhenDrained()
+        {
+            finished = true;
+            if (dueTimes.isEmpty())
+            {
+                ctx.close();
+            }
+        }
+
+        @Override
+        public void exceptionCaught(final ChannelHandlerContext ctx, final Throwable cause)
+        {
+            finished = true;
+            ctx.close();
+        }
+
+        @Override
+        public void channelInactive(final ChannelHandlerContext ctx)
+        {
+            finished = true;
+        }
+    }
+
+    private static double ms(final Histogram h, final double percentile)
+    {
+        return (percentile >= 100 ? h.getMaxValue() : h.getValueAtPercentile(percentile)) / 1e6;
+    }
+
+    /** Prints the result as text. */
+    public static void print(final Result r)
+    {
+        System.out.printf(Locale.ROOT, "%s: %,.0f events/s, %,.0f requests/s over %.1f s; statuses %s%s%n", r.label(),
+            r.eventsPerSecond(), r.requestsPerSecond(), r.seconds(), r.statuses(),
+            r.notSent() > 0 ? "; " + r.notSent() + " requests not sent (too many awaiting answers)" : "");
+        System.out.printf(Locale.ROOT, "%s latency ms: p50 %.3f  p99 %.3f  p99.9 %.3f  max %.3f%n", r.label(),
+            ms(r.latency(), 50), ms(r.latency(), 99), ms(r.latency(), 99.9), ms(r.latency(), 100));
+    }
+
+    /** @return the result as a JSON object. */
+    public static String toJson(final Result r)
+    {
+        final ObjectNode node = new ObjectMapper().createObjectNode();
+        node.put("label", r.label()).put("seconds", r.seconds()).put("requests", r.requests()).put("events", r.events())
+            .put("events_per_second", r.eventsPerSecond()).put("requests_per_second", r.requestsPerSecond())
+            .put("not_sent", r.notSent());
+        final ObjectNode statuses = node.putObject("statuses");
+        r.statuses().forEach((status, count) -> statuses.put(Integer.toString(status), count));
+        final ObjectNode latency = node.putObject("latency_ms");
+        latency.put("p50", ms(r.latency(), 50)).put("p99", ms(r.latency(), 99)).put("p99_9", ms(r.latency(), 99.9))
+            .put("max", ms(r.latency(), 100)).put("count", r.latency().getTotalCount());
+        return node.toPrettyString();
+    }
+}
