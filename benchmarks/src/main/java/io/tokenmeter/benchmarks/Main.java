@@ -6,7 +6,7 @@ import picocli.CommandLine;
 
 /**
  * {@code java -jar benchmarks.jar loadgen ...} runs the load generator, {@code reference --mode accept|parse} a
- * reference server; anything else goes to JMH ({@code java -jar benchmarks.jar -prof gc Parse}).
+ * reference server, {@code compare} one comparison run of both references and tokenmeter; anything else goes to JMH ({@code java -jar benchmarks.jar -prof gc Parse}).
  */
 public final class Main
 {
@@ -20,6 +20,11 @@ public final class Main
         if (args.length > 0 && args[0].equals("loadgen"))
         {
             System.exit(new CommandLine(new LoadGenerator()).execute(java.util.Arrays.copyOfRange(args, 1, args.length)));
+        }
+        if (args.length > 0 && args[0].equals("compare"))
+        {
+            System.exit(new CommandLine(new io.tokenmeter.benchmarks.load.Compare()).execute(
+                java.util.Arrays.copyOfRange(args, 1, args.length)));
         }
         if (args.length > 0 && args[0].equals("reference"))
         {

@@ -60,33 +60,33 @@ public final class LoadGenerator implements Callable<Integer>
     private static final int MAX_PIPELINED = 512;
 
     @Option(names = "--url", defaultValue = "http://127.0.0.1:8080/v1/events", description = "where to post (default ${DEFAULT-VALUE})")
-    URI url;
+    public URI url;
     @Option(names = "--connections", defaultValue = "32", description = "kept-alive connections (default ${DEFAULT-VALUE})")
-    int connections;
+    public int connections;
     @Option(names = "--threads", defaultValue = "1", description = "event loop threads of the generator (default ${DEFAULT-VALUE})")
-    int threads;
+    public int threads;
     @Option(names = "--batch", defaultValue = "100", description = "events per request (default ${DEFAULT-VALUE}; 1 sends a bare object)")
-    int batch;
+    public int batch;
     @Option(names = "--rate", defaultValue = "0", description = "requests per second in all, open loop; 0 = closed loop, as fast as answered")
-    double rate;
+    public double rate;
     @Option(names = "--duration", defaultValue = "20s", description = "measured time (default ${DEFAULT-VALUE})")
-    String duration;
+    public String duration;
     @Option(names = "--warmup", defaultValue = "5s", description = "unmeasured time first (default ${DEFAULT-VALUE})")
-    String warmup;
+    public String warmup;
     @Option(names = "--tenants", defaultValue = "10000", description = "distinct tenants, Zipf-distributed (default ${DEFAULT-VALUE})")
-    int tenants;
+    public int tenants;
     @Option(names = "--zipf", defaultValue = "1.1", description = "Zipf exponent of tenant sizes (default ${DEFAULT-VALUE})")
-    double zipf;
+    public double zipf;
     @Option(names = "--retry-share", defaultValue = "0", description = "share of requests that repeat an earlier one (0..1)")
-    double retryShare;
+    public double retryShare;
     @Option(names = "--key", description = "API key to send as Authorization: Bearer")
-    String key;
+    public String key;
     @Option(names = "--label", defaultValue = "tokenmeter", description = "name of the target in the report")
-    String label;
+    public String label;
     @Option(names = "--json", description = "also write the result as JSON to this file")
-    Path json;
+    public Path json;
     @Option(names = "--seed", defaultValue = "42", description = "traffic seed (default ${DEFAULT-VALUE})")
-    long seed;
+    public long seed;
 
     /** Totals of one run; {@code events} are the events of requests answered 202 (accepted or duplicate). */
     public record Result(String label, double seconds, long requests, long events, Map<Integer, Long> statuses, long notSent,

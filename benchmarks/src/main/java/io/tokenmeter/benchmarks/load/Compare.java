@@ -1,0 +1,294 @@
+package io.tokenmeter.benchmarks.load;
+
+import com.fasterxml.jackson.databind.ObjectMapper;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+import java.io.IOException;
+import java.net.InetSocketAddress;
+import java.net.ServerSocket;
+import java.net.Socket;
+import java.net.URI;
+import java.net.http.HttpClient;
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Locale;
+import java.util.concurrent.Callable;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.locks.LockSupport;
+
+/**
+ * One comparison run, all in the same conditions: the same traffic against the {@code accept} reference server, the
+ * {@code parse} reference server and tokenmeter (each its own process, started and stopped in turn), closed loop;
+ * then tokenmeter again, open loop at half its closed-loop rate, for latency and aggregation lag. Prints a table with
+ * tokenmeter's throughput as ratios to the references, and writes JSON with {@code --json}.
+ */
+@Command(name = "compare", mixinStandardHelpOptions = true,
+    description = "Run the same load against the reference servers and tokenmeter; print throughput ratios and latency.")
+public final class Compare implements Callable<Integer>
+{
+    @Option(names = "--server-jar", defaultValue = "metering-server/target/tokenmeter.jar", description = "tokenmeter's jar")
+    Path serverJar;
+    @Option(names = "--benchmarks-jar", defaultValue = "benchmarks/target/benchmarks.jar", description = "this jar")
+    Path benchmarksJar;
+    @Option(names = "--batch", defaultValue = "100", description = "events per request (default ${DEFAULT-VALUE})")
+    int batch;
+    @Option(names = "--connections", defaultValue = "32", description = "connections (default ${DEFAULT-VALUE})")
+    int connections;
+    @Option(names = "--duration", defaultValue = "20s", description = "measured time per run (default ${DEFAULT-VALUE})")
+    String duration;
+    @Option(names = "--warmup", defaultValue = "10s", description = "unmeasured time first (default ${DEFAULT-VALUE})")
+    String warmup;
+    @Option(names = "--durability", defaultValue = "process", description = "tokenmeter's durability: process or sync")
+    String durability;
+    @Option(names = "--heap", defaultValue = "2g", description = "-Xmx of the servers (default ${DEFAULT-VALUE})")
+    String heap;
+    @Option(names = "--skip-open-loop", description = "only the closed-loop throughput runs")
+    boolean skipOpenLoop;
+    @Option(names = "--json", description = "write the results as JSON to this file")
+    Path json;
+
+    private final HttpClient http = HttpClient.newBuilder().connectTimeout(Duration.ofSeconds(2)).build();
+
+    @Override
+    public Integer call() throws Exception
+    {
+        final List<LoadGenerator.Result> results = new ArrayList<>();
+        final LoadGenerator.Result accept = runAgainst("reference-accept", reference("accept"), 0);
+        results.add(accept);
+        final LoadGenerator.Result parse = runAgainst("reference-parse", reference("parse"), 0);
+        results.add(parse);
+        final Path data = Files.createTempDirectory("tokenmeter-bench");
+        final LoadGenerator.Result closed = runAgainst("tokenmeter", tokenmeter(data), 0);
+        results.add(closed);
+        LoadGenerator.Result open = null;
+        double[] lag = null;
+        if (!skipOpenLoop)
+        {
+            final double halfRate = closed.requestsPerSecond() / 2;
+            final Server server = tokenmeter(data);
+            final List<Double> samples = new ArrayList<>();
+            final AtomicBoolean sampling = new AtomicBoolean(true);
+            final Thread sampler = new Thread(() -> sampleLag(server.port, samples, sampling), "lag-sampler");
+            try (server)
+            {
+                sampler.start();
+                open = load("tokenmeter-open-loop", server.port, halfRate);
+            }
+            finally
+            {
+                sampling.set(false);
+                sampler.join(5_000);
+            }
+            results.add(open);
+            lag = percentiles(samples);
+        }
+        report(accept, parse, closed, open, lag);
+        if (json != null)
+        {
+            final ObjectMapper mapper = new ObjectMapper();
+            final ObjectNode root = mapper.createObjectNode();
+            root.put("batch", batch).put("connections", connections).put("durability", durability);
+            final ArrayNode runs = root.putArray("runs");
+            for (final LoadGenerator.Result result : results)
+            {
+                runs.add(mapper.readTree(LoadGenerator.toJson(result)));
+            }
+            root.put("ratio_to_parse", closed.eventsPerSecond() / parse.eventsPerSecond());
+            root.put("ratio_to_accept", closed.eventsPerSecond() / accept.eventsPerSecond());
+            if (lag != null)
+            {
+                root.putObject("aggregation_lag_ms").put("p50", lag[0]).put("p99", lag[1]).put("max", lag[2])
+                    .put("samples", lag[3]);
+            }
+            Files.writeString(json, root.toPrettyString());
+        }
+        return 0;
+    }
+
+    /** A server process on a free port, stopped with SIGTERM. */
+    private record Server(Process process, int port) implements AutoCloseable
+    {
+        @Override
+        public void close() throws InterruptedException
+        {
+            process.destroy();
+            if (!process.waitFor(60, TimeUnit.SECONDS))
+            {
+                process.destroyForcibly();
+            }
+        }
+    }
+
+    private static int freePort() throws IOException
+    {
+        try (ServerSocket socket = new ServerSocket(0))
+        {
+            return socket.getLocalPort();
+        }
+    }
+
+    private Server reference(final String mode) throws Exception
+    {
+        final int port = freePort();
+        return start(List.of("-jar", benchmarksJar.toString(), "reference", "--mode", mode, "--port", Integer.toString(port)), port,
+            "/v1/events");
+    }
+
+    private Server tokenmeter(final Path data) throws Exception
+    {
+        final int port = freePort();
+        return start(List.of("-jar", serverJar.toString(), "serve", "--port", Integer.toString(port), "--data-dir", data.toString(),
+            "--durability", durability), port, "/health/ready");
+    }
+
+    private Server start(final List<String> args, final int port, final String readyPath) throws Exception
+    {
+        final List<String> command = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
+            "-Xmx" + heap, "-Xms" + heap, "-XX:+AlwaysPreTouch"));
+        command.addAll(args);
+        final Process process = new ProcessBuilder(command).redirectErrorStream(true)
+            .redirectOutput(Files.createTempFile("bench-server", ".log").toFile()).start();
+        final long until = System.nanoTime() + TimeUnit.SECONDS.toNanos(120);
+        while (System.nanoTime() < until)
+        {
+            if (!process.isAlive())
+            {
+                throw new IllegalStateException("server exited: " + args);
+            }
+            if (answers(port, readyPath))
+            {
+                return new Server(process, port);
+            }
+            LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(100));
+        }
+        process.destroyForcibly();
+        throw new IllegalStateException("server not ready within 120 s: " + args);
+    }
+
+    private boolean answers(final int port, final String path)
+    {
+        try (Socket probe = new Socket())
+        {
+            probe.connect(new InetSocketAddress("127.0.0.1", port), 200);
+        }
+        catch (final IOException notYet)
+        {
+            return false;
+        }
+        if (!path.startsWith("/health"))
+        {
+            return true;
+        }
+        try
+        {
+            return http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + path)).build(),
+                HttpResponse.BodyHandlers.discarding()).statusCode() == 200;
+        }
+        catch (final IOException | InterruptedException ex)
+        {
+            return false;
+        }
+    }
+
+    private LoadGenerator.Result runAgainst(final String label, final Server server, final double rate) throws Exception
+    {
+        try (server)
+        {
+            return load(label, server.port, rate);
+        }
+    }
+
+    private LoadGenerator.Result load(final String label, final int port, final double rate) throws Exception
+    {
+        final LoadGenerator generator = new LoadGenerator();
+        generator.url = URI.create("http://127.0.0.1:" + port + "/v1/events");
+        generator.connections = connections;
+        generator.threads = 1;
+        generator.batch = batch;
+        generator.rate = rate;
+        generator.duration = duration;
+        generator.warmup = warmup;
+        generator.tenants = 10_000;
+        generator.zipf = 1.1;
+        generator.retryShare = 0;
+        generator.label = label;
+        generator.seed = System.nanoTime();
+        final LoadGenerator.Result result = generator.run();
+        LoadGenerator.print(result);
+        return result;
+    }
+
+    /** Samples tokenmeter_aggregation_lag_seconds every 50 ms while the open-loop run lasts. */
+    private void sampleLag(final int port, final List<Double> samples, final AtomicBoolean sampling)
+    {
+        while (sampling.get())
+        {
+            try
+            {
+                final String metrics = http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + "/metrics")).build(),
+                    HttpResponse.BodyHandlers.ofString()).body();
+                for (final String line : metrics.split("\n"))
+                {
+                    if (line.startsWith("tokenmeter_aggregation_lag_seconds "))
+                    {
+                        synchronized (samples)
+                        {
+                            samples.add(Double.parseDouble(line.substring(line.indexOf(' ') + 1)) * 1000);
+                        }
+                    }
+                }
+            }
+            catch (final IOException | InterruptedException | RuntimeException ex)
+            {
+                // not up yet, or stopping
+            }
+            LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(50));
+        }
+    }
+
+    private static double[] percentiles(final List<Double> samples)
+    {
+        final double[] sorted;
+        synchronized (samples)
+        {
+            sorted = samples.stream().mapToDouble(Double::doubleValue).sorted().toArray();
+        }
+        if (sorted.length == 0)
+        {
+            return new double[] {Double.NaN, Double.NaN, Double.NaN, 0};
+        }
+        return new double[] {sorted[sorted.length / 2], sorted[(int)Math.min(sorted.length - 1, Math.ceil(sorted.length * 0.99) - 1)],
+            sorted[sorted.length - 1], sorted.length};
+    }
+
+    private void report(final LoadGenerator.Result accept, final LoadGenerator.Result parse, final LoadGenerator.Result closed,
+        final LoadGenerator.Result open, final double[] lag)
+    {
+        System.out.println();
+        System.out.printf(Locale.ROOT, "batch %d, %d connections, durability %s, %d cores%n", batch, connections, durability,
+            Runtime.getRuntime().availableProcessors());
+        System.out.printf(Locale.ROOT, "%-22s %14s %14s %10s %10s%n", "target", "events/s", "requests/s", "vs parse", "vs accept");
+        for (final LoadGenerator.Result r : Arrays.asList(accept, parse, closed))
+        {
+            System.out.printf(Locale.ROOT, "%-22s %,14.0f %,14.0f %10.2f %10.2f%n", r.label(), r.eventsPerSecond(), r.requestsPerSecond(),
+                r.eventsPerSecond() / parse.eventsPerSecond(), r.eventsPerSecond() / accept.eventsPerSecond());
+        }
+        if (open != null)
+        {
+            System.out.printf(Locale.ROOT, "open loop at %,.0f requests/s (half of tokenmeter's closed-loop rate): ack latency ms "
+                    + "p50 %.3f p99 %.3f p99.9 %.3f max %.3f; aggregation lag ms p50 %.1f p99 %.1f max %.1f (%d samples)%n",
+                open.requestsPerSecond(), open.latency().getValueAtPercentile(50) / 1e6, open.latency().getValueAtPercentile(99) / 1e6,
+                open.latency().getValueAtPercentile(99.9) / 1e6, open.latency().getMaxValue() / 1e6, lag[0], lag[1], lag[2], (int)lag[3]);
+        }
+    }
+}
