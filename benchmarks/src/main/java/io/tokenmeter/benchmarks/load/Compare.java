@@ -52,6 +52,8 @@ public final class Compare implements Callable<Integer>
     String durability;
     @Option(names = "--heap", defaultValue = "2g", description = "-Xmx of the servers (default ${DEFAULT-VALUE})")
     String heap;
+    @Option(names = "--open-connections", defaultValue = "16", description = "connections of the open-loop run (default ${DEFAULT-VALUE})")
+    int openConnections;
     @Option(names = "--skip-open-loop", description = "only the closed-loop throughput runs")
     boolean skipOpenLoop;
     @Option(names = "--json", description = "write the results as JSON to this file")
@@ -82,7 +84,7 @@ public final class Compare implements Callable<Integer>
             try (server)
             {
                 sampler.start();
-                open = load("tokenmeter-open-loop", server.port, halfRate);
+                open = load("tokenmeter-open-loop", server.port, halfRate, openConnections);
             }
             finally
             {
@@ -204,15 +206,16 @@ public final class Compare implements Callable<Integer>
     {
         try (server)
         {
-            return load(label, server.port, rate);
+            return load(label, server.port, rate, connections);
         }
     }
 
-    private LoadGenerator.Result load(final String label, final int port, final double rate) throws Exception
+    private LoadGenerator.Result load(final String label, final int port, final double rate, final int connectionCount)
+        throws Exception
     {
         final LoadGenerator generator = new LoadGenerator();
         generator.url = URI.create("http://127.0.0.1:" + port + "/v1/events");
-        generator.connections = connections;
+        generator.connections = connectionCount;
         generator.threads = 1;
         generator.batch = batch;
         generator.rate = rate;

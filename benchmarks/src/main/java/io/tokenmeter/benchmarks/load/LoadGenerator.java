@@ -48,16 +48,17 @@ import java.util.concurrent.locks.LockSupport;
 /**
  * Posts realistic ingest traffic over N kept-alive connections and reports events/s, requests/s and the latency
  * distribution. Closed loop ({@code --rate 0}): each connection sends its next request when the previous one is
- * answered, for the highest throughput. Open loop ({@code --rate R}): requests leave at a constant rate whether or not
- * earlier ones were answered (HTTP/1.1 pipelining), and each latency is measured from the time the request was due to
- * leave, not when it left, which corrects coordinated omission.
+ * answered, for the highest throughput. Open loop ({@code --rate R}): requests fall due at a constant rate whether or
+ * not earlier ones were answered; each connection sends its due requests one at a time, and each latency is measured
+ * from the time the request was due, not when it left, which corrects coordinated omission (as wrk2 does).
  */
 @Command(name = "loadgen", mixinStandardHelpOptions = true,
     description = "Post realistic ingest traffic and report throughput and latency (text, and JSON with --json).")
 public final class LoadGenerator implements Callable<Integer>
 {
     private static final long HIGHEST_NS = TimeUnit.SECONDS.toNanos(60);
-    private static final int MAX_PIPELINED = 512;
+    /** Most requests waiting in one connection's open-loop queue; beyond it they are counted as not sent. */
+    private static final int MAX_QUEUED = 100_000;
 
     @Option(names = "--url", defaultValue = "http://127.0.0.1:8080/v1/events", description = "where to post (default ${DEFAULT-VALUE})")
     public URI url;
@@ -160,13 +161,20 @@ public final class LoadGenerator implements Callable<Integer>
         long requests = 0;
         long events = 0;
         long notSent = 0;
+        final Histogram sendDelay = new Histogram(HIGHEST_NS, 3);
         for (final Connection connection : all)
         {
+            sendDelay.add(connection.sendDelay);
             latency.add(connection.latency);
             connection.statuses.forEach((status, count) -> statuses.merge(status, count, Long::sum));
             requests += connection.measuredRequests;
             events += connection.measuredEvents;
             notSent += connection.notSent;
+        }
+        if (sendDelay.getTotalCount() > 0)
+        {
+            System.out.printf(Locale.ROOT, "%s: requests left after their due time by ms p50 %.3f p99 %.3f max %.3f (the generator's own lag)%n",
+                label, sendDelay.getValueAtPercentile(50) / 1e6, sendDelay.getValueAtPercentile(99) / 1e6, sendDelay.getMaxValue() / 1e6);
         }
         return new Result(label, durationNs / 1e9, requests, events, statuses, notSent, latency);
     }
@@ -186,8 +194,11 @@ public final class LoadGenerator implements Callable<Integer>
         private final long measureToNs;
         private final long intervalNs;
         private final Histogram latency = new Histogram(HIGHEST_NS, 3);
+        private final Histogram sendDelay = new Histogram(HIGHEST_NS, 3);
         private final Map<Integer, Long> statuses = new TreeMap<>();
-        private final LongArrayQueue dueTimes = new LongArrayQueue(MAX_PIPELINED, Long.MIN_VALUE);
+        private final LongArrayQueue dueTimes = new LongArrayQueue(16, Long.MIN_VALUE);
+        private final LongArrayQueue queued = new LongArrayQueue(1024, Long.MIN_VALUE);
+        private boolean stopSending;
         private final byte[] scratch = new byte[1 << 20];
         private ChannelHandlerContext ctx;
         private long seq;
@@ -219,7 +230,7 @@ public final class LoadGenerator implements Callable<Integer>
             final long delayNs = Math.max(0, startNs - System.nanoTime());
             if (intervalNs > 0)
             {
-                ctx.executor().scheduleAtFixedRate(this::sendDue, delayNs, Math.max(intervalNs / 2, 100_000), TimeUnit.NANOSECONDS);
+                ctx.executor().schedule(this::sendDue, delayNs, TimeUnit.NANOSECONDS);
             }
             else
             {
@@ -227,7 +238,11 @@ public final class LoadGenerator implements Callable<Integer>
             }
         }
 
-        /** Open loop: sends every request whose due time has come, each stamped with its due time. */
+        /**
+         * Open loop: every request whose due time has come joins this connection's queue; one request is on the wire at a
+         * time (no pipelining, as gateways send), and each is measured from its due time, so time spent waiting in the
+         * queue counts: coordinated omission is corrected as wrk2 does.
+         */
         private void sendDue()
         {
             final long now = System.nanoTime();
@@ -244,18 +259,39 @@ public final class LoadGenerator implements Callable<Integer>
                 }
                 if (due >= measureToNs)
                 {
-                    finishWhenDrained();
-                    return;
+                    stopSending = true;
+                    break;
                 }
                 sentInOpenLoop++;
-                if (dueTimes.size() >= MAX_PIPELINED)
+                if (due >= measureFromNs)
+                {
+                    sendDelay.recordValue(Math.min(Math.max(1, now - due), HIGHEST_NS));
+                }
+                if (queued.size() >= MAX_QUEUED)
                 {
                     notSent++;
                     continue;
                 }
-                send(due);
+                queued.addLong(due);
             }
-            ctx.flush();
+            sendNextQueued();
+            if (stopSending)
+            {
+                finishWhenDrained();
+                return;
+            }
+            // wake exactly when the next request is due: a coarser tick would add its own delay to every latency
+            ctx.executor().schedule(this::sendDue, Math.max(0, startNs + sentInOpenLoop * intervalNs - System.nanoTime()),
+                TimeUnit.NANOSECONDS);
+        }
+
+        private void sendNextQueued()
+        {
+            if (dueTimes.isEmpty() && !queued.isEmpty())
+            {
+                send(queued.pollLong());
+                ctx.flush();
+            }
         }
 
         private void send(final long dueNs)
@@ -310,16 +346,20 @@ public final class LoadGenerator implements Callable<Integer>
                     finishWhenDrained();
                 }
             }
-            else if (finished && dueTimes.isEmpty())
+            else
             {
-                ctx.close();
+                sendNextQueued();
+                if (finished && dueTimes.isEmpty() && queued.isEmpty())
+                {
+                    ctx.close();
+                }
             }
         }
 
         private void finishWhenDrained()
         {
             finished = true;
-            if (dueTimes.isEmpty())
+            if (dueTimes.isEmpty() && queued.isEmpty())
             {
                 ctx.close();
             }
@@ -328,6 +368,10 @@ public final class LoadGenerator implements Callable<Integer>
         @Override
         public void exceptionCaught(final ChannelHandlerContext ctx, final Throwable cause)
         {
+            if (!finished)
+            {
+                System.err.println("connection failed: " + cause);
+            }
             finished = true;
             ctx.close();
         }
@@ -349,7 +393,7 @@ public final class LoadGenerator implements Callable<Integer>
     {
         System.out.printf(Locale.ROOT, "%s: %,.0f events/s, %,.0f requests/s over %.1f s; statuses %s%s%n", r.label(),
             r.eventsPerSecond(), r.requestsPerSecond(), r.seconds(), r.statuses(),
-            r.notSent() > 0 ? "; " + r.notSent() + " requests not sent (too many awaiting answers)" : "");
+            r.notSent() > 0 ? "; " + r.notSent() + " requests not sent (queue full: the target is far slower than the rate)" : "");
         System.out.printf(Locale.ROOT, "%s latency ms: p50 %.3f  p99 %.3f  p99.9 %.3f  max %.3f%n", r.label(),
             ms(r.latency(), 50), ms(r.latency(), 99), ms(r.latency(), 99.9), ms(r.latency(), 100));
     }

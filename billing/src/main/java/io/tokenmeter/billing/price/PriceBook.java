@@ -52,6 +52,7 @@ public final class PriceBook implements LongContextRules
     private final byte[] recordedJson;
     private final String sha256;
     private final boolean anyLongContext;
+    private final long smallestThreshold;
     private final Map<String, List<Candidate>> candidatesCache = new ConcurrentHashMap<>();
 
     PriceBook(final String currency, final int minorDigits, final List<PriceEntry> global, final Map<String, TenantTerms> tenants,
@@ -69,6 +70,23 @@ public final class PriceBook implements LongContextRules
             longContext |= terms.entries().stream().anyMatch(PriceBook::hasLongContext);
         }
         this.anyLongContext = longContext;
+        long smallest = LongContextRules.NO_THRESHOLD;
+        final List<PriceEntry> all = new java.util.ArrayList<>(global);
+        tenants.values().forEach(terms -> all.addAll(terms.entries()));
+        for (final PriceEntry entry : all)
+        {
+            for (final PriceVersion version : entry.versions())
+            {
+                smallest = Math.min(smallest, version.longContextAbove());
+            }
+        }
+        this.smallestThreshold = smallest;
+    }
+
+    @Override
+    public long smallestThreshold()
+    {
+        return smallestThreshold;
     }
 
     private static boolean hasLongContext(final PriceEntry entry)

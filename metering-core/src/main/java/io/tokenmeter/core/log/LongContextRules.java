@@ -33,6 +33,15 @@ public interface LongContextRules
     boolean isEmpty();
 
     /**
+     * @return a prompt size no rule of the book exceeds at or below: a prompt of at most this many tokens is never long
+     *     context, so the journal skips the per-pair lookup for it (most events). 0 asks for the lookup every time.
+     */
+    default long smallestThreshold()
+    {
+        return 0;
+    }
+
+    /**
      * @return pairs {@code [fromHour0, threshold0, fromHour1, threshold1, ...]} sorted by hour: from {@code fromHourN}
      * (UTC hours since 1970) on, a prompt above {@code thresholdN} tokens is long context ({@link #NO_THRESHOLD}: never).
      * Before the first hour there is no rule. Never null.

@@ -560,11 +560,23 @@ final class ApiHandler extends SimpleChannelInboundHandler<FullHttpRequest>
     @Override
     public void exceptionCaught(final ChannelHandlerContext ctx, final Throwable cause)
     {
-        if (cause instanceof DecoderException || cause instanceof SSLException)
+        if (cause instanceof SSLException || cause instanceof DecoderException
+            && (cause.getCause() == null || cause.getCause() instanceof SSLException))
         {
-            // a decoder's message may hold a dump of what the client sent, headers and keys included: only types are logged
+            // a TLS decoder's message may hold a dump of what the client sent, headers and keys included: only types
             LOG.debug("connection {} closed: {}{}", ctx.channel().remoteAddress(), cause.getClass().getSimpleName(),
                 cause.getCause() == null ? "" : " caused by " + cause.getCause().getClass().getSimpleName());
+        }
+        else if (cause instanceof DecoderException && cause.getCause() instanceof IllegalStateException
+            && String.valueOf(cause.getCause().getMessage()).startsWith("maxPipelineDepth"))
+        {
+            LOG.warn("connection {} closed: it pipelined more than {} requests without waiting for answers",
+                ctx.channel().remoteAddress(), cause.getCause().getMessage().replaceAll("\\D+", ""));
+        }
+        else if (cause instanceof DecoderException)
+        {
+            // thrown by our own handling of a decoded request: a bug, logged with its stack trace
+            LOG.error("connection {} failed while handling a request", ctx.channel().remoteAddress(), cause.getCause());
         }
         else if (!(cause instanceof IOException))
         {
