@@ -21,6 +21,16 @@ public final class Main
         {
             System.exit(new CommandLine(new LoadGenerator()).execute(java.util.Arrays.copyOfRange(args, 1, args.length)));
         }
+        if (args.length > 0 && args[0].equals("restart"))
+        {
+            System.exit(new CommandLine(new io.tokenmeter.benchmarks.load.Restart()).execute(
+                java.util.Arrays.copyOfRange(args, 1, args.length)));
+        }
+        if (args.length > 0 && args[0].equals("footprint"))
+        {
+            System.exit(new CommandLine(new io.tokenmeter.benchmarks.load.Footprint()).execute(
+                java.util.Arrays.copyOfRange(args, 1, args.length)));
+        }
         if (args.length > 0 && args[0].equals("compare"))
         {
             System.exit(new CommandLine(new io.tokenmeter.benchmarks.load.Compare()).execute(

@@ -52,7 +52,7 @@ public final class Compare implements Callable<Integer>
     String durability;
     @Option(names = "--heap", defaultValue = "2g", description = "-Xmx of the servers (default ${DEFAULT-VALUE})")
     String heap;
-    @Option(names = "--open-connections", defaultValue = "16", description = "connections of the open-loop run (default ${DEFAULT-VALUE})")
+    @Option(names = "--open-connections", defaultValue = "64", description = "connections of the open-loop run (default ${DEFAULT-VALUE})")
     int openConnections;
     @Option(names = "--skip-open-loop", description = "only the closed-loop throughput runs")
     boolean skipOpenLoop;
@@ -231,7 +231,7 @@ public final class Compare implements Callable<Integer>
         return result;
     }
 
-    /** Samples tokenmeter_aggregation_lag_seconds every 50 ms while the open-loop run lasts. */
+    /** Samples tokenmeter_aggregation_lag_seconds every 250 ms while the open-loop run lasts. */
     private void sampleLag(final int port, final List<Double> samples, final AtomicBoolean sampling)
     {
         while (sampling.get())
@@ -255,7 +255,7 @@ public final class Compare implements Callable<Integer>
             {
                 // not up yet, or stopping
             }
-            LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(50));
+            LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(250));
         }
     }
 

@@ -348,8 +348,14 @@ final class ApiHandler extends SimpleChannelInboundHandler<FullHttpRequest>
                 Access.forbidden(key, "read metrics", Access.READ_ALL + " (or set metrics-access: open)")), keepAlive);
             return;
         }
-        respond(ctx, Responses.text(ctx.alloc(), HttpResponseStatus.OK, "text/plain; version=0.0.4; charset=utf-8",
-            api.metrics().scrape()), keepAlive);
+        // a scrape takes milliseconds: it runs on the metrics thread, not on this event loop's other connections' time
+        final CompletableFuture<String> scrape = api.metrics().scrapeAsync();
+        busy = true;
+        api.inFlight(1);
+        scrape.whenComplete((text, failure) -> ctx.executor().execute(() -> completeAsync(ctx, failure == null
+            ? Responses.text(ctx.alloc(), HttpResponseStatus.OK, "text/plain; version=0.0.4; charset=utf-8", text)
+            : Responses.error(ctx.alloc(), HttpResponseStatus.INTERNAL_SERVER_ERROR, "internal_error", "the scrape failed"),
+            keepAlive, 0, false)));
     }
 
     private FullHttpResponse malformedRequest(final ChannelHandlerContext ctx, final Throwable cause)

@@ -49,6 +49,12 @@ public final class ServerMetrics implements AutoCloseable
     private final LatencyHistogram appendLatency = new LatencyHistogram("tokenmeter_log_append_latency",
         "one journal document appended to the log (and flushed, in sync mode)");
     private final JvmGcMetrics gcMetrics = new JvmGcMetrics();
+    private final java.util.concurrent.ExecutorService scraper = java.util.concurrent.Executors.newSingleThreadExecutor(r ->
+    {
+        final Thread t = new Thread(r, "metrics-scrape");
+        t.setDaemon(true);
+        return t;
+    });
     private final Counter connectionsRefused;
     private final Counter authMissing;
     private final Counter authMalformed;
@@ -258,6 +264,12 @@ public final class ServerMetrics implements AutoCloseable
         return registry.scrape();
     }
 
+    /** @return the exposition, made on the metrics thread so that no event loop spends its time on it. */
+    public java.util.concurrent.CompletableFuture<String> scrapeAsync()
+    {
+        return java.util.concurrent.CompletableFuture.supplyAsync(registry::scrape, scraper);
+    }
+
     public PrometheusMeterRegistry registry()
     {
         return registry;
@@ -266,6 +278,7 @@ public final class ServerMetrics implements AutoCloseable
     @Override
     public void close()
     {
+        scraper.shutdownNow();
         gcMetrics.close();
         registry.close();
     }
