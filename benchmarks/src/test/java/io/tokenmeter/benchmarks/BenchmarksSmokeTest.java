@@ -72,19 +72,10 @@ class BenchmarksSmokeTest
 
     private static LoadGenerator.Result load(final int port, final double rate, final double retryShare) throws Exception
     {
-        final LoadGenerator generator = new LoadGenerator();
-        generator.url = URI.create("http://127.0.0.1:" + port + "/v1/events");
-        generator.connections = 4;
-        generator.threads = 1;
-        generator.batch = 10;
-        generator.rate = rate;
-        generator.duration = "1s";
-        generator.warmup = "200ms";
+        final LoadGenerator generator = LoadGenerator.of(URI.create("http://127.0.0.1:" + port + "/v1/events"), 4, 10, rate, "1s",
+            "200ms", "smoke");
         generator.tenants = 100;
-        generator.zipf = 1.1;
         generator.retryShare = retryShare;
-        generator.label = "smoke";
-        generator.seed = 1;
         return generator.run();
     }
 

@@ -213,19 +213,8 @@ public final class Compare implements Callable<Integer>
     private LoadGenerator.Result load(final String label, final int port, final double rate, final int connectionCount)
         throws Exception
     {
-        final LoadGenerator generator = new LoadGenerator();
-        generator.url = URI.create("http://127.0.0.1:" + port + "/v1/events");
-        generator.connections = connectionCount;
-        generator.threads = 1;
-        generator.batch = batch;
-        generator.rate = rate;
-        generator.duration = duration;
-        generator.warmup = warmup;
-        generator.tenants = 10_000;
-        generator.zipf = 1.1;
-        generator.retryShare = 0;
-        generator.label = label;
-        generator.seed = System.nanoTime();
+        final LoadGenerator generator = LoadGenerator.of(URI.create("http://127.0.0.1:" + port + "/v1/events"), connectionCount, batch,
+            rate, duration, warmup, label);
         final LoadGenerator.Result result = generator.run();
         LoadGenerator.print(result);
         return result;

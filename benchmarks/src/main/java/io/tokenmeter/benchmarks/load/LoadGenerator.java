@@ -104,6 +104,26 @@ public final class LoadGenerator implements Callable<Integer>
         }
     }
 
+    /** @return a generator of the default traffic (10,000 Zipf(1.1) tenants, no retries) with these settings. */
+    public static LoadGenerator of(final URI url, final int connections, final int batch, final double rate, final String duration,
+        final String warmup, final String label)
+    {
+        final LoadGenerator generator = new LoadGenerator();
+        generator.url = url;
+        generator.connections = connections;
+        generator.threads = 1;
+        generator.batch = batch;
+        generator.rate = rate;
+        generator.duration = duration;
+        generator.warmup = warmup;
+        generator.tenants = 10_000;
+        generator.zipf = 1.1;
+        generator.retryShare = 0;
+        generator.label = label;
+        generator.seed = System.nanoTime();
+        return generator;
+    }
+
     @Override
     public Integer call() throws Exception
     {

@@ -51,16 +51,8 @@ public final class Restart implements Callable<Integer>
         int round = 0;
         while (inLog < events)
         {
-            final LoadGenerator generator = new LoadGenerator();
-            generator.url = URI.create("http://127.0.0.1:" + port + "/v1/events");
-            generator.connections = 32;
-            generator.batch = 1000;
-            generator.duration = "30s";
-            generator.warmup = "0s";
-            generator.tenants = 10_000;
-            generator.zipf = 1.1;
-            generator.label = "fill";
-            generator.seed = System.nanoTime() + round++;
+            final LoadGenerator generator = LoadGenerator.of(URI.create("http://127.0.0.1:" + port + "/v1/events"), 32, 1000, 0,
+                "30s", "0s", "fill " + round++);
             generator.run();
             inLog = accepted(port);
             System.out.printf(Locale.ROOT, "log holds %,d events accepted by this server process%n", inLog);
@@ -69,16 +61,8 @@ public final class Restart implements Callable<Integer>
         server = start(port);
         final long graceful = awaitReady(port, System.nanoTime());
         System.out.printf(Locale.ROOT, "restart after a graceful stop: ready in %.2f s%n", graceful / 1e9);
-        final LoadGenerator generator = new LoadGenerator();
-        generator.url = URI.create("http://127.0.0.1:" + port + "/v1/events");
-        generator.connections = 32;
-        generator.batch = 100;
-        generator.duration = "20s";
-        generator.warmup = "0s";
-        generator.tenants = 10_000;
-        generator.zipf = 1.1;
-        generator.label = "before-kill";
-        generator.seed = System.nanoTime();
+        final LoadGenerator generator = LoadGenerator.of(URI.create("http://127.0.0.1:" + port + "/v1/events"), 32, 100, 0, "20s",
+            "0s", "before-kill");
         generator.run();
         stop(server, true);
         server = start(port);
