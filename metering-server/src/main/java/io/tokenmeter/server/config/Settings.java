@@ -45,7 +45,7 @@ public final class Settings
         new Definition("dedup-window", "24h", "how long an event id is remembered for retries"),
         new Definition("dedup-capacity", "4000000", "most event ids remembered (about 42 bytes each at the default; see docs/dedup.md)"),
         new Definition("max-future-skew", "5m", "how far in the future an event timestamp may be"),
-        new Definition("snapshot-interval", "60s", "how often counters are snapshotted"),
+        new Definition("snapshot-interval", "10s", "how often counters are snapshotted and the journal checkpointed (bounds the log replayed after a crash)"),
         new Definition("journal-queue", "4096", "ingest requests waiting for the journal before 503"),
         new Definition("max-body-bytes", "8388608", "largest ingest body (413 beyond)"),
         new Definition("max-events-per-request", "10000", "most events in one ingest request (413 beyond)"),
