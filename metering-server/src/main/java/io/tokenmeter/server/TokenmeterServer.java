@@ -474,7 +474,7 @@ public final class TokenmeterServer implements ApiContext, AutoCloseable
         if (diskLow())
         {
             reasons.add("disk full: " + (diskFreeBytes >> 20) + " MiB free in " + dataDir + ", below min-free-disk "
-                + (settings.minFreeDiskBytes >> 20) + " MiB");
+                + (settings.minFreeDiskBytes >> 20) + " MiB: free space there; ingest resumes by itself");
         }
         return reasons;
     }

@@ -127,7 +127,7 @@ public final class EventLog implements AutoCloseable
 
     /**
      * A tailer that hands each document to a {@link LogDocumentReader}; owned by one thread. A damaged document is
-     * skipped whole and logged; {@link #damagedDocuments()} counts them.
+     * skipped whole and logged at ERROR with its index.
      */
     public static final class Reader implements AutoCloseable
     {
@@ -136,17 +136,10 @@ public final class EventLog implements AutoCloseable
         private final LogDocumentReader documentReader = new LogDocumentReader();
         private long lastReadIndex = NO_INDEX;
         private long lastAppendTimeMs;
-        private long damagedDocuments;
 
         private Reader(final ExcerptTailer tailer)
         {
             this.tailer = tailer;
-        }
-
-        /** @return documents skipped as damaged by this reader. */
-        public long damagedDocuments()
-        {
-            return damagedDocuments;
         }
 
         /** Positions the reader just after the document at {@code index}; {@link #NO_INDEX} means the start. */
@@ -211,7 +204,6 @@ public final class EventLog implements AutoCloseable
                 catch (final DamagedDocumentException ex)
                 {
                     // nothing of it was applied; its events were never counted, so skipping it counts nothing twice
-                    damagedDocuments++;
                     LOG.error("log document at index {} ({} bytes) is damaged ({}): skipped whole, none of its records is "
                         + "counted; events in it were acknowledged unless it was the last document of a crash, so compare "
                         + "with the gateways' records", Long.toHexString(index), length, ex.getMessage());

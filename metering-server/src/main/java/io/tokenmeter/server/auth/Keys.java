@@ -84,12 +84,6 @@ public final class Keys implements AutoCloseable
         return current;
     }
 
-    /** @return the keys file, or null. */
-    public Path file()
-    {
-        return file;
-    }
-
     public long reloads()
     {
         return reloads.get();

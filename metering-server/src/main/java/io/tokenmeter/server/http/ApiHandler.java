@@ -180,7 +180,7 @@ final class ApiHandler extends SimpleChannelInboundHandler<FullHttpRequest>
         if (!api.ingestReady())
         {
             answerIngest(ctx, Responses.retryLater(ctx.alloc(), HttpResponseStatus.SERVICE_UNAVAILABLE, "not_ready",
-                "the server is " + String.join("; ", api.notReadyReasons()) + "; retry shortly", 1), keepAlive, receiptNanos);
+                "the server is not ready (" + String.join("; ", api.notReadyReasons()) + "); retry shortly", 1), keepAlive, receiptNanos);
             return;
         }
         final String contentType = mediaType(request.headers().get(HttpHeaderNames.CONTENT_TYPE));
@@ -400,7 +400,7 @@ final class ApiHandler extends SimpleChannelInboundHandler<FullHttpRequest>
         if (!api.notReadyReasons().isEmpty())
         {
             respond(ctx, Responses.retryLater(ctx.alloc(), HttpResponseStatus.SERVICE_UNAVAILABLE, "not_ready",
-                "the server is " + String.join("; ", api.notReadyReasons()) + "; retry shortly", 1), keepAlive);
+                "the server is not ready (" + String.join("; ", api.notReadyReasons()) + "); retry shortly", 1), keepAlive);
             return;
         }
         final CompletableFuture<List<UsageRow>> answer = api.aggregator().submit(parsed.query());

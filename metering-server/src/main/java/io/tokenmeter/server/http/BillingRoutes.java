@@ -11,7 +11,6 @@ import io.netty.handler.codec.http.HttpResponseStatus;
 import io.netty.handler.codec.http.HttpVersion;
 import io.netty.handler.codec.http.QueryStringDecoder;
 import io.tokenmeter.billing.invoice.BillingService;
-import io.tokenmeter.billing.invoice.Invoice;
 import io.tokenmeter.billing.invoice.InvoiceCsv;
 import io.tokenmeter.billing.invoice.InvoiceJson;
 import io.tokenmeter.billing.invoice.Periods;
@@ -128,7 +127,7 @@ final class BillingRoutes
         if (!notReady.isEmpty() || billing == null)
         {
             final FullHttpResponse response = error(HttpResponseStatus.SERVICE_UNAVAILABLE, "not_ready",
-                "the server is " + String.join("; ", notReady) + "; retry shortly");
+                "the server is not ready (" + String.join("; ", notReady) + "); retry shortly");
             response.headers().set(HttpHeaderNames.RETRY_AFTER, 1);
             return done(response);
         }

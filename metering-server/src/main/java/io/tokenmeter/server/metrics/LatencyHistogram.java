@@ -151,11 +151,4 @@ final class LatencyHistogram implements MultiCollector
     {
         return List.of(name + "_seconds", name + "_window_seconds");
     }
-
-    /** @return the value at a percentile of everything recorded so far, in nanoseconds (for tests and logs). */
-    synchronized long percentileNs(final double percentile)
-    {
-        drain();
-        return cumulative.getValueAtPercentile(percentile);
-    }
 }

@@ -3,7 +3,6 @@ package io.tokenmeter.server.metrics;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.FunctionCounter;
 import io.micrometer.core.instrument.Gauge;
-import io.micrometer.core.instrument.Timer;
 import io.micrometer.core.instrument.binder.jvm.ClassLoaderMetrics;
 import io.micrometer.core.instrument.binder.jvm.JvmGcMetrics;
 import io.micrometer.core.instrument.binder.jvm.JvmMemoryMetrics;
@@ -22,14 +21,12 @@ import io.tokenmeter.core.snapshot.SnapshotStore;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.time.Duration;
 import java.util.function.BooleanSupplier;
 import java.util.function.LongSupplier;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.regex.Pattern;
 import java.util.function.IntSupplier;
 import java.util.concurrent.atomic.AtomicReferenceArray;
-import java.util.concurrent.TimeUnit;
 
 /** The server's meters. Names get the {@code tokenmeter_} prefix; see docs/metrics.md. */
 public final class ServerMetrics implements AutoCloseable
