@@ -26,7 +26,6 @@ import io.tokenmeter.server.http.HttpServer;
 import io.tokenmeter.server.metrics.ServerMetrics;
 import org.agrona.ErrorHandler;
 import org.agrona.concurrent.AgentRunner;
-import org.agrona.concurrent.BackoffIdleStrategy;
 import org.agrona.concurrent.SystemEpochClock;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -118,7 +117,7 @@ public final class TokenmeterServer implements ApiContext, AutoCloseable
         LOG.info("dedup: up to {} ids for {}, {} MiB of heap", settings.dedupCapacity, settings.dedupWindow,
             dedup.memoryBytes() >> 20);
         journal = new JournalAgent(log, dedup, snapshots, snapshotWriter, SystemEpochClock.INSTANCE,
-            settings.journalQueue, MAX_DRAIN_REQUESTS, MAX_DRAIN_EVENTS, settings.snapshotInterval.toMillis(), metrics::onAppend);
+            settings.journalQueue, MAX_DRAIN_REQUESTS, MAX_DRAIN_EVENTS, settings.snapshotInterval.toMillis(), this::onAppend);
         aggregator = new AggregatorAgent(log, snapshots, snapshotWriter, SystemEpochClock.INSTANCE, 1024,
             settings.snapshotInterval.toMillis());
         metrics.bind(journal, aggregator);
@@ -176,6 +175,13 @@ public final class TokenmeterServer implements ApiContext, AutoCloseable
         }
     }
 
+    /** Journal thread, after each append: times it and wakes the aggregator to count it. */
+    private void onAppend(final long appendNs)
+    {
+        metrics.onAppend(appendNs);
+        aggregator.idleStrategy().wake();
+    }
+
     private void recoverAndRun() throws IOException
     {
         journal.recover();
@@ -184,7 +190,7 @@ public final class TokenmeterServer implements ApiContext, AutoCloseable
         {
             journal.useContextRules(prices.book());
         }
-        journalRunner = new AgentRunner(new BackoffIdleStrategy(64, 16, 1_000, 100_000), errorHandler("journal"), null, journal);
+        journalRunner = new AgentRunner(journal.idleStrategy(), errorHandler("journal"), null, journal);
         AgentRunner.startOnThread(journalRunner);
         final PriceBook wanted = configuredBook != null ? configuredBook : prices == null ? PriceBookLoader.shipped() : null;
         if (wanted != null && (prices == null || !prices.book().sha256().equals(wanted.sha256())))
@@ -201,7 +207,7 @@ public final class TokenmeterServer implements ApiContext, AutoCloseable
             this::submitBook, prices, settings.invoiceGrace, System::currentTimeMillis, settings.queryTimeout);
         aggregator.countEventsAfter(log.lastIndex());
         journalRecovered = true;
-        aggregatorRunner = new AgentRunner(new BackoffIdleStrategy(64, 16, 1_000, 1_000_000), errorHandler("aggregator"), null, aggregator);
+        aggregatorRunner = new AgentRunner(aggregator.idleStrategy(), errorHandler("aggregator"), null, aggregator);
         AgentRunner.startOnThread(aggregatorRunner);
         LOG.info("journal recovered; counting the log up to index {}", Long.toHexString(log.lastIndex()));
     }

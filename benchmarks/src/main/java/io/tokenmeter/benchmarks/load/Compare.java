@@ -156,7 +156,7 @@ public final class Compare implements Callable<Integer>
     private Server start(final List<String> args, final int port, final String readyPath) throws Exception
     {
         final List<String> command = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-            "-Xmx" + heap, "-Xms" + heap, "-XX:+AlwaysPreTouch"));
+            "-Xmx" + heap, "-Xms" + heap, "-XX:+AlwaysPreTouch", "-XX:+UseTransparentHugePages"));
         command.addAll(args);
         final Process process = new ProcessBuilder(command).redirectErrorStream(true)
             .redirectOutput(Files.createTempFile("bench-server", ".log").toFile()).start();

@@ -1,6 +1,7 @@
 package io.tokenmeter.core.aggregate;
 
 import io.tokenmeter.core.log.EventLog;
+import io.tokenmeter.core.log.WakeableIdleStrategy;
 import io.tokenmeter.core.snapshot.SnapshotStore;
 import org.agrona.concurrent.Agent;
 import org.agrona.concurrent.EpochClock;
@@ -44,6 +45,8 @@ public final class AggregatorAgent implements Agent
     private final long snapshotIntervalMs;
     private final HourlyAggregator aggregator = new HourlyAggregator();
     private final ManyToOneConcurrentArrayQueue<PendingQuery<?>> inbox;
+    /** Parks when idle; the most a tail of the log can wait unnoticed if a wake-up is not sent is 10 ms. */
+    private final WakeableIdleStrategy idle = new WakeableIdleStrategy(100, 10_000_000L);
     private final List<PendingQuery<?>> waiting = new ArrayList<>();
     private EventLog.Reader reader;
     private long lastSnapshotMs;
@@ -130,7 +133,21 @@ public final class AggregatorAgent implements Agent
     public <T> CompletableFuture<T> submit(final long minLogIndex, final Task<T> task)
     {
         final PendingQuery<T> pending = new PendingQuery<>(minLogIndex, task, new CompletableFuture<>());
-        return inbox.offer(pending) ? pending.future : null;
+        if (inbox.offer(pending))
+        {
+            idle.wake();
+            return pending.future;
+        }
+        return null;
+    }
+
+    /**
+     * @return the idle strategy to run this agent with: it parks when there is nothing to read or answer; queries wake
+     * it, and the journal should {@link WakeableIdleStrategy#wake() wake} it after each append.
+     */
+    public WakeableIdleStrategy idleStrategy()
+    {
+        return idle;
     }
 
     @Override

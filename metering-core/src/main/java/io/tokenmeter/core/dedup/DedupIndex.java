@@ -11,11 +11,16 @@ import org.agrona.BitUtil;
  *
  * <pre>
  *   ring (stride 4 longs):  [idHashHi | idHashLo | contentHash | acceptedAtMs]  oldest at head, newest at tail
- *   table (int, open addressing, linear probing, load <= 1/2): ring slot + 1, 0 = empty
+ *   table (long, open addressing, linear probing, load <= 1/2): [fingerprint i32 | ring slot + 1 i32], 0 = empty
  * </pre>
  *
- * Memory: 32 bytes of ring per slot plus 8 bytes of table (two ints) per slot, both rounded up to powers of two;
- * {@link #memoryBytes()} gives the exact figure.
+ * The fingerprint is the 32-bit fold of {@code idHashHi} the home position is taken from, so a probe compares it
+ * before it reads the ring, and a deletion's backward shift finds each entry's home in the table alone: at capacity
+ * the ring is far beyond cache, and every ring read saved is a cache miss saved (an insert plus the eviction it
+ * causes went from about five misses to about two).
+ *
+ * <p>Memory: 32 bytes of ring per slot plus 16 bytes of table (two longs) per slot, both rounded up to powers of
+ * two; {@link #memoryBytes()} gives the exact figure.
  *
  * <p>Eviction happens only in {@link #evict(long)}, called after each log document: entries older than the window
  * go first, then the oldest beyond {@code capacity}. So the index after any document is a pure function of the
@@ -38,7 +43,7 @@ public final class DedupIndex
     private final long windowMs;
     private final long[] ring;
     private final int ringMask;
-    private final int[] table;
+    private final long[] table;
     private final int tableMask;
     private long head;
     private long tail;
@@ -62,7 +67,7 @@ public final class DedupIndex
         this.ring = new long[slots * STRIDE];
         this.ringMask = slots - 1;
         final int tableLength = BitUtil.findNextPositivePowerOfTwo(slots * 2);
-        this.table = new int[tableLength];
+        this.table = new long[tableLength];
         this.tableMask = tableLength - 1;
     }
 
@@ -73,22 +78,26 @@ public final class DedupIndex
      */
     public int checkAndInsert(final long idHashHi, final long idHashLo, final long contentHash, final long nowMs)
     {
-        int index = home(idHashHi);
+        final int fingerprint = fingerprint(idHashHi);
+        int index = fingerprint & tableMask;
         while (true)
         {
-            final int entry = table[index];
+            final long entry = table[index];
             if (entry == 0)
             {
                 break;
             }
-            final int at = (entry - 1) * STRIDE;
-            if (ring[at] == idHashHi && ring[at + 1] == idHashLo)
+            if ((int)(entry >>> 32) == fingerprint)
             {
-                return ring[at + 2] == contentHash ? DUPLICATE : CONFLICT;
+                final int at = slotOf(entry) * STRIDE;
+                if (ring[at] == idHashHi && ring[at + 1] == idHashLo)
+                {
+                    return ring[at + 2] == contentHash ? DUPLICATE : CONFLICT;
+                }
             }
             index = (index + 1) & tableMask;
         }
-        append(index, idHashHi, idHashLo, contentHash, nowMs);
+        append(index, fingerprint, idHashHi, idHashLo, contentHash, nowMs);
         return NEW;
     }
 
@@ -180,17 +189,18 @@ public final class DedupIndex
     /** @return the bytes held by the ring and the table arrays. */
     public long memoryBytes()
     {
-        return (long)ring.length * Long.BYTES + (long)table.length * Integer.BYTES;
+        return (long)ring.length * Long.BYTES + (long)table.length * Long.BYTES;
     }
 
     /** @return whether the key is present with that content hash (for tests and tools). */
     public boolean contains(final long idHashHi, final long idHashLo, final long contentHash)
     {
         final int found = find(idHashHi, idHashLo);
-        return found >= 0 && ring[(table[found] - 1) * STRIDE + 2] == contentHash;
+        return found >= 0 && ring[slotOf(table[found]) * STRIDE + 2] == contentHash;
     }
 
-    private void append(final int tableIndex, final long hi, final long lo, final long contentHash, final long nowMs)
+    private void append(final int tableIndex, final int fingerprint, final long hi, final long lo, final long contentHash,
+        final long nowMs)
     {
         if (tail - head > ringMask)
         {
@@ -202,7 +212,7 @@ public final class DedupIndex
         ring[at + 1] = lo;
         ring[at + 2] = contentHash;
         ring[at + 3] = nowMs;
-        table[tableIndex] = slot + 1;
+        table[tableIndex] = ((long)fingerprint << 32) | (slot + 1);
         tail++;
     }
 
@@ -223,11 +233,11 @@ public final class DedupIndex
     private int locate(final long seq)
     {
         final int slot = slot(seq);
-        int index = home(ring[slot * STRIDE]);
+        int index = fingerprint(ring[slot * STRIDE]) & tableMask;
         while (true)
         {
-            final int entry = table[index];
-            if (entry == slot + 1)
+            final long entry = table[index];
+            if (entry != 0 && slotOf(entry) == slot)
             {
                 return index;
             }
@@ -241,16 +251,17 @@ public final class DedupIndex
 
     private int find(final long hi, final long lo)
     {
-        int index = home(hi);
+        final int fingerprint = fingerprint(hi);
+        int index = fingerprint & tableMask;
         while (true)
         {
-            final int entry = table[index];
+            final long entry = table[index];
             if (entry == 0)
             {
                 return -1;
             }
-            final int at = (entry - 1) * STRIDE;
-            if (ring[at] == hi && ring[at + 1] == lo)
+            final int at = slotOf(entry) * STRIDE;
+            if ((int)(entry >>> 32) == fingerprint && ring[at] == hi && ring[at + 1] == lo)
             {
                 return index;
             }
@@ -266,12 +277,12 @@ public final class DedupIndex
         while (true)
         {
             index = (index + 1) & tableMask;
-            final int entry = table[index];
+            final long entry = table[index];
             if (entry == 0)
             {
                 break;
             }
-            final int homeIndex = home(ring[(entry - 1) * STRIDE]);
+            final int homeIndex = (int)(entry >>> 32) & tableMask;
             final boolean staysPut = hole <= index
                 ? hole < homeIndex && homeIndex <= index
                 : hole < homeIndex || homeIndex <= index;
@@ -289,8 +300,14 @@ public final class DedupIndex
         return (int)seq & ringMask;
     }
 
-    private int home(final long idHashHi)
+    /** The 32-bit fold of the id hash kept in the table; its low bits are the home position. */
+    private static int fingerprint(final long idHashHi)
     {
-        return (int)(idHashHi ^ (idHashHi >>> 32)) & tableMask;
+        return (int)(idHashHi ^ (idHashHi >>> 32));
+    }
+
+    private static int slotOf(final long entry)
+    {
+        return (int)entry - 1;
     }
 }

@@ -4,6 +4,7 @@ import org.agrona.BitUtil;
 import org.agrona.DirectBuffer;
 import org.agrona.concurrent.UnsafeBuffer;
 
+import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
 import java.util.Arrays;
 
@@ -240,6 +241,13 @@ public final class NameDictionary
         {
             return false;
         }
+        final byte[] array = buffer.byteArray();
+        if (array != null)
+        {
+            // vectorised by the JIT: the names of staged events (the hot path) live in arrays
+            final int from = offset + buffer.wrapAdjustment();
+            return Arrays.equals(name, 0, length, array, from, from + length);
+        }
         for (int i = 0; i < length; i++)
         {
             if (name[i] != buffer.getByte(offset + i))
@@ -250,23 +258,26 @@ public final class NameDictionary
         return true;
     }
 
+    /** Eight bytes at a step: names are short, and this runs twice per journaled event. */
     private static int hash(final DirectBuffer buffer, final int offset, final int length)
     {
-        int h = 0x9E3779B9;
-        for (int i = 0; i < length; i++)
+        long h = 0x9E3779B97F4A7C15L ^ length;
+        int i = 0;
+        for (; i + Long.BYTES <= length; i += Long.BYTES)
         {
-            h = (h ^ buffer.getByte(offset + i)) * 0x01000193;
+            h = Long.rotateLeft((h ^ buffer.getLong(offset + i, ByteOrder.LITTLE_ENDIAN)) * 0xFF51AFD7ED558CCDL, 29);
         }
-        return h ^ (h >>> 16);
+        long last = 0;
+        for (; i < length; i++)
+        {
+            last = (last << 8) | (buffer.getByte(offset + i) & 0xFF);
+        }
+        h = (h ^ last) * 0xC4CEB9FE1A85EC53L;
+        return (int)(h ^ (h >>> 32));
     }
 
     private static int hash(final byte[] bytes)
     {
-        int h = 0x9E3779B9;
-        for (final byte b : bytes)
-        {
-            h = (h ^ b) * 0x01000193;
-        }
-        return h ^ (h >>> 16);
+        return hash(new UnsafeBuffer(bytes), 0, bytes.length);
     }
 }

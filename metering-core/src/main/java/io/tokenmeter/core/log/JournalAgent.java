@@ -53,6 +53,8 @@ public final class JournalAgent implements Agent
     private static final int MAX_MARKS = 1 << 16;
     private static final long HOUR_MS = 3_600_000L;
     private static final int MAX_CACHED_SCHEDULES = 1 << 20;
+    private static final int IDLE_SPINS = 100;
+    private static final long MAX_PARK_NS = 10_000_000L;
 
     private final EventLog log;
     private final DedupIndex dedup;
@@ -62,6 +64,7 @@ public final class JournalAgent implements Agent
     private final long checkpointIntervalMs;
     private final int maxDrainEvents;
     private final ManyToOneConcurrentArrayQueue<JournalRequest> inbox;
+    private final WakeableIdleStrategy idle = new WakeableIdleStrategy(IDLE_SPINS, MAX_PARK_NS);
     private final JournalRequest[] drained;
     private final int[] outcomes;
     private final NameDictionary tenants = new NameDictionary(MAX_TENANTS);
@@ -130,7 +133,18 @@ public final class JournalAgent implements Agent
      */
     public boolean offer(final JournalRequest request)
     {
-        return inbox.offer(request);
+        if (inbox.offer(request))
+        {
+            idle.wake();
+            return true;
+        }
+        return false;
+    }
+
+    /** @return the idle strategy to run this agent with: it parks when the inbox is empty and {@link #offer} wakes it. */
+    public WakeableIdleStrategy idleStrategy()
+    {
+        return idle;
     }
 
     /**

@@ -198,8 +198,19 @@ final class ApiHandler extends SimpleChannelInboundHandler<FullHttpRequest>
             return;
         }
 
-        final int bodyLength = request.content().readableBytes();
-        final ExpandableArrayBuffer staged = new ExpandableArrayBuffer(Math.max(256, bodyLength / 2));
+        final ExpandableArrayBuffer staged = StagingBuffers.take();
+        if (!stageAndOffer(ctx, request, cloudEvents, cloudEventsBody, ndjson, key, keepAlive, receiptNanos, receiptMs, staged))
+        {
+            StagingBuffers.giveBack(staged);
+        }
+    }
+
+    /** @return true when the request went to the journal, which then owns {@code staged} until it is answered. */
+    private boolean stageAndOffer(final ChannelHandlerContext ctx, final FullHttpRequest request, final boolean cloudEvents,
+        final EventParser.CloudEventsBody cloudEventsBody, final boolean ndjson, final ApiKey key, final boolean keepAlive,
+        final long receiptNanos, final long receiptMs, final ExpandableArrayBuffer staged)
+    {
+        final var settings = api.settings();
         final EventParser parser = PARSER.get();
         final ParseOutcome outcome = cloudEvents
             ? parser.parseCloudEvents(new ByteBufInputStream(request.content()), cloudEventsBody, receiptMs,
@@ -236,7 +247,7 @@ final class ApiHandler extends SimpleChannelInboundHandler<FullHttpRequest>
                 {
                     answerIngest(ctx, Responses.text(ctx.alloc(), HttpResponseStatus.ACCEPTED, "application/json",
                         "{\"accepted\":0,\"duplicates\":0,\"conflicts\":0}"), keepAlive, receiptNanos);
-                    return;
+                    return false;
                 }
                 final String forbidden = key.allTenants() ? null : forbiddenTenants(key, staged, parser.stagedLength());
                 if (forbidden != null)
@@ -246,7 +257,7 @@ final class ApiHandler extends SimpleChannelInboundHandler<FullHttpRequest>
                     answerIngest(ctx, Responses.error(ctx.alloc(), HttpResponseStatus.FORBIDDEN, "forbidden",
                         Access.forbidden(key, "post events for tenant " + forbidden, Access.INGEST)
                             + "; nothing in this request was accepted"), keepAlive, receiptNanos);
-                    return;
+                    return false;
                 }
                 final IngestRequest pending = new IngestRequest(this, ctx, keepAlive, receiptNanos, staged,
                     parser.stagedLength(), parser.eventCount());
@@ -254,14 +265,14 @@ final class ApiHandler extends SimpleChannelInboundHandler<FullHttpRequest>
                 {
                     busy = true;
                     api.inFlight(1);
+                    return true;
                 }
-                else
-                {
-                    answerIngest(ctx, Responses.retryLater(ctx.alloc(), HttpResponseStatus.SERVICE_UNAVAILABLE, "overloaded",
-                        "the journal queue is full; nothing was accepted, retry after a pause", 1), keepAlive, receiptNanos);
-                }
+                answerIngest(ctx, Responses.retryLater(ctx.alloc(), HttpResponseStatus.SERVICE_UNAVAILABLE, "overloaded",
+                    "the journal queue is full; nothing was accepted, retry after a pause", 1), keepAlive, receiptNanos);
+                return false;
             }
         }
+        return false;
     }
 
     /** @return the tenants (up to 5, comma separated) of staged events the key may not post for, or null. */

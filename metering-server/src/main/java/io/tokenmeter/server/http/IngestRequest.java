@@ -71,10 +71,11 @@ final class IngestRequest implements JournalRequest, Runnable
         ctx.executor().execute(this);
     }
 
-    /** Answers on the event loop. */
+    /** Answers on the event loop; the journal is done with the staged events, so their buffer goes back for reuse. */
     @Override
     public void run()
     {
+        StagingBuffers.giveBack(staged);
         final FullHttpResponse response;
         if (refusal == null)
         {
