@@ -47,7 +47,7 @@ import java.util.concurrent.locks.LockSupport;
 /**
  * Posts realistic ingest traffic over N kept-alive connections and reports events/s, requests/s and the latency
  * distribution. Closed loop ({@code --rate 0}): each connection sends its next request when the previous one is
- * answered, for the highest throughput. Open loop ({@code --rate R}): requests fall due at a constant rate whether or
+ * answered, for the highest throughput. Open loop ({@code --rate R}): requests fall due at a constant rate, evenly spaced across the connections, whether or
  * not earlier ones were answered; each connection sends its due requests one at a time, and each latency is measured
  * from the time the request was due, not when it left, which corrects coordinated omission (as wrk2 does).
  */
@@ -231,10 +231,12 @@ public final class LoadGenerator implements Callable<Integer>
         {
             this.traffic = new Traffic(Integer.toString(number, 36), batch, tenants, zipf, seed + number);
             this.random = new Random(seed * 31 + number);
-            this.startNs = startNs;
             this.measureFromNs = measureFromNs;
             this.measureToNs = measureToNs;
             this.intervalNs = rate > 0 ? (long)(1e9 * connections / rate) : 0;
+            // open loop: connection n's requests fall due n/connections of an interval after connection 0's, so the
+            // requests of all connections together arrive evenly spaced, not all connections at once in bursts
+            this.startNs = startNs + intervalNs * number / connections;
         }
 
         boolean finished()

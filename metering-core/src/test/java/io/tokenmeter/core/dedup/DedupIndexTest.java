@@ -123,4 +123,30 @@ class DedupIndexTest
             assertEquals(model.size(), index.size(), "seed " + seed);
         }
     }
+
+    @Test
+    void keysSharingTheFingerprintStayApartThroughInsertsAndEvictions()
+    {
+        // every key has the same idHashHi, so the same 32-bit fingerprint and home: only the ring tells them apart,
+        // and each deletion shifts a chain whose homes all come from the table
+        final DedupIndex index = new DedupIndex(50, 1_000_000, 16);
+        final long hi = 0x1234_5678_9ABC_DEF0L;
+        for (long lo = 0; lo < 200; lo++)
+        {
+            assertEquals(DedupIndex.NEW, index.checkAndInsert(hi, lo, lo * 7, 1));
+            assertEquals(DedupIndex.DUPLICATE, index.checkAndInsert(hi, lo, lo * 7, 1));
+            assertEquals(DedupIndex.CONFLICT, index.checkAndInsert(hi, lo, lo * 7 + 1, 1));
+            index.evict(1);
+        }
+        assertEquals(50, index.size());
+        for (long lo = 0; lo < 200; lo++)
+        {
+            assertEquals(lo >= 150, index.contains(hi, lo, lo * 7), "key " + lo);
+        }
+        // a different hi with the same fold (hi ^ hi >>> 32) is a different key too
+        final long sameFold = hi ^ 0xFFFF_FFFF_0000_0000L ^ 0x0000_0000_FFFF_FFFFL;
+        assertEquals((int)(hi ^ (hi >>> 32)), (int)(sameFold ^ (sameFold >>> 32)));
+        assertEquals(DedupIndex.NEW, index.checkAndInsert(sameFold, 199, 199 * 7, 2));
+        assertTrue(index.contains(hi, 199, 199 * 7));
+    }
 }

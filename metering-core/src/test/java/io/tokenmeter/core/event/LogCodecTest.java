@@ -217,4 +217,36 @@ class LogCodecTest
         assertEquals(1, copy.lookup("beta"));
         assertThrows(IllegalStateException.class, () -> copy.defineOrVerify(1, a, 0, 5), "log and snapshot disagree");
     }
+
+    @Test
+    void dictionaryFindsEveryNameFromArrayAndDirectBuffersAlike()
+    {
+        // lengths 1..130 cover whole 8-byte words, tails, and names that differ only in their last byte
+        final NameDictionary dictionary = new NameDictionary(1 << 16);
+        final java.util.List<byte[]> names = new java.util.ArrayList<>();
+        for (int length = 1; length <= 130; length++)
+        {
+            for (final char last : new char[] {'a', 'b'})
+            {
+                final byte[] name = ("x".repeat(length - 1) + last).getBytes(StandardCharsets.US_ASCII);
+                names.add(name);
+                assertEquals(NameDictionary.MISSING, dictionary.lookup(new UnsafeBuffer(name), 0, name.length));
+                assertEquals(names.size() - 1, dictionary.add(new UnsafeBuffer(name), 0, name.length));
+            }
+        }
+        final org.agrona.ExpandableArrayBuffer array = new org.agrona.ExpandableArrayBuffer(256);
+        final UnsafeBuffer direct = new UnsafeBuffer(java.nio.ByteBuffer.allocateDirect(256));
+        for (int id = 0; id < names.size(); id++)
+        {
+            final byte[] name = names.get(id);
+            array.putBytes(3, name);
+            direct.putBytes(5, name);
+            assertEquals(id, dictionary.lookup(array, 3, name.length), "array-backed, id " + id);
+            assertEquals(id, dictionary.lookup(direct, 5, name.length), "direct, id " + id);
+            assertEquals(new String(name, StandardCharsets.US_ASCII), dictionary.name(id));
+        }
+        final UnsafeBuffer offsetView = new UnsafeBuffer(("zz" + new String(names.get(9), StandardCharsets.US_ASCII)).getBytes(StandardCharsets.US_ASCII), 2,
+            names.get(9).length);
+        assertEquals(9, dictionary.lookup(offsetView, 0, names.get(9).length), "a view into the middle of an array");
+    }
 }

@@ -43,7 +43,7 @@ public final class Settings
         new Definition("data-dir", "./data", "directory of the log and snapshots"),
         new Definition("durability", "process", "process: acked events survive kill -9; sync: also power loss (msync before ack)"),
         new Definition("dedup-window", "24h", "how long an event id is remembered for retries"),
-        new Definition("dedup-capacity", "4000000", "most event ids remembered (about 42 bytes each at the default; see docs/dedup.md)"),
+        new Definition("dedup-capacity", "4000000", "most event ids remembered (about 50 bytes each at the default; see docs/dedup.md)"),
         new Definition("max-future-skew", "5m", "how far in the future an event timestamp may be"),
         new Definition("snapshot-interval", "10s", "how often counters are snapshotted and the journal checkpointed (bounds the log replayed after a crash)"),
         new Definition("journal-queue", "4096", "ingest requests waiting for the journal before 503"),
