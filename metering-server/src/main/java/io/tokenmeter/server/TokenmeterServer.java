@@ -117,7 +117,7 @@ public final class TokenmeterServer implements ApiContext, AutoCloseable
         LOG.info("dedup: up to {} ids for {}, {} MiB of heap", settings.dedupCapacity, settings.dedupWindow,
             dedup.memoryBytes() >> 20);
         journal = new JournalAgent(log, dedup, snapshots, snapshotWriter, SystemEpochClock.INSTANCE,
-            settings.journalQueue, MAX_DRAIN_REQUESTS, MAX_DRAIN_EVENTS, settings.snapshotInterval.toMillis(), this::onAppend);
+            settings.journalQueue, MAX_DRAIN_REQUESTS, MAX_DRAIN_EVENTS, settings.snapshotInterval.toMillis(), metrics::onAppend);
         aggregator = new AggregatorAgent(log, snapshots, snapshotWriter, SystemEpochClock.INSTANCE, 1024,
             settings.snapshotInterval.toMillis());
         metrics.bind(journal, aggregator);
@@ -173,13 +173,6 @@ public final class TokenmeterServer implements ApiContext, AutoCloseable
         {
             throw new SettingsException("price book " + prices + ": " + ex.getMessage());
         }
-    }
-
-    /** Journal thread, after each append: times it and wakes the aggregator to count it. */
-    private void onAppend(final long appendNs)
-    {
-        metrics.onAppend(appendNs);
-        aggregator.idleStrategy().wake();
     }
 
     private void recoverAndRun() throws IOException

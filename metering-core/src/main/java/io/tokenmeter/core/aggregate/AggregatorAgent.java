@@ -45,8 +45,11 @@ public final class AggregatorAgent implements Agent
     private final long snapshotIntervalMs;
     private final HourlyAggregator aggregator = new HourlyAggregator();
     private final ManyToOneConcurrentArrayQueue<PendingQuery<?>> inbox;
-    /** Parks when idle; the most a tail of the log can wait unnoticed if a wake-up is not sent is 10 ms. */
-    private final WakeableIdleStrategy idle = new WakeableIdleStrategy(100, 10_000_000L);
+    /**
+     * Parks when idle, at most 1 ms: the journal does not wake it per append (a system call on the single writer's
+     * thread for every document), so new documents wait at most 1 ms to be counted; queries wake it.
+     */
+    private final WakeableIdleStrategy idle = new WakeableIdleStrategy(100, 20, 1_000_000L);
     private final List<PendingQuery<?>> waiting = new ArrayList<>();
     private EventLog.Reader reader;
     private long lastSnapshotMs;
@@ -141,10 +144,7 @@ public final class AggregatorAgent implements Agent
         return null;
     }
 
-    /**
-     * @return the idle strategy to run this agent with: it parks when there is nothing to read or answer; queries wake
-     * it, and the journal should {@link WakeableIdleStrategy#wake() wake} it after each append.
-     */
+    /** @return the idle strategy to run this agent with: it parks when there is nothing to read or answer; queries wake it. */
     public WakeableIdleStrategy idleStrategy()
     {
         return idle;

@@ -54,6 +54,7 @@ public final class JournalAgent implements Agent
     private static final long HOUR_MS = 3_600_000L;
     private static final int MAX_CACHED_SCHEDULES = 1 << 20;
     private static final int IDLE_SPINS = 100;
+    private static final int IDLE_YIELDS = 100;
     private static final long MAX_PARK_NS = 10_000_000L;
 
     private final EventLog log;
@@ -64,7 +65,7 @@ public final class JournalAgent implements Agent
     private final long checkpointIntervalMs;
     private final int maxDrainEvents;
     private final ManyToOneConcurrentArrayQueue<JournalRequest> inbox;
-    private final WakeableIdleStrategy idle = new WakeableIdleStrategy(IDLE_SPINS, MAX_PARK_NS);
+    private final WakeableIdleStrategy idle = new WakeableIdleStrategy(IDLE_SPINS, IDLE_YIELDS, MAX_PARK_NS);
     private final JournalRequest[] drained;
     private final int[] outcomes;
     private final NameDictionary tenants = new NameDictionary(MAX_TENANTS);

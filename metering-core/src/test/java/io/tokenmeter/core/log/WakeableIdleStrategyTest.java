@@ -19,7 +19,7 @@ class WakeableIdleStrategyTest
     @Test
     void noWakeUpIsLostAcrossManyHandOffs() throws InterruptedException
     {
-        final WakeableIdleStrategy idle = new WakeableIdleStrategy(0, TimeUnit.HOURS.toNanos(1));
+        final WakeableIdleStrategy idle = new WakeableIdleStrategy(0, 0, TimeUnit.HOURS.toNanos(1));
         final AtomicLong offered = new AtomicLong();
         final long handOffs = 20_000;
         final long[] consumed = {0};
@@ -55,7 +55,8 @@ class WakeableIdleStrategyTest
     @Test
     void refusesNonsense()
     {
-        assertThrows(IllegalArgumentException.class, () -> new WakeableIdleStrategy(-1, 1));
-        assertThrows(IllegalArgumentException.class, () -> new WakeableIdleStrategy(0, 0));
+        assertThrows(IllegalArgumentException.class, () -> new WakeableIdleStrategy(-1, 0, 1));
+        assertThrows(IllegalArgumentException.class, () -> new WakeableIdleStrategy(0, -1, 1));
+        assertThrows(IllegalArgumentException.class, () -> new WakeableIdleStrategy(0, 0, 0));
     }
 }

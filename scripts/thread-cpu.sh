@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# CPU time per server thread under load, from /proc (Linux): where each event's CPU goes.
+#   scripts/thread-cpu.sh [tokenmeter|parse] [BATCH] [CONNECTIONS] [SECONDS] [-- loadgen flags]
+# e.g. scripts/thread-cpu.sh tokenmeter 100 32 20      scripts/thread-cpu.sh parse 100 32 20
+#      scripts/thread-cpu.sh tokenmeter 100 64 20 -- --rate 3300
+# Starts the server (or the parse-only reference) as compare does (-Xmx2g -Xms2g, pre-touched, huge pages), warms it
+# with 10 s of closed-loop load, then runs the measured load and prints each thread's CPU seconds and microseconds of
+# CPU per acknowledged event. Needs the jars: mvn -B -q package -DskipTests
+set -euo pipefail
+cd "$(dirname "$0")/.."
+TARGET="${1:-tokenmeter}"; BATCH="${2:-100}"; CONNS="${3:-32}"; SECS="${4:-20}"
+shift $(( $# < 4 ? $# : 4 ))
+if [ "${1:-}" = "--" ]; then shift; fi
+PORT=18090
+DATA="$(mktemp -d)"
+JVM=(-Xmx2g -Xms2g -XX:+AlwaysPreTouch -XX:+UseTransparentHugePages)
+if [ "$TARGET" = "parse" ]; then
+  java "${JVM[@]}" -jar benchmarks/target/benchmarks.jar reference --mode parse --port "$PORT" > "$DATA/server.log" 2>&1 &
+else
+  java "${JVM[@]}" -jar metering-server/target/tokenmeter.jar serve --port "$PORT" --data-dir "$DATA/data" > "$DATA/server.log" 2>&1 &
+fi
+SPID=$!
+trap 'kill $SPID 2>/dev/null; wait $SPID 2>/dev/null; rm -rf "$DATA"' EXIT
+for _ in $(seq 1 150); do
+  if curl -s -o /dev/null "http://127.0.0.1:$PORT/health/ready"; then break; fi
+  sleep 0.2
+done
+LOADGEN=(java -jar benchmarks/target/benchmarks.jar loadgen --url "http://127.0.0.1:$PORT/v1/events" --batch "$BATCH")
+"${LOADGEN[@]}" --connections 32 --duration 10s > /dev/null
+snapshot() { for t in /proc/$SPID/task/*; do echo "$(cat "$t/comm")|$(awk '{print $14+$15}' "$t/stat")"; done; }
+snapshot > "$DATA/before"
+# no warm-up of its own: the CPU counted is the measured run's (plus its 0.2 s start)
+"${LOADGEN[@]}" --connections "$CONNS" --duration "${SECS}s" --warmup 0s --json "$DATA/run.json" "$@" | tee "$DATA/run.txt"
+snapshot > "$DATA/after"
+EVENTS=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["events"])' "$DATA/run.json")
+python3 - "$DATA/before" "$DATA/after" "$EVENTS" "$(getconf CLK_TCK)" <<'PY'
+import collections, re, sys
+def load(path):
+    ticks = collections.defaultdict(int)
+    for line in open(path):
+        name, value = line.rstrip('\n').rsplit('|', 1)
+        ticks[re.sub(r'-\d+$', '', name)] += int(value)
+    return ticks
+before, after, events, hz = load(sys.argv[1]), load(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+rows = sorted(((after[k] - before.get(k, 0)) / hz, k) for k in after)
+print(f"{'thread':24s} {'CPU s':>8s} {'us/event':>9s}   ({events:,} events acknowledged)")
+for seconds, name in reversed(rows):
+    if seconds >= 0.05:
+        print(f"{name:24s} {seconds:8.2f} {seconds * 1e6 / max(events, 1):9.3f}")
+print(f"{'all':24s} {sum(r[0] for r in rows):8.2f} {sum(r[0] for r in rows) * 1e6 / max(events, 1):9.3f}")
+PY
