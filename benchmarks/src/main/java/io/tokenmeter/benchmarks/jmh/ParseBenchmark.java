@@ -3,6 +3,9 @@ package io.tokenmeter.benchmarks.jmh;
 import com.fasterxml.jackson.core.JsonFactory;
 import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonToken;
+import com.fasterxml.jackson.core.async.ByteArrayFeeder;
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.Unpooled;
 import io.tokenmeter.benchmarks.load.Traffic;
 import io.tokenmeter.server.json.EventParser;
 import io.tokenmeter.server.json.ParseOutcome;
@@ -19,7 +22,6 @@ import org.openjdk.jmh.annotations.Setup;
 import org.openjdk.jmh.annotations.State;
 import org.openjdk.jmh.annotations.Warmup;
 
-import java.io.ByteArrayInputStream;
 import java.io.IOException;
 import java.util.concurrent.TimeUnit;
 
@@ -43,6 +45,7 @@ public class ParseBenchmark
     private final ExpandableArrayBuffer staged = new ExpandableArrayBuffer(1 << 16);
     private final JsonFactory jackson = new JsonFactory();
     private byte[][] bodies;
+    private ByteBuf[] wrapped;
     private int next;
 
     @Setup
@@ -54,6 +57,11 @@ public class ParseBenchmark
         {
             bodies[i] = new byte[traffic.length(i)];
             traffic.write(i, bodies[i], 0);
+        }
+        wrapped = new ByteBuf[bodies.length];
+        for (int i = 0; i < bodies.length; i++)
+        {
+            wrapped[i] = Unpooled.wrappedBuffer(bodies[i]);
         }
     }
 
@@ -91,10 +99,38 @@ public class ParseBenchmark
         return tokens;
     }
 
+    private JsonParser asyncParser;
+
+    /** Jackson's non-blocking parser, one for the whole run, fed one body after another as successive root values. */
+    @Benchmark
+    public int jacksonTokensOnlyFedParser() throws IOException
+    {
+        if (asyncParser == null)
+        {
+            asyncParser = jackson.createNonBlockingByteArrayParser();
+        }
+        final byte[] body = body();
+        ((ByteArrayFeeder)asyncParser.getNonBlockingInputFeeder()).feedInput(body, 0, body.length);
+        int tokens = 0;
+        JsonToken token;
+        while ((token = asyncParser.nextToken()) != JsonToken.NOT_AVAILABLE)
+        {
+            if (token == JsonToken.VALUE_NUMBER_INT)
+            {
+                tokens += (int)asyncParser.getLongValue();
+            }
+            else if (token == JsonToken.VALUE_STRING)
+            {
+                tokens += asyncParser.getTextLength();
+            }
+        }
+        return tokens;
+    }
+
     @Benchmark
     public int parseAndValidate()
     {
-        final ParseOutcome outcome = parser.parse(new ByteArrayInputStream(body()), false, 1_790_000_000_000L, 300_000, 10_000, staged);
+        final ParseOutcome outcome = parser.parse(wrapped[next++ & 63], false, 1_790_000_000_000L, 300_000, 10_000, staged);
         if (outcome != ParseOutcome.OK)
         {
             throw new IllegalStateException(outcome + ": " + parser.problems());

@@ -1,7 +1,6 @@
 package io.tokenmeter.benchmarks.reference;
 
 import io.netty.bootstrap.ServerBootstrap;
-import io.netty.buffer.ByteBufInputStream;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.Channel;
 import io.netty.channel.ChannelHandler;
@@ -170,7 +169,7 @@ public final class ReferenceServer implements Callable<Integer>, AutoCloseable
         protected void channelRead0(final ChannelHandlerContext ctx, final FullHttpRequest request)
         {
             final EventParser parser = PARSER.get();
-            final ParseOutcome outcome = parser.parse(new ByteBufInputStream(request.content()), false, System.currentTimeMillis(),
+            final ParseOutcome outcome = parser.parse(request.content(), false, System.currentTimeMillis(),
                 300_000, 10_000, STAGED.get());
             ctx.write(outcome == ParseOutcome.OK
                 ? answer(HttpResponseStatus.ACCEPTED, "{\"accepted\":" + parser.eventCount() + ",\"duplicates\":0,\"conflicts\":0}")

@@ -1,6 +1,5 @@
 package io.tokenmeter.server.http;
 
-import io.netty.buffer.ByteBufInputStream;
 import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.SimpleChannelInboundHandler;
@@ -213,9 +212,9 @@ final class ApiHandler extends SimpleChannelInboundHandler<FullHttpRequest>
         final var settings = api.settings();
         final EventParser parser = PARSER.get();
         final ParseOutcome outcome = cloudEvents
-            ? parser.parseCloudEvents(new ByteBufInputStream(request.content()), cloudEventsBody, receiptMs,
+            ? parser.parseCloudEvents(request.content(), cloudEventsBody, receiptMs,
                 settings.maxFutureSkew.toMillis(), settings.maxEventsPerRequest, staged)
-            : parser.parse(new ByteBufInputStream(request.content()), ndjson, receiptMs,
+            : parser.parse(request.content(), ndjson, receiptMs,
                 settings.maxFutureSkew.toMillis(), settings.maxEventsPerRequest, staged);
         switch (outcome)
         {

@@ -5,6 +5,8 @@ import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.core.JsonToken;
 import com.fasterxml.jackson.core.StreamReadConstraints;
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.ByteBufInputStream;
 import io.tokenmeter.core.event.EventHasher;
 import io.tokenmeter.core.event.ServiceTier;
 import io.tokenmeter.core.event.StagedEvent;
@@ -23,8 +25,9 @@ import java.util.List;
  * Parses and validates an ingest body (SPEC section 2) with Jackson's streaming parser and stages each valid event
  * in {@link StagedEvent} layout: tokenmeter's own events ({@link #parse}) or CloudEvents ({@link #parseCloudEvents}),
  * with token fields or a provider's usage object ({@link UsageMapper}). All or nothing: every problem of every event
- * is collected, and nothing is staged once one is found. One instance per thread; scratch buffers are reused, and a
- * valid event with token fields allocates nothing.
+ * is collected, and nothing is staged once one is found. One instance per thread; scratch buffers are reused, a
+ * valid body is read by one Jackson parser kept from body to body ({@link ReusedJsonParser}), and a valid event with
+ * token fields allocates nothing.
  */
 public final class EventParser implements UsageFields.IgnoredField
 {
@@ -76,6 +79,7 @@ public final class EventParser implements UsageFields.IgnoredField
     }
 
     private final JsonFactory factory;
+    private ReusedJsonParser reused;
     private final EventHasher hasher = new EventHasher();
     private final StagedEvent staged = new StagedEvent();
     private final byte[] tenant = new byte[StagedEvent.MAX_TENANT_LENGTH];
@@ -145,7 +149,7 @@ public final class EventParser implements UsageFields.IgnoredField
      * @param maxFutureMs how far past {@code receiptMs} an event's timestamp may lie.
      */
     public ParseOutcome parse(
-        final InputStream body,
+        final ByteBuf body,
         final boolean ndjson,
         final long receiptMs,
         final long maxFutureMs,
@@ -161,7 +165,7 @@ public final class EventParser implements UsageFields.IgnoredField
      * model and the usage.
      */
     public ParseOutcome parseCloudEvents(
-        final InputStream body,
+        final ByteBuf body,
         final CloudEventsBody shape,
         final long receiptMs,
         final long maxFutureMs,
@@ -172,7 +176,7 @@ public final class EventParser implements UsageFields.IgnoredField
     }
 
     private ParseOutcome read(
-        final InputStream body,
+        final ByteBuf body,
         final boolean ndjson,
         final CloudEventsBody cloudEvents,
         final long receiptMs,
@@ -181,9 +185,15 @@ public final class EventParser implements UsageFields.IgnoredField
         final MutableDirectBuffer out)
     {
         reset(receiptMs, maxFutureMs, maxEvents, out);
-        try (JsonParser parser = factory.createParser(body))
+        final ParseOutcome outcome = readReused(body, ndjson, cloudEvents);
+        if (outcome != null)
         {
-            return ndjson ? parseLines(parser) : parseDocument(parser, cloudEvents);
+            return outcome;
+        }
+        reset(receiptMs, maxFutureMs, maxEvents, out);
+        try (JsonParser parser = factory.createParser((InputStream)new ByteBufInputStream(body.duplicate())))
+        {
+            return run(parser, ndjson, cloudEvents);
         }
         catch (final TooManyEvents ex)
         {
@@ -199,6 +209,73 @@ public final class EventParser implements UsageFields.IgnoredField
             malformedMessage = "the body could not be read: " + ex.getMessage();
             return ParseOutcome.MALFORMED;
         }
+    }
+
+    /**
+     * Parses the body with the parser kept from the bodies before ({@link ReusedJsonParser}), the path of every valid
+     * body, which allocates no parser.
+     *
+     * @return the outcome, or null when the body must be parsed again by a new parser: it was malformed (the
+     * message and its line number come from a parser that read this body alone) or could not be read this way.
+     */
+    private ParseOutcome readReused(final ByteBuf body, final boolean ndjson, final CloudEventsBody cloudEvents)
+    {
+        if (!ReusedJsonParser.accepts(body))
+        {
+            return null;
+        }
+        ParseOutcome outcome = null;
+        try
+        {
+            if (reused == null)
+            {
+                reused = ReusedJsonParser.open(factory, body);
+                if (reused == null)
+                {
+                    return null;
+                }
+            }
+            else
+            {
+                reused.next(body);
+            }
+            outcome = run(reused, ndjson, cloudEvents);
+        }
+        catch (final TooManyEvents ex)
+        {
+            outcome = ParseOutcome.TOO_MANY_EVENTS;
+        }
+        catch (final IOException ex)
+        {
+            outcome = null;
+        }
+        if (outcome != ParseOutcome.OK || !reused.reusable())
+        {
+            closeReused();
+        }
+        return outcome == ParseOutcome.MALFORMED ? null : outcome;
+    }
+
+    private void closeReused()
+    {
+        if (reused != null)
+        {
+            try
+            {
+                reused.close();
+            }
+            catch (final IOException ignored)
+            {
+                // nothing was written and the stream is ours: closing only hands Jackson's buffers back
+            }
+            reused = null;
+        }
+    }
+
+    private ParseOutcome run(final JsonParser parser, final boolean ndjson, final CloudEventsBody cloudEvents)
+        throws IOException
+    {
+        return ndjson ? parseLines(parser) : parseDocument(parser, cloudEvents);
     }
 
     private ParseOutcome parseDocument(final JsonParser parser, final CloudEventsBody cloudEvents) throws IOException

@@ -7,7 +7,7 @@ import org.agrona.DirectBuffer;
 import org.agrona.ExpandableArrayBuffer;
 import org.junit.jupiter.api.Test;
 
-import java.io.ByteArrayInputStream;
+import io.netty.buffer.Unpooled;
 import java.nio.charset.StandardCharsets;
 import java.util.List;
 
@@ -30,7 +30,7 @@ class EventParserTest
 
     private ParseOutcome parse(final String body, final boolean ndjson)
     {
-        return parser.parse(new ByteArrayInputStream(body.getBytes(StandardCharsets.UTF_8)), ndjson, NOW, FIVE_MINUTES, 10_000, out);
+        return parser.parse(Unpooled.wrappedBuffer(body.getBytes(StandardCharsets.UTF_8)), ndjson, NOW, FIVE_MINUTES, 10_000, out);
     }
 
     private static String event(final String extra)
@@ -107,7 +107,7 @@ class EventParserTest
     {
         parse(event(""));
         final long first = staged(0).contentHash();
-        parser.parse(new ByteArrayInputStream(event("").getBytes(StandardCharsets.UTF_8)), false, NOW + 60_000, FIVE_MINUTES, 10, out);
+        parser.parse(Unpooled.wrappedBuffer(event("").getBytes(StandardCharsets.UTF_8)), false, NOW + 60_000, FIVE_MINUTES, 10, out);
         assertEquals(first, staged(0).contentHash(), "a retry without timestamp is the same content");
         parse(event("\"output_tokens\":1"));
         assertNotEquals(first, staged(0).contentHash());
@@ -343,7 +343,7 @@ class EventParserTest
     {
         final byte[] body = event("").getBytes(StandardCharsets.UTF_8);
         body[8] = (byte)0xC3; // a lead byte followed by an ASCII byte
-        assertEquals(ParseOutcome.MALFORMED, parser.parse(new ByteArrayInputStream(body), false, NOW, FIVE_MINUTES, 10, out));
+        assertEquals(ParseOutcome.MALFORMED, parser.parse(Unpooled.wrappedBuffer(body), false, NOW, FIVE_MINUTES, 10, out));
     }
 
     @Test
@@ -351,7 +351,7 @@ class EventParserTest
     {
         final String body = "[" + event("") + "," + event("") + "," + event("") + "]";
         assertEquals(ParseOutcome.TOO_MANY_EVENTS,
-            parser.parse(new ByteArrayInputStream(body.getBytes(StandardCharsets.UTF_8)), false, NOW, FIVE_MINUTES, 2, out));
+            parser.parse(Unpooled.wrappedBuffer(body.getBytes(StandardCharsets.UTF_8)), false, NOW, FIVE_MINUTES, 2, out));
     }
 
     @Test

@@ -11,7 +11,7 @@ import io.tokenmeter.server.json.ParseOutcome;
 import io.tokenmeter.server.json.Problem;
 import org.agrona.ExpandableArrayBuffer;
 
-import java.io.ByteArrayInputStream;
+import io.netty.buffer.Unpooled;
 import java.nio.charset.StandardCharsets;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -51,7 +51,7 @@ final class UsageEvents
 
     Mapped parse(final String body)
     {
-        final ParseOutcome outcome = parser.parse(new ByteArrayInputStream(body.getBytes(StandardCharsets.UTF_8)), false, NOW,
+        final ParseOutcome outcome = parser.parse(Unpooled.wrappedBuffer(body.getBytes(StandardCharsets.UTF_8)), false, NOW,
             300_000, 10_000, out);
         final Map<String, Long> classes = new LinkedHashMap<>();
         String tier = null;
