@@ -15,6 +15,7 @@ import io.tokenmeter.core.dedup.DedupIndex;
 import io.tokenmeter.core.log.EventLog;
 import io.tokenmeter.core.log.Faults;
 import io.tokenmeter.core.log.JournalAgent;
+import io.tokenmeter.core.log.LogPretouchAgent;
 import io.tokenmeter.core.snapshot.SnapshotStore;
 import io.netty.handler.ssl.SslContext;
 import io.tokenmeter.server.auth.Keys;
@@ -26,6 +27,7 @@ import io.tokenmeter.server.http.HttpServer;
 import io.tokenmeter.server.metrics.ServerMetrics;
 import org.agrona.ErrorHandler;
 import org.agrona.concurrent.AgentRunner;
+import org.agrona.concurrent.SleepingMillisIdleStrategy;
 import org.agrona.concurrent.SystemEpochClock;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -74,6 +76,7 @@ public final class TokenmeterServer implements ApiContext, AutoCloseable
     private volatile BillingService billing;
     private AgentRunner journalRunner;
     private AgentRunner aggregatorRunner;
+    private AgentRunner pretouchRunner;
     private final ScheduledExecutorService diskWatch;
     private volatile long diskFreeBytes = Long.MAX_VALUE;
     private volatile boolean journalRecovered;
@@ -185,6 +188,9 @@ public final class TokenmeterServer implements ApiContext, AutoCloseable
         }
         journalRunner = new AgentRunner(journal.idleStrategy(), errorHandler("journal"), null, journal);
         AgentRunner.startOnThread(journalRunner);
+        pretouchRunner = new AgentRunner(new SleepingMillisIdleStrategy(2), errorHandler("log-pretouch"), null,
+            new LogPretouchAgent(log));
+        AgentRunner.startOnThread(pretouchRunner);
         final PriceBook wanted = configuredBook != null ? configuredBook : prices == null ? PriceBookLoader.shipped() : null;
         if (wanted != null && (prices == null || !prices.book().sha256().equals(wanted.sha256())))
         {
@@ -513,6 +519,10 @@ public final class TokenmeterServer implements ApiContext, AutoCloseable
         if (aggregatorRunner != null)
         {
             aggregatorRunner.close();
+        }
+        if (pretouchRunner != null)
+        {
+            pretouchRunner.close();
         }
         http.close();
         snapshotWriter.shutdown();

@@ -44,6 +44,8 @@ public final class AggregatorAgent implements Agent
     private final EpochClock clock;
     private final long snapshotIntervalMs;
     private final HourlyAggregator aggregator = new HourlyAggregator();
+    /** Made once: a method reference in the duty cycle would allocate on every poll. */
+    private final EventLog.DocumentListener documentEnd = this::onDocumentEnd;
     private final ManyToOneConcurrentArrayQueue<PendingQuery<?>> inbox;
     /**
      * Parks when idle, at most 1 ms: the journal does not wake it per append (a system call on the single writer's
@@ -156,7 +158,7 @@ public final class AggregatorAgent implements Agent
         int work = 0;
         for (int i = 0; i < MAX_DOCUMENTS_PER_CYCLE; i++)
         {
-            if (reader.readNext(aggregator, this::onDocumentEnd) == EventLog.NO_INDEX)
+            if (reader.readNext(aggregator, documentEnd) == EventLog.NO_INDEX)
             {
                 break;
             }
@@ -279,7 +281,7 @@ public final class AggregatorAgent implements Agent
     @Override
     public void onClose()
     {
-        while (reader.readNext(aggregator, this::onDocumentEnd) != EventLog.NO_INDEX)
+        while (reader.readNext(aggregator, documentEnd) != EventLog.NO_INDEX)
         {
             // apply everything acknowledged before the stop, so the final snapshot holds it
         }

@@ -13,6 +13,7 @@ import net.openhft.chronicle.wire.DocumentContext;
 import org.agrona.DirectBuffer;
 import org.agrona.concurrent.UnsafeBuffer;
 
+import java.io.File;
 import java.nio.file.Path;
 
 /**
@@ -31,7 +32,10 @@ public final class EventLog implements AutoCloseable
     private final SingleChronicleQueue queue;
     private final Durability durability;
     private ExcerptAppender appender;
+    private int appendCycle = Integer.MIN_VALUE;
     private volatile Faults faults;
+    private volatile File appendFile;
+    private volatile long appendPosition;
 
     /** Lets a test inject append faults (see {@link Faults}); null for none. */
     public void useFaults(final Faults faults)
@@ -83,14 +87,47 @@ public final class EventLog implements AutoCloseable
         final long index;
         try (DocumentContext dc = appender.writingDocument())
         {
-            dc.wire().bytes().unsafeWrite(document.addressOffset(), length);
+            final Bytes<?> bytes = dc.wire().bytes();
+            final byte[] array = document.byteArray();
+            if (array == null)
+            {
+                bytes.unsafeWrite(document.addressOffset(), length);
+            }
+            else
+            {
+                bytes.write(array, document.wrapAdjustment(), length);
+            }
             index = dc.index();
+            publishAppendPosition(bytes.writePosition());
         }
         if (durability == Durability.SYNC)
         {
             appender.sync();
         }
         return index;
+    }
+
+    private void publishAppendPosition(final long position)
+    {
+        final int cycle = appender.cycle();
+        if (cycle != appendCycle)
+        {
+            appendCycle = cycle;
+            appendFile = appender.currentFile();
+        }
+        appendPosition = position;
+    }
+
+    /** @return the file the last append went to, null before the first append. Any thread (for {@link LogPretouchAgent}). */
+    public File appendFile()
+    {
+        return appendFile;
+    }
+
+    /** @return the byte position in {@link #appendFile()} just after the last append. Any thread. */
+    public long appendPosition()
+    {
+        return appendPosition;
     }
 
     /** @return the index of the last document in the log, or {@link #NO_INDEX} when empty. */
