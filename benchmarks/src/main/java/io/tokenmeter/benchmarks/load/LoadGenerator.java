@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.netty.bootstrap.Bootstrap;
 import io.netty.buffer.ByteBuf;
+import io.netty.channel.Channel;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelOption;
@@ -146,14 +147,12 @@ public final class LoadGenerator implements Callable<Integer>
         final List<Connection> all = new ArrayList<>();
         try
         {
-            final long startNs = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(200);
-            final long measureFromNs = startNs + warmupNs;
-            final long measureToNs = measureFromNs + durationNs;
+            final List<Channel> channels = new ArrayList<>();
             for (int c = 0; c < connections; c++)
             {
-                final Connection connection = new Connection(c, startNs, measureFromNs, measureToNs);
+                final Connection connection = new Connection(c);
                 all.add(connection);
-                new Bootstrap().group(group).channel(epoll ? EpollSocketChannel.class : NioSocketChannel.class)
+                channels.add(new Bootstrap().group(group).channel(epoll ? EpollSocketChannel.class : NioSocketChannel.class)
                     .option(ChannelOption.TCP_NODELAY, true)
                     .handler(new ChannelInitializer<SocketChannel>()
                     {
@@ -163,7 +162,17 @@ public final class LoadGenerator implements Callable<Integer>
                             ch.pipeline().addLast(new HttpClientCodec(), new HttpObjectAggregator(1 << 20), connection);
                         }
                     })
-                    .connect(url.getHost(), url.getPort() < 0 ? 80 : url.getPort()).sync();
+                    .connect(url.getHost(), url.getPort() < 0 ? 80 : url.getPort()).sync().channel());
+            }
+            // the schedule starts once every connection is open: connecting 64 one after another takes long enough that
+            // a schedule fixed before would find its first requests already late (decision 49)
+            final long startNs = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(200);
+            final long measureFromNs = startNs + warmupNs;
+            final long measureToNs = measureFromNs + durationNs;
+            for (int c = 0; c < connections; c++)
+            {
+                final Connection connection = all.get(c);
+                channels.get(c).eventLoop().execute(() -> connection.begin(startNs, measureFromNs, measureToNs));
             }
             final long endNs = measureToNs + TimeUnit.SECONDS.toNanos(10);
             while (System.nanoTime() < endNs && !all.stream().allMatch(Connection::finished))
@@ -180,6 +189,7 @@ public final class LoadGenerator implements Callable<Integer>
         long requests = 0;
         long events = 0;
         long notSent = 0;
+        long skippedInWarmup = 0;
         final Histogram sendDelay = new Histogram(HIGHEST_NS, 3);
         for (final Connection connection : all)
         {
@@ -189,11 +199,17 @@ public final class LoadGenerator implements Callable<Integer>
             requests += connection.measuredRequests;
             events += connection.measuredEvents;
             notSent += connection.notSent;
+            skippedInWarmup += connection.skippedInWarmup;
         }
         if (sendDelay.getTotalCount() > 0)
         {
             System.out.printf(Locale.ROOT, "%s: requests left after their due time by ms p50 %.3f p99 %.3f max %.3f (the generator's own lag)%n",
                 label, sendDelay.getValueAtPercentile(50) / 1e6, sendDelay.getValueAtPercentile(99) / 1e6, sendDelay.getMaxValue() / 1e6);
+        }
+        if (skippedInWarmup > 0)
+        {
+            System.out.printf(Locale.ROOT, "%s: %d warm-up requests skipped (they fell due while their connection still waited)%n",
+                label, skippedInWarmup);
         }
         return new Result(label, durationNs / 1e9, requests, events, statuses, notSent, latency);
     }
@@ -208,10 +224,11 @@ public final class LoadGenerator implements Callable<Integer>
     {
         private final Traffic traffic;
         private final Random random;
-        private final long startNs;
-        private final long measureFromNs;
-        private final long measureToNs;
+        private final int number;
         private final long intervalNs;
+        private long startNs;
+        private long measureFromNs;
+        private long measureToNs;
         private final Histogram latency = new Histogram(HIGHEST_NS, 3);
         private final Histogram sendDelay = new Histogram(HIGHEST_NS, 3);
         private final Map<Integer, Long> statuses = new TreeMap<>();
@@ -225,18 +242,15 @@ public final class LoadGenerator implements Callable<Integer>
         private long measuredRequests;
         private long measuredEvents;
         private long notSent;
+        private long skippedInWarmup;
         private volatile boolean finished;
 
-        Connection(final int number, final long startNs, final long measureFromNs, final long measureToNs)
+        Connection(final int number)
         {
+            this.number = number;
             this.traffic = new Traffic(Integer.toString(number, 36), batch, tenants, zipf, seed + number);
             this.random = new Random(seed * 31 + number);
-            this.measureFromNs = measureFromNs;
-            this.measureToNs = measureToNs;
             this.intervalNs = rate > 0 ? (long)(1e9 * connections / rate) : 0;
-            // open loop: connection n's requests fall due n/connections of an interval after connection 0's, so the
-            // requests of all connections together arrive evenly spaced, not all connections at once in bursts
-            this.startNs = startNs + intervalNs * number / connections;
         }
 
         boolean finished()
@@ -248,7 +262,17 @@ public final class LoadGenerator implements Callable<Integer>
         public void channelActive(final ChannelHandlerContext ctx)
         {
             this.ctx = ctx;
-            final long delayNs = Math.max(0, startNs - System.nanoTime());
+        }
+
+        /** Starts the schedule; on this connection's event loop, once every connection is open. */
+        void begin(final long startNs, final long measureFromNs, final long measureToNs)
+        {
+            // open loop: connection n's requests fall due n/connections of an interval after connection 0's, so the
+            // requests of all connections together arrive evenly spaced, not all connections at once in bursts
+            this.startNs = startNs + intervalNs * number / connections;
+            this.measureFromNs = measureFromNs;
+            this.measureToNs = measureToNs;
+            final long delayNs = Math.max(0, this.startNs - System.nanoTime());
             if (intervalNs > 0)
             {
                 ctx.executor().schedule(this::sendDue, delayNs, TimeUnit.NANOSECONDS);
@@ -284,6 +308,13 @@ public final class LoadGenerator implements Callable<Integer>
                     break;
                 }
                 sentInOpenLoop++;
+                if (due < measureFromNs && !(dueTimes.isEmpty() && queued.isEmpty()))
+                {
+                    // warm-up: a request falling due while this connection still waits is skipped, so that no backlog
+                    // from a cold start is carried into the measured time (decision 49); measured requests always queue
+                    skippedInWarmup++;
+                    continue;
+                }
                 if (due >= measureFromNs)
                 {
                     sendDelay.recordValue(Math.min(Math.max(1, now - due), HIGHEST_NS));
