@@ -79,6 +79,10 @@ public final class LogPretouchAgent implements Agent
     private int touchAhead(final long position) throws IOException
     {
         final long firstPage = Math.max(touchedTo, (position / PAGE_BYTES + 1) * PAGE_BYTES);
+        if (position + AHEAD_BYTES < firstPage + PAGE_BYTES)
+        {
+            return 0;
+        }
         final long end = Math.min(Math.min(position + AHEAD_BYTES, channel.size()), firstPage + MAX_BYTES_PER_CYCLE)
             / PAGE_BYTES * PAGE_BYTES;
         if (end <= firstPage)

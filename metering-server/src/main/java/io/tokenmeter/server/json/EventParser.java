@@ -225,6 +225,7 @@ public final class EventParser implements UsageFields.IgnoredField
             return null;
         }
         ParseOutcome outcome = null;
+        boolean keep = false;
         try
         {
             if (reused == null)
@@ -240,6 +241,7 @@ public final class EventParser implements UsageFields.IgnoredField
                 reused.next(body);
             }
             outcome = run(reused, ndjson, cloudEvents);
+            keep = outcome == ParseOutcome.OK && reused.reusable();
         }
         catch (final TooManyEvents ex)
         {
@@ -249,9 +251,13 @@ public final class EventParser implements UsageFields.IgnoredField
         {
             outcome = null;
         }
-        if (outcome != ParseOutcome.OK || !reused.reusable())
+        finally
         {
-            closeReused();
+            if (!keep)
+            {
+                // a parser left inside a body (an error, anything thrown) must not read the next one
+                closeReused();
+            }
         }
         return outcome == ParseOutcome.MALFORMED ? null : outcome;
     }
