@@ -188,7 +188,7 @@ public final class TokenmeterServer implements ApiContext, AutoCloseable
         }
         journalRunner = new AgentRunner(journal.idleStrategy(), errorHandler("journal"), null, journal);
         AgentRunner.startOnThread(journalRunner);
-        pretouchRunner = new AgentRunner(new SleepingMillisIdleStrategy(2), errorHandler("log-pretouch"), null,
+        pretouchRunner = new AgentRunner(new SleepingMillisIdleStrategy(10), errorHandler("log-pretouch"), null,
             new LogPretouchAgent(log));
         AgentRunner.startOnThread(pretouchRunner);
         final PriceBook wanted = configuredBook != null ? configuredBook : prices == null ? PriceBookLoader.shipped() : null;

@@ -33,11 +33,18 @@ public final class LogPretouchAgent implements Agent
     public static final long AHEAD_BYTES = 32L << 20;
     static final int PAGE_BYTES = 4096;
     private static final long MAX_BYTES_PER_CYCLE = 4L << 20;
+    /** Touching waits until this much is due, so that a quiet log costs a duty cycle now and then, not a map call. */
+    private static final long MIN_STEP_BYTES = 1L << 20;
+    private static final long WINDOW_BYTES = 64L << 20;
     private static final Logger LOG = LoggerFactory.getLogger(LogPretouchAgent.class);
 
     private final EventLog log;
     private File file;
     private FileChannel channel;
+    private MappedByteBuffer window;
+    private final UnsafeBuffer windowPages = new UnsafeBuffer(0, 0);
+    private long windowStart;
+    private long windowEnd;
     private boolean failed;
     private long touchedTo;
     private long pagesTouched;
@@ -79,37 +86,64 @@ public final class LogPretouchAgent implements Agent
     private int touchAhead(final long position) throws IOException
     {
         final long firstPage = Math.max(touchedTo, (position / PAGE_BYTES + 1) * PAGE_BYTES);
-        if (position + AHEAD_BYTES < firstPage + PAGE_BYTES)
+        final long target = position + AHEAD_BYTES;
+        if (target - firstPage < MIN_STEP_BYTES)
         {
             return 0;
         }
-        final long end = Math.min(Math.min(position + AHEAD_BYTES, channel.size()), firstPage + MAX_BYTES_PER_CYCLE)
-            / PAGE_BYTES * PAGE_BYTES;
-        if (end <= firstPage)
+        final long end = Math.min(target, firstPage + MAX_BYTES_PER_CYCLE) / PAGE_BYTES * PAGE_BYTES;
+        long page = firstPage;
+        for (; page < end; page += PAGE_BYTES)
         {
-            return 0;
-        }
-        final MappedByteBuffer mapped = channel.map(FileChannel.MapMode.READ_WRITE, firstPage, end - firstPage);
-        try
-        {
-            final UnsafeBuffer pages = new UnsafeBuffer(mapped);
-            for (int offset = 0, length = (int)(end - firstPage); offset < length; offset += PAGE_BYTES)
+            if ((page < windowStart || page >= windowEnd) && !mapWindowAt(page))
             {
-                pages.compareAndSetLong(offset, 0L, 0L);
+                break;
             }
+            windowPages.compareAndSetLong((int)(page - windowStart), 0L, 0L);
         }
-        finally
-        {
-            IoUtil.unmap(mapped);
-        }
-        final int pages = (int)((end - firstPage) / PAGE_BYTES);
+        final int pages = (int)((page - firstPage) / PAGE_BYTES);
         pagesTouched += pages;
-        touchedTo = end;
+        touchedTo = page;
         return pages;
+    }
+
+    /**
+     * Maps the window holding {@code page}, inside the file's current length: mapping once per window, not once per
+     * duty cycle, spares a map and an unmap (and the unmap's TLB shootdown on the other core) every few milliseconds.
+     *
+     * @return false when {@code page} is beyond the end of the file (the journal has not grown it that far yet).
+     */
+    private boolean mapWindowAt(final long page) throws IOException
+    {
+        unmapWindow();
+        final long start = page / WINDOW_BYTES * WINDOW_BYTES;
+        final long end = Math.min(start + WINDOW_BYTES, channel.size() / PAGE_BYTES * PAGE_BYTES);
+        if (page >= end)
+        {
+            return false;
+        }
+        window = channel.map(FileChannel.MapMode.READ_WRITE, start, end - start);
+        windowPages.wrap(window);
+        windowStart = start;
+        windowEnd = end;
+        return true;
+    }
+
+    private void unmapWindow()
+    {
+        if (window != null)
+        {
+            windowPages.wrap(0, 0);
+            IoUtil.unmap(window);
+            window = null;
+            windowStart = 0;
+            windowEnd = 0;
+        }
     }
 
     private void follow(final File next)
     {
+        unmapWindow();
         closeChannel();
         file = next;
         touchedTo = 0;
@@ -140,6 +174,7 @@ public final class LogPretouchAgent implements Agent
     @Override
     public void onClose()
     {
+        unmapWindow();
         closeChannel();
     }
 
