@@ -5,7 +5,7 @@
 #      scripts/thread-cpu.sh tokenmeter 100 64 20 -- --rate 3300
 # Starts the server (or the parse-only reference) as compare does (-Xmx2g -Xms2g, pre-touched, huge pages), warms it
 # with 10 s of closed-loop load, then runs the measured load and prints each thread's CPU seconds and microseconds of
-# CPU per acknowledged event. Needs the jars: mvn -B -q package -DskipTests
+# CPU per acknowledged event, in all and split into user and system (kernel) time. Needs the jars: mvn -B -q package -DskipTests
 set -euo pipefail
 cd "$(dirname "$0")/.."
 TARGET="${1:-tokenmeter}"; BATCH="${2:-100}"; CONNS="${3:-32}"; SECS="${4:-20}"
@@ -27,7 +27,7 @@ for _ in $(seq 1 150); do
 done
 LOADGEN=(java -jar benchmarks/target/benchmarks.jar loadgen --url "http://127.0.0.1:$PORT/v1/events" --batch "$BATCH")
 "${LOADGEN[@]}" --connections 32 --duration 10s > /dev/null
-snapshot() { for t in /proc/$SPID/task/*; do echo "$(cat "$t/comm")|$(awk '{print $14+$15}' "$t/stat")"; done; }
+snapshot() { for t in /proc/$SPID/task/*; do echo "$(cat "$t/comm")|$(sed 's/^.*) //' "$t/stat" | awk '{print $12"|"$13}')"; done; }
 snapshot > "$DATA/before"
 # no warm-up of its own: the CPU counted is the measured run's (plus its 0.2 s start)
 "${LOADGEN[@]}" --connections "$CONNS" --duration "${SECS}s" --warmup 0s --json "$DATA/run.json" "$@" | tee "$DATA/run.txt"
@@ -36,16 +36,20 @@ EVENTS=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["events
 python3 - "$DATA/before" "$DATA/after" "$EVENTS" "$(getconf CLK_TCK)" <<'PY'
 import collections, re, sys
 def load(path):
-    ticks = collections.defaultdict(int)
+    user, system = collections.defaultdict(int), collections.defaultdict(int)
     for line in open(path):
-        name, value = line.rstrip('\n').rsplit('|', 1)
-        ticks[re.sub(r'-\d+$', '', name)] += int(value)
-    return ticks
-before, after, events, hz = load(sys.argv[1]), load(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
-rows = sorted(((after[k] - before.get(k, 0)) / hz, k) for k in after)
-print(f"{'thread':24s} {'CPU s':>8s} {'us/event':>9s}   ({events:,} events acknowledged)")
-for seconds, name in reversed(rows):
-    if seconds >= 0.05:
-        print(f"{name:24s} {seconds:8.2f} {seconds * 1e6 / max(events, 1):9.3f}")
-print(f"{'all':24s} {sum(r[0] for r in rows):8.2f} {sum(r[0] for r in rows) * 1e6 / max(events, 1):9.3f}")
+        name, u, k = line.rstrip('\n').rsplit('|', 2)
+        name = re.sub(r'-\d+$', '', name)
+        user[name] += int(u)
+        system[name] += int(k)
+    return user, system
+(bu, bs), (au, as_), events, hz = load(sys.argv[1]), load(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+rows = sorted((((au[k] - bu.get(k, 0)) / hz, (as_[k] - bs.get(k, 0)) / hz, k) for k in au), key=lambda r: -(r[0] + r[1]))
+per = lambda seconds: seconds * 1e6 / max(events, 1)
+print(f"{'thread':24s} {'CPU s':>8s} {'us/event':>9s} {'user':>7s} {'system':>7s}   ({events:,} events acknowledged)")
+for user, system, name in rows:
+    if user + system >= 0.05:
+        print(f"{name:24s} {user + system:8.2f} {per(user + system):9.3f} {per(user):7.3f} {per(system):7.3f}")
+total_user, total_system = sum(r[0] for r in rows), sum(r[1] for r in rows)
+print(f"{'all':24s} {total_user + total_system:8.2f} {per(total_user + total_system):9.3f} {per(total_user):7.3f} {per(total_system):7.3f}")
 PY
