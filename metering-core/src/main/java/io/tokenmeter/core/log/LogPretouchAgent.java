@@ -22,7 +22,10 @@ import java.nio.file.StandardOpenOption;
  * its own: it changes no byte the journal wrote or will write (a word already written is not zero and is left alone;
  * a zero word stays zero), yet it is a write, so the file system allocates the block and the page is in memory, dirty,
  * before the journal reaches it. Only pages inside the file's current length are touched: the file is never grown
- * here. A failure only costs speed, so it is logged once per file and touching stops for that file.
+ * here. Nor is it ever shrunk under the mapping: Chronicle Queue 2026.4 has no file shrinking (its
+ * {@code writeEOFAndShrink} at a roll only writes the end-of-file marker); a version that truncated a finished day's
+ * file would need this agent to stop before the roll, since touching past the end of a file raises SIGBUS.
+ * A failure only costs speed, so it is logged once per file and touching stops for that file.
  *
  * <p>Owns its file channel; reads the journal's published {@link EventLog#appendFile()} and
  * {@link EventLog#appendPosition()}. Runs on its own thread, sleeping between duty cycles.
