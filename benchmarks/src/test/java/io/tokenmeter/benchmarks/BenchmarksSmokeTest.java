@@ -41,6 +41,7 @@ class BenchmarksSmokeTest
             .param("eventsPerRequest", "100")
             .param("capacity", "65536")
             .param("tenantsByModels", "100x10")
+            .param("names", "10000")
             .forks(0)
             .warmupIterations(0)
             .measurementIterations(1)
@@ -52,7 +53,8 @@ class BenchmarksSmokeTest
             assertTrue(result.getPrimaryResult().getScore() > 0, result.getParams().getBenchmark());
             ran.add(result.getParams().getBenchmark().replaceAll(".*\\.(\\w+Benchmark)\\..*", "$1"));
         }
-        assertEquals(Set.of("ParseBenchmark", "CodecBenchmark", "DedupBenchmark", "AggregatorBenchmark", "RatingBenchmark"), ran);
+        assertEquals(Set.of("ParseBenchmark", "CodecBenchmark", "DedupBenchmark", "AggregatorBenchmark", "RatingBenchmark",
+            "NameDictionaryBenchmark"), ran);
     }
 
     @Test
