@@ -46,6 +46,7 @@ public class ParseBenchmark
     private final JsonFactory jackson = new JsonFactory();
     private byte[][] bodies;
     private ByteBuf[] wrapped;
+    private JsonParser asyncParser;
     private int next;
 
     @Setup
@@ -98,8 +99,6 @@ public class ParseBenchmark
         }
         return tokens;
     }
-
-    private JsonParser asyncParser;
 
     /** Jackson's non-blocking parser, one for the whole run, fed one body after another as successive root values. */
     @Benchmark
