@@ -249,7 +249,7 @@ public final class EventParser implements UsageFields.IgnoredField
         }
         catch (final IOException ex)
         {
-            outcome = null;
+            // outcome stays null: the body is parsed again by a new parser, which words the error
         }
         finally
         {
