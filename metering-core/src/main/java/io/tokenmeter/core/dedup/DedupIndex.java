@@ -38,6 +38,8 @@ public final class DedupIndex
     public static final int CONFLICT = 2;
 
     private static final int STRIDE = 4;
+    /** Keys evicted per prefetch pass: enough misses in flight to fill the processor's queue, few enough to stay in L1. */
+    private static final int EVICTION_CHUNK = 32;
 
     private final int capacity;
     private final long windowMs;
@@ -49,6 +51,8 @@ public final class DedupIndex
     private long tail;
     private long evictedByWindow;
     private long evictedByCapacity;
+    /** Sums the table words eviction loads ahead, so that the JIT cannot drop those loads. */
+    private long prefetchSink;
 
     /**
      * @param capacity          most keys kept after each eviction.
@@ -145,19 +149,35 @@ public final class DedupIndex
         }
     }
 
-    /** Evicts keys older than the window before {@code nowMs}, then the oldest beyond capacity. */
+    /**
+     * Evicts keys older than the window before {@code nowMs}, then the oldest beyond capacity. Works in chunks: the
+     * table slots where the chunk's keys sit are loaded first, by loads that depend on nothing but the ring (read in
+     * order), so the processor overlaps their cache misses; the deletions then find them in cache. A deletion's
+     * probe and backward shift branch unpredictably, which stops the processor from running ahead on its own (JMH:
+     * a new id at 4 M ids, eviction included, from 215 to 159 ns; BENCHMARKS.md).
+     */
     public void evict(final long nowMs)
     {
         final long oldestKeptMs = nowMs - windowMs;
-        while (head < tail && ring[slot(head) * STRIDE + 3] < oldestKeptMs)
+        long windowEnd = head;
+        while (windowEnd < tail && ring[slot(windowEnd) * STRIDE + 3] < oldestKeptMs)
         {
-            removeHead();
-            evictedByWindow++;
+            windowEnd++;
         }
-        while (tail - head > capacity)
+        final long end = Math.max(windowEnd, tail - capacity);
+        evictedByWindow += windowEnd - head;
+        evictedByCapacity += end - windowEnd;
+        while (head < end)
         {
-            removeHead();
-            evictedByCapacity++;
+            final long chunkEnd = Math.min(end, head + EVICTION_CHUNK);
+            for (long seq = head; seq < chunkEnd; seq++)
+            {
+                prefetchSink += table[fingerprint(ring[slot(seq) * STRIDE]) & tableMask];
+            }
+            while (head < chunkEnd)
+            {
+                removeHead();
+            }
         }
     }
 

@@ -94,12 +94,21 @@ class DedupIndexTest
         final Map<Long, long[]> model = new HashMap<>();
         final ArrayDeque<long[]> order = new ArrayDeque<>();
         long now = 0;
+        long evictedByWindow = 0;
+        long evictedByCapacity = 0;
+        final long[] keys = new long[40];
         for (int doc = 0; doc < 5_000; doc++)
         {
-            now += random.nextInt(20);
-            for (int e = 0, n = random.nextInt(40); e < n; e++)
+            // now and then a pause, so that some evictions are by the window, some whole, some partial
+            now += random.nextInt(100) == 0 ? random.nextInt(2_500) : random.nextInt(20);
+            final int n = random.nextInt(40);
+            for (int e = 0; e < n; e++)
             {
-                final long key = random.nextInt(3_000);
+                keys[e] = random.nextInt(3_000);
+            }
+            for (int e = 0; e < n; e++)
+            {
+                final long key = keys[e];
                 final long content = random.nextInt(3);
                 final long[] present = model.get(key);
                 final int expected = present == null ? DedupIndex.NEW : present[1] == content ? DedupIndex.DUPLICATE : DedupIndex.CONFLICT;
@@ -115,13 +124,18 @@ class DedupIndexTest
             while (!order.isEmpty() && order.peek()[2] < now - windowMs)
             {
                 model.remove(order.poll()[0]);
+                evictedByWindow++;
             }
             while (order.size() > capacity)
             {
                 model.remove(order.poll()[0]);
+                evictedByCapacity++;
             }
             assertEquals(model.size(), index.size(), "seed " + seed);
+            assertEquals(evictedByWindow, index.evictedByWindow(), "seed " + seed);
+            assertEquals(evictedByCapacity, index.evictedByCapacity(), "seed " + seed);
         }
+        assertTrue(evictedByWindow > 0 && evictedByCapacity > 0, "both kinds of eviction exercised, seed " + seed);
     }
 
     @Test
