@@ -45,10 +45,18 @@ public final class Main
 
     /**
      * JMH forks a JVM with {@code -cp}, so the jar manifest's Add-Opens do not reach it: the flags Chronicle and Agrona
-     * need, and the heap, are appended unless the command line sets its own.
+     * need, and the heap, are put before the flags of {@code -jvmArgsAppend} (or appended alone). A command line
+     * that sets {@code -jvmArgs} or {@code -jvmArgsPrepend} is left as it is.
      */
     static String[] withForkFlags(final String[] args)
     {
+        final int append = java.util.Arrays.asList(args).indexOf("-jvmArgsAppend");
+        if (append >= 0 && append + 1 < args.length)
+        {
+            final String[] merged = args.clone();
+            merged[append + 1] = FORK_FLAGS + " " + args[append + 1];
+            return merged;
+        }
         if (java.util.Arrays.stream(args).anyMatch(a -> a.startsWith("-jvmArgs")))
         {
             return args;

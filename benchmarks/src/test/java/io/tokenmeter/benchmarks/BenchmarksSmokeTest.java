@@ -17,6 +17,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.Collection;
 import java.util.HashSet;
+import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.concurrent.locks.LockSupport;
@@ -54,7 +55,17 @@ class BenchmarksSmokeTest
             ran.add(result.getParams().getBenchmark().replaceAll(".*\\.(\\w+Benchmark)\\..*", "$1"));
         }
         assertEquals(Set.of("ParseBenchmark", "CodecBenchmark", "DedupBenchmark", "AggregatorBenchmark", "RatingBenchmark",
-            "NameDictionaryBenchmark"), ran);
+            "NameDictionaryBenchmark", "JournalBenchmark"), ran);
+    }
+
+    @Test
+    void jmhForksGetChroniclesFlagsBeforeTheUsersOwn()
+    {
+        final String[] args = Main.withForkFlags(new String[] {"-f", "1", "-jvmArgsAppend", "-XX:+UseTransparentHugePages", "Journal"});
+        assertEquals(Main.FORK_FLAGS + " -XX:+UseTransparentHugePages", args[3]);
+        assertEquals("Journal", args[4]);
+        final String[] none = Main.withForkFlags(new String[] {"Dedup"});
+        assertEquals(List.of("Dedup", "-jvmArgsAppend", Main.FORK_FLAGS), List.of(none));
     }
 
     @Test
