@@ -29,8 +29,9 @@ import java.util.concurrent.locks.LockSupport;
 /**
  * One comparison run, all in the same conditions: the same traffic against the {@code accept} reference server, the
  * {@code parse} reference server and tokenmeter (each its own process, started and stopped in turn), closed loop;
- * then tokenmeter again, open loop at half its closed-loop rate, for latency and aggregation lag. Prints a table with
- * tokenmeter's throughput as ratios to the references, and writes JSON with {@code --json}.
+ * then tokenmeter again, open loop at half its closed-loop rate, for latency and aggregation lag, and the {@code parse}
+ * reference open loop at half of its own closed-loop rate: the latency floor of a server that only parses, on the same
+ * machine. Prints a table with tokenmeter's throughput as ratios to the references, and writes JSON with {@code --json}.
  */
 @Command(name = "compare", mixinStandardHelpOptions = true,
     description = "Run the same load against the reference servers and tokenmeter; print throughput ratios and latency.")
@@ -73,6 +74,7 @@ public final class Compare implements Callable<Integer>
         final LoadGenerator.Result closed = runAgainst("tokenmeter", tokenmeter(data), 0);
         results.add(closed);
         LoadGenerator.Result open = null;
+        LoadGenerator.Result parseOpen = null;
         double[] lag = null;
         if (!skipOpenLoop)
         {
@@ -93,8 +95,10 @@ public final class Compare implements Callable<Integer>
             }
             results.add(open);
             lag = percentiles(samples);
+            parseOpen = runAgainst("reference-parse-open-loop", reference("parse"), parse.requestsPerSecond() / 2, openConnections);
+            results.add(parseOpen);
         }
-        report(accept, parse, closed, open, lag);
+        report(accept, parse, closed, open, lag, parseOpen);
         if (json != null)
         {
             final ObjectMapper mapper = new ObjectMapper();
@@ -204,9 +208,15 @@ public final class Compare implements Callable<Integer>
 
     private LoadGenerator.Result runAgainst(final String label, final Server server, final double rate) throws Exception
     {
+        return runAgainst(label, server, rate, connections);
+    }
+
+    private LoadGenerator.Result runAgainst(final String label, final Server server, final double rate, final int connectionCount)
+        throws Exception
+    {
         try (server)
         {
-            return load(label, server.port, rate, connections);
+            return load(label, server.port, rate, connectionCount);
         }
     }
 
@@ -264,7 +274,7 @@ public final class Compare implements Callable<Integer>
     }
 
     private void report(final LoadGenerator.Result accept, final LoadGenerator.Result parse, final LoadGenerator.Result closed,
-        final LoadGenerator.Result open, final double[] lag)
+        final LoadGenerator.Result open, final double[] lag, final LoadGenerator.Result parseOpen)
     {
         System.out.println();
         System.out.printf(Locale.ROOT, "batch %d, %d connections, durability %s, %d cores%n", batch, connections, durability,
@@ -281,6 +291,14 @@ public final class Compare implements Callable<Integer>
                     + "p50 %.3f p99 %.3f p99.9 %.3f max %.3f; aggregation lag ms p50 %.1f p99 %.1f max %.1f (%d samples)%n",
                 open.requestsPerSecond(), open.latency().getValueAtPercentile(50) / 1e6, open.latency().getValueAtPercentile(99) / 1e6,
                 open.latency().getValueAtPercentile(99.9) / 1e6, open.latency().getMaxValue() / 1e6, lag[0], lag[1], lag[2], (int)lag[3]);
+        }
+        if (parseOpen != null)
+        {
+            System.out.printf(Locale.ROOT, "reference-parse open loop at %,.0f requests/s (half of its closed-loop rate): ack latency ms "
+                    + "p50 %.3f p99 %.3f p99.9 %.3f max %.3f%n",
+                parseOpen.requestsPerSecond(), parseOpen.latency().getValueAtPercentile(50) / 1e6,
+                parseOpen.latency().getValueAtPercentile(99) / 1e6, parseOpen.latency().getValueAtPercentile(99.9) / 1e6,
+                parseOpen.latency().getMaxValue() / 1e6);
         }
     }
 }
