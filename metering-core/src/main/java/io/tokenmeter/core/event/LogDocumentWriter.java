@@ -108,7 +108,6 @@ public final class LogDocumentWriter
         recordCount = (int)(mark >>> 32);
     }
 
-    /** Writes the record count into the header. @return the document length. */
     /** Completes the document: record count and checksum. @return its whole length. */
     public int finish()
     {
