@@ -154,7 +154,7 @@ public final class DedupIndex
      * table slots where the chunk's keys sit are loaded first, by loads that depend on nothing but the ring (read in
      * order), so the processor overlaps their cache misses; the deletions then find them in cache. A deletion's
      * probe and backward shift branch unpredictably, which stops the processor from running ahead on its own (JMH:
-     * a new id at 4 M ids, eviction included, from 215 to 159 ns; BENCHMARKS.md).
+     * a new id at 4 M ids, eviction included, 1.4 times faster in two pairs of runs; BENCHMARKS.md).
      */
     public void evict(final long nowMs)
     {

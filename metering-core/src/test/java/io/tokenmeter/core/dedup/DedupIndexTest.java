@@ -96,19 +96,13 @@ class DedupIndexTest
         long now = 0;
         long evictedByWindow = 0;
         long evictedByCapacity = 0;
-        final long[] keys = new long[40];
         for (int doc = 0; doc < 5_000; doc++)
         {
             // now and then a pause, so that some evictions are by the window, some whole, some partial
             now += random.nextInt(100) == 0 ? random.nextInt(2_500) : random.nextInt(20);
-            final int n = random.nextInt(40);
-            for (int e = 0; e < n; e++)
+            for (int e = 0, n = random.nextInt(40); e < n; e++)
             {
-                keys[e] = random.nextInt(3_000);
-            }
-            for (int e = 0; e < n; e++)
-            {
-                final long key = keys[e];
+                final long key = random.nextInt(3_000);
                 final long content = random.nextInt(3);
                 final long[] present = model.get(key);
                 final int expected = present == null ? DedupIndex.NEW : present[1] == content ? DedupIndex.DUPLICATE : DedupIndex.CONFLICT;
