@@ -8,6 +8,7 @@ import org.agrona.ExpandableArrayBuffer;
 
 import java.nio.charset.StandardCharsets;
 import java.util.Random;
+import java.util.random.RandomGenerator;
 
 /** Builds log documents of random events for the benchmarks: tenants and models drawn from the given ranges. */
 final class Events
@@ -24,31 +25,42 @@ final class Events
     static Document document(final int events, final int tenants, final int models, final long seed)
     {
         final Random random = new Random(seed);
-        final EventHasher hasher = new EventHasher();
         final ExpandableArrayBuffer staging = new ExpandableArrayBuffer(StagedEvent.MAX_LENGTH);
         final StagedEvent staged = new StagedEvent();
         final LogDocumentWriter writer = new LogDocumentWriter(events * 128);
         writer.begin(1_790_000_000_000L);
         final int[] offsets = new int[events];
-        final long[] tokens = new long[TokenClass.COUNT];
         for (int i = 0; i < events; i++)
         {
-            final byte[] id = ("req-" + seed + "-" + i).getBytes(StandardCharsets.US_ASCII);
-            final byte[] names = new byte[2 + id.length];
-            names[0] = 't';
-            names[1] = 'm';
-            System.arraycopy(id, 0, names, 2, id.length);
-            hasher.hashId(id, 0, id.length);
-            for (int c = 0; c < TokenClass.COUNT - 1; c++)
-            {
-                tokens[c] = random.nextInt(5000);
-            }
-            tokens[TokenClass.REASONING.ordinal()] = tokens[TokenClass.OUTPUT.ordinal()] / 2;
-            staged.wrap(staging, 0).encode(hasher.idHashHi(), hasher.idHashLo(), random.nextLong(),
-                1_790_000_000_000L + random.nextInt(86_400_000), tokens, random.nextInt(4), 0, names, 1, 1, id.length);
+            stage(staging, 0, "t", "m", "req-" + seed + "-" + i, 1_790_000_000_000L + random.nextInt(86_400_000),
+                random.nextInt(4), random);
             offsets[i] = writer.length();
-            writer.appendEvent(staged, random.nextInt(tenants), random.nextInt(models), 0);
+            writer.appendEvent(staged.wrap(staging, 0), random.nextInt(tenants), random.nextInt(models), 0);
         }
         return new Document(writer, writer.finish(), offsets);
+    }
+
+    /**
+     * Stages one event at {@code offset} with random token counts (up to 5,000 a class, reasoning half the output) and
+     * a random content hash. The id hash is taken over the id alone, which is all a benchmark needs.
+     *
+     * @return the staged length.
+     */
+    static int stage(final ExpandableArrayBuffer out, final int offset, final String tenant, final String model,
+        final String id, final long timestampMs, final int tierCode, final RandomGenerator random)
+    {
+        final byte[] names = (tenant + model + id).getBytes(StandardCharsets.US_ASCII);
+        final int idLength = id.length();
+        final EventHasher hasher = new EventHasher();
+        hasher.hashId(names, names.length - idLength, idLength);
+        final long[] tokens = new long[TokenClass.COUNT];
+        for (int c = 0; c < TokenClass.COUNT; c++)
+        {
+            tokens[c] = random.nextInt(5000);
+        }
+        tokens[TokenClass.REASONING.ordinal()] = tokens[TokenClass.OUTPUT.ordinal()] / 2;
+        out.checkLimit(offset + StagedEvent.MAX_LENGTH);
+        return new StagedEvent().wrap(out, offset).encode(hasher.idHashHi(), hasher.idHashLo(), random.nextLong(),
+            timestampMs, tokens, tierCode, 0, names, tenant.length(), model.length(), idLength);
     }
 }

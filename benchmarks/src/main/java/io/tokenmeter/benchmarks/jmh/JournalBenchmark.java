@@ -1,9 +1,7 @@
 package io.tokenmeter.benchmarks.jmh;
 
 import io.tokenmeter.core.dedup.DedupIndex;
-import io.tokenmeter.core.event.EventHasher;
 import io.tokenmeter.core.event.StagedEvent;
-import io.tokenmeter.core.event.TokenClass;
 import io.tokenmeter.core.log.Durability;
 import io.tokenmeter.core.log.EventLog;
 import io.tokenmeter.core.log.JournalAgent;
@@ -28,7 +26,6 @@ import org.openjdk.jmh.annotations.TearDown;
 import org.openjdk.jmh.annotations.Warmup;
 
 import java.io.IOException;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Comparator;
@@ -136,8 +133,6 @@ public class JournalBenchmark
         journal.recover();
         requests = new Request[requestCount];
         final SplittableRandom random = new SplittableRandom(11);
-        final EventHasher hasher = new EventHasher();
-        final long[] tokens = new long[TokenClass.COUNT];
         for (int r = 0; r < requestCount; r++)
         {
             final ExpandableArrayBuffer out = new ExpandableArrayBuffer(eventsPerRequest * StagedEvent.MAX_LENGTH);
@@ -145,23 +140,9 @@ public class JournalBenchmark
             int length = 0;
             for (int e = 0; e < eventsPerRequest; e++)
             {
-                final byte[] tenant = ("t" + zipfLike(random)).getBytes(StandardCharsets.US_ASCII);
-                final byte[] model = MODELS[random.nextInt(MODELS.length)].getBytes(StandardCharsets.US_ASCII);
-                final byte[] id = ("chatcmpl-" + r + "-" + e + "-0000000000").getBytes(StandardCharsets.US_ASCII);
-                final byte[] names = new byte[tenant.length + model.length + id.length];
-                System.arraycopy(tenant, 0, names, 0, tenant.length);
-                System.arraycopy(model, 0, names, tenant.length, model.length);
-                System.arraycopy(id, 0, names, tenant.length + model.length, id.length);
-                hasher.hashId(id, 0, id.length);
-                for (int c = 0; c < TokenClass.COUNT - 1; c++)
-                {
-                    tokens[c] = random.nextInt(5000);
-                }
-                tokens[TokenClass.REASONING.ordinal()] = tokens[TokenClass.OUTPUT.ordinal()] / 2;
                 offsets[e] = length;
-                length += new StagedEvent().wrap(out, length).encode(hasher.idHashHi(), hasher.idHashLo(),
-                    random.nextLong(), System.currentTimeMillis(), tokens, 0, 0, names, tenant.length, model.length,
-                    id.length);
+                length += Events.stage(out, length, "t" + zipfLike(random), MODELS[random.nextInt(MODELS.length)],
+                    "chatcmpl-" + r + "-" + e + "-0000000000", System.currentTimeMillis(), 0, random);
             }
             requests[r] = new Request(new UnsafeBuffer(out.byteArray(), 0, length), offsets);
         }
