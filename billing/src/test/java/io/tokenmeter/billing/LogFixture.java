@@ -1,5 +1,6 @@
 package io.tokenmeter.billing;
 
+import io.tokenmeter.core.log.ChronicleEventLog;
 import io.tokenmeter.core.aggregate.HourlyAggregator;
 import io.tokenmeter.core.dedup.DedupIndex;
 import io.tokenmeter.core.event.EventHasher;
@@ -38,7 +39,7 @@ public final class LogFixture implements AutoCloseable
     public LogFixture(final Path dir, final long nowMs)
     {
         this.nowMs = nowMs;
-        log = new EventLog(dir.resolve("log"), Durability.PROCESS);
+        log = new ChronicleEventLog(dir.resolve("log"), Durability.PROCESS);
         journal = new JournalAgent(log, new DedupIndex(1 << 20, TimeUnit.HOURS.toMillis(24), 20_000),
             new SnapshotStore(dir.resolve("snapshots")), Runnable::run, () -> this.nowMs, 1024, 64, 10_000, Long.MAX_VALUE, ns -> { });
         journal.recover();
@@ -46,7 +47,7 @@ public final class LogFixture implements AutoCloseable
 
     public PriceBookInstall.Installed install(final byte[] json, final LongContextRules rules)
     {
-        final PriceBookInstall install = new PriceBookInstall(json, rules);
+        final PriceBookInstall install = new PriceBookInstall(json, rules, journal.priceBookRevision() + 1);
         assertTrue(journal.offer(install));
         journal.doWork();
         return install.result().join();

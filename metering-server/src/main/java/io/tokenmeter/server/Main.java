@@ -34,7 +34,7 @@ import java.util.concurrent.CountDownLatch;
 
 /** The {@code tokenmeter} command line. */
 @Command(name = "tokenmeter", mixinStandardHelpOptions = true, version = "tokenmeter 0.1.0",
-    description = "LLM token metering and billing service.", subcommands = {Main.Serve.class, Main.Audit.class, KeysCommand.class, Main.Health.class})
+    description = "LLM token metering and billing service.", subcommands = {Main.Serve.class, Main.Audit.class, Main.Repartition.class, KeysCommand.class, Main.Health.class})
 public final class Main implements Runnable
 {
     /** The environment variable the client commands take an API key from. */
@@ -69,6 +69,9 @@ public final class Main implements Runnable
         String bind;
         @Option(names = "--data-dir", description = "log and snapshots directory (default ./data)")
         String dataDir;
+        @Option(names = "--partitions", description = "partitions of a new data directory (default auto: the directory's, "
+            + "or " + Settings.NEW_DIRECTORY_PARTITIONS + " for a new one)")
+        String partitions;
         @Option(names = "--durability", description = "process (default) or sync")
         String durability;
         @Option(names = "--dedup-window", description = "how long ids are remembered (default 24h)")
@@ -95,6 +98,7 @@ public final class Main implements Runnable
             putIfSet(flags, "port", port);
             putIfSet(flags, "bind", bind);
             putIfSet(flags, "data-dir", dataDir);
+            putIfSet(flags, "partitions", partitions);
             putIfSet(flags, "durability", durability);
             putIfSet(flags, "dedup-window", dedupWindow);
             putIfSet(flags, "dedup-capacity", dedupCapacity);
@@ -229,6 +233,55 @@ public final class Main implements Runnable
                     + new String(response.body(), java.nio.charset.StandardCharsets.UTF_8));
             }
             return response.body();
+        }
+    }
+
+    /**
+     * {@code tokenmeter repartition}: copies a stopped server's data directory into a new one with another number of
+     * partitions, then audits every period that has a final invoice in the copy. Exit 0 when copied and clean, 1 when
+     * the audit of the copy found a difference, 2 when it cannot run (the source in use, the target exists, ...).
+     */
+    @Command(name = "repartition", mixinStandardHelpOptions = true,
+        description = "Copy a data directory into a new one with another number of partitions (offline: stop the server "
+            + "first), keeping every event, id, price book, final invoice and invoice number; then audit the copy. Exits 0 "
+            + "when copied and clean, 1 when the audit of the copy differs, 2 when it cannot run.")
+    static final class Repartition implements Callable<Integer>
+    {
+        @Option(names = "--from", required = true, description = "the data directory to copy (no server may be using it)")
+        Path from;
+        @Option(names = "--to", required = true, description = "the new data directory (must not exist)")
+        Path to;
+        @Option(names = "--partitions", required = true, description = "partitions of the new directory, 1 to 1000")
+        int partitions;
+
+        @Override
+        public Integer call()
+        {
+            try
+            {
+                new Repartitioner(System.out).run(from, to, partitions);
+                final java.util.TreeSet<YearMonth> periods = new java.util.TreeSet<>();
+                io.tokenmeter.billing.invoice.InvoiceStore.readAll(to.resolve("invoices"))
+                    .forEach(invoice -> periods.add(YearMonth.parse(invoice.period())));
+                boolean clean = true;
+                for (final YearMonth period : periods)
+                {
+                    clean &= new Auditor(to, period, null, System.out).run(List.of()).clean();
+                }
+                System.out.println(clean ? "the copy audits clean" + (periods.isEmpty() ? " (no final invoices)" : " for "
+                    + periods.size() + " period(s) with final invoices") : "the copy does NOT audit clean: see the differences above");
+                return clean ? 0 : 1;
+            }
+            catch (final SettingsException ex)
+            {
+                System.err.println("tokenmeter repartition: " + ex.getMessage());
+                return 2;
+            }
+            catch (final IOException | RuntimeException ex)
+            {
+                System.err.println("tokenmeter repartition: cannot repartition: " + ex.getMessage());
+                return 2;
+            }
         }
     }
 

@@ -1,23 +1,17 @@
 package io.tokenmeter.server;
 
+import io.netty.handler.ssl.SslContext;
 import io.tokenmeter.billing.invoice.BillingService;
 import io.tokenmeter.billing.invoice.InvoiceStore;
-import io.tokenmeter.billing.price.BookInForce;
+import io.tokenmeter.billing.price.PartitionedBook;
 import io.tokenmeter.billing.price.PriceBook;
 import io.tokenmeter.billing.price.PriceBookException;
 import io.tokenmeter.billing.price.PriceBookLoader;
 import io.tokenmeter.core.aggregate.AggregatorAgent;
-import io.tokenmeter.core.event.EventRecord;
-import io.tokenmeter.core.event.LogDocumentReader;
-import io.tokenmeter.core.log.PriceBookInstall;
-import org.agrona.DirectBuffer;
-import io.tokenmeter.core.dedup.DedupIndex;
-import io.tokenmeter.core.log.EventLog;
 import io.tokenmeter.core.log.Faults;
-import io.tokenmeter.core.log.JournalAgent;
-import io.tokenmeter.core.log.LogPretouchAgent;
-import io.tokenmeter.core.snapshot.SnapshotStore;
-import io.netty.handler.ssl.SslContext;
+import io.tokenmeter.core.partition.DataLayout;
+import io.tokenmeter.core.partition.Partition;
+import io.tokenmeter.core.partition.Partitions;
 import io.tokenmeter.server.auth.Keys;
 import io.tokenmeter.server.auth.KeysFileException;
 import io.tokenmeter.server.config.Settings;
@@ -25,9 +19,6 @@ import io.tokenmeter.server.config.SettingsException;
 import io.tokenmeter.server.http.ApiContext;
 import io.tokenmeter.server.http.HttpServer;
 import io.tokenmeter.server.metrics.ServerMetrics;
-import org.agrona.ErrorHandler;
-import org.agrona.concurrent.AgentRunner;
-import org.agrona.concurrent.SleepingMillisIdleStrategy;
 import org.agrona.concurrent.SystemEpochClock;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -35,49 +26,54 @@ import org.slf4j.LoggerFactory;
 import java.io.IOException;
 import java.net.InetAddress;
 import java.net.UnknownHostException;
-import java.nio.channels.FileChannel;
-import java.nio.channels.FileLock;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutorService;
-import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
-import java.util.concurrent.atomic.AtomicLong;
 
 /**
- * The running service: log, journal and aggregator threads, the HTTP server, metrics. {@link #start} recovers from
- * the data directory; {@link #close} stops in order: stop accepting, answer in-flight requests, final checkpoint and
- * snapshot, close the log.
+ * The running service. It is put together in three steps that read top to bottom:
+ *
+ * <ol>
+ *   <li><b>context</b> (the constructor): settings checked, TLS and keys loaded, the data directory locked, its
+ *       layout opened (P partitions, each a log, snapshots, a journal and an aggregator), metrics bound, the port
+ *       bound (live, not ready);</li>
+ *   <li><b>recovery</b> ({@link #recover}): every journal rebuilt from its checkpoint and log, in parallel; the price
+ *       book in force found and made the same in every partition;</li>
+ *   <li><b>agents</b> ({@link #run}): the journal, aggregator and pre-toucher threads started, billing made; the
+ *       API then has everything it needs and nothing in {@link ApiContext} is null.</li>
+ * </ol>
+ *
+ * {@link #close} stops in order: stop accepting, answer in-flight requests, final checkpoints and snapshots, close
+ * the logs.
  */
 public final class TokenmeterServer implements ApiContext, AutoCloseable
 {
     private static final Logger LOG = LoggerFactory.getLogger(TokenmeterServer.class);
     private static final int MAX_DRAIN_REQUESTS = 256;
     private static final int MAX_DRAIN_EVENTS = 16_384;
+    private static final int QUERY_QUEUE = 1024;
 
     private final Settings settings;
-    private final FileChannel lockChannel;
-    private final FileLock lock;
-    private final EventLog log;
+    private final Path dataDir;
+    private final DataDirLock lock;
     private final ServerMetrics metrics = new ServerMetrics();
+    private final AgentErrors agentErrors = new AgentErrors();
     private final ExecutorService snapshotWriter;
-    private final JournalAgent journal;
-    private final AggregatorAgent aggregator;
+    private final Partitions partitions;
+    private final PriceBookRecorder books;
     private final AtomicInteger inFlight = new AtomicInteger();
     private final HttpServer http;
-    private final Path dataDir;
     private final PriceBook configuredBook;
     private final Keys keys;
-    private volatile BillingService billing;
-    private AgentRunner journalRunner;
-    private AgentRunner aggregatorRunner;
-    private AgentRunner pretouchRunner;
     private final ScheduledExecutorService diskWatch;
+    private volatile BillingService billing;
     private volatile long diskFreeBytes = Long.MAX_VALUE;
     private volatile boolean journalRecovered;
     private volatile boolean stopping;
@@ -89,42 +85,42 @@ public final class TokenmeterServer implements ApiContext, AutoCloseable
         configuredBook = loadConfiguredBook(settings.prices);
         keys = loadKeys(settings);
         dataDir = settings.dataDir.toAbsolutePath();
-        Files.createDirectories(dataDir);
-        lockChannel = FileChannel.open(dataDir.resolve("tokenmeter.lock"), StandardOpenOption.CREATE, StandardOpenOption.WRITE);
-        FileLock acquired;
         try
         {
-            acquired = lockChannel.tryLock();
+            lock = DataDirLock.acquire(dataDir);
         }
-        catch (final java.nio.channels.OverlappingFileLockException ex)
-        {
-            acquired = null;
-        }
-        lock = acquired;
-        if (lock == null)
+        catch (final IOException | RuntimeException ex)
         {
             keys.close();
-            lockChannel.close();
-            throw new SettingsException("data directory " + dataDir + " is in use by another tokenmeter process");
+            throw ex;
         }
-        log = new EventLog(dataDir.resolve("log"), settings.durability);
-        final SnapshotStore snapshots = new SnapshotStore(dataDir.resolve("snapshots"));
+        final DataLayout layout;
+        try
+        {
+            layout = DataLayout.openOrCreate(dataDir, settings.partitions, Settings.NEW_DIRECTORY_PARTITIONS);
+        }
+        catch (final DataLayout.LayoutException ex)
+        {
+            keys.close();
+            lock.close();
+            throw new SettingsException(ex.getMessage());
+        }
         snapshotWriter = Executors.newSingleThreadExecutor(r ->
         {
             final Thread t = new Thread(r, "snapshot-writer");
             t.setDaemon(true);
             return t;
         });
-        final DedupIndex dedup = new DedupIndex(settings.dedupCapacity, settings.dedupWindowMs(),
-            MAX_DRAIN_EVENTS + settings.maxEventsPerRequest);
-        LOG.info("dedup: up to {} ids for {}, {} MiB of heap", settings.dedupCapacity, settings.dedupWindow,
-            dedup.memoryBytes() >> 20);
-        journal = new JournalAgent(log, dedup, snapshots, snapshotWriter, SystemEpochClock.INSTANCE,
-            settings.journalQueue, MAX_DRAIN_REQUESTS, MAX_DRAIN_EVENTS, settings.snapshotInterval.toMillis(), metrics::onAppend);
-        aggregator = new AggregatorAgent(log, snapshots, snapshotWriter, SystemEpochClock.INSTANCE, 1024,
-            settings.snapshotInterval.toMillis());
-        metrics.bind(journal, aggregator);
-        metrics.bindServer(snapshots, dataDir.resolve("log"), () -> diskFreeBytes, this::isReady);
+        final int dedupPerPartition = (settings.dedupCapacity + layout.partitions() - 1) / layout.partitions();
+        partitions = Partitions.open(layout, settings.durability, new Partition.Config(settings.journalQueue,
+            MAX_DRAIN_REQUESTS, MAX_DRAIN_EVENTS, settings.maxEventsPerRequest, dedupPerPartition, settings.dedupWindowMs(),
+            settings.snapshotInterval.toMillis(), QUERY_QUEUE), snapshotWriter, SystemEpochClock.INSTANCE, metrics::onAppend);
+        LOG.info("{} partition{} in {}{}; dedup: up to {} ids per partition for {}, {} MiB of heap in all", partitions.count(),
+            partitions.count() == 1 ? "" : "s", dataDir, layout.isOneLog() ? " (the one-log layout, opened as one partition)" : "",
+            dedupPerPartition, settings.dedupWindow, partitions.sum(p -> p.journal().dedup().memoryBytes()) >> 20);
+        books = new PriceBookRecorder(partitions);
+        metrics.bind(partitions);
+        metrics.bindServer(partitions, dataDir.resolve("log"), () -> diskFreeBytes, this::isReady);
         diskWatch = Executors.newSingleThreadScheduledExecutor(r ->
         {
             final Thread t = new Thread(r, "disk-watch");
@@ -133,6 +129,7 @@ public final class TokenmeterServer implements ApiContext, AutoCloseable
         });
         checkDisk();
         diskWatch.scheduleWithFixedDelay(this::checkDisk, 1, 1, TimeUnit.SECONDS);
+        diskWatch.scheduleWithFixedDelay(agentErrors::report, 1, 1, TimeUnit.SECONDS);
         http = new HttpServer(this, tls, settings.bind, settings.port, settings.ioThreads);
         metrics.bindAccess(keys, http::openConnections);
         LOG.info("listening on {}://{}:{} (not ready until recovery completes); data in {}", tls == null ? "http" : "https",
@@ -145,14 +142,22 @@ public final class TokenmeterServer implements ApiContext, AutoCloseable
         return start(settings, null);
     }
 
-    /** As {@link #start(Settings)}, with faults a test can switch on in the log (null for none). */
+    /** As {@link #start(Settings)}, with faults a test can switch on in every partition's log (null for none). */
     public static TokenmeterServer start(final Settings settings, final Faults faults) throws IOException, InterruptedException
     {
+        return startWithPartitionFaults(settings, p -> faults);
+    }
+
+    /** As {@link #start(Settings)}, with faults a test can switch on in each partition's log (null for none). */
+    public static TokenmeterServer startWithPartitionFaults(final Settings settings,
+        final java.util.function.IntFunction<Faults> faultsOfPartition)
+        throws IOException, InterruptedException
+    {
         final TokenmeterServer server = new TokenmeterServer(settings);
-        server.log.useFaults(faults);
+        server.partitions.all().forEach(p -> p.log().useFaults(faultsOfPartition.apply(p.index())));
         try
         {
-            server.recoverAndRun();
+            server.run(server.recover());
         }
         catch (final RuntimeException | IOException ex)
         {
@@ -178,23 +183,22 @@ public final class TokenmeterServer implements ApiContext, AutoCloseable
         }
     }
 
-    private void recoverAndRun() throws IOException
+    /** Step 2: rebuilds every journal; @return the newest price book recorded in any partition, or null. */
+    private PartitionedBook recover()
     {
-        journal.recover();
-        BookInForce prices = bookInForceFromLog();
-        if (prices != null)
-        {
-            journal.useContextRules(prices.book());
-        }
-        journalRunner = new AgentRunner(journal.idleStrategy(), errorHandler("journal"), null, journal);
-        AgentRunner.startOnThread(journalRunner);
-        pretouchRunner = new AgentRunner(new SleepingMillisIdleStrategy(10), errorHandler("log-pretouch"), null,
-            new LogPretouchAgent(log));
-        AgentRunner.startOnThread(pretouchRunner);
+        partitions.recoverJournals();
+        return books.recovered();
+    }
+
+    /** Step 3: starts the agents, makes the price book in force the same everywhere, then billing. */
+    private void run(final PartitionedBook recovered) throws IOException
+    {
+        partitions.start(agentErrors::handlerFor);
+        PartitionedBook prices = recovered == null ? null : books.complete(recovered);
         final PriceBook wanted = configuredBook != null ? configuredBook : prices == null ? PriceBookLoader.shipped() : null;
         if (wanted != null && (prices == null || !prices.book().sha256().equals(wanted.sha256())))
         {
-            prices = recordBook(wanted);
+            prices = books.recordNow(wanted);
             LOG.info("price book {} (revision {}, sha256 {}) put in force", configuredBook != null ? settings.prices : "shipped",
                 prices.revision(), prices.book().sha256());
         }
@@ -203,114 +207,45 @@ public final class TokenmeterServer implements ApiContext, AutoCloseable
             LOG.info("price book revision {} (sha256 {}) in force, as recorded in the log", prices.revision(), prices.book().sha256());
         }
         billing = new BillingService(new InvoiceStore(dataDir.resolve("invoices")), new AggregatorUsage(),
-            this::submitBook, prices, settings.invoiceGrace, System::currentTimeMillis, settings.queryTimeout);
-        aggregator.countEventsAfter(log.lastIndex());
+            books::recordNext, prices, settings.invoiceGrace, System::currentTimeMillis, settings.queryTimeout);
         journalRecovered = true;
-        aggregatorRunner = new AgentRunner(aggregator.idleStrategy(), errorHandler("aggregator"), null, aggregator);
-        AgentRunner.startOnThread(aggregatorRunner);
-        LOG.info("journal recovered; counting the log up to index {}", Long.toHexString(log.lastIndex()));
-    }
-
-    /** @return the book the log says is in force, or null when the log has none. */
-    private BookInForce bookInForceFromLog()
-    {
-        final long index = journal.priceBookIndex();
-        if (index == EventLog.NO_INDEX)
-        {
-            return null;
-        }
-        final byte[][] json = new byte[1][];
-        final long[] appendTime = new long[1];
-        try (EventLog.Reader reader = log.newReader())
-        {
-            reader.readAt(index, new LogDocumentReader.Handler()
-            {
-                @Override
-                public void onName(final byte recordType, final int id, final DirectBuffer buffer, final int offset, final int length)
-                {
-                }
-
-                @Override
-                public void onEvent(final EventRecord event, final long appendTimeMs)
-                {
-                }
-
-                @Override
-                public void onPriceBook(final long revision, final DirectBuffer buffer, final int offset, final int length,
-                    final long appendTimeMs)
-                {
-                    json[0] = new byte[length];
-                    buffer.getBytes(offset, json[0]);
-                    appendTime[0] = appendTimeMs;
-                }
-            });
-        }
-        if (json[0] == null)
-        {
-            throw new IllegalStateException("the journal names log index " + Long.toHexString(index)
-                + " as the price book in force, but no price book is there");
-        }
-        try
-        {
-            return new BookInForce(PriceBookLoader.parse(json[0], PriceBookLoader.Format.JSON), journal.priceBookRevision(),
-                index, appendTime[0]);
-        }
-        catch (final PriceBookException ex)
-        {
-            throw new IllegalStateException("the price book recorded at log index " + Long.toHexString(index)
-                + " no longer validates: " + ex.getMessage(), ex);
-        }
-    }
-
-    private java.util.concurrent.CompletableFuture<PriceBookInstall.Installed> submitBook(final PriceBook book)
-    {
-        final PriceBookInstall install = new PriceBookInstall(book.recordedJson(), book);
-        return journal.offer(install) ? install.result() : java.util.concurrent.CompletableFuture.failedFuture(
-            new IllegalStateException("the journal queue is full; the book in force is unchanged, retry shortly"));
-    }
-
-    private BookInForce recordBook(final PriceBook book)
-    {
-        try
-        {
-            final PriceBookInstall.Installed installed = submitBook(book).get(30, TimeUnit.SECONDS);
-            return new BookInForce(book, installed.revision(), installed.logIndex(), installed.appendTimeMs());
-        }
-        catch (final Exception ex)
-        {
-            throw new IllegalStateException("the price book could not be recorded in the log: " + ex.getMessage(), ex);
-        }
+        LOG.info("journals recovered; counting the logs of {} partition{}", partitions.count(), partitions.count() == 1 ? "" : "s");
     }
 
     /** Counters for billing, always as of every event acknowledged before the question. */
     private final class AggregatorUsage implements BillingService.UsageSource
     {
         @Override
-        public java.util.concurrent.CompletableFuture<BillingService.UsageView> buckets(final String tenant, final long fromHour,
-            final long toHour)
+        public CompletableFuture<BillingService.UsageView> buckets(final String tenant, final long fromHour, final long toHour)
         {
-            return aggregator.submit(journal.lastAppendedIndex(),
-                (counters, appliedIndex) -> new BillingService.UsageView(counters.buckets(tenant, fromHour, toHour), appliedIndex));
+            final Partition partition = partitions.of(tenant);
+            return partition.aggregator().submit(partition.journal().lastAppendedIndex(),
+                (counters, appliedIndex) -> new BillingService.UsageView(counters.buckets(tenant, fromHour, toHour),
+                    partition.index(), appliedIndex));
         }
 
         @Override
-        public java.util.concurrent.CompletableFuture<List<String>> tenantsWithUsage(final long fromHour, final long toHour)
+        public CompletableFuture<List<String>> tenantsWithUsage(final long fromHour, final long toHour)
         {
-            return aggregator.submit(journal.lastAppendedIndex(), (counters, appliedIndex) -> counters.tenantsWithUsage(fromHour, toHour));
-        }
-    }
-
-    private static ErrorHandler errorHandler(final String agent)
-    {
-        final AtomicLong errors = new AtomicLong();
-        return ex ->
-        {
-            final long n = errors.incrementAndGet();
-            if (n == 1 || n % 1000 == 0)
+            final List<CompletableFuture<List<String>>> answers = new ArrayList<>();
+            for (final Partition partition : partitions.all())
             {
-                LOG.error("{} thread failed ({} failures so far)", agent, n, ex);
+                final CompletableFuture<List<String>> answer = partition.aggregator().submit(
+                    partition.journal().lastAppendedIndex(), (counters, appliedIndex) -> counters.tenantsWithUsage(fromHour, toHour));
+                if (answer == null)
+                {
+                    return null;
+                }
+                answers.add(answer);
             }
-        };
+            return CompletableFuture.allOf(answers.toArray(CompletableFuture[]::new)).thenApply(done ->
+            {
+                final List<String> tenants = new ArrayList<>();
+                answers.forEach(answer -> tenants.addAll(answer.join()));
+                tenants.sort(null);
+                return tenants;
+            });
+        }
     }
 
     private static SslContext tlsContext(final Settings settings)
@@ -388,15 +323,9 @@ public final class TokenmeterServer implements ApiContext, AutoCloseable
     }
 
     @Override
-    public JournalAgent journal()
+    public Partitions partitions()
     {
-        return journal;
-    }
-
-    @Override
-    public AggregatorAgent aggregator()
-    {
-        return aggregator;
+        return partitions;
     }
 
     @Override
@@ -467,14 +396,25 @@ public final class TokenmeterServer implements ApiContext, AutoCloseable
         {
             reasons.add("recovering: rebuilding dedup state from the log");
         }
-        else if (!aggregator.isRecovered())
+        else
         {
-            reasons.add("recovering: counting the log (applied up to index " + Long.toHexString(aggregator.appliedIndex()) + ")");
+            for (final Partition partition : partitions.all())
+            {
+                final AggregatorAgent aggregator = partition.aggregator();
+                if (!aggregator.isRecovered())
+                {
+                    reasons.add("recovering: counting the log" + ofPartition(partition) + " (applied up to index "
+                        + Long.toHexString(aggregator.appliedIndex()) + ")");
+                }
+            }
         }
-        final String failure = journal.failure();
-        if (failure != null)
+        for (final Partition partition : partitions.all())
         {
-            reasons.add("journal failing: " + failure);
+            final String failure = partition.journal().failure();
+            if (failure != null)
+            {
+                reasons.add("journal failing" + ofPartition(partition) + ": " + failure);
+            }
         }
         if (diskLow())
         {
@@ -482,6 +422,11 @@ public final class TokenmeterServer implements ApiContext, AutoCloseable
                 + (settings.minFreeDiskBytes >> 20) + " MiB: free space there; ingest resumes by itself");
         }
         return reasons;
+    }
+
+    private String ofPartition(final Partition partition)
+    {
+        return partitions.count() == 1 ? "" : " in partition " + partition.index();
     }
 
     @Override
@@ -512,18 +457,7 @@ public final class TokenmeterServer implements ApiContext, AutoCloseable
         {
             billing.close();
         }
-        if (journalRunner != null)
-        {
-            journalRunner.close();
-        }
-        if (aggregatorRunner != null)
-        {
-            aggregatorRunner.close();
-        }
-        if (pretouchRunner != null)
-        {
-            pretouchRunner.close();
-        }
+        partitions.stopAgents();
         http.close();
         snapshotWriter.shutdown();
         try
@@ -537,19 +471,12 @@ public final class TokenmeterServer implements ApiContext, AutoCloseable
         {
             Thread.currentThread().interrupt();
         }
-        log.close();
+        partitions.close();
         metrics.close();
         keys.close();
         diskWatch.shutdownNow();
-        try
-        {
-            lock.release();
-            lockChannel.close();
-        }
-        catch (final IOException ex)
-        {
-            LOG.warn("releasing the data directory lock: {}", ex.toString());
-        }
-        LOG.info("stopped; {} events accepted in this run", journal.acceptedEvents());
+        agentErrors.report();
+        lock.close();
+        LOG.info("stopped; {} events accepted in this run", partitions.sum(p -> p.journal().acceptedEvents()));
     }
 }

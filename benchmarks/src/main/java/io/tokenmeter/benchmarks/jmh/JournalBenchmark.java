@@ -2,6 +2,7 @@ package io.tokenmeter.benchmarks.jmh;
 
 import io.tokenmeter.core.dedup.DedupIndex;
 import io.tokenmeter.core.event.StagedEvent;
+import io.tokenmeter.core.log.ChronicleEventLog;
 import io.tokenmeter.core.log.Durability;
 import io.tokenmeter.core.log.EventLog;
 import io.tokenmeter.core.log.JournalAgent;
@@ -125,7 +126,7 @@ public class JournalBenchmark
     public void setUp() throws IOException
     {
         directory = Files.createTempDirectory("journal-benchmark");
-        log = new EventLog(directory.resolve("log"), Durability.PROCESS);
+        log = new ChronicleEventLog(directory.resolve("log"), Durability.PROCESS);
         final int requestCount = EVENTS / eventsPerRequest;
         journal = new JournalAgent(log, new DedupIndex(capacity, TimeUnit.HOURS.toMillis(24), EVENTS),
             new SnapshotStore(directory.resolve("snapshots")), Runnable::run, System::currentTimeMillis,

@@ -14,7 +14,10 @@ import io.tokenmeter.billing.price.PriceBookLoader;
 import io.tokenmeter.core.aggregate.HourlyAggregator;
 import io.tokenmeter.core.event.EventRecord;
 import io.tokenmeter.core.event.LogDocumentReader;
+import io.tokenmeter.core.log.ChronicleEventLog;
 import io.tokenmeter.core.log.EventLog;
+import io.tokenmeter.core.partition.DataLayout;
+import io.tokenmeter.core.partition.Partitioner;
 import org.agrona.DirectBuffer;
 
 import java.io.IOException;
@@ -66,6 +69,10 @@ public final class Auditor
     private final List<String> differences = new ArrayList<>();
     private int compared;
     private int notCompared;
+    /** "partition N: " while partition N is replayed, when there are several. */
+    private String partitionLabel = "";
+    private Partitioner partitioner;
+    private int currentPartition;
 
     /**
      * @param tenant only this tenant's invoices are reported, or null for all.
@@ -85,12 +92,21 @@ public final class Auditor
      */
     public Report run(final List<Invoice> served) throws IOException
     {
-        final List<Invoice> finals = InvoiceStore.readAll(dataDir.resolve("invoices"));
+        final DataLayout layout = DataLayout.read(dataDir);
+        partitioner = new Partitioner(layout.partitions());
+        final List<Invoice> finals = InvoiceStore.readAll(layout.invoicesDir());
         checkNumbers(finals);
-        try (EventLog log = EventLog.openReadOnly(dataDir.resolve("log")))
+        for (int p = 0; p < layout.partitions(); p++)
         {
-            final Map<Long, RecordedBook> books = readBooks(log);
-            replay(log, books, finals, served);
+            final int partition = p;
+            currentPartition = p;
+            try (EventLog log = ChronicleEventLog.openReadOnly(layout.logDir(p)))
+            {
+                partitionLabel = layout.partitions() == 1 ? "" : "partition " + p + ": ";
+                final Map<Long, RecordedBook> books = readBooks(log);
+                replay(log, books, finals.stream().filter(f -> partitioner.partitionOf(f.tenant()) == partition).toList(),
+                    served.stream().filter(d -> partitioner.partitionOf(d.tenant()) == partition).toList());
+            }
         }
         out.println(differences.isEmpty()
             ? "audit clean: " + compared + " invoice(s) of " + period + " match the log" + notComparedNote()
@@ -190,7 +206,7 @@ public final class Auditor
                 + ", beyond the end of the log");
             pending = next.hasNext() ? next.next() : null;
         }
-        out.println("log replayed: " + documents + " documents, " + counters.eventCount() + " events, " + books.size()
+        out.println(partitionLabel + "log replayed: " + documents + " documents, " + counters.eventCount() + " events, " + books.size()
             + " price book(s)");
         reportUncompared(counters, books, recomputedFinals, finals, served);
     }
@@ -277,7 +293,8 @@ public final class Auditor
             return;
         }
         final long newestBookIndex = books.keySet().stream().max(Long::compare).orElseThrow();
-        final List<String> tenants = tenant != null ? List.of(tenant)
+        final List<String> tenants = tenant != null
+            ? (partitioner.partitionOf(tenant) == currentPartition ? List.of(tenant) : List.of())
             : counters.tenantsWithUsage(Periods.startHour(period), Periods.endHour(period));
         for (final String t : tenants)
         {

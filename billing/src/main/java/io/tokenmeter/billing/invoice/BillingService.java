@@ -1,9 +1,8 @@
 package io.tokenmeter.billing.invoice;
 
-import io.tokenmeter.billing.price.BookInForce;
+import io.tokenmeter.billing.price.PartitionedBook;
 import io.tokenmeter.billing.price.PriceBook;
 import io.tokenmeter.core.aggregate.TenantBucket;
-import io.tokenmeter.core.log.PriceBookInstall;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -47,15 +46,15 @@ public final class BillingService implements AutoCloseable
         CompletableFuture<List<String>> tenantsWithUsage(long fromHour, long toHour);
     }
 
-    /** Buckets and the log index they reflect. */
-    public record UsageView(List<TenantBucket> buckets, long logIndex)
+    /** Buckets, the partition they come from and the position in its log they reflect. */
+    public record UsageView(List<TenantBucket> buckets, int partition, long logIndex)
     {
     }
 
-    /** Records a price book in the log (the journal). */
+    /** Records a price book in every partition's log (the journals), at the next revision. */
     public interface PriceRecorder
     {
-        CompletableFuture<PriceBookInstall.Installed> record(PriceBook book);
+        CompletableFuture<PartitionedBook> record(PriceBook book);
     }
 
     /** The answer to a finalize: the final invoice, and whether this call created it. */
@@ -97,9 +96,9 @@ public final class BillingService implements AutoCloseable
     private final LongSupplier clockMs;
     private final Duration timeout;
     private final ThreadPoolExecutor thread;
-    private volatile BookInForce prices;
+    private volatile PartitionedBook prices;
 
-    public BillingService(final InvoiceStore store, final UsageSource usage, final PriceRecorder recorder, final BookInForce prices,
+    public BillingService(final InvoiceStore store, final UsageSource usage, final PriceRecorder recorder, final PartitionedBook prices,
         final Duration grace, final LongSupplier clockMs, final Duration timeout)
     {
         this.store = store;
@@ -118,7 +117,7 @@ public final class BillingService implements AutoCloseable
     }
 
     /** @return the price book in force. Any thread. */
-    public BookInForce prices()
+    public PartitionedBook prices()
     {
         return prices;
     }
@@ -191,17 +190,16 @@ public final class BillingService implements AutoCloseable
     }
 
     /** Puts a validated book in force: recorded in the log first. The same book again changes nothing. */
-    public CompletableFuture<BookInForce> install(final PriceBook book)
+    public CompletableFuture<PartitionedBook> install(final PriceBook book)
     {
         return onBillingThread(() ->
         {
-            final BookInForce current = prices;
+            final PartitionedBook current = prices;
             if (current != null && current.book().sha256().equals(book.sha256()))
             {
                 return current;
             }
-            final PriceBookInstall.Installed installed = await(recorder.record(book));
-            final BookInForce next = new BookInForce(book, installed.revision(), installed.logIndex(), installed.appendTimeMs());
+            final PartitionedBook next = await(recorder.record(book));
             prices = next;
             return next;
         });
@@ -211,9 +209,9 @@ public final class BillingService implements AutoCloseable
     {
         final List<Invoice> finals = store.finals(tenant);
         final YearMonth earliest = InvoiceCalculator.earliestNeeded(period, finals);
-        final BookInForce book = prices;
+        final PartitionedBook book = prices;
         final UsageView view = await(usage.buckets(tenant, Periods.startHour(earliest), Periods.endHour(period)));
-        return InvoiceCalculator.draft(tenant, period, book, view.buckets(), finals, view.logIndex(),
+        return InvoiceCalculator.draft(tenant, period, book.inPartition(view.partition()), view.buckets(), finals, view.logIndex(),
             Instant.ofEpochMilli(clockMs.getAsLong()).toString());
     }
 

@@ -35,6 +35,7 @@ public final class AggregatorAgent implements Agent
 
     public static final String SNAPSHOT_KIND = "aggregate";
     private static final Logger LOG = LoggerFactory.getLogger(AggregatorAgent.class);
+    private String roleName = "aggregator";
     private static final int MAX_DOCUMENTS_PER_CYCLE = 256;
     private static final int MAX_WAITING_QUERIES = 4096;
 
@@ -300,10 +301,16 @@ public final class AggregatorAgent implements Agent
         reader.close();
     }
 
+    /** Names this agent's thread (Agrona's runner names the thread after the role), e.g. {@code aggregator-p3}. Before it runs. */
+    public void roleName(final String name)
+    {
+        roleName = name;
+    }
+
     @Override
     public String roleName()
     {
-        return "aggregator";
+        return roleName;
     }
 
     /** @return the index of the last applied log document. Any thread. */

@@ -50,6 +50,7 @@ public final class JournalAgent implements Agent
     public static final int MAX_MODELS = 1 << 16;
 
     private static final Logger LOG = LoggerFactory.getLogger(JournalAgent.class);
+    private String roleName = "journal";
     private static final int MAX_MARKS = 1 << 16;
     private static final long HOUR_MS = 3_600_000L;
     private static final int MAX_CACHED_SCHEDULES = 1 << 20;
@@ -394,7 +395,12 @@ public final class JournalAgent implements Agent
     private void installPriceBook(final PriceBookInstall install)
     {
         final long nowMs = advanceClock();
-        final long revision = priceBookRevision + 1;
+        final long revision = install.revision();
+        if (revision <= priceBookRevision)
+        {
+            install.onRefused(JournalRequest.Refusal.STALE_REVISION);
+            return;
+        }
         final int length = writer.writePriceBook(nowMs, revision, install.json());
         final long index;
         try
@@ -549,10 +555,16 @@ public final class JournalAgent implements Agent
         }
     }
 
+    /** Names this agent's thread (Agrona's runner names the thread after the role), e.g. {@code journal-p3}. Before it runs. */
+    public void roleName(final String name)
+    {
+        roleName = name;
+    }
+
     @Override
     public String roleName()
     {
-        return "journal";
+        return roleName;
     }
 
     /** @return the index of the newest appended document: everything acknowledged is at or before it. Any thread. */

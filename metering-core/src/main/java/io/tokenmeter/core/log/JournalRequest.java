@@ -29,6 +29,8 @@ public interface JournalRequest
         /** The request would define more distinct tenant or model names than the log's id fields hold. */
         TOO_MANY_NAMES,
         /** The journal is stopping. */
-        SHUTTING_DOWN
+        SHUTTING_DOWN,
+        /** A price book's revision is not above the one in force in this partition (a second install raced it). */
+        STALE_REVISION
     }
 }

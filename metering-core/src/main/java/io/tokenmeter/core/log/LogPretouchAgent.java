@@ -27,8 +27,8 @@ import java.nio.file.StandardOpenOption;
  * file would need this agent to stop before the roll, since touching past the end of a file raises SIGBUS.
  * A failure only costs speed, so it is logged once per file and touching stops for that file.
  *
- * <p>Owns its file channel; reads the journal's published {@link EventLog#appendFile()} and
- * {@link EventLog#appendPosition()}. Runs on its own thread, sleeping between duty cycles.
+ * <p>Owns its file channel; reads the journal's published {@link ChronicleEventLog#appendFile()} and
+ * {@link ChronicleEventLog#appendPosition()}. Runs on its own thread, sleeping between duty cycles.
  */
 public final class LogPretouchAgent implements Agent
 {
@@ -41,7 +41,7 @@ public final class LogPretouchAgent implements Agent
     private static final long WINDOW_BYTES = 64L << 20;
     private static final Logger LOG = LoggerFactory.getLogger(LogPretouchAgent.class);
 
-    private final EventLog log;
+    private final ChronicleEventLog log;
     private File file;
     private FileChannel channel;
     private MappedByteBuffer window;
@@ -52,7 +52,7 @@ public final class LogPretouchAgent implements Agent
     private long touchedTo;
     private long pagesTouched;
 
-    public LogPretouchAgent(final EventLog log)
+    public LogPretouchAgent(final ChronicleEventLog log)
     {
         this.log = log;
     }

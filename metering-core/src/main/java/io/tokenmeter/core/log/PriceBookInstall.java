@@ -18,16 +18,24 @@ public final class PriceBookInstall implements JournalRequest
 
     private final byte[] json;
     private final LongContextRules rules;
+    private final long revision;
     private final CompletableFuture<Installed> result = new CompletableFuture<>();
 
     /**
-     * @param json  the book as recorded (UTF-8 JSON).
-     * @param rules the book's long-context rules.
+     * @param json     the book as recorded (UTF-8 JSON).
+     * @param rules    the book's long-context rules.
+     * @param revision the book's revision, the same in every partition; above the revision in force.
      */
-    public PriceBookInstall(final byte[] json, final LongContextRules rules)
+    public PriceBookInstall(final byte[] json, final LongContextRules rules, final long revision)
     {
         this.json = json;
         this.rules = rules;
+        this.revision = revision;
+    }
+
+    public long revision()
+    {
+        return revision;
     }
 
     public byte[] json()
@@ -78,8 +86,11 @@ public final class PriceBookInstall implements JournalRequest
     @Override
     public void onRefused(final Refusal refusal)
     {
-        result.completeExceptionally(new IllegalStateException(refusal == Refusal.SHUTTING_DOWN
-            ? "the server is stopping; the book in force is unchanged"
-            : "the log cannot be written (see /health/ready); the book in force is unchanged, retry later"));
+        result.completeExceptionally(new IllegalStateException(switch (refusal)
+        {
+            case SHUTTING_DOWN -> "the server is stopping; the book in force is unchanged";
+            case STALE_REVISION -> "revision " + revision + " is not above the revision in force; retry";
+            default -> "the log cannot be written (see /health/ready); the book in force is unchanged, retry later";
+        }));
     }
 }

@@ -1,5 +1,6 @@
 package io.tokenmeter.core.log;
 
+import io.tokenmeter.core.log.ChronicleEventLog;
 import io.tokenmeter.core.aggregate.AggregatorAgent;
 import io.tokenmeter.core.aggregate.BucketKey;
 import io.tokenmeter.core.aggregate.Granularity;
@@ -221,7 +222,7 @@ class JournalReplayTest
         final Map<Long, long[]> expected = new HashMap<>();
         final Map<String, Integer> tenantIds = new HashMap<>();
         final Map<String, Integer> modelIds = new HashMap<>();
-        try (EventLog log = new EventLog(dataDir.resolve("log"), Durability.PROCESS))
+        try (EventLog log = new ChronicleEventLog(dataDir.resolve("log"), Durability.PROCESS))
         {
             final JournalAgent journal = journal(log, 1_000_000);
             journal.recover();
@@ -270,7 +271,7 @@ class JournalReplayTest
         final Random random = new Random(42);
         final Map<String, Event> firstById = new HashMap<>();
         final List<Event> events = randomEvents(random, 3_000, 2_000);
-        try (EventLog log = new EventLog(dataDir.resolve("log"), Durability.PROCESS))
+        try (EventLog log = new ChronicleEventLog(dataDir.resolve("log"), Durability.PROCESS))
         {
             final JournalAgent journal = journal(log, 1_000_000);
             journal.recover();
@@ -278,7 +279,7 @@ class JournalReplayTest
             journal.onClose(); // final checkpoint
         }
         // a second life: half from the checkpoint, then more traffic, then a third life without a clean close
-        try (EventLog log = new EventLog(dataDir.resolve("log"), Durability.PROCESS))
+        try (EventLog log = new ChronicleEventLog(dataDir.resolve("log"), Durability.PROCESS))
         {
             final JournalAgent journal = journal(log, 1_000_000);
             journal.recover();
@@ -292,7 +293,7 @@ class JournalReplayTest
             journal.doWork();
             assertArrayEquals(new int[] {1, 0, 0}, freshRequest.outcome);
         }
-        try (EventLog log = new EventLog(dataDir.resolve("log"), Durability.PROCESS))
+        try (EventLog log = new ChronicleEventLog(dataDir.resolve("log"), Durability.PROCESS))
         {
             final JournalAgent journal = journal(log, 1_000_000);
             journal.recover();
@@ -315,7 +316,7 @@ class JournalReplayTest
     @Test
     void tooManyModelNamesRefusesTheWholeRequest()
     {
-        try (EventLog log = new EventLog(dataDir.resolve("log"), Durability.PROCESS))
+        try (EventLog log = new ChronicleEventLog(dataDir.resolve("log"), Durability.PROCESS))
         {
             final JournalAgent journal = journal(log, 1_000_000);
             journal.recover();

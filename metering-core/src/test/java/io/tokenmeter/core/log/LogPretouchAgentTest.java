@@ -39,7 +39,7 @@ class LogPretouchAgentTest
     @Test
     void touchesPagesAheadOfTheLastAppendInsideTheFile() throws Exception
     {
-        try (EventLog log = new EventLog(dir.resolve("log"), Durability.PROCESS))
+        try (ChronicleEventLog log = new ChronicleEventLog(dir.resolve("log"), Durability.PROCESS))
         {
             final LogPretouchAgent agent = new LogPretouchAgent(log);
             assertEquals(0, agent.doWork(), "nothing to touch before the first append");
@@ -74,7 +74,7 @@ class LogPretouchAgentTest
         final Path logDir = dir.resolve("log");
         final List<byte[]> written = new ArrayList<>();
         final AtomicBoolean stop = new AtomicBoolean();
-        try (EventLog log = new EventLog(logDir, Durability.PROCESS))
+        try (ChronicleEventLog log = new ChronicleEventLog(logDir, Durability.PROCESS))
         {
             final LogPretouchAgent agent = new LogPretouchAgent(log);
             final Thread toucher = new Thread(() ->

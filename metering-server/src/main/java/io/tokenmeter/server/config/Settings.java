@@ -37,10 +37,22 @@ public final class Settings
     /** The {@code prices} value meaning "no file": the book in force in the log, else the shipped one. */
     public static final String SHIPPED_PRICES = "shipped";
 
+    /** The {@code partitions} value meaning "the directory's number, or {@link #NEW_DIRECTORY_PARTITIONS} for a new one". */
+    public static final String AUTO = "auto";
+
+    /**
+     * Partitions of a new data directory when {@code partitions} is {@link #AUTO}: chosen by measurement on the 2-core
+     * machine class (BENCHMARKS.md, "Partitions").
+     */
+    public static final int NEW_DIRECTORY_PARTITIONS = 2;
+
     public static final List<Definition> DEFINITIONS = List.of(
         new Definition("port", "8080", "TCP port of the HTTP API (0 picks a free port)"),
         new Definition("bind", "127.0.0.1", "address to listen on"),
         new Definition("data-dir", "./data", "directory of the log and snapshots"),
+        new Definition("partitions", AUTO, "partitions of a new data directory, 1 to 1000 (each its own journal, log and "
+            + "aggregator); auto: the directory's own number, " + NEW_DIRECTORY_PARTITIONS + " for a new one. Fixed at "
+            + "creation: another number for an existing directory is refused (tokenmeter repartition copies the data)"),
         new Definition("durability", "process", "process: acked events survive kill -9; sync: also power loss (msync before ack)"),
         new Definition("dedup-window", "24h", "how long an event id is remembered for retries"),
         new Definition("dedup-capacity", "4000000", "most event ids remembered (about 50 bytes each at the default; see docs/dedup.md)"),
@@ -70,6 +82,8 @@ public final class Settings
     public final int port;
     public final String bind;
     public final Path dataDir;
+    /** Partitions asked for, or 0 for {@link #AUTO}. */
+    public final int partitions;
     public final Durability durability;
     public final Duration dedupWindow;
     public final int dedupCapacity;
@@ -107,6 +121,7 @@ public final class Settings
         port = intIn("port", 0, 65_535);
         bind = text("bind");
         dataDir = Path.of(text("data-dir"));
+        partitions = AUTO.equals(text("partitions")) ? 0 : intIn("partitions", 1, 1000);
         durability = parse("durability", v -> switch (v)
         {
             case "process" -> Durability.PROCESS;

@@ -1,8 +1,7 @@
 package io.tokenmeter.server.http;
 
 import io.tokenmeter.billing.invoice.BillingService;
-import io.tokenmeter.core.aggregate.AggregatorAgent;
-import io.tokenmeter.core.log.JournalAgent;
+import io.tokenmeter.core.partition.Partitions;
 import io.tokenmeter.server.auth.Keys;
 import io.tokenmeter.server.config.Settings;
 import io.tokenmeter.server.metrics.ServerMetrics;
@@ -14,9 +13,8 @@ public interface ApiContext
 {
     Settings settings();
 
-    JournalAgent journal();
-
-    AggregatorAgent aggregator();
+    /** The partitions: each tenant's journal and aggregator. */
+    Partitions partitions();
 
     ServerMetrics metrics();
 
@@ -32,6 +30,6 @@ public interface ApiContext
     /** @return why the server is not ready; empty when ready. */
     List<String> notReadyReasons();
 
-    /** Counts requests handed to the journal or aggregator and not yet answered (graceful stop waits for zero). */
+    /** Counts requests handed to a journal or aggregator and not yet answered (graceful stop waits for zero). */
     void inFlight(int delta);
 }

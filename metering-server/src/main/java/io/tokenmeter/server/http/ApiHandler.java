@@ -57,6 +57,8 @@ final class ApiHandler extends SimpleChannelInboundHandler<FullHttpRequest>
     private final BillingRoutes billing;
     private final ArrayDeque<FullHttpRequest> waiting = new ArrayDeque<>();
     private final StagedEvent stagedEvent = new StagedEvent();
+    /** The partition of each event of the request being split (grown to the largest request seen). */
+    private int[] partitionOfEvent = new int[0];
     private boolean busy;
     /** The last key authenticated on this connection, valid while {@link #cachedRing} is the ring in force. */
     private KeyRing cachedRing;
@@ -204,7 +206,10 @@ final class ApiHandler extends SimpleChannelInboundHandler<FullHttpRequest>
         }
     }
 
-    /** @return true when the request went to the journal, which then owns {@code staged} until it is answered. */
+    /**
+     * @return true when {@code staged} was handed on (to an {@link IngestRequest}, which gives it back), false when the
+     *     caller still owns it.
+     */
     private boolean stageAndOffer(final ChannelHandlerContext ctx, final FullHttpRequest request, final boolean cloudEvents,
         final EventParser.CloudEventsBody cloudEventsBody, final boolean ndjson, final ApiKey key, final boolean keepAlive,
         final long receiptNanos, final long receiptMs, final ExpandableArrayBuffer staged)
@@ -258,9 +263,13 @@ final class ApiHandler extends SimpleChannelInboundHandler<FullHttpRequest>
                             + "; nothing in this request was accepted"), keepAlive, receiptNanos);
                     return false;
                 }
-                final IngestRequest pending = new IngestRequest(this, ctx, keepAlive, receiptNanos, staged,
-                    parser.stagedLength(), parser.eventCount());
-                if (api.journal().offer(pending))
+                if (partitionOfEvent.length < parser.eventCount())
+                {
+                    partitionOfEvent = new int[Math.max(parser.eventCount(), 128)];
+                }
+                final IngestRequest pending = IngestRequest.split(this, ctx, keepAlive, receiptNanos, staged,
+                    parser.stagedLength(), parser.eventCount(), api.partitions(), stagedEvent, partitionOfEvent);
+                if (pending.offer(api.partitions()))
                 {
                     busy = true;
                     api.inFlight(1);
@@ -268,7 +277,7 @@ final class ApiHandler extends SimpleChannelInboundHandler<FullHttpRequest>
                 }
                 answerIngest(ctx, Responses.retryLater(ctx.alloc(), HttpResponseStatus.SERVICE_UNAVAILABLE, "overloaded",
                     "the journal queue is full; nothing was accepted, retry after a pause", 1), keepAlive, receiptNanos);
-                return false;
+                return true;
             }
         }
         return false;
@@ -393,7 +402,8 @@ final class ApiHandler extends SimpleChannelInboundHandler<FullHttpRequest>
 
     private void usage(final ChannelHandlerContext ctx, final QueryStringDecoder uri, final ApiKey key, final boolean keepAlive)
     {
-        final UsageRoute.Parsed parsed = UsageRoute.parse(uri, api.journal().lastAppendedIndex());
+        // the tenant's partition's newest position, read as the query arrives: consistent=true waits for it
+        final UsageRoute.Parsed parsed = UsageRoute.parse(uri, t -> api.partitions().of(t).journal().lastAppendedIndex());
         if (parsed.error() != null)
         {
             respond(ctx, Responses.error(ctx.alloc(), HttpResponseStatus.BAD_REQUEST, "invalid_query", parsed.error()), keepAlive);
@@ -413,7 +423,7 @@ final class ApiHandler extends SimpleChannelInboundHandler<FullHttpRequest>
                 "the server is not ready (" + String.join("; ", api.notReadyReasons()) + "); retry shortly", 1), keepAlive);
             return;
         }
-        final CompletableFuture<List<UsageRow>> answer = api.aggregator().submit(parsed.query());
+        final CompletableFuture<List<UsageRow>> answer = api.partitions().of(tenant).aggregator().submit(parsed.query());
         if (answer == null)
         {
             respond(ctx, Responses.retryLater(ctx.alloc(), HttpResponseStatus.SERVICE_UNAVAILABLE, "overloaded",

@@ -14,7 +14,7 @@ import io.tokenmeter.billing.invoice.BillingService;
 import io.tokenmeter.billing.invoice.InvoiceCsv;
 import io.tokenmeter.billing.invoice.InvoiceJson;
 import io.tokenmeter.billing.invoice.Periods;
-import io.tokenmeter.billing.price.BookInForce;
+import io.tokenmeter.billing.price.PartitionedBook;
 import io.tokenmeter.billing.price.PriceBook;
 import io.tokenmeter.billing.price.PriceBookException;
 import io.tokenmeter.billing.price.PriceBookLoader;
@@ -240,12 +240,18 @@ final class BillingRoutes
         return answer(billing.install(book), installed -> json(HttpResponseStatus.OK, g -> writePrices(g, installed)));
     }
 
-    private static void writePrices(final JsonGenerator g, final BookInForce prices) throws IOException
+    private static void writePrices(final JsonGenerator g, final PartitionedBook prices) throws IOException
     {
         g.writeStartObject();
         g.writeNumberField("revision", prices.revision());
         g.writeStringField("sha256", prices.book().sha256());
-        g.writeStringField("log_index", InvoiceJson.indexText(prices.logIndex()));
+        g.writeStringField("log_index", InvoiceJson.indexText(prices.logIndexes()[0]));
+        g.writeArrayFieldStart("log_indexes");
+        for (final long index : prices.logIndexes())
+        {
+            g.writeString(InvoiceJson.indexText(index));
+        }
+        g.writeEndArray();
         g.writeStringField("in_force_since", Instant.ofEpochMilli(prices.installedAtMs()).toString());
         g.writeFieldName("book");
         g.writeRawValue(prices.book().recordedJsonText());

@@ -3,98 +3,285 @@ package io.tokenmeter.server.http;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.handler.codec.http.FullHttpResponse;
 import io.netty.handler.codec.http.HttpResponseStatus;
+import io.tokenmeter.core.event.StagedEvent;
 import io.tokenmeter.core.log.JournalRequest;
+import io.tokenmeter.core.partition.Partitions;
 import org.agrona.DirectBuffer;
 import org.agrona.ExpandableArrayBuffer;
 
+import java.util.concurrent.atomic.AtomicIntegerFieldUpdater;
+
 /**
- * An ingest request on its way through the journal. Staged by the event loop, decided and appended by the journal,
- * then answered back on the event loop: the journal's callback only records the outcome and schedules {@link #run}.
+ * An ingest request on its way through the journals. Validated whole and staged by the event loop, then split by
+ * partition into {@link Share}s (one share, and no copy, when all its events are in one partition: the usual case);
+ * each share is decided and appended by its partition's journal, and the answer is sent on the event loop once every
+ * share is in. The journals' callbacks only record their outcome and count down; the last one schedules {@link #run}.
+ *
+ * <p>All or nothing holds for validation (the whole request is checked before any share goes out). If a partition
+ * cannot append, its share is refused while another's may be in: the answer is then 503 and a retry of the whole
+ * request is exact, since the events that went in come back as duplicates.
  */
-final class IngestRequest implements JournalRequest, Runnable
+final class IngestRequest implements Runnable
 {
+    private static final AtomicIntegerFieldUpdater<IngestRequest> REMAINING =
+        AtomicIntegerFieldUpdater.newUpdater(IngestRequest.class, "remaining");
+
     private final ApiHandler handler;
     private final ChannelHandlerContext ctx;
     private final boolean keepAlive;
     private final long receiptNanos;
-    private final ExpandableArrayBuffer staged;
-    private final int stagedLength;
-    private final int eventCount;
-    private int accepted;
-    private int duplicates;
-    private int conflicts;
-    private Refusal refusal;
+    private final Share[] shares;
+    /** Shares not yet decided; the journal that takes it to zero schedules the answer. */
+    private volatile int remaining;
 
-    IngestRequest(final ApiHandler handler, final ChannelHandlerContext ctx, final boolean keepAlive, final long receiptNanos,
-        final ExpandableArrayBuffer staged, final int stagedLength, final int eventCount)
+    private IngestRequest(final ApiHandler handler, final ChannelHandlerContext ctx, final boolean keepAlive,
+        final long receiptNanos, final Share[] shares)
     {
+        this.remaining = shares.length;
         this.handler = handler;
         this.ctx = ctx;
         this.keepAlive = keepAlive;
         this.receiptNanos = receiptNanos;
-        this.staged = staged;
-        this.stagedLength = stagedLength;
-        this.eventCount = eventCount;
+        this.shares = shares;
+        for (final Share share : shares)
+        {
+            share.request = this;
+        }
     }
 
-    @Override
-    public DirectBuffer stagedEvents()
+    /**
+     * Splits staged events by partition. Event loop only. The request owns {@code staged} from here on: it is either
+     * the one share's buffer or copied out and given back at once.
+     *
+     * @param partitionOfEvent scratch of at least {@code eventCount} ints, owned by the calling event loop.
+     */
+    static IngestRequest split(final ApiHandler handler, final ChannelHandlerContext ctx, final boolean keepAlive,
+        final long receiptNanos, final ExpandableArrayBuffer staged, final int stagedLength, final int eventCount,
+        final Partitions partitions, final StagedEvent event, final int[] partitionOfEvent)
     {
-        return staged;
+        if (partitions.count() == 1)
+        {
+            return new IngestRequest(handler, ctx, keepAlive, receiptNanos,
+                new Share[] {new Share(0, staged, stagedLength, eventCount)});
+        }
+        final int[] eventsIn = new int[partitions.count()];
+        int shareCount = 0;
+        for (int e = 0, offset = 0; e < eventCount; e++)
+        {
+            event.wrap(staged, offset);
+            final int p = partitions.indexOf(staged, event.tenantOffset(), event.tenantLength());
+            partitionOfEvent[e] = p;
+            if (eventsIn[p]++ == 0)
+            {
+                shareCount++;
+            }
+            offset += event.encodedLength();
+        }
+        if (shareCount == 1)
+        {
+            return new IngestRequest(handler, ctx, keepAlive, receiptNanos,
+                new Share[] {new Share(partitionOfEvent[0], staged, stagedLength, eventCount)});
+        }
+        final Share[] shares = new Share[shareCount];
+        final Share[] byPartition = new Share[partitions.count()];
+        for (int p = 0, s = 0; p < eventsIn.length; p++)
+        {
+            if (eventsIn[p] > 0)
+            {
+                shares[s] = new Share(p, StagingBuffers.take(), 0, eventsIn[p]);
+                byPartition[p] = shares[s++];
+            }
+        }
+        for (int e = 0, offset = 0; e < eventCount; e++)
+        {
+            final int length = event.wrap(staged, offset).encodedLength();
+            final Share share = byPartition[partitionOfEvent[e]];
+            share.staged.putBytes(share.stagedLength, staged, offset, length);
+            share.stagedLength += length;
+            offset += length;
+        }
+        StagingBuffers.giveBack(staged);
+        return new IngestRequest(handler, ctx, keepAlive, receiptNanos, shares);
     }
 
-    @Override
-    public int stagedLength()
+    /**
+     * Hands every share to its partition's journal. Event loop only.
+     *
+     * @return false when no journal took any share (every queue was full): nothing was offered, the buffers are given
+     *     back, and the caller answers 503; true when the request will be answered by {@link #run}.
+     */
+    boolean offer(final Partitions partitions)
     {
-        return stagedLength;
+        for (int i = 0; i < shares.length; i++)
+        {
+            if (!partitions.get(shares[i].partition).journal().offer(shares[i]))
+            {
+                for (int j = i; j < shares.length; j++)
+                {
+                    shares[j].queueFull = true;
+                }
+                if (i == 0)
+                {
+                    giveBackBuffers();
+                    return false;
+                }
+                if (REMAINING.addAndGet(this, -(shares.length - i)) == 0)
+                {
+                    ctx.executor().execute(this);
+                }
+                return true;
+            }
+        }
+        return true;
     }
 
-    @Override
-    public int eventCount()
+    private void onShareDone()
     {
-        return eventCount;
+        if (REMAINING.decrementAndGet(this) == 0)
+        {
+            ctx.executor().execute(this);
+        }
     }
 
-    @Override
-    public void onJournaled(final int accepted, final int duplicates, final int conflicts)
+    private void giveBackBuffers()
     {
-        this.accepted = accepted;
-        this.duplicates = duplicates;
-        this.conflicts = conflicts;
-        ctx.executor().execute(this);
+        for (final Share share : shares)
+        {
+            StagingBuffers.giveBack(share.staged);
+        }
     }
 
-    @Override
-    public void onRefused(final Refusal refusal)
-    {
-        this.refusal = refusal;
-        ctx.executor().execute(this);
-    }
-
-    /** Answers on the event loop; the journal is done with the staged events, so their buffer goes back for reuse. */
+    /** Answers on the event loop; the journals are done with the staged events, so their buffers go back for reuse. */
     @Override
     public void run()
     {
-        StagingBuffers.giveBack(staged);
+        giveBackBuffers();
+        int accepted = 0;
+        int duplicates = 0;
+        int conflicts = 0;
+        Share refused = null;
+        for (final Share share : shares)
+        {
+            if (share.queueFull || share.refusal != null)
+            {
+                if (refused == null || severity(share) > severity(refused))
+                {
+                    refused = share;
+                }
+            }
+            else
+            {
+                accepted += share.accepted;
+                duplicates += share.duplicates;
+                conflicts += share.conflicts;
+            }
+        }
         final FullHttpResponse response;
-        if (refusal == null)
+        if (refused == null)
         {
             final String body = "{\"accepted\":" + accepted + ",\"duplicates\":" + duplicates + ",\"conflicts\":" + conflicts + "}";
             response = Responses.text(ctx.alloc(), HttpResponseStatus.ACCEPTED, "application/json", body);
         }
         else
         {
-            response = switch (refusal)
-            {
-                case LOG_UNWRITABLE -> Responses.retryLater(ctx.alloc(), HttpResponseStatus.SERVICE_UNAVAILABLE, "log_unwritable",
-                    "the event log cannot be written (see /health/ready); nothing was accepted, retry later", 5);
-                case TOO_MANY_NAMES -> Responses.error(ctx.alloc(), HttpResponseStatus.BAD_REQUEST, "too_many_names",
-                    "the request would define more distinct tenants (16777216) or models (65536) than the log holds; "
-                        + "model names must not carry per-request data; nothing was accepted");
-                case SHUTTING_DOWN -> Responses.retryLater(ctx.alloc(), HttpResponseStatus.SERVICE_UNAVAILABLE, "shutting_down",
-                    "the server is stopping; nothing was accepted, retry", 1);
-            };
+            response = refusal(refused, accepted > 0);
         }
         handler.completeAsync(ctx, response, keepAlive, receiptNanos, true);
+    }
+
+    /** @return which refusal the answer names when several shares were refused: the one a client must act on first. */
+    private static int severity(final Share share)
+    {
+        if (share.queueFull)
+        {
+            return 1;
+        }
+        return switch (share.refusal)
+        {
+            case TOO_MANY_NAMES -> 0;
+            case LOG_UNWRITABLE -> 2;
+            case SHUTTING_DOWN, STALE_REVISION -> 3;
+        };
+    }
+
+    private FullHttpResponse refusal(final Share share, final boolean othersAccepted)
+    {
+        final String what = shares.length == 1 ? "nothing was accepted"
+            : "partition " + share.partition + "'s share of this request was not accepted"
+                + (othersAccepted ? " while other partitions' shares were" : "")
+                + "; retry the whole request: events that went in come back as duplicates";
+        if (share.queueFull)
+        {
+            return Responses.retryLater(ctx.alloc(), HttpResponseStatus.SERVICE_UNAVAILABLE, "overloaded",
+                "the journal queue is full; " + what + ", retry after a pause", 1);
+        }
+        return switch (share.refusal)
+        {
+            case LOG_UNWRITABLE -> Responses.retryLater(ctx.alloc(), HttpResponseStatus.SERVICE_UNAVAILABLE, "log_unwritable",
+                "the event log cannot be written (see /health/ready); " + what + ", retry later", 5);
+            case TOO_MANY_NAMES -> Responses.error(ctx.alloc(), HttpResponseStatus.BAD_REQUEST, "too_many_names",
+                "the request would define more distinct tenants (16777216) or models (65536) than the log holds; "
+                    + "model names must not carry per-request data; " + what);
+            case SHUTTING_DOWN, STALE_REVISION -> Responses.retryLater(ctx.alloc(), HttpResponseStatus.SERVICE_UNAVAILABLE,
+                "shutting_down", "the server is stopping; " + what + ", retry", 1);
+        };
+    }
+
+    /** One partition's part of a request: its events, staged back to back, and the journal's outcome for them. */
+    static final class Share implements JournalRequest
+    {
+        private final int partition;
+        private final ExpandableArrayBuffer staged;
+        private int stagedLength;
+        private final int eventCount;
+        private IngestRequest request;
+        private int accepted;
+        private int duplicates;
+        private int conflicts;
+        private Refusal refusal;
+        private boolean queueFull;
+
+        Share(final int partition, final ExpandableArrayBuffer staged, final int stagedLength, final int eventCount)
+        {
+            this.partition = partition;
+            this.staged = staged;
+            this.stagedLength = stagedLength;
+            this.eventCount = eventCount;
+        }
+
+        @Override
+        public DirectBuffer stagedEvents()
+        {
+            return staged;
+        }
+
+        @Override
+        public int stagedLength()
+        {
+            return stagedLength;
+        }
+
+        @Override
+        public int eventCount()
+        {
+            return eventCount;
+        }
+
+        /** Journal thread: the outcome is written before the count-down that publishes it. */
+        @Override
+        public void onJournaled(final int accepted, final int duplicates, final int conflicts)
+        {
+            this.accepted = accepted;
+            this.duplicates = duplicates;
+            this.conflicts = conflicts;
+            request.onShareDone();
+        }
+
+        @Override
+        public void onRefused(final Refusal refusal)
+        {
+            this.refusal = refusal;
+            request.onShareDone();
+        }
     }
 }

@@ -33,7 +33,8 @@ final class UsageRoute
     {
     }
 
-    static Parsed parse(final QueryStringDecoder uri, final long consistentIndex)
+    /** @param consistentIndex the newest log position of a tenant's partition, asked only for consistent=true. */
+    static Parsed parse(final QueryStringDecoder uri, final java.util.function.ToLongFunction<String> consistentIndex)
     {
         final Map<String, List<String>> params = uri.parameters();
         for (final String name : params.keySet())
@@ -100,7 +101,7 @@ final class UsageRoute
         {
             return error("consistent must be true or false");
         }
-        final long minIndex = "true".equals(consistent) ? consistentIndex : EventLog.NO_INDEX;
+        final long minIndex = "true".equals(consistent) ? consistentIndex.applyAsLong(tenant) : EventLog.NO_INDEX;
         final UsageQuery query = new UsageQuery(tenant, fromMs / BucketKey.MS_PER_HOUR, toMs / BucketKey.MS_PER_HOUR,
             granularity, byModel, byTier, minIndex);
         return new Parsed(query, Instant.ofEpochMilli(fromMs).toString(), Instant.ofEpochMilli(toMs).toString(), null);

@@ -13,6 +13,8 @@ import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import io.tokenmeter.core.aggregate.AggregatorAgent;
 import io.tokenmeter.core.log.JournalAgent;
+import io.tokenmeter.core.partition.Partition;
+import io.tokenmeter.core.partition.Partitions;
 
 import io.tokenmeter.server.auth.KeyRing;
 import io.tokenmeter.server.auth.Keys;
@@ -79,33 +81,48 @@ public final class ServerMetrics implements AutoCloseable
         new UptimeMetrics().bindTo(registry);
     }
 
-    /** Registers the meters that read the journal's and aggregator's published state. */
-    public void bind(final JournalAgent journal, final AggregatorAgent aggregator)
+    /**
+     * Registers the meters that read the journals' and aggregators' published state, summed over the partitions
+     * (series per partition would multiply with P; the lag and queue depth take the worst partition).
+     */
+    public void bind(final Partitions partitions)
     {
-        FunctionCounter.builder("tokenmeter.ingest.events", journal, JournalAgent::acceptedEvents)
+        FunctionCounter.builder("tokenmeter.ingest.events", partitions, all -> all.sum(p -> p.journal().acceptedEvents()))
             .tag("result", "accepted").register(registry);
-        FunctionCounter.builder("tokenmeter.ingest.events", journal, JournalAgent::duplicateEvents)
+        FunctionCounter.builder("tokenmeter.ingest.events", partitions, all -> all.sum(p -> p.journal().duplicateEvents()))
             .tag("result", "duplicate").register(registry);
-        FunctionCounter.builder("tokenmeter.ingest.events", journal, JournalAgent::conflictEvents)
+        FunctionCounter.builder("tokenmeter.ingest.events", partitions, all -> all.sum(p -> p.journal().conflictEvents()))
             .tag("result", "conflict").register(registry);
-        FunctionCounter.builder("tokenmeter.log.append.failures", journal, JournalAgent::appendFailures)
+        FunctionCounter.builder("tokenmeter.log.append.failures", partitions, all -> all.sum(p -> p.journal().appendFailures()))
             .description("log appends that failed; their requests were answered 503").register(registry);
-        Gauge.builder("tokenmeter.journal.queue.depth", journal, JournalAgent::inboxSize)
-            .description("ingest requests waiting for the journal").register(registry);
-        Gauge.builder("tokenmeter.dedup.size", journal, j -> j.dedup().size())
+        Gauge.builder("tokenmeter.journal.queue.depth", partitions, all -> max(all, p -> p.journal().inboxSize()))
+            .description("ingest requests waiting for the journal (the fullest partition's)").register(registry);
+        Gauge.builder("tokenmeter.dedup.size", partitions, all -> all.sum(p -> p.journal().dedup().size()))
             .description("event ids remembered for dedup").register(registry);
-        Gauge.builder("tokenmeter.dedup.capacity", journal, j -> j.dedup().capacity())
+        Gauge.builder("tokenmeter.dedup.capacity", partitions, all -> all.sum(p -> p.journal().dedup().capacity()))
             .description("most event ids remembered").register(registry);
-        FunctionCounter.builder("tokenmeter.dedup.evictions", journal, j -> j.dedup().evictedByWindow())
+        FunctionCounter.builder("tokenmeter.dedup.evictions", partitions, all -> all.sum(p -> p.journal().dedup().evictedByWindow()))
             .tag("reason", "window").register(registry);
-        FunctionCounter.builder("tokenmeter.dedup.evictions", journal, j -> j.dedup().evictedByCapacity())
+        FunctionCounter.builder("tokenmeter.dedup.evictions", partitions, all -> all.sum(p -> p.journal().dedup().evictedByCapacity()))
             .tag("reason", "capacity").description("ids forgotten before the window ended: raise dedup-capacity")
             .register(registry);
-        Gauge.builder("tokenmeter.aggregation.lag.seconds", aggregator, a -> lagSeconds(journal, a))
+        Gauge.builder("tokenmeter.aggregation.lag.seconds", partitions, all -> max(all, ServerMetrics::lagSeconds))
             .description("age of the oldest acknowledged event not yet counted").register(registry);
-        Gauge.builder("tokenmeter.aggregation.lag.events", aggregator,
-                a -> Math.max(0, journal.acceptedEvents() - a.eventsCountedSinceStart()))
+        Gauge.builder("tokenmeter.aggregation.lag.events", partitions, all -> all.sum(
+                p -> Math.max(0, p.journal().acceptedEvents() - p.aggregator().eventsCountedSinceStart())))
             .description("events acknowledged and not yet counted").register(registry);
+        Gauge.builder("tokenmeter.partitions", partitions, Partitions::count)
+            .description("partitions of this node (each its own journal, log and aggregator)").register(registry);
+    }
+
+    private static double max(final Partitions partitions, final java.util.function.ToDoubleFunction<Partition> value)
+    {
+        double max = 0;
+        for (final Partition partition : partitions.all())
+        {
+            max = Math.max(max, value.applyAsDouble(partition));
+        }
+        return max;
     }
 
     private Counter authDenied(final String reason)
@@ -169,16 +186,19 @@ public final class ServerMetrics implements AutoCloseable
     }
 
     /** Registers the meters of the snapshots, the log's size, the disk and readiness. */
-    public void bindServer(final SnapshotStore snapshots, final Path logDir, final LongSupplier diskFreeBytes,
+    public void bindServer(final Partitions partitions, final Path logDir, final LongSupplier diskFreeBytes,
         final BooleanSupplier ready)
     {
         for (final String kind : new String[] {AggregatorAgent.SNAPSHOT_KIND, JournalAgent.CHECKPOINT_KIND})
         {
-            Gauge.builder("tokenmeter.snapshot.age.seconds", snapshots, s -> snapshotAgeSeconds(s.lastWrite(kind))).tag("kind", kind)
-                .description("time since the newest snapshot was written (NaN when there is none)").strongReference(true).register(registry);
-            Gauge.builder("tokenmeter.snapshot.duration.seconds", snapshots, s -> snapshotDurationSeconds(s.lastWrite(kind)))
-                .tag("kind", kind).description("how long writing the newest snapshot took (0 when written before this run)")
-                .strongReference(true).register(registry);
+            Gauge.builder("tokenmeter.snapshot.age.seconds", partitions,
+                    all -> worst(all, p -> snapshotAgeSeconds(p.snapshots().lastWrite(kind)))).tag("kind", kind)
+                .description("time since the newest snapshot was written, in the partition whose newest is oldest (NaN when "
+                    + "a partition has none)").strongReference(true).register(registry);
+            Gauge.builder("tokenmeter.snapshot.duration.seconds", partitions,
+                    all -> worst(all, p -> snapshotDurationSeconds(p.snapshots().lastWrite(kind))))
+                .tag("kind", kind).description("how long writing the newest snapshot took, the slowest partition's (0 when "
+                    + "written before this run)").strongReference(true).register(registry);
         }
         Gauge.builder("tokenmeter.log.size.bytes", logDir, ServerMetrics::directoryBytes)
             .description("bytes of the log's files (allocated ahead by Chronicle, so it grows in steps)").strongReference(true).register(registry);
@@ -200,9 +220,25 @@ public final class ServerMetrics implements AutoCloseable
         return stats == null ? Double.NaN : stats.durationNs() / 1e9;
     }
 
+    /** @return the largest value over the partitions, NaN when any partition's is NaN. */
+    private static double worst(final Partitions partitions, final java.util.function.ToDoubleFunction<Partition> value)
+    {
+        double worst = 0;
+        for (final Partition partition : partitions.all())
+        {
+            final double v = value.applyAsDouble(partition);
+            if (Double.isNaN(v))
+            {
+                return Double.NaN;
+            }
+            worst = Math.max(worst, v);
+        }
+        return worst;
+    }
+
     private static double directoryBytes(final Path dir)
     {
-        try (java.util.stream.Stream<Path> files = Files.list(dir))
+        try (java.util.stream.Stream<Path> files = Files.walk(dir, 2))
         {
             return files.mapToLong(file ->
             {
@@ -222,9 +258,10 @@ public final class ServerMetrics implements AutoCloseable
         }
     }
 
-    private static double lagSeconds(final JournalAgent journal, final AggregatorAgent aggregator)
+    private static double lagSeconds(final Partition partition)
     {
-        if (aggregator.appliedIndex() >= journal.lastAppendedIndex())
+        final AggregatorAgent aggregator = partition.aggregator();
+        if (aggregator.appliedIndex() >= partition.journal().lastAppendedIndex())
         {
             return 0.0;
         }

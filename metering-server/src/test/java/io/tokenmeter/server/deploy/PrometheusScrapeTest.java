@@ -80,8 +80,8 @@ class PrometheusScrapeTest
         final Path keys = Files.writeString(dir.resolve("keys.yaml"), "keys:\n"
             + KeyTool.entry("gateway", "ingest", List.of("*"), KeyTool.sha256Hex(ingestKey))
             + KeyTool.entry("prometheus", "read", List.of("*"), KeyTool.sha256Hex(scrapeKey)));
-        server = TokenmeterServer.start(Settings.of(Map.of("port", "0", "data-dir", dir.resolve("data").toString(),
-            "keys", keys.toString())));
+        server = TokenmeterServer.start(Settings.of(io.tokenmeter.server.TestPartitions.apply(Map.of("port", "0",
+            "data-dir", dir.resolve("data").toString(), "keys", keys.toString()))));
         for (int i = 0; i < 1000 && !server.isReady(); i++)
         {
             LockSupport.parkNanos(10_000_000);

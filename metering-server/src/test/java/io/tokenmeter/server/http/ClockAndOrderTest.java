@@ -97,7 +97,7 @@ class ClockAndOrderTest
         final long until = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
         while (System.nanoTime() < until)
         {
-            try (Stream<Path> files = Files.list(dataDir.resolve("snapshots")))
+            try (Stream<Path> files = Files.list(PartitionDirs.snapshots(dataDir, "acme")))
             {
                 final List<String> names = files.map(p -> p.getFileName().toString()).toList();
                 if (names.stream().anyMatch(n -> n.startsWith("aggregate-")) && names.stream().anyMatch(n -> n.startsWith("journal-")))

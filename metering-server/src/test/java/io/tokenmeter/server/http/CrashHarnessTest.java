@@ -30,6 +30,8 @@ class CrashHarnessTest
 {
     private static final int GATEWAYS = 3;
     private static final int EVENTS_PER_BATCH = 50;
+    /** Each gateway posts for this many tenants, mixed in every batch, so batches span partitions and are split. */
+    private static final int TENANTS_PER_GATEWAY = 4;
 
     @TempDir
     Path dir;
@@ -54,7 +56,7 @@ class CrashHarnessTest
         for (int e = 0; e < EVENTS_PER_BATCH; e++)
         {
             body.append(e == 0 ? "" : ",").append("{\"id\":\"b").append(b).append("-e").append(e).append("\",\"tenant\":\"gw")
-                .append(gateway).append("\",\"model\":\"m").append(e % 3).append("\",\"output_tokens\":").append(e + 1).append('}');
+                .append(gateway).append('-').append(e % TENANTS_PER_GATEWAY).append("\",\"model\":\"m").append(e % 3).append("\",\"output_tokens\":").append(e + 1).append('}');
         }
         return body.append(']').toString();
     }
@@ -166,11 +168,17 @@ class CrashHarnessTest
         {
             final long batches = gateway.acknowledgedBatches.get();
             assertTrue(batches > 0, "seed " + seed + ": gateway " + gateway.number + " made progress");
-            final JsonNode rows = client.get("/v1/usage?tenant=gw" + gateway.number + "&from=1970-01-01T00:00:00Z"
-                + "&to=2100-01-01T00:00:00Z&group_by=&consistent=true").json().get("rows");
-            final long counted = rows.get(0).get("requests").asLong();
+            long counted = 0;
+            long tokens = 0;
+            for (int t = 0; t < TENANTS_PER_GATEWAY; t++)
+            {
+                final JsonNode rows = client.get("/v1/usage?tenant=gw" + gateway.number + "-" + t + "&from=1970-01-01T00:00:00Z"
+                    + "&to=2100-01-01T00:00:00Z&group_by=&consistent=true").json().get("rows");
+                counted += rows.get(0).get("requests").asLong();
+                tokens += rows.get(0).get("output_tokens").asLong();
+            }
             assertEquals(batches * EVENTS_PER_BATCH, counted, "seed " + seed + ": gateway " + gateway.number + " counted once");
-            assertEquals(batches * EVENTS_PER_BATCH * (EVENTS_PER_BATCH + 1) / 2, rows.get(0).get("output_tokens").asLong(),
+            assertEquals(batches * EVENTS_PER_BATCH * (EVENTS_PER_BATCH + 1) / 2, tokens,
                 "seed " + seed + ": tokens of gateway " + gateway.number);
             events += counted;
             // every acknowledged batch is remembered after the last kill: a retry is a duplicate
@@ -178,7 +186,8 @@ class CrashHarnessTest
             assertEquals(EVENTS_PER_BATCH, retry.get("duplicates").asInt(), "seed " + seed);
         }
         final String report = String.format("crash harness: %d kills survived (%d while starting or recovering), %d events "
-            + "acknowledged by %d gateways, 0 lost, 0 doubled; seed %d", kills, duringRecovery, events, GATEWAYS, seed);
+            + "acknowledged by %d gateways for %d tenants, %s partitions, 0 lost, 0 doubled; seed %d", kills, duringRecovery,
+            events, GATEWAYS, GATEWAYS * TENANTS_PER_GATEWAY, io.tokenmeter.server.TestPartitions.ofThisRun(), seed);
         System.out.println(report);
         Files.writeString(Path.of("target", "crash-harness-report.txt"), report + "\n");
     }

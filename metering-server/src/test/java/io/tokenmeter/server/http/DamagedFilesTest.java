@@ -92,7 +92,7 @@ class DamagedFilesTest
 
     private List<Path> snapshots(final String kind) throws Exception
     {
-        try (Stream<Path> files = Files.list(dataDir.resolve("snapshots")))
+        try (Stream<Path> files = Files.list(PartitionDirs.snapshots(dataDir, "acme")))
         {
             return files.filter(p -> p.getFileName().toString().startsWith(kind + "-") && p.toString().endsWith(".snap"))
                 .sorted(Comparator.comparing((Path p) -> p.getFileName().toString()).reversed()).toList();
@@ -104,7 +104,7 @@ class DamagedFilesTest
         final long until = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
         while (System.nanoTime() < until)
         {
-            if (Files.isDirectory(dataDir.resolve("snapshots")) && snapshots("aggregate").size() >= perKind
+            if (Files.isDirectory(PartitionDirs.snapshots(dataDir, "acme")) && snapshots("aggregate").size() >= perKind
                 && snapshots("journal").size() >= perKind)
             {
                 return;
@@ -160,7 +160,7 @@ class DamagedFilesTest
         awaitSnapshots(1);
         server.close();
         server = null;
-        try (Stream<Path> files = Files.list(dataDir.resolve("snapshots")))
+        try (Stream<Path> files = Files.list(PartitionDirs.snapshots(dataDir, "acme")))
         {
             for (final Path file : files.toList())
             {
@@ -182,7 +182,7 @@ class DamagedFilesTest
         server = null;
 
         final List<String> command = ServerProcess.javaCommand();
-        command.addAll(List.of(TornWriter.class.getName(), dataDir.toString()));
+        command.addAll(List.of(TornWriter.class.getName(), PartitionDirs.log(dataDir, "acme").toString()));
         final Process torn = new ProcessBuilder(command).redirectErrorStream(true).start();
         assertTrue(torn.waitFor(60, TimeUnit.SECONDS));
         final String tornOutput = new String(torn.getInputStream().readAllBytes());
@@ -209,7 +209,7 @@ class DamagedFilesTest
         server.close();
         server = null;
         // delete the snapshots so that start-up reads the whole log, cut document included
-        try (Stream<Path> files = Files.list(dataDir.resolve("snapshots")))
+        try (Stream<Path> files = Files.list(PartitionDirs.snapshots(dataDir, "acme")))
         {
             for (final Path file : files.toList())
             {
@@ -219,7 +219,7 @@ class DamagedFilesTest
         final long[] lastDocument = new long[2];
         final Path cq4;
         try (net.openhft.chronicle.queue.impl.single.SingleChronicleQueue queue =
-            net.openhft.chronicle.queue.impl.single.SingleChronicleQueueBuilder.binary(dataDir.resolve("log"))
+            net.openhft.chronicle.queue.impl.single.SingleChronicleQueueBuilder.binary(PartitionDirs.log(dataDir, "acme"))
                 .rollCycle(net.openhft.chronicle.queue.RollCycles.FAST_DAILY).readOnly(true).build();
             net.openhft.chronicle.queue.ExcerptTailer tailer = queue.createTailer())
         {

@@ -48,7 +48,7 @@ class FailureModesTest
     {
         final Map<String, String> settings = new HashMap<>(Map.of("port", "0", "data-dir", dataDir.toString()));
         settings.putAll(extra);
-        server = TokenmeterServer.start(Settings.of(settings), faults);
+        server = TokenmeterServer.start(Settings.of(io.tokenmeter.server.TestPartitions.apply(settings)), faults);
         for (int i = 0; i < 1000 && !server.isReady(); i++)
         {
             LockSupport.parkNanos(10_000_000);
@@ -131,7 +131,7 @@ class FailureModesTest
         final long until = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
         while (threads.stream().anyMatch(Thread::isAlive) && System.nanoTime() < until)
         {
-            maxDepth.accumulateAndGet(server.journal().inboxSize(), Math::max);
+            maxDepth.accumulateAndGet((int)server.partitions().sum(p -> p.journal().inboxSize()), Math::max);
             LockSupport.parkNanos(1_000_000);
         }
         for (final Thread thread : threads)

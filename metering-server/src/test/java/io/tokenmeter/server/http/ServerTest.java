@@ -326,8 +326,8 @@ class ServerTest
     @Test
     void aDiskBelowMinFreeDiskStopsIngestAndReadinessSaysWhy() throws Exception
     {
-        server = TokenmeterServer.start(Settings.of(Map.of("port", "0", "data-dir", dataDir.toString(),
-            "min-free-disk", "1000000GiB")));
+        server = TokenmeterServer.start(Settings.of(io.tokenmeter.server.TestPartitions.apply(Map.of("port", "0", "data-dir", dataDir.toString(),
+            "min-free-disk", "1000000GiB"))));
         client = new Client(server.port());
         final JsonNode ready = client.get("/health/ready").json();
         assertEquals("not_ready", ready.get("status").asText());
@@ -380,7 +380,7 @@ class ServerTest
     {
         start(Map.of());
         final Exception ex = org.junit.jupiter.api.Assertions.assertThrows(Exception.class,
-            () -> TokenmeterServer.start(Settings.of(Map.of("port", "0", "data-dir", dataDir.toString()))));
+            () -> TokenmeterServer.start(Settings.of(io.tokenmeter.server.TestPartitions.apply(Map.of("port", "0", "data-dir", dataDir.toString())))));
         assertNotNull(ex.getMessage());
         assertTrue(ex.getMessage().contains("in use"), ex.getMessage());
     }
@@ -389,7 +389,7 @@ class ServerTest
     void refusesToBindAPublicAddressWithoutKeys()
     {
         final Exception ex = org.junit.jupiter.api.Assertions.assertThrows(Exception.class,
-            () -> TokenmeterServer.start(Settings.of(Map.of("port", "0", "bind", "0.0.0.0", "data-dir", dataDir.toString()))));
+            () -> TokenmeterServer.start(Settings.of(io.tokenmeter.server.TestPartitions.apply(Map.of("port", "0", "bind", "0.0.0.0", "data-dir", dataDir.toString())))));
         assertTrue(ex.getMessage().contains("refusing to bind"), ex.getMessage());
     }
 }

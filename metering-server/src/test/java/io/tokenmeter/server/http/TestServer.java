@@ -21,7 +21,7 @@ final class TestServer
     {
         final Map<String, String> settings = new HashMap<>(Map.of("port", "0", "data-dir", dataDir.toString()));
         settings.putAll(extra);
-        final TokenmeterServer server = TokenmeterServer.start(Settings.of(settings));
+        final TokenmeterServer server = TokenmeterServer.start(Settings.of(io.tokenmeter.server.TestPartitions.apply(settings)));
         for (int i = 0; i < 1000 && !server.isReady(); i++)
         {
             LockSupport.parkNanos(10_000_000);

@@ -9,7 +9,7 @@ import net.openhft.chronicle.wire.DocumentContext;
 import java.nio.file.Path;
 
 /**
- * Run as its own process: opens a data directory's log, starts a document, writes half of it and halts the JVM, as a
+ * Run as its own process: opens one partition's log directory (its argument), starts a document, writes half of it and halts the JVM, as a
  * kill -9 in the middle of an append leaves the log (the document's header stays "not complete").
  */
 public final class TornWriter
@@ -21,7 +21,7 @@ public final class TornWriter
     public static void main(final String[] args)
     {
         System.setProperty("chronicle.analytics.disable", "true");
-        final SingleChronicleQueue queue = SingleChronicleQueueBuilder.binary(Path.of(args[0]).resolve("log"))
+        final SingleChronicleQueue queue = SingleChronicleQueueBuilder.binary(Path.of(args[0]))
             .rollCycle(RollCycles.FAST_DAILY).build();
         final ExcerptAppender appender = queue.createAppender();
         final DocumentContext document = appender.writingDocument();

@@ -1,0 +1,273 @@
+package io.tokenmeter.core.log;
+
+import io.tokenmeter.core.event.DamagedDocumentException;
+import io.tokenmeter.core.event.LogDocumentReader;
+import net.openhft.chronicle.bytes.Bytes;
+import net.openhft.chronicle.bytes.SyncMode;
+import net.openhft.chronicle.queue.ExcerptAppender;
+import net.openhft.chronicle.queue.ExcerptTailer;
+import net.openhft.chronicle.queue.RollCycles;
+import net.openhft.chronicle.queue.impl.single.SingleChronicleQueue;
+import net.openhft.chronicle.queue.impl.single.SingleChronicleQueueBuilder;
+import net.openhft.chronicle.wire.DocumentContext;
+import org.agrona.DirectBuffer;
+import org.agrona.concurrent.UnsafeBuffer;
+
+import java.io.File;
+import java.nio.file.Path;
+
+/**
+ * One partition's log on this machine: a Chronicle Queue of raw documents (layout in
+ * {@link io.tokenmeter.core.event.LogLayout}) under {@code DATA_DIR/log/p-NNN}, one file per UTC day. A position is
+ * Chronicle's index (cycle and sequence), which only grows.
+ * The appender belongs to the one thread that calls {@link #append}; each reader makes its own {@link Reader}.
+ * Log files are never deleted by the server: they are the record finance audits from.
+ */
+public final class ChronicleEventLog implements EventLog
+{
+    private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(ChronicleEventLog.class);
+
+    private final SingleChronicleQueue queue;
+    private final Durability durability;
+    private ExcerptAppender appender;
+    private int appendCycle = Integer.MIN_VALUE;
+    private volatile Faults faults;
+    private volatile File appendFile;
+    private volatile long appendPosition;
+
+    @Override
+    public void useFaults(final Faults faults)
+    {
+        this.faults = faults;
+    }
+
+    public ChronicleEventLog(final Path directory, final Durability durability)
+    {
+        this(directory, durability, false);
+    }
+
+    private ChronicleEventLog(final Path directory, final Durability durability, final boolean readOnly)
+    {
+        this.durability = durability;
+        this.queue = SingleChronicleQueueBuilder.binary(directory)
+            .rollCycle(RollCycles.FAST_DAILY)
+            .syncMode(durability == Durability.SYNC ? SyncMode.SYNC : SyncMode.NONE)
+            .readOnly(readOnly)
+            .build();
+    }
+
+    /** Opens an existing log for reading only (the audit tool), alongside a server that may be appending to it. */
+    public static ChronicleEventLog openReadOnly(final Path directory)
+    {
+        if (!java.nio.file.Files.isDirectory(directory))
+        {
+            throw new IllegalArgumentException("no log at " + directory);
+        }
+        return new ChronicleEventLog(directory, Durability.PROCESS, true);
+    }
+
+    /** Appends one document, and flushes it to disk first in {@link Durability#SYNC} mode. Journal thread only. */
+    @Override
+    public long append(final DirectBuffer document, final int length)
+    {
+        final Faults injected = faults;
+        if (injected != null)
+        {
+            injected.beforeAppend();
+        }
+        if (appender == null)
+        {
+            appender = queue.createAppender();
+        }
+        final long index;
+        try (DocumentContext dc = appender.writingDocument())
+        {
+            final Bytes<?> bytes = dc.wire().bytes();
+            final byte[] array = document.byteArray();
+            if (array == null)
+            {
+                bytes.unsafeWrite(document.addressOffset(), length);
+            }
+            else
+            {
+                bytes.write(array, document.wrapAdjustment(), length);
+            }
+            index = dc.index();
+            publishAppendPosition(bytes.writePosition());
+        }
+        if (durability == Durability.SYNC)
+        {
+            appender.sync();
+        }
+        return index;
+    }
+
+    private void publishAppendPosition(final long position)
+    {
+        final int cycle = appender.cycle();
+        if (cycle != appendCycle)
+        {
+            appendCycle = cycle;
+            appendFile = appender.currentFile();
+        }
+        appendPosition = position;
+    }
+
+    /** @return the file the last append went to, null before the first append. Any thread (for {@link LogPretouchAgent}). */
+    public File appendFile()
+    {
+        return appendFile;
+    }
+
+    /** @return the byte position in {@link #appendFile()} just after the last append. Any thread. */
+    public long appendPosition()
+    {
+        return appendPosition;
+    }
+
+    @Override
+    public long lastIndex()
+    {
+        final long index = queue.lastIndex();
+        return index < 0 ? NO_INDEX : index;
+    }
+
+    @Override
+    public Durability durability()
+    {
+        return durability;
+    }
+
+    public Path directory()
+    {
+        return queue.file().toPath();
+    }
+
+    @Override
+    public String describe()
+    {
+        return directory().toString();
+    }
+
+    @Override
+    public Reader newReader()
+    {
+        return new TailerReader(queue.createTailer());
+    }
+
+    @Override
+    public void close()
+    {
+        if (appender != null)
+        {
+            appender.close();
+        }
+        queue.close();
+    }
+
+    /**
+     * A tailer that hands each document to a {@link LogDocumentReader}; owned by one thread. A damaged document is
+     * skipped whole and logged at ERROR with its index.
+     */
+    private static final class TailerReader implements Reader
+    {
+        private final ExcerptTailer tailer;
+        private final UnsafeBuffer view = new UnsafeBuffer(0, 0);
+        private final LogDocumentReader documentReader = new LogDocumentReader();
+        private long lastReadIndex = NO_INDEX;
+        private long lastAppendTimeMs;
+
+        private TailerReader(final ExcerptTailer tailer)
+        {
+            this.tailer = tailer;
+        }
+
+        @Override
+        public void startAfter(final long index)
+        {
+            if (index == NO_INDEX)
+            {
+                tailer.toStart();
+                return;
+            }
+            if (!tailer.moveToIndex(index))
+            {
+                throw new IllegalStateException("log index " + Long.toHexString(index) + " is not in the log");
+            }
+            try (DocumentContext dc = tailer.readingDocument())
+            {
+                if (!dc.isPresent())
+                {
+                    throw new IllegalStateException("log index " + Long.toHexString(index) + " is not in the log");
+                }
+            }
+            lastReadIndex = index;
+        }
+
+        @Override
+        public void startAt(final long index)
+        {
+            if (index == NO_INDEX)
+            {
+                tailer.toStart();
+            }
+            else if (!tailer.moveToIndex(index))
+            {
+                throw new IllegalStateException("log index " + Long.toHexString(index) + " is not in the log");
+            }
+        }
+
+        @Override
+        public long readNext(final LogDocumentReader.Handler handler, final DocumentListener listener)
+        {
+            try (DocumentContext dc = tailer.readingDocument())
+            {
+                if (!dc.isPresent())
+                {
+                    return NO_INDEX;
+                }
+                final Bytes<?> bytes = dc.wire().bytes();
+                final long position = bytes.readPosition();
+                final int length = (int)bytes.readRemaining();
+                view.wrap(bytes.addressForRead(position, length), length);
+                final long index = dc.index();
+                long appendTimeMs;
+                try
+                {
+                    appendTimeMs = documentReader.read(view, 0, length, handler);
+                    lastAppendTimeMs = appendTimeMs;
+                }
+                catch (final DamagedDocumentException ex)
+                {
+                    // nothing of it was applied; its events were never counted, so skipping it counts nothing twice
+                    LOG.error("log document at index {} ({} bytes) is damaged ({}): skipped whole, none of its records is "
+                        + "counted; events in it were acknowledged unless it was the last document of a crash, so compare "
+                        + "with the gateways' records", Long.toHexString(index), length, ex.getMessage());
+                    appendTimeMs = lastAppendTimeMs;
+                }
+                lastReadIndex = index;
+                listener.onDocumentEnd(index, appendTimeMs);
+                return index;
+            }
+        }
+
+        @Override
+        public boolean readAt(final long index, final LogDocumentReader.Handler handler)
+        {
+            startAt(index);
+            return readNext(handler, (i, t) -> { }) == index;
+        }
+
+        @Override
+        public long lastReadIndex()
+        {
+            return lastReadIndex;
+        }
+
+        @Override
+        public void close()
+        {
+            tailer.close();
+        }
+    }
+}

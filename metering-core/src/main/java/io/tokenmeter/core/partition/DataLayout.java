@@ -1,0 +1,234 @@
+package io.tokenmeter.core.partition;
+
+import java.io.IOException;
+import java.io.Reader;
+import java.io.UncheckedIOException;
+import java.io.Writer;
+import java.nio.channels.FileChannel;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.DirectoryStream;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
+import java.util.Properties;
+
+/**
+ * Where a data directory keeps each partition's state, and how many partitions it has (fixed when it is created):
+ *
+ * <pre>
+ *  DATA_DIR/layout.properties        partitions=N (written once, atomically, when the directory is created)
+ *  DATA_DIR/log/p-000/ ... p-NNN/    each partition's log
+ *  DATA_DIR/snapshots/p-000/ ...     each partition's snapshots and journal checkpoints
+ *  DATA_DIR/invoices/                final invoices (all partitions)
+ * </pre>
+ *
+ * A directory of the one-log layout (log files directly in {@code DATA_DIR/log}, no {@code layout.properties}) opens
+ * as one partition whose log is {@code DATA_DIR/log} and snapshots {@code DATA_DIR/snapshots}, without being
+ * rewritten. Immutable.
+ */
+public final class DataLayout
+{
+    /** The file that records the number of partitions. */
+    public static final String LAYOUT_FILE = "layout.properties";
+    /** Most partitions a directory may have (three digits in the folder names). */
+    public static final int MAX_PARTITIONS = 1000;
+
+    private final Path dataDir;
+    private final int partitions;
+    private final boolean oneLog;
+
+    private DataLayout(final Path dataDir, final int partitions, final boolean oneLog)
+    {
+        this.dataDir = dataDir;
+        this.partitions = partitions;
+        this.oneLog = oneLog;
+    }
+
+    /**
+     * Opens the layout of a directory a server is about to run on, creating it when the directory holds none.
+     *
+     * @param requested  the partitions asked for ({@code --partitions}), or 0 when not given.
+     * @param newDefault the partitions of a new directory when none is asked for.
+     * @throws LayoutException when the directory has another number of partitions than {@code requested}.
+     */
+    public static DataLayout openOrCreate(final Path dataDir, final int requested, final int newDefault)
+    {
+        final DataLayout existing = find(dataDir);
+        if (existing == null)
+        {
+            return create(dataDir, requested > 0 ? requested : newDefault);
+        }
+        if (requested > 0 && requested != existing.partitions)
+        {
+            throw new LayoutException("data directory " + dataDir + " has " + existing.partitions + " partition"
+                + (existing.partitions == 1 ? "" : "s") + (existing.oneLog ? " (the one-log layout)" : "") + ", but "
+                + requested + " were asked for (--partitions " + requested + "); the number of partitions is fixed when a "
+                + "directory is created. Start without --partitions to use " + existing.partitions + ", or copy the data "
+                + "to a new directory with: tokenmeter repartition --from " + dataDir + " --to NEW_DIR --partitions "
+                + requested);
+        }
+        return existing;
+    }
+
+    /**
+     * Reads the layout of an existing directory (the audit, the source of a repartition).
+     *
+     * @throws LayoutException when the directory holds no log.
+     */
+    public static DataLayout read(final Path dataDir)
+    {
+        final DataLayout existing = find(dataDir);
+        if (existing == null)
+        {
+            throw new LayoutException("no tokenmeter data in " + dataDir + " (neither " + LAYOUT_FILE + " nor a log)");
+        }
+        return existing;
+    }
+
+    /** Creates the layout of a new directory with {@code partitions} partitions. */
+    public static DataLayout create(final Path dataDir, final int partitions)
+    {
+        if (partitions < 1 || partitions > MAX_PARTITIONS)
+        {
+            throw new LayoutException("partitions must be between 1 and " + MAX_PARTITIONS + ", not " + partitions);
+        }
+        if (find(dataDir) != null)
+        {
+            throw new LayoutException("data directory " + dataDir + " already holds tokenmeter data");
+        }
+        try
+        {
+            Files.createDirectories(dataDir);
+            final Path temp = dataDir.resolve(LAYOUT_FILE + ".tmp");
+            final Properties properties = new Properties();
+            properties.setProperty("partitions", Integer.toString(partitions));
+            try (Writer out = Files.newBufferedWriter(temp, StandardCharsets.UTF_8))
+            {
+                properties.store(out, "tokenmeter data directory: the number of partitions is fixed (tokenmeter repartition "
+                    + "copies the data to a directory with another number)");
+            }
+            try (FileChannel channel = FileChannel.open(temp, StandardOpenOption.WRITE))
+            {
+                channel.force(true);
+            }
+            Files.move(temp, dataDir.resolve(LAYOUT_FILE), StandardCopyOption.ATOMIC_MOVE);
+        }
+        catch (final IOException ex)
+        {
+            throw new UncheckedIOException("cannot create the layout of " + dataDir + ": " + ex.getMessage(), ex);
+        }
+        return new DataLayout(dataDir, partitions, false);
+    }
+
+    /** @return the directory's layout, or null when it holds neither a layout file nor a one-log layout log. */
+    private static DataLayout find(final Path dataDir)
+    {
+        final Path file = dataDir.resolve(LAYOUT_FILE);
+        if (Files.isRegularFile(file))
+        {
+            final Properties properties = new Properties();
+            try (Reader in = Files.newBufferedReader(file, StandardCharsets.UTF_8))
+            {
+                properties.load(in);
+            }
+            catch (final IOException ex)
+            {
+                throw new UncheckedIOException("cannot read " + file + ": " + ex.getMessage(), ex);
+            }
+            final String value = properties.getProperty("partitions", "");
+            final int partitions;
+            try
+            {
+                partitions = Integer.parseInt(value.trim());
+            }
+            catch (final NumberFormatException ex)
+            {
+                throw new LayoutException(file + " is damaged: partitions = '" + value + "' is not a number");
+            }
+            if (partitions < 1 || partitions > MAX_PARTITIONS)
+            {
+                throw new LayoutException(file + " is damaged: partitions = " + partitions);
+            }
+            return new DataLayout(dataDir, partitions, false);
+        }
+        return holdsOneLog(dataDir.resolve("log")) ? new DataLayout(dataDir, 1, true) : null;
+    }
+
+    /** @return true when Chronicle files lie directly in {@code logDir} (the layout before partitions). */
+    private static boolean holdsOneLog(final Path logDir)
+    {
+        if (!Files.isDirectory(logDir))
+        {
+            return false;
+        }
+        try (DirectoryStream<Path> files = Files.newDirectoryStream(logDir, "*.{cq4,cq4t}"))
+        {
+            return files.iterator().hasNext();
+        }
+        catch (final IOException ex)
+        {
+            throw new UncheckedIOException("cannot list " + logDir + ": " + ex.getMessage(), ex);
+        }
+    }
+
+    public Path dataDir()
+    {
+        return dataDir;
+    }
+
+    public int partitions()
+    {
+        return partitions;
+    }
+
+    /** @return true for a directory of the one-log layout (opened as one partition, never rewritten). */
+    public boolean isOneLog()
+    {
+        return oneLog;
+    }
+
+    /** @return the directory of partition {@code p}'s log. */
+    public Path logDir(final int p)
+    {
+        checkPartition(p);
+        return oneLog ? dataDir.resolve("log") : dataDir.resolve("log").resolve(folder(p));
+    }
+
+    /** @return the directory of partition {@code p}'s snapshots and journal checkpoints. */
+    public Path snapshotDir(final int p)
+    {
+        checkPartition(p);
+        return oneLog ? dataDir.resolve("snapshots") : dataDir.resolve("snapshots").resolve(folder(p));
+    }
+
+    public Path invoicesDir()
+    {
+        return dataDir.resolve("invoices");
+    }
+
+    /** @return {@code p-007} for partition 7. */
+    public static String folder(final int p)
+    {
+        return String.format("p-%03d", p);
+    }
+
+    private void checkPartition(final int p)
+    {
+        if (p < 0 || p >= partitions)
+        {
+            throw new IllegalArgumentException("partition " + p + " is not in 0.." + (partitions - 1));
+        }
+    }
+
+    /** The directory's layout cannot be used as asked; the message says what to do. */
+    public static final class LayoutException extends RuntimeException
+    {
+        private static final long serialVersionUID = 1L;
+
+        public LayoutException(final String message)
+        {
+            super(message);
+        }
+    }
+}

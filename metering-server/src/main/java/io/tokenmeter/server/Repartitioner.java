@@ -1,0 +1,441 @@
+package io.tokenmeter.server;
+
+import io.tokenmeter.billing.invoice.Invoice;
+import io.tokenmeter.billing.invoice.InvoiceStore;
+import io.tokenmeter.core.event.EventRecord;
+import io.tokenmeter.core.event.LogDocumentReader;
+import io.tokenmeter.core.event.LogDocumentWriter;
+import io.tokenmeter.core.event.LogLayout;
+import io.tokenmeter.core.event.NameDictionary;
+import io.tokenmeter.core.event.StagedEvent;
+import io.tokenmeter.core.event.TokenClass;
+import io.tokenmeter.core.log.ChronicleEventLog;
+import io.tokenmeter.core.log.Durability;
+import io.tokenmeter.core.log.EventLog;
+import io.tokenmeter.core.log.JournalAgent;
+import io.tokenmeter.core.partition.DataLayout;
+import io.tokenmeter.core.partition.Partitioner;
+import io.tokenmeter.server.config.SettingsException;
+import org.agrona.DirectBuffer;
+import org.agrona.ExpandableArrayBuffer;
+
+import java.io.IOException;
+import java.io.PrintStream;
+import java.nio.channels.FileChannel;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.HashSet;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.stream.Stream;
+
+/**
+ * {@code tokenmeter repartition}: copies a data directory into a new one with another number of partitions, offline.
+ * Every source partition's log is read in order and the documents of all of them are merged by their journal time;
+ * each document's events go to their tenant's new partition as a document with the same journal time (so the dedup
+ * window and the journal clock replay as before), names are defined anew per partition, and every price book reaches
+ * every new partition once, at its revision. Events are copied record for record: ids, id hashes, content hashes,
+ * timestamps, tokens, service tier and flags (the long-context decision included) are the source's.
+ *
+ * <p>Final invoices keep their number, lines and totals; their two log positions ({@code log_index}, and the
+ * price book's) are rewritten to the same points of the new layout: the new log position of a final invoice is the
+ * end of its tenant's new partition at the moment the source document it named was copied, so it covers exactly the
+ * tenant's events it covered before (docs/decisions.md). Snapshots are not copied: the first start rebuilds them.
+ * Single-threaded; the source must not be in use (its lock is taken) and the target must not exist.
+ */
+final class Repartitioner
+{
+    /** What was copied. */
+    record Result(int fromPartitions, int toPartitions, long documents, long events, long priceBooks, int finalInvoices)
+    {
+    }
+
+    private final PrintStream out;
+
+    Repartitioner(final PrintStream out)
+    {
+        this.out = out;
+    }
+
+    Result run(final Path from, final Path to, final int partitions) throws IOException
+    {
+        if (Files.exists(to))
+        {
+            throw new SettingsException("the target " + to + " exists; repartition writes a new data directory: name one that "
+                + "does not exist yet");
+        }
+        if (partitions < 1 || partitions > DataLayout.MAX_PARTITIONS)
+        {
+            throw new SettingsException("--partitions must be between 1 and " + DataLayout.MAX_PARTITIONS);
+        }
+        final DataLayout source;
+        try
+        {
+            source = DataLayout.read(from);
+        }
+        catch (final DataLayout.LayoutException ex)
+        {
+            throw new SettingsException(ex.getMessage());
+        }
+        try (DataDirLock sourceLock = DataDirLock.acquire(from))
+        {
+            final DataLayout target = DataLayout.create(to, partitions);
+            try (DataDirLock targetLock = DataDirLock.acquire(to))
+            {
+                return copy(source, target);
+            }
+        }
+    }
+
+    private Result copy(final DataLayout source, final DataLayout target) throws IOException
+    {
+        final Partitioner sourcePartitioner = new Partitioner(source.partitions());
+        final List<Invoice> finals = InvoiceStore.readAll(source.invoicesDir());
+        final List<Set<Long>> named = new ArrayList<>();
+        for (int p = 0; p < source.partitions(); p++)
+        {
+            named.add(new HashSet<>());
+        }
+        for (final Invoice invoice : finals)
+        {
+            named.get(sourcePartitioner.partitionOf(invoice.tenant())).add(invoice.logIndex());
+        }
+
+        final Target[] targets = new Target[target.partitions()];
+        final Cursor[] cursors = new Cursor[source.partitions()];
+        final Map<Long, long[]>[] positions = newPositionMaps(source.partitions());
+        long documents = 0;
+        long events = 0;
+        long books = 0;
+        try
+        {
+            for (int q = 0; q < targets.length; q++)
+            {
+                targets[q] = new Target(new ChronicleEventLog(target.logDir(q), Durability.PROCESS));
+            }
+            for (int p = 0; p < cursors.length; p++)
+            {
+                cursors[p] = new Cursor(p, ChronicleEventLog.openReadOnly(source.logDir(p)), new Partitioner(target.partitions()));
+                cursors[p].advance();
+            }
+            final long[] emptyTargets = lastIndexes(targets);
+            for (int p = 0; p < cursors.length; p++)
+            {
+                positions[p].put(EventLog.NO_INDEX, emptyTargets);
+            }
+            Cursor next;
+            while ((next = earliest(cursors)) != null)
+            {
+                documents++;
+                if (next.bookJson != null)
+                {
+                    books += copyBook(next, targets);
+                }
+                else
+                {
+                    events += next.copyEvents(targets);
+                }
+                if (named.get(next.partition).contains(next.index))
+                {
+                    positions[next.partition].put(next.index, lastIndexes(targets));
+                }
+                next.advance();
+            }
+            rewriteInvoices(finals, sourcePartitioner, new Partitioner(target.partitions()), positions, targets, target);
+        }
+        finally
+        {
+            for (final Cursor cursor : cursors)
+            {
+                if (cursor != null)
+                {
+                    cursor.close();
+                }
+            }
+            for (final Target t : targets)
+            {
+                if (t != null)
+                {
+                    t.log.close();
+                }
+            }
+        }
+        forceAll(target.dataDir());
+        out.println("repartitioned " + source.dataDir() + " (" + source.partitions() + " partition" + plural(source.partitions())
+            + ") into " + target.dataDir() + " (" + target.partitions() + " partition" + plural(target.partitions()) + "): "
+            + documents + " documents, " + events + " events, " + books + " price book record(s), " + finals.size()
+            + " final invoice(s)");
+        return new Result(source.partitions(), target.partitions(), documents, events, books, finals.size());
+    }
+
+    @SuppressWarnings("unchecked")
+    private static Map<Long, long[]>[] newPositionMaps(final int count)
+    {
+        final Map<Long, long[]>[] maps = new Map[count];
+        for (int i = 0; i < count; i++)
+        {
+            maps[i] = new HashMap<>();
+        }
+        return maps;
+    }
+
+    private static String plural(final int n)
+    {
+        return n == 1 ? "" : "s";
+    }
+
+    private static long[] lastIndexes(final Target[] targets)
+    {
+        final long[] indexes = new long[targets.length];
+        for (int q = 0; q < targets.length; q++)
+        {
+            indexes[q] = targets[q].lastIndex;
+        }
+        return indexes;
+    }
+
+    /** @return the cursor whose next document has the earliest journal time (the lowest partition on a tie), or null. */
+    private static Cursor earliest(final Cursor[] cursors)
+    {
+        Cursor earliest = null;
+        for (final Cursor cursor : cursors)
+        {
+            if (cursor.index != EventLog.NO_INDEX && (earliest == null || cursor.appendTimeMs < earliest.appendTimeMs))
+            {
+                earliest = cursor;
+            }
+        }
+        return earliest;
+    }
+
+    /** @return how many book documents were written: one per target partition that did not have the revision yet. */
+    private static int copyBook(final Cursor cursor, final Target[] targets)
+    {
+        int written = 0;
+        for (final Target target : targets)
+        {
+            if (target.bookRevision < cursor.bookRevision)
+            {
+                final int length = target.writer.writePriceBook(target.clock(cursor.appendTimeMs), cursor.bookRevision,
+                    cursor.bookJson);
+                target.append(length);
+                target.bookRevision = cursor.bookRevision;
+                target.bookIndexByRevision.put(cursor.bookRevision, target.lastIndex);
+                written++;
+            }
+        }
+        return written;
+    }
+
+    private void rewriteInvoices(final List<Invoice> finals, final Partitioner sourcePartitioner,
+        final Partitioner targetPartitioner, final Map<Long, long[]>[] positions, final Target[] targets,
+        final DataLayout target) throws IOException
+    {
+        final InvoiceStore store = new InvoiceStore(target.invoicesDir());
+        for (final Invoice f : finals)
+        {
+            final int p = sourcePartitioner.partitionOf(f.tenant());
+            final int q = targetPartitioner.partitionOf(f.tenant());
+            final long[] at = positions[p].get(f.logIndex());
+            final Long bookIndex = targets[q].bookIndexByRevision.get(f.priceBook().revision());
+            if (at == null || bookIndex == null)
+            {
+                throw new IllegalStateException("final invoice " + f.invoiceNumber() + " (" + f.tenant() + " " + f.period()
+                    + ") names " + (at == null ? "log index " + Long.toHexString(f.logIndex()) : "price book revision "
+                    + f.priceBook().revision()) + ", which is not in partition " + p + "'s log: audit the source first");
+            }
+            store.store(new Invoice(f.tenant(), f.period(), f.currency(), f.status(), f.invoiceNumber(), f.finalizedAt(),
+                f.usageThrough(), at[q], new Invoice.PriceBookRef(f.priceBook().revision(), f.priceBook().sha256(), bookIndex),
+                f.lines(), f.subtotal(), f.adjustments(), f.total(), f.warnings(), f.basis()));
+        }
+    }
+
+    /** Forces every file of the new directory to disk, so the copy survives a power cut once the command has exited. */
+    private static void forceAll(final Path dir) throws IOException
+    {
+        try (Stream<Path> files = Files.walk(dir))
+        {
+            for (final Path file : files.filter(Files::isRegularFile).toList())
+            {
+                try (FileChannel channel = FileChannel.open(file, StandardOpenOption.WRITE))
+                {
+                    channel.force(true);
+                }
+                catch (final java.nio.file.AccessDeniedException readOnly)
+                {
+                    // final invoices are read-only; they were forced when written
+                }
+            }
+        }
+    }
+
+    /** One new partition being written. */
+    private static final class Target
+    {
+        final ChronicleEventLog log;
+        final LogDocumentWriter writer = new LogDocumentWriter(1 << 20);
+        final NameDictionary tenants = new NameDictionary(JournalAgent.MAX_TENANTS);
+        final NameDictionary models = new NameDictionary(JournalAgent.MAX_MODELS);
+        final Map<Long, Long> bookIndexByRevision = new HashMap<>();
+        long lastIndex = EventLog.NO_INDEX;
+        long bookRevision;
+        long clockMs = Long.MIN_VALUE;
+
+        Target(final ChronicleEventLog log)
+        {
+            this.log = log;
+        }
+
+        /** The journal clock never goes back; nor does the copy's. */
+        long clock(final long appendTimeMs)
+        {
+            clockMs = Math.max(clockMs, appendTimeMs);
+            return clockMs;
+        }
+
+        void append(final int length)
+        {
+            lastIndex = log.append(writer.buffer(), length);
+        }
+
+        int intern(final NameDictionary dictionary, final byte recordType, final DirectBuffer buffer, final int offset,
+            final int length)
+        {
+            int id = dictionary.lookup(buffer, offset, length);
+            if (id == NameDictionary.MISSING)
+            {
+                id = dictionary.add(buffer, offset, length);
+                writer.appendName(recordType, id, buffer, offset, length);
+            }
+            return id;
+        }
+    }
+
+    /**
+     * Reads one source partition a document at a time: the document read last is held (its events staged with their
+     * names, or its price book) until it is copied.
+     */
+    private static final class Cursor implements LogDocumentReader.Handler, EventLog.DocumentListener
+    {
+        final int partition;
+        final ChronicleEventLog log;
+        final EventLog.Reader reader;
+        final Partitioner targets;
+        final NameDictionary tenants = new NameDictionary(JournalAgent.MAX_TENANTS);
+        final NameDictionary models = new NameDictionary(JournalAgent.MAX_MODELS);
+        final ExpandableArrayBuffer staged = new ExpandableArrayBuffer(1 << 16);
+        final StagedEvent stagedEvent = new StagedEvent();
+        final long[] tokens = new long[TokenClass.COUNT];
+        final byte[] names = new byte[StagedEvent.MAX_LENGTH];
+        int stagedLength;
+        int stagedCount;
+        long index = EventLog.NO_INDEX;
+        long appendTimeMs;
+        long bookRevision;
+        byte[] bookJson;
+
+        Cursor(final int partition, final ChronicleEventLog log, final Partitioner targets)
+        {
+            this.partition = partition;
+            this.log = log;
+            this.reader = log.newReader();
+            this.targets = targets;
+            reader.startAt(EventLog.NO_INDEX);
+        }
+
+        /** Reads the next document; {@link #index} is {@link EventLog#NO_INDEX} at the end of the log. */
+        void advance()
+        {
+            stagedLength = 0;
+            stagedCount = 0;
+            bookJson = null;
+            index = reader.readNext(this, this);
+        }
+
+        @Override
+        public void onName(final byte recordType, final int id, final DirectBuffer buffer, final int offset, final int length)
+        {
+            (recordType == LogLayout.RECORD_TENANT_NAME ? tenants : models).defineOrVerify(id, buffer, offset, length);
+        }
+
+        @Override
+        public void onEvent(final EventRecord event, final long appendTimeMs)
+        {
+            final byte[] tenant = tenants.name(event.tenantId()).getBytes(java.nio.charset.StandardCharsets.US_ASCII);
+            final byte[] model = models.name(event.modelId()).getBytes(java.nio.charset.StandardCharsets.US_ASCII);
+            final byte[] id = event.id().getBytes(java.nio.charset.StandardCharsets.UTF_8);
+            System.arraycopy(tenant, 0, names, 0, tenant.length);
+            System.arraycopy(model, 0, names, tenant.length, model.length);
+            System.arraycopy(id, 0, names, tenant.length + model.length, id.length);
+            for (int i = 0; i < TokenClass.COUNT; i++)
+            {
+                tokens[i] = event.tokens(i);
+            }
+            staged.checkLimit(stagedLength + StagedEvent.MAX_LENGTH);
+            stagedLength += stagedEvent.wrap(staged, stagedLength).encode(event.idHashHi(), event.idHashLo(),
+                event.contentHash(), event.timestampMs(), tokens, event.tierCode(), event.flags(), names, tenant.length,
+                model.length, id.length);
+            stagedCount++;
+        }
+
+        @Override
+        public void onPriceBook(final long revision, final DirectBuffer buffer, final int offset, final int length,
+            final long appendTimeMs)
+        {
+            bookRevision = revision;
+            bookJson = new byte[length];
+            buffer.getBytes(offset, bookJson);
+        }
+
+        @Override
+        public void onDocumentEnd(final long index, final long appendTimeMs)
+        {
+            this.appendTimeMs = appendTimeMs;
+        }
+
+        /** Writes the held document's events, one document per new partition that gets any. @return events copied. */
+        int copyEvents(final Target[] all)
+        {
+            if (stagedCount == 0)
+            {
+                return 0;
+            }
+            final boolean[] begun = new boolean[all.length];
+            for (int e = 0, offset = 0; e < stagedCount; e++)
+            {
+                final StagedEvent event = stagedEvent.wrap(staged, offset);
+                final int q = targets.partitionOf(staged, event.tenantOffset(), event.tenantLength());
+                final Target target = all[q];
+                if (!begun[q])
+                {
+                    target.writer.begin(target.clock(appendTimeMs));
+                    begun[q] = true;
+                }
+                final int tenantId = target.intern(target.tenants, LogLayout.RECORD_TENANT_NAME, staged, event.tenantOffset(),
+                    event.tenantLength());
+                final int modelId = target.intern(target.models, LogLayout.RECORD_MODEL_NAME, staged, event.modelOffset(),
+                    event.modelLength());
+                target.writer.appendEvent(event, tenantId, modelId, 0);
+                offset += event.encodedLength();
+            }
+            for (int q = 0; q < all.length; q++)
+            {
+                if (begun[q])
+                {
+                    all[q].append(all[q].writer.finish());
+                }
+            }
+            return stagedCount;
+        }
+
+        void close()
+        {
+            reader.close();
+            log.close();
+        }
+    }
+}
