@@ -51,6 +51,8 @@ public final class Compare implements Callable<Integer>
     String warmup;
     @Option(names = "--durability", defaultValue = "process", description = "tokenmeter's durability: process or sync")
     String durability;
+    @Option(names = "--partitions", description = "tokenmeter's partitions (default: the server's default for a new directory)")
+    Integer partitions;
     @Option(names = "--heap", defaultValue = "2g", description = "-Xmx of the servers (default ${DEFAULT-VALUE})")
     String heap;
     @Option(names = "--open-connections", defaultValue = "64", description = "connections of the open-loop run (default ${DEFAULT-VALUE})")
@@ -103,7 +105,8 @@ public final class Compare implements Callable<Integer>
         {
             final ObjectMapper mapper = new ObjectMapper();
             final ObjectNode root = mapper.createObjectNode();
-            root.put("batch", batch).put("connections", connections).put("durability", durability);
+            root.put("batch", batch).put("connections", connections).put("durability", durability)
+                .put("partitions", partitions == null ? "default" : partitions.toString());
             final ArrayNode runs = root.putArray("runs");
             for (final LoadGenerator.Result result : results)
             {
@@ -153,8 +156,13 @@ public final class Compare implements Callable<Integer>
     private Server tokenmeter(final Path data) throws Exception
     {
         final int port = freePort();
-        return start(List.of("-jar", serverJar.toString(), "serve", "--port", Integer.toString(port), "--data-dir", data.toString(),
-            "--durability", durability), port, "/health/ready");
+        final List<String> args = new ArrayList<>(List.of("-jar", serverJar.toString(), "serve", "--port", Integer.toString(port),
+            "--data-dir", data.toString(), "--durability", durability));
+        if (partitions != null)
+        {
+            args.addAll(List.of("--partitions", partitions.toString()));
+        }
+        return start(args, port, "/health/ready");
     }
 
     private Server start(final List<String> args, final int port, final String readyPath) throws Exception
