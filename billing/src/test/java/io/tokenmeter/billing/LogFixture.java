@@ -45,7 +45,7 @@ public final class LogFixture implements AutoCloseable
         journal.recover();
     }
 
-    public PriceBookInstall.Installed install(final byte[] json, final LongContextRules rules)
+    public io.tokenmeter.core.log.ControlRequest.Recorded install(final byte[] json, final LongContextRules rules)
     {
         final PriceBookInstall install = new PriceBookInstall(json, rules, journal.priceBookRevision() + 1);
         assertTrue(journal.offer(install));

@@ -3,15 +3,13 @@ package io.tokenmeter.server;
 import io.tokenmeter.billing.price.PartitionedBook;
 import io.tokenmeter.billing.price.PriceBook;
 import io.tokenmeter.billing.price.PriceBookException;
-import io.tokenmeter.billing.price.PriceBookLoader;
-import io.tokenmeter.core.event.EventRecord;
-import io.tokenmeter.core.event.LogDocumentReader;
+import io.tokenmeter.billing.price.RecordedBooks;
 import io.tokenmeter.core.log.EventLog;
 import io.tokenmeter.core.log.JournalAgent;
+import io.tokenmeter.core.log.ControlRequest;
 import io.tokenmeter.core.log.PriceBookInstall;
 import io.tokenmeter.core.partition.Partition;
 import io.tokenmeter.core.partition.Partitions;
-import org.agrona.DirectBuffer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -132,7 +130,7 @@ final class PriceBookRecorder
         final long[] knownIndexes)
     {
         final long[] indexes = knownIndexes.clone();
-        final List<CompletableFuture<PriceBookInstall.Installed>> installs = new ArrayList<>();
+        final List<CompletableFuture<ControlRequest.Recorded>> installs = new ArrayList<>();
         for (final int p : into)
         {
             final PriceBookInstall install = new PriceBookInstall(book.recordedJson(), book, revision);
@@ -150,7 +148,7 @@ final class PriceBookRecorder
         return CompletableFuture.allOf(installs.toArray(CompletableFuture[]::new)).thenApply(done ->
         {
             long installedAtMs = 0;
-            for (final CompletableFuture<PriceBookInstall.Installed> install : installs)
+            for (final CompletableFuture<ControlRequest.Recorded> install : installs)
             {
                 installedAtMs = Math.max(installedAtMs, install.join().appendTimeMs());
             }
@@ -178,40 +176,16 @@ final class PriceBookRecorder
     /** Reads the book a journal names as in force from its partition's log. */
     private static Recorded read(final Partition partition, final long index, final long revision)
     {
-        final byte[][] json = new byte[1][];
-        final long[] appendTime = new long[1];
-        try (EventLog.Reader reader = partition.log().newReader())
-        {
-            reader.readAt(index, new LogDocumentReader.Handler()
-            {
-                @Override
-                public void onName(final byte recordType, final int id, final DirectBuffer buffer, final int offset, final int length)
-                {
-                }
-
-                @Override
-                public void onEvent(final EventRecord event, final long appendTimeMs)
-                {
-                }
-
-                @Override
-                public void onPriceBook(final long bookRevision, final DirectBuffer buffer, final int offset, final int length,
-                    final long appendTimeMs)
-                {
-                    json[0] = new byte[length];
-                    buffer.getBytes(offset, json[0]);
-                    appendTime[0] = appendTimeMs;
-                }
-            });
-        }
-        if (json[0] == null)
+        final RecordedBooks.Recorded recorded = RecordedBooks.readAt(partition.log(), index);
+        if (recorded == null || recorded.revision() != revision)
         {
             throw new IllegalStateException(partition + ": the journal names log index " + Long.toHexString(index)
-                + " as the price book in force, but no price book is there");
+                + " as price book revision " + revision + ", but " + (recorded == null ? "no price book is there"
+                : "revision " + recorded.revision() + " is there"));
         }
         try
         {
-            return new Recorded(PriceBookLoader.parse(json[0], PriceBookLoader.Format.JSON), appendTime[0]);
+            return new Recorded(recorded.parse(), recorded.appendTimeMs());
         }
         catch (final PriceBookException ex)
         {

@@ -220,8 +220,8 @@ final class Repartitioner
         {
             if (target.bookRevision < cursor.bookRevision)
             {
-                final int length = target.writer.writePriceBook(target.clock(cursor.appendTimeMs), cursor.bookRevision,
-                    cursor.bookJson);
+                final int length = target.writer.writeControl(target.clock(cursor.appendTimeMs), LogLayout.CONTROL_PRICE_BOOK,
+                    cursor.bookRevision, cursor.bookJson);
                 target.append(length);
                 target.bookRevision = cursor.bookRevision;
                 target.bookIndexByRevision.put(cursor.bookRevision, target.lastIndex);
@@ -383,9 +383,14 @@ final class Repartitioner
         }
 
         @Override
-        public void onPriceBook(final long revision, final DirectBuffer buffer, final int offset, final int length,
-            final long appendTimeMs)
+        public void onControl(final int controlKind, final long revision, final DirectBuffer buffer, final int offset,
+            final int length, final long appendTimeMs)
         {
+            if (controlKind != LogLayout.CONTROL_PRICE_BOOK)
+            {
+                throw new IllegalStateException("partition " + partition + "'s log holds a control record of kind "
+                    + controlKind + ", which this version cannot repartition");
+            }
             bookRevision = revision;
             bookJson = new byte[length];
             buffer.getBytes(offset, bookJson);

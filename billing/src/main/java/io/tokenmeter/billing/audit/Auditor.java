@@ -11,14 +11,12 @@ import io.tokenmeter.billing.price.BookInForce;
 import io.tokenmeter.billing.price.PriceBook;
 import io.tokenmeter.billing.price.PriceBookException;
 import io.tokenmeter.billing.price.PriceBookLoader;
+import io.tokenmeter.billing.price.RecordedBooks;
 import io.tokenmeter.core.aggregate.HourlyAggregator;
-import io.tokenmeter.core.event.EventRecord;
-import io.tokenmeter.core.event.LogDocumentReader;
 import io.tokenmeter.core.log.ChronicleEventLog;
 import io.tokenmeter.core.log.EventLog;
 import io.tokenmeter.core.partition.DataLayout;
 import io.tokenmeter.core.partition.Partitioner;
-import org.agrona.DirectBuffer;
 
 import java.io.IOException;
 import java.io.PrintStream;
@@ -52,10 +50,6 @@ public final class Auditor
         {
             return differences.isEmpty();
         }
-    }
-
-    private record RecordedBook(long revision, byte[] json)
-    {
     }
 
     private record Work(Invoice invoice, boolean isFinal, long order)
@@ -103,7 +97,7 @@ public final class Auditor
             try (EventLog log = ChronicleEventLog.openReadOnly(layout.logDir(p)))
             {
                 partitionLabel = layout.partitions() == 1 ? "" : "partition " + p + ": ";
-                final Map<Long, RecordedBook> books = readBooks(log);
+                final Map<Long, RecordedBooks.Recorded> books = RecordedBooks.readAll(log);
                 replay(log, books, finals.stream().filter(f -> partitioner.partitionOf(f.tenant()) == partition).toList(),
                     served.stream().filter(d -> partitioner.partitionOf(d.tenant()) == partition).toList());
             }
@@ -136,40 +130,7 @@ public final class Auditor
         }
     }
 
-    private static Map<Long, RecordedBook> readBooks(final EventLog log)
-    {
-        final Map<Long, RecordedBook> books = new HashMap<>();
-        final RecordedBook[] pending = new RecordedBook[1];
-        try (EventLog.Reader reader = log.newReader())
-        {
-            reader.startAt(EventLog.NO_INDEX);
-            final LogDocumentReader.Handler handler = new NoEvents()
-            {
-                @Override
-                public void onPriceBook(final long revision, final DirectBuffer buffer, final int offset, final int length,
-                    final long appendTimeMs)
-                {
-                    final byte[] json = new byte[length];
-                    buffer.getBytes(offset, json);
-                    pending[0] = new RecordedBook(revision, json);
-                }
-            };
-            while (reader.readNext(handler, (index, appendTimeMs) ->
-            {
-                if (pending[0] != null)
-                {
-                    books.put(index, pending[0]);
-                    pending[0] = null;
-                }
-            }) != EventLog.NO_INDEX)
-            {
-                // collect every book
-            }
-        }
-        return books;
-    }
-
-    private void replay(final EventLog log, final Map<Long, RecordedBook> books, final List<Invoice> finals,
+    private void replay(final EventLog log, final Map<Long, RecordedBooks.Recorded> books, final List<Invoice> finals,
         final List<Invoice> served)
     {
         final List<Work> work = new ArrayList<>();
@@ -212,7 +173,7 @@ public final class Auditor
     }
 
     private Work runDue(Work pending, final Iterator<Work> next, final long index, final HourlyAggregator counters,
-        final Map<Long, RecordedBook> books, final Map<String, List<Invoice>> recomputedFinals)
+        final Map<Long, RecordedBooks.Recorded> books, final Map<String, List<Invoice>> recomputedFinals)
     {
         while (pending != null && pending.invoice().logIndex() == index)
         {
@@ -222,7 +183,7 @@ public final class Auditor
         return pending;
     }
 
-    private void check(final Work work, final HourlyAggregator counters, final Map<Long, RecordedBook> books,
+    private void check(final Work work, final HourlyAggregator counters, final Map<Long, RecordedBooks.Recorded> books,
         final Map<String, List<Invoice>> recomputedFinals)
     {
         final Invoice stored = work.invoice();
@@ -258,9 +219,9 @@ public final class Auditor
         }
     }
 
-    private BookInForce book(final Invoice invoice, final Map<Long, RecordedBook> books)
+    private BookInForce book(final Invoice invoice, final Map<Long, RecordedBooks.Recorded> books)
     {
-        final RecordedBook recorded = books.get(invoice.priceBook().logIndex());
+        final RecordedBooks.Recorded recorded = books.get(invoice.priceBook().logIndex());
         if (recorded == null)
         {
             differ(describe(invoice) + ": names price book revision " + invoice.priceBook().revision() + " at log index "
@@ -285,7 +246,7 @@ public final class Auditor
         }
     }
 
-    private void reportUncompared(final HourlyAggregator counters, final Map<Long, RecordedBook> books,
+    private void reportUncompared(final HourlyAggregator counters, final Map<Long, RecordedBooks.Recorded> books,
         final Map<String, List<Invoice>> recomputedFinals, final List<Invoice> finals, final List<Invoice> served)
     {
         if (books.isEmpty())
@@ -304,7 +265,7 @@ public final class Auditor
             {
                 continue;
             }
-            final RecordedBook recorded = books.get(newestBookIndex);
+            final RecordedBooks.Recorded recorded = books.get(newestBookIndex);
             final BookInForce book;
             try
             {
@@ -383,19 +344,5 @@ public final class Auditor
     {
         differences.add(difference);
         out.println("DIFF  " + difference);
-    }
-
-    /** A handler for passes that only want price books. */
-    private abstract static class NoEvents implements LogDocumentReader.Handler
-    {
-        @Override
-        public void onName(final byte recordType, final int id, final DirectBuffer buffer, final int offset, final int length)
-        {
-        }
-
-        @Override
-        public void onEvent(final EventRecord event, final long appendTimeMs)
-        {
-        }
     }
 }

@@ -143,7 +143,7 @@ public final class BillingService implements AutoCloseable
                 return new Finalized(stored, false);
             }
             final long nowMs = clockMs.getAsLong();
-            final long periodEndMs = Periods.endHour(period) * 3_600_000L;
+            final long periodEndMs = io.tokenmeter.core.event.Hours.startMs(Periods.endHour(period));
             if (nowMs < periodEndMs + grace.toMillis())
             {
                 throw new PeriodOpenException("period " + period + " is open: it ends " + Instant.ofEpochMilli(periodEndMs)

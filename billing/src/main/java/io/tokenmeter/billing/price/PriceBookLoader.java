@@ -1,5 +1,6 @@
 package io.tokenmeter.billing.price;
 
+import io.tokenmeter.core.event.TenantName;
 import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
@@ -43,7 +44,6 @@ public final class PriceBookLoader
     private static final ObjectMapper JSON = new ObjectMapper().enable(JsonParser.Feature.STRICT_DUPLICATE_DETECTION);
     private static final ObjectMapper YAML = YAMLMapper.builder().enable(JsonParser.Feature.STRICT_DUPLICATE_DETECTION).build();
     private static final Pattern DECIMAL = Pattern.compile("[0-9]{1,15}(\\.[0-9]{1,12})?");
-    private static final Pattern TENANT = Pattern.compile("[A-Za-z0-9._:-]{1,64}");
     private static final Pattern MODEL_KEY = Pattern.compile("[!-~]{1,128}");
     private static final Set<String> TOP_KEYS = Set.of("currency", "models", "tenants", "description", "prices_as_of", "sources");
     private static final Set<String> TENANT_KEYS = Set.of("discount_percent", "models");
@@ -183,9 +183,9 @@ public final class PriceBookLoader
                 tenantsNode.fields().forEachRemaining(field ->
                 {
                     final String path = "tenants." + quote(field.getKey());
-                    if (!TENANT.matcher(field.getKey()).matches())
+                    if (!TenantName.isValid(field.getKey()))
                     {
-                        problem(path, "is not a tenant name ([A-Za-z0-9._:-]{1,64})");
+                        problem(path, "is not a tenant name (" + TenantName.RULE + ")");
                     }
                     final JsonNode terms = field.getValue();
                     if (!terms.isObject())

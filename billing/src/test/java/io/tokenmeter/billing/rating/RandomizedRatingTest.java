@@ -99,7 +99,7 @@ class RandomizedRatingTest
 
         try (LogFixture fixture = new LogFixture(dir, Instant.parse("2025-12-01T00:00:00Z").toEpochMilli()))
         {
-            final PriceBookInstall.Installed installed = fixture.install(book.recordedJson(), book);
+            final io.tokenmeter.core.log.ControlRequest.Recorded installed = fixture.install(book.recordedJson(), book);
             assertEquals(events.size(), fixture.append(events), why);
             final var counters = fixture.count();
             for (final String tenant : TENANTS)

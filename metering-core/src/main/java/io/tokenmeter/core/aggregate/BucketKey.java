@@ -17,7 +17,7 @@ public final class BucketKey
 {
     public static final long MISSING = -1L;
     public static final long MAX_HOUR = (1L << 21) - 2;
-    public static final long MS_PER_HOUR = 3_600_000L;
+    public static final long MS_PER_HOUR = io.tokenmeter.core.event.Hours.MS_PER_HOUR;
 
     private BucketKey()
     {

@@ -20,8 +20,11 @@ public final class LogDocumentReader
         /** An accepted event; the flyweight is valid only during the call. */
         void onEvent(EventRecord event, long appendTimeMs);
 
-        /** A price book put in force at this point of the log; its JSON is valid only during the call. */
-        default void onPriceBook(long revision, DirectBuffer buffer, int offset, int length, long appendTimeMs)
+        /**
+         * A control record (a price book put in force, ...) at this point of the log; {@code controlKind} is one of
+         * {@link LogLayout}'s {@code CONTROL_*}. The payload is valid only during the call.
+         */
+        default void onControl(int controlKind, long revision, DirectBuffer buffer, int offset, int length, long appendTimeMs)
         {
         }
     }
@@ -50,7 +53,7 @@ public final class LogDocumentReader
         {
             throw new DamagedDocumentException("zeros where a document header belongs");
         }
-        if (kind != DOCUMENT_KIND_EVENTS && kind != DOCUMENT_KIND_PRICE_BOOK
+        if (kind != DOCUMENT_KIND_EVENTS && kind != DOCUMENT_KIND_PRICE_BOOK && kind != DOCUMENT_KIND_CONTROL
             || version != DOCUMENT_VERSION && version != DOCUMENT_VERSION_WITHOUT_CHECKSUM)
         {
             throw new IllegalStateException("log document of kind " + kind + " version " + version
@@ -69,6 +72,10 @@ public final class LogDocumentReader
             {
                 throw new DamagedDocumentException("checksum mismatch over " + contentLength + " bytes");
             }
+        }
+        if (kind == DOCUMENT_KIND_CONTROL)
+        {
+            return readControl(buffer, offset, contentLength, handler);
         }
         if (kind == DOCUMENT_KIND_PRICE_BOOK)
         {
@@ -148,8 +155,25 @@ public final class LogDocumentReader
         final long appendTimeMs = buffer.getLong(offset + DOC_APPEND_TIME_OFFSET);
         final int jsonLength = buffer.getInt(offset + PRICE_BOOK_LENGTH_OFFSET);
         checkFits(offset + PRICE_BOOK_JSON_OFFSET, jsonLength, offset + length);
-        handler.onPriceBook(buffer.getLong(offset + PRICE_BOOK_REVISION_OFFSET), buffer, offset + PRICE_BOOK_JSON_OFFSET,
-            jsonLength, appendTimeMs);
+        handler.onControl(CONTROL_PRICE_BOOK, buffer.getLong(offset + PRICE_BOOK_REVISION_OFFSET), buffer,
+            offset + PRICE_BOOK_JSON_OFFSET, jsonLength, appendTimeMs);
+        return appendTimeMs;
+    }
+
+    private static long readControl(final DirectBuffer buffer, final int offset, final int length, final Handler handler)
+    {
+        if (length < CONTROL_PAYLOAD_OFFSET)
+        {
+            throw new DamagedDocumentException("control document shorter than its header: " + length + " bytes");
+        }
+        final long appendTimeMs = buffer.getLong(offset + DOC_APPEND_TIME_OFFSET);
+        final int payloadLength = buffer.getInt(offset + CONTROL_LENGTH_OFFSET);
+        if (payloadLength < 0 || offset + CONTROL_PAYLOAD_OFFSET + payloadLength != offset + length)
+        {
+            throw new DamagedDocumentException("control payload of " + payloadLength + " bytes does not fill the document");
+        }
+        handler.onControl(buffer.getInt(offset + CONTROL_KIND_OFFSET), buffer.getLong(offset + CONTROL_REVISION_OFFSET), buffer,
+            offset + CONTROL_PAYLOAD_OFFSET, payloadLength, appendTimeMs);
         return appendTimeMs;
     }
 

@@ -77,11 +77,34 @@ public final class LogDocumentWriter
     }
 
     /**
-     * Writes a whole PRICE BOOK document (layout in {@link LogLayout}), replacing anything begun.
+     * Writes a whole CONTROL document (layout in {@link LogLayout}), replacing anything begun.
      *
      * @return the document length.
      */
-    public int writePriceBook(final long appendTimeMs, final long revision, final byte[] json)
+    public int writeControl(final long appendTimeMs, final int controlKind, final long revision, final byte[] payload)
+    {
+        buffer.putByte(DOC_KIND_OFFSET, DOCUMENT_KIND_CONTROL);
+        buffer.putByte(DOC_VERSION_OFFSET, DOCUMENT_VERSION);
+        buffer.putShort(DOC_KIND_OFFSET + 2, (short)0);
+        buffer.putInt(DOC_RECORD_COUNT_OFFSET, 0);
+        buffer.putLong(DOC_APPEND_TIME_OFFSET, appendTimeMs);
+        buffer.putInt(CONTROL_KIND_OFFSET, controlKind);
+        buffer.putInt(CONTROL_KIND_OFFSET + 4, 0);
+        buffer.putLong(CONTROL_REVISION_OFFSET, revision);
+        buffer.putInt(CONTROL_LENGTH_OFFSET, payload.length);
+        buffer.putBytes(CONTROL_PAYLOAD_OFFSET, payload);
+        length = CONTROL_PAYLOAD_OFFSET + payload.length;
+        recordCount = 0;
+        return withChecksum(length);
+    }
+
+    /**
+     * Writes a whole PRICE BOOK document as versions before CONTROL documents did (kind 2). Only for tests that make
+     * logs of an earlier version; the journal writes {@link #writeControl}.
+     *
+     * @return the document length.
+     */
+    public int writeLegacyPriceBook(final long appendTimeMs, final long revision, final byte[] json)
     {
         buffer.putByte(DOC_KIND_OFFSET, DOCUMENT_KIND_PRICE_BOOK);
         buffer.putByte(DOC_VERSION_OFFSET, DOCUMENT_VERSION);

@@ -31,8 +31,18 @@ package io.tokenmeter.core.event;
  *  +---------------------------------------------------------------------------+
  * </pre>
  *
- * PRICE BOOK document (kind 2): the book in force from this point of the log on, so that any invoice can be
- * recomputed later exactly as it was priced. Written by the journal when a book is installed.
+ * CONTROL document (kind 3): one record that is not usage but changes how the journal or billing decides from this
+ * point of the log on, in log order: a price book ({@link #CONTROL_PRICE_BOOK}, payload the book's JSON), and the
+ * kinds later versions add (reservations, credit grants). Each kind has one handler in the journal's command table.
+ * <pre>
+ *  0    1    2         4          8                   16            20          24                 32          36
+ *  +----+----+---------+----------+-------------------+-------------+-----------+------------------+-----------+---------------+
+ *  | 3  |ver | reserved| 0 i32    | appendTimeMs i64  | control i32 | reserved  | revision i64     | len i32   | payload (len) |
+ *  +----+----+---------+----------+-------------------+-------------+-----------+------------------+-----------+---------------+
+ * </pre>
+ *
+ * PRICE BOOK document (kind 2, written before CONTROL documents existed and still read, as a CONTROL record of kind
+ * {@link #CONTROL_PRICE_BOOK}):
  * <pre>
  *  0    1    2         4          8                   16                 24          28
  *  +----+----+---------+----------+-------------------+------------------+-----------+----------------------+
@@ -54,7 +64,18 @@ package io.tokenmeter.core.event;
 public final class LogLayout
 {
     public static final byte DOCUMENT_KIND_EVENTS = 1;
+    /** Price book documents of earlier versions; read, no longer written (a CONTROL of kind {@link #CONTROL_PRICE_BOOK}). */
     public static final byte DOCUMENT_KIND_PRICE_BOOK = 2;
+    public static final byte DOCUMENT_KIND_CONTROL = 3;
+
+    /** Control kind: a price book put in force; payload its JSON (UTF-8). */
+    public static final int CONTROL_PRICE_BOOK = 1;
+    /** Control kinds are below this (the size of the journal's command table). */
+    public static final int MAX_CONTROL_KINDS = 16;
+    public static final int CONTROL_KIND_OFFSET = 16;
+    public static final int CONTROL_REVISION_OFFSET = 24;
+    public static final int CONTROL_LENGTH_OFFSET = 32;
+    public static final int CONTROL_PAYLOAD_OFFSET = 36;
     /** The version written: 2 ends every document with a CRC32C; version 1 documents (no checksum) are still read. */
     public static final byte DOCUMENT_VERSION = 2;
     public static final byte DOCUMENT_VERSION_WITHOUT_CHECKSUM = 1;

@@ -2,6 +2,7 @@ package io.tokenmeter.core.log;
 
 import io.tokenmeter.core.dedup.DedupIndex;
 import io.tokenmeter.core.event.EventRecord;
+import io.tokenmeter.core.event.Hours;
 import io.tokenmeter.core.event.LogDocumentReader;
 import io.tokenmeter.core.event.LogDocumentWriter;
 import io.tokenmeter.core.event.LogLayout;
@@ -33,9 +34,11 @@ import java.util.function.LongConsumer;
  * checkpoint marks and the long-context rules of the price book in force. Publishes {@link #lastAppendedIndex()} and
  * counters for other threads.
  *
- * <p>Price books: a {@link PriceBookInstall} is written as its own document between event documents; from then on
- * each accepted event whose prompt is above the book's long-context threshold for its tenant, model and hour is
- * marked {@link LogLayout#FLAG_LONG_CONTEXT} in the log. The decision is made once, here, and replay reads it back.
+ * <p>Control records: a {@link ControlRequest} is decided by the handler of its kind in the journal's command table
+ * ({@link #handle}) and written as its own CONTROL document between event documents; replay hands each back to its
+ * handler in log order. Price books are the built-in kind: from a {@link PriceBookInstall} on, each accepted event
+ * whose prompt is above the book's long-context threshold for its tenant, model and hour is marked
+ * {@link LogLayout#FLAG_LONG_CONTEXT} in the log. The decision is made once, here, and replay reads it back.
  *
  * <p>Recovery: the dedup index is not snapshotted; it is rebuilt by replaying the log from a checkpointed index
  * at or before the document holding its oldest key (see {@link DedupIndex} for why that is exact). The checkpoint
@@ -52,7 +55,6 @@ public final class JournalAgent implements Agent
     private static final Logger LOG = LoggerFactory.getLogger(JournalAgent.class);
     private String roleName = "journal";
     private static final int MAX_MARKS = 1 << 16;
-    private static final long HOUR_MS = 3_600_000L;
     private static final int MAX_CACHED_SCHEDULES = 1 << 20;
     private static final int IDLE_SPINS = 100;
     private static final int IDLE_YIELDS = 100;
@@ -86,6 +88,8 @@ public final class JournalAgent implements Agent
     private LongContextRules contextRules = LongContextRules.NONE;
     private long smallestThreshold;
     private final Long2ObjectHashMap<long[]> schedulesByPair = new Long2ObjectHashMap<>();
+    /** The command table: the handler of each kind of control record, by kind. */
+    private final ControlHandler[] commands = new ControlHandler[LogLayout.MAX_CONTROL_KINDS];
 
     private volatile long priceBookIndex = EventLog.NO_INDEX;
     private volatile long priceBookRevision;
@@ -126,6 +130,7 @@ public final class JournalAgent implements Agent
         this.maxDrainEvents = maxDrainEvents;
         this.checkpointIntervalMs = checkpointIntervalMs;
         this.markSpacingMs = Math.max(1000L, dedup.windowMs() / (MAX_MARKS / 2));
+        commands[LogLayout.CONTROL_PRICE_BOOK] = new PriceBookCommand();
     }
 
     /**
@@ -218,12 +223,14 @@ public final class JournalAgent implements Agent
         JournalRequest request;
         while (count < drained.length && (request = inbox.peek()) != null)
         {
-            if (request instanceof PriceBookInstall install)
+            final ControlRequest control = request.asControl();
+            if (control != null)
             {
+                // a control record is a document of its own, after the events queued before it
                 if (count == 0)
                 {
                     inbox.poll();
-                    installPriceBook(install);
+                    record(control);
                     maybeCheckpoint();
                     return 1;
                 }
@@ -377,7 +384,7 @@ public final class JournalAgent implements Agent
         {
             return 0;
         }
-        final long threshold = LongContextRules.thresholdAt(schedule, Math.floorDiv(event.timestampMs(), HOUR_MS));
+        final long threshold = LongContextRules.thresholdAt(schedule, Hours.of(event.timestampMs()));
         return prompt > threshold ? LogLayout.FLAG_LONG_CONTEXT : 0;
     }
 
@@ -392,16 +399,40 @@ public final class JournalAgent implements Agent
         }
     }
 
-    private void installPriceBook(final PriceBookInstall install)
+    /**
+     * Registers the handler of a kind of control record (the journal's command table). Before {@link #recover}; the
+     * price book handler is built in.
+     */
+    public void handle(final int controlKind, final ControlHandler handler)
     {
-        final long nowMs = advanceClock();
-        final long revision = install.revision();
-        if (revision <= priceBookRevision)
+        if (commands[controlKind] != null)
         {
-            install.onRefused(JournalRequest.Refusal.STALE_REVISION);
+            throw new IllegalStateException("control kind " + controlKind + " already has a handler");
+        }
+        commands[controlKind] = handler;
+    }
+
+    private ControlHandler handlerOf(final int controlKind)
+    {
+        return controlKind > 0 && controlKind < commands.length ? commands[controlKind] : null;
+    }
+
+    private void record(final ControlRequest control)
+    {
+        final ControlHandler handler = handlerOf(control.controlKind());
+        if (handler == null)
+        {
+            control.onRefused(JournalRequest.Refusal.UNKNOWN_CONTROL);
             return;
         }
-        final int length = writer.writePriceBook(nowMs, revision, install.json());
+        final JournalRequest.Refusal refusal = handler.check(control);
+        if (refusal != null)
+        {
+            control.onRefused(refusal);
+            return;
+        }
+        final long nowMs = advanceClock();
+        final int length = writer.writeControl(nowMs, control.controlKind(), control.revision(), control.payload());
         final long index;
         try
         {
@@ -410,16 +441,46 @@ public final class JournalAgent implements Agent
         catch (final RuntimeException | Error ex)
         {
             onAppendFailed(ex);
-            install.onRefused(JournalRequest.Refusal.LOG_UNWRITABLE);
+            control.onRefused(JournalRequest.Refusal.LOG_UNWRITABLE);
             return;
         }
         failure = null;
+        assert index > lastAppendedIndex : "log positions only grow";
         lastAppendedIndex = index;
-        priceBookIndex = index;
-        priceBookRevision = revision;
-        useContextRules(install.rules());
-        LOG.info("price book revision {} in force from log index {}", revision, Long.toHexString(index));
-        install.onInstalled(new PriceBookInstall.Installed(revision, index, nowMs));
+        handler.onRecorded(control, index, nowMs);
+        control.onRecorded(new ControlRequest.Recorded(control.revision(), index, nowMs));
+    }
+
+    /** The built-in command: price books, whose long-context rules the journal applies to the events after them. */
+    private final class PriceBookCommand implements ControlHandler
+    {
+        @Override
+        public JournalRequest.Refusal check(final ControlRequest request)
+        {
+            if (!(request instanceof PriceBookInstall))
+            {
+                throw new IllegalArgumentException("a price book is recorded with a PriceBookInstall, which carries its rules");
+            }
+            return request.revision() <= priceBookRevision ? JournalRequest.Refusal.STALE_REVISION : null;
+        }
+
+        @Override
+        public void onRecorded(final ControlRequest request, final long logIndex, final long appendTimeMs)
+        {
+            priceBookIndex = logIndex;
+            priceBookRevision = request.revision();
+            useContextRules(((PriceBookInstall)request).rules());
+            LOG.info("price book revision {} in force from log index {}", request.revision(), Long.toHexString(logIndex));
+        }
+
+        @Override
+        public void onReplayed(final long revision, final DirectBuffer payload, final int offset, final int length,
+            final long logIndex, final long appendTimeMs)
+        {
+            // the rules are compiled by billing from the book at this position and given with useContextRules
+            priceBookIndex = logIndex;
+            priceBookRevision = revision;
+        }
     }
 
     private int intern(
@@ -626,13 +687,24 @@ public final class JournalAgent implements Agent
     private final class ReplayHandler implements LogDocumentReader.Handler, EventLog.DocumentListener
     {
         private long seqAtDocumentStart = dedup.tail();
-        private long bookRevisionInDocument;
+        private final org.agrona.ExpandableArrayBuffer controlPayload = new org.agrona.ExpandableArrayBuffer(4096);
+        private int controlKind;
+        private long controlRevision;
+        private int controlLength;
 
         @Override
-        public void onPriceBook(final long revision, final DirectBuffer buffer, final int offset, final int length,
+        public void onControl(final int kind, final long revision, final DirectBuffer buffer, final int offset, final int length,
             final long appendTimeMs)
         {
-            bookRevisionInDocument = revision;
+            if (handlerOf(kind) == null)
+            {
+                throw new IllegalStateException("the log holds a control record of kind " + kind + ", which this version of "
+                    + "tokenmeter does not know: it was written by another version");
+            }
+            controlKind = kind;
+            controlRevision = revision;
+            controlLength = length;
+            controlPayload.putBytes(0, buffer, offset, length);
         }
 
         @Override
@@ -657,11 +729,10 @@ public final class JournalAgent implements Agent
             }
             addMark(index, seqAtDocumentStart, appendTimeMs);
             seqAtDocumentStart = dedup.tail();
-            if (bookRevisionInDocument != 0)
+            if (controlKind != 0)
             {
-                priceBookIndex = index;
-                priceBookRevision = bookRevisionInDocument;
-                bookRevisionInDocument = 0;
+                commands[controlKind].onReplayed(controlRevision, controlPayload, 0, controlLength, index, appendTimeMs);
+                controlKind = 0;
             }
         }
     }

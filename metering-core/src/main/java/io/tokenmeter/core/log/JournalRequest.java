@@ -21,6 +21,12 @@ public interface JournalRequest
     /** Nothing of the request was appended. */
     void onRefused(Refusal refusal);
 
+    /** @return this request as a control record to record, or null for an event batch (the journal's command table). */
+    default ControlRequest asControl()
+    {
+        return null;
+    }
+
     /** Why a request was refused as a whole. */
     enum Refusal
     {
@@ -31,6 +37,8 @@ public interface JournalRequest
         /** The journal is stopping. */
         SHUTTING_DOWN,
         /** A price book's revision is not above the one in force in this partition (a second install raced it). */
-        STALE_REVISION
+        STALE_REVISION,
+        /** A control record of a kind this journal has no handler for. */
+        UNKNOWN_CONTROL
     }
 }

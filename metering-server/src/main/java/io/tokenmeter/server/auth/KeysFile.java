@@ -1,5 +1,6 @@
 package io.tokenmeter.server.auth;
 
+import io.tokenmeter.core.event.TenantName;
 import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
@@ -31,7 +32,6 @@ import java.util.regex.Pattern;
  */
 public final class KeysFile
 {
-    private static final Pattern TENANT = Pattern.compile("[A-Za-z0-9._:-]{1,64}");
     private static final Pattern NAME = Pattern.compile("[A-Za-z0-9._:@/-]{1,64}");
     private static final Pattern HEX64 = Pattern.compile("[0-9a-fA-F]{64}");
     private static final Set<String> FIELDS = Set.of("name", "sha256", "role", "tenants");
@@ -187,9 +187,9 @@ public final class KeysFile
         for (int i = 0; i < node.size(); i++)
         {
             final JsonNode tenant = node.get(i);
-            if (!tenant.isTextual() || !(ApiKey.ALL_TENANTS.equals(tenant.asText()) || TENANT.matcher(tenant.asText()).matches()))
+            if (!tenant.isTextual() || !(ApiKey.ALL_TENANTS.equals(tenant.asText()) || TenantName.isValid(tenant.asText())))
             {
-                problems.add(at + ".tenants[" + i + "]: must be a tenant name ([A-Za-z0-9._:-]{1,64}) or \"*\"");
+                problems.add(at + ".tenants[" + i + "]: must be a tenant name (" + TenantName.RULE + ") or \"*\"");
                 continue;
             }
             tenants.add(tenant.asText());

@@ -1,5 +1,6 @@
 package io.tokenmeter.server.http;
 
+import io.tokenmeter.core.event.TenantName;
 import com.fasterxml.jackson.core.JsonGenerator;
 import io.netty.buffer.Unpooled;
 import io.netty.handler.codec.http.DefaultFullHttpResponse;
@@ -34,7 +35,6 @@ import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 import java.util.function.Function;
-import java.util.regex.Pattern;
 
 /**
  * The billing routes (SPEC sections 4 and 6): invoices, finalization, the finance listing and the price book. The
@@ -45,7 +45,6 @@ final class BillingRoutes
 {
     static final String INVOICES = "/v1/invoices";
     static final String PRICES = "/v1/prices";
-    private static final Pattern TENANT = Pattern.compile("[A-Za-z0-9._:-]{1,64}");
 
     private final ApiContext api;
 
@@ -92,9 +91,9 @@ final class BillingRoutes
         }
         final String tenant = QueryStringDecoder.decodeComponent(parts[1]);
         final YearMonth period = Periods.parse(parts[2]);
-        if (!TENANT.matcher(tenant).matches())
+        if (!TenantName.isValid(tenant))
         {
-            return done(error(HttpResponseStatus.BAD_REQUEST, "invalid_request", "tenant must match [A-Za-z0-9._:-]{1,64}"));
+            return done(error(HttpResponseStatus.BAD_REQUEST, "invalid_request", "tenant must match " + TenantName.RULE));
         }
         if (period == null)
         {

@@ -200,7 +200,7 @@ final class IngestRequest implements Runnable
         {
             case TOO_MANY_NAMES -> 0;
             case LOG_UNWRITABLE -> 2;
-            case SHUTTING_DOWN, STALE_REVISION -> 3;
+            case SHUTTING_DOWN, STALE_REVISION, UNKNOWN_CONTROL -> 3;
         };
     }
 
@@ -222,7 +222,7 @@ final class IngestRequest implements Runnable
             case TOO_MANY_NAMES -> Responses.error(ctx.alloc(), HttpResponseStatus.BAD_REQUEST, "too_many_names",
                 "the request would define more distinct tenants (16777216) or models (65536) than the log holds; "
                     + "model names must not carry per-request data; " + what);
-            case SHUTTING_DOWN, STALE_REVISION -> Responses.retryLater(ctx.alloc(), HttpResponseStatus.SERVICE_UNAVAILABLE,
+            case SHUTTING_DOWN, STALE_REVISION, UNKNOWN_CONTROL -> Responses.retryLater(ctx.alloc(), HttpResponseStatus.SERVICE_UNAVAILABLE,
                 "shutting_down", "the server is stopping; " + what + ", retry", 1);
         };
     }

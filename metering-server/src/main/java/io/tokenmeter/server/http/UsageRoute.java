@@ -1,5 +1,6 @@
 package io.tokenmeter.server.http;
 
+import io.tokenmeter.core.event.TenantName;
 import com.fasterxml.jackson.core.JsonGenerator;
 import io.netty.handler.codec.http.QueryStringDecoder;
 import io.tokenmeter.core.aggregate.BucketKey;
@@ -16,12 +17,10 @@ import java.time.Instant;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
-import java.util.regex.Pattern;
 
 /** {@code GET /v1/usage}: parses and checks the query (SPEC section 3) and renders the answer. */
 final class UsageRoute
 {
-    private static final Pattern TENANT = Pattern.compile("[A-Za-z0-9._:-]{1,64}");
     private static final Set<String> PARAMETERS = Set.of("tenant", "from", "to", "granularity", "group_by", "consistent");
 
     private UsageRoute()
@@ -49,9 +48,9 @@ final class UsageRoute
             }
         }
         final String tenant = single(params, "tenant");
-        if (tenant == null || !TENANT.matcher(tenant).matches())
+        if (!TenantName.isValid(tenant))
         {
-            return error("tenant is required and must match [A-Za-z0-9._:-]{1,64}");
+            return error("tenant is required and must match " + TenantName.RULE);
         }
         final String from = single(params, "from");
         final String to = single(params, "to");

@@ -1,5 +1,6 @@
 package io.tokenmeter.server.json;
 
+import io.tokenmeter.core.event.TenantName;
 import com.fasterxml.jackson.core.JsonFactory;
 import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonProcessingException;
@@ -1010,7 +1011,7 @@ public final class EventParser implements UsageFields.IgnoredField
     {
         if (value != JsonToken.VALUE_STRING)
         {
-            wrongType(parser, value, index, field, "must be a string matching [A-Za-z0-9._:-]{1,64}");
+            wrongType(parser, value, index, field, "must be a string matching " + TenantName.RULE);
             return -1;
         }
         final char[] chars = parser.getTextCharacters();
@@ -1024,8 +1025,7 @@ public final class EventParser implements UsageFields.IgnoredField
         for (int i = 0; i < length; i++)
         {
             final char c = chars[offset + i];
-            if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')
-                || c == '.' || c == '_' || c == ':' || c == '-'))
+            if (!TenantName.isAllowed(c))
             {
                 problem(index, field, "may contain only letters, digits and . _ : -");
                 return -1;

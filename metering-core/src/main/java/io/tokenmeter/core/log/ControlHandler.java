@@ -1,0 +1,25 @@
+package io.tokenmeter.core.log;
+
+import org.agrona.DirectBuffer;
+
+/**
+ * What a journal does with one kind of CONTROL record: an entry of its command table ({@link JournalAgent#handle}).
+ * Every method runs on the journal thread, in log order, so a handler decides against the state it owns exactly as
+ * replay will decide again: a new kind of record (reservations, credit grants) is a handler, not a change to the
+ * journal's duty cycle.
+ */
+public interface ControlHandler
+{
+    /**
+     * Before the append.
+     *
+     * @return null to record the request, or why it is refused (nothing is written then).
+     */
+    JournalRequest.Refusal check(ControlRequest request);
+
+    /** After the request's record was appended at {@code logIndex}. */
+    void onRecorded(ControlRequest request, long logIndex, long appendTimeMs);
+
+    /** Recovery: a record of this kind read back from the log at {@code logIndex}; the payload is valid during the call. */
+    void onReplayed(long revision, DirectBuffer payload, int offset, int length, long logIndex, long appendTimeMs);
+}

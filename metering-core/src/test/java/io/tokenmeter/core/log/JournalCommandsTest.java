@@ -1,0 +1,151 @@
+package io.tokenmeter.core.log;
+
+import io.tokenmeter.core.dedup.DedupIndex;
+import io.tokenmeter.core.event.EventRecord;
+import io.tokenmeter.core.event.LogDocumentReader;
+import io.tokenmeter.core.event.LogDocumentWriter;
+import io.tokenmeter.core.event.LogLayout;
+import io.tokenmeter.core.snapshot.SnapshotStore;
+import org.agrona.DirectBuffer;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.TimeUnit;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** The journal's command table: control records decided by their handler, written in log order, replayed in order. */
+class JournalCommandsTest
+{
+    private static final int KIND = 7;
+
+    @TempDir
+    Path dir;
+
+    /** A handler that accepts revisions above the last one and remembers what it saw. */
+    static final class Counter implements ControlHandler
+    {
+        final List<String> seen = new ArrayList<>();
+        long revision;
+
+        @Override
+        public JournalRequest.Refusal check(final ControlRequest request)
+        {
+            return request.revision() <= revision ? JournalRequest.Refusal.STALE_REVISION : null;
+        }
+
+        @Override
+        public void onRecorded(final ControlRequest request, final long logIndex, final long appendTimeMs)
+        {
+            revision = request.revision();
+            seen.add("recorded " + request.revision() + " " + new String(request.payload(), StandardCharsets.UTF_8));
+        }
+
+        @Override
+        public void onReplayed(final long revision, final DirectBuffer payload, final int offset, final int length,
+            final long logIndex, final long appendTimeMs)
+        {
+            this.revision = revision;
+            seen.add("replayed " + revision + " " + payload.getStringWithoutLengthUtf8(offset, length));
+        }
+    }
+
+    private JournalAgent journal(final EventLog log)
+    {
+        return new JournalAgent(log, new DedupIndex(1024, TimeUnit.HOURS.toMillis(24), 20_000),
+            new SnapshotStore(dir.resolve("snapshots")), Runnable::run, () -> 1_000_000L, 64, 16, 1000, Long.MAX_VALUE, ns -> { });
+    }
+
+    private static ControlRequest.Recorded record(final JournalAgent journal, final long revision, final String payload)
+        throws Exception
+    {
+        final ControlRequest request = new ControlRequest(KIND, revision, payload.getBytes(StandardCharsets.UTF_8));
+        assertTrue(journal.offer(request));
+        journal.doWork();
+        return request.result().get(1, TimeUnit.SECONDS);
+    }
+
+    @Test
+    void aControlRecordIsDecidedByItsHandlerAndReplayedInLogOrder() throws Exception
+    {
+        final Counter live = new Counter();
+        try (EventLog log = new ChronicleEventLog(dir.resolve("log"), Durability.PROCESS))
+        {
+            final JournalAgent journal = journal(log);
+            journal.handle(KIND, live);
+            journal.recover();
+            final ControlRequest.Recorded first = record(journal, 1, "one");
+            record(journal, 2, "two");
+            final ExecutionException stale = assertThrows(ExecutionException.class, () -> record(journal, 2, "again"));
+            assertTrue(stale.getCause().getMessage().contains("not above"), stale.getCause().getMessage());
+            assertEquals(List.of("recorded 1 one", "recorded 2 two"), live.seen);
+            assertEquals(journal.lastAppendedIndex(), log.lastIndex(), "nothing written for the refused record");
+            assertTrue(first.logIndex() < log.lastIndex());
+        }
+        final Counter replayed = new Counter();
+        try (EventLog log = new ChronicleEventLog(dir.resolve("log"), Durability.PROCESS))
+        {
+            final JournalAgent journal = journal(log);
+            journal.handle(KIND, replayed);
+            journal.recover();
+            assertEquals(List.of("replayed 1 one", "replayed 2 two"), replayed.seen);
+            assertEquals(2, replayed.revision);
+        }
+    }
+
+    @Test
+    void aKindWithoutAHandlerIsRefusedAndALogHoldingOneStopsRecovery() throws Exception
+    {
+        try (EventLog log = new ChronicleEventLog(dir.resolve("log"), Durability.PROCESS))
+        {
+            final JournalAgent journal = journal(log);
+            journal.recover();
+            final ExecutionException refused = assertThrows(ExecutionException.class, () -> record(journal, 1, "x"));
+            assertTrue(refused.getCause().getMessage().contains("no handler"), refused.getCause().getMessage());
+            final JournalAgent writer = journal(log);
+            writer.handle(KIND, new Counter());
+            writer.recover();
+            record(writer, 1, "x");
+        }
+        try (EventLog log = new ChronicleEventLog(dir.resolve("log"), Durability.PROCESS))
+        {
+            final IllegalStateException stopped = assertThrows(IllegalStateException.class, () -> journal(log).recover());
+            assertTrue(stopped.getMessage().contains("control record of kind 7"), stopped.getMessage());
+        }
+    }
+
+    @Test
+    void aPriceBookDocumentOfAnEarlierVersionIsReadAsAControlRecord()
+    {
+        final LogDocumentWriter writer = new LogDocumentWriter(4096);
+        final int length = writer.writeLegacyPriceBook(123L, 4, "{\"book\":1}".getBytes(StandardCharsets.UTF_8));
+        final List<String> seen = new ArrayList<>();
+        new LogDocumentReader().read(writer.buffer(), 0, length, new LogDocumentReader.Handler()
+        {
+            @Override
+            public void onName(final byte recordType, final int id, final DirectBuffer buffer, final int offset, final int len)
+            {
+            }
+
+            @Override
+            public void onEvent(final EventRecord event, final long appendTimeMs)
+            {
+            }
+
+            @Override
+            public void onControl(final int controlKind, final long revision, final DirectBuffer buffer, final int offset,
+                final int len, final long appendTimeMs)
+            {
+                seen.add(controlKind + " " + revision + " " + buffer.getStringWithoutLengthUtf8(offset, len) + " " + appendTimeMs);
+            }
+        });
+        assertEquals(List.of(LogLayout.CONTROL_PRICE_BOOK + " 4 {\"book\":1} 123"), seen);
+    }
+}
