@@ -1,12 +1,13 @@
 package io.tokenmeter.server;
 
+import io.tokenmeter.billing.invoice.BillingService;
+import io.tokenmeter.billing.price.BookInForce;
 import io.tokenmeter.billing.price.PartitionedBook;
 import io.tokenmeter.billing.price.PriceBook;
 import io.tokenmeter.billing.price.PriceBookException;
 import io.tokenmeter.billing.price.RecordedBooks;
 import io.tokenmeter.core.log.EventLog;
 import io.tokenmeter.core.log.JournalAgent;
-import io.tokenmeter.core.log.ControlRequest;
 import io.tokenmeter.core.log.PriceBookInstall;
 import io.tokenmeter.core.partition.Partition;
 import io.tokenmeter.core.partition.Partitions;
@@ -20,14 +21,18 @@ import java.util.concurrent.TimeUnit;
 
 /**
  * Puts price books in force: a book is a global record, written by every partition's journal into its own log at
- * the same revision (SPEC section 9), and in force once all have it. At start, finds the book in force from the
- * journals' checkpoints and logs; a partition that lacks the newest revision (the server stopped while a price
- * change was reaching the partitions) is given it again at that revision, so all partitions agree before any event
- * is priced. Cold path: billing thread and start-up.
+ * the same revision (SPEC section 9). Each partition's book in force is what its journal recorded, so billing prices
+ * every partition with the book its events were decided by, even while a change has reached only some partitions (a
+ * partition whose log could not be written refuses it; the same book put again completes it, and so does a restart,
+ * which records the newest revision in every partition that lacks it before any event is taken). Cold path: billing
+ * thread and start-up, one at a time.
  */
 final class PriceBookRecorder
 {
     private static final Logger LOG = LoggerFactory.getLogger(PriceBookRecorder.class);
+
+    /** How long a price change waits for room in a journal queue (shared with ingest) before that partition refuses. */
+    private static final long OFFER_PATIENCE_MS = 5_000;
 
     private final Partitions partitions;
     /** The newest revision any partition was asked to record (a failed change may have reached some partitions). */
@@ -39,128 +44,181 @@ final class PriceBookRecorder
     }
 
     /**
-     * After the journals recovered and before they run: gives the journals that hold the newest recorded book its
-     * context rules, and answers which partitions lack it.
+     * After the journals recovered and before they run: gives each journal the context rules of the book it holds
+     * in force, and answers what each partition has.
      *
-     * @return the newest recorded book and where each partition has it ({@link EventLog#NO_INDEX} where it lacks it),
-     *     or null when no partition has recorded any book.
+     * @return the book in force in each partition, or null when no partition has recorded any book.
      */
     PartitionedBook recovered()
     {
-        int newest = -1;
+        final BookInForce[] entries = new BookInForce[partitions.count()];
+        BookInForce newest = null;
         for (final Partition partition : partitions.all())
         {
             final JournalAgent journal = partition.journal();
-            if (journal.priceBookRevision() > 0
-                && (newest < 0 || journal.priceBookRevision() > partitions.get(newest).journal().priceBookRevision()))
+            if (journal.priceBookRevision() > 0)
             {
-                newest = partition.index();
+                final BookInForce book = read(partition, journal.priceBookIndex(), journal.priceBookRevision());
+                journal.useContextRules(book.book());
+                entries[partition.index()] = book;
+                if (newest == null || book.revision() > newest.revision())
+                {
+                    newest = book;
+                }
             }
         }
-        if (newest < 0)
+        if (newest == null)
         {
             return null;
         }
-        final JournalAgent holder = partitions.get(newest).journal();
-        final long revision = holder.priceBookRevision();
-        lastRevision = revision;
-        final Recorded recorded = read(partitions.get(newest), holder.priceBookIndex(), revision);
-        final long[] indexes = new long[partitions.count()];
-        for (final Partition partition : partitions.all())
+        lastRevision = newest.revision();
+        for (int p = 0; p < entries.length; p++)
         {
-            final JournalAgent journal = partition.journal();
-            if (journal.priceBookRevision() == revision)
+            if (entries[p] == null)
             {
-                indexes[partition.index()] = journal.priceBookIndex();
-                journal.useContextRules(recorded.book());
-            }
-            else
-            {
-                indexes[partition.index()] = EventLog.NO_INDEX;
+                entries[p] = new BookInForce(newest.book(), 0, EventLog.NO_INDEX, 0);
             }
         }
-        return new PartitionedBook(recorded.book(), revision, indexes, recorded.appendTimeMs());
+        return new PartitionedBook(entries);
     }
 
-    /** Records a recovered book in the partitions that lack it, at its own revision. Journals running. */
+    /**
+     * Journals running: records the newest recovered book in the partitions that lack it (the server stopped while a
+     * price change was reaching the partitions), at its own revision, so all agree before any event is taken.
+     */
     PartitionedBook complete(final PartitionedBook recovered)
     {
-        final List<Integer> lacking = new ArrayList<>();
-        for (int p = 0; p < recovered.logIndexes().length; p++)
-        {
-            if (recovered.logIndexes()[p] == EventLog.NO_INDEX)
-            {
-                lacking.add(p);
-            }
-        }
-        if (lacking.isEmpty())
+        if (recovered.lacking().isEmpty())
         {
             return recovered;
         }
-        LOG.warn("price book revision {} is recorded in {} of {} partitions (the server stopped while it was being put in "
-            + "force); recording it in partitions {} now", recovered.revision(), partitions.count() - lacking.size(),
-            partitions.count(), lacking);
-        return await(record(recovered.book(), recovered.revision(), lacking, recovered.logIndexes()));
-    }
-
-    /** Records a new book in every partition at the next revision; completes once all have it. Billing thread. */
-    CompletableFuture<PartitionedBook> recordNext(final PriceBook book)
-    {
-        long revision = lastRevision;
-        for (final Partition partition : partitions.all())
+        LOG.warn("price book revision {} is in force in {} of {} partitions (a change that did not reach every partition "
+            + "before the server stopped); recording it in partitions {} now", recovered.revision(),
+            partitions.count() - recovered.lacking().size(), partitions.count(), recovered.lacking());
+        final BillingService.Recorded done = await(record(recovered.book(), recovered));
+        if (!done.refusals().isEmpty())
         {
-            revision = Math.max(revision, partition.journal().priceBookRevision());
+            throw new IllegalStateException("the price book in force could not be recorded in every partition: "
+                + String.join("; ", done.refusals()));
         }
-        lastRevision = revision + 1;
-        final List<Integer> all = new ArrayList<>();
-        for (int p = 0; p < partitions.count(); p++)
+        return done.inForce();
+    }
+
+    /** Records the configured or shipped book at start. */
+    PartitionedBook recordNow(final PriceBook book, final PartitionedBook current)
+    {
+        final BillingService.Recorded done = await(record(book, current));
+        if (!done.refusals().isEmpty())
         {
-            all.add(p);
+            throw new IllegalStateException("the price book could not be recorded in every partition: "
+                + String.join("; ", done.refusals()));
         }
-        return record(book, revision + 1, all, new long[partitions.count()]);
+        return done.inForce();
     }
 
-    /** Records and waits (start-up only). */
-    PartitionedBook recordNow(final PriceBook book)
+    /**
+     * Records {@code book} in every partition that does not have it in force: at the newest revision when it is the
+     * book some partitions already have (completing a change that failed partway), else at the next revision in all.
+     * Completes once every partition has recorded or refused it. Billing thread or start-up.
+     */
+    CompletableFuture<BillingService.Recorded> record(final PriceBook book, final PartitionedBook current)
     {
-        return await(recordNext(book));
-    }
-
-    private CompletableFuture<PartitionedBook> record(final PriceBook book, final long revision, final List<Integer> into,
-        final long[] knownIndexes)
-    {
-        final long[] indexes = knownIndexes.clone();
-        final List<CompletableFuture<ControlRequest.Recorded>> installs = new ArrayList<>();
+        final long revision;
+        final List<Integer> into = new ArrayList<>();
+        if (current != null && current.book().sha256().equals(book.sha256()))
+        {
+            revision = current.revision();
+            into.addAll(current.lacking());
+        }
+        else
+        {
+            long highest = lastRevision;
+            for (final Partition partition : partitions.all())
+            {
+                highest = Math.max(highest, partition.journal().priceBookRevision());
+            }
+            revision = highest + 1;
+            for (int p = 0; p < partitions.count(); p++)
+            {
+                into.add(p);
+            }
+        }
+        lastRevision = Math.max(lastRevision, revision);
+        final List<CompletableFuture<String>> outcomes = new ArrayList<>();
+        final BookInForce[] recorded = new BookInForce[partitions.count()];
         for (final int p : into)
         {
             final PriceBookInstall install = new PriceBookInstall(book.recordedJson(), book, revision);
-            if (!partitions.get(p).journal().offer(install))
+            if (!offer(partitions.get(p), install))
             {
-                return CompletableFuture.failedFuture(new IllegalStateException("the journal queue of partition " + p
-                    + " is full; the book in force is unchanged, retry shortly"));
+                outcomes.add(CompletableFuture.completedFuture("partition " + p + ": its journal queue stayed full for "
+                    + OFFER_PATIENCE_MS + " ms"));
+                continue;
             }
-            installs.add(install.result().thenApply(installed ->
+            outcomes.add(install.result().handle((done, failure) ->
             {
-                indexes[p] = installed.logIndex();
-                return installed;
+                if (failure != null)
+                {
+                    return "partition " + p + ": " + failure.getMessage();
+                }
+                recorded[p] = new BookInForce(book, done.revision(), done.logIndex(), done.appendTimeMs());
+                return null;
             }));
         }
-        return CompletableFuture.allOf(installs.toArray(CompletableFuture[]::new)).thenApply(done ->
+        return CompletableFuture.allOf(outcomes.toArray(CompletableFuture[]::new)).thenApply(all ->
         {
-            long installedAtMs = 0;
-            for (final CompletableFuture<ControlRequest.Recorded> install : installs)
+            PartitionedBook inForce = current;
+            final List<String> refusals = new ArrayList<>();
+            for (int p = 0; p < recorded.length; p++)
             {
-                installedAtMs = Math.max(installedAtMs, install.join().appendTimeMs());
+                if (recorded[p] != null)
+                {
+                    inForce = (inForce == null ? firstBook(recorded[p]) : inForce).with(p, recorded[p]);
+                }
             }
-            return new PartitionedBook(book, revision, indexes, installedAtMs);
+            for (final CompletableFuture<String> outcome : outcomes)
+            {
+                if (outcome.join() != null)
+                {
+                    refusals.add(outcome.join());
+                }
+            }
+            if (inForce == null)
+            {
+                throw new IllegalStateException("no partition recorded the price book: " + String.join("; ", refusals));
+            }
+            return new BillingService.Recorded(inForce, refusals);
         });
     }
 
-    private static PartitionedBook await(final CompletableFuture<PartitionedBook> future)
+    /** A new data directory's first book: partitions that have not recorded it yet show revision 0, so they lack it. */
+    private PartitionedBook firstBook(final BookInForce first)
+    {
+        final BookInForce[] entries = new BookInForce[partitions.count()];
+        java.util.Arrays.fill(entries, new BookInForce(first.book(), 0, EventLog.NO_INDEX, 0));
+        return new PartitionedBook(entries);
+    }
+
+    /** Offers a control record, waiting a little while the journal's queue (shared with ingest) is full. */
+    private static boolean offer(final Partition partition, final PriceBookInstall install)
+    {
+        final long until = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(OFFER_PATIENCE_MS);
+        while (!partition.journal().offer(install))
+        {
+            if (System.nanoTime() > until)
+            {
+                return false;
+            }
+            java.util.concurrent.locks.LockSupport.parkNanos(1_000_000);
+        }
+        return true;
+    }
+
+    private static BillingService.Recorded await(final CompletableFuture<BillingService.Recorded> future)
     {
         try
         {
-            return future.get(30, TimeUnit.SECONDS);
+            return future.get(60, TimeUnit.SECONDS);
         }
         catch (final Exception ex)
         {
@@ -169,12 +227,8 @@ final class PriceBookRecorder
         }
     }
 
-    private record Recorded(PriceBook book, long appendTimeMs)
-    {
-    }
-
     /** Reads the book a journal names as in force from its partition's log. */
-    private static Recorded read(final Partition partition, final long index, final long revision)
+    private static BookInForce read(final Partition partition, final long index, final long revision)
     {
         final RecordedBooks.Recorded recorded = RecordedBooks.readAt(partition.log(), index);
         if (recorded == null || recorded.revision() != revision)
@@ -185,7 +239,7 @@ final class PriceBookRecorder
         }
         try
         {
-            return new Recorded(recorded.parse(), recorded.appendTimeMs());
+            return recorded.inForce();
         }
         catch (final PriceBookException ex)
         {

@@ -24,6 +24,7 @@ import java.io.PrintStream;
 import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -45,7 +46,10 @@ import java.util.stream.Stream;
  * price book's) are rewritten to the same points of the new layout: the new log position of a final invoice is the
  * end of its tenant's new partition at the moment the source document it named was copied, so it covers exactly the
  * tenant's events it covered before (docs/decisions.md). Snapshots are not copied: the first start rebuilds them.
- * Single-threaded; the source must not be in use (its lock is taken) and the target must not exist.
+ * The copy is written to {@code TARGET.partial}, forced to disk, checked (every tenant's events and tokens counted
+ * in the source and in the copy, each read on its own) and only then renamed to the target, so a server can never
+ * start on half a copy. Single-threaded; the source must not be in use (its lock is taken) and the target must not
+ * exist.
  */
 final class Repartitioner
 {
@@ -81,13 +85,129 @@ final class Repartitioner
         {
             throw new SettingsException(ex.getMessage());
         }
+        final Path partial = to.resolveSibling(to.getFileName() + ".partial");
+        if (Files.exists(partial))
+        {
+            throw new SettingsException(partial + " exists: an earlier repartition into " + to + " did not finish; remove "
+                + partial + " and run it again");
+        }
         try (DataDirLock sourceLock = DataDirLock.acquire(from))
         {
-            final DataLayout target = DataLayout.create(to, partitions);
-            try (DataDirLock targetLock = DataDirLock.acquire(to))
+            final Result result;
+            try
             {
-                return copy(source, target);
+                final DataLayout target = DataLayout.create(partial, partitions);
+                try (DataDirLock targetLock = DataDirLock.acquire(partial))
+                {
+                    result = copy(source, target);
+                }
+                verify(source, DataLayout.read(partial));
             }
+            catch (final IOException | RuntimeException ex)
+            {
+                deleteAll(partial);
+                throw ex;
+            }
+            // only a complete, verified copy gets the target's name: a server can never start on half a copy
+            Files.move(partial, to, StandardCopyOption.ATOMIC_MOVE);
+            forceDirectory(to.toAbsolutePath().getParent());
+            out.println("written to " + to + ": every tenant's events and tokens are the source's");
+            return result;
+        }
+    }
+
+    /**
+     * Counts every tenant's events and tokens in every log of the source and of the copy, each read on its own, and
+     * refuses the copy unless they are equal.
+     */
+    private static void verify(final DataLayout source, final DataLayout copy)
+    {
+        final Map<String, long[]> before = tally(source);
+        final Map<String, long[]> after = tally(copy);
+        for (final Map.Entry<String, long[]> tenant : before.entrySet())
+        {
+            final long[] copied = after.get(tenant.getKey());
+            if (copied == null || !java.util.Arrays.equals(tenant.getValue(), copied))
+            {
+                throw new IllegalStateException("the copy of tenant " + tenant.getKey() + " differs from the source (events "
+                    + "and tokens " + java.util.Arrays.toString(tenant.getValue()) + " against "
+                    + java.util.Arrays.toString(copied) + "); the copy was removed");
+            }
+        }
+        if (after.size() != before.size())
+        {
+            throw new IllegalStateException("the copy holds " + after.size() + " tenants, the source " + before.size()
+                + "; the copy was removed");
+        }
+    }
+
+    /** @return per tenant: events, then each token class's sum, over every partition's log. */
+    private static Map<String, long[]> tally(final DataLayout layout)
+    {
+        final Map<String, long[]> tally = new HashMap<>();
+        for (int p = 0; p < layout.partitions(); p++)
+        {
+            final NameDictionary tenants = new NameDictionary(JournalAgent.MAX_TENANTS);
+            try (ChronicleEventLog log = ChronicleEventLog.openReadOnly(layout.logDir(p));
+                EventLog.Reader reader = log.newReader())
+            {
+                reader.startAt(EventLog.NO_INDEX);
+                final LogDocumentReader.Handler counter = new LogDocumentReader.Handler()
+                {
+                    @Override
+                    public void onName(final byte recordType, final int id, final DirectBuffer buffer, final int offset,
+                        final int length)
+                    {
+                        if (recordType == LogLayout.RECORD_TENANT_NAME)
+                        {
+                            tenants.defineOrVerify(id, buffer, offset, length);
+                        }
+                    }
+
+                    @Override
+                    public void onEvent(final EventRecord event, final long appendTimeMs)
+                    {
+                        final long[] sums = tally.computeIfAbsent(tenants.name(event.tenantId()), t -> new long[1 + TokenClass.COUNT]);
+                        sums[0]++;
+                        for (int i = 0; i < TokenClass.COUNT; i++)
+                        {
+                            sums[1 + i] += event.tokens(i);
+                        }
+                    }
+                };
+                while (reader.readNext(counter, (index, appendTimeMs) -> { }) != EventLog.NO_INDEX)
+                {
+                    // every document
+                }
+            }
+        }
+        return tally;
+    }
+
+    private static void deleteAll(final Path dir) throws IOException
+    {
+        if (!Files.exists(dir))
+        {
+            return;
+        }
+        try (Stream<Path> files = Files.walk(dir))
+        {
+            for (final Path file : files.sorted(java.util.Comparator.reverseOrder()).toList())
+            {
+                Files.delete(file);
+            }
+        }
+    }
+
+    private static void forceDirectory(final Path dir)
+    {
+        try (FileChannel channel = FileChannel.open(dir, StandardOpenOption.READ))
+        {
+            channel.force(true);
+        }
+        catch (final IOException ignored)
+        {
+            // some file systems cannot fsync a directory; the rename is still atomic
         }
     }
 
@@ -165,8 +285,8 @@ final class Repartitioner
             }
         }
         forceAll(target.dataDir());
-        out.println("repartitioned " + source.dataDir() + " (" + source.partitions() + " partition" + plural(source.partitions())
-            + ") into " + target.dataDir() + " (" + target.partitions() + " partition" + plural(target.partitions()) + "): "
+        out.println("copied " + source.dataDir() + " (" + source.partitions() + " partition" + plural(source.partitions())
+            + ") into " + target.partitions() + " partition" + plural(target.partitions()) + ": "
             + documents + " documents, " + events + " events, " + books + " price book record(s), " + finals.size()
             + " final invoice(s)");
         return new Result(source.partitions(), target.partitions(), documents, events, books, finals.size());

@@ -7,7 +7,6 @@ import io.tokenmeter.billing.price.PartitionedBook;
 import io.tokenmeter.billing.price.PriceBook;
 import io.tokenmeter.billing.price.PriceBookException;
 import io.tokenmeter.billing.price.PriceBookLoader;
-import io.tokenmeter.core.aggregate.AggregatorAgent;
 import io.tokenmeter.core.log.Faults;
 import io.tokenmeter.core.partition.DataLayout;
 import io.tokenmeter.core.partition.Partition;
@@ -26,7 +25,6 @@ import org.slf4j.LoggerFactory;
 import java.io.IOException;
 import java.net.InetAddress;
 import java.net.UnknownHostException;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -74,9 +72,7 @@ public final class TokenmeterServer implements ApiContext, AutoCloseable
     private final Keys keys;
     private final ScheduledExecutorService diskWatch;
     private volatile BillingService billing;
-    private volatile long diskFreeBytes = Long.MAX_VALUE;
-    private volatile boolean journalRecovered;
-    private volatile boolean stopping;
+    private final Readiness readiness;
 
     private TokenmeterServer(final Settings settings) throws IOException, InterruptedException
     {
@@ -120,15 +116,16 @@ public final class TokenmeterServer implements ApiContext, AutoCloseable
             dedupPerPartition, settings.dedupWindow, partitions.sum(p -> p.journal().dedup().memoryBytes()) >> 20);
         books = new PriceBookRecorder(partitions);
         metrics.bind(partitions);
-        metrics.bindServer(partitions, dataDir.resolve("log"), () -> diskFreeBytes, this::isReady);
+        readiness = new Readiness(partitions, dataDir, settings.minFreeDiskBytes);
+        metrics.bindServer(partitions, dataDir.resolve("log"), readiness::diskFreeBytes, readiness::isReady);
         diskWatch = Executors.newSingleThreadScheduledExecutor(r ->
         {
             final Thread t = new Thread(r, "disk-watch");
             t.setDaemon(true);
             return t;
         });
-        checkDisk();
-        diskWatch.scheduleWithFixedDelay(this::checkDisk, 1, 1, TimeUnit.SECONDS);
+        readiness.checkDisk();
+        diskWatch.scheduleWithFixedDelay(readiness::checkDisk, 1, 1, TimeUnit.SECONDS);
         diskWatch.scheduleWithFixedDelay(agentErrors::report, 1, 1, TimeUnit.SECONDS);
         http = new HttpServer(this, tls, settings.bind, settings.port, settings.ioThreads);
         metrics.bindAccess(keys, http::openConnections);
@@ -198,7 +195,7 @@ public final class TokenmeterServer implements ApiContext, AutoCloseable
         final PriceBook wanted = configuredBook != null ? configuredBook : prices == null ? PriceBookLoader.shipped() : null;
         if (wanted != null && (prices == null || !prices.book().sha256().equals(wanted.sha256())))
         {
-            prices = books.recordNow(wanted);
+            prices = books.recordNow(wanted, prices);
             LOG.info("price book {} (revision {}, sha256 {}) put in force", configuredBook != null ? settings.prices : "shipped",
                 prices.revision(), prices.book().sha256());
         }
@@ -207,8 +204,8 @@ public final class TokenmeterServer implements ApiContext, AutoCloseable
             LOG.info("price book revision {} (sha256 {}) in force, as recorded in the log", prices.revision(), prices.book().sha256());
         }
         billing = new BillingService(new InvoiceStore(dataDir.resolve("invoices")), new AggregatorUsage(),
-            books::recordNext, prices, settings.invoiceGrace, System::currentTimeMillis, settings.queryTimeout);
-        journalRecovered = true;
+            books::record, prices, settings.invoiceGrace, System::currentTimeMillis, settings.queryTimeout);
+        readiness.onJournalsRecovered();
         LOG.info("journals recovered; counting the logs of {} partition{}", partitions.count(), partitions.count() == 1 ? "" : "s");
     }
 
@@ -349,84 +346,13 @@ public final class TokenmeterServer implements ApiContext, AutoCloseable
     @Override
     public boolean ingestReady()
     {
-        return journalRecovered && !stopping && !diskLow();
-    }
-
-    private boolean diskLow()
-    {
-        return diskFreeBytes < settings.minFreeDiskBytes;
-    }
-
-    /** Measures the free space of the data directory's file system (disk-watch thread, every second). */
-    private void checkDisk()
-    {
-        final boolean wasLow = diskLow();
-        try
-        {
-            diskFreeBytes = Files.getFileStore(dataDir).getUsableSpace();
-        }
-        catch (final IOException | RuntimeException ex)
-        {
-            LOG.warn("cannot measure free space in {}: {}", dataDir, ex.toString());
-            return;
-        }
-        if (diskLow() != wasLow)
-        {
-            if (wasLow)
-            {
-                LOG.info("disk space back: {} MiB free in {}; ingest resumes", diskFreeBytes >> 20, dataDir);
-            }
-            else
-            {
-                LOG.error("disk almost full: {} MiB free in {}, below min-free-disk {} MiB; ingest answers 503 until space "
-                    + "returns", diskFreeBytes >> 20, dataDir, settings.minFreeDiskBytes >> 20);
-            }
-        }
+        return readiness.ingestReady();
     }
 
     @Override
     public List<String> notReadyReasons()
     {
-        final List<String> reasons = new ArrayList<>(2);
-        if (stopping)
-        {
-            reasons.add("stopping");
-        }
-        if (!journalRecovered)
-        {
-            reasons.add("recovering: rebuilding dedup state from the log");
-        }
-        else
-        {
-            for (final Partition partition : partitions.all())
-            {
-                final AggregatorAgent aggregator = partition.aggregator();
-                if (!aggregator.isRecovered())
-                {
-                    reasons.add("recovering: counting the log" + ofPartition(partition) + " (applied up to index "
-                        + Long.toHexString(aggregator.appliedIndex()) + ")");
-                }
-            }
-        }
-        for (final Partition partition : partitions.all())
-        {
-            final String failure = partition.journal().failure();
-            if (failure != null)
-            {
-                reasons.add("journal failing" + ofPartition(partition) + ": " + failure);
-            }
-        }
-        if (diskLow())
-        {
-            reasons.add("disk full: " + (diskFreeBytes >> 20) + " MiB free in " + dataDir + ", below min-free-disk "
-                + (settings.minFreeDiskBytes >> 20) + " MiB: free space there; ingest resumes by itself");
-        }
-        return reasons;
-    }
-
-    private String ofPartition(final Partition partition)
-    {
-        return partitions.count() == 1 ? "" : " in partition " + partition.index();
+        return readiness.reasons();
     }
 
     @Override
@@ -438,14 +364,14 @@ public final class TokenmeterServer implements ApiContext, AutoCloseable
     /** @return true once recovery is complete and the server is not stopping. */
     public boolean isReady()
     {
-        return notReadyReasons().isEmpty();
+        return readiness.isReady();
     }
 
     /** Graceful stop: no new connections, in-flight requests answered, final checkpoint and snapshot. */
     @Override
     public void close()
     {
-        stopping = true;
+        readiness.onStopping();
         http.stopAccepting();
         final long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
         while (inFlight.get() > 0 && System.nanoTime() < deadline)

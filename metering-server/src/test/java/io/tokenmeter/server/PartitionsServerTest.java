@@ -208,6 +208,49 @@ class PartitionsServerTest
     }
 
     @Test
+    void aPriceChangeAPartitionCannotRecordLeavesEveryPartitionPricingWithItsOwnBookUntilPutAgain() throws Exception
+    {
+        final List<String> tenants = tenantPerPartition(4);
+        final Faults failing = new Faults();
+        start(dir.resolve("data"), Map.of("partitions", "4"), p -> p == 3 ? failing : null);
+        assertEquals(202, client.post("/v1/events", "application/json", mixedBatch("c", tenants, 8, "2026-11-02T10:00:00Z"))
+            .status());
+        final long before = client.get("/v1/prices").json().get("revision").asLong();
+        final String book = new String(getClass().getResourceAsStream("/io/tokenmeter/billing/default-prices.yaml")
+            .readAllBytes(), StandardCharsets.UTF_8).replace("\"2.50\"", "\"2.70\"");
+        failing.failAppends("No space left on device");
+        final Client.Answer refused = client.put("/v1/prices", "application/yaml", book);
+        assertEquals(503, refused.status(), refused.body());
+        assertTrue(refused.body().contains("[3]") && refused.body().contains("PUT the same book again"), refused.body());
+        // the disk comes back; partition 3 is ready again once it appends (decision 57)
+        failing.failAppends(null);
+        assertEquals(202, client.post("/v1/events", "application/json", event("after", tenants.get(3), "2026-11-02T11:00:00Z", 1))
+            .status());
+        final JsonNode partly = client.get("/v1/prices").json();
+        assertEquals(before + 1, partly.get("revision").asLong());
+        assertEquals("[3]", partly.get("partitions_lacking").toString(), partly.toString());
+        assertEquals(before + 1, client.get("/v1/invoices/" + tenants.get(0) + "/2026-11").json().get("price_book")
+            .get("revision").asLong(), "a partition that recorded the change prices with it");
+        assertEquals(before, client.get("/v1/invoices/" + tenants.get(3) + "/2026-11").json().get("price_book")
+            .get("revision").asLong(), "the partition that could not record it prices with the book it decided by");
+
+        final Client.Answer completed = client.put("/v1/prices", "application/yaml", book);
+        assertEquals(200, completed.status(), completed.body());
+        assertEquals(before + 1, completed.json().get("revision").asLong(), "completed at the same revision");
+        assertFalse(completed.json().has("partitions_lacking"), completed.body());
+        for (final String tenant : tenants)
+        {
+            assertEquals(before + 1, client.get("/v1/invoices/" + tenant + "/2026-11").json().get("price_book")
+                .get("revision").asLong(), tenant);
+        }
+        server.close();
+        server = null;
+        final ByteArrayOutputStream printed = new ByteArrayOutputStream();
+        assertTrue(new Auditor(dir.resolve("data"), YearMonth.parse("2026-11"), null,
+            new PrintStream(printed, true, StandardCharsets.UTF_8)).run(List.of()).clean(), printed.toString(StandardCharsets.UTF_8));
+    }
+
+    @Test
     void invoicesPricesAndTheListingSpanEveryPartition() throws Exception
     {
         final List<String> tenants = tenantPerPartition(4);
@@ -403,5 +446,8 @@ class PartitionsServerTest
             server = null;
         }
         assertThrows(SettingsException.class, () -> new Repartitioner(out).run(one, four, 2), "the target must not exist");
+        assertFalse(Files.exists(dir.resolve("four.partial")), "the copy was renamed into place whole");
+        assertTrue(printed.toString(StandardCharsets.UTF_8).contains("every tenant's events and tokens are the source's"),
+            printed.toString(StandardCharsets.UTF_8));
     }
 }

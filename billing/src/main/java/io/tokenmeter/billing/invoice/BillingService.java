@@ -51,10 +51,21 @@ public final class BillingService implements AutoCloseable
     {
     }
 
-    /** Records a price book in every partition's log (the journals), at the next revision. */
+    /** Records a price book in every partition's log (the journals). */
     public interface PriceRecorder
     {
-        CompletableFuture<PartitionedBook> record(PriceBook book);
+        /**
+         * Records {@code book} in every partition that does not have it in force yet (at the next revision, or at the
+         * newest revision when it is the book a failed change left in some partitions only).
+         *
+         * @return the books in force afterwards, and why each partition that could not record it could not.
+         */
+        CompletableFuture<Recorded> record(PriceBook book, PartitionedBook current);
+    }
+
+    /** The books in force after a price change, and the partitions that refused it (empty when all have it). */
+    public record Recorded(PartitionedBook inForce, List<String> refusals)
+    {
     }
 
     /** The answer to a finalize: the final invoice, and whether this call created it. */
@@ -195,13 +206,38 @@ public final class BillingService implements AutoCloseable
         return onBillingThread(() ->
         {
             final PartitionedBook current = prices;
-            if (current != null && current.book().sha256().equals(book.sha256()))
+            if (current != null && current.book().sha256().equals(book.sha256()) && current.lacking().isEmpty())
             {
                 return current;
             }
-            final PartitionedBook next = await(recorder.record(book));
-            prices = next;
-            return next;
+            final Recorded recorded;
+            try
+            {
+                recorded = recorder.record(book, current).get(60, TimeUnit.SECONDS);
+            }
+            catch (final TimeoutException ex)
+            {
+                throw new BillingUnavailableException("the journals did not record the book within 60 s; GET /v1/prices "
+                    + "shows what is in force, and PUT the book again to complete it");
+            }
+            catch (final InterruptedException ex)
+            {
+                Thread.currentThread().interrupt();
+                throw new BillingUnavailableException("interrupted");
+            }
+            catch (final ExecutionException ex)
+            {
+                throw new BillingUnavailableException(String.valueOf(ex.getCause().getMessage()));
+            }
+            // every partition that recorded it prices with it from now on, whatever the others did
+            prices = recorded.inForce();
+            if (!recorded.refusals().isEmpty())
+            {
+                throw new BillingUnavailableException("the book is in force in partitions that recorded it, not yet in "
+                    + recorded.inForce().lacking() + " (" + String.join("; ", recorded.refusals()) + "); PUT the same book "
+                    + "again to complete it (a restart completes it too)");
+            }
+            return recorded.inForce();
         });
     }
 

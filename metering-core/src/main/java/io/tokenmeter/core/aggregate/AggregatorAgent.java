@@ -35,7 +35,6 @@ public final class AggregatorAgent implements Agent
 
     public static final String SNAPSHOT_KIND = "aggregate";
     private static final Logger LOG = LoggerFactory.getLogger(AggregatorAgent.class);
-    private String roleName = "aggregator";
     private static final int MAX_DOCUMENTS_PER_CYCLE = 256;
     private static final int MAX_WAITING_QUERIES = 4096;
 
@@ -57,6 +56,7 @@ public final class AggregatorAgent implements Agent
     private EventLog.Reader reader;
     private long lastSnapshotMs;
     private long lastSnapshotIndex = EventLog.NO_INDEX;
+    private String roleName = "aggregator";
 
     private volatile long appliedIndex = EventLog.NO_INDEX;
     private final java.util.concurrent.atomic.AtomicLong eventsCountedSinceStart = new java.util.concurrent.atomic.AtomicLong();

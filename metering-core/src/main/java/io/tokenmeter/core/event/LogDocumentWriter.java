@@ -83,11 +83,7 @@ public final class LogDocumentWriter
      */
     public int writeControl(final long appendTimeMs, final int controlKind, final long revision, final byte[] payload)
     {
-        buffer.putByte(DOC_KIND_OFFSET, DOCUMENT_KIND_CONTROL);
-        buffer.putByte(DOC_VERSION_OFFSET, DOCUMENT_VERSION);
-        buffer.putShort(DOC_KIND_OFFSET + 2, (short)0);
-        buffer.putInt(DOC_RECORD_COUNT_OFFSET, 0);
-        buffer.putLong(DOC_APPEND_TIME_OFFSET, appendTimeMs);
+        recordHeader(DOCUMENT_KIND_CONTROL, appendTimeMs);
         buffer.putInt(CONTROL_KIND_OFFSET, controlKind);
         buffer.putInt(CONTROL_KIND_OFFSET + 4, 0);
         buffer.putLong(CONTROL_REVISION_OFFSET, revision);
@@ -106,17 +102,23 @@ public final class LogDocumentWriter
      */
     public int writeLegacyPriceBook(final long appendTimeMs, final long revision, final byte[] json)
     {
-        buffer.putByte(DOC_KIND_OFFSET, DOCUMENT_KIND_PRICE_BOOK);
-        buffer.putByte(DOC_VERSION_OFFSET, DOCUMENT_VERSION);
-        buffer.putShort(DOC_KIND_OFFSET + 2, (short)0);
-        buffer.putInt(DOC_RECORD_COUNT_OFFSET, 0);
-        buffer.putLong(DOC_APPEND_TIME_OFFSET, appendTimeMs);
+        recordHeader(DOCUMENT_KIND_PRICE_BOOK, appendTimeMs);
         buffer.putLong(PRICE_BOOK_REVISION_OFFSET, revision);
         buffer.putInt(PRICE_BOOK_LENGTH_OFFSET, json.length);
         buffer.putBytes(PRICE_BOOK_JSON_OFFSET, json);
         length = PRICE_BOOK_JSON_OFFSET + json.length;
         recordCount = 0;
         return withChecksum(length);
+    }
+
+    /** The header of a document that holds one record and no event records. */
+    private void recordHeader(final byte kind, final long appendTimeMs)
+    {
+        buffer.putByte(DOC_KIND_OFFSET, kind);
+        buffer.putByte(DOC_VERSION_OFFSET, DOCUMENT_VERSION);
+        buffer.putShort(DOC_KIND_OFFSET + 2, (short)0);
+        buffer.putInt(DOC_RECORD_COUNT_OFFSET, 0);
+        buffer.putLong(DOC_APPEND_TIME_OFFSET, appendTimeMs);
     }
 
     /** @return a mark to {@link #reset(long)} to: the length and record count packed in one long. */

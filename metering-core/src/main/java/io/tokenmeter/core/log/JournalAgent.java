@@ -53,7 +53,6 @@ public final class JournalAgent implements Agent
     public static final int MAX_MODELS = 1 << 16;
 
     private static final Logger LOG = LoggerFactory.getLogger(JournalAgent.class);
-    private String roleName = "journal";
     private static final int MAX_MARKS = 1 << 16;
     private static final int MAX_CACHED_SCHEDULES = 1 << 20;
     private static final int IDLE_SPINS = 100;
@@ -85,6 +84,7 @@ public final class JournalAgent implements Agent
     private long clockMs;
     private long lastCheckpointMs;
     private long lastCheckpointIndex = EventLog.NO_INDEX;
+    private String roleName = "journal";
     private LongContextRules contextRules = LongContextRules.NONE;
     private long smallestThreshold;
     private final Long2ObjectHashMap<long[]> schedulesByPair = new Long2ObjectHashMap<>();
@@ -459,7 +459,9 @@ public final class JournalAgent implements Agent
         {
             if (!(request instanceof PriceBookInstall))
             {
-                throw new IllegalArgumentException("a price book is recorded with a PriceBookInstall, which carries its rules");
+                // a price book must come with its compiled rules: a bare control record of this kind is a caller's bug
+                LOG.error("a price book control record without its rules was refused (revision {})", request.revision());
+                return JournalRequest.Refusal.UNKNOWN_CONTROL;
             }
             return request.revision() <= priceBookRevision ? JournalRequest.Refusal.STALE_REVISION : null;
         }

@@ -11,6 +11,8 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Properties;
 
 /**
@@ -63,8 +65,9 @@ public final class DataLayout
         {
             throw new LayoutException("data directory " + dataDir + " has " + existing.partitions + " partition"
                 + (existing.partitions == 1 ? "" : "s") + (existing.oneLog ? " (the one-log layout)" : "") + ", but "
-                + requested + " were asked for (--partitions " + requested + "); the number of partitions is fixed when a "
-                + "directory is created. Start without --partitions to use " + existing.partitions + ", or copy the data "
+                + requested + " were asked for (the partitions setting: --partitions, TOKENMETER_PARTITIONS or the config "
+                + "file); the number of partitions is fixed when a directory is created. Start without it to use "
+                + existing.partitions + ", or copy the data "
                 + "to a new directory with: tokenmeter repartition --from " + dataDir + " --to NEW_DIR --partitions "
                 + requested);
         }
@@ -152,7 +155,37 @@ public final class DataLayout
             }
             return new DataLayout(dataDir, partitions, false);
         }
-        return holdsOneLog(dataDir.resolve("log")) ? new DataLayout(dataDir, 1, true) : null;
+        if (holdsOneLog(dataDir.resolve("log")))
+        {
+            return new DataLayout(dataDir, 1, true);
+        }
+        final List<String> folders = partitionFolders(dataDir.resolve("log"));
+        if (!folders.isEmpty())
+        {
+            // never guess: a wrong number would send tenants to logs that do not hold their ids and usage
+            throw new LayoutException("data directory " + dataDir + " holds partition logs " + folders + " but no "
+                + LAYOUT_FILE + ": restore it from the backup (one line, partitions=N, N the number of p-NNN folders "
+                + "the directory was created with)");
+        }
+        return null;
+    }
+
+    private static List<String> partitionFolders(final Path logDir)
+    {
+        final List<String> folders = new ArrayList<>();
+        if (Files.isDirectory(logDir))
+        {
+            try (DirectoryStream<Path> entries = Files.newDirectoryStream(logDir, "p-[0-9][0-9][0-9]"))
+            {
+                entries.forEach(entry -> folders.add(entry.getFileName().toString()));
+            }
+            catch (final IOException ex)
+            {
+                throw new UncheckedIOException("cannot list " + logDir + ": " + ex.getMessage(), ex);
+            }
+        }
+        folders.sort(null);
+        return folders;
     }
 
     /** @return true when Chronicle files lie directly in {@code logDir} (the layout before partitions). */

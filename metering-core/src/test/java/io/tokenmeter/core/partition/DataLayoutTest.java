@@ -68,6 +68,19 @@ class DataLayoutTest
     }
 
     @Test
+    void partitionLogsWithoutTheLayoutFileAreRefusedNotGuessed() throws Exception
+    {
+        DataLayout.openOrCreate(dir, 4, 2);
+        Files.createDirectories(dir.resolve("log").resolve("p-000"));
+        Files.createDirectories(dir.resolve("log").resolve("p-003"));
+        Files.delete(dir.resolve(DataLayout.LAYOUT_FILE));
+        final DataLayout.LayoutException refused = assertThrows(DataLayout.LayoutException.class,
+            () -> DataLayout.openOrCreate(dir, 0, 2));
+        assertTrue(refused.getMessage().contains("[p-000, p-003]") && refused.getMessage().contains("restore"),
+            refused.getMessage());
+    }
+
+    @Test
     void readingADirectoryWithoutDataSaysSo()
     {
         assertThrows(DataLayout.LayoutException.class, () -> DataLayout.read(dir));

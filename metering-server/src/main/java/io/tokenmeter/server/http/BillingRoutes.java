@@ -251,6 +251,16 @@ final class BillingRoutes
             g.writeString(InvoiceJson.indexText(index));
         }
         g.writeEndArray();
+        if (!prices.lacking().isEmpty())
+        {
+            // a change that reached only some partitions: each still prices with its own book until the same is put again
+            g.writeArrayFieldStart("partitions_lacking");
+            for (final int p : prices.lacking())
+            {
+                g.writeNumber(p);
+            }
+            g.writeEndArray();
+        }
         g.writeStringField("in_force_since", Instant.ofEpochMilli(prices.installedAtMs()).toString());
         g.writeFieldName("book");
         g.writeRawValue(prices.book().recordedJsonText());

@@ -4,6 +4,7 @@ import io.netty.channel.ChannelHandlerContext;
 import io.netty.handler.codec.http.FullHttpResponse;
 import io.netty.handler.codec.http.HttpResponseStatus;
 import io.tokenmeter.core.event.StagedEvent;
+import io.tokenmeter.core.log.JournalAgent;
 import io.tokenmeter.core.log.JournalRequest;
 import io.tokenmeter.core.partition.Partitions;
 import org.agrona.DirectBuffer;
@@ -200,16 +201,16 @@ final class IngestRequest implements Runnable
         {
             case TOO_MANY_NAMES -> 0;
             case LOG_UNWRITABLE -> 2;
-            case SHUTTING_DOWN, STALE_REVISION, UNKNOWN_CONTROL -> 3;
+            case SHUTTING_DOWN -> 3;
+            case STALE_REVISION, UNKNOWN_CONTROL -> 4;
         };
     }
 
     private FullHttpResponse refusal(final Share share, final boolean othersAccepted)
     {
         final String what = shares.length == 1 ? "nothing was accepted"
-            : "partition " + share.partition + "'s share of this request was not accepted"
-                + (othersAccepted ? " while other partitions' shares were" : "")
-                + "; retry the whole request: events that went in come back as duplicates";
+            : "partition " + share.partition + "'s share of this request was not accepted" + (othersAccepted
+                ? " (other partitions' shares were: a retry of the whole request counts their events as duplicates)" : "");
         if (share.queueFull)
         {
             return Responses.retryLater(ctx.alloc(), HttpResponseStatus.SERVICE_UNAVAILABLE, "overloaded",
@@ -220,10 +221,13 @@ final class IngestRequest implements Runnable
             case LOG_UNWRITABLE -> Responses.retryLater(ctx.alloc(), HttpResponseStatus.SERVICE_UNAVAILABLE, "log_unwritable",
                 "the event log cannot be written (see /health/ready); " + what + ", retry later", 5);
             case TOO_MANY_NAMES -> Responses.error(ctx.alloc(), HttpResponseStatus.BAD_REQUEST, "too_many_names",
-                "the request would define more distinct tenants (16777216) or models (65536) than the log holds; "
-                    + "model names must not carry per-request data; " + what);
-            case SHUTTING_DOWN, STALE_REVISION, UNKNOWN_CONTROL -> Responses.retryLater(ctx.alloc(), HttpResponseStatus.SERVICE_UNAVAILABLE,
+                "the request would define more distinct tenants (" + JournalAgent.MAX_TENANTS + ") or models ("
+                    + JournalAgent.MAX_MODELS + ") than a partition's log holds; model names must not carry per-request "
+                    + "data; " + what);
+            case SHUTTING_DOWN -> Responses.retryLater(ctx.alloc(), HttpResponseStatus.SERVICE_UNAVAILABLE,
                 "shutting_down", "the server is stopping; " + what + ", retry", 1);
+            case STALE_REVISION, UNKNOWN_CONTROL -> Responses.error(ctx.alloc(), HttpResponseStatus.INTERNAL_SERVER_ERROR,
+                "internal_error", "the journal refused events as a control record (" + share.refusal + "); " + what);
         };
     }
 

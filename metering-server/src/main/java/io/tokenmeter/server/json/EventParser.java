@@ -1,6 +1,5 @@
 package io.tokenmeter.server.json;
 
-import io.tokenmeter.core.event.TenantName;
 import com.fasterxml.jackson.core.JsonFactory;
 import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonProcessingException;
@@ -8,9 +7,10 @@ import com.fasterxml.jackson.core.JsonToken;
 import com.fasterxml.jackson.core.StreamReadConstraints;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufInputStream;
-import io.tokenmeter.core.event.EventHasher;
 import io.tokenmeter.core.event.ServiceTier;
 import io.tokenmeter.core.event.StagedEvent;
+import io.tokenmeter.core.event.StagedEventEncoder;
+import io.tokenmeter.core.event.TenantName;
 import io.tokenmeter.core.event.TokenClass;
 import io.tokenmeter.server.usage.UsageFields;
 import io.tokenmeter.server.usage.UsageFormat;
@@ -19,7 +19,6 @@ import org.agrona.MutableDirectBuffer;
 
 import java.io.IOException;
 import java.io.InputStream;
-import java.util.ArrayList;
 import java.util.List;
 
 /**
@@ -33,7 +32,7 @@ import java.util.List;
 public final class EventParser implements UsageFields.IgnoredField
 {
     /** Most problems listed in one answer; the rest are counted. */
-    public static final int MAX_PROBLEMS = 1000;
+    public static final int MAX_PROBLEMS = ProblemList.MAX_LISTED;
 
     /** Most distinct ignored usage fields tallied per request; the rest are tallied as {@link #OTHER_FIELD}. */
     public static final int MAX_IGNORED_FIELDS = 32;
@@ -81,15 +80,10 @@ public final class EventParser implements UsageFields.IgnoredField
 
     private final JsonFactory factory;
     private ReusedJsonParser reused;
-    private final EventHasher hasher = new EventHasher();
-    private final StagedEvent staged = new StagedEvent();
+    private final StagedEventEncoder encoder = new StagedEventEncoder();
     private final byte[] tenant = new byte[StagedEvent.MAX_TENANT_LENGTH];
     private final byte[] model = new byte[StagedEvent.MAX_MODEL_LENGTH];
     private final byte[] id = new byte[StagedEvent.MAX_ID_LENGTH];
-    private final byte[] names = new byte[StagedEvent.MAX_TENANT_LENGTH + StagedEvent.MAX_MODEL_LENGTH + StagedEvent.MAX_ID_LENGTH];
-    private final byte[] key = new byte[StagedEvent.MAX_TENANT_LENGTH + 1 + StagedEvent.MAX_ID_LENGTH];
-    private final byte[] content = new byte[3 + StagedEvent.MAX_TENANT_LENGTH + StagedEvent.MAX_MODEL_LENGTH
-        + StagedEvent.MAX_ID_LENGTH + 2 + 8 + 8 * TokenClass.COUNT];
     private final long[] tokens = new long[TokenClass.COUNT];
     private final byte[] source = new byte[StagedEvent.MAX_ID_LENGTH];
     private final UsageFields usage = new UsageFields();
@@ -102,8 +96,7 @@ public final class EventParser implements UsageFields.IgnoredField
     private int ignoredDistinct;
     private int ignoredOther;
 
-    private final List<Problem> problems = new ArrayList<>();
-    private int problemCount;
+    private final ProblemList problems = new ProblemList();
     private String malformedMessage;
     private int tenantLength;
     private int modelLength;
@@ -118,8 +111,6 @@ public final class EventParser implements UsageFields.IgnoredField
     private long oneClassTokens;
     private int problemIndex;
     private String usagePrefix;
-    private int eventProblems;
-    private int eventsWithProblems;
     private int eventsSeen;
 
     // per-request inputs and outputs
@@ -374,16 +365,16 @@ public final class EventParser implements UsageFields.IgnoredField
         else
         {
             eventsSeen++;
-            eventsWithProblems++;
-            eventProblems = 0;
+            problems.beginEvent();
             problem(index, null, notAnObject);
+            problems.endEvent();
             parser.skipChildren();
         }
     }
 
     private ParseOutcome finish()
     {
-        if (problemCount == 0)
+        if (problems.count() == 0)
         {
             return ParseOutcome.OK;
         }
@@ -405,7 +396,7 @@ public final class EventParser implements UsageFields.IgnoredField
         oneClass = -1;
         oneClassTokens = -1;
         problemIndex = index;
-        eventProblems = 0;
+        problems.beginEvent();
         for (int i = 0; i < TokenClass.COUNT; i++)
         {
             tokens[i] = 0;
@@ -516,11 +507,9 @@ public final class EventParser implements UsageFields.IgnoredField
             }
         }
         eventsSeen++;
-        if (eventProblems > 0)
-        {
-            eventsWithProblems++;
-        }
-        else if (problemCount == 0)
+        final boolean valid = problems.ofEvent() == 0;
+        problems.endEvent();
+        if (valid && problems.count() == 0)
         {
             stage();
         }
@@ -529,7 +518,7 @@ public final class EventParser implements UsageFields.IgnoredField
     private void usageEvent(final int index, final int seen, final String prefix, final boolean hasUsage, final boolean hasFormat,
         final boolean oneClassForm)
     {
-        final int problemsBefore = eventProblems;
+        final int problemsBefore = problems.ofEvent();
         if (!hasUsage)
         {
             problem(index, prefix + "usage", "is required with usage_format: the provider's usage object as it returned it");
@@ -550,7 +539,7 @@ public final class EventParser implements UsageFields.IgnoredField
         {
             problem(index, prefix + "type", "the one-class form (type + tokens) must not be given with usage");
         }
-        if (usageFormat == null || !usageRead || eventProblems > problemsBefore)
+        if (usageFormat == null || !usageRead || problems.ofEvent() > problemsBefore)
         {
             return;
         }
@@ -567,7 +556,7 @@ public final class EventParser implements UsageFields.IgnoredField
                 }
                 tierCode = usageTier;
             }
-            if (eventProblems == 0)
+            if (problems.ofEvent() == 0)
             {
                 usage.forEachIgnored(this);
             }
@@ -1158,62 +1147,18 @@ public final class EventParser implements UsageFields.IgnoredField
 
     private void stage()
     {
-        System.arraycopy(tenant, 0, key, 0, tenantLength);
-        key[tenantLength] = 0;
-        System.arraycopy(id, 0, key, tenantLength + 1, idLength);
-        hasher.hashId(key, 0, tenantLength + 1 + idLength);
-
-        int at = 0;
-        content[at++] = (byte)tenantLength;
-        System.arraycopy(tenant, 0, content, at, tenantLength);
-        at += tenantLength;
-        content[at++] = (byte)idLength;
-        System.arraycopy(id, 0, content, at, idLength);
-        at += idLength;
-        content[at++] = (byte)modelLength;
-        System.arraycopy(model, 0, content, at, modelLength);
-        at += modelLength;
-        content[at++] = (byte)tierCode;
-        content[at++] = (byte)(hasTimestamp ? 1 : 0);
-        at = putLong(content, at, hasTimestamp ? timestampMs : 0);
-        for (int i = 0; i < TokenClass.COUNT; i++)
-        {
-            at = putLong(content, at, tokens[i]);
-        }
-        final long contentHash = EventHasher.contentHash(content, 0, at);
-
-        System.arraycopy(tenant, 0, names, 0, tenantLength);
-        System.arraycopy(model, 0, names, tenantLength, modelLength);
-        System.arraycopy(id, 0, names, tenantLength + modelLength, idLength);
         if (out.capacity() < outLength + StagedEvent.MAX_LENGTH)
         {
             out.checkLimit(outLength + StagedEvent.MAX_LENGTH);
         }
-        outLength += staged.wrap(out, outLength).encode(
-            hasher.idHashHi(), hasher.idHashLo(), contentHash,
-            hasTimestamp ? timestampMs : receiptMs,
-            tokens, tierCode, hasTimestamp ? 0 : StagedEvent.FLAG_STAMPED_AT_RECEIPT,
-            names, tenantLength, modelLength, idLength);
+        outLength += encoder.encode(out, outLength, tenant, tenantLength, id, idLength, model, modelLength, tierCode,
+            hasTimestamp, timestampMs, receiptMs, tokens);
         eventCount++;
-    }
-
-    private static int putLong(final byte[] target, final int at, final long value)
-    {
-        for (int i = 0; i < 8; i++)
-        {
-            target[at + i] = (byte)(value >>> (i * 8));
-        }
-        return at + 8;
     }
 
     private void problem(final int index, final String field, final String message)
     {
-        eventProblems++;
-        problemCount++;
-        if (problems.size() < MAX_PROBLEMS)
-        {
-            problems.add(new Problem(index, field, message));
-        }
+        problems.add(index, field, message);
     }
 
     private static String clip(final String name)
@@ -1247,9 +1192,7 @@ public final class EventParser implements UsageFields.IgnoredField
         this.outLength = 0;
         this.eventCount = 0;
         this.problems.clear();
-        this.problemCount = 0;
         this.malformedMessage = null;
-        this.eventsWithProblems = 0;
         this.eventsSeen = 0;
         for (int i = 0; i < ignoredDistinct; i++)
         {
@@ -1264,19 +1207,19 @@ public final class EventParser implements UsageFields.IgnoredField
     /** @return the problems found (at most {@link #MAX_PROBLEMS}); valid until the next parse. */
     public List<Problem> problems()
     {
-        return problems;
+        return problems.listed();
     }
 
     /** @return how many problems were found, listed or not. */
     public int problemCount()
     {
-        return problemCount;
+        return problems.count();
     }
 
     /** @return how many events had at least one problem. */
     public int eventsWithProblems()
     {
-        return eventsWithProblems;
+        return problems.eventsWithProblems();
     }
 
     /** @return how many events the body held (as far as it was read). */

@@ -1,0 +1,143 @@
+package io.tokenmeter.server;
+
+import io.tokenmeter.core.aggregate.AggregatorAgent;
+import io.tokenmeter.core.partition.Partition;
+import io.tokenmeter.core.partition.Partitions;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * Whether the server may take events and answer, and if not, why (the reasons {@code /health/ready} lists):
+ * recovering (journals, then each partition's aggregator), a partition's journal failing, the data disk below
+ * {@code min-free-disk}, stopping. The free space is measured by the disk-watch thread ({@link #checkDisk}, every
+ * second); the rest is read from the agents' published state. Any thread.
+ */
+final class Readiness
+{
+    private static final Logger LOG = LoggerFactory.getLogger(Readiness.class);
+
+    private final Partitions partitions;
+    private final Path dataDir;
+    private final long minFreeDiskBytes;
+    private volatile long diskFreeBytes = Long.MAX_VALUE;
+    private volatile boolean journalsRecovered;
+    private volatile boolean stopping;
+
+    Readiness(final Partitions partitions, final Path dataDir, final long minFreeDiskBytes)
+    {
+        this.partitions = partitions;
+        this.dataDir = dataDir;
+        this.minFreeDiskBytes = minFreeDiskBytes;
+    }
+
+    /** Every journal recovered and running: ingest may start (the aggregators may still be counting). */
+    void onJournalsRecovered()
+    {
+        journalsRecovered = true;
+    }
+
+    void onStopping()
+    {
+        stopping = true;
+    }
+
+    long diskFreeBytes()
+    {
+        return diskFreeBytes;
+    }
+
+    /** @return true when events may be handed to the journals. */
+    boolean ingestReady()
+    {
+        return journalsRecovered && !stopping && !diskLow();
+    }
+
+    /** @return true when {@code /health/ready} answers 200. */
+    boolean isReady()
+    {
+        return reasons().isEmpty();
+    }
+
+    private boolean diskLow()
+    {
+        return diskFreeBytes < minFreeDiskBytes;
+    }
+
+    /** Measures the free space of the data directory's file system; logs when it crosses {@code min-free-disk}. */
+    void checkDisk()
+    {
+        final boolean wasLow = diskLow();
+        try
+        {
+            diskFreeBytes = Files.getFileStore(dataDir).getUsableSpace();
+        }
+        catch (final IOException | RuntimeException ex)
+        {
+            LOG.warn("cannot measure free space in {}: {}", dataDir, ex.toString());
+            return;
+        }
+        if (diskLow() != wasLow)
+        {
+            if (wasLow)
+            {
+                LOG.info("disk space back: {} MiB free in {}; ingest resumes", diskFreeBytes >> 20, dataDir);
+            }
+            else
+            {
+                LOG.error("disk almost full: {} MiB free in {}, below min-free-disk {} MiB; ingest answers 503 until space "
+                    + "returns", diskFreeBytes >> 20, dataDir, minFreeDiskBytes >> 20);
+            }
+        }
+    }
+
+    /** @return why the server is not ready; empty when it is. */
+    List<String> reasons()
+    {
+        final List<String> reasons = new ArrayList<>(2);
+        if (stopping)
+        {
+            reasons.add("stopping");
+        }
+        if (!journalsRecovered)
+        {
+            reasons.add("recovering: rebuilding dedup state from the log");
+        }
+        else
+        {
+            for (final Partition partition : partitions.all())
+            {
+                final AggregatorAgent aggregator = partition.aggregator();
+                if (!aggregator.isRecovered())
+                {
+                    reasons.add("recovering: counting the log" + ofPartition(partition) + " (applied up to index "
+                        + Long.toHexString(aggregator.appliedIndex()) + ")");
+                }
+            }
+        }
+        for (final Partition partition : partitions.all())
+        {
+            final String failure = partition.journal().failure();
+            if (failure != null)
+            {
+                reasons.add("journal failing" + ofPartition(partition) + ": " + failure);
+            }
+        }
+        if (diskLow())
+        {
+            reasons.add("disk full: " + (diskFreeBytes >> 20) + " MiB free in " + dataDir + ", below min-free-disk "
+                + (minFreeDiskBytes >> 20) + " MiB: free space there; ingest resumes by itself");
+        }
+        return reasons;
+    }
+
+    private String ofPartition(final Partition partition)
+    {
+        return partitions.count() == 1 ? "" : " in partition " + partition.index();
+    }
+}
