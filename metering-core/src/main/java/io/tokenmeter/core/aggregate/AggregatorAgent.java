@@ -255,7 +255,7 @@ public final class AggregatorAgent implements Agent
             final ByteBuffer payload = snapshotPayload();
             lastSnapshotMs = now;
             lastSnapshotIndex = index;
-            snapshotWriter.execute(() -> writeSnapshot(index, payload));
+            snapshotWriter.execute(() -> snapshots.writeOrWarn(SNAPSHOT_KIND, index, payload));
         }
     }
 
@@ -267,18 +267,6 @@ public final class AggregatorAgent implements Agent
         return payload.flip();
     }
 
-    private void writeSnapshot(final long index, final ByteBuffer payload)
-    {
-        try
-        {
-            snapshots.write(SNAPSHOT_KIND, index, payload);
-        }
-        catch (final Exception ex)
-        {
-            LOG.warn("aggregate snapshot at log index {} not written: {}", Long.toHexString(index), ex.toString());
-        }
-    }
-
     @Override
     public void onClose()
     {
@@ -288,7 +276,7 @@ public final class AggregatorAgent implements Agent
         }
         if (appliedIndex != EventLog.NO_INDEX && appliedIndex != lastSnapshotIndex)
         {
-            writeSnapshot(appliedIndex, snapshotPayload());
+            snapshots.writeOrWarn(SNAPSHOT_KIND, appliedIndex, snapshotPayload());
             lastSnapshotIndex = appliedIndex;
         }
         final IllegalStateException stopping = new IllegalStateException("aggregator stopping");

@@ -18,6 +18,10 @@ public final class BucketKey
     public static final long MISSING = -1L;
     public static final long MAX_HOUR = (1L << 21) - 2;
     public static final long MS_PER_HOUR = io.tokenmeter.core.event.Hours.MS_PER_HOUR;
+    /** Tenant ids fill 24 bits of the key: the most distinct tenants a partition's log can name. */
+    public static final int MAX_TENANTS = 1 << 24;
+    /** Model ids fill 16 bits of the key: the most distinct models a partition's log can name. */
+    public static final int MAX_MODELS = 1 << 16;
 
     private BucketKey()
     {

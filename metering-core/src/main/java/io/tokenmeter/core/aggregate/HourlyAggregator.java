@@ -5,7 +5,6 @@ import io.tokenmeter.core.event.LogDocumentReader;
 import io.tokenmeter.core.event.LogLayout;
 import io.tokenmeter.core.event.NameDictionary;
 import io.tokenmeter.core.event.TokenClass;
-import io.tokenmeter.core.log.JournalAgent;
 import org.agrona.DirectBuffer;
 import org.agrona.collections.Int2ObjectHashMap;
 import org.agrona.collections.IntArrayList;
@@ -34,8 +33,8 @@ public final class HourlyAggregator implements LogDocumentReader.Handler
     public static final int STRIDE = 8;
     private static final int SATURATED = 7;
 
-    private final NameDictionary tenants = new NameDictionary(JournalAgent.MAX_TENANTS);
-    private final NameDictionary models = new NameDictionary(JournalAgent.MAX_MODELS);
+    private final NameDictionary tenants = new NameDictionary(BucketKey.MAX_TENANTS);
+    private final NameDictionary models = new NameDictionary(BucketKey.MAX_MODELS);
     private final Long2LongHashMap slotByKey = new Long2LongHashMap(BucketKey.MISSING);
     private final Int2ObjectHashMap<IntArrayList> slotsByTenant = new Int2ObjectHashMap<>();
     private long[] keys = new long[1024];

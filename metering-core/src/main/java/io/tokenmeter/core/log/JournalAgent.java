@@ -1,5 +1,6 @@
 package io.tokenmeter.core.log;
 
+import io.tokenmeter.core.aggregate.BucketKey;
 import io.tokenmeter.core.dedup.DedupIndex;
 import io.tokenmeter.core.event.EventRecord;
 import io.tokenmeter.core.event.Hours;
@@ -47,10 +48,10 @@ import java.util.function.LongConsumer;
 public final class JournalAgent implements Agent
 {
     public static final String CHECKPOINT_KIND = "journal";
-    /** Tenant ids fill 24 bits of the aggregator's bucket key. */
-    public static final int MAX_TENANTS = 1 << 24;
-    /** Model ids fill 16 bits of the aggregator's bucket key. */
-    public static final int MAX_MODELS = 1 << 16;
+    /** The most tenant names a partition's log defines (the width of a tenant id in {@link BucketKey}). */
+    public static final int MAX_TENANTS = BucketKey.MAX_TENANTS;
+    /** The most model names a partition's log defines (the width of a model id in {@link BucketKey}). */
+    public static final int MAX_MODELS = BucketKey.MAX_MODELS;
 
     private static final Logger LOG = LoggerFactory.getLogger(JournalAgent.class);
     private static final int MAX_MARKS = 1 << 16;
@@ -575,7 +576,7 @@ public final class JournalAgent implements Agent
             final ByteBuffer payload = checkpointPayload();
             lastCheckpointMs = now;
             lastCheckpointIndex = index;
-            snapshotWriter.execute(() -> writeCheckpoint(index, payload));
+            snapshotWriter.execute(() -> snapshots.writeOrWarn(CHECKPOINT_KIND, index, payload));
         }
     }
 
@@ -591,18 +592,6 @@ public final class JournalAgent implements Agent
         return payload.flip();
     }
 
-    private void writeCheckpoint(final long index, final ByteBuffer payload)
-    {
-        try
-        {
-            snapshots.write(CHECKPOINT_KIND, index, payload);
-        }
-        catch (final Exception ex)
-        {
-            LOG.warn("journal checkpoint at log index {} not written: {}", Long.toHexString(index), ex.toString());
-        }
-    }
-
     @Override
     public void onClose()
     {
@@ -613,7 +602,7 @@ public final class JournalAgent implements Agent
         }
         if (lastAppendedIndex != EventLog.NO_INDEX && lastAppendedIndex != lastCheckpointIndex)
         {
-            writeCheckpoint(lastAppendedIndex, checkpointPayload());
+            snapshots.writeOrWarn(CHECKPOINT_KIND, lastAppendedIndex, checkpointPayload());
             lastCheckpointIndex = lastAppendedIndex;
         }
     }

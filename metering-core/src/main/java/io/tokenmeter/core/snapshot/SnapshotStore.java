@@ -82,6 +82,27 @@ public final class SnapshotStore
     }
 
     /** Writes a snapshot atomically and prunes older ones of the same kind. */
+    /**
+     * Writes a snapshot and logs, rather than throws, a failure: a snapshot that is not written only makes the next
+     * start replay more of the log. The one place the agents' periodic and final snapshots are written.
+     *
+     * @return true when it was written.
+     */
+    public boolean writeOrWarn(final String kind, final long logIndex, final ByteBuffer payload)
+    {
+        try
+        {
+            write(kind, logIndex, payload);
+            return true;
+        }
+        catch (final Exception ex)
+        {
+            LOG.warn("{} snapshot at log index {} not written in {}: {}", kind, Long.toHexString(logIndex), directory,
+                ex.toString());
+            return false;
+        }
+    }
+
     public synchronized Path write(final String kind, final long logIndex, final ByteBuffer payload) throws IOException
     {
         final long startNs = System.nanoTime();
