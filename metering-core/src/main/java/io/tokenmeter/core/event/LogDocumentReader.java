@@ -101,9 +101,9 @@ public final class LogDocumentReader
                 throw new DamagedDocumentException("ends after " + i + " of " + recordCount + " records");
             }
             final byte type = buffer.getByte(at);
-            if (type == RECORD_EVENT)
+            if (type == RECORD_EVENT_COMPACT || type == RECORD_EVENT)
             {
-                event.wrap(buffer, at);
+                event.wrap(buffer, at, appendTimeMs, end);
                 final int recordLength = event.encodedLength();
                 checkFits(at, recordLength, end);
                 if (handler != null)

@@ -20,6 +20,7 @@ public final class LogDocumentWriter
     private final ExpandableDirectByteBuffer buffer;
     private int length;
     private int recordCount;
+    private long appendTimeMs;
 
     public LogDocumentWriter(final int initialCapacity)
     {
@@ -33,6 +34,7 @@ public final class LogDocumentWriter
         buffer.putShort(DOC_KIND_OFFSET + 2, (short)0);
         buffer.putInt(DOC_RECORD_COUNT_OFFSET, 0);
         buffer.putLong(DOC_APPEND_TIME_OFFSET, appendTimeMs);
+        this.appendTimeMs = appendTimeMs;
         length = DOC_HEADER_LENGTH;
         recordCount = 0;
     }
@@ -50,30 +52,49 @@ public final class LogDocumentWriter
         recordCount++;
     }
 
-    /** Appends an EVENT record; {@code extraFlags} (e.g. {@link LogLayout#FLAG_LONG_CONTEXT}) join the event's own. */
+    /**
+     * Appends a compact EVENT record (type 4); {@code extraFlags} (e.g. {@link LogLayout#FLAG_LONG_CONTEXT}) join the
+     * event's own. The timestamp is stored relative to the document's time, the ids and token counts as varints.
+     */
     public void appendEvent(final StagedEvent event, final int tenantId, final int modelId, final int extraFlags)
     {
         final MutableDirectBuffer out = buffer;
-        final int at = length;
         final int idLength = event.idLength();
-        out.putByte(at, RECORD_EVENT);
-        out.putByte(at + EVENT_TIER_OFFSET, (byte)event.tierCode());
-        out.putByte(at + EVENT_FLAGS_OFFSET, (byte)(event.flags() | extraFlags));
-        out.putByte(at + EVENT_ID_LENGTH_OFFSET, (byte)idLength);
-        out.putInt(at + EVENT_TENANT_ID_OFFSET, tenantId);
-        out.putInt(at + EVENT_MODEL_ID_OFFSET, modelId);
-        out.putInt(at + 12, 0);
-        out.putLong(at + EVENT_TIMESTAMP_OFFSET, event.timestampMs());
-        out.putLong(at + EVENT_ID_HASH_HI_OFFSET, event.idHashHi());
-        out.putLong(at + EVENT_ID_HASH_LO_OFFSET, event.idHashLo());
-        out.putLong(at + EVENT_CONTENT_HASH_OFFSET, event.contentHash());
+        buffer.checkLimit(length + COMPACT_MAX_LENGTH);
+        final int start = length;
+        out.putByte(start, RECORD_EVENT_COMPACT);
+        out.putByte(start + EVENT_TIER_OFFSET, (byte)event.tierCode());
+        out.putByte(start + EVENT_FLAGS_OFFSET, (byte)(event.flags() | extraFlags));
+        out.putByte(start + EVENT_ID_LENGTH_OFFSET, (byte)idLength);
+        out.putLong(start + COMPACT_ID_HASH_HI_OFFSET, event.idHashHi());
+        out.putLong(start + COMPACT_ID_HASH_LO_OFFSET, event.idHashLo());
+        out.putLong(start + COMPACT_CONTENT_HASH_OFFSET, event.contentHash());
+        int at = start + COMPACT_VARINTS_OFFSET;
+        at = putVarint(out, at, tenantId);
+        at = putVarint(out, at, modelId);
+        final long delta = event.timestampMs() - appendTimeMs;
+        at = putVarint(out, at, (delta << 1) ^ (delta >> 63));
         for (int i = 0; i < TokenClass.COUNT; i++)
         {
-            out.putLong(at + EVENT_TOKENS_OFFSET + (i << 3), event.tokens(i));
+            at = putVarint(out, at, event.tokens(i));
         }
-        out.putBytes(at + EVENT_ID_OFFSET, event.buffer(), event.idOffset(), idLength);
-        length = at + EVENT_FIXED_LENGTH + idLength;
+        out.putBytes(at, event.buffer(), event.idOffset(), idLength);
+        length = at + idLength;
         recordCount++;
+    }
+
+    /** Unsigned LEB128: 7 bits a byte, low first, the top bit set on every byte but the last. */
+    private static int putVarint(final MutableDirectBuffer out, final int offset, final long value)
+    {
+        int at = offset;
+        long v = value;
+        while ((v & ~0x7FL) != 0)
+        {
+            out.putByte(at++, (byte)((v & 0x7F) | 0x80));
+            v >>>= 7;
+        }
+        out.putByte(at++, (byte)v);
+        return at;
     }
 
     /**

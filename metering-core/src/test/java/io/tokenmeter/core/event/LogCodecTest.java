@@ -87,6 +87,132 @@ class LogCodecTest
         assertEquals(List.of("2:0:acme", "3:0:claude", "event:req-1:0:0:1:99:50:true:true"), seen);
     }
 
+    /** Reads every event record of a document into text. */
+    private static List<String> events(final DirectBuffer buffer, final int length)
+    {
+        final List<String> seen = new ArrayList<>();
+        new LogDocumentReader().read(buffer, 0, length, new LogDocumentReader.Handler()
+        {
+            @Override
+            public void onName(final byte type, final int id, final DirectBuffer b, final int offset, final int len)
+            {
+            }
+
+            @Override
+            public void onEvent(final EventRecord r, final long appendTimeMs)
+            {
+                final StringBuilder text = new StringBuilder(r.id()).append(' ').append(r.tenantId()).append(' ')
+                    .append(r.modelId()).append(' ').append(r.tierCode()).append(' ').append(r.flags()).append(' ')
+                    .append(r.timestampMs()).append(' ').append(r.idHashHi()).append(' ').append(r.idHashLo()).append(' ')
+                    .append(r.contentHash());
+                for (int i = 0; i < TokenClass.COUNT; i++)
+                {
+                    text.append(' ').append(r.tokens(i));
+                }
+                seen.add(text.toString());
+            }
+        });
+        return seen;
+    }
+
+    @Test
+    void compactEventRecordsRoundTripEveryValueTheirFieldsCanHold()
+    {
+        final long seed = System.nanoTime();
+        final java.util.SplittableRandom random = new java.util.SplittableRandom(seed);
+        final ExpandableArrayBuffer staged = new ExpandableArrayBuffer(1024);
+        final LogDocumentWriter writer = new LogDocumentWriter(16);
+        final long appendTimeMs = 1_790_000_000_000L;
+        writer.begin(appendTimeMs);
+        final List<String> expected = new ArrayList<>();
+        for (int e = 0; e < 2_000; e++)
+        {
+            final long[] tokens = new long[TokenClass.COUNT];
+            for (int i = 0; i < tokens.length; i++)
+            {
+                tokens[i] = switch (random.nextInt(4))
+                {
+                    case 0 -> 0;
+                    case 1 -> TokenClass.MAX_TOKENS_PER_EVENT;
+                    case 2 -> random.nextLong(128);
+                    default -> random.nextLong(TokenClass.MAX_TOKENS_PER_EVENT + 1);
+                };
+            }
+            // far in the past, just before, after the document's time, and 1970 itself
+            final long timestampMs = switch (random.nextInt(4))
+            {
+                case 0 -> 0L;
+                case 1 -> appendTimeMs - random.nextLong(10_000);
+                case 2 -> appendTimeMs + random.nextLong(300_000);
+                default -> random.nextLong(appendTimeMs * 2);
+            };
+            final String id = "id-" + e + "-" + "x".repeat(random.nextInt(100));
+            stage(staged, 0, "t" + e, "m", id, timestampMs, tokens, ServiceTier.fromCode(random.nextInt(4)));
+            final StagedEvent event = new StagedEvent().wrap((DirectBuffer)staged, 0);
+            final int tenantId = random.nextInt(4) == 0 ? (1 << 24) - 1 : random.nextInt(1000);
+            final int modelId = random.nextInt(4) == 0 ? (1 << 16) - 1 : random.nextInt(100);
+            final int flags = random.nextInt(4);
+            writer.appendEvent(event, tenantId, modelId, flags);
+            final StringBuilder text = new StringBuilder(id).append(' ').append(tenantId).append(' ').append(modelId)
+                .append(' ').append(event.tierCode()).append(' ').append(flags).append(' ').append(timestampMs).append(' ')
+                .append(event.idHashHi()).append(' ').append(event.idHashLo()).append(' ').append(event.contentHash());
+            for (final long t : tokens)
+            {
+                text.append(' ').append(t);
+            }
+            expected.add(text.toString());
+        }
+        final int length = writer.finish();
+        assertEquals(expected, events(writer.buffer(), length), "seed " + seed);
+        assertTrue(length < 2_000 * (LogLayout.EVENT_FIXED_LENGTH + 60), "compact records are smaller: " + length);
+    }
+
+    @Test
+    void aCompactRecordCutInItsVarintsIsADamagedDocument()
+    {
+        final ExpandableArrayBuffer staged = new ExpandableArrayBuffer(256);
+        stage(staged, 0, "acme", "m", "id-1", 5L, new long[] {1, 2, 3, 4, 5, 0}, ServiceTier.STANDARD);
+        final LogDocumentWriter writer = new LogDocumentWriter(16);
+        writer.begin(10L);
+        writer.appendEvent(new StagedEvent().wrap((DirectBuffer)staged, 0), 300, 300, 0);
+        final int length = writer.finish();
+        // a version 1 document (no checksum) whose event ends inside its varints: the walk must refuse it whole
+        final UnsafeBuffer cut = new UnsafeBuffer(new byte[length]);
+        cut.putBytes(0, writer.buffer(), 0, length);
+        cut.putByte(LogLayout.DOC_VERSION_OFFSET, LogLayout.DOCUMENT_VERSION_WITHOUT_CHECKSUM);
+        final int cutLength = LogLayout.DOC_HEADER_LENGTH + LogLayout.COMPACT_VARINTS_OFFSET + 1;
+        assertThrows(DamagedDocumentException.class, () -> events(cut, cutLength));
+    }
+
+    @Test
+    void fixedEventRecordsOfEarlierVersionsAreStillRead()
+    {
+        // a type 1 record as the versions before compact records wrote it
+        final UnsafeBuffer doc = new UnsafeBuffer(new byte[LogLayout.DOC_HEADER_LENGTH + LogLayout.EVENT_FIXED_LENGTH + 3]);
+        doc.putByte(LogLayout.DOC_KIND_OFFSET, LogLayout.DOCUMENT_KIND_EVENTS);
+        doc.putByte(LogLayout.DOC_VERSION_OFFSET, LogLayout.DOCUMENT_VERSION_WITHOUT_CHECKSUM);
+        doc.putInt(LogLayout.DOC_RECORD_COUNT_OFFSET, 1);
+        doc.putLong(LogLayout.DOC_APPEND_TIME_OFFSET, 42L, java.nio.ByteOrder.LITTLE_ENDIAN);
+        final int at = LogLayout.DOC_HEADER_LENGTH;
+        doc.putByte(at, LogLayout.RECORD_EVENT);
+        doc.putByte(at + LogLayout.EVENT_TIER_OFFSET, (byte)2);
+        doc.putByte(at + LogLayout.EVENT_FLAGS_OFFSET, (byte)LogLayout.FLAG_LONG_CONTEXT);
+        doc.putByte(at + LogLayout.EVENT_ID_LENGTH_OFFSET, (byte)3);
+        doc.putInt(at + LogLayout.EVENT_TENANT_ID_OFFSET, 7, java.nio.ByteOrder.LITTLE_ENDIAN);
+        doc.putInt(at + LogLayout.EVENT_MODEL_ID_OFFSET, 9, java.nio.ByteOrder.LITTLE_ENDIAN);
+        doc.putLong(at + LogLayout.EVENT_TIMESTAMP_OFFSET, 1_000L, java.nio.ByteOrder.LITTLE_ENDIAN);
+        doc.putLong(at + LogLayout.EVENT_ID_HASH_HI_OFFSET, 11L, java.nio.ByteOrder.LITTLE_ENDIAN);
+        doc.putLong(at + LogLayout.EVENT_ID_HASH_LO_OFFSET, 12L, java.nio.ByteOrder.LITTLE_ENDIAN);
+        doc.putLong(at + LogLayout.EVENT_CONTENT_HASH_OFFSET, 13L, java.nio.ByteOrder.LITTLE_ENDIAN);
+        for (int i = 0; i < TokenClass.COUNT; i++)
+        {
+            doc.putLong(at + LogLayout.EVENT_TOKENS_OFFSET + 8 * i, 100 + i, java.nio.ByteOrder.LITTLE_ENDIAN);
+        }
+        doc.putBytes(at + LogLayout.EVENT_ID_OFFSET, "abc".getBytes(StandardCharsets.US_ASCII));
+        assertEquals(List.of("abc 7 9 2 " + LogLayout.FLAG_LONG_CONTEXT + " 1000 11 12 13 100 101 102 103 104 105"),
+            events(doc, doc.capacity()));
+    }
+
     @Test
     void markAndResetForgetRecordsWrittenAfterTheMark()
     {
