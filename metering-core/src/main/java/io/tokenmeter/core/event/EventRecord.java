@@ -57,7 +57,8 @@ public final class EventRecord
             idHashHi = buffer.getLong(offset + COMPACT_ID_HASH_HI_OFFSET);
             idHashLo = buffer.getLong(offset + COMPACT_ID_HASH_LO_OFFSET);
             contentHash = buffer.getLong(offset + COMPACT_CONTENT_HASH_OFFSET);
-            this.end = end;
+            // nine varints take at most 90 bytes: with that much left, no byte needs its own bounds check
+            this.end = end - offset - COMPACT_VARINTS_OFFSET >= 90 ? Integer.MAX_VALUE : end;
             at = offset + COMPACT_VARINTS_OFFSET;
             tenantId = (int)varint();
             modelId = (int)varint();
@@ -96,9 +97,52 @@ public final class EventRecord
         return this;
     }
 
+    /**
+     * The length of the record at {@code offset} without decoding it (a document's first pass only checks that its
+     * records fit: the varints are skipped by their continuation bits).
+     *
+     * @throws DamagedDocumentException when the record runs past {@code end} or is of an unknown type.
+     */
+    public static int lengthAt(final DirectBuffer buffer, final int offset, final int end)
+    {
+        final byte type = buffer.getByte(offset);
+        final int idLength = buffer.getByte(offset + EVENT_ID_LENGTH_OFFSET) & 0xFF;
+        if (type == RECORD_EVENT)
+        {
+            return EVENT_FIXED_LENGTH + idLength;
+        }
+        if (type != RECORD_EVENT_COMPACT)
+        {
+            throw new DamagedDocumentException("record type " + type + " is not an event");
+        }
+        int at = offset + COMPACT_VARINTS_OFFSET;
+        for (int varints = 0; varints < 3 + TokenClass.COUNT; varints++)
+        {
+            int bytes = 0;
+            do
+            {
+                if (at >= end || ++bytes > 10)
+                {
+                    throw new DamagedDocumentException("a record overruns the document");
+                }
+            }
+            while (buffer.getByte(at++) < 0);
+        }
+        return at - offset + idLength;
+    }
+
     /** Unsigned LEB128, at most 10 bytes, within the document. */
     private long varint()
     {
+        if (at < end)
+        {
+            final byte first = buffer.getByte(at);
+            if (first >= 0)
+            {
+                at++;
+                return first;
+            }
+        }
         long value = 0;
         for (int shift = 0; shift < 64; shift += 7)
         {

@@ -103,11 +103,15 @@ public final class LogDocumentReader
             final byte type = buffer.getByte(at);
             if (type == RECORD_EVENT_COMPACT || type == RECORD_EVENT)
             {
-                event.wrap(buffer, at, appendTimeMs, end);
-                final int recordLength = event.encodedLength();
-                checkFits(at, recordLength, end);
-                if (handler != null)
+                final int recordLength;
+                if (handler == null)
                 {
+                    recordLength = EventRecord.lengthAt(buffer, at, end);
+                    checkFits(at, recordLength, end);
+                }
+                else
+                {
+                    recordLength = event.wrap(buffer, at, appendTimeMs, end).encodedLength();
                     handler.onEvent(event, appendTimeMs);
                 }
                 at += recordLength;
