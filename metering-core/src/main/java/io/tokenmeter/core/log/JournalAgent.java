@@ -86,6 +86,7 @@ public final class JournalAgent implements Agent
     private long lastCheckpointMs;
     private long lastCheckpointIndex = EventLog.NO_INDEX;
     private String roleName = "journal";
+    private org.agrona.ErrorHandler errorHandler = ex -> LOG.error("log append failed", ex);
     private LongContextRules contextRules = LongContextRules.NONE;
     private long smallestThreshold;
     private final Long2ObjectHashMap<long[]> schedulesByPair = new Long2ObjectHashMap<>();
@@ -520,13 +521,24 @@ public final class JournalAgent implements Agent
 
     private void onAppendFailed(final Throwable ex)
     {
-        final long failures = appendFailures.incrementAndGet();
-        final String reason = "log append failed: " + ex;
-        if (failure == null || failures % 1000 == 1)
+        appendFailures.incrementAndGet();
+        if (failure == null)
         {
-            LOG.error("{} (failure {}; requests are refused with 503 until an append succeeds)", reason, failures, ex);
+            LOG.error("log append failed: {}; requests are refused with 503 until an append succeeds", ex.toString());
         }
-        failure = reason;
+        failure = "log append failed: " + ex;
+        // the stack trace and the count of repeats go to the error handler (a distinct error log in the server)
+        errorHandler.onError(ex);
+    }
+
+    /**
+     * Where append failures go with their stack traces, besides the one line logged when appends start failing; the
+     * server gives the distinct error log of its agents, which logs each distinct failure once and then counts it.
+     * Before the agent runs.
+     */
+    public void errorHandler(final org.agrona.ErrorHandler handler)
+    {
+        errorHandler = handler;
     }
 
     /** The journal clock never goes back, so the dedup window is measured on a monotonic log time. */

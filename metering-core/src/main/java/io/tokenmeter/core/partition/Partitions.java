@@ -115,9 +115,10 @@ public final class Partitions implements AutoCloseable
         for (final Partition partition : partitions)
         {
             final String name = "journal-p" + partition.index();
+            final ErrorHandler errors = errorHandlers.apply(name);
             partition.journal().roleName(name);
-            final AgentRunner runner = new AgentRunner(partition.journal().idleStrategy(), errorHandlers.apply(name), null,
-                partition.journal());
+            partition.journal().errorHandler(errors);
+            final AgentRunner runner = new AgentRunner(partition.journal().idleStrategy(), errors, null, partition.journal());
             journalRunners.add(runner);
             AgentRunner.startOnThread(runner);
         }
