@@ -15,9 +15,12 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.locks.LockSupport;
 
 /**
  * Puts price books in force: a book is a global record, written by every partition's journal into its own log at
@@ -95,16 +98,10 @@ final class PriceBookRecorder
         LOG.warn("price book revision {} is in force in {} of {} partitions (a change that did not reach every partition "
             + "before the server stopped); recording it in partitions {} now", recovered.revision(),
             partitions.count() - recovered.lacking().size(), partitions.count(), recovered.lacking());
-        final BillingService.Recorded done = await(record(recovered.book(), recovered));
-        if (!done.refusals().isEmpty())
-        {
-            throw new IllegalStateException("the price book in force could not be recorded in every partition: "
-                + String.join("; ", done.refusals()));
-        }
-        return done.inForce();
+        return recordNow(recovered.book(), recovered);
     }
 
-    /** Records the configured or shipped book at start. */
+    /** Records a book in every partition that lacks it and waits; start-up only, where a refusal stops the start. */
     PartitionedBook recordNow(final PriceBook book, final PartitionedBook current)
     {
         final BillingService.Recorded done = await(record(book, current));
@@ -195,7 +192,7 @@ final class PriceBookRecorder
     private PartitionedBook firstBook(final BookInForce first)
     {
         final BookInForce[] entries = new BookInForce[partitions.count()];
-        java.util.Arrays.fill(entries, new BookInForce(first.book(), 0, EventLog.NO_INDEX, 0));
+        Arrays.fill(entries, new BookInForce(first.book(), 0, EventLog.NO_INDEX, 0));
         return new PartitionedBook(entries);
     }
 
@@ -209,7 +206,7 @@ final class PriceBookRecorder
             {
                 return false;
             }
-            java.util.concurrent.locks.LockSupport.parkNanos(1_000_000);
+            LockSupport.parkNanos(1_000_000);
         }
         return true;
     }
@@ -222,7 +219,7 @@ final class PriceBookRecorder
         }
         catch (final Exception ex)
         {
-            final Throwable cause = ex instanceof java.util.concurrent.ExecutionException ? ex.getCause() : ex;
+            final Throwable cause = ex instanceof ExecutionException ? ex.getCause() : ex;
             throw new IllegalStateException("the price book could not be recorded in the log: " + cause.getMessage(), cause);
         }
     }

@@ -2,6 +2,7 @@ package io.tokenmeter.server;
 
 import io.tokenmeter.billing.invoice.Invoice;
 import io.tokenmeter.billing.invoice.InvoiceStore;
+import io.tokenmeter.core.aggregate.BucketKey;
 import io.tokenmeter.core.event.EventRecord;
 import io.tokenmeter.core.event.LogDocumentReader;
 import io.tokenmeter.core.event.LogDocumentWriter;
@@ -12,7 +13,6 @@ import io.tokenmeter.core.event.TokenClass;
 import io.tokenmeter.core.log.ChronicleEventLog;
 import io.tokenmeter.core.log.Durability;
 import io.tokenmeter.core.log.EventLog;
-import io.tokenmeter.core.log.JournalAgent;
 import io.tokenmeter.core.partition.DataLayout;
 import io.tokenmeter.core.partition.Partitioner;
 import io.tokenmeter.server.config.SettingsException;
@@ -147,7 +147,7 @@ final class Repartitioner
         final Map<String, long[]> tally = new HashMap<>();
         for (int p = 0; p < layout.partitions(); p++)
         {
-            final NameDictionary tenants = new NameDictionary(JournalAgent.MAX_TENANTS);
+            final NameDictionary tenants = new NameDictionary(BucketKey.MAX_TENANTS);
             try (ChronicleEventLog log = ChronicleEventLog.openReadOnly(layout.logDir(p));
                 EventLog.Reader reader = log.newReader())
             {
@@ -398,8 +398,8 @@ final class Repartitioner
     {
         final ChronicleEventLog log;
         final LogDocumentWriter writer = new LogDocumentWriter(1 << 20);
-        final NameDictionary tenants = new NameDictionary(JournalAgent.MAX_TENANTS);
-        final NameDictionary models = new NameDictionary(JournalAgent.MAX_MODELS);
+        final NameDictionary tenants = new NameDictionary(BucketKey.MAX_TENANTS);
+        final NameDictionary models = new NameDictionary(BucketKey.MAX_MODELS);
         final Map<Long, Long> bookIndexByRevision = new HashMap<>();
         long lastIndex = EventLog.NO_INDEX;
         long bookRevision;
@@ -445,8 +445,8 @@ final class Repartitioner
         final ChronicleEventLog log;
         final EventLog.Reader reader;
         final Partitioner targets;
-        final NameDictionary tenants = new NameDictionary(JournalAgent.MAX_TENANTS);
-        final NameDictionary models = new NameDictionary(JournalAgent.MAX_MODELS);
+        final NameDictionary tenants = new NameDictionary(BucketKey.MAX_TENANTS);
+        final NameDictionary models = new NameDictionary(BucketKey.MAX_MODELS);
         final ExpandableArrayBuffer staged = new ExpandableArrayBuffer(1 << 16);
         final StagedEvent stagedEvent = new StagedEvent();
         final long[] tokens = new long[TokenClass.COUNT];

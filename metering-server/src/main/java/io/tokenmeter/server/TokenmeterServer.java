@@ -34,6 +34,7 @@ import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.IntFunction;
 
 /**
  * The running service. It is put together in three steps that read top to bottom:
@@ -108,9 +109,20 @@ public final class TokenmeterServer implements ApiContext, AutoCloseable
             return t;
         });
         final int dedupPerPartition = (settings.dedupCapacity + layout.partitions() - 1) / layout.partitions();
-        partitions = Partitions.open(layout, settings.durability, new Partition.Config(settings.journalQueue,
-            MAX_DRAIN_REQUESTS, MAX_DRAIN_EVENTS, settings.maxEventsPerRequest, dedupPerPartition, settings.dedupWindowMs(),
-            settings.snapshotInterval.toMillis(), QUERY_QUEUE), snapshotWriter, SystemEpochClock.INSTANCE, metrics::onAppend);
+        try
+        {
+            partitions = Partitions.open(layout, settings.durability, new Partition.Config(settings.journalQueue,
+                MAX_DRAIN_REQUESTS, MAX_DRAIN_EVENTS, settings.maxEventsPerRequest, dedupPerPartition,
+                settings.dedupWindowMs(), settings.snapshotInterval.toMillis(), QUERY_QUEUE), snapshotWriter,
+                SystemEpochClock.INSTANCE, metrics::onAppend);
+        }
+        catch (final RuntimeException ex)
+        {
+            snapshotWriter.shutdownNow();
+            keys.close();
+            lock.close();
+            throw ex;
+        }
         LOG.info("{} partition{} in {}{}; dedup: up to {} ids per partition for {}, {} MiB of heap in all", partitions.count(),
             partitions.count() == 1 ? "" : "s", dataDir, layout.isOneLog() ? " (the one-log layout, opened as one partition)" : "",
             dedupPerPartition, settings.dedupWindow, partitions.sum(p -> p.journal().dedup().memoryBytes()) >> 20);
@@ -147,7 +159,7 @@ public final class TokenmeterServer implements ApiContext, AutoCloseable
 
     /** As {@link #start(Settings)}, with faults a test can switch on in each partition's log (null for none). */
     public static TokenmeterServer startWithPartitionFaults(final Settings settings,
-        final java.util.function.IntFunction<Faults> faultsOfPartition)
+        final IntFunction<Faults> faultsOfPartition)
         throws IOException, InterruptedException
     {
         final TokenmeterServer server = new TokenmeterServer(settings);

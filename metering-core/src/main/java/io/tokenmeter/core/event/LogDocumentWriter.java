@@ -115,23 +115,6 @@ public final class LogDocumentWriter
         return withChecksum(length);
     }
 
-    /**
-     * Writes a whole PRICE BOOK document as versions before CONTROL documents did (kind 2). Only for tests that make
-     * logs of an earlier version; the journal writes {@link #writeControl}.
-     *
-     * @return the document length.
-     */
-    public int writeLegacyPriceBook(final long appendTimeMs, final long revision, final byte[] json)
-    {
-        recordHeader(DOCUMENT_KIND_PRICE_BOOK, appendTimeMs);
-        buffer.putLong(PRICE_BOOK_REVISION_OFFSET, revision);
-        buffer.putInt(PRICE_BOOK_LENGTH_OFFSET, json.length);
-        buffer.putBytes(PRICE_BOOK_JSON_OFFSET, json);
-        length = PRICE_BOOK_JSON_OFFSET + json.length;
-        recordCount = 0;
-        return withChecksum(length);
-    }
-
     /** The header of a document that holds one record and no event records. */
     private void recordHeader(final byte kind, final long appendTimeMs)
     {

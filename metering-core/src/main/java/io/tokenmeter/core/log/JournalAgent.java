@@ -11,6 +11,7 @@ import io.tokenmeter.core.event.NameDictionary;
 import io.tokenmeter.core.event.StagedEvent;
 import io.tokenmeter.core.snapshot.SnapshotStore;
 import org.agrona.DirectBuffer;
+import org.agrona.ErrorHandler;
 import org.agrona.collections.Long2ObjectHashMap;
 import org.agrona.concurrent.Agent;
 import org.agrona.concurrent.EpochClock;
@@ -48,10 +49,6 @@ import java.util.function.LongConsumer;
 public final class JournalAgent implements Agent
 {
     public static final String CHECKPOINT_KIND = "journal";
-    /** The most tenant names a partition's log defines (the width of a tenant id in {@link BucketKey}). */
-    public static final int MAX_TENANTS = BucketKey.MAX_TENANTS;
-    /** The most model names a partition's log defines (the width of a model id in {@link BucketKey}). */
-    public static final int MAX_MODELS = BucketKey.MAX_MODELS;
 
     private static final Logger LOG = LoggerFactory.getLogger(JournalAgent.class);
     private static final int MAX_MARKS = 1 << 16;
@@ -71,8 +68,8 @@ public final class JournalAgent implements Agent
     private final WakeableIdleStrategy idle = new WakeableIdleStrategy(IDLE_SPINS, IDLE_YIELDS, MAX_PARK_NS);
     private final JournalRequest[] drained;
     private final int[] outcomes;
-    private final NameDictionary tenants = new NameDictionary(MAX_TENANTS);
-    private final NameDictionary models = new NameDictionary(MAX_MODELS);
+    private final NameDictionary tenants = new NameDictionary(BucketKey.MAX_TENANTS);
+    private final NameDictionary models = new NameDictionary(BucketKey.MAX_MODELS);
     private final LogDocumentWriter writer = new LogDocumentWriter(1 << 20);
     private final StagedEvent staged = new StagedEvent();
     private final LongConsumer appendLatencyNs;
@@ -86,7 +83,7 @@ public final class JournalAgent implements Agent
     private long lastCheckpointMs;
     private long lastCheckpointIndex = EventLog.NO_INDEX;
     private String roleName = "journal";
-    private org.agrona.ErrorHandler errorHandler = ex -> LOG.error("log append failed", ex);
+    private ErrorHandler errorHandler = ex -> LOG.error("log append failed", ex);
     private LongContextRules contextRules = LongContextRules.NONE;
     private long smallestThreshold;
     private final Long2ObjectHashMap<long[]> schedulesByPair = new Long2ObjectHashMap<>();
@@ -407,6 +404,10 @@ public final class JournalAgent implements Agent
      */
     public void handle(final int controlKind, final ControlHandler handler)
     {
+        if (controlKind < 1 || controlKind >= commands.length)
+        {
+            throw new IllegalArgumentException("control kinds are 1 to " + (commands.length - 1) + ", not " + controlKind);
+        }
         if (commands[controlKind] != null)
         {
             throw new IllegalStateException("control kind " + controlKind + " already has a handler");
@@ -536,7 +537,7 @@ public final class JournalAgent implements Agent
      * server gives the distinct error log of its agents, which logs each distinct failure once and then counts it.
      * Before the agent runs.
      */
-    public void errorHandler(final org.agrona.ErrorHandler handler)
+    public void errorHandler(final ErrorHandler handler)
     {
         errorHandler = handler;
     }

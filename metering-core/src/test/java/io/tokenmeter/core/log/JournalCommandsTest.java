@@ -3,10 +3,10 @@ package io.tokenmeter.core.log;
 import io.tokenmeter.core.dedup.DedupIndex;
 import io.tokenmeter.core.event.EventRecord;
 import io.tokenmeter.core.event.LogDocumentReader;
-import io.tokenmeter.core.event.LogDocumentWriter;
 import io.tokenmeter.core.event.LogLayout;
 import io.tokenmeter.core.snapshot.SnapshotStore;
 import org.agrona.DirectBuffer;
+import org.agrona.concurrent.UnsafeBuffer;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -124,10 +124,17 @@ class JournalCommandsTest
     @Test
     void aPriceBookDocumentOfAnEarlierVersionIsReadAsAControlRecord()
     {
-        final LogDocumentWriter writer = new LogDocumentWriter(4096);
-        final int length = writer.writeLegacyPriceBook(123L, 4, "{\"book\":1}".getBytes(StandardCharsets.UTF_8));
+        // kind 2 as versions before CONTROL documents wrote it (version 1: no checksum)
+        final byte[] json = "{\"book\":1}".getBytes(StandardCharsets.UTF_8);
+        final UnsafeBuffer doc = new UnsafeBuffer(new byte[LogLayout.PRICE_BOOK_JSON_OFFSET + json.length]);
+        doc.putByte(LogLayout.DOC_KIND_OFFSET, LogLayout.DOCUMENT_KIND_PRICE_BOOK);
+        doc.putByte(LogLayout.DOC_VERSION_OFFSET, LogLayout.DOCUMENT_VERSION_WITHOUT_CHECKSUM);
+        doc.putLong(LogLayout.DOC_APPEND_TIME_OFFSET, 123L);
+        doc.putLong(LogLayout.PRICE_BOOK_REVISION_OFFSET, 4L);
+        doc.putInt(LogLayout.PRICE_BOOK_LENGTH_OFFSET, json.length);
+        doc.putBytes(LogLayout.PRICE_BOOK_JSON_OFFSET, json);
         final List<String> seen = new ArrayList<>();
-        new LogDocumentReader().read(writer.buffer(), 0, length, new LogDocumentReader.Handler()
+        new LogDocumentReader().read(doc, 0, doc.capacity(), new LogDocumentReader.Handler()
         {
             @Override
             public void onName(final byte recordType, final int id, final DirectBuffer buffer, final int offset, final int len)

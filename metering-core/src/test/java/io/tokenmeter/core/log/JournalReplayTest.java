@@ -321,7 +321,7 @@ class JournalReplayTest
             final JournalAgent journal = journal(log, 1_000_000);
             journal.recover();
             final List<Event> events = new ArrayList<>();
-            for (int i = 0; i <= JournalAgent.MAX_MODELS; i++)
+            for (int i = 0; i <= io.tokenmeter.core.aggregate.BucketKey.MAX_MODELS; i++)
             {
                 events.add(new Event("t", "m" + i, "id" + i, START_MS, ServiceTier.STANDARD.code(), new long[6]));
             }

@@ -121,7 +121,27 @@ public final class Settings
         port = intIn("port", 0, 65_535);
         bind = text("bind");
         dataDir = Path.of(text("data-dir"));
-        partitions = AUTO.equals(text("partitions")) ? 0 : intIn("partitions", 1, 1000);
+        partitions = parse("partitions", v ->
+        {
+            if (AUTO.equals(v))
+            {
+                return 0;
+            }
+            final int n;
+            try
+            {
+                n = Integer.parseInt(v);
+            }
+            catch (final NumberFormatException ex)
+            {
+                throw new IllegalArgumentException("must be auto or a number of partitions from 1 to 1000");
+            }
+            if (n < 1 || n > 1000)
+            {
+                throw new IllegalArgumentException("must be auto or a number of partitions from 1 to 1000");
+            }
+            return n;
+        });
         durability = parse("durability", v -> switch (v)
         {
             case "process" -> Durability.PROCESS;

@@ -4,7 +4,7 @@ import io.netty.channel.ChannelHandlerContext;
 import io.netty.handler.codec.http.FullHttpResponse;
 import io.netty.handler.codec.http.HttpResponseStatus;
 import io.tokenmeter.core.event.StagedEvent;
-import io.tokenmeter.core.log.JournalAgent;
+import io.tokenmeter.core.aggregate.BucketKey;
 import io.tokenmeter.core.log.JournalRequest;
 import io.tokenmeter.core.partition.Partitions;
 import org.agrona.DirectBuffer;
@@ -221,8 +221,8 @@ final class IngestRequest implements Runnable
             case LOG_UNWRITABLE -> Responses.retryLater(ctx.alloc(), HttpResponseStatus.SERVICE_UNAVAILABLE, "log_unwritable",
                 "the event log cannot be written (see /health/ready); " + what + ", retry later", 5);
             case TOO_MANY_NAMES -> Responses.error(ctx.alloc(), HttpResponseStatus.BAD_REQUEST, "too_many_names",
-                "the request would define more distinct tenants (" + JournalAgent.MAX_TENANTS + ") or models ("
-                    + JournalAgent.MAX_MODELS + ") than a partition's log holds; model names must not carry per-request "
+                "the request would define more distinct tenants (" + BucketKey.MAX_TENANTS + ") or models ("
+                    + BucketKey.MAX_MODELS + ") than a partition's log holds; model names must not carry per-request "
                     + "data; " + what);
             case SHUTTING_DOWN -> Responses.retryLater(ctx.alloc(), HttpResponseStatus.SERVICE_UNAVAILABLE,
                 "shutting_down", "the server is stopping; " + what + ", retry", 1);

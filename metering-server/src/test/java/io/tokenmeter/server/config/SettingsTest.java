@@ -78,4 +78,18 @@ class SettingsTest
     {
         assertThrows(SettingsException.class, () -> Settings.of(Map.of("port", "70000")));
     }
+
+    @Test
+    void partitionsAreAutoOrANumberAndABadValueSaysWhich()
+    {
+        assertEquals(0, Settings.of(Map.of()).partitions, "auto by default");
+        assertEquals(4, Settings.of(Map.of("partitions", "4")).partitions);
+        for (final String bad : new String[] {"0", "1001", "many"})
+        {
+            final SettingsException refused = assertThrows(SettingsException.class,
+                () -> Settings.of(Map.of("partitions", bad)));
+            org.junit.jupiter.api.Assertions.assertTrue(refused.getMessage().contains("must be auto or a number of partitions "
+                + "from 1 to 1000"), refused.getMessage());
+        }
+    }
 }
