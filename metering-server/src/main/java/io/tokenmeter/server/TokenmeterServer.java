@@ -320,6 +320,12 @@ public final class TokenmeterServer implements ApiContext, AutoCloseable
     }
 
     /** @return the port the HTTP server listens on. */
+    /** @return HTTP connections open now, refused ones included until they close. */
+    public int openConnections()
+    {
+        return http.openConnections();
+    }
+
     public int port()
     {
         return http.port();

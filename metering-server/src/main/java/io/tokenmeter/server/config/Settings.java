@@ -75,6 +75,15 @@ public final class Settings
         new Definition("tls-key", NONE, "PEM private key (PKCS#8, unencrypted) of tls-cert"),
         new Definition("max-header-bytes", "16384", "largest request line plus headers (431 beyond)"),
         new Definition("max-connections", "10000", "most open connections; more are answered 503 and closed"),
+        new Definition("max-connections-per-address", AUTO, "most open connections from one client address (503 and "
+            + "closed beyond), so one address cannot take every slot; auto: half of max-connections. Behind a load "
+            + "balancer every connection comes from its address: set it to max-connections there"),
+        new Definition("header-timeout", "10s", "longest from a request's first byte to the end of its headers; also the "
+            + "grace before min-body-rate applies (408 and closed beyond)"),
+        new Definition("min-body-rate", "16KiB", "slowest average rate a request body may arrive at, per second, once "
+            + "header-timeout has passed since its head (408 and closed below)"),
+        new Definition("max-pipelined", "16", "most requests one connection may send ahead of its answers; beyond, and while "
+            + "its answers are not read, the connection is not read"),
         new Definition("min-free-disk", "256MiB", "below this much free space in data-dir, ingest answers 503 and /health/ready "
             + "says disk full (a memory-mapped log must never write to a full disk)"),
         new Definition("log-format", "text", "text: one line per event; json: one JSON object per line (Logback JsonEncoder)"));
@@ -108,6 +117,10 @@ public final class Settings
     public final Path tlsKey;
     public final int maxHeaderBytes;
     public final int maxConnections;
+    public final int maxConnectionsPerAddress;
+    public final Duration headerTimeout;
+    public final long minBodyBytesPerSecond;
+    public final int maxPipelined;
     public final long minFreeDiskBytes;
     /** True for JSON log lines. */
     public final boolean jsonLogs;
@@ -177,6 +190,11 @@ public final class Settings
         }
         maxHeaderBytes = intIn("max-header-bytes", 1024, 1 << 20);
         maxConnections = intIn("max-connections", 1, 1_000_000);
+        maxConnectionsPerAddress = AUTO.equals(text("max-connections-per-address"))
+            ? Math.max(1, maxConnections / 2) : intIn("max-connections-per-address", 1, 1_000_000);
+        headerTimeout = durationAtLeast("header-timeout", Duration.ofMillis(100));
+        minBodyBytesPerSecond = parse("min-body-rate", Settings::parseBytes);
+        maxPipelined = intIn("max-pipelined", 1, 10_000);
         minFreeDiskBytes = parse("min-free-disk", Settings::parseBytes);
         jsonLogs = parse("log-format", v -> switch (v)
         {

@@ -7,7 +7,6 @@ import io.netty.handler.codec.http.DefaultFullHttpResponse;
 import io.netty.handler.codec.http.FullHttpRequest;
 import io.netty.handler.codec.http.FullHttpResponse;
 import io.netty.handler.codec.http.HttpHeaderNames;
-import io.netty.handler.codec.http.HttpMethod;
 import io.netty.handler.codec.http.HttpResponseStatus;
 import io.netty.handler.codec.http.HttpVersion;
 import io.netty.handler.codec.http.QueryStringDecoder;
@@ -20,7 +19,6 @@ import io.tokenmeter.billing.price.PriceBook;
 import io.tokenmeter.billing.price.PriceBookException;
 import io.tokenmeter.billing.price.PriceBookLoader;
 import io.netty.buffer.ByteBufUtil;
-import io.tokenmeter.server.auth.ApiKey;
 
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
@@ -43,9 +41,6 @@ import java.util.function.Function;
  */
 final class BillingRoutes
 {
-    static final String INVOICES = "/v1/invoices";
-    static final String PRICES = "/v1/prices";
-
     private final ApiContext api;
 
     BillingRoutes(final ApiContext api)
@@ -54,43 +49,31 @@ final class BillingRoutes
     }
 
     /**
-     * Checks the key's access to the route first, then whether the server is ready, then answers.
+     * Answers a billing route the router matched; the key's role was checked on the head. Checks the tenant's access,
+     * then whether the server is ready, then answers.
      *
      * @return the answer's future; routes that answer at once return a completed one.
      */
-    CompletableFuture<FullHttpResponse> handle(final FullHttpRequest request, final QueryStringDecoder uri, final ApiKey key)
+    CompletableFuture<FullHttpResponse> handle(final ApiRequest request)
     {
-        final String path = uri.path();
-        final HttpMethod method = request.method();
-        if (path.equals(PRICES))
+        final FullHttpRequest http = request.http;
+        final QueryStringDecoder uri = new QueryStringDecoder(http.uri());
+        return switch (request.route)
         {
-            if (method.equals(HttpMethod.GET))
-            {
-                return guarded(key.mayReadAllTenants(), key, "read the price book", Access.READ_ALL,
-                    billing -> done(json(HttpResponseStatus.OK, g -> writePrices(g, billing.prices()))));
-            }
-            if (method.equals(HttpMethod.PUT))
-            {
-                return guarded(key.isAdmin(), key, "change prices", Access.ADMIN, billing -> putPrices(billing, request));
-            }
-            return done(methodNotAllowed("GET, PUT"));
-        }
-        if (path.equals(INVOICES))
-        {
-            return method.equals(HttpMethod.GET)
-                ? guarded(key.mayReadAllTenants(), key, "list every tenant's invoices", Access.READ_ALL, billing -> listing(billing, uri))
-                : done(methodNotAllowed("GET"));
-        }
-        final String[] parts = path.substring(INVOICES.length()).split("/", -1);
-        // "/{tenant}/{period}" -> ["", tenant, period]; "/{tenant}/{period}/finalize" -> [..., "finalize"]
-        if (parts.length < 3 || parts.length > 4 || !parts[0].isEmpty() || parts.length == 4 && !parts[3].equals("finalize"))
-        {
-            return done(error(HttpResponseStatus.NOT_FOUND, "not_found",
-                "invoice routes: GET /v1/invoices?period=YYYY-MM, GET /v1/invoices/{tenant}/{period}, "
-                    + "POST /v1/invoices/{tenant}/{period}/finalize"));
-        }
-        final String tenant = QueryStringDecoder.decodeComponent(parts[1]);
-        final YearMonth period = Periods.parse(parts[2]);
+            case PRICES -> ready(billing -> done(json(HttpResponseStatus.OK, g -> writePrices(g, billing.prices()))));
+            case PRICES_CHANGE -> ready(billing -> putPrices(billing, http));
+            case INVOICE_LISTING -> ready(billing -> listing(billing, uri));
+            case INVOICE, FINALIZE -> invoiceRoute(request, uri);
+            default -> throw new IllegalArgumentException("not a billing route: " + request.route);
+        };
+    }
+
+    /** The routes of one tenant's invoice: the path's tenant and period, decoded once by the router. */
+    private CompletableFuture<FullHttpResponse> invoiceRoute(final ApiRequest request, final QueryStringDecoder uri)
+    {
+        final String tenant = request.parameters.get(0);
+        final String periodText = request.parameters.get(1);
+        final YearMonth period = Periods.parse(periodText);
         if (!TenantName.isValid(tenant))
         {
             return done(error(HttpResponseStatus.BAD_REQUEST, "invalid_request", "tenant must match " + TenantName.RULE));
@@ -98,29 +81,24 @@ final class BillingRoutes
         if (period == null)
         {
             return done(error(HttpResponseStatus.BAD_REQUEST, "invalid_request", "period must be YYYY-MM, e.g. 2026-10, not '"
-                + parts[2] + "'"));
+                + periodText + "'"));
         }
-        if (parts.length == 4)
+        if (request.route == Router.Route.FINALIZE)
         {
-            return method.equals(HttpMethod.POST)
-                ? guarded(key.isAdmin(), key, "finalize invoices", Access.ADMIN, billing -> finalizeInvoice(billing, tenant, period))
-                : done(methodNotAllowed("POST"));
+            return ready(billing -> finalizeInvoice(billing, tenant, period));
         }
-        return method.equals(HttpMethod.GET)
-            ? guarded(key.mayRead() && key.actsFor(tenant), key, "read invoices of tenant " + tenant, Access.readTenant(tenant),
-                billing -> invoice(billing, request, uri, tenant, period))
-            : done(methodNotAllowed("GET"));
-    }
-
-    /** Answers 403 when not {@code allowed}, 503 while the server is not ready, else the route. */
-    private CompletableFuture<FullHttpResponse> guarded(final boolean allowed, final ApiKey key, final String action,
-        final String needs, final Function<BillingService, CompletableFuture<FullHttpResponse>> route)
-    {
-        if (!allowed)
+        final String forbidden = AccessPolicy.check(request.key, AccessPolicy.Action.READ_INVOICE, tenant);
+        if (forbidden != null)
         {
             api.metrics().onAuthForbidden();
-            return done(error(HttpResponseStatus.FORBIDDEN, "forbidden", Access.forbidden(key, action, needs)));
+            return done(error(HttpResponseStatus.FORBIDDEN, "forbidden", forbidden));
         }
+        return ready(billing -> invoice(billing, request.http, uri, tenant, period));
+    }
+
+    /** Answers 503 while the server is not ready, else the route. */
+    private CompletableFuture<FullHttpResponse> ready(final Function<BillingService, CompletableFuture<FullHttpResponse>> route)
+    {
         final List<String> notReady = api.notReadyReasons();
         final BillingService billing = api.billing();
         if (!notReady.isEmpty() || billing == null)
@@ -301,14 +279,6 @@ final class BillingRoutes
     private static CompletableFuture<FullHttpResponse> done(final FullHttpResponse response)
     {
         return CompletableFuture.completedFuture(response);
-    }
-
-    private static FullHttpResponse methodNotAllowed(final String allowed)
-    {
-        final FullHttpResponse response = error(HttpResponseStatus.METHOD_NOT_ALLOWED, "method_not_allowed",
-            "this route takes " + allowed);
-        response.headers().set(HttpHeaderNames.ALLOW, allowed);
-        return response;
     }
 
     static FullHttpResponse error(final HttpResponseStatus status, final String code, final String message)

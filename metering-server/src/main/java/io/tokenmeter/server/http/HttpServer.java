@@ -2,10 +2,9 @@ package io.tokenmeter.server.http;
 
 import io.netty.bootstrap.ServerBootstrap;
 import io.netty.channel.Channel;
-import io.netty.channel.ChannelFutureListener;
-import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInitializer;
 import io.netty.channel.ChannelOption;
+import io.netty.channel.WriteBufferWaterMark;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.MultiThreadIoEventLoopGroup;
 import io.netty.channel.epoll.Epoll;
@@ -15,15 +14,7 @@ import io.netty.channel.nio.NioIoHandler;
 import io.netty.channel.socket.ServerSocketChannel;
 import io.netty.channel.socket.SocketChannel;
 import io.netty.channel.socket.nio.NioServerSocketChannel;
-import io.netty.handler.codec.http.FullHttpResponse;
-import io.netty.handler.codec.http.FullHttpMessage;
-import io.netty.handler.codec.http.HttpMessage;
-import io.netty.handler.codec.http.HttpUtil;
-import io.netty.handler.codec.http.HttpObjectAggregator;
-import io.netty.handler.codec.http.HttpResponseStatus;
 import io.netty.handler.codec.http.HttpServerCodec;
-import io.netty.handler.codec.http.HttpHeaderNames;
-import io.netty.handler.codec.http.HttpHeaderValues;
 import io.netty.handler.timeout.IdleStateHandler;
 import io.netty.util.concurrent.DefaultThreadFactory;
 
@@ -37,12 +28,20 @@ import java.nio.file.Path;
 import java.util.concurrent.TimeUnit;
 
 /**
- * The listening socket and the per-connection pipeline: TLS (when configured), idle timeout, codec with header limits,
- * body limit, connection limit, {@link ApiHandler}.
+ * The listening socket and the per-connection pipeline, one duty per handler:
+ *
+ * <pre>
+ *   tls?  ->  limit (ConnectionLimit, shared)  ->  idle  ->  deadlines (SlowClientGuard)  ->  codec (HttpServerCodec)
+ *         ->  gate (RequestGate: route, key, access, length on the head; gathers admitted bodies)
+ *         ->  api (ApiHandler: answers in order, one route class per area, back-pressure)
+ * </pre>
  */
 public final class HttpServer implements AutoCloseable
 {
     private static final int MAX_INITIAL_LINE = 8192;
+    /** Answers queued beyond this many bytes unwritten stop the connection being read, until they drain below the low mark. */
+    private static final int WRITE_HIGH_WATER = 64 * 1024;
+    private static final int WRITE_LOW_WATER = 32 * 1024;
 
     private final EventLoopGroup acceptGroup;
     private final EventLoopGroup ioGroup;
@@ -61,15 +60,18 @@ public final class HttpServer implements AutoCloseable
         ioGroup = new MultiThreadIoEventLoopGroup(
             ioThreads == 0 ? Runtime.getRuntime().availableProcessors() : ioThreads, new DefaultThreadFactory("http-io"), ioHandler);
         final Class<? extends ServerSocketChannel> channelClass = epoll ? EpollServerSocketChannel.class : NioServerSocketChannel.class;
-        final int maxBodyBytes = api.settings().maxBodyBytes;
-        final long idleSeconds = api.settings().idleTimeout.toSeconds();
-        final int maxHeaderBytes = api.settings().maxHeaderBytes;
-        connectionLimit = new ConnectionLimit(api.settings().maxConnections, api.metrics());
+        final var settings = api.settings();
+        final long idleSeconds = settings.idleTimeout.toSeconds();
+        final int maxHeaderBytes = settings.maxHeaderBytes;
+        final long headerTimeoutNanos = settings.headerTimeout.toNanos();
+        final Router router = new Router();
+        connectionLimit = new ConnectionLimit(settings.maxConnections, settings.maxConnectionsPerAddress, api.metrics());
         serverChannel = new ServerBootstrap()
             .group(acceptGroup, ioGroup)
             .channel(channelClass)
             .option(ChannelOption.SO_BACKLOG, 1024)
             .childOption(ChannelOption.TCP_NODELAY, true)
+            .childOption(ChannelOption.WRITE_BUFFER_WATER_MARK, new WriteBufferWaterMark(WRITE_LOW_WATER, WRITE_HIGH_WATER))
             .childHandler(new ChannelInitializer<SocketChannel>()
             {
                 @Override
@@ -79,11 +81,13 @@ public final class HttpServer implements AutoCloseable
                     {
                         ch.pipeline().addLast("tls", tls.newHandler(ch.alloc()));
                     }
+                    final SlowClientGuard guard = new SlowClientGuard(headerTimeoutNanos, settings.minBodyBytesPerSecond, api.metrics());
                     ch.pipeline()
-                        .addLast("idle", new IdleStateHandler(0, 0, idleSeconds, TimeUnit.SECONDS))
-                        .addLast("codec", new HttpServerCodec(MAX_INITIAL_LINE, maxHeaderBytes, 65536))
-                        .addLast("aggregate", new BodyLimit(maxBodyBytes))
                         .addLast("limit", connectionLimit)
+                        .addLast("idle", new IdleStateHandler(0, 0, idleSeconds, TimeUnit.SECONDS))
+                        .addLast("deadlines", guard)
+                        .addLast("codec", new HttpServerCodec(MAX_INITIAL_LINE, maxHeaderBytes, 65536))
+                        .addLast("gate", new RequestGate(api, router, new Authenticator(api.keys(), api.metrics()), guard))
                         .addLast("api", new ApiHandler(api));
                 }
             })
@@ -134,36 +138,5 @@ public final class HttpServer implements AutoCloseable
         stopAccepting();
         acceptGroup.shutdownGracefully(0, 1, TimeUnit.SECONDS).syncUninterruptibly();
         ioGroup.shutdownGracefully(0, 2, TimeUnit.SECONDS).syncUninterruptibly();
-    }
-
-    /**
-     * Aggregates bodies up to the limit and answers a larger one with a JSON 413. As Netty's own aggregator does, a
-     * kept-alive connection stays open while the rest of the oversized body is read and discarded, so the client reads
-     * the 413 instead of a reset; otherwise the connection is closed after the answer.
-     */
-    private static final class BodyLimit extends HttpObjectAggregator
-    {
-        private final int maxBodyBytes;
-
-        BodyLimit(final int maxBodyBytes)
-        {
-            super(maxBodyBytes);
-            this.maxBodyBytes = maxBodyBytes;
-        }
-
-        @Override
-        protected void handleOversizedMessage(final ChannelHandlerContext ctx, final HttpMessage oversized)
-        {
-            final FullHttpResponse response = Responses.error(ctx.alloc(), HttpResponseStatus.REQUEST_ENTITY_TOO_LARGE,
-                "body_too_large", "the body exceeds " + maxBodyBytes + " bytes; split the batch");
-            if (oversized instanceof FullHttpMessage || !HttpUtil.isKeepAlive(oversized))
-            {
-                response.headers().set(HttpHeaderNames.CONNECTION, HttpHeaderValues.CLOSE);
-                ctx.writeAndFlush(response).addListener(ChannelFutureListener.CLOSE);
-                return;
-            }
-            HttpUtil.setKeepAlive(response, true);
-            ctx.writeAndFlush(response).addListener(ChannelFutureListener.CLOSE_ON_FAILURE);
-        }
     }
 }

@@ -27,22 +27,19 @@ final class IngestRequest implements Runnable
     private static final AtomicIntegerFieldUpdater<IngestRequest> REMAINING =
         AtomicIntegerFieldUpdater.newUpdater(IngestRequest.class, "remaining");
 
-    private final ApiHandler handler;
+    private final Answers answers;
+    private final ApiRequest request;
     private final ChannelHandlerContext ctx;
-    private final boolean keepAlive;
-    private final long receiptNanos;
     private final Share[] shares;
     /** Shares not yet decided; the journal that takes it to zero schedules the answer. */
     private volatile int remaining;
 
-    private IngestRequest(final ApiHandler handler, final ChannelHandlerContext ctx, final boolean keepAlive,
-        final long receiptNanos, final Share[] shares)
+    private IngestRequest(final Answers answers, final ApiRequest request, final ChannelHandlerContext ctx, final Share[] shares)
     {
         this.remaining = shares.length;
-        this.handler = handler;
+        this.answers = answers;
+        this.request = request;
         this.ctx = ctx;
-        this.keepAlive = keepAlive;
-        this.receiptNanos = receiptNanos;
         this.shares = shares;
         for (final Share share : shares)
         {
@@ -56,13 +53,13 @@ final class IngestRequest implements Runnable
      *
      * @param partitionOfEvent scratch of at least {@code eventCount} ints, owned by the calling event loop.
      */
-    static IngestRequest split(final ApiHandler handler, final ChannelHandlerContext ctx, final boolean keepAlive,
-        final long receiptNanos, final ExpandableArrayBuffer staged, final int stagedLength, final int eventCount,
+    static IngestRequest split(final Answers answers, final ApiRequest request, final ChannelHandlerContext ctx,
+        final ExpandableArrayBuffer staged, final int stagedLength, final int eventCount,
         final Partitions partitions, final StagedEvent event, final int[] partitionOfEvent)
     {
         if (partitions.count() == 1)
         {
-            return new IngestRequest(handler, ctx, keepAlive, receiptNanos,
+            return new IngestRequest(answers, request, ctx,
                 new Share[] {new Share(0, staged, stagedLength, eventCount)});
         }
         final int[] eventsIn = new int[partitions.count()];
@@ -80,7 +77,7 @@ final class IngestRequest implements Runnable
         }
         if (shareCount == 1)
         {
-            return new IngestRequest(handler, ctx, keepAlive, receiptNanos,
+            return new IngestRequest(answers, request, ctx,
                 new Share[] {new Share(partitionOfEvent[0], staged, stagedLength, eventCount)});
         }
         final Share[] shares = new Share[shareCount];
@@ -102,7 +99,7 @@ final class IngestRequest implements Runnable
             offset += length;
         }
         StagingBuffers.giveBack(staged);
-        return new IngestRequest(handler, ctx, keepAlive, receiptNanos, shares);
+        return new IngestRequest(answers, request, ctx, shares);
     }
 
     /**
@@ -187,7 +184,7 @@ final class IngestRequest implements Runnable
         {
             response = refusal(refused, accepted > 0);
         }
-        handler.completeAsync(ctx, response, keepAlive, receiptNanos, true);
+        answers.answer(request, response);
     }
 
     /** @return which refusal the answer names when several shares were refused: the one a client must act on first. */

@@ -12,19 +12,87 @@ import io.tokenmeter.core.event.TokenClass;
 import io.tokenmeter.core.log.EventLog;
 import io.tokenmeter.server.json.Rfc3339;
 
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.handler.codec.http.FullHttpResponse;
+import io.netty.handler.codec.http.HttpResponseStatus;
+import io.netty.util.concurrent.ScheduledFuture;
+
 import java.io.IOException;
 import java.time.Instant;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
 
-/** {@code GET /v1/usage}: parses and checks the query (SPEC section 3) and renders the answer. */
+/**
+ * {@code GET /v1/usage}: parses and checks the query (SPEC section 3), asks the tenant's partition's aggregator on its
+ * thread, and renders the answer.
+ */
 final class UsageRoute
 {
     private static final Set<String> PARAMETERS = Set.of("tenant", "from", "to", "granularity", "group_by", "consistent");
 
-    private UsageRoute()
+    private final ApiContext api;
+
+    UsageRoute(final ApiContext api)
     {
+        this.api = api;
+    }
+
+    void handle(final ChannelHandlerContext ctx, final ApiRequest request, final Answers answers)
+    {
+        // the tenant's partition's newest position, read as the query arrives: consistent=true waits for it
+        final Parsed parsed = parse(new QueryStringDecoder(request.http.uri()), t -> api.partitions().of(t).journal().lastAppendedIndex());
+        if (parsed.error() != null)
+        {
+            answers.answer(request, Responses.error(ctx.alloc(), HttpResponseStatus.BAD_REQUEST, "invalid_query", parsed.error()));
+            return;
+        }
+        final String tenant = parsed.query().tenant();
+        final String forbidden = AccessPolicy.check(request.key, AccessPolicy.Action.READ_USAGE, tenant);
+        if (forbidden != null)
+        {
+            api.metrics().onAuthForbidden();
+            answers.answer(request, Responses.error(ctx.alloc(), HttpResponseStatus.FORBIDDEN, "forbidden", forbidden));
+            return;
+        }
+        if (!api.notReadyReasons().isEmpty())
+        {
+            answers.answer(request, Responses.retryLater(ctx.alloc(), HttpResponseStatus.SERVICE_UNAVAILABLE, "not_ready",
+                "the server is not ready (" + String.join("; ", api.notReadyReasons()) + "); retry shortly", 1));
+            return;
+        }
+        final CompletableFuture<List<UsageRow>> answer = api.partitions().of(tenant).aggregator().submit(parsed.query());
+        if (answer == null)
+        {
+            answers.answer(request, Responses.retryLater(ctx.alloc(), HttpResponseStatus.SERVICE_UNAVAILABLE, "overloaded",
+                "too many usage queries in progress; retry after a pause", 1));
+            return;
+        }
+        final long timeoutMs = api.settings().queryTimeout.toMillis();
+        final ScheduledFuture<?> timeout = ctx.executor().schedule(
+            () -> answer.completeExceptionally(new QueryTimeout()), timeoutMs, TimeUnit.MILLISECONDS);
+        answer.whenComplete((rows, failure) -> ctx.executor().execute(() ->
+        {
+            timeout.cancel(false);
+            final FullHttpResponse response;
+            if (failure == null)
+            {
+                response = Responses.json(ctx.alloc(), HttpResponseStatus.OK, json -> render(json, parsed, rows));
+            }
+            else if (failure instanceof QueryTimeout)
+            {
+                response = Responses.retryLater(ctx.alloc(), HttpResponseStatus.SERVICE_UNAVAILABLE, "timeout",
+                    "counting has not caught up within " + timeoutMs + " ms; retry", 1);
+            }
+            else
+            {
+                response = Responses.retryLater(ctx.alloc(), HttpResponseStatus.SERVICE_UNAVAILABLE, "unavailable",
+                    "usage cannot be answered now: " + failure.getMessage(), 1);
+            }
+            answers.answer(request, response);
+        }));
     }
 
     /** A parsed query, or the reason it cannot be answered. */
@@ -150,5 +218,16 @@ final class UsageRoute
     private static Parsed error(final String message)
     {
         return new Parsed(null, null, null, message);
+    }
+
+    /** A usage query that waited longer than the query timeout. */
+    private static final class QueryTimeout extends RuntimeException
+    {
+        private static final long serialVersionUID = 1L;
+
+        QueryTimeout()
+        {
+            super("timeout", null, false, false);
+        }
     }
 }

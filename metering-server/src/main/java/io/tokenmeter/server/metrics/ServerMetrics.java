@@ -59,6 +59,8 @@ public final class ServerMetrics implements AutoCloseable
     private final Counter authMalformed;
     private final Counter authUnknown;
     private final Counter authForbidden;
+    private final Counter slowClientsClosed;
+    private final Counter readingPaused;
     private final ConcurrentHashMap<String, Counter> ignoredUsageFields = new ConcurrentHashMap<>();
 
     public ServerMetrics()
@@ -68,11 +70,17 @@ public final class ServerMetrics implements AutoCloseable
         registry.getPrometheusRegistry().register(ingestLatency);
         registry.getPrometheusRegistry().register(appendLatency);
         connectionsRefused = Counter.builder("tokenmeter.http.connections.refused")
-            .description("connections closed at once because max-connections were open").register(registry);
+            .description("connections closed at once because max-connections, or max-connections-per-address from their address, were open").register(registry);
         authMissing = authDenied("missing");
         authMalformed = authDenied("malformed");
         authUnknown = authDenied("unknown");
         authForbidden = authDenied("forbidden");
+        slowClientsClosed = Counter.builder("tokenmeter.http.slow.clients.closed")
+            .description("connections answered 408 and closed: headers not in within header-timeout, or a body under "
+                + "min-body-rate").register(registry);
+        readingPaused = Counter.builder("tokenmeter.http.reading.paused")
+            .description("times a connection stopped being read: its answers were not read by the client, or it "
+                + "pipelined max-pipelined requests").register(registry);
         new JvmMemoryMetrics().bindTo(registry);
         gcMetrics.bindTo(registry);
         new JvmThreadMetrics().bindTo(registry);
@@ -183,6 +191,20 @@ public final class ServerMetrics implements AutoCloseable
     public void onAuthForbidden()
     {
         authForbidden.increment();
+    }
+
+    public void onSlowClientClosed()
+    {
+        slowClientsClosed.increment();
+    }
+
+    /** @param paused true when a connection stops being read, false when reading resumes (not counted). */
+    public void onReadingPaused(final boolean paused)
+    {
+        if (paused)
+        {
+            readingPaused.increment();
+        }
     }
 
     /** Registers the meters of the snapshots, the log's size, the disk and readiness. */

@@ -84,7 +84,8 @@ class LimitsTest
     @Test
     void connectionsBeyondTheLimitAreAnswered503AndClosed() throws Exception
     {
-        server = TestServer.start(dir, Map.of("data-dir", dir.resolve("data").toString(), "max-connections", "2"));
+        server = TestServer.start(dir, Map.of("data-dir", dir.resolve("data").toString(), "max-connections", "2",
+            "max-connections-per-address", "2"));
         final Socket first = connect();
         final Socket second = connect();
         assertTrue(exchange(first, get("/health/live", "")).startsWith("HTTP/1.1 200"));

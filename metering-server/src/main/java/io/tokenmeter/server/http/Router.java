@@ -1,0 +1,218 @@
+package io.tokenmeter.server.http;
+
+import io.netty.handler.codec.http.HttpMethod;
+import io.netty.handler.codec.http.QueryStringDecoder;
+
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * The route table: {@code {path template, method, route}}. Matched on the request head, before any body is read, so
+ * that 404 and 405 are answered without reading it. A template's {@code {name}} segment matches one non-empty path
+ * segment, percent-decoded once.
+ *
+ * <pre>
+ *   POST /v1/events                                  INGEST
+ *   POST /api/v1/events                              CLOUD_EVENTS
+ *   GET  /v1/usage                                   USAGE
+ *   GET  /v1/invoices                                INVOICE_LISTING
+ *   GET  /v1/invoices/{tenant}/{period}              INVOICE
+ *   POST /v1/invoices/{tenant}/{period}/finalize     FINALIZE
+ *   GET  /v1/prices   PUT /v1/prices                 PRICES, PRICES_CHANGE
+ *   GET  /health/live  GET /health/ready  GET /metrics
+ * </pre>
+ */
+final class Router
+{
+    /** Each route, with the action the access policy checks on the head. */
+    enum Route
+    {
+        INGEST(AccessPolicy.Action.POST_EVENTS, true),
+        CLOUD_EVENTS(AccessPolicy.Action.POST_EVENTS, true),
+        USAGE(AccessPolicy.Action.READ_USAGE, false),
+        INVOICE_LISTING(AccessPolicy.Action.LIST_INVOICES, false),
+        INVOICE(AccessPolicy.Action.READ_INVOICE, false),
+        FINALIZE(AccessPolicy.Action.FINALIZE, false),
+        PRICES(AccessPolicy.Action.READ_PRICES, false),
+        PRICES_CHANGE(AccessPolicy.Action.CHANGE_PRICES, true),
+        LIVE(AccessPolicy.Action.NONE, false),
+        READY(AccessPolicy.Action.NONE, false),
+        METRICS(AccessPolicy.Action.READ_METRICS, false);
+
+        final AccessPolicy.Action action;
+        /** Whether the route reads a request body; the others answer 413 to a body beyond the discard allowance. */
+        final boolean takesBody;
+
+        Route(final AccessPolicy.Action action, final boolean takesBody)
+        {
+            this.action = action;
+            this.takesBody = takesBody;
+        }
+
+        boolean isIngest()
+        {
+            return this == INGEST || this == CLOUD_EVENTS;
+        }
+    }
+
+    /**
+     * The outcome of a match: a route with its path parameters, or no route for the path (404), or a route for the
+     * path but not the method (405, with {@code allowed}).
+     */
+    record Match(Route route, List<String> parameters, String allowed)
+    {
+        boolean found()
+        {
+            return route != null;
+        }
+
+        boolean pathKnown()
+        {
+            return route != null || allowed != null;
+        }
+    }
+
+    /** The routes as they are listed in a 404's message. */
+    static final String LISTING = "POST /v1/events, POST /api/v1/events (CloudEvents), GET /v1/usage, GET /v1/invoices, "
+        + "GET /v1/invoices/{tenant}/{period}, POST /v1/invoices/{tenant}/{period}/finalize, GET|PUT /v1/prices, "
+        + "GET /health/live, GET /health/ready, GET /metrics";
+
+    private record Entry(String[] segments, HttpMethod method, Route route)
+    {
+    }
+
+    private static final Match NOT_FOUND = new Match(null, List.of(), null);
+
+    private final List<Entry> entries = new ArrayList<>();
+
+    Router()
+    {
+        add("/v1/events", HttpMethod.POST, Route.INGEST);
+        add("/api/v1/events", HttpMethod.POST, Route.CLOUD_EVENTS);
+        add("/v1/usage", HttpMethod.GET, Route.USAGE);
+        add("/v1/invoices", HttpMethod.GET, Route.INVOICE_LISTING);
+        add("/v1/invoices/{tenant}/{period}", HttpMethod.GET, Route.INVOICE);
+        add("/v1/invoices/{tenant}/{period}/finalize", HttpMethod.POST, Route.FINALIZE);
+        add("/v1/prices", HttpMethod.GET, Route.PRICES);
+        add("/v1/prices", HttpMethod.PUT, Route.PRICES_CHANGE);
+        add("/health/live", HttpMethod.GET, Route.LIVE);
+        add("/health/ready", HttpMethod.GET, Route.READY);
+        add("/metrics", HttpMethod.GET, Route.METRICS);
+    }
+
+    private void add(final String template, final HttpMethod method, final Route route)
+    {
+        entries.add(new Entry(template.substring(1).split("/", -1), method, route));
+    }
+
+    /**
+     * @param uri the request target as sent: path and query, still percent-encoded.
+     * @return the route, 404 or 405. {@code HEAD} is not served: it is a 405 like any other method a route lacks.
+     */
+    Match match(final String uri, final HttpMethod method)
+    {
+        final String path = rawPath(uri);
+        if (path.isEmpty() || path.charAt(0) != '/')
+        {
+            return NOT_FOUND;
+        }
+        final String[] segments = path.substring(1).split("/", -1);
+        StringBuilder allowed = null;
+        for (final Entry entry : entries)
+        {
+            final List<String> parameters = matchSegments(entry.segments, segments);
+            if (parameters == null)
+            {
+                continue;
+            }
+            if (entry.method.equals(method))
+            {
+                return new Match(entry.route, parameters, null);
+            }
+            if (allowed == null)
+            {
+                allowed = new StringBuilder(entry.method.name());
+            }
+            else
+            {
+                allowed.append(", ").append(entry.method.name());
+            }
+        }
+        return allowed == null ? NOT_FOUND : new Match(null, List.of(), allowed.toString());
+    }
+
+    /** @return the decoded parameters, or null when the path does not fit the template. */
+    private static List<String> matchSegments(final String[] template, final String[] segments)
+    {
+        if (template.length != segments.length)
+        {
+            return null;
+        }
+        List<String> parameters = List.of();
+        for (int i = 0; i < template.length; i++)
+        {
+            final String t = template[i];
+            if (t.startsWith("{"))
+            {
+                if (segments[i].isEmpty())
+                {
+                    return null;
+                }
+                if (parameters.isEmpty())
+                {
+                    parameters = new ArrayList<>(2);
+                }
+                parameters.add(decode(segments[i]));
+            }
+            else if (!t.equals(segments[i]))
+            {
+                return null;
+            }
+        }
+        return parameters;
+    }
+
+    private static String decode(final String segment)
+    {
+        try
+        {
+            // a path segment: '+' is a plus sign, not a space
+            return QueryStringDecoder.decodeComponent(segment.replace("+", "%2B"));
+        }
+        catch (final IllegalArgumentException ex)
+        {
+            return segment;
+        }
+    }
+
+    /** @return whether the target is a path that needs no key whatever the method: health, and metrics when open. */
+    static boolean isOpenPath(final String uri, final boolean metricsOpen)
+    {
+        final String path = rawPath(uri);
+        return path.equals("/health/live") || path.equals("/health/ready") || metricsOpen && path.equals("/metrics");
+    }
+
+    /** @return the path of a request target, without query or fragment, as sent (an absolute-form target is reduced). */
+    static String rawPath(final String uri)
+    {
+        String path = uri;
+        final int scheme = path.indexOf("://");
+        if (scheme > 0 && scheme < path.indexOf('/'))
+        {
+            final int slash = path.indexOf('/', scheme + 3);
+            path = slash < 0 ? "/" : path.substring(slash);
+        }
+        int end = path.length();
+        final int query = path.indexOf('?');
+        if (query >= 0)
+        {
+            end = query;
+        }
+        final int fragment = path.indexOf('#');
+        if (fragment >= 0 && fragment < end)
+        {
+            end = fragment;
+        }
+        return path.substring(0, end);
+    }
+}
