@@ -41,7 +41,7 @@ public final class LogFixture implements AutoCloseable
         this.nowMs = nowMs;
         log = new ChronicleEventLog(dir.resolve("log"), Durability.PROCESS);
         journal = new JournalAgent(log, new DedupIndex(1 << 20, TimeUnit.HOURS.toMillis(24), 20_000),
-            new SnapshotStore(dir.resolve("snapshots")), Runnable::run, () -> this.nowMs, 1024, 64, 10_000, Long.MAX_VALUE, ns -> { });
+            new SnapshotStore(dir.resolve("snapshots")), Runnable::run, () -> this.nowMs, 1024, 64, 10_000, 1000, Long.MAX_VALUE, ns -> { });
         journal.recover();
     }
 

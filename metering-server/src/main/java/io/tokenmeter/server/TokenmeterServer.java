@@ -112,7 +112,7 @@ public final class TokenmeterServer implements ApiContext, AutoCloseable
         try
         {
             partitions = Partitions.open(layout, settings.durability, new Partition.Config(settings.journalQueue,
-                MAX_DRAIN_REQUESTS, MAX_DRAIN_EVENTS, settings.maxEventsPerRequest, dedupPerPartition,
+                MAX_DRAIN_REQUESTS, MAX_DRAIN_EVENTS, settings.maxEventsPerRequest, settings.maxModelsPerTenant, dedupPerPartition,
                 settings.dedupWindowMs(), settings.snapshotInterval.toMillis(), QUERY_QUEUE), snapshotWriter,
                 SystemEpochClock.INSTANCE, metrics::onAppend);
         }

@@ -130,7 +130,7 @@ public class JournalBenchmark
         final int requestCount = EVENTS / eventsPerRequest;
         journal = new JournalAgent(log, new DedupIndex(capacity, TimeUnit.HOURS.toMillis(24), EVENTS),
             new SnapshotStore(directory.resolve("snapshots")), Runnable::run, System::currentTimeMillis,
-            requestCount, requestCount, EVENTS, Long.MAX_VALUE, ns -> { });
+            requestCount, requestCount, EVENTS, 1000, Long.MAX_VALUE, ns -> { });
         journal.recover();
         requests = new Request[requestCount];
         final SplittableRandom random = new SplittableRandom(11);

@@ -12,7 +12,10 @@ import io.tokenmeter.core.event.StagedEvent;
 import io.tokenmeter.core.snapshot.SnapshotStore;
 import org.agrona.DirectBuffer;
 import org.agrona.ErrorHandler;
+import org.agrona.collections.IntHashSet;
 import org.agrona.collections.Long2ObjectHashMap;
+import org.agrona.collections.LongArrayList;
+import org.agrona.collections.LongHashSet;
 import org.agrona.concurrent.Agent;
 import org.agrona.concurrent.EpochClock;
 import org.agrona.concurrent.ManyToOneConcurrentArrayQueue;
@@ -21,6 +24,7 @@ import org.slf4j.LoggerFactory;
 
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
+import java.util.Arrays;
 import java.util.Optional;
 import java.util.concurrent.Executor;
 import java.util.concurrent.atomic.AtomicLong;
@@ -32,9 +36,14 @@ import java.util.function.LongConsumer;
  * {@link DedupIndex} in log order, interns tenant and model names (writing NAME records before first use), appends
  * all accepted events of the drain as one document (group commit), then answers each request.
  *
- * <p>Owns, and alone touches: the appender, the dedup index, both name dictionaries, the document writer, the
- * checkpoint marks and the long-context rules of the price book in force. Publishes {@link #lastAppendedIndex()} and
- * counters for other threads.
+ * <p>Owns, and alone touches: the appender, the dedup index, both name dictionaries, the set of models each tenant
+ * has used, the document writer, the checkpoint marks and the long-context rules of the price book in force. Publishes
+ * {@link #lastAppendedIndex()} and counters for other threads.
+ *
+ * <p>Names are bounded twice: the dictionaries by the widths of the ids in the log ({@link BucketKey#MAX_TENANTS},
+ * {@link BucketKey#MAX_MODELS}, shared by every tenant of the partition), and each tenant by its own number of
+ * distinct models ({@code maxModelsPerTenant}), so that one tenant sending per-request data as model names is refused
+ * ({@link JournalRequest.Refusal#TOO_MANY_MODELS}) long before it could fill the table the other tenants need.
  *
  * <p>Control records: a {@link ControlRequest} is decided by the handler of its kind in the journal's command table
  * ({@link #handle}) and written as its own CONTROL document between event documents; replay hands each back to its
@@ -44,7 +53,15 @@ import java.util.function.LongConsumer;
  *
  * <p>Recovery: the dedup index is not snapshotted; it is rebuilt by replaying the log from a checkpointed index
  * at or before the document holding its oldest key (see {@link DedupIndex} for why that is exact). The checkpoint
- * holds that index, the journal clock, the name dictionaries and the log position of the price book in force.
+ * holds that index, the journal clock, the name dictionaries, the log position of the price book in force and every
+ * (tenant, model) pair used up to its log index; replay adds the pairs of the events after it.
+ *
+ * <pre>
+ * checkpoint payload (little-endian)
+ *   replayFrom i64 | clockMs i64 | tenants dictionary | models dictionary | priceBookIndex i64 | priceBookRevision i64
+ *   | layout i32 = 2 | pairs i32 | pair i64 (tenantId &lt;&lt; 16 | modelId) * pairs
+ * layout 1 (before the per-tenant bound) ends after priceBookRevision, or before it in the oldest checkpoints
+ * </pre>
  */
 public final class JournalAgent implements Agent
 {
@@ -56,6 +73,10 @@ public final class JournalAgent implements Agent
     private static final int IDLE_SPINS = 100;
     private static final int IDLE_YIELDS = 100;
     private static final long MAX_PARK_NS = 10_000_000L;
+    /** The checkpoint layout written: 2 appends the (tenant, model) pairs; 1, without a layout field, had none. */
+    private static final int CHECKPOINT_LAYOUT = 2;
+    /** Per drained request: accepted, duplicates, conflicts, refusal (ordinal + 1, 0 for none), refused event's index. */
+    private static final int OUTCOME_SLOTS = 5;
 
     private final EventLog log;
     private final DedupIndex dedup;
@@ -70,6 +91,15 @@ public final class JournalAgent implements Agent
     private final int[] outcomes;
     private final NameDictionary tenants = new NameDictionary(BucketKey.MAX_TENANTS);
     private final NameDictionary models = new NameDictionary(BucketKey.MAX_MODELS);
+    private final int maxModelsPerTenant;
+    /** Every (tenant, model) pair of an event in the log, as {@link #pair}: the models each tenant has used. */
+    private final LongHashSet tenantModels = new LongHashSet();
+    /** Distinct models of each tenant id: its pairs in {@link #tenantModels}. Grows with the tenant dictionary. */
+    private int[] modelCountOfTenant = new int[256];
+    /** Pairs added since the drain began, in order, so that a refused request or a failed append takes them back. */
+    private final LongArrayList pairsAdded = new LongArrayList();
+    /** Tenant ids refused a new model since start: each is logged once, not once per refused request. */
+    private final IntHashSet tenantsAtModelLimit = new IntHashSet();
     private final LogDocumentWriter writer = new LogDocumentWriter(1 << 20);
     private final StagedEvent staged = new StagedEvent();
     private final LongConsumer appendLatencyNs;
@@ -103,6 +133,8 @@ public final class JournalAgent implements Agent
     /**
      * @param maxDrainEvents  events per document at most; a request is never split, so a document may hold up to
      *                        {@code maxDrainEvents + the largest request - 1}.
+     * @param maxModelsPerTenant distinct models one tenant may use in this partition's log; a request with a new
+     *                        model beyond it is refused whole ({@link JournalRequest.Refusal#TOO_MANY_MODELS}).
      * @param appendLatencyNs told the duration of each append (journal thread; must not block).
      */
     public JournalAgent(
@@ -114,9 +146,16 @@ public final class JournalAgent implements Agent
         final int inboxCapacity,
         final int maxDrainRequests,
         final int maxDrainEvents,
+        final int maxModelsPerTenant,
         final long checkpointIntervalMs,
         final LongConsumer appendLatencyNs)
     {
+        if (maxModelsPerTenant < 1 || maxModelsPerTenant > BucketKey.MAX_MODELS)
+        {
+            throw new IllegalArgumentException("models per tenant must be 1 to " + BucketKey.MAX_MODELS + ", not "
+                + maxModelsPerTenant);
+        }
+        this.maxModelsPerTenant = maxModelsPerTenant;
         this.appendLatencyNs = appendLatencyNs;
         this.log = log;
         this.dedup = dedup;
@@ -125,7 +164,7 @@ public final class JournalAgent implements Agent
         this.clock = clock;
         this.inbox = new ManyToOneConcurrentArrayQueue<>(inboxCapacity);
         this.drained = new JournalRequest[maxDrainRequests];
-        this.outcomes = new int[maxDrainRequests * 4];
+        this.outcomes = new int[maxDrainRequests * OUTCOME_SLOTS];
         this.maxDrainEvents = maxDrainEvents;
         this.checkpointIntervalMs = checkpointIntervalMs;
         this.markSpacingMs = Math.max(1000L, dedup.windowMs() / (MAX_MARKS / 2));
@@ -177,8 +216,25 @@ public final class JournalAgent implements Agent
                 priceBookIndex = payload.getLong();
                 priceBookRevision = payload.getLong();
             }
-            LOG.info("journal checkpoint {} loaded: {} tenants, {} models, replaying dedup keys from log index {}",
-                checkpoint.get().file().getFileName(), tenants.size(), models.size(), Long.toHexString(replayFrom));
+            if (payload.remaining() >= Integer.BYTES && payload.getInt() >= CHECKPOINT_LAYOUT)
+            {
+                // a later layout may append more after the pairs: what this version knows is read, the rest ignored
+                for (int i = 0, n = payload.getInt(); i < n; i++)
+                {
+                    final long pair = payload.getLong();
+                    addPair(pairTenantId(pair), pair);
+                }
+                LOG.info("journal checkpoint {} loaded: {} tenants, {} models, {} (tenant, model) pairs, replaying dedup "
+                    + "keys from log index {}", checkpoint.get().file().getFileName(), tenants.size(), models.size(),
+                    tenantModels.size(), Long.toHexString(replayFrom));
+            }
+            else
+            {
+                replayFrom = EventLog.NO_INDEX;
+                LOG.info("journal checkpoint {} loaded: {} tenants, {} models; it was written before tenants' models were "
+                    + "checkpointed, so the log is replayed from its start to count the models of each tenant exactly",
+                    checkpoint.get().file().getFileName(), tenants.size(), models.size());
+            }
         }
         else
         {
@@ -198,8 +254,9 @@ public final class JournalAgent implements Agent
         }
         lastCheckpointIndex = checkpoint.map(SnapshotStore.Snapshot::logIndex).orElse(EventLog.NO_INDEX);
         lastCheckpointMs = clock.time();
-        LOG.info("journal recovered: {} documents replayed, {} dedup keys, log index {}, price book revision {}",
-            documents, dedup.size(), Long.toHexString(lastAppendedIndex), priceBookRevision);
+        LOG.info("journal recovered: {} documents replayed, {} dedup keys, {} (tenant, model) pairs, log index {}, price "
+            + "book revision {}", documents, dedup.size(), tenantModels.size(), Long.toHexString(lastAppendedIndex),
+            priceBookRevision);
         return documents;
     }
 
@@ -277,6 +334,7 @@ public final class JournalAgent implements Agent
             catch (final RuntimeException | Error ex)
             {
                 dedup.rollbackTo(dedupMark);
+                rollbackPairs(0);
                 truncateNames(tenantsMark, modelsMark);
                 onAppendFailed(ex);
                 for (int i = 0; i < count; i++)
@@ -290,16 +348,17 @@ public final class JournalAgent implements Agent
             addMark(index, dedupMark, nowMs);
             failure = null;
         }
+        pairsAdded.clear();
         dedup.evict(nowMs);
 
         for (int i = 0; i < count; i++)
         {
             final JournalRequest request = drained[i];
             drained[i] = null;
-            final int at = i * 4;
+            final int at = i * OUTCOME_SLOTS;
             if (outcomes[at + 3] != 0)
             {
-                request.onRefused(JournalRequest.Refusal.values()[outcomes[at + 3] - 1]);
+                request.onRefused(JournalRequest.Refusal.values()[outcomes[at + 3] - 1], outcomes[at + 4]);
             }
             else
             {
@@ -318,6 +377,7 @@ public final class JournalAgent implements Agent
         final long dedupMark = dedup.tail();
         final int tenantsMark = tenants.size();
         final int modelsMark = models.size();
+        final int pairsMark = pairsAdded.size();
         final DirectBuffer buffer = request.stagedEvents();
         int accepted = 0;
         int duplicates = 0;
@@ -331,13 +391,39 @@ public final class JournalAgent implements Agent
             if (outcome == DedupIndex.NEW)
             {
                 final int tenantId = intern(tenants, LogLayout.RECORD_TENANT_NAME, buffer, event.tenantOffset(), event.tenantLength());
-                final int modelId = intern(models, LogLayout.RECORD_MODEL_NAME, buffer, event.modelOffset(), event.modelLength());
-                if (tenantId < 0 || modelId < 0)
+                int modelId = tenantId < 0 ? -1 : models.lookup(buffer, event.modelOffset(), event.modelLength());
+                JournalRequest.Refusal refusal = tenantId < 0 ? JournalRequest.Refusal.TOO_MANY_NAMES : null;
+                if (refusal == null && (modelId == NameDictionary.MISSING || !tenantModels.contains(pair(tenantId, modelId))))
+                {
+                    // the tenant's bound is checked before the shared table's, so that it is what a flooding tenant hears
+                    if (modelCountOfTenant(tenantId) >= maxModelsPerTenant)
+                    {
+                        refusal = JournalRequest.Refusal.TOO_MANY_MODELS;
+                        onModelLimit(tenantId);
+                    }
+                    else
+                    {
+                        modelId = intern(models, LogLayout.RECORD_MODEL_NAME, buffer, event.modelOffset(), event.modelLength());
+                        if (modelId < 0)
+                        {
+                            refusal = JournalRequest.Refusal.TOO_MANY_NAMES;
+                        }
+                        else
+                        {
+                            final long pair = pair(tenantId, modelId);
+                            addPair(tenantId, pair);
+                            pairsAdded.addLong(pair);
+                        }
+                    }
+                }
+                if (refusal != null)
                 {
                     writer.reset(writerMark);
                     dedup.rollbackTo(dedupMark);
+                    rollbackPairs(pairsMark);
                     truncateNames(tenantsMark, modelsMark);
-                    setOutcome(requestIndex, 0, 0, 0, JournalRequest.Refusal.TOO_MANY_NAMES.ordinal() + 1);
+                    setOutcome(requestIndex, 0, 0, 0, refusal.ordinal() + 1);
+                    outcomes[requestIndex * OUTCOME_SLOTS + 4] = e;
                     return;
                 }
                 writer.appendEvent(event, tenantId, modelId, contextFlag(event, tenantId, modelId));
@@ -368,7 +454,7 @@ public final class JournalAgent implements Agent
             // below every rule of the book: no lookup (the common case, measured at 12 % of the journal's time)
             return 0;
         }
-        final long pair = ((long)tenantId << 16) | modelId;
+        final long pair = pair(tenantId, modelId);
         long[] schedule = schedulesByPair.get(pair);
         if (schedule == null)
         {
@@ -385,6 +471,57 @@ public final class JournalAgent implements Agent
         }
         final long threshold = LongContextRules.thresholdAt(schedule, Hours.of(event.timestampMs()));
         return prompt > threshold ? LogLayout.FLAG_LONG_CONTEXT : 0;
+    }
+
+    /** @return the key of a (tenant, model) pair: the tenant id above the 16 bits of the model id. */
+    private static long pair(final int tenantId, final int modelId)
+    {
+        return ((long)tenantId << 16) | modelId;
+    }
+
+    private static int pairTenantId(final long pair)
+    {
+        return (int)(pair >>> 16);
+    }
+
+    private int modelCountOfTenant(final int tenantId)
+    {
+        return tenantId < modelCountOfTenant.length ? modelCountOfTenant[tenantId] : 0;
+    }
+
+    /** Remembers that the tenant used the pair's model (no bound: live events are checked before, replay trusts the log). */
+    private void addPair(final int tenantId, final long pair)
+    {
+        if (tenantModels.add(pair))
+        {
+            if (tenantId >= modelCountOfTenant.length)
+            {
+                modelCountOfTenant = Arrays.copyOf(modelCountOfTenant, Math.max(tenantId + 1, 2 * modelCountOfTenant.length));
+            }
+            modelCountOfTenant[tenantId]++;
+        }
+    }
+
+    private void onModelLimit(final int tenantId)
+    {
+        if (tenantsAtModelLimit.add(tenantId))
+        {
+            LOG.warn("tenant {} uses {} distinct models, the most max-models-per-tenant allows: its requests with a new model "
+                + "are refused (400 too_many_models); logged once per tenant until restart", tenants.name(tenantId),
+                modelCountOfTenant(tenantId));
+        }
+    }
+
+    /** Forgets the pairs added since {@code mark} (a position in {@link #pairsAdded}), newest first. */
+    private void rollbackPairs(final int mark)
+    {
+        while (pairsAdded.size() > mark)
+        {
+            final long pair = pairsAdded.popLong();
+            tenantModels.remove(pair);
+            modelCountOfTenant[pairTenantId(pair)]--;
+        }
+        assert pairsAdded.size() == mark : "pairs are taken back to the mark";
     }
 
     /** Undoes name definitions that never reached the log; cached schedules may name the ids, so they go too. */
@@ -506,11 +643,12 @@ public final class JournalAgent implements Agent
 
     private void setOutcome(final int requestIndex, final int accepted, final int duplicates, final int conflicts, final int refusal)
     {
-        final int at = requestIndex * 4;
+        final int at = requestIndex * OUTCOME_SLOTS;
         outcomes[at] = accepted;
         outcomes[at + 1] = duplicates;
         outcomes[at + 2] = conflicts;
         outcomes[at + 3] = refusal;
+        outcomes[at + 4] = -1;
     }
 
     private void refuse(final int requestIndex, final JournalRequest.Refusal refusal)
@@ -596,12 +734,14 @@ public final class JournalAgent implements Agent
     private ByteBuffer checkpointPayload()
     {
         final ByteBuffer payload = ByteBuffer
-            .allocate(32 + tenants.encodedLength() + models.encodedLength())
+            .allocate(40 + tenants.encodedLength() + models.encodedLength() + tenantModels.size() * Long.BYTES)
             .order(ByteOrder.LITTLE_ENDIAN);
         payload.putLong(replayFromIndex()).putLong(clockMs);
         tenants.writeTo(payload);
         models.writeTo(payload);
         payload.putLong(priceBookIndex).putLong(priceBookRevision);
+        payload.putInt(CHECKPOINT_LAYOUT).putInt(tenantModels.size());
+        tenantModels.forEachLong(payload::putLong);
         return payload.flip();
     }
 
@@ -681,6 +821,12 @@ public final class JournalAgent implements Agent
         return inbox.size();
     }
 
+    /** @return the most distinct models one tenant may use in this partition's log. Any thread. */
+    public int maxModelsPerTenant()
+    {
+        return maxModelsPerTenant;
+    }
+
     /** The dedup index, for metrics gauges (read racily) and tests. */
     public DedupIndex dedup()
     {
@@ -721,6 +867,7 @@ public final class JournalAgent implements Agent
         public void onEvent(final EventRecord event, final long appendTimeMs)
         {
             dedup.insertReplayed(event.idHashHi(), event.idHashLo(), event.contentHash(), appendTimeMs);
+            addPair(event.tenantId(), pair(event.tenantId(), event.modelId()));
         }
 
         @Override

@@ -4,8 +4,9 @@ import org.agrona.DirectBuffer;
 
 /**
  * One ingest request handed to the journal: its validated events, staged back to back in
- * {@link io.tokenmeter.core.event.StagedEvent} layout. The journal calls exactly one of the two callbacks, on the
- * journal thread, after the request's accepted events are in the log (or certainly not).
+ * {@link io.tokenmeter.core.event.StagedEvent} layout. The journal calls exactly one of the callbacks
+ * ({@link #onJournaled}, or one of the two {@code onRefused}), on the journal thread, after the request's accepted
+ * events are in the log (or certainly not).
  */
 public interface JournalRequest
 {
@@ -21,6 +22,16 @@ public interface JournalRequest
     /** Nothing of the request was appended. */
     void onRefused(Refusal refusal);
 
+    /**
+     * Nothing of the request was appended, because of its event at {@code eventIndex} (0-based, in staged order): the
+     * event whose name did not fit ({@link Refusal#TOO_MANY_MODELS}, {@link Refusal#TOO_MANY_NAMES}), so that the
+     * answer can name it. By default the same as {@link #onRefused(Refusal)}.
+     */
+    default void onRefused(final Refusal refusal, final int eventIndex)
+    {
+        onRefused(refusal);
+    }
+
     /** @return this request as a control record to record, or null for an event batch (the journal's command table). */
     default ControlRequest asControl()
     {
@@ -34,6 +45,8 @@ public interface JournalRequest
         LOG_UNWRITABLE,
         /** The request would define more distinct tenant or model names than the log's id fields hold. */
         TOO_MANY_NAMES,
+        /** The request would give a tenant more distinct models than the journal's {@code maxModelsPerTenant}. */
+        TOO_MANY_MODELS,
         /** The journal is stopping. */
         SHUTTING_DOWN,
         /** A price book's revision is not above the one in force in this partition (a second install raced it). */

@@ -24,6 +24,7 @@ public final class Partition
         int maxDrainRequests,
         int maxDrainEvents,
         int maxRequestEvents,
+        int maxModelsPerTenant,
         int dedupCapacity,
         long dedupWindowMs,
         long snapshotIntervalMs,
@@ -46,7 +47,8 @@ public final class Partition
         final DedupIndex dedup = new DedupIndex(config.dedupCapacity(), config.dedupWindowMs(),
             config.maxDrainEvents() + config.maxRequestEvents());
         journal = new JournalAgent(log, dedup, snapshots, snapshotWriter, clock, config.journalQueue(),
-            config.maxDrainRequests(), config.maxDrainEvents(), config.snapshotIntervalMs(), appendLatencyNs);
+            config.maxDrainRequests(), config.maxDrainEvents(), config.maxModelsPerTenant(), config.snapshotIntervalMs(),
+            appendLatencyNs);
         aggregator = new AggregatorAgent(log, snapshots, snapshotWriter, clock, config.queryQueue(),
             config.snapshotIntervalMs());
     }

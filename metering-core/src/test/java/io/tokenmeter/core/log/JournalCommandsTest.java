@@ -60,7 +60,7 @@ class JournalCommandsTest
     private JournalAgent journal(final EventLog log)
     {
         return new JournalAgent(log, new DedupIndex(1024, TimeUnit.HOURS.toMillis(24), 20_000),
-            new SnapshotStore(dir.resolve("snapshots")), Runnable::run, () -> 1_000_000L, 64, 16, 1000, Long.MAX_VALUE, ns -> { });
+            new SnapshotStore(dir.resolve("snapshots")), Runnable::run, () -> 1_000_000L, 64, 16, 1000, 1000, Long.MAX_VALUE, ns -> { });
     }
 
     private static ControlRequest.Recorded record(final JournalAgent journal, final long revision, final String payload)

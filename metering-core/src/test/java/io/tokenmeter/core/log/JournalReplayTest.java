@@ -118,7 +118,7 @@ class JournalReplayTest
     private JournalAgent journal(final EventLog log, final int capacity)
     {
         return new JournalAgent(log, new DedupIndex(capacity, TimeUnit.HOURS.toMillis(24), 20_000),
-            new SnapshotStore(dataDir.resolve("snapshots")), Runnable::run, () -> nowMs, 1024, 64, 10_000, 1, ns -> { });
+            new SnapshotStore(dataDir.resolve("snapshots")), Runnable::run, () -> nowMs, 1024, 64, 10_000, 1000, 1, ns -> { });
     }
 
     private AggregatorAgent aggregator(final EventLog log, final Path snapshots)
@@ -320,10 +320,11 @@ class JournalReplayTest
         {
             final JournalAgent journal = journal(log, 1_000_000);
             journal.recover();
+            // 1000 models per tenant (the bound of each) over 66 tenants: the shared table is what overflows
             final List<Event> events = new ArrayList<>();
-            for (int i = 0; i <= io.tokenmeter.core.aggregate.BucketKey.MAX_MODELS; i++)
+            for (int i = 0; i <= BucketKey.MAX_MODELS; i++)
             {
-                events.add(new Event("t", "m" + i, "id" + i, START_MS, ServiceTier.STANDARD.code(), new long[6]));
+                events.add(new Event("t" + i / 1000, "m" + i, "id" + i, START_MS, ServiceTier.STANDARD.code(), new long[6]));
             }
             final Request tooMany = new Request(events);
             journal.offer(tooMany);

@@ -2,6 +2,7 @@ package io.tokenmeter.server.config;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.dataformat.yaml.YAMLFactory;
+import io.tokenmeter.core.aggregate.BucketKey;
 import io.tokenmeter.core.log.Durability;
 
 import java.io.IOException;
@@ -61,6 +62,9 @@ public final class Settings
         new Definition("journal-queue", "4096", "ingest requests waiting for the journal before 503"),
         new Definition("max-body-bytes", "8388608", "largest ingest body (413 beyond)"),
         new Definition("max-events-per-request", "10000", "most events in one ingest request (413 beyond)"),
+        new Definition("max-models-per-tenant", "1000", "most distinct model names one tenant may use, 1 to "
+            + BucketKey.MAX_MODELS + "; a request with a new model beyond it is refused (400 too_many_models), so that "
+            + "one tenant cannot fill the model names its partition shares with other tenants"),
         new Definition("io-threads", "0", "HTTP event loop threads (0 = number of cores)"),
         new Definition("idle-timeout", "60s", "close connections idle this long"),
         new Definition("query-timeout", "10s", "longest a consistent=true usage query or an invoice waits for the counters"),
@@ -101,6 +105,7 @@ public final class Settings
     public final int journalQueue;
     public final int maxBodyBytes;
     public final int maxEventsPerRequest;
+    public final int maxModelsPerTenant;
     public final int ioThreads;
     public final Duration idleTimeout;
     public final Duration queryTimeout;
@@ -168,6 +173,7 @@ public final class Settings
         journalQueue = intIn("journal-queue", 2, 1 << 20);
         maxBodyBytes = intIn("max-body-bytes", 1024, 64 << 20);
         maxEventsPerRequest = intIn("max-events-per-request", 1, 100_000);
+        maxModelsPerTenant = intIn("max-models-per-tenant", 1, BucketKey.MAX_MODELS);
         ioThreads = intIn("io-threads", 0, 256);
         idleTimeout = durationAtLeast("idle-timeout", Duration.ofSeconds(1));
         queryTimeout = durationAtLeast("query-timeout", Duration.ofMillis(100));

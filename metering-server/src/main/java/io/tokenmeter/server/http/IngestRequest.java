@@ -30,16 +30,19 @@ final class IngestRequest implements Runnable
     private final Answers answers;
     private final ApiRequest request;
     private final ChannelHandlerContext ctx;
+    private final Partitions partitions;
     private final Share[] shares;
     /** Shares not yet decided; the journal that takes it to zero schedules the answer. */
     private volatile int remaining;
 
-    private IngestRequest(final Answers answers, final ApiRequest request, final ChannelHandlerContext ctx, final Share[] shares)
+    private IngestRequest(final Answers answers, final ApiRequest request, final ChannelHandlerContext ctx,
+        final Partitions partitions, final Share[] shares)
     {
         this.remaining = shares.length;
         this.answers = answers;
         this.request = request;
         this.ctx = ctx;
+        this.partitions = partitions;
         this.shares = shares;
         for (final Share share : shares)
         {
@@ -59,7 +62,7 @@ final class IngestRequest implements Runnable
     {
         if (partitions.count() == 1)
         {
-            return new IngestRequest(answers, request, ctx,
+            return new IngestRequest(answers, request, ctx, partitions,
                 new Share[] {new Share(0, staged, stagedLength, eventCount)});
         }
         final int[] eventsIn = new int[partitions.count()];
@@ -77,7 +80,7 @@ final class IngestRequest implements Runnable
         }
         if (shareCount == 1)
         {
-            return new IngestRequest(answers, request, ctx,
+            return new IngestRequest(answers, request, ctx, partitions,
                 new Share[] {new Share(partitionOfEvent[0], staged, stagedLength, eventCount)});
         }
         final Share[] shares = new Share[shareCount];
@@ -99,7 +102,7 @@ final class IngestRequest implements Runnable
             offset += length;
         }
         StagingBuffers.giveBack(staged);
-        return new IngestRequest(answers, request, ctx, shares);
+        return new IngestRequest(answers, request, ctx, partitions, shares);
     }
 
     /**
@@ -149,11 +152,13 @@ final class IngestRequest implements Runnable
         }
     }
 
-    /** Answers on the event loop; the journals are done with the staged events, so their buffers go back for reuse. */
+    /**
+     * Answers on the event loop; the journals are done with the staged events, so their buffers go back for reuse once
+     * the answer is made (a refusal may name the event that caused it).
+     */
     @Override
     public void run()
     {
-        giveBackBuffers();
         int accepted = 0;
         int duplicates = 0;
         int conflicts = 0;
@@ -184,6 +189,7 @@ final class IngestRequest implements Runnable
         {
             response = refusal(refused, accepted > 0);
         }
+        giveBackBuffers();
         answers.answer(request, response);
     }
 
@@ -196,7 +202,7 @@ final class IngestRequest implements Runnable
         }
         return switch (share.refusal)
         {
-            case TOO_MANY_NAMES -> 0;
+            case TOO_MANY_NAMES, TOO_MANY_MODELS -> 0;
             case LOG_UNWRITABLE -> 2;
             case SHUTTING_DOWN -> 3;
             case STALE_REVISION, UNKNOWN_CONTROL -> 4;
@@ -221,11 +227,36 @@ final class IngestRequest implements Runnable
                 "the request would define more distinct tenants (" + BucketKey.MAX_TENANTS + ") or models ("
                     + BucketKey.MAX_MODELS + ") than a partition's log holds; model names must not carry per-request "
                     + "data; " + what);
+            case TOO_MANY_MODELS -> tooManyModels(share, what);
             case SHUTTING_DOWN -> Responses.retryLater(ctx.alloc(), HttpResponseStatus.SERVICE_UNAVAILABLE,
                 "shutting_down", "the server is stopping; " + what + ", retry", 1);
             case STALE_REVISION, UNKNOWN_CONTROL -> Responses.error(ctx.alloc(), HttpResponseStatus.INTERNAL_SERVER_ERROR,
                 "internal_error", "the journal refused events as a control record (" + share.refusal + "); " + what);
         };
+    }
+
+    /** The tenant of the refused event has used as many distinct models as the journal allows it: say who and what. */
+    private FullHttpResponse tooManyModels(final Share share, final String what)
+    {
+        String tenant = "of this request";
+        String model = "";
+        if (share.refusedEvent >= 0)
+        {
+            final StagedEvent event = new StagedEvent();
+            int offset = 0;
+            for (int e = 0; e < share.refusedEvent; e++)
+            {
+                offset += event.wrap(share.staged, offset).encodedLength();
+            }
+            event.wrap(share.staged, offset);
+            tenant = share.staged.getStringWithoutLengthAscii(event.tenantOffset(), event.tenantLength());
+            model = " (" + share.staged.getStringWithoutLengthAscii(event.modelOffset(), event.modelLength()) + ")";
+        }
+        final int limit = partitions.get(share.partition).journal().maxModelsPerTenant();
+        return Responses.error(ctx.alloc(), HttpResponseStatus.BAD_REQUEST, "too_many_models", "tenant " + tenant
+            + " has reached the setting max-models-per-tenant (" + limit + " distinct models) and the request adds another"
+            + model + "; model names must not carry per-request data (if the tenant really uses more models, the operator "
+            + "raises max-models-per-tenant); " + what);
     }
 
     /** One partition's part of a request: its events, staged back to back, and the journal's outcome for them. */
@@ -240,6 +271,8 @@ final class IngestRequest implements Runnable
         private int duplicates;
         private int conflicts;
         private Refusal refusal;
+        /** The index in {@link #staged} of the event that caused {@link #refusal}, -1 when none was named. */
+        private int refusedEvent = -1;
         private boolean queueFull;
 
         Share(final int partition, final ExpandableArrayBuffer staged, final int stagedLength, final int eventCount)
@@ -283,6 +316,13 @@ final class IngestRequest implements Runnable
         {
             this.refusal = refusal;
             request.onShareDone();
+        }
+
+        @Override
+        public void onRefused(final Refusal refusal, final int eventIndex)
+        {
+            this.refusedEvent = eventIndex;
+            onRefused(refusal);
         }
     }
 }

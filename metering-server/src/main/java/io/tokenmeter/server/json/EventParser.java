@@ -759,7 +759,11 @@ public final class EventParser implements UsageFields.IgnoredField
         return seen;
     }
 
-    /** The id of a CloudEvent is {@code source 0x00 id}: unique per source, as CloudEvents defines it. */
+    /**
+     * The id of a CloudEvent is {@code source 0x00 id}: unique per source, as CloudEvents defines it. Neither part may
+     * hold a control character ({@link #readUtf8}), so the one NUL marks where the source ends and no two (source, id)
+     * pairs meet; nor may an id of {@code /v1/events}, which therefore never equals a CloudEvent's (decision 63).
+     */
     private void combineSourceAndId(final int index)
     {
         if (sourceLength + 1 + idLength > StagedEvent.MAX_ID_LENGTH)
@@ -769,10 +773,23 @@ public final class EventParser implements UsageFields.IgnoredField
             idLength = -1;
             return;
         }
+        assert noNul(source, sourceLength) && noNul(id, idLength) : "source and id were checked for control characters";
         System.arraycopy(id, 0, id, sourceLength + 1, idLength);
         System.arraycopy(source, 0, id, 0, sourceLength);
         id[sourceLength] = 0;
         idLength += sourceLength + 1;
+    }
+
+    private static boolean noNul(final byte[] bytes, final int length)
+    {
+        for (int i = 0; i < length; i++)
+        {
+            if (bytes[i] == 0)
+            {
+                return false;
+            }
+        }
+        return true;
     }
 
     private void requireAttribute(final int index, final int seen, final int field, final String name, final String message)
@@ -877,7 +894,10 @@ public final class EventParser implements UsageFields.IgnoredField
         }
     }
 
-    /** Reads a string of 1 to 128 UTF-8 bytes into {@code target}; @return its length, or -1 after a problem. */
+    /**
+     * Reads an id (or a CloudEvent's source): a string of 1 to 128 UTF-8 bytes without control characters, into
+     * {@code target}; @return its length, or -1 after a problem.
+     */
     private int readUtf8(final JsonParser parser, final JsonToken value, final int index, final String field, final byte[] target)
         throws IOException
     {
@@ -895,6 +915,13 @@ public final class EventParser implements UsageFields.IgnoredField
         if (length == Utf8.TOO_LONG || length == 0)
         {
             problem(index, field, "must be 1 to 128 bytes long (UTF-8)");
+            return -1;
+        }
+        final int control = Utf8.firstControl(parser.getTextCharacters(), parser.getTextOffset(), parser.getTextLength());
+        if (control >= 0)
+        {
+            problem(index, field, String.format("must not contain control characters (U+0000 to U+001F, U+007F to U+009F); "
+                + "found U+%04X at character %d", (int)parser.getTextCharacters()[parser.getTextOffset() + control], control + 1));
             return -1;
         }
         return length;

@@ -10,6 +10,24 @@ final class Utf8
     {
     }
 
+    /**
+     * @return the position in the text (0-based, in UTF-16 units) of its first control character, -1 when it has none.
+     *     Control characters are C0 (U+0000 to U+001F), DEL (U+007F) and C1 (U+0080 to U+009F): the ones CloudEvents 1.0
+     *     forbids in every String attribute ("Type System").
+     */
+    static int firstControl(final char[] chars, final int offset, final int length)
+    {
+        for (int i = 0; i < length; i++)
+        {
+            final char c = chars[offset + i];
+            if (c < 0x20 || (c >= 0x7F && c <= 0x9F))
+            {
+                return i;
+            }
+        }
+        return -1;
+    }
+
     /** @return the encoded length, {@link #INVALID} for a lone surrogate, or {@link #TOO_LONG} when it does not fit. */
     static int encode(final char[] chars, final int offset, final int length, final byte[] out)
     {

@@ -92,4 +92,19 @@ class SettingsTest
                 + "from 1 to 1000"), refused.getMessage());
         }
     }
+
+    @Test
+    void modelsPerTenantDefaultTo1000AndMayNotExceedTheModelIdWidth()
+    {
+        assertEquals(1000, Settings.of(Map.of()).maxModelsPerTenant);
+        assertEquals(65_536, Settings.resolve(Map.of(), Map.of("TOKENMETER_MAX_MODELS_PER_TENANT", "65536"), null).maxModelsPerTenant);
+        for (final String bad : new String[] {"0", "65537", "lots"})
+        {
+            final SettingsException refused = assertThrows(SettingsException.class,
+                () -> Settings.of(Map.of("max-models-per-tenant", bad)));
+            assertTrue(refused.getMessage().startsWith("setting max-models-per-tenant = '" + bad + "'"), refused.getMessage());
+            assertTrue(refused.getMessage().contains(bad.equals("lots") ? "must be a whole number" : "must be between 1 and 65536"),
+                refused.getMessage());
+        }
+    }
 }

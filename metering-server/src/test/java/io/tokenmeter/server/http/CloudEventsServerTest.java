@@ -156,6 +156,38 @@ class CloudEventsServerTest
     }
 
     @Test
+    void sourceAndIdThatWouldMeetAtANulAreRefusedInsteadOfBilledOnce()
+    {
+        // stored as source NUL id, both of these would be "s NUL X NUL a": the second would be a duplicate of the first
+        final String data = "{\"model\":\"m\",\"input_tokens\":10}";
+        final String first = cloudEvent("a", "s\\u0000X", "acme", "2026-10-05T10:00:00Z", data);
+        final String second = cloudEvent("X\\u0000a", "s", "acme", "2026-10-05T10:00:00Z", data);
+        final Client.Answer both = client.post("/api/v1/events", BATCH, "[" + first + "," + second + "]");
+        assertEquals(400, both.status(), both.body());
+        assertEquals("invalid_events", both.json().get("error").asText());
+        final java.util.Set<String> found = new java.util.TreeSet<>();
+        both.json().get("details").forEach(d -> found.add(d.get("index").asInt() + " " + d.get("field").asText() + ": "
+            + d.get("message").asText()));
+        assertEquals(new java.util.TreeSet<>(java.util.List.of(
+            "0 source: must not contain control characters (U+0000 to U+001F, U+007F to U+009F); found U+0000 at character 2",
+            "1 id: must not contain control characters (U+0000 to U+001F, U+007F to U+009F); found U+0000 at character 2")),
+            found, both.body());
+        assertEquals(400, client.post("/api/v1/events", SINGLE, first).status(), "each alone too");
+        assertEquals(400, client.post("/api/v1/events", SINGLE, second).status());
+        // a plain event's id follows the same rule, so it can never equal a CloudEvent's source NUL id either
+        final Client.Answer plain = client.post("/v1/events", "application/json", "{\"id\":\"s\\u0000a\",\"tenant\":\"acme\","
+            + "\"model\":\"m\",\"timestamp\":\"2026-10-05T10:00:00Z\",\"input_tokens\":10}");
+        assertEquals(400, plain.status(), plain.body());
+        assertEquals("id", plain.json().get("details").get(0).get("field").asText(), plain.body());
+        assertEquals(0, rows("acme", "1970-01-01T00:00:00Z", "2100-01-01T00:00:00Z", "total").size(), "nothing was counted");
+
+        // the same two events without the NUL are two events, each counted once
+        assertCounts(client.post("/api/v1/events", BATCH, "[" + first.replace("\\u0000", "-") + ","
+            + second.replace("\\u0000", "-") + "]"), 2, 0, 0);
+        assertEquals(20, rows("acme", "2026-10-05T10:00:00Z", "2026-10-05T11:00:00Z", "total").get(0).get("input_tokens").asInt());
+    }
+
+    @Test
     void ignoredUsageFieldsAreCountedInMetricsOnlyForAcceptedRequests()
     {
         final String ignored = "{\"model\":\"m\",\"usage_format\":\"anthropic\",\"usage\":{\"input_tokens\":1,\"output_tokens\":1,"

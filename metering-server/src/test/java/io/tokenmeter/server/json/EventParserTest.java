@@ -168,6 +168,26 @@ class EventParserTest
     }
 
     @Test
+    void rejectsControlCharactersInAnIdAndSaysWhichAndWhere()
+    {
+        // as JSON escapes: NUL, tab, unit separator, DEL and the C1 NEL
+        for (final String control : List.of("\\u0000", "\\t", "\\u001f", "\\u007f", "\\u0085"))
+        {
+            assertOnlyProblem(event("").replace("\"e1\"", "\"e" + control + "1\""), "id", "must not contain control characters");
+        }
+        assertOnlyProblem(event("").replace("\"e1\"", "\"e\\u00001\""), "id", "found U+0000 at character 2");
+        assertOnlyProblem(event("").replace("\"e1\"", "\"e\\u00851\""), "id", "found U+0085 at character 2");
+    }
+
+    @Test
+    void acceptsPrintableNonAsciiAroundTheControlRanges()
+    {
+        // U+0020 (space), U+007E (~) and U+00A0 (no-break space) border the refused ranges
+        assertEquals(ParseOutcome.OK, parse(event("").replace("\"e1\"", "\" ~\\u00a0\"")));
+        assertEquals(" ~\u00a0", staged(0).buffer().getStringWithoutLengthUtf8(staged(0).idOffset(), staged(0).idLength()));
+    }
+
+    @Test
     void rejectsIdThatIsNotAString()
     {
         assertOnlyProblem(event("").replace("\"e1\"", "17"), "id", "must be a string");
@@ -352,6 +372,99 @@ class EventParserTest
         final String body = "[" + event("") + "," + event("") + "," + event("") + "]";
         assertEquals(ParseOutcome.TOO_MANY_EVENTS,
             parser.parse(Unpooled.wrappedBuffer(body.getBytes(StandardCharsets.UTF_8)), false, NOW, FIVE_MINUTES, 2, out));
+    }
+
+    private ParseOutcome parseCloudEvents(final String body)
+    {
+        return parser.parseCloudEvents(Unpooled.wrappedBuffer(body.getBytes(StandardCharsets.UTF_8)),
+            EventParser.CloudEventsBody.EITHER, NOW, FIVE_MINUTES, 10_000, out);
+    }
+
+    /** A CloudEvent whose source and id are given as JSON string contents (escapes allowed). */
+    private static String cloudEvent(final String source, final String id)
+    {
+        return "{\"specversion\":\"1.0\",\"id\":\"" + id + "\",\"source\":\"" + source + "\",\"type\":\"llm.usage\","
+            + "\"subject\":\"acme\",\"data\":{\"model\":\"gpt-4o\",\"input_tokens\":5}}";
+    }
+
+    private String stagedId(final int index)
+    {
+        final StagedEvent event = staged(index);
+        return event.buffer().getStringWithoutLengthUtf8(event.idOffset(), event.idLength());
+    }
+
+    @Test
+    void cloudEventsWhoseSourceAndIdWouldMeetAtANulAreRefused()
+    {
+        // source "s" NUL "X" with id "a", and source "s" with id "X" NUL "a": both would be stored as "s NUL X NUL a"
+        final String body = "[" + cloudEvent("s\\u0000X", "a") + "," + cloudEvent("s", "X\\u0000a") + "]";
+        assertEquals(ParseOutcome.INVALID_EVENTS, parseCloudEvents(body));
+        final List<Problem> problems = parser.problems();
+        assertEquals(2, problems.size(), problems.toString());
+        assertEquals(0, problems.get(0).index());
+        assertEquals("source", problems.get(0).field());
+        assertTrue(problems.get(0).message().contains("found U+0000 at character 2"), problems.get(0).message());
+        assertEquals(1, problems.get(1).index());
+        assertEquals("id", problems.get(1).field());
+        assertTrue(problems.get(1).message().contains("found U+0000 at character 2"), problems.get(1).message());
+        assertEquals(ParseOutcome.INVALID_EVENTS, parseCloudEvents(cloudEvent("//gw", "req\\u009f1")), "C1 too");
+        assertEquals("id", parser.problems().get(0).field());
+    }
+
+    @Test
+    void aCloudEventsIdIsStoredAsSourceNulIdAsBeforeSoRetriesAcrossTheUpgradeMatch()
+    {
+        assertEquals(ParseOutcome.OK, parseCloudEvents(cloudEvent("//gateway/eu", "req-1")));
+        assertEquals("//gateway/eu\u0000req-1", stagedId(0));
+        // the dedup key is a hash of tenant NUL id: the same bytes give the same key, so a stored id that is unchanged
+        // finds the copy acknowledged before the upgrade
+        assertEquals(staged(0).idHashHi(), idHashOf("acme", "//gateway/eu\u0000req-1")[0]);
+        assertEquals(staged(0).idHashLo(), idHashOf("acme", "//gateway/eu\u0000req-1")[1]);
+    }
+
+    private static long[] idHashOf(final String tenant, final String id)
+    {
+        final io.tokenmeter.core.event.EventHasher hasher = new io.tokenmeter.core.event.EventHasher();
+        final byte[] key = (tenant + "\0" + id).getBytes(StandardCharsets.UTF_8);
+        hasher.hashId(key, 0, key.length);
+        return new long[] {hasher.idHashHi(), hasher.idHashLo()};
+    }
+
+    @Test
+    void noTwoDistinctSourceAndIdPairsStageTheSameId()
+    {
+        final long seed = System.nanoTime();
+        final java.util.Random random = new java.util.Random(seed);
+        // a small alphabet with NUL, another control character and the letters of the colliding example
+        final String[] alphabet = {"s", "X", "a", "\\u0000", "\\u001f", "/"};
+        final java.util.Map<String, String> pairByStagedId = new java.util.HashMap<>();
+        int accepted = 0;
+        for (int n = 0; n < 3000; n++)
+        {
+            final String source = randomText(random, alphabet);
+            final String id = randomText(random, alphabet);
+            final boolean hasControl = (source + id).contains("\\u");
+            final ParseOutcome outcome = parseCloudEvents(cloudEvent(source, id));
+            assertEquals(hasControl ? ParseOutcome.INVALID_EVENTS : ParseOutcome.OK, outcome, source + " / " + id + ", seed " + seed);
+            if (outcome == ParseOutcome.OK)
+            {
+                accepted++;
+                final String pair = source + " / " + id;
+                final String before = pairByStagedId.putIfAbsent(stagedId(0), pair);
+                assertTrue(before == null || before.equals(pair), before + " and " + pair + " stage one id, seed " + seed);
+            }
+        }
+        assertTrue(accepted > 100, "enough pairs without control characters were tried, seed " + seed);
+    }
+
+    private static String randomText(final java.util.Random random, final String[] alphabet)
+    {
+        final StringBuilder text = new StringBuilder();
+        for (int i = 0, n = 1 + random.nextInt(4); i < n; i++)
+        {
+            text.append(alphabet[random.nextInt(alphabet.length)]);
+        }
+        return text.toString();
     }
 
     @Test
