@@ -6,7 +6,8 @@ import picocli.CommandLine;
 
 /**
  * {@code java -jar benchmarks.jar loadgen ...} runs the load generator, {@code reference --mode accept|parse} a
- * reference server, {@code compare} one comparison run of both references and tokenmeter; anything else goes to JMH ({@code java -jar benchmarks.jar -prof gc Parse}).
+ * reference server, {@code compare} one comparison run of both references and tokenmeter, {@code footprint} and
+ * {@code dedup-fill} measure the dedup tiers; anything else goes to JMH ({@code java -jar benchmarks.jar -prof gc Parse}).
  */
 public final class Main
 {
@@ -29,6 +30,11 @@ public final class Main
         if (args.length > 0 && args[0].equals("footprint"))
         {
             System.exit(new CommandLine(new io.tokenmeter.benchmarks.load.Footprint()).execute(
+                java.util.Arrays.copyOfRange(args, 1, args.length)));
+        }
+        if (args.length > 0 && args[0].equals("dedup-fill"))
+        {
+            System.exit(new CommandLine(new io.tokenmeter.benchmarks.load.DedupFill()).execute(
                 java.util.Arrays.copyOfRange(args, 1, args.length)));
         }
         if (args.length > 0 && args[0].equals("compare"))
