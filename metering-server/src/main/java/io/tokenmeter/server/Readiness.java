@@ -136,6 +136,32 @@ final class Readiness
         return reasons;
     }
 
+    /**
+     * @return what is degraded without stopping service (so {@code /health/ready} stays 200, with status
+     *     {@code degraded}): a dedup window shorter than configured, since ids were forgotten early. Taking the node
+     *     out of service for it would lose fresh events to save old retries; the alert and this line make it seen.
+     */
+    List<String> warnings()
+    {
+        List<String> warnings = List.of();
+        for (final Partition partition : partitions.all())
+        {
+            final long effective = partition.journal().effectiveWindowMs();
+            final long window = partition.journal().dedup().windowMs();
+            if (effective < window)
+            {
+                if (warnings.isEmpty())
+                {
+                    warnings = new ArrayList<>(1);
+                }
+                warnings.add("dedup window shortened" + ofPartition(partition) + ": ids are remembered for "
+                    + effective / 1000 + " s of the configured " + window / 1000 + " s (memory and dedup-disk-budget "
+                    + "full); a retry of an older event would be counted again: raise dedup-disk-budget");
+            }
+        }
+        return warnings;
+    }
+
     private String ofPartition(final Partition partition)
     {
         return partitions.count() == 1 ? "" : " in partition " + partition.index();

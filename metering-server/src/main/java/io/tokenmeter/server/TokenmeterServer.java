@@ -113,7 +113,8 @@ public final class TokenmeterServer implements ApiContext, AutoCloseable
         {
             partitions = Partitions.open(layout, settings.durability, new Partition.Config(settings.journalQueue,
                 MAX_DRAIN_REQUESTS, MAX_DRAIN_EVENTS, settings.maxEventsPerRequest, settings.maxModelsPerTenant, dedupPerPartition,
-                settings.dedupWindowMs(), settings.snapshotInterval.toMillis(), QUERY_QUEUE), snapshotWriter,
+                settings.dedupWindowMs(), settings.dedupDiskBudgetBytes / layout.partitions(), spillBatch(dedupPerPartition),
+                settings.snapshotInterval.toMillis(), QUERY_QUEUE), snapshotWriter,
                 SystemEpochClock.INSTANCE, metrics::onAppend);
         }
         catch (final RuntimeException ex)
@@ -123,9 +124,13 @@ public final class TokenmeterServer implements ApiContext, AutoCloseable
             lock.close();
             throw ex;
         }
-        LOG.info("{} partition{} in {}{}; dedup: up to {} ids per partition for {}, {} MiB of heap in all", partitions.count(),
-            partitions.count() == 1 ? "" : "s", dataDir, layout.isOneLog() ? " (the one-log layout, opened as one partition)" : "",
-            dedupPerPartition, settings.dedupWindow, partitions.sum(p -> p.journal().dedup().memoryBytes()) >> 20);
+        LOG.info("{} partition{} in {}{}; dedup window {}: the newest {} ids per partition in memory ({} MiB of heap in all), "
+            + "{}", partitions.count(), partitions.count() == 1 ? "" : "s", dataDir,
+            layout.isOneLog() ? " (the one-log layout, opened as one partition)" : "", settings.dedupWindow, dedupPerPartition,
+            partitions.sum(p -> p.journal().dedup().memoryBytes()) >> 20, settings.dedupDiskBudgetBytes == 0
+                ? "no disk tier (dedup-disk-budget 0): beyond dedup-capacity ids are forgotten early"
+                : "older ones on disk in " + dataDir.resolve("dedup") + " up to " + (settings.dedupDiskBudgetBytes >> 20)
+                    + " MiB (dedup-disk-budget, about 17.6 bytes an id)");
         books = new PriceBookRecorder(partitions);
         metrics.bind(partitions);
         readiness = new Readiness(partitions, dataDir, settings.minFreeDiskBytes);
@@ -320,6 +325,15 @@ public final class TokenmeterServer implements ApiContext, AutoCloseable
     }
 
     /** @return the port the HTTP server listens on. */
+    /**
+     * @return ids per level-0 segment of a partition's dedup disk tier: a quarter of its memory capacity, within 4,096
+     *     and 1,048,576 (a segment of 16 MiB, sorted and written by the tier's thread in about 0.1 s).
+     */
+    static int spillBatch(final int dedupPerPartition)
+    {
+        return Math.max(4096, Math.min(1 << 20, dedupPerPartition / 4));
+    }
+
     /** @return HTTP connections open now, refused ones included until they close. */
     public int openConnections()
     {
@@ -371,6 +385,12 @@ public final class TokenmeterServer implements ApiContext, AutoCloseable
     public List<String> notReadyReasons()
     {
         return readiness.reasons();
+    }
+
+    @Override
+    public List<String> readinessWarnings()
+    {
+        return readiness.warnings();
     }
 
     @Override

@@ -402,7 +402,7 @@ public final class DedupDiskTier implements AutoCloseable
     }
 
     /** Stops the background where it is, sealing nothing and deleting nothing, as a crash would. For tests. */
-    void abandonForTest()
+    public void abandonForTest()
     {
         closed = true;
         agent.abandoned = true;

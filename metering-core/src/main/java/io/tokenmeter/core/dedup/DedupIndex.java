@@ -158,6 +158,22 @@ public final class DedupIndex
      */
     public void evict(final long nowMs)
     {
+        evict(nowMs, null);
+    }
+
+    /** What capacity evicts, in ring order, for the {@link DedupDiskTier} to hold for the rest of the window. */
+    @FunctionalInterface
+    public interface Spill
+    {
+        void spill(long idHashHi, long idHashLo, long contentHash, long acceptedAtMs, long seq);
+    }
+
+    /**
+     * {@link #evict(long)}, handing each key evicted because of capacity (not the window) to {@code spill} first; keys
+     * evicted because of the window are dropped, as are dead positions.
+     */
+    public void evict(final long nowMs, final Spill spill)
+    {
         final long oldestKeptMs = nowMs - windowMs;
         long windowEnd = head;
         while (windowEnd < tail && ring[slot(windowEnd) * STRIDE + 3] < oldestKeptMs)
@@ -176,7 +192,14 @@ public final class DedupIndex
             }
             while (head < chunkEnd)
             {
-                removeHead();
+                if (spill != null && head >= windowEnd)
+                {
+                    removeHeadSpilling(spill);
+                }
+                else
+                {
+                    removeHead();
+                }
             }
         }
     }
@@ -234,6 +257,24 @@ public final class DedupIndex
         ring[at + 3] = nowMs;
         table[tableIndex] = ((long)fingerprint << 32) | (slot + 1);
         tail++;
+    }
+
+    private void removeHeadSpilling(final Spill spill)
+    {
+        final int index = locate(head);
+        if (index >= 0)
+        {
+            final int at = slot(head) * STRIDE;
+            spill.spill(ring[at], ring[at + 1], ring[at + 2], ring[at + 3], head);
+            removeFromTable(index);
+        }
+        head++;
+    }
+
+    /** @return the accept time of the oldest key held, or Long.MAX_VALUE when empty. */
+    public long oldestAcceptedAtMs()
+    {
+        return head == tail ? Long.MAX_VALUE : ring[slot(head) * STRIDE + 3];
     }
 
     private void removeHead()

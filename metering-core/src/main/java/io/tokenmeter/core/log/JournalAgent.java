@@ -1,6 +1,7 @@
 package io.tokenmeter.core.log;
 
 import io.tokenmeter.core.aggregate.BucketKey;
+import io.tokenmeter.core.dedup.DedupDiskTier;
 import io.tokenmeter.core.dedup.DedupIndex;
 import io.tokenmeter.core.event.EventRecord;
 import io.tokenmeter.core.event.Hours;
@@ -80,6 +81,15 @@ public final class JournalAgent implements Agent
 
     private final EventLog log;
     private final DedupIndex dedup;
+    /** Holds what {@link #dedup} evicts because of its capacity, for the rest of the window; null when there is none. */
+    private DedupDiskTier diskTier;
+    private final DedupIndex.Spill spillToDisk = this::spill;
+    /** Whether {@link #recover()} is replaying: ids already on disk are not spilled again. */
+    private boolean replaying;
+    /** Ids held by the disk tier when the last budget eviction was seen. */
+    private long evictedByBudgetSeen;
+    /** Journal time of the last id forgotten before its window ended, Long.MIN_VALUE for never (since start). */
+    private volatile long lastEarlyLossMs = Long.MIN_VALUE;
     private final SnapshotStore snapshots;
     private final Executor snapshotWriter;
     private final EpochClock clock;
@@ -243,6 +253,7 @@ public final class JournalAgent implements Agent
 
         final ReplayHandler handler = new ReplayHandler();
         long documents = 0;
+        replaying = true;
         try (EventLog.Reader reader = log.newReader())
         {
             reader.startAt(replayFrom);
@@ -251,6 +262,10 @@ public final class JournalAgent implements Agent
                 documents++;
             }
             lastAppendedIndex = reader.lastReadIndex() == EventLog.NO_INDEX ? logEnd : reader.lastReadIndex();
+        }
+        finally
+        {
+            replaying = false;
         }
         lastCheckpointIndex = checkpoint.map(SnapshotStore.Snapshot::logIndex).orElse(EventLog.NO_INDEX);
         lastCheckpointMs = clock.time();
@@ -349,7 +364,7 @@ public final class JournalAgent implements Agent
             failure = null;
         }
         pairsAdded.clear();
-        dedup.evict(nowMs);
+        evict(nowMs);
 
         for (int i = 0; i < count; i++)
         {
@@ -387,7 +402,18 @@ public final class JournalAgent implements Agent
         {
             final StagedEvent event = staged.wrap(buffer, offset);
             offset += event.encodedLength();
-            final int outcome = dedup.checkAndInsert(event.idHashHi(), event.idHashLo(), event.contentHash(), nowMs);
+            final long beforeInsert = dedup.tail();
+            int outcome = dedup.checkAndInsert(event.idHashHi(), event.idHashLo(), event.contentHash(), nowMs);
+            if (outcome == DedupIndex.NEW && diskTier != null)
+            {
+                // not among the newest ids in memory: the older ones of the window are on disk
+                final int held = diskTier.find(event.idHashHi(), event.idHashLo(), event.contentHash());
+                if (held != DedupIndex.NEW)
+                {
+                    dedup.rollbackTo(beforeInsert);
+                    outcome = held;
+                }
+            }
             if (outcome == DedupIndex.NEW)
             {
                 final int tenantId = intern(tenants, LogLayout.RECORD_TENANT_NAME, buffer, event.tenantOffset(), event.tenantLength());
@@ -691,9 +717,110 @@ public final class JournalAgent implements Agent
         return clockMs;
     }
 
+    /**
+     * After each document: the memory index evicts (the window's old ids dropped, capacity's spilled to disk), and the
+     * disk tier seals, merges and expires in the background.
+     */
+    private void evict(final long nowMs)
+    {
+        if (diskTier == null)
+        {
+            final long before = dedup.evictedByCapacity();
+            dedup.evict(nowMs);
+            if (dedup.evictedByCapacity() != before)
+            {
+                lastEarlyLossMs = nowMs;
+            }
+            return;
+        }
+        dedup.evict(nowMs, spillToDisk);
+        // a whole batch behind: wait for the tier's thread rather than let a later spill be refused (an id forgotten);
+        // live this delays acks for the time of one batch's sort and write, a replay waits as long as it takes
+        if (diskTier.endOfDocument(nowMs) && !diskTier.awaitCaughtUp(replaying ? 60_000 : 5_000))
+        {
+            LOG.warn("{}: the dedup disk tier is behind by more than a batch after {} s of waiting; ids may be refused",
+                roleName, replaying ? 60 : 5);
+        }
+        final long byBudget = diskTier.evictedByBudget();
+        if (byBudget != evictedByBudgetSeen)
+        {
+            if (evictedByBudgetSeen == 0 || nowMs - lastEarlyLossMs > 60_000)
+            {
+                LOG.error("{}: the dedup disk budget is full: the oldest ids are forgotten before the dedup window ends "
+                    + "({} so far); a retry of one would be counted again. Raise dedup-disk-budget", roleName, byBudget);
+            }
+            evictedByBudgetSeen = byBudget;
+            lastEarlyLossMs = nowMs;
+        }
+    }
+
+    /** Spills an id the memory index evicts because of capacity; during a replay, one already on disk is skipped. */
+    private void spill(final long idHashHi, final long idHashLo, final long contentHash, final long acceptedAtMs, final long seq)
+    {
+        if (replaying && acceptedAtMs < diskTier.newestDurableAcceptedAtMs())
+        {
+            return;
+        }
+        if (!diskTier.spill(idHashHi, idHashLo, contentHash, acceptedAtMs, seq))
+        {
+            lastEarlyLossMs = clockMs;
+        }
+    }
+
+    /** @return the ring position of the oldest id not yet durable anywhere but the log: a replay must reach it. */
+    private long oldestLiveSeq()
+    {
+        return diskTier == null ? dedup.head() : Math.min(dedup.head(), diskTier.durableSeq());
+    }
+
+    /**
+     * Gives the journal its disk tier of the dedup window (see {@link DedupDiskTier} for the rules it follows). Before
+     * {@link #recover()}, on the thread that will start the agent; the journal closes it.
+     */
+    public void diskTier(final DedupDiskTier tier)
+    {
+        diskTier = tier;
+    }
+
+    /**
+     * @return ids forgotten before their window ended: evicted by the memory's capacity when there is no disk tier,
+     *     else dropped by the disk budget or refused by a tier too far behind. Any thread (racy).
+     */
+    public long forgottenEarly()
+    {
+        final DedupDiskTier tier = diskTier;
+        return tier == null ? dedup.evictedByCapacity() : tier.evictedByBudget() + tier.spillsRefused();
+    }
+
+    /** The disk tier, or null; for gauges (read racily) and tests. */
+    public DedupDiskTier diskTier()
+    {
+        return diskTier;
+    }
+
+    /**
+     * @return the dedup window held now: the configured window, unless an id was forgotten before its window ended
+     *     (memory and disk full) within the last window, then the age of the oldest id still held. Any thread (racy).
+     */
+    public long effectiveWindowMs()
+    {
+        final long now = Math.max(clockMs, clock.time());
+        final long lastLoss = lastEarlyLossMs;
+        if (lastLoss == Long.MIN_VALUE || now - lastLoss >= dedup.windowMs())
+        {
+            return dedup.windowMs();
+        }
+        long oldest = dedup.oldestAcceptedAtMs();
+        if (diskTier != null)
+        {
+            oldest = Math.min(oldest, diskTier.oldestAcceptedAtMs());
+        }
+        return oldest == Long.MAX_VALUE ? 0 : Math.min(dedup.windowMs(), Math.max(0, now - oldest));
+    }
+
     private void addMark(final long index, final long seqAtDocumentStart, final long nowMs)
     {
-        while (markCount > 1 && markSeq[(markFirst + 1) & (MAX_MARKS - 1)] <= dedup.head())
+        while (markCount > 1 && markSeq[(markFirst + 1) & (MAX_MARKS - 1)] <= oldestLiveSeq())
         {
             markFirst = (markFirst + 1) & (MAX_MARKS - 1);
             markCount--;
@@ -711,7 +838,7 @@ public final class JournalAgent implements Agent
     /** @return the log index to replay from so that every live dedup key is read back; NO_INDEX is the start. */
     private long replayFromIndex()
     {
-        if (markCount == 0 || markSeq[markFirst] > dedup.head())
+        if (markCount == 0 || markSeq[markFirst] > oldestLiveSeq())
         {
             return EventLog.NO_INDEX;
         }
@@ -752,6 +879,11 @@ public final class JournalAgent implements Agent
         while ((request = inbox.poll()) != null)
         {
             request.onRefused(JournalRequest.Refusal.SHUTTING_DOWN);
+        }
+        if (diskTier != null)
+        {
+            // sealed first, so that the last checkpoint need not replay what the tier was still buffering
+            diskTier.close();
         }
         if (lastAppendedIndex != EventLog.NO_INDEX && lastAppendedIndex != lastCheckpointIndex)
         {
@@ -873,7 +1005,7 @@ public final class JournalAgent implements Agent
         @Override
         public void onDocumentEnd(final long index, final long appendTimeMs)
         {
-            dedup.evict(appendTimeMs);
+            evict(appendTimeMs);
             if (appendTimeMs > clockMs)
             {
                 clockMs = appendTimeMs;

@@ -235,6 +235,13 @@ public final class DataLayout
         return oneLog ? dataDir.resolve("snapshots") : dataDir.resolve("snapshots").resolve(folder(p));
     }
 
+    /** @return the directory of partition {@code p}'s dedup disk tier (the window's ids beyond the memory's capacity). */
+    public Path dedupDir(final int p)
+    {
+        checkPartition(p);
+        return oneLog ? dataDir.resolve("dedup") : dataDir.resolve("dedup").resolve(folder(p));
+    }
+
     public Path invoicesDir()
     {
         return dataDir.resolve("invoices");

@@ -1,12 +1,16 @@
 package io.tokenmeter.core.partition;
 
 import io.tokenmeter.core.aggregate.AggregatorAgent;
+import io.tokenmeter.core.dedup.DedupDiskTier;
 import io.tokenmeter.core.dedup.DedupIndex;
 import io.tokenmeter.core.log.EventLog;
 import io.tokenmeter.core.log.JournalAgent;
 import io.tokenmeter.core.snapshot.SnapshotStore;
 import org.agrona.concurrent.EpochClock;
 
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Path;
 import java.util.concurrent.Executor;
 import java.util.function.LongConsumer;
 
@@ -27,6 +31,8 @@ public final class Partition
         int maxModelsPerTenant,
         int dedupCapacity,
         long dedupWindowMs,
+        long dedupDiskBudgetBytes,
+        int dedupSpillBatch,
         long snapshotIntervalMs,
         int queryQueue)
     {
@@ -38,8 +44,12 @@ public final class Partition
     private final JournalAgent journal;
     private final AggregatorAgent aggregator;
 
-    public Partition(final int index, final EventLog log, final SnapshotStore snapshots, final Config config,
-        final Executor snapshotWriter, final EpochClock clock, final LongConsumer appendLatencyNs)
+    /**
+     * @param dedupDir the directory of the dedup disk tier, opened when {@code config.dedupDiskBudgetBytes()} is
+     *                 positive (else the window is bounded by the memory's capacity alone).
+     */
+    public Partition(final int index, final EventLog log, final SnapshotStore snapshots, final Path dedupDir,
+        final Config config, final Executor snapshotWriter, final EpochClock clock, final LongConsumer appendLatencyNs)
     {
         this.index = index;
         this.log = log;
@@ -49,6 +59,18 @@ public final class Partition
         journal = new JournalAgent(log, dedup, snapshots, snapshotWriter, clock, config.journalQueue(),
             config.maxDrainRequests(), config.maxDrainEvents(), config.maxModelsPerTenant(), config.snapshotIntervalMs(),
             appendLatencyNs);
+        if (config.dedupDiskBudgetBytes() > 0)
+        {
+            try
+            {
+                journal.diskTier(DedupDiskTier.open(dedupDir, config.dedupWindowMs(), config.dedupDiskBudgetBytes(),
+                    config.dedupSpillBatch(), r -> new Thread(r, "dedup-p" + index)));
+            }
+            catch (final IOException ex)
+            {
+                throw new UncheckedIOException("cannot open the dedup disk tier in " + dedupDir + ": " + ex.getMessage(), ex);
+            }
+        }
         aggregator = new AggregatorAgent(log, snapshots, snapshotWriter, clock, config.queryQueue(),
             config.snapshotIntervalMs());
     }

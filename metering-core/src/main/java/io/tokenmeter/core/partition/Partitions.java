@@ -61,8 +61,8 @@ public final class Partitions implements AutoCloseable
             {
                 final ChronicleEventLog log = new ChronicleEventLog(layout.logDir(p), durability);
                 logs.add(log);
-                partitions[p] = new Partition(p, log, new SnapshotStore(layout.snapshotDir(p)), config, snapshotWriter, clock,
-                    appendLatencyNs);
+                partitions[p] = new Partition(p, log, new SnapshotStore(layout.snapshotDir(p)), layout.dedupDir(p), config,
+                    snapshotWriter, clock, appendLatencyNs);
             }
         }
         catch (final RuntimeException ex)
@@ -240,6 +240,11 @@ public final class Partitions implements AutoCloseable
         stopAgents();
         for (final Partition partition : partitions)
         {
+            if (partition.journal().diskTier() != null)
+            {
+                // closed by its journal when that ran; here when it never did
+                partition.journal().diskTier().close();
+            }
             partition.log().close();
         }
     }

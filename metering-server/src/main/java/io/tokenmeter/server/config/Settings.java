@@ -56,7 +56,11 @@ public final class Settings
             + "creation: another number for an existing directory is refused (tokenmeter repartition copies the data)"),
         new Definition("durability", "process", "process: acked events survive kill -9; sync: also power loss (msync before ack)"),
         new Definition("dedup-window", "24h", "how long an event id is remembered for retries"),
-        new Definition("dedup-capacity", "4000000", "most event ids remembered (about 50 bytes each at the default; see docs/dedup.md)"),
+        new Definition("dedup-capacity", "4000000", "most event ids remembered in memory (about 50 bytes each at the default; "
+            + "older ids of the window go to the disk tier; see docs/dedup.md)"),
+        new Definition("dedup-disk-budget", "32GiB", "most disk the ids of the dedup window beyond dedup-capacity may take, "
+            + "over all partitions (about 17.6 bytes an id: 32GiB holds 1.95 billion, a 24h window at 22,600 events/s); "
+            + "0 keeps no disk tier. Beyond it the oldest ids are forgotten early, and said so"),
         new Definition("max-future-skew", "5m", "how far in the future an event timestamp may be"),
         new Definition("snapshot-interval", "10s", "how often counters are snapshotted and the journal checkpointed (bounds the log replayed after a crash)"),
         new Definition("journal-queue", "4096", "ingest requests waiting for the journal before 503"),
@@ -100,6 +104,7 @@ public final class Settings
     public final Durability durability;
     public final Duration dedupWindow;
     public final int dedupCapacity;
+    public final long dedupDiskBudgetBytes;
     public final Duration maxFutureSkew;
     public final Duration snapshotInterval;
     public final int journalQueue;
@@ -168,6 +173,7 @@ public final class Settings
         });
         dedupWindow = durationAtLeast("dedup-window", Duration.ofSeconds(1));
         dedupCapacity = intIn("dedup-capacity", 1, 1 << 28);
+        dedupDiskBudgetBytes = parse("dedup-disk-budget", Settings::parseBytes);
         maxFutureSkew = durationAtLeast("max-future-skew", Duration.ZERO);
         snapshotInterval = durationAtLeast("snapshot-interval", Duration.ofMillis(100));
         journalQueue = intIn("journal-queue", 2, 1 << 20);

@@ -30,6 +30,12 @@ public interface ApiContext
     /** @return why the server is not ready; empty when ready. */
     List<String> notReadyReasons();
 
+    /** @return what is degraded while the server serves (a shortened dedup window); empty when nothing is. */
+    default List<String> readinessWarnings()
+    {
+        return List.of();
+    }
+
     /** Counts requests handed to a journal or aggregator and not yet answered (graceful stop waits for zero). */
     void inFlight(int delta);
 }

@@ -24,12 +24,14 @@ final class OperatorRoutes
 
     void ready(final ChannelHandlerContext ctx, final ApiRequest request, final Answers answers)
     {
-        final List<String> reasons = api.notReadyReasons();
-        final HttpResponseStatus status = reasons.isEmpty() ? HttpResponseStatus.OK : HttpResponseStatus.SERVICE_UNAVAILABLE;
+        final List<String> notReady = api.notReadyReasons();
+        final List<String> reasons = notReady.isEmpty() ? api.readinessWarnings() : notReady;
+        final HttpResponseStatus status = notReady.isEmpty() ? HttpResponseStatus.OK : HttpResponseStatus.SERVICE_UNAVAILABLE;
+        final String word = !notReady.isEmpty() ? "not_ready" : reasons.isEmpty() ? "ready" : "degraded";
         answers.answer(request, Responses.json(ctx.alloc(), status, json ->
         {
             json.writeStartObject();
-            json.writeStringField("status", reasons.isEmpty() ? "ready" : "not_ready");
+            json.writeStringField("status", word);
             json.writeArrayFieldStart("reasons");
             for (final String reason : reasons)
             {

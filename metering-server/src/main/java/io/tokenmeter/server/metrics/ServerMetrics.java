@@ -111,9 +111,20 @@ public final class ServerMetrics implements AutoCloseable
             .description("most event ids remembered").register(registry);
         FunctionCounter.builder("tokenmeter.dedup.evictions", partitions, all -> all.sum(p -> p.journal().dedup().evictedByWindow()))
             .tag("reason", "window").register(registry);
-        FunctionCounter.builder("tokenmeter.dedup.evictions", partitions, all -> all.sum(p -> p.journal().dedup().evictedByCapacity()))
-            .tag("reason", "capacity").description("ids forgotten before the window ended: raise dedup-capacity")
-            .register(registry);
+        FunctionCounter.builder("tokenmeter.dedup.evictions", partitions, all -> all.sum(p -> p.journal().forgottenEarly()))
+            .tag("reason", "capacity").description("ids forgotten before the window ended (memory and disk tier full): "
+                + "raise dedup-disk-budget").register(registry);
+        Gauge.builder("tokenmeter.dedup.disk.ids", partitions, all -> all.sum(p -> p.journal().diskTier() == null ? 0
+                : p.journal().diskTier().ids()))
+            .description("ids of the window held by the disk tier (beyond dedup-capacity)").register(registry);
+        Gauge.builder("tokenmeter.dedup.disk.bytes", partitions, all -> all.sum(p -> p.journal().diskTier() == null ? 0
+                : p.journal().diskTier().diskBytes()))
+            .description("bytes of the disk tier's segments (bounded by dedup-disk-budget)").register(registry);
+        Gauge.builder("tokenmeter.dedup.window.seconds", partitions, all -> all.get(0).journal().dedup().windowMs() / 1000.0)
+            .description("the configured dedup window").register(registry);
+        Gauge.builder("tokenmeter.dedup.effective.window.seconds", partitions, all -> minEffectiveWindowSeconds(all))
+            .description("the dedup window held now (the worst partition's): the configured window, or the age of the "
+                + "oldest id still remembered once ids were forgotten early").register(registry);
         Gauge.builder("tokenmeter.aggregation.lag.seconds", partitions, all -> max(all, ServerMetrics::lagSeconds))
             .description("age of the oldest acknowledged event not yet counted").register(registry);
         Gauge.builder("tokenmeter.aggregation.lag.events", partitions, all -> all.sum(
@@ -121,6 +132,16 @@ public final class ServerMetrics implements AutoCloseable
             .description("events acknowledged and not yet counted").register(registry);
         Gauge.builder("tokenmeter.partitions", partitions, Partitions::count)
             .description("partitions of this node (each its own journal, log and aggregator)").register(registry);
+    }
+
+    private static double minEffectiveWindowSeconds(final Partitions partitions)
+    {
+        long min = Long.MAX_VALUE;
+        for (final Partition partition : partitions.all())
+        {
+            min = Math.min(min, partition.journal().effectiveWindowMs());
+        }
+        return min / 1000.0;
     }
 
     private static double max(final Partitions partitions, final java.util.function.ToDoubleFunction<Partition> value)
