@@ -43,6 +43,8 @@ class BenchmarksSmokeTest
             .param("capacity", "65536")
             .param("tenantsByModels", "100x10")
             .param("names", "10000")
+            .param("ids", "200000")
+            .param("spillBatch", "16384")
             .forks(0)
             .warmupIterations(0)
             .measurementIterations(1)
@@ -55,7 +57,7 @@ class BenchmarksSmokeTest
             ran.add(result.getParams().getBenchmark().replaceAll(".*\\.(\\w+Benchmark)\\..*", "$1"));
         }
         assertEquals(Set.of("ParseBenchmark", "CodecBenchmark", "DedupBenchmark", "AggregatorBenchmark", "RatingBenchmark",
-            "NameDictionaryBenchmark", "JournalBenchmark"), ran);
+            "NameDictionaryBenchmark", "JournalBenchmark", "DedupDiskTierBenchmark"), ran);
     }
 
     @Test
