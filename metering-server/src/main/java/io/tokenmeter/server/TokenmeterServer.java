@@ -327,11 +327,11 @@ public final class TokenmeterServer implements ApiContext, AutoCloseable
     /** @return the port the HTTP server listens on. */
     /**
      * @return ids per level-0 segment of a partition's dedup disk tier: a quarter of its memory capacity, within 4,096
-     *     and 1,048,576 (a segment of 16 MiB, sorted and written by the tier's thread in about 0.1 s).
+     *     and 65,536, so that the spill buffers' tables, probed for every new id, stay in cache (docs/dedup.md).
      */
     static int spillBatch(final int dedupPerPartition)
     {
-        return Math.max(4096, Math.min(1 << 20, dedupPerPartition / 4));
+        return Math.max(4096, Math.min(1 << 16, dedupPerPartition / 4));
     }
 
     /** @return HTTP connections open now, refused ones included until they close. */

@@ -73,6 +73,31 @@ public final class Compare implements Callable<Integer>
         final LoadGenerator.Result parse = runAgainst("reference-parse", reference("parse"), 0);
         results.add(parse);
         final Path data = Files.createTempDirectory("tokenmeter-bench");
+        try
+        {
+            return compare(results, accept, parse, data);
+        }
+        finally
+        {
+            // a run leaves gigabytes of log and dedup segments: gone with the run
+            deleteRecursively(data);
+        }
+    }
+
+    private static void deleteRecursively(final Path dir) throws IOException
+    {
+        try (java.util.stream.Stream<Path> paths = Files.walk(dir))
+        {
+            for (final Path path : paths.sorted(java.util.Comparator.reverseOrder()).toList())
+            {
+                Files.deleteIfExists(path);
+            }
+        }
+    }
+
+    private Integer compare(final List<LoadGenerator.Result> results, final LoadGenerator.Result accept,
+        final LoadGenerator.Result parse, final Path data) throws Exception
+    {
         final LoadGenerator.Result closed = runAgainst("tokenmeter", tokenmeter(data), 0);
         results.add(closed);
         LoadGenerator.Result open = null;

@@ -43,6 +43,7 @@ public final class DedupIndex
 
     private final int capacity;
     private final long windowMs;
+    private final int maxPendingInserts;
     private final long[] ring;
     private final int ringMask;
     private final long[] table;
@@ -67,6 +68,7 @@ public final class DedupIndex
         }
         this.capacity = capacity;
         this.windowMs = windowMs;
+        this.maxPendingInserts = maxPendingInserts;
         final int slots = BitUtil.findNextPositivePowerOfTwo(capacity + maxPendingInserts);
         this.ring = new long[slots * STRIDE];
         this.ringMask = slots - 1;
@@ -103,6 +105,17 @@ public final class DedupIndex
         }
         append(index, fingerprint, idHashHi, idHashLo, contentHash, nowMs);
         return NEW;
+    }
+
+    /**
+     * Loads the table word {@link #checkAndInsert} probes first, for a caller about to check many keys: see
+     * {@link DedupDiskTier#prefetch(long)}.
+     *
+     * @return the word, for the caller to keep in a field so that the load is not optimised away.
+     */
+    public long prefetch(final long idHashHi)
+    {
+        return table[fingerprint(idHashHi) & tableMask];
     }
 
     /**
@@ -212,6 +225,12 @@ public final class DedupIndex
     public int capacity()
     {
         return capacity;
+    }
+
+    /** @return the most keys inserted between two evictions, so the most one eviction beyond capacity can evict. */
+    public int maxPendingInserts()
+    {
+        return maxPendingInserts;
     }
 
     public long windowMs()

@@ -67,7 +67,7 @@ class DedupWindowJournalTest
 
     private int[] send(final JournalAgent journal, final int r, final long tokens)
     {
-        final ModelsPerTenantTest.Request request = new ModelsPerTenantTest.Request(request(r, tokens));
+        final JournalReplayTest.Request request = new JournalReplayTest.Request(request(r, tokens));
         assertTrue(journal.offer(request));
         journal.doWork();
         assertNull(request.refusal, "request " + r);
@@ -117,7 +117,7 @@ class DedupWindowJournalTest
                 || journal.dedup().head() - journal.diskTier().durableSeq() < 3 * SMALL)
             {
                 assertTrue(smallRequests < 200, "a buffer left unsealed");
-                final ModelsPerTenantTest.Request small = new ModelsPerTenantTest.Request(request(1000 + smallRequests++, 1, SMALL));
+                final JournalReplayTest.Request small = new JournalReplayTest.Request(request(1000 + smallRequests++, 1, SMALL));
                 assertTrue(journal.offer(small));
                 journal.doWork();
                 assertArrayEquals(new int[] {SMALL, 0, 0}, small.outcome);
@@ -133,7 +133,7 @@ class DedupWindowJournalTest
             assertRemembered(journal, java.util.stream.IntStream.range(0, 60).toArray(), "after a crash");
             for (int r = 1000; r < 1000 + smallRequests; r++)
             {
-                final ModelsPerTenantTest.Request retry = new ModelsPerTenantTest.Request(request(r, 1, SMALL));
+                final JournalReplayTest.Request retry = new JournalReplayTest.Request(request(r, 1, SMALL));
                 assertTrue(journal.offer(retry));
                 journal.doWork();
                 assertArrayEquals(new int[] {0, SMALL, 0}, retry.outcome, "after a crash: a retry of small request " + r);

@@ -48,7 +48,7 @@ class JournalReplayTest
     {
     }
 
-    /** A journal request that remembers its outcome. */
+    /** A journal request that remembers its outcome, and which event a refusal named. */
     static final class Request implements JournalRequest
     {
         final ExpandableArrayBuffer staged = new ExpandableArrayBuffer(1024);
@@ -56,6 +56,8 @@ class JournalReplayTest
         int count;
         int[] outcome;
         Refusal refusal;
+        /** The event a refusal named, or -1. */
+        int refusedEvent = -1;
 
         Request(final List<Event> events)
         {
@@ -94,6 +96,13 @@ class JournalReplayTest
         public void onRefused(final Refusal refusal)
         {
             this.refusal = refusal;
+        }
+
+        @Override
+        public void onRefused(final Refusal refusal, final int eventIndex)
+        {
+            refusedEvent = eventIndex;
+            onRefused(refusal);
         }
     }
 

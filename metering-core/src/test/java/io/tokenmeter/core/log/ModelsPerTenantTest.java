@@ -4,8 +4,6 @@ import io.tokenmeter.core.aggregate.BucketKey;
 import io.tokenmeter.core.dedup.DedupIndex;
 import io.tokenmeter.core.event.ServiceTier;
 import io.tokenmeter.core.snapshot.SnapshotStore;
-import org.agrona.DirectBuffer;
-import org.agrona.ExpandableArrayBuffer;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -38,63 +36,6 @@ class ModelsPerTenantTest
     private long nowMs = START_MS;
     private int nextId;
 
-    /** A journal request that remembers its outcome, including which event a refusal named. */
-    static final class Request implements JournalRequest
-    {
-        final ExpandableArrayBuffer staged = new ExpandableArrayBuffer(1024);
-        int length;
-        int count;
-        int[] outcome;
-        Refusal refusal;
-        int refusedEvent = -1;
-
-        Request(final List<JournalReplayTest.Event> events)
-        {
-            for (final JournalReplayTest.Event e : events)
-            {
-                length += JournalReplayTest.stage(staged, length, e);
-                count++;
-            }
-        }
-
-        @Override
-        public DirectBuffer stagedEvents()
-        {
-            return staged;
-        }
-
-        @Override
-        public int stagedLength()
-        {
-            return length;
-        }
-
-        @Override
-        public int eventCount()
-        {
-            return count;
-        }
-
-        @Override
-        public void onJournaled(final int accepted, final int duplicates, final int conflicts)
-        {
-            outcome = new int[] {accepted, duplicates, conflicts};
-        }
-
-        @Override
-        public void onRefused(final Refusal refusal)
-        {
-            this.refusal = refusal;
-        }
-
-        @Override
-        public void onRefused(final Refusal refusal, final int eventIndex)
-        {
-            refusedEvent = eventIndex;
-            onRefused(refusal);
-        }
-    }
-
     /** A short dedup window, so that a checkpoint's replay starts after the first documents and its pairs must count. */
     private JournalAgent journal(final EventLog log)
     {
@@ -118,21 +59,21 @@ class ModelsPerTenantTest
         return events;
     }
 
-    private static Request send(final JournalAgent journal, final List<JournalReplayTest.Event> events)
+    private static JournalReplayTest.Request send(final JournalAgent journal, final List<JournalReplayTest.Event> events)
     {
-        final Request request = new Request(events);
+        final JournalReplayTest.Request request = new JournalReplayTest.Request(events);
         assertTrue(journal.offer(request));
         journal.doWork();
         return request;
     }
 
-    private static void assertAccepted(final Request request, final int accepted, final String what)
+    private static void assertAccepted(final JournalReplayTest.Request request, final int accepted, final String what)
     {
         assertNull(request.refusal, what);
         assertArrayEquals(new int[] {accepted, 0, 0}, request.outcome, what);
     }
 
-    private static void assertTooManyModels(final Request request, final int refusedEvent, final String what)
+    private static void assertTooManyModels(final JournalReplayTest.Request request, final int refusedEvent, final String what)
     {
         assertEquals(JournalRequest.Refusal.TOO_MANY_MODELS, request.refusal, what);
         assertEquals(refusedEvent, request.refusedEvent, what + ": the refusal names the event with the new model");
@@ -157,7 +98,7 @@ class ModelsPerTenantTest
             assertAccepted(send(journal, models("acme", "a-", 0, LIMIT)), LIMIT, "acme fills its limit");
 
             final JournalReplayTest.Event known = event("acme", "a-3");
-            final Request over = send(journal, List.of(known, event("acme", "a-" + LIMIT), event("acme", "a-" + (LIMIT + 1))));
+            final JournalReplayTest.Request over = send(journal, List.of(known, event("acme", "a-" + LIMIT), event("acme", "a-" + (LIMIT + 1))));
             assertTooManyModels(over, 1, "a new model beyond the limit");
             assertAccepted(send(journal, List.of(known)), 1, "the refused request left no trace: its known-model event "
                 + "is new, not a duplicate");
@@ -173,8 +114,8 @@ class ModelsPerTenantTest
             assertAccepted(send(journal, models("initech", "i-", 0, LIMIT - 2)), LIMIT - 2, "initech below its limit");
             assertTooManyModels(send(journal, models("initech", "i-", LIMIT - 2, LIMIT + 1)), 2, "three new models");
             // two requests in one drain: the first reaches the limit, the second goes beyond it
-            final Request fills = new Request(models("initech", "i-", LIMIT - 2, LIMIT));
-            final Request beyond = new Request(models("initech", "i-", LIMIT, LIMIT + 1));
+            final JournalReplayTest.Request fills = new JournalReplayTest.Request(models("initech", "i-", LIMIT - 2, LIMIT));
+            final JournalReplayTest.Request beyond = new JournalReplayTest.Request(models("initech", "i-", LIMIT, LIMIT + 1));
             assertTrue(journal.offer(fills) && journal.offer(beyond));
             journal.doWork();
             assertAccepted(fills, 2, "the request that reaches the limit, in the same drain");

@@ -6,16 +6,12 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-import java.io.ByteArrayOutputStream;
 import java.io.IOException;
-import java.io.InputStream;
 import java.io.OutputStream;
 import java.lang.management.ManagementFactory;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
 import java.net.Socket;
-import java.net.SocketException;
-import java.net.SocketTimeoutException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -151,7 +147,7 @@ class AttacksTest
             }
             for (final Socket upload : uploads)
             {
-                final String answer = readAnswer(upload.getInputStream());
+                final String answer = RawHttp.readAnswer(upload.getInputStream());
                 assertTrue(answer.startsWith("HTTP/1.1 401"), answer);
                 assertTrue(answer.contains("\"error\":\"unauthorized\""), answer);
                 assertTrue(answer.toLowerCase().contains("connection: close"), "the unread body closes the connection: " + answer);
@@ -170,7 +166,7 @@ class AttacksTest
         {
             expect.getOutputStream().write(("POST /v1/events HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
                 + "Expect: 100-continue\r\nContent-Length: " + (8 << 20) + "\r\n\r\n").getBytes(StandardCharsets.US_ASCII));
-            final String answer = readAnswer(expect.getInputStream());
+            final String answer = RawHttp.readAnswer(expect.getInputStream());
             assertTrue(answer.startsWith("HTTP/1.1 401"), "no 100 Continue for a request that will not be read: " + answer);
         }
         // with the key, Expect gets its 100 Continue and then the answer
@@ -181,10 +177,10 @@ class AttacksTest
             out.write(("POST /v1/events HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nAuthorization: Bearer "
                 + keys.secret("gateway") + "\r\nExpect: 100-continue\r\nContent-Length: " + body.length() + "\r\n\r\n")
                 .getBytes(StandardCharsets.US_ASCII));
-            final String interim = readHead(expect.getInputStream());
+            final String interim = RawHttp.readHead(expect.getInputStream());
             assertTrue(interim.startsWith("HTTP/1.1 100"), interim);
             out.write(body.getBytes(StandardCharsets.US_ASCII));
-            final String answer = readAnswer(expect.getInputStream());
+            final String answer = RawHttp.readAnswer(expect.getInputStream());
             assertTrue(answer.startsWith("HTTP/1.1 202"), answer);
         }
     }
@@ -207,7 +203,7 @@ class AttacksTest
             // every slot is taken: a new client is refused
             try (Socket locked = connect())
             {
-                assertTrue(readAnswer(locked.getInputStream()).startsWith("HTTP/1.1 503"), "20 slow clients hold every slot");
+                assertTrue(RawHttp.readAnswer(locked.getInputStream()).startsWith("HTTP/1.1 503"), "20 slow clients hold every slot");
             }
             // a header byte each 100 ms is never idle; the deadline closes each within about a second anyway
             final long until = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
@@ -231,10 +227,10 @@ class AttacksTest
             }
             for (final Socket s : slow)
             {
-                final String answer = readUntilClosed(s.getInputStream());
+                final String answer = RawHttp.readUntilClosed(s.getInputStream());
                 assertTrue(answer.isEmpty() || answer.startsWith("HTTP/1.1 408"), answer);
             }
-            assertTrue(readUntilClosed(slow.get(0).getInputStream()).isEmpty(), "closed");
+            assertTrue(RawHttp.readUntilClosed(slow.get(0).getInputStream()).isEmpty(), "closed");
             assertAuthorizedClientServed("and after slowloris");
             final String scrape = new Client(server.port()).withAuthorization("Bearer " + keys.secret("finance")).get("/metrics").body();
             assertTrue(scrape.contains("tokenmeter_http_slow_clients_closed_total 20.0"), scrape.lines()
@@ -272,12 +268,12 @@ class AttacksTest
                 LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(100));
                 if (slow.getInputStream().available() > 0)
                 {
-                    answer = readAnswer(slow.getInputStream());
+                    answer = RawHttp.readAnswer(slow.getInputStream());
                 }
             }
             if (answer.isEmpty())
             {
-                answer = readUntilClosed(slow.getInputStream());
+                answer = RawHttp.readUntilClosed(slow.getInputStream());
             }
             assertTrue(answer.startsWith("HTTP/1.1 408") && answer.contains("min-body-rate"), answer);
         }
@@ -298,7 +294,7 @@ class AttacksTest
             awaitOpenConnections(4);
             try (Socket fifth = connect())
             {
-                final String answer = readAnswer(fifth.getInputStream());
+                final String answer = RawHttp.readAnswer(fifth.getInputStream());
                 assertTrue(answer.startsWith("HTTP/1.1 503") && answer.contains("max-connections-per-address"), answer);
             }
             // another address still gets in (127.0.0.2 is loopback too)
@@ -308,7 +304,7 @@ class AttacksTest
                 other.bind(new InetSocketAddress(InetAddress.getByName("127.0.0.2"), 0));
                 other.connect(new InetSocketAddress("127.0.0.1", server.port()));
                 other.getOutputStream().write("GET /health/live HTTP/1.1\r\nHost: x\r\n\r\n".getBytes(StandardCharsets.US_ASCII));
-                assertTrue(readAnswer(other.getInputStream()).startsWith("HTTP/1.1 200"));
+                assertTrue(RawHttp.readAnswer(other.getInputStream()).startsWith("HTTP/1.1 200"));
             }
         }
         finally
@@ -336,7 +332,7 @@ class AttacksTest
             twice.getOutputStream().write(("GET /v1/usage?tenant=acme HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer "
                 + keys.secret("finance") + "\r\nAuthorization: Bearer " + keys.secret("gateway") + "\r\n\r\n")
                 .getBytes(StandardCharsets.US_ASCII));
-            final String answer = readAnswer(twice.getInputStream());
+            final String answer = RawHttp.readAnswer(twice.getInputStream());
             assertTrue(answer.startsWith("HTTP/1.1 400") && answer.contains("Authorization headers"), answer);
         }
         try (Socket huge = connect())
@@ -344,7 +340,7 @@ class AttacksTest
             huge.getOutputStream().write(("POST /v1/events HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
                 + "Authorization: Bearer " + keys.secret("gateway") + "\r\nExpect: 100-continue\r\nContent-Length: 2147483648\r\n\r\n")
                 .getBytes(StandardCharsets.US_ASCII));
-            final String answer = readAnswer(huge.getInputStream());
+            final String answer = RawHttp.readAnswer(huge.getInputStream());
             assertTrue(answer.startsWith("HTTP/1.1 413") && answer.contains("\"error\":\"body_too_large\""), answer);
         }
         // a tenant whose name holds an encoded '%': decoded once, so "a%2541" is the tenant "a%41", not "aA"
@@ -400,57 +396,5 @@ class AttacksTest
         final Socket socket = new Socket("127.0.0.1", server.port());
         socket.setSoTimeout(READ_TIMEOUT_MS);
         return socket;
-    }
-
-    private static String readHead(final InputStream in) throws IOException
-    {
-        final StringBuilder head = new StringBuilder();
-        while (!head.toString().endsWith("\r\n\r\n"))
-        {
-            final int b = in.read();
-            if (b < 0)
-            {
-                return head.toString();
-            }
-            head.append((char)b);
-        }
-        return head.toString();
-    }
-
-    private static String readAnswer(final InputStream in) throws IOException
-    {
-        final String head = readHead(in);
-        final int at = head.toLowerCase().indexOf("content-length:");
-        if (at < 0)
-        {
-            return head;
-        }
-        final int length = Integer.parseInt(head.substring(at + 15, head.indexOf("\r\n", at)).trim());
-        return head + new String(in.readNBytes(length), StandardCharsets.UTF_8);
-    }
-
-    private static String readUntilClosed(final InputStream in) throws IOException
-    {
-        final ByteArrayOutputStream received = new ByteArrayOutputStream();
-        final byte[] chunk = new byte[4096];
-        try
-        {
-            for (int n; (n = in.read(chunk)) != -1; )
-            {
-                received.write(chunk, 0, n);
-            }
-        }
-        catch (final SocketException reset)
-        {
-            if (!String.valueOf(reset.getMessage()).contains("reset"))
-            {
-                throw reset;
-            }
-        }
-        catch (final SocketTimeoutException timeout)
-        {
-            throw new AssertionError("the connection was not closed within " + READ_TIMEOUT_MS + " ms", timeout);
-        }
-        return received.toString(StandardCharsets.ISO_8859_1);
     }
 }

@@ -7,13 +7,10 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
-import java.io.ByteArrayOutputStream;
-import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
 import java.net.InetSocketAddress;
 import java.net.Socket;
-import java.net.SocketException;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -221,7 +218,7 @@ class HostileInputTest
             noise[0] = 'X';
             garbage.getOutputStream().write(noise);
             garbage.getOutputStream().write("\r\n\r\n".getBytes(StandardCharsets.US_ASCII));
-            final String answer = readUntilClosed(garbage.getInputStream());
+            final String answer = RawHttp.readUntilClosed(garbage.getInputStream());
             assertTrue(answer.isEmpty() || answer.startsWith("HTTP/1.1 400"), "seed " + seed + ": " + answer);
         }
         final Client client = new Client(server.port());
@@ -230,31 +227,6 @@ class HostileInputTest
         final JsonNode rows = client.get("/v1/usage?tenant=acme&from=1970-01-01T00:00:00Z&to=2100-01-01T00:00:00Z&group_by="
             + "&consistent=true").json().get("rows");
         assertEquals(1, rows.get(0).get("requests").asInt(), "only the complete request was counted");
-    }
-
-    /**
-     * @return what the server sent before it closed the connection. A server that closes with some of the client's
-     * bytes still unread makes the kernel reset the connection instead of ending it, which is a close too.
-     */
-    private static String readUntilClosed(final InputStream in) throws IOException
-    {
-        final ByteArrayOutputStream received = new ByteArrayOutputStream();
-        final byte[] chunk = new byte[4096];
-        try
-        {
-            for (int n; (n = in.read(chunk)) != -1; )
-            {
-                received.write(chunk, 0, n);
-            }
-        }
-        catch (final SocketException reset)
-        {
-            if (!String.valueOf(reset.getMessage()).contains("reset"))
-            {
-                throw reset;
-            }
-        }
-        return received.toString(StandardCharsets.ISO_8859_1);
     }
 
     private Socket connect() throws Exception

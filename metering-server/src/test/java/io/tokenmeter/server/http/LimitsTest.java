@@ -6,7 +6,6 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 import java.io.IOException;
-import java.io.InputStream;
 import java.net.InetSocketAddress;
 import java.net.Socket;
 import java.nio.charset.StandardCharsets;
@@ -56,24 +55,7 @@ class LimitsTest
     {
         socket.getOutputStream().write(request.getBytes(StandardCharsets.ISO_8859_1));
         socket.getOutputStream().flush();
-        return readAnswer(socket.getInputStream());
-    }
-
-    private static String readAnswer(final InputStream in) throws IOException
-    {
-        final StringBuilder head = new StringBuilder();
-        while (!head.toString().endsWith("\r\n\r\n"))
-        {
-            final int b = in.read();
-            if (b < 0)
-            {
-                return head.toString();
-            }
-            head.append((char)b);
-        }
-        final int at = head.toString().toLowerCase().indexOf("content-length:");
-        final int length = Integer.parseInt(head.substring(at + 15, head.indexOf("\r\n", at)).trim());
-        return head + new String(in.readNBytes(length), StandardCharsets.UTF_8);
+        return RawHttp.readAnswer(socket.getInputStream());
     }
 
     private static String get(final String path, final String extraHeaders)
@@ -92,7 +74,7 @@ class LimitsTest
         assertTrue(exchange(second, get("/health/live", "")).startsWith("HTTP/1.1 200"));
 
         final Socket third = connect();
-        final String refused = readAnswer(third.getInputStream());
+        final String refused = RawHttp.readAnswer(third.getInputStream());
         assertTrue(refused.startsWith("HTTP/1.1 503"), refused);
         assertTrue(refused.contains("too_many_connections") && refused.toLowerCase().contains("retry-after: 1"), refused);
         assertEquals(-1, third.getInputStream().read(), "the refused connection is closed");
