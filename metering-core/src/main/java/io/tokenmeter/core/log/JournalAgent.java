@@ -70,6 +70,7 @@ public final class JournalAgent implements Agent
 
     private static final Logger LOG = LoggerFactory.getLogger(JournalAgent.class);
     private static final int MAX_MARKS = 1 << 16;
+    private static final long IDLE_TIER_POLL_MS = 100;
     private static final int MAX_CACHED_SCHEDULES = 1 << 20;
     private static final int IDLE_SPINS = 100;
     private static final int IDLE_YIELDS = 100;
@@ -86,6 +87,7 @@ public final class JournalAgent implements Agent
     private final DedupIndex.Spill spillToDisk = this::spill;
     /** Sums the words {@link #prefetch} loads, so that the JIT cannot drop those loads. */
     private long prefetchSink;
+    private long lastTierPollMs;
     /** Whether {@link #recover()} is replaying: ids already on disk are not spilled again. */
     private boolean replaying;
     /** Ids held by the disk tier when the last budget eviction was seen. */
@@ -319,6 +321,7 @@ public final class JournalAgent implements Agent
         }
         if (count == 0)
         {
+            pollDiskTier();
             maybeCheckpoint();
             return 0;
         }
@@ -777,6 +780,24 @@ public final class JournalAgent implements Agent
             }
             evictedByBudgetSeen = byBudget;
             lastEarlyLossMs = nowMs;
+        }
+    }
+
+    /**
+     * While no events come, lets the disk tier go on at most every {@value #IDLE_TIER_POLL_MS} ms: the window's clock
+     * moves on (old segments expire) and the files its merges retired are deleted, which both wait for the journal
+     * to adopt the tier's newest segment list.
+     */
+    private void pollDiskTier()
+    {
+        if (diskTier != null)
+        {
+            final long now = clock.time();
+            if (now - lastTierPollMs >= IDLE_TIER_POLL_MS)
+            {
+                lastTierPollMs = now;
+                diskTier.endOfDocument(advanceClock());
+            }
         }
     }
 

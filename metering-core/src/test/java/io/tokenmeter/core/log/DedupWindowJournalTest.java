@@ -149,6 +149,30 @@ class DedupWindowJournalTest
     }
 
     @Test
+    void withNoTrafficTheDiskTierStillExpiresTheWindowsOldIds() throws IOException
+    {
+        try (EventLog log = new ChronicleEventLog(dataDir.resolve("log"), Durability.PROCESS))
+        {
+            final JournalAgent journal = journal(log, 64L << 20);
+            sendNew(journal, 0, 20);
+            assertTrue(journal.diskTier().awaitIdle(10_000));
+            assertTrue(journal.diskTier().ids() > 0);
+            // the window passes with nothing posted: the idle journal moves the tier's clock on
+            nowMs += WINDOW_MS + TimeUnit.HOURS.toMillis(1);
+            final long until = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+            while (journal.diskTier().ids() > 0 && System.nanoTime() < until)
+            {
+                journal.doWork();
+                nowMs += 200;
+                java.util.concurrent.locks.LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(5));
+            }
+            assertEquals(0, journal.diskTier().ids(), "every segment expired without traffic");
+            assertEquals(0, journal.diskTier().diskBytes());
+            journal.onClose();
+        }
+    }
+
+    @Test
     void aFullDiskBudgetForgetsTheOldestIdsEarlyAndSaysSo() throws IOException
     {
         try (EventLog log = new ChronicleEventLog(dataDir.resolve("log"), Durability.PROCESS))
