@@ -113,8 +113,8 @@ public final class TokenmeterServer implements ApiContext, AutoCloseable
         {
             partitions = Partitions.open(layout, settings.durability, new Partition.Config(settings.journalQueue,
                 MAX_DRAIN_REQUESTS, MAX_DRAIN_EVENTS, settings.maxEventsPerRequest, settings.maxModelsPerTenant, dedupPerPartition,
-                settings.dedupWindowMs(), settings.dedupDiskBudgetBytes / layout.partitions(), spillBatch(dedupPerPartition),
-                settings.snapshotInterval.toMillis(), QUERY_QUEUE), snapshotWriter,
+                settings.dedupWindowMs(), settings.dedupDiskBudgetBytes / layout.partitions(),
+                spillBatch(dedupPerPartition, settings.maxEventsPerRequest), settings.snapshotInterval.toMillis(), QUERY_QUEUE), snapshotWriter,
                 SystemEpochClock.INSTANCE, metrics::onAppend);
         }
         catch (final RuntimeException ex)
@@ -324,14 +324,14 @@ public final class TokenmeterServer implements ApiContext, AutoCloseable
         LOG.warn("no API keys configured: the API is open to anyone on this machine (bound to loopback {} only)", bind);
     }
 
-    /** @return the port the HTTP server listens on. */
     /**
-     * @return ids per level-0 segment of a partition's dedup disk tier: a quarter of its memory capacity, within 4,096
-     *     and 65,536, so that the spill buffers' tables, probed for every new id, stay in cache (docs/dedup.md).
+     * @return ids per level-0 segment of a partition's dedup disk tier: a quarter of its memory capacity, at most
+     *     65,536 so that the spill buffers' tables, probed for every new id, stay in cache (docs/dedup.md); and at
+     *     least what one document can evict, so that a buffer always has room for the next document's spills.
      */
-    static int spillBatch(final int dedupPerPartition)
+    static int spillBatch(final int dedupPerPartition, final int maxEventsPerRequest)
     {
-        return Math.max(4096, Math.min(1 << 16, dedupPerPartition / 4));
+        return Math.max(MAX_DRAIN_EVENTS + maxEventsPerRequest, Math.min(1 << 16, dedupPerPartition / 4));
     }
 
     /** @return HTTP connections open now, refused ones included until they close. */
@@ -340,6 +340,7 @@ public final class TokenmeterServer implements ApiContext, AutoCloseable
         return http.openConnections();
     }
 
+    /** @return the port the HTTP server listens on. */
     public int port()
     {
         return http.port();

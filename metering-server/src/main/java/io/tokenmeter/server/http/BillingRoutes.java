@@ -58,6 +58,11 @@ final class BillingRoutes
     {
         final FullHttpRequest http = request.http;
         final QueryStringDecoder uri = new QueryStringDecoder(http.uri());
+        if (!UsageRoute.decodable(uri))
+        {
+            return done(error(HttpResponseStatus.BAD_REQUEST, "invalid_query",
+                "the query holds a malformed percent-escape: encode '%' as %25"));
+        }
         return switch (request.route)
         {
             case PRICES -> ready(billing -> done(json(HttpResponseStatus.OK, g -> writePrices(g, billing.prices()))));

@@ -139,7 +139,7 @@ final class RequestGate extends ChannelInboundHandlerAdapter
                 unsupported), false);
             return;
         }
-        final long declared = HttpUtil.getContentLength(request, -1L);
+        final long declared = declaredLength(request);
         final long limit = route.takesBody ? maxBodyBytes : DISCARD_ALLOWANCE;
         if (declared > limit)
         {
@@ -204,7 +204,7 @@ final class RequestGate extends ChannelInboundHandlerAdapter
             }
             case IDLE, CLOSING ->
             {
-                // IDLE: the rest of a request already answered (a decoder failure's leftovers); CLOSING: dropped
+                // IDLE: the empty last content of a refused request without a body; CLOSING: dropped
             }
         }
     }
@@ -215,9 +215,11 @@ final class RequestGate extends ChannelInboundHandlerAdapter
      */
     private void refuse(final ChannelHandlerContext ctx, final Router.Route route, final FullHttpResponse answer, final boolean close)
     {
-        final long declared = HttpUtil.getContentLength(head, -1L);
-        final boolean bodyFollows = HttpUtil.isTransferEncodingChunked(head) || declared > 0;
-        final boolean closing = close || !keepAlive || bodyFollows && (declared < 0 || declared > DISCARD_ALLOWANCE);
+        final long declared = declaredLength(head);
+        final boolean bodyFollows = HttpUtil.isTransferEncodingChunked(head) || declared != 0;
+        // a refused Expect: 100-continue may come without its body (it was never asked for): close rather than guess
+        final boolean closing = close || !keepAlive || bodyFollows && (declared < 0 || declared > DISCARD_ALLOWANCE
+            || HttpUtil.is100ContinueExpected(head));
         if (closing)
         {
             state = State.CLOSING;
@@ -232,6 +234,19 @@ final class RequestGate extends ChannelInboundHandlerAdapter
             }
         }
         ctx.fireChannelRead(ApiRequest.refused(route, answer, keepAlive, closing, receiptNanos));
+    }
+
+    /** @return the declared {@code Content-Length}, 0 when none is declared, -1 when it is not a number (unknown). */
+    private static long declaredLength(final HttpRequest head)
+    {
+        try
+        {
+            return HttpUtil.getContentLength(head, 0L);
+        }
+        catch (final NumberFormatException ex)
+        {
+            return -1;
+        }
     }
 
     private void dropBody()

@@ -64,7 +64,7 @@ final class SlowClientGuard extends ChannelInboundHandlerAdapter
     {
         if (msg instanceof ByteBuf bytes)
         {
-            if (state == State.WAITING)
+            if (state == State.WAITING && startsRequest(bytes))
             {
                 state = State.HEAD;
                 startedNanos = now();
@@ -76,6 +76,20 @@ final class SlowClientGuard extends ChannelInboundHandlerAdapter
             }
         }
         super.channelRead(ctx, msg);
+    }
+
+    /** @return whether the bytes hold more than the CR and LF a client may send between requests (HTTP/1.1 allows them). */
+    private static boolean startsRequest(final ByteBuf bytes)
+    {
+        for (int i = bytes.readerIndex(), end = bytes.writerIndex(); i < end; i++)
+        {
+            final byte b = bytes.getByte(i);
+            if (b != '\r' && b != '\n')
+            {
+                return true;
+            }
+        }
+        return false;
     }
 
     /** The gate has a request's head; its body, if any, is timed from here. */

@@ -43,7 +43,14 @@ final class UsageRoute
     void handle(final ChannelHandlerContext ctx, final ApiRequest request, final Answers answers)
     {
         // the tenant's partition's newest position, read as the query arrives: consistent=true waits for it
-        final Parsed parsed = parse(new QueryStringDecoder(request.http.uri()), t -> api.partitions().of(t).journal().lastAppendedIndex());
+        final QueryStringDecoder uri = new QueryStringDecoder(request.http.uri());
+        if (!decodable(uri))
+        {
+            answers.answer(request, Responses.error(ctx.alloc(), HttpResponseStatus.BAD_REQUEST, "invalid_query",
+                "the query holds a malformed percent-escape: encode '%' as %25"));
+            return;
+        }
+        final Parsed parsed = parse(uri, t -> api.partitions().of(t).journal().lastAppendedIndex());
         if (parsed.error() != null)
         {
             answers.answer(request, Responses.error(ctx.alloc(), HttpResponseStatus.BAD_REQUEST, "invalid_query", parsed.error()));
@@ -93,6 +100,20 @@ final class UsageRoute
             }
             answers.answer(request, response);
         }));
+    }
+
+    /** @return false when the query's percent-escapes cannot be decoded (Netty throws on {@code %zz}). */
+    static boolean decodable(final QueryStringDecoder uri)
+    {
+        try
+        {
+            uri.parameters();
+            return true;
+        }
+        catch (final IllegalArgumentException ex)
+        {
+            return false;
+        }
     }
 
     /** A parsed query, or the reason it cannot be answered. */

@@ -343,6 +343,30 @@ class AttacksTest
             final String answer = RawHttp.readAnswer(huge.getInputStream());
             assertTrue(answer.startsWith("HTTP/1.1 413") && answer.contains("\"error\":\"body_too_large\""), answer);
         }
+        // a Content-Length that is not a number: 400, closed, nothing leaked (the answer is written and released)
+        try (Socket bad = connect())
+        {
+            bad.getOutputStream().write(("POST /v1/events HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                + "Content-Length: abc\r\n\r\n{}").getBytes(StandardCharsets.US_ASCII));
+            final String answer = RawHttp.readAnswer(bad.getInputStream());
+            assertTrue(answer.startsWith("HTTP/1.1 400") && answer.contains("\"error\":\"bad_request\""), answer);
+        }
+        // a refused Expect: 100-continue with a short body closes: the client may never send the body it was not asked for
+        try (Socket expect = connect())
+        {
+            expect.getOutputStream().write(("POST /v1/events HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                + "Expect: 100-continue\r\nContent-Length: 2\r\n\r\n").getBytes(StandardCharsets.US_ASCII));
+            final String answer = RawHttp.readAnswer(expect.getInputStream());
+            assertTrue(answer.startsWith("HTTP/1.1 401") && answer.toLowerCase().contains("connection: close"), answer);
+        }
+        // a malformed percent-escape in a query is the client's mistake: 400, not 500
+        try (Socket escape = connect())
+        {
+            escape.getOutputStream().write(("GET /v1/usage?tenant=%zz&from=2026-01-01T00:00:00Z HTTP/1.1\r\nHost: x\r\n"
+                + "Authorization: Bearer " + keys.secret("finance") + "\r\n\r\n").getBytes(StandardCharsets.US_ASCII));
+            final String answer = RawHttp.readAnswer(escape.getInputStream());
+            assertTrue(answer.startsWith("HTTP/1.1 400") && answer.contains("\"error\":\"invalid_query\""), answer);
+        }
         // a tenant whose name holds an encoded '%': decoded once, so "a%2541" is the tenant "a%41", not "aA"
         final Client finance = new Client(server.port()).withAuthorization("Bearer " + keys.secret("finance"));
         final Client.Answer once = finance.get("/v1/invoices/a%2541/2026-10");

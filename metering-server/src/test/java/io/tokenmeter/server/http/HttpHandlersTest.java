@@ -183,6 +183,21 @@ class HttpHandlersTest
     }
 
     @Test
+    void lineBreaksBetweenRequestsDoNotStartTheHeaderDeadline()
+    {
+        final EmbeddedChannel channel = channel(Keys.open(), Map.of("header-timeout", "1s"));
+        channel.freezeTime();
+        channel.writeInbound(ascii("GET /health/live HTTP/1.1\r\nHost: x\r\n\r\n"));
+        assertTrue(readOutbound(channel).startsWith("HTTP/1.1 200"));
+        channel.writeInbound(ascii("\r\n"));
+        channel.advanceTimeBy(3, TimeUnit.SECONDS);
+        channel.runScheduledPendingTasks();
+        assertNull(readOutbound(channel), "a CRLF between requests is not a slow request");
+        assertTrue(channel.isOpen());
+        channel.finishAndReleaseAll();
+    }
+
+    @Test
     void aBodyAtTheMinimumRateIsReadAndASlowerOneIs408()
     {
         final EmbeddedChannel channel = channel(Keys.open(), Map.of("header-timeout", "1s", "min-body-rate", "100"));
