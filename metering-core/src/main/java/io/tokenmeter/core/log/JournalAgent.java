@@ -337,9 +337,34 @@ public final class JournalAgent implements Agent
         final long dedupMark = dedup.tail();
         final int tenantsMark = tenants.size();
         final int modelsMark = models.size();
-        for (int i = 0; i < count; i++)
+        try
         {
-            journalRequest(i, nowMs);
+            for (int i = 0; i < count; i++)
+            {
+                journalRequest(i, nowMs);
+            }
+        }
+        catch (final RuntimeException | Error ex)
+        {
+            // the dedup disk tier failed a lookup (an I/O error on a mapped segment): nothing of the drain is kept,
+            // and every request is answered, as when the log cannot be appended
+            dedup.rollbackTo(dedupMark);
+            rollbackPairs(0);
+            truncateNames(tenantsMark, modelsMark);
+            if (failure == null)
+            {
+                LOG.error("{}: a dedup lookup failed: {}; requests are refused with 503 until one succeeds", roleName, ex.toString());
+            }
+            failure = "dedup lookup failed: " + ex;
+            errorHandler.onError(ex);
+            for (int i = 0; i < count; i++)
+            {
+                if (drained[i] != null)
+                {
+                    refuse(i, JournalRequest.Refusal.LOG_UNWRITABLE);
+                }
+            }
+            return;
         }
 
         if (writer.recordCount() > 0)
@@ -369,7 +394,16 @@ public final class JournalAgent implements Agent
             failure = null;
         }
         pairsAdded.clear();
-        evict(nowMs);
+        try
+        {
+            evict(nowMs);
+        }
+        catch (final RuntimeException | Error ex)
+        {
+            // the events are in the log: they are answered; the ids the tier could not take are forgotten early
+            lastEarlyLossMs = nowMs;
+            errorHandler.onError(ex);
+        }
 
         for (int i = 0; i < count; i++)
         {
