@@ -70,6 +70,14 @@ final class RequestGate extends ChannelInboundHandlerAdapter
     @Override
     public void channelRead(final ChannelHandlerContext ctx, final Object msg)
     {
+        if (msg instanceof ApiRequest timedOut)
+        {
+            // the slow-client guard's 408: nothing after it is read
+            state = State.CLOSING;
+            dropBody();
+            ctx.fireChannelRead(timedOut);
+            return;
+        }
         try
         {
             if (msg instanceof HttpRequest request)

@@ -1,12 +1,9 @@
 package io.tokenmeter.server.http;
 
 import io.netty.buffer.ByteBuf;
-import io.netty.channel.ChannelFutureListener;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.channel.ChannelInboundHandlerAdapter;
 import io.netty.handler.codec.http.FullHttpResponse;
-import io.netty.handler.codec.http.HttpHeaderNames;
-import io.netty.handler.codec.http.HttpHeaderValues;
 import io.netty.handler.codec.http.HttpResponseStatus;
 import io.netty.util.concurrent.ScheduledFuture;
 import io.tokenmeter.server.metrics.ServerMetrics;
@@ -170,14 +167,17 @@ final class SlowClientGuard extends ChannelInboundHandlerAdapter
         }
     }
 
+    /**
+     * Answers 408 in the request's turn: the answer goes up the pipeline as a refused request (the codec passes it on),
+     * so an earlier request still being answered gets its answer first; then the connection is closed.
+     */
     private void timeOut(final String why)
     {
         stop();
         metrics.onSlowClientClosed();
         final FullHttpResponse response = Responses.error(ctx.alloc(), HttpResponseStatus.REQUEST_TIMEOUT, "request_timeout",
             why + "; the connection is closed");
-        response.headers().set(HttpHeaderNames.CONNECTION, HttpHeaderValues.CLOSE);
-        ctx.channel().writeAndFlush(response).addListener(ChannelFutureListener.CLOSE);
+        ctx.fireChannelRead(ApiRequest.refused(null, response, false, true, System.nanoTime()));
     }
 
     private long now()

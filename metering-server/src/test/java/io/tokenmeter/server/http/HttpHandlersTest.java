@@ -183,6 +183,29 @@ class HttpHandlersTest
     }
 
     @Test
+    void aTimedOutHeadIsAnsweredAfterTheRequestBeforeIt()
+    {
+        final EmbeddedChannel channel = channel(Keys.open(), Map.of("header-timeout", "1s", "metrics-access", "open"));
+        channel.freezeTime();
+        // a scrape answers later; behind it, a head that never ends
+        channel.writeInbound(ascii("GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n"));
+        channel.writeInbound(ascii("GET /health/li"));
+        channel.advanceTimeBy(1500, TimeUnit.MILLISECONDS);
+        channel.runScheduledPendingTasks();
+        final long until = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+        String answers = "";
+        while (!answers.contains("408") && System.nanoTime() < until)
+        {
+            channel.runPendingTasks();
+            final String more = readOutbound(channel);
+            answers += more == null ? "" : more;
+        }
+        assertTrue(answers.startsWith("HTTP/1.1 200") && answers.contains("HTTP/1.1 408"),
+            "the scrape's answer first, then the 408: " + answers.substring(0, Math.min(200, answers.length())));
+        channel.finishAndReleaseAll();
+    }
+
+    @Test
     void lineBreaksBetweenRequestsDoNotStartTheHeaderDeadline()
     {
         final EmbeddedChannel channel = channel(Keys.open(), Map.of("header-timeout", "1s"));
