@@ -189,28 +189,6 @@ public final class DedupDiskTier implements AutoCloseable
     }
 
     /**
-     * Loads the words {@link #find} reads first for an id (each buffer's table slot, each segment's filter block), for
-     * a caller about to look up many ids: called for each of them first, the loads do not depend on one another, so
-     * the processor overlaps their cache misses instead of taking them one by one.
-     *
-     * @return a sum of what was loaded, for the caller to keep in a field so that the loads are not optimised away.
-     */
-    public long prefetch(final long idHashHi)
-    {
-        long sink = current.touch(idHashHi);
-        final SpillBuffer flight = inFlight;
-        if (flight != null)
-        {
-            sink += flight.touch(idHashHi);
-        }
-        for (final MappedSegment segment : mapped)
-        {
-            sink += SegmentFilter.touch(segment.filter, segment.filterBlocks, idHashHi);
-        }
-        return sink;
-    }
-
-    /**
      * @return {@link DedupIndex#NEW} when the id is not held, else {@link DedupIndex#DUPLICATE} or
      * {@link DedupIndex#CONFLICT} by the content its newest copy was spilled with. Allocates nothing.
      */

@@ -108,17 +108,6 @@ public final class DedupIndex
     }
 
     /**
-     * Loads the table word {@link #checkAndInsert} probes first, for a caller about to check many keys: see
-     * {@link DedupDiskTier#prefetch(long)}.
-     *
-     * @return the word, for the caller to keep in a field so that the load is not optimised away.
-     */
-    public long prefetch(final long idHashHi)
-    {
-        return table[fingerprint(idHashHi) & tableMask];
-    }
-
-    /**
      * Inserts a key read back from the log during recovery. Should the key be present (replay may start before the
      * oldest live key, with keys the live index had already evicted), the old entry is replaced.
      */

@@ -67,12 +67,6 @@ final class SegmentFilter
         }
     }
 
-    /** @return the first word of the id's block, loaded ahead so that its cache miss overlaps others. */
-    static long touch(final long[] filter, final int blocks, final long idHashHi)
-    {
-        return filter[base(blocks, idHashHi)];
-    }
-
     /** @return false when the id is certainly not in the segment. Branch-free across the block's eight words. */
     static boolean mightContain(final long[] filter, final int blocks, final long idHashHi, final int idLo32)
     {

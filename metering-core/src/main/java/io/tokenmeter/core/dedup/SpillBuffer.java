@@ -82,12 +82,6 @@ final class SpillBuffer
         return true;
     }
 
-    /** @return the table word {@link #find} reads first for the id: loaded ahead so that its cache miss overlaps others. */
-    int touch(final long idHashHi)
-    {
-        return table[home(idHashHi)];
-    }
-
     /** @return the content fold of the id (0 to 2^32 - 1), or {@link #ABSENT}. */
     long find(final long idHashHi, final int idLo32)
     {

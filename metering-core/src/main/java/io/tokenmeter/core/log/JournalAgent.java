@@ -85,8 +85,6 @@ public final class JournalAgent implements Agent
     /** Holds what {@link #dedup} evicts because of its capacity, for the rest of the window; null when there is none. */
     private DedupDiskTier diskTier;
     private final DedupIndex.Spill spillToDisk = this::spill;
-    /** Sums the words {@link #prefetch} loads, so that the JIT cannot drop those loads. */
-    private long prefetchSink;
     private long lastTierPollMs;
     /** Whether {@link #recover()} is replaying: ids already on disk are not spilled again. */
     private boolean replaying;
@@ -436,7 +434,6 @@ public final class JournalAgent implements Agent
         int accepted = 0;
         int duplicates = 0;
         int conflicts = 0;
-        prefetch(buffer, request.eventCount());
         int offset = 0;
         for (int e = 0, n = request.eventCount(); e < n; e++)
         {
@@ -505,27 +502,6 @@ public final class JournalAgent implements Agent
             }
         }
         setOutcome(requestIndex, accepted, duplicates, conflicts, 0);
-    }
-
-    /**
-     * Loads, for every event of a request, the words its dedup checks read first (the memory table's slot, the disk
-     * tier's buffers and filters), so that the checks after find them in cache: the loads do not depend on one another
-     * and the processor overlaps their misses, where the checks alone would take them one at a time.
-     */
-    private void prefetch(final DirectBuffer buffer, final int eventCount)
-    {
-        long sink = 0;
-        for (int e = 0, offset = 0; e < eventCount; e++)
-        {
-            final StagedEvent event = staged.wrap(buffer, offset);
-            offset += event.encodedLength();
-            sink += dedup.prefetch(event.idHashHi());
-            if (diskTier != null)
-            {
-                sink += diskTier.prefetch(event.idHashHi());
-            }
-        }
-        prefetchSink += sink;
     }
 
     /** @return {@link LogLayout#FLAG_LONG_CONTEXT} when the event's prompt is above its long-context threshold. */

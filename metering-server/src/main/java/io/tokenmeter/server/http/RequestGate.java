@@ -317,10 +317,4 @@ final class RequestGate extends ChannelInboundHandlerAdapter
     {
         dropBody();
     }
-
-    /** For the log line of a connection cut off mid-request: whether it was gathering a body the server asked for. */
-    boolean gatheringBody()
-    {
-        return state == State.GATHERING;
-    }
 }
