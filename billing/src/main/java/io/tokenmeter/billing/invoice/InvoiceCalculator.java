@@ -63,17 +63,32 @@ public final class InvoiceCalculator
             final List<TenantBucket> unbilled = unbilled(f, byPeriod.getOrDefault(f, List.of()), finals, warnings);
             if (!unbilled.isEmpty())
             {
+                currencyChanged(f, finals, prices.book().currency(tenant), warnings);
                 lines.addAll(Rater.rate(prices.book(), tenant, unbilled, f.toString(), warnings));
                 basis.put(f.toString(), unbilled);
             }
         }
         lines.sort(Rater.LINE_ORDER);
-        final int digits = prices.book().minorDigits();
+        final int digits = prices.book().minorDigits(tenant);
         final BigDecimal subtotal = Rater.sum(lines.stream().filter(l -> l.adjustmentFor() == null).toList(), digits);
         final BigDecimal adjustments = Rater.sum(lines.stream().filter(l -> l.adjustmentFor() != null).toList(), digits);
-        return new Invoice(tenant, period.toString(), prices.book().currency(), Invoice.DRAFT, null, null, usageThrough, logIndex,
+        return new Invoice(tenant, period.toString(), prices.book().currency(tenant), Invoice.DRAFT, null, null, usageThrough, logIndex,
             new Invoice.PriceBookRef(prices.revision(), prices.book().sha256(), prices.logIndex()), List.copyOf(lines),
             subtotal, adjustments, subtotal.add(adjustments), List.copyOf(warnings), basis);
+    }
+
+    /** Late usage of a period finalized in another currency is priced in the tenant's currency now; finance must know. */
+    private static void currencyChanged(final YearMonth f, final Collection<Invoice> finals, final String currency,
+        final Set<String> warnings)
+    {
+        for (final Invoice invoice : finals)
+        {
+            if (invoice.period().equals(f.toString()) && !invoice.currency().equals(currency))
+            {
+                warnings.add("the final invoice of " + f + " is in " + invoice.currency() + " but the tenant is now billed in "
+                    + currency + ": its late usage is priced at the " + currency + " rates");
+            }
+        }
     }
 
     /** @return the first period after {@code f} that is not finalized. */

@@ -11,14 +11,15 @@ import java.util.Arrays;
 import java.util.List;
 
 /**
- * Invoices as CSV (RFC 4180, via Jackson): a header row, one row per line with one column per line field of the JSON,
- * and the total in a last row whose {@code model} column says {@code total}.
+ * Invoices as CSV (RFC 4180, via Jackson): a header row, one row per line with one column per line field of the JSON
+ * and the invoice's {@code currency} on every row (a spreadsheet of several tenants' lines must not mix CNY and USD
+ * amounts unlabelled), and the total in a last row whose {@code model} column says {@code total}.
  */
 public final class InvoiceCsv
 {
     public static final List<String> COLUMNS = List.of("model", "service_tier", "token_class", "context", "price_from",
         "price_entry", "price_scope", "quantity", "unit_price_per_million", "service_tier_multiplier", "discount_percent",
-        "amount", "adjustment_for");
+        "amount", "currency", "adjustment_for");
 
     private static final CsvMapper MAPPER = new CsvMapper();
     private static final CsvSchema SCHEMA;
@@ -41,12 +42,13 @@ public final class InvoiceCsv
         {
             rows.add(new String[] {l.model(), l.serviceTier(), l.tokenClass(), l.context(), l.priceFrom(), l.priceEntry(),
                 l.priceScope(), l.quantity().toString(), l.unitPricePerMillion(), l.serviceTierMultiplier(), l.discountPercent(),
-                l.amount().toPlainString(), l.adjustmentFor()});
+                l.amount().toPlainString(), invoice.currency(), l.adjustmentFor()});
         }
         final String[] total = new String[COLUMNS.size()];
         Arrays.fill(total, "");
         total[0] = "total";
         total[COLUMNS.indexOf("amount")] = invoice.total().toPlainString();
+        total[COLUMNS.indexOf("currency")] = invoice.currency();
         rows.add(total);
         try
         {

@@ -8,6 +8,7 @@ import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.util.ArrayList;
 import java.util.Comparator;
+import java.util.Currency;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
@@ -32,8 +33,13 @@ public final class PriceBook implements LongContextRules
         public static final String GLOBAL = "global";
     }
 
-    /** A tenant's own terms. */
-    public record TenantTerms(BigDecimal discountPercent, List<PriceEntry> entries)
+    /** A tenant's own terms: its discount, the currency it is billed in, and its own entries (in that currency). */
+    public record TenantTerms(BigDecimal discountPercent, String currency, List<PriceEntry> entries)
+    {
+    }
+
+    /** The global entries of one currency. */
+    public record CurrencySection(String currency, List<PriceEntry> entries)
     {
     }
 
@@ -45,9 +51,8 @@ public final class PriceBook implements LongContextRules
         .comparing(PriceEntry::isPattern)
         .thenComparing(Comparator.comparingInt((PriceEntry e) -> e.prefix().length()).reversed());
 
-    private final String currency;
-    private final int minorDigits;
-    private final List<PriceEntry> global;
+    private final Map<String, CurrencySection> currencies;
+    private final CurrencySection first;
     private final Map<String, TenantTerms> tenants;
     private final byte[] recordedJson;
     private final String sha256;
@@ -55,24 +60,23 @@ public final class PriceBook implements LongContextRules
     private final long smallestThreshold;
     private final Map<String, List<Candidate>> candidatesCache = new ConcurrentHashMap<>();
 
-    PriceBook(final String currency, final int minorDigits, final List<PriceEntry> global, final Map<String, TenantTerms> tenants,
-        final byte[] recordedJson)
+    /**
+     * @param currencies the book's currency sections in the order written (the first is the default currency of a tenant
+     *                   whose terms name none); never empty.
+     * @param tenants    each tenant's terms; a tenant's currency is the one its terms name, else the first section's.
+     */
+    PriceBook(final Map<String, CurrencySection> currencies, final Map<String, TenantTerms> tenants, final byte[] recordedJson)
     {
-        this.currency = currency;
-        this.minorDigits = minorDigits;
-        this.global = global;
+        this.currencies = Map.copyOf(currencies);
+        this.first = currencies.values().iterator().next();
         this.tenants = tenants;
         this.recordedJson = recordedJson;
         this.sha256 = sha256Hex(recordedJson);
-        boolean longContext = global.stream().anyMatch(PriceBook::hasLongContext);
-        for (final TenantTerms terms : tenants.values())
-        {
-            longContext |= terms.entries().stream().anyMatch(PriceBook::hasLongContext);
-        }
-        this.anyLongContext = longContext;
-        long smallest = LongContextRules.NO_THRESHOLD;
-        final List<PriceEntry> all = new java.util.ArrayList<>(global);
+        final List<PriceEntry> all = new ArrayList<>();
+        currencies.values().forEach(section -> all.addAll(section.entries()));
         tenants.values().forEach(terms -> all.addAll(terms.entries()));
+        this.anyLongContext = all.stream().anyMatch(PriceBook::hasLongContext);
+        long smallest = LongContextRules.NO_THRESHOLD;
         for (final PriceEntry entry : all)
         {
             for (final PriceVersion version : entry.versions())
@@ -94,15 +98,29 @@ public final class PriceBook implements LongContextRules
         return entry.versions().stream().anyMatch(PriceVersion::hasLongContext);
     }
 
+    /** @return the book's first currency: the one a tenant whose terms name none is billed in. */
     public String currency()
     {
-        return currency;
+        return first.currency();
     }
 
-    /** @return digits of the currency's minor unit (2 for USD and EUR, 0 for JPY). */
-    public int minorDigits()
+    /** @return the codes of the book's currency sections. */
+    public java.util.Set<String> currencies()
     {
-        return minorDigits;
+        return currencies.keySet();
+    }
+
+    /** @return the currency the tenant is billed in (ISO 4217). */
+    public String currency(final String tenant)
+    {
+        final TenantTerms terms = tenants.get(tenant);
+        return terms == null ? first.currency() : terms.currency();
+    }
+
+    /** @return digits of the minor unit of the tenant's currency (2 for USD, EUR and CNY, 0 for JPY). */
+    public int minorDigits(final String tenant)
+    {
+        return Currency.getInstance(currency(tenant)).getDefaultFractionDigits();
     }
 
     /** @return the book as recorded in the log: UTF-8 JSON. Do not modify. */
@@ -153,7 +171,11 @@ public final class PriceBook implements LongContextRules
             {
                 addMatches(result, Resolved.TENANT, terms.entries(), model);
             }
-            addMatches(result, Resolved.GLOBAL, global, model);
+            final CurrencySection section = currencies.get(currency(tenant));
+            if (section != null)
+            {
+                addMatches(result, Resolved.GLOBAL, section.entries(), model);
+            }
             return List.copyOf(result);
         });
     }

@@ -45,8 +45,10 @@ public final class PriceBookLoader
     private static final ObjectMapper YAML = YAMLMapper.builder().enable(JsonParser.Feature.STRICT_DUPLICATE_DETECTION).build();
     private static final Pattern DECIMAL = Pattern.compile("[0-9]{1,15}(\\.[0-9]{1,12})?");
     private static final Pattern MODEL_KEY = Pattern.compile("[!-~]{1,128}");
-    private static final Set<String> TOP_KEYS = Set.of("currency", "models", "tenants", "description", "prices_as_of", "sources");
-    private static final Set<String> TENANT_KEYS = Set.of("discount_percent", "models");
+    private static final Set<String> TOP_KEYS = Set.of("currency", "currencies", "models", "tenants", "description",
+        "prices_as_of", "sources");
+    private static final Set<String> CURRENCY_KEYS = Set.of("models");
+    private static final Set<String> TENANT_KEYS = Set.of("currency", "discount_percent", "models");
     private static final Set<String> VERSION_KEYS = Set.of("effective_from", "per_million", "service_tier_multiplier", "long_context");
     private static final Set<String> LONG_KEYS = Set.of("above_input_tokens", "per_million");
     private static final BigDecimal HUNDRED = BigDecimal.valueOf(100);
@@ -124,33 +126,9 @@ public final class PriceBookLoader
     {
         if (root == null || !root.isObject())
         {
-            throw new PriceBookException(List.of("the book must be an object with currency and models"));
+            throw new PriceBookException(List.of("the book must be an object with currency and models (or currencies)"));
         }
         unknownKeys(root, TOP_KEYS, "");
-        String currencyCode = null;
-        int minorDigits = 2;
-        final JsonNode currencyNode = root.get("currency");
-        if (currencyNode == null || !currencyNode.isTextual())
-        {
-            problem("currency", "is required: an ISO 4217 code such as \"USD\"");
-        }
-        else
-        {
-            currencyCode = currencyNode.asText();
-            try
-            {
-                final Currency currency = Currency.getInstance(currencyCode);
-                minorDigits = currency.getDefaultFractionDigits();
-                if (minorDigits < 0)
-                {
-                    problem("currency", "'" + currencyCode + "' has no minor unit; use a currency such as USD or EUR");
-                }
-            }
-            catch (final IllegalArgumentException ex)
-            {
-                problem("currency", "'" + currencyCode + "' is not an ISO 4217 currency code");
-            }
-        }
         text(root, "description", "description");
         text(root, "prices_as_of", "prices_as_of");
         final JsonNode sources = root.get("sources");
@@ -158,18 +136,8 @@ public final class PriceBookLoader
         {
             problem("sources", "must be a list of strings");
         }
-
-        final JsonNode models = root.get("models");
-        List<PriceEntry> global = List.of();
-        if (models == null)
-        {
-            problem("models", "is required: an object of model name or pattern to price versions");
-        }
-        else
-        {
-            global = entries(models, "models");
-        }
-
+        final Map<String, PriceBook.CurrencySection> currencies = root.has("currencies") ? currencySections(root)
+            : oneCurrency(root);
         final Map<String, PriceBook.TenantTerms> tenants = new LinkedHashMap<>();
         final JsonNode tenantsNode = root.get("tenants");
         if (tenantsNode != null)
@@ -190,7 +158,7 @@ public final class PriceBookLoader
                     final JsonNode terms = field.getValue();
                     if (!terms.isObject())
                     {
-                        problem(path, "must be an object with discount_percent and/or models");
+                        problem(path, "must be an object with currency, discount_percent and/or models");
                         return;
                     }
                     unknownKeys(terms, TENANT_KEYS, path + ".");
@@ -208,7 +176,8 @@ public final class PriceBookLoader
                         }
                     }
                     final List<PriceEntry> entries = terms.has("models") ? entries(terms.get("models"), path + ".models") : List.of();
-                    tenants.put(field.getKey(), new PriceBook.TenantTerms(discount, entries));
+                    final String currency = tenantCurrency(terms, path, currencies, entries);
+                    tenants.put(field.getKey(), new PriceBook.TenantTerms(discount, currency, entries));
                 });
             }
         }
@@ -225,7 +194,124 @@ public final class PriceBookLoader
         {
             throw new PriceBookException(List.of("cannot be written as JSON: " + ex.getOriginalMessage()));
         }
-        return new PriceBook(currencyCode, minorDigits, global, tenants, recorded);
+        return new PriceBook(currencies, tenants, recorded);
+    }
+
+    /** The SPEC section 4 form: {@code currency} + {@code models}, a book of one currency. */
+    private Map<String, PriceBook.CurrencySection> oneCurrency(final JsonNode root)
+    {
+        final Map<String, PriceBook.CurrencySection> sections = new LinkedHashMap<>();
+        final JsonNode currencyNode = root.get("currency");
+        String code = "USD";
+        if (currencyNode == null || !currencyNode.isTextual())
+        {
+            problem("currency", "is required: an ISO 4217 code such as \"USD\" (or give \"currencies\", an object of "
+                + "currency code to its models)");
+        }
+        else
+        {
+            code = currencyNode.asText();
+            currencyCode(code, "currency");
+        }
+        final JsonNode models = root.get("models");
+        List<PriceEntry> global = List.of();
+        if (models == null)
+        {
+            problem("models", "is required: an object of model name or pattern to price versions");
+        }
+        else
+        {
+            global = entries(models, "models");
+        }
+        sections.put(code, new PriceBook.CurrencySection(code, global));
+        return sections;
+    }
+
+    /** SPEC section 11: {@code currencies: {CODE: {models: ...}}}, in the order written; the first is the default. */
+    private Map<String, PriceBook.CurrencySection> currencySections(final JsonNode root)
+    {
+        final Map<String, PriceBook.CurrencySection> sections = new LinkedHashMap<>();
+        for (final String single : List.of("currency", "models"))
+        {
+            if (root.has(single))
+            {
+                problem(single, "cannot stand beside \"currencies\": write a one-currency book as currency + models, or put "
+                    + "the models under currencies.<code>.models");
+            }
+        }
+        final JsonNode node = root.get("currencies");
+        if (!node.isObject() || node.isEmpty())
+        {
+            problem("currencies", "must be a non-empty object of ISO 4217 code to {\"models\": {...}}, e.g. "
+                + "{\"USD\": {\"models\": {...}}, \"CNY\": {\"models\": {...}}}");
+            sections.put("USD", new PriceBook.CurrencySection("USD", List.of()));
+            return sections;
+        }
+        node.fields().forEachRemaining(field ->
+        {
+            final String path = "currencies." + field.getKey();
+            currencyCode(field.getKey(), path);
+            final JsonNode section = field.getValue();
+            List<PriceEntry> entries = List.of();
+            if (!section.isObject() || !section.has("models"))
+            {
+                problem(path, "must be an object with models: {model name or pattern: price versions}");
+            }
+            else
+            {
+                unknownKeys(section, CURRENCY_KEYS, path + ".");
+                entries = entries(section.get("models"), path + ".models");
+            }
+            sections.put(field.getKey(), new PriceBook.CurrencySection(field.getKey(), entries));
+        });
+        return sections;
+    }
+
+    /** Checks that {@code code} is an ISO 4217 currency with a minor unit. */
+    private void currencyCode(final String code, final String path)
+    {
+        try
+        {
+            if (Currency.getInstance(code).getDefaultFractionDigits() < 0)
+            {
+                problem(path, "'" + code + "' has no minor unit; use a currency such as USD, EUR, CNY or JPY");
+            }
+        }
+        catch (final IllegalArgumentException ex)
+        {
+            problem(path, "'" + code + "' is not an ISO 4217 currency code (such as USD, EUR, CNY, JPY)");
+        }
+    }
+
+    /**
+     * @return the tenant's currency: the one its terms name, else the book's first. A named currency must have prices
+     *     somewhere: a section of the book or the tenant's own models (a valid but unintended code would otherwise bill
+     *     every line unpriced).
+     */
+    private String tenantCurrency(final JsonNode terms, final String path, final Map<String, PriceBook.CurrencySection> currencies,
+        final List<PriceEntry> entries)
+    {
+        final String first = currencies.keySet().iterator().next();
+        final JsonNode node = terms.get("currency");
+        if (node == null)
+        {
+            return first;
+        }
+        if (!node.isTextual())
+        {
+            problem(path + ".currency", "must be an ISO 4217 code such as \"CNY\"");
+            return first;
+        }
+        final String code = node.asText();
+        final int before = problems.size();
+        currencyCode(code, path + ".currency");
+        if (problems.size() == before && !currencies.containsKey(code) && entries.isEmpty())
+        {
+            problem(path + ".currency", "'" + code + "' has no prices in this book: add currencies." + code
+                + ".models, or models for this tenant (in " + code + "); the book's currencies are "
+                + String.join(", ", currencies.keySet()));
+        }
+        return code;
     }
 
     private List<PriceEntry> entries(final JsonNode models, final String path)

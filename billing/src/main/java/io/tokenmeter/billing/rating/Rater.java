@@ -66,8 +66,8 @@ public final class Rater
             final PriceBook.Resolved price = book.resolve(tenant, bucket.model(), bucket.hour());
             if (price == null)
             {
-                warnings.add("model '" + bucket.model() + "' has no price in the book" + periodNote(adjustmentFor)
-                    + ": its usage is listed as unpriced lines with amount 0");
+                warnings.add("model '" + bucket.model() + "' has no price in the book" + currencyNote(book, tenant)
+                    + periodNote(adjustmentFor) + ": its usage is listed as unpriced lines with amount 0");
             }
             else if (bucket.context() == 1 && !price.version().hasLongContext())
             {
@@ -99,14 +99,15 @@ public final class Rater
             }
         }
         final BigDecimal discount = book.discountPercent(tenant);
+        final int minorDigits = book.minorDigits(tenant);
         final List<InvoiceLine> lines = new ArrayList<>(quantities.size());
-        quantities.forEach((key, quantity) -> lines.add(line(book, key, versions.get(key), quantity, discount, adjustmentFor)));
+        quantities.forEach((key, quantity) -> lines.add(line(key, versions.get(key), quantity, discount, minorDigits, adjustmentFor)));
         lines.sort(LINE_ORDER);
         return lines;
     }
 
-    private static InvoiceLine line(final PriceBook book, final LineKey key, final PriceVersion version, final BigInteger quantity,
-        final BigDecimal discount, final String adjustmentFor)
+    private static InvoiceLine line(final LineKey key, final PriceVersion version, final BigInteger quantity,
+        final BigDecimal discount, final int minorDigits, final String adjustmentFor)
     {
         final String tier = ServiceTier.fromCode(key.tierCode()).jsonName();
         final String tokenClass = TokenClass.of(key.tokenClass()).className();
@@ -114,11 +115,11 @@ public final class Rater
         if (version == null)
         {
             return new InvoiceLine(key.model(), tier, tokenClass, context, null, null, null, quantity, null, "1",
-                discount.toPlainString(), Money.round(BigDecimal.ZERO, book.minorDigits()), adjustmentFor);
+                discount.toPlainString(), Money.round(BigDecimal.ZERO, minorDigits), adjustmentFor);
         }
         final BigDecimal rate = version.rate(key.tokenClass(), key.context() == 1);
         final BigDecimal multiplier = version.multiplier(key.tierCode());
-        final BigDecimal amount = Money.round(Money.exactAmount(quantity, rate, multiplier, discount), book.minorDigits());
+        final BigDecimal amount = Money.round(Money.exactAmount(quantity, rate, multiplier, discount), minorDigits);
         return new InvoiceLine(key.model(), tier, tokenClass, context, key.from(), key.entry(), key.scope(), quantity,
             rate.toPlainString(), multiplier.toPlainString(), discount.toPlainString(), amount, adjustmentFor);
     }
@@ -132,6 +133,14 @@ public final class Rater
             total = total.add(line.amount());
         }
         return total;
+    }
+
+    /** No implicit exchange rate (SPEC section 11): a price in another currency is no price; say so when there is one. */
+    private static String currencyNote(final PriceBook book, final String tenant)
+    {
+        final String currency = book.currency(tenant);
+        return book.currencies().size() == 1 && book.currency().equals(currency) ? "" : " in " + currency
+            + " (the tenant's currency; prices in other currencies are never converted)";
     }
 
     private static String periodNote(final String adjustmentFor)

@@ -246,7 +246,7 @@ class RatingTest
     {
         final PriceBook book = PriceBookLoader.parse(("{\"currency\":\"JPY\",\"models\":{\"m\":[" + version("2025-01-01T00:00:00Z",
             "{\"input\":\"375\",\"output\":\"1\"}") + "]}}").getBytes(StandardCharsets.UTF_8), PriceBookLoader.Format.JSON);
-        assertEquals(0, book.minorDigits());
+        assertEquals(0, book.minorDigits("any-tenant"));
         assertEquals("2", amountOf(book, 5_000, ServiceTier.STANDARD), "1.875 -> 2");
     }
 }

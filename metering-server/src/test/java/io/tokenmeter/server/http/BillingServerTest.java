@@ -215,13 +215,14 @@ class BillingServerTest
             final JsonNode line = json.get("lines").get(i);
             for (final Map.Entry<String, String> cell : rows.get(i).entrySet())
             {
-                final JsonNode value = line.get(cell.getKey());
+                final JsonNode value = "currency".equals(cell.getKey()) ? json.get("currency") : line.get(cell.getKey());
                 assertEquals(value == null || value.isNull() ? "" : value.asText(), cell.getValue(), "line " + i + " " + cell.getKey());
             }
         }
         final Map<String, String> total = rows.get(rows.size() - 1);
         assertEquals("total", total.get("model"));
         assertEquals(json.get("total").asText(), total.get("amount"));
+        assertEquals("USD", total.get("currency"));
     }
 
     @Test
@@ -362,5 +363,41 @@ class BillingServerTest
         assertEquals("15.00", invoice("zed", "2025-10").get("lines").get(5).get("unit_price_per_million").asText(),
             "output of the long request at the long rate");
         assertEquals("10.00", lines.get(4).get("unit_price_per_million").asText(), "output of the request at the threshold");
+    }
+
+    @Test
+    void aCnyTenantIsInvoicedInYuanFromTheCnyPricesOnlyAndAuditsClean() throws Exception
+    {
+        start(Map.of());
+        final String book = "{\"currencies\":{"
+            + "\"USD\":{\"models\":{\"gpt-x*\":[{\"effective_from\":\"2025-01-01T00:00:00Z\",\"per_million\":{\"input\":\"2.00\","
+            + "\"output\":\"8.00\"}}]}},"
+            + "\"CNY\":{\"models\":{\"qwen-x*\":[{\"effective_from\":\"2025-01-01T00:00:00Z\",\"per_million\":{\"input\":\"2.40\","
+            + "\"output\":\"9.60\"}}]}}},"
+            + "\"tenants\":{\"hangzhou\":{\"currency\":\"CNY\"}}}";
+        final Client.Answer put = client.put("/v1/prices", "application/json", book);
+        assertEquals(200, put.status(), put.body());
+        for (final String[] e : new String[][] {{"h1", "qwen-x-max"}, {"h2", "gpt-x-1"}})
+        {
+            final Client.Answer answer = client.post("/v1/events", "application/json", "{\"id\":\"" + e[0] + "\",\"tenant\":"
+                + "\"hangzhou\",\"model\":\"" + e[1] + "\",\"timestamp\":\"2025-10-03T10:00:00Z\",\"input_tokens\":1234567,"
+                + "\"output_tokens\":345678}");
+            assertEquals(202, answer.status(), answer.body());
+        }
+        post("u1", "acme", "2025-10-03T10:00:00Z", "\"input_tokens\":1000000");
+        final JsonNode cny = invoice("hangzhou", "2025-10");
+        assertEquals("CNY", cny.get("currency").asText());
+        // 1,234,567 x 2.40 / 10^6 = 2.96 and 345,678 x 9.60 / 10^6 = 3.32; gpt-x-1 has no CNY price: unpriced, not converted
+        assertEquals("6.28", cny.get("total").asText(), cny.toString());
+        assertTrue(cny.get("warnings").toString().contains("'gpt-x-1' has no price in the book in CNY"), cny.toString());
+        assertEquals("USD", invoice("acme", "2025-10").get("currency").asText());
+        final JsonNode listing = client.get("/v1/invoices?period=2025-10").json().get("invoices");
+        assertEquals("USD", listing.get(0).get("currency").asText(), listing.toString());
+        assertEquals("CNY", listing.get(1).get("currency").asText(), listing.toString());
+        assertTrue(client.get("/v1/invoices/hangzhou/2025-10?format=csv").body().contains(",6.28,CNY,"), "the total row names CNY");
+        assertEquals(201, finalizeInvoice("hangzhou", "2025-10").status());
+        final StringBuilder output = new StringBuilder();
+        assertEquals(0, audit("2025-10", output), output.toString());
+        assertTrue(output.toString().contains("total 6.28 CNY"), output.toString());
     }
 }
