@@ -177,7 +177,10 @@ public final class BillingService implements AutoCloseable
         });
     }
 
-    /** @return every tenant with usage, a final invoice or late usage to bill in the period, with its total. */
+    /**
+     * @return every tenant with usage, a final invoice, late usage to bill, or a commitment owed in the period, with its
+     *     total.
+     */
     public CompletableFuture<List<ListingEntry>> list(final YearMonth period)
     {
         return onBillingThread(() ->
@@ -185,6 +188,7 @@ public final class BillingService implements AutoCloseable
             final TreeSet<String> tenants = new TreeSet<>(await(usage.tenantsWithUsage(Periods.startHour(period),
                 Periods.endHour(period))));
             tenants.addAll(store.tenantsWithFinalsThrough(period));
+            tenants.addAll(prices.book().tenantsOwingCommitment(period));
             final List<ListingEntry> entries = new ArrayList<>();
             for (final String tenant : tenants)
             {

@@ -49,6 +49,16 @@ public final class InvoiceCalculator
         }
         final List<TenantBucket> own = byPeriod.getOrDefault(period, List.of());
         final List<InvoiceLine> lines = new ArrayList<>(Rater.rate(prices.book(), tenant, own, null, warnings));
+        final int digits = prices.book().minorDigits(tenant);
+        final BigDecimal commit = prices.book().minimumCommit(tenant);
+        if (commit != null && (!own.isEmpty() || prices.book().commitOwedWithoutUsage(tenant, period)))
+        {
+            final BigDecimal usage = Rater.sum(lines, digits);
+            if (usage.compareTo(commit) < 0)
+            {
+                lines.add(InvoiceLine.trueUp(commit.subtract(usage), null));
+            }
+        }
         final Map<String, List<TenantBucket>> basis = new LinkedHashMap<>();
         basis.put(period.toString(), List.copyOf(own));
 
@@ -64,17 +74,44 @@ public final class InvoiceCalculator
             if (!unbilled.isEmpty())
             {
                 currencyChanged(f, finals, prices.book().currency(tenant), warnings);
-                lines.addAll(Rater.rate(prices.book(), tenant, unbilled, f.toString(), warnings));
+                final List<InvoiceLine> late = Rater.rate(prices.book(), tenant, unbilled, f.toString(), warnings);
+                lines.addAll(late);
+                final BigDecimal covered = remainingTrueUp(f, finals).min(Rater.sum(late, digits));
+                if (covered.signum() > 0)
+                {
+                    lines.add(InvoiceLine.trueUp(covered.negate(), f.toString()));
+                }
                 basis.put(f.toString(), unbilled);
             }
         }
         lines.sort(Rater.LINE_ORDER);
-        final int digits = prices.book().minorDigits(tenant);
         final BigDecimal subtotal = Rater.sum(lines.stream().filter(l -> l.adjustmentFor() == null).toList(), digits);
         final BigDecimal adjustments = Rater.sum(lines.stream().filter(l -> l.adjustmentFor() != null).toList(), digits);
         return new Invoice(tenant, period.toString(), prices.book().currency(tenant), Invoice.DRAFT, null, null, usageThrough, logIndex,
             new Invoice.PriceBookRef(prices.revision(), prices.book().sha256(), prices.logIndex()), List.copyOf(lines),
             subtotal, adjustments, subtotal.add(adjustments), List.copyOf(warnings), basis);
+    }
+
+    /**
+     * @return what the tenant paid for {@code f} beyond its usage and has not been given back: the true-up of its final
+     *     invoice less the true-up returns for {@code f} on later final invoices. Late usage of {@code f} is covered by it
+     *     first: the commitment was paid, so usage up to it is not billed twice.
+     */
+    private static BigDecimal remainingTrueUp(final YearMonth f, final Collection<Invoice> finals)
+    {
+        BigDecimal remaining = BigDecimal.ZERO;
+        for (final Invoice invoice : finals)
+        {
+            for (final InvoiceLine line : invoice.lines())
+            {
+                final boolean own = invoice.period().equals(f.toString()) && line.adjustmentFor() == null;
+                if (!line.isUsage() && (own || f.toString().equals(line.adjustmentFor())))
+                {
+                    remaining = remaining.add(line.amount());
+                }
+            }
+        }
+        return remaining.max(BigDecimal.ZERO);
     }
 
     /** Late usage of a period finalized in another currency is priced in the tenant's currency now; finance must know. */

@@ -13,11 +13,11 @@ import java.util.List;
 /**
  * Invoices as CSV (RFC 4180, via Jackson): a header row, one row per line with one column per line field of the JSON
  * and the invoice's {@code currency} on every row (a spreadsheet of several tenants' lines must not mix CNY and USD
- * amounts unlabelled), and the total in a last row whose {@code model} column says {@code total}.
+ * amounts unlabelled), and the total in a last row whose {@code kind} column says {@code total}.
  */
 public final class InvoiceCsv
 {
-    public static final List<String> COLUMNS = List.of("model", "service_tier", "token_class", "context", "price_from",
+    public static final List<String> COLUMNS = List.of("kind", "model", "service_tier", "token_class", "context", "price_from",
         "price_entry", "price_scope", "quantity", "unit_price_per_million", "service_tier_multiplier", "discount_percent",
         "amount", "currency", "adjustment_for");
 
@@ -40,13 +40,13 @@ public final class InvoiceCsv
         final List<String[]> rows = new ArrayList<>(invoice.lines().size() + 1);
         for (final InvoiceLine l : invoice.lines())
         {
-            rows.add(new String[] {l.model(), l.serviceTier(), l.tokenClass(), l.context(), l.priceFrom(), l.priceEntry(),
-                l.priceScope(), l.quantity().toString(), l.unitPricePerMillion(), l.serviceTierMultiplier(), l.discountPercent(),
+            rows.add(new String[] {l.kind(), l.model(), l.serviceTier(), l.tokenClass(), l.context(), l.priceFrom(), l.priceEntry(),
+                l.priceScope(), l.quantity() == null ? null : l.quantity().toString(), l.unitPricePerMillion(), l.serviceTierMultiplier(), l.discountPercent(),
                 l.amount().toPlainString(), invoice.currency(), l.adjustmentFor()});
         }
         final String[] total = new String[COLUMNS.size()];
         Arrays.fill(total, "");
-        total[0] = "total";
+        total[COLUMNS.indexOf("kind")] = "total";
         total[COLUMNS.indexOf("amount")] = invoice.total().toPlainString();
         total[COLUMNS.indexOf("currency")] = invoice.currency();
         rows.add(total);

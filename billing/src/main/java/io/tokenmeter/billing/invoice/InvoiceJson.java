@@ -88,6 +88,7 @@ public final class InvoiceJson
         for (final InvoiceLine line : invoice.lines())
         {
             json.writeStartObject();
+            json.writeStringField("kind", line.kind());
             json.writeStringField("model", line.model());
             json.writeStringField("service_tier", line.serviceTier());
             json.writeStringField("token_class", line.tokenClass());
@@ -96,7 +97,14 @@ public final class InvoiceJson
             json.writeStringField("price_entry", line.priceEntry());
             json.writeStringField("price_scope", line.priceScope());
             json.writeFieldName("quantity");
-            json.writeNumber(line.quantity());
+            if (line.quantity() == null)
+            {
+                json.writeNull();
+            }
+            else
+            {
+                json.writeNumber(line.quantity());
+            }
             json.writeStringField("unit_price_per_million", line.unitPricePerMillion());
             json.writeStringField("service_tier_multiplier", line.serviceTierMultiplier());
             json.writeStringField("discount_percent", line.discountPercent());
@@ -159,8 +167,9 @@ public final class InvoiceJson
         final List<InvoiceLine> lines = new ArrayList<>();
         for (final JsonNode l : root.path("lines"))
         {
-            lines.add(new InvoiceLine(text(l, "model"), text(l, "service_tier"), text(l, "token_class"), text(l, "context"),
-                text(l, "price_from"), text(l, "price_entry"), text(l, "price_scope"), l.path("quantity").bigIntegerValue(),
+            final String kind = text(l, "kind");
+            lines.add(new InvoiceLine(kind == null ? InvoiceLine.USAGE : kind, text(l, "model"), text(l, "service_tier"), text(l, "token_class"), text(l, "context"),
+                text(l, "price_from"), text(l, "price_entry"), text(l, "price_scope"), l.path("quantity").isNull() || l.path("quantity").isMissingNode() ? null : l.path("quantity").bigIntegerValue(),
                 text(l, "unit_price_per_million"), text(l, "service_tier_multiplier"), text(l, "discount_percent"),
                 new BigDecimal(text(l, "amount")), text(l, "adjustment_for")));
         }

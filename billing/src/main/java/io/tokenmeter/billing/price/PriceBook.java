@@ -4,6 +4,7 @@ import io.tokenmeter.core.log.LongContextRules;
 
 import java.math.BigDecimal;
 import java.nio.charset.StandardCharsets;
+import java.time.YearMonth;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.util.ArrayList;
@@ -33,8 +34,13 @@ public final class PriceBook implements LongContextRules
         public static final String GLOBAL = "global";
     }
 
-    /** A tenant's own terms: its discount, the currency it is billed in, and its own entries (in that currency). */
-    public record TenantTerms(BigDecimal discountPercent, String currency, List<PriceEntry> entries)
+    /**
+     * A tenant's own terms: its discount, the currency it is billed in, its own entries (in that currency), and its
+     * minimum commitment per period (null: none) with the first period it applies to even without usage (null: only
+     * periods with usage).
+     */
+    public record TenantTerms(BigDecimal discountPercent, String currency, List<PriceEntry> entries, BigDecimal minimumCommit,
+        YearMonth commitFrom)
     {
     }
 
@@ -102,6 +108,29 @@ public final class PriceBook implements LongContextRules
     public String currency()
     {
         return first.currency();
+    }
+
+    /** @return the tenant's minimum commitment per period, or null when it has none. */
+    public BigDecimal minimumCommit(final String tenant)
+    {
+        final TenantTerms terms = tenants.get(tenant);
+        return terms == null ? null : terms.minimumCommit();
+    }
+
+    /**
+     * @return true when the tenant's commitment is owed for {@code period} even without usage in it: the terms name a
+     *     {@code commit_from} at or before it.
+     */
+    public boolean commitOwedWithoutUsage(final String tenant, final YearMonth period)
+    {
+        final TenantTerms terms = tenants.get(tenant);
+        return terms != null && terms.minimumCommit() != null && terms.commitFrom() != null && !period.isBefore(terms.commitFrom());
+    }
+
+    /** @return tenants whose commitment is owed for {@code period} even without usage. */
+    public List<String> tenantsOwingCommitment(final YearMonth period)
+    {
+        return tenants.keySet().stream().filter(t -> commitOwedWithoutUsage(t, period)).sorted().toList();
     }
 
     /** @return the codes of the book's currency sections. */

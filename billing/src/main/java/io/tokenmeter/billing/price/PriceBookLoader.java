@@ -18,6 +18,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Instant;
 import java.time.OffsetDateTime;
+import java.time.YearMonth;
 import java.time.format.DateTimeParseException;
 import java.util.ArrayList;
 import java.util.Comparator;
@@ -48,7 +49,8 @@ public final class PriceBookLoader
     private static final Set<String> TOP_KEYS = Set.of("currency", "currencies", "models", "tenants", "description",
         "prices_as_of", "sources");
     private static final Set<String> CURRENCY_KEYS = Set.of("models");
-    private static final Set<String> TENANT_KEYS = Set.of("currency", "discount_percent", "models");
+    private static final Set<String> TENANT_KEYS = Set.of("currency", "discount_percent", "models", "minimum_commit",
+        "commit_from");
     private static final Set<String> VERSION_KEYS = Set.of("effective_from", "per_million", "service_tier_multiplier", "long_context");
     private static final Set<String> LONG_KEYS = Set.of("above_input_tokens", "per_million");
     private static final BigDecimal HUNDRED = BigDecimal.valueOf(100);
@@ -177,7 +179,9 @@ public final class PriceBookLoader
                     }
                     final List<PriceEntry> entries = terms.has("models") ? entries(terms.get("models"), path + ".models") : List.of();
                     final String currency = tenantCurrency(terms, path, currencies, entries);
-                    tenants.put(field.getKey(), new PriceBook.TenantTerms(discount, currency, entries));
+                    final BigDecimal commit = minimumCommit(terms, path, currency);
+                    final YearMonth commitFrom = commitFrom(terms, path, commit);
+                    tenants.put(field.getKey(), new PriceBook.TenantTerms(discount, currency, entries, commit, commitFrom));
                 });
             }
         }
@@ -265,6 +269,64 @@ public final class PriceBookLoader
             sections.put(field.getKey(), new PriceBook.CurrencySection(field.getKey(), entries));
         });
         return sections;
+    }
+
+    /** @return the tenant's {@code minimum_commit} (an amount in its currency, at most its minor unit's digits), or null. */
+    private BigDecimal minimumCommit(final JsonNode terms, final String path, final String currency)
+    {
+        if (!terms.has("minimum_commit"))
+        {
+            return null;
+        }
+        final BigDecimal commit = decimal(terms.get("minimum_commit"), path + ".minimum_commit");
+        if (commit == null)
+        {
+            return null;
+        }
+        int digits = 2;
+        try
+        {
+            digits = Currency.getInstance(currency).getDefaultFractionDigits();
+        }
+        catch (final IllegalArgumentException ex)
+        {
+            // the currency's own problem is already listed
+        }
+        if (commit.scale() > digits)
+        {
+            problem(path + ".minimum_commit", "'" + commit.toPlainString() + "' has more decimals than " + currency
+                + "'s minor unit (" + digits + ")");
+            return null;
+        }
+        return commit.setScale(Math.max(digits, 0));
+    }
+
+    /** @return the tenant's {@code commit_from} period, or null. */
+    private YearMonth commitFrom(final JsonNode terms, final String path, final BigDecimal commit)
+    {
+        final JsonNode node = terms.get("commit_from");
+        if (node == null)
+        {
+            return null;
+        }
+        if (!terms.has("minimum_commit"))
+        {
+            problem(path + ".commit_from", "needs a minimum_commit to start");
+            return null;
+        }
+        try
+        {
+            if (node.isTextual())
+            {
+                return YearMonth.parse(node.asText());
+            }
+        }
+        catch (final DateTimeParseException ex)
+        {
+            // reported below
+        }
+        problem(path + ".commit_from", "must be a period YYYY-MM, e.g. \"2025-10\"");
+        return null;
     }
 
     /** Checks that {@code code} is an ISO 4217 currency with a minor unit. */

@@ -4,9 +4,12 @@ import java.math.BigDecimal;
 import java.math.BigInteger;
 
 /**
- * One invoice line: the quantity of one token class of one model, service tier and context tier priced by one price
- * version. Unpriced lines have null price fields and amount 0.
+ * One invoice line. A {@code usage} line is the quantity of one token class of one model, service tier and context
+ * tier priced by one price version; unpriced usage lines have null price fields and amount 0. A {@code commit_true_up}
+ * line brings a period's usage up to the tenant's minimum commitment (or, as an adjustment, gives back what late usage
+ * of a final period now covers); its usage fields are null.
  *
+ * @param kind                 {@link #USAGE} or {@link #COMMIT_TRUE_UP}.
  * @param priceFrom            the version's {@code effective_from}, null when unpriced.
  * @param priceEntry           the book key that matched, e.g. {@code gpt-4o*}; null when unpriced.
  * @param priceScope           {@code tenant} or {@code global}; null when unpriced.
@@ -17,6 +20,7 @@ import java.math.BigInteger;
  * @param adjustmentFor        the finalized period this late usage belongs to, or null for the invoice's own period.
  */
 public record InvoiceLine(
+    String kind,
     String model,
     String serviceTier,
     String tokenClass,
@@ -31,8 +35,33 @@ public record InvoiceLine(
     BigDecimal amount,
     String adjustmentFor)
 {
+    public static final String USAGE = "usage";
+    public static final String COMMIT_TRUE_UP = "commit_true_up";
+
+    /** @return a usage line. */
+    public static InvoiceLine usage(final String model, final String serviceTier, final String tokenClass, final String context,
+        final String priceFrom, final String priceEntry, final String priceScope, final BigInteger quantity,
+        final String unitPricePerMillion, final String serviceTierMultiplier, final String discountPercent,
+        final BigDecimal amount, final String adjustmentFor)
+    {
+        return new InvoiceLine(USAGE, model, serviceTier, tokenClass, context, priceFrom, priceEntry, priceScope, quantity,
+            unitPricePerMillion, serviceTierMultiplier, discountPercent, amount, adjustmentFor);
+    }
+
+    /** @return a minimum-commitment true-up line of {@code amount} (negative when it gives back a final period's). */
+    public static InvoiceLine trueUp(final BigDecimal amount, final String adjustmentFor)
+    {
+        return new InvoiceLine(COMMIT_TRUE_UP, null, null, null, null, null, null, null, null, null, null, null, amount,
+            adjustmentFor);
+    }
+
+    public boolean isUsage()
+    {
+        return USAGE.equals(kind);
+    }
+
     public boolean unpriced()
     {
-        return priceFrom == null;
+        return isUsage() && priceFrom == null;
     }
 }

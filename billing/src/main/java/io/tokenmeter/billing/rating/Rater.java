@@ -29,10 +29,14 @@ public final class Rater
     public static final String CONTEXT_STANDARD = "standard";
     public static final String CONTEXT_LONG = "long";
 
-    /** Line order on an invoice: own usage first, then adjustments by period; model, tier, class, context, version. */
+    /**
+     * Line order on an invoice: own usage first, then its true-up, then adjustments by period (each with its true-up
+     * last); within usage by model, tier, class, context, version.
+     */
     public static final Comparator<InvoiceLine> LINE_ORDER = Comparator
         .comparing((InvoiceLine l) -> l.adjustmentFor() == null ? "" : l.adjustmentFor())
-        .thenComparing(InvoiceLine::model)
+        .thenComparingInt(l -> l.isUsage() ? 0 : 1)
+        .thenComparing(l -> l.model() == null ? "" : l.model())
         .thenComparingInt(l -> tierCode(l.serviceTier()))
         .thenComparingInt(l -> classIndex(l.tokenClass()))
         .thenComparingInt(l -> CONTEXT_LONG.equals(l.context()) ? 1 : 0)
@@ -114,13 +118,13 @@ public final class Rater
         final String context = key.context() == 1 ? CONTEXT_LONG : CONTEXT_STANDARD;
         if (version == null)
         {
-            return new InvoiceLine(key.model(), tier, tokenClass, context, null, null, null, quantity, null, "1",
+            return InvoiceLine.usage(key.model(), tier, tokenClass, context, null, null, null, quantity, null, "1",
                 discount.toPlainString(), Money.round(BigDecimal.ZERO, minorDigits), adjustmentFor);
         }
         final BigDecimal rate = version.rate(key.tokenClass(), key.context() == 1);
         final BigDecimal multiplier = version.multiplier(key.tierCode());
         final BigDecimal amount = Money.round(Money.exactAmount(quantity, rate, multiplier, discount), minorDigits);
-        return new InvoiceLine(key.model(), tier, tokenClass, context, key.from(), key.entry(), key.scope(), quantity,
+        return InvoiceLine.usage(key.model(), tier, tokenClass, context, key.from(), key.entry(), key.scope(), quantity,
             rate.toPlainString(), multiplier.toPlainString(), discount.toPlainString(), amount, adjustmentFor);
     }
 

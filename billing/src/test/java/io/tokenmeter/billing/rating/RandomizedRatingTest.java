@@ -31,7 +31,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 /**
  * Rates thousands of random events two ways: through the product (journal, Chronicle log, counters, calculator) and
  * through a slow, obviously correct computation written here, per event, with BigDecimal and the test's own model of
- * the book. The invoices must be equal line for line.
+ * the book (two currencies, a discount, minimum commitments). The invoices must be equal line for line.
  */
 class RandomizedRatingTest
 {
@@ -39,6 +39,8 @@ class RandomizedRatingTest
     private static final YearMonth PERIOD = YearMonth.of(2025, 10);
     private static final String[] MODELS = {"alpha", "alpha-2", "alpha-2-mini", "beta-x", "bz", "gamma"};
     private static final String[] TENANTS = {"t0", "t1", "t2", "t3"};
+    /** The key of the JPY section's entries in the test's scopes ("" is the USD section, others are tenants). */
+    private static final String JPY_SECTION = "JPY section";
 
     @TempDir
     Path dir;
@@ -80,10 +82,10 @@ class RandomizedRatingTest
             entry(random, "alpha-2-mini")));
         scopes.put("t1", List.of(entry(random, "alpha*")));
         scopes.put("t2", List.of(entry(random, "alpha-2")));
+        // t3 is billed in JPY (no minor unit), from the JPY section only; t0 and t3 have minimum commitments drawn near
+        // their usage, so that some runs true up and some do not
+        scopes.put(JPY_SECTION, List.of(entry(random, "alpha*"), entry(random, "gamma")));
         final Map<String, BigDecimal> discounts = Map.of("t1", new BigDecimal("10"), "t2", new BigDecimal("33.3"));
-        final PriceBook book = PriceBookLoader.parse(render(scopes, discounts).getBytes(StandardCharsets.UTF_8),
-            PriceBookLoader.Format.JSON);
-
         final List<LogFixture.Event> events = new ArrayList<>();
         final long from = Instant.parse("2025-09-28T00:00:00Z").toEpochMilli();
         for (int i = 0; i < 5000; i++)
@@ -97,6 +99,19 @@ class RandomizedRatingTest
                 "e" + i, from + (long)(random.nextDouble() * 38 * 24 * HOUR_MS), random.nextInt(4), tokens));
         }
 
+        // the commitments are drawn around each tenant's own usage (the reference's total), so that about half the
+        // runs true up
+        final Map<String, BigDecimal> commits = new TreeMap<>();
+        for (final String[] committed : new String[][] {{"t0", "2"}, {"t3", "0"}})
+        {
+            final int digits = Integer.parseInt(committed[1]);
+            final BigDecimal usage = reference(events, committed[0], scopes, discounts, digits).values().stream()
+                .map(line -> new BigDecimal(line[1])).reduce(BigDecimal.ZERO, BigDecimal::add);
+            commits.put(committed[0], usage.multiply(BigDecimal.valueOf(50 + random.nextInt(100), 2))
+                .setScale(digits, RoundingMode.HALF_EVEN));
+        }
+        final PriceBook book = PriceBookLoader.parse(render(scopes, discounts, commits).getBytes(StandardCharsets.UTF_8),
+            PriceBookLoader.Format.JSON);
         try (LogFixture fixture = new LogFixture(dir, Instant.parse("2025-12-01T00:00:00Z").toEpochMilli()))
         {
             final io.tokenmeter.core.log.ControlRequest.Recorded installed = fixture.install(book.recordedJson(), book);
@@ -107,27 +122,36 @@ class RandomizedRatingTest
                 final Invoice invoice = InvoiceCalculator.draft(tenant, PERIOD,
                     new BookInForce(book, installed.revision(), installed.logIndex(), 0),
                     counters.buckets(tenant, Periods.startHour(PERIOD), Periods.endHour(PERIOD)), List.of(), fixture.lastIndex(), "");
-                final Map<String, String[]> expected = reference(events, tenant, scopes, discounts);
-                final Map<String, String[]> actual = new TreeMap<>();
-                for (final InvoiceLine l : invoice.lines())
-                {
-                    actual.put(lineKey(l.model(), l.serviceTier(), l.tokenClass(), l.context(), l.priceScope(), l.priceEntry(),
-                        l.priceFrom()), new String[] {l.quantity().toString(), l.amount().toPlainString()});
-                }
-                assertEquals(render(expected), render(actual), why + ", tenant " + tenant);
-                BigDecimal total = BigDecimal.ZERO.setScale(2);
+                final int digits = "t3".equals(tenant) ? 0 : 2;
+                final Map<String, String[]> expected = reference(events, tenant, scopes, discounts, digits);
+                BigDecimal total = BigDecimal.ZERO.setScale(digits);
                 for (final String[] line : expected.values())
                 {
                     total = total.add(new BigDecimal(line[1]));
                 }
+                final BigDecimal commit = commits.get(tenant);
+                if (commit != null && total.compareTo(commit) < 0)
+                {
+                    expected.put("~true-up", new String[] {"", commit.subtract(total).setScale(digits).toPlainString()});
+                    total = commit.setScale(digits);
+                }
+                final Map<String, String[]> actual = new TreeMap<>();
+                for (final InvoiceLine l : invoice.lines())
+                {
+                    actual.put(l.isUsage() ? lineKey(l.model(), l.serviceTier(), l.tokenClass(), l.context(), l.priceScope(),
+                        l.priceEntry(), l.priceFrom()) : "~true-up", new String[] {l.isUsage() ? l.quantity().toString() : "",
+                        l.amount().toPlainString()});
+                }
+                assertEquals(render(expected), render(actual), why + ", tenant " + tenant);
                 assertEquals(total, invoice.total(), why + ", tenant " + tenant + " total");
+                assertEquals("t3".equals(tenant) ? "JPY" : "USD", invoice.currency(), why);
             }
         }
     }
 
     /** The slow way: event by event, the test's own matching and arithmetic. */
     private static Map<String, String[]> reference(final List<LogFixture.Event> events, final String tenant,
-        final Map<String, List<Entry>> scopes, final Map<String, BigDecimal> discounts)
+        final Map<String, List<Entry>> scopes, final Map<String, BigDecimal> discounts, final int digits)
     {
         final Map<String, BigDecimal> quantities = new TreeMap<>();
         final Map<String, BigDecimal> unitAmounts = new TreeMap<>();
@@ -141,7 +165,7 @@ class RandomizedRatingTest
             String scope = null;
             Entry entry = null;
             Version version = null;
-            for (final String s : new String[] {tenant, ""})
+            for (final String s : new String[] {tenant, "t3".equals(tenant) ? JPY_SECTION : ""})
             {
                 final List<Entry> candidates = new ArrayList<>(scopes.getOrDefault(s, List.of()).stream().filter(x -> x.matches(e.model())).toList());
                 candidates.sort(Comparator.comparing((Entry x) -> x.key().endsWith("*")).thenComparing(x -> -x.key().length()));
@@ -149,7 +173,7 @@ class RandomizedRatingTest
                 {
                     if (version == null && candidate.at(hour) != null)
                     {
-                        scope = s.isEmpty() ? "global" : "tenant";
+                        scope = s.equals(tenant) ? "tenant" : "global";
                         entry = candidate;
                         version = candidate.at(hour);
                     }
@@ -177,7 +201,7 @@ class RandomizedRatingTest
         }
         final Map<String, String[]> lines = new TreeMap<>();
         quantities.forEach((key, quantity) -> lines.put(key, new String[] {quantity.toPlainString(),
-            quantity.multiply(unitAmounts.get(key)).setScale(2, RoundingMode.HALF_EVEN).toPlainString()}));
+            quantity.multiply(unitAmounts.get(key)).setScale(digits, RoundingMode.HALF_EVEN).toPlainString()}));
         return lines;
     }
 
@@ -232,20 +256,32 @@ class RandomizedRatingTest
         return rates;
     }
 
-    private static String render(final Map<String, List<Entry>> scopes, final Map<String, BigDecimal> discounts)
+    private static String render(final Map<String, List<Entry>> scopes, final Map<String, BigDecimal> discounts,
+        final Map<String, BigDecimal> commits)
     {
-        final StringBuilder sb = new StringBuilder("{\"currency\":\"USD\",\"models\":");
+        final StringBuilder sb = new StringBuilder("{\"currencies\":{\"USD\":{\"models\":");
         renderEntries(sb, scopes.get(""));
-        sb.append(",\"tenants\":{");
+        sb.append("},\"JPY\":{\"models\":");
+        renderEntries(sb, scopes.get(JPY_SECTION));
+        sb.append("}},\"tenants\":{");
         boolean first = true;
         for (final String tenant : TENANTS)
         {
-            if (!scopes.containsKey(tenant) && !discounts.containsKey(tenant))
+            if (!scopes.containsKey(tenant) && !discounts.containsKey(tenant) && !commits.containsKey(tenant))
             {
                 continue;
             }
             sb.append(first ? "" : ",").append('"').append(tenant).append("\":{");
             first = false;
+            if ("t3".equals(tenant))
+            {
+                sb.append("\"currency\":\"JPY\",");
+            }
+            if (commits.containsKey(tenant))
+            {
+                sb.append("\"minimum_commit\":\"").append(commits.get(tenant).toPlainString()).append("\"")
+                    .append(scopes.containsKey(tenant) || discounts.containsKey(tenant) ? "," : "");
+            }
             if (discounts.containsKey(tenant))
             {
                 sb.append("\"discount_percent\":\"").append(discounts.get(tenant).toPlainString()).append('"')

@@ -220,7 +220,7 @@ class BillingServerTest
             }
         }
         final Map<String, String> total = rows.get(rows.size() - 1);
-        assertEquals("total", total.get("model"));
+        assertEquals("total", total.get("kind"));
         assertEquals(json.get("total").asText(), total.get("amount"));
         assertEquals("USD", total.get("currency"));
     }
@@ -374,7 +374,7 @@ class BillingServerTest
             + "\"output\":\"8.00\"}}]}},"
             + "\"CNY\":{\"models\":{\"qwen-x*\":[{\"effective_from\":\"2025-01-01T00:00:00Z\",\"per_million\":{\"input\":\"2.40\","
             + "\"output\":\"9.60\"}}]}}},"
-            + "\"tenants\":{\"hangzhou\":{\"currency\":\"CNY\"}}}";
+            + "\"tenants\":{\"hangzhou\":{\"currency\":\"CNY\",\"minimum_commit\":\"10.00\"}}}";
         final Client.Answer put = client.put("/v1/prices", "application/json", book);
         assertEquals(200, put.status(), put.body());
         for (final String[] e : new String[][] {{"h1", "qwen-x-max"}, {"h2", "gpt-x-1"}})
@@ -388,16 +388,26 @@ class BillingServerTest
         final JsonNode cny = invoice("hangzhou", "2025-10");
         assertEquals("CNY", cny.get("currency").asText());
         // 1,234,567 x 2.40 / 10^6 = 2.96 and 345,678 x 9.60 / 10^6 = 3.32; gpt-x-1 has no CNY price: unpriced, not converted
-        assertEquals("6.28", cny.get("total").asText(), cny.toString());
+        java.math.BigDecimal usage = java.math.BigDecimal.ZERO;
+        for (final JsonNode line : cny.get("lines"))
+        {
+            usage = "usage".equals(line.get("kind").asText()) ? usage.add(new java.math.BigDecimal(line.get("amount").asText())) : usage;
+        }
+        assertEquals("6.28", usage.toPlainString(), cny.toString());
+        final JsonNode trueUp = cny.get("lines").get(cny.get("lines").size() - 1);
+        assertEquals("commit_true_up", trueUp.get("kind").asText(), cny.toString());
+        assertEquals("3.72", trueUp.get("amount").asText(), "the commitment of CNY 10.00 less 6.28 of usage");
+        assertEquals("10.00", cny.get("total").asText(), cny.toString());
         assertTrue(cny.get("warnings").toString().contains("'gpt-x-1' has no price in the book in CNY"), cny.toString());
         assertEquals("USD", invoice("acme", "2025-10").get("currency").asText());
         final JsonNode listing = client.get("/v1/invoices?period=2025-10").json().get("invoices");
         assertEquals("USD", listing.get(0).get("currency").asText(), listing.toString());
         assertEquals("CNY", listing.get(1).get("currency").asText(), listing.toString());
-        assertTrue(client.get("/v1/invoices/hangzhou/2025-10?format=csv").body().contains(",6.28,CNY,"), "the total row names CNY");
+        final String csv = client.get("/v1/invoices/hangzhou/2025-10?format=csv").body();
+        assertTrue(csv.contains("commit_true_up,,,,,,,,,,,,3.72,CNY,") && csv.contains("total,,,,,,,,,,,,10.00,CNY,"), csv);
         assertEquals(201, finalizeInvoice("hangzhou", "2025-10").status());
         final StringBuilder output = new StringBuilder();
         assertEquals(0, audit("2025-10", output), output.toString());
-        assertTrue(output.toString().contains("total 6.28 CNY"), output.toString());
+        assertTrue(output.toString().contains("total 10.00 CNY"), output.toString());
     }
 }
