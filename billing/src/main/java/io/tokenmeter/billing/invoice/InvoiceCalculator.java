@@ -74,7 +74,8 @@ public final class InvoiceCalculator
             if (!unbilled.isEmpty())
             {
                 currencyChanged(f, finals, prices.book().currency(tenant), warnings);
-                final List<InvoiceLine> late = Rater.rate(prices.book(), tenant, unbilled, f.toString(), warnings);
+                final List<InvoiceLine> late = Rater.rate(prices.book(), tenant, unbilled, f.toString(),
+                    Rater.billedByGroup(billedFor(f, finals)), warnings);
                 lines.addAll(late);
                 final BigDecimal covered = remainingTrueUp(f, finals).min(Rater.sum(late, digits));
                 if (covered.signum() > 0)
@@ -112,6 +113,19 @@ public final class InvoiceCalculator
             }
         }
         return remaining.max(BigDecimal.ZERO);
+    }
+
+    /** @return the lines billed for {@code f}: its final invoice's own lines and the adjustments for it on later finals. */
+    private static List<List<InvoiceLine>> billedFor(final YearMonth f, final Collection<Invoice> finals)
+    {
+        final List<List<InvoiceLine>> billed = new ArrayList<>();
+        for (final Invoice invoice : finals)
+        {
+            final boolean own = invoice.period().equals(f.toString());
+            billed.add(invoice.lines().stream().filter(l -> own ? l.adjustmentFor() == null : f.toString().equals(l.adjustmentFor()))
+                .toList());
+        }
+        return billed;
     }
 
     /** Late usage of a period finalized in another currency is priced in the tenant's currency now; finance must know. */

@@ -17,7 +17,7 @@ import java.util.List;
  */
 public final class InvoiceCsv
 {
-    public static final List<String> COLUMNS = List.of("kind", "model", "service_tier", "token_class", "context", "price_from",
+    public static final List<String> COLUMNS = List.of("kind", "model", "service_tier", "token_class", "context", "band", "price_from",
         "price_entry", "price_scope", "quantity", "unit_price_per_million", "service_tier_multiplier", "discount_percent",
         "amount", "currency", "adjustment_for");
 
@@ -40,7 +40,7 @@ public final class InvoiceCsv
         final List<String[]> rows = new ArrayList<>(invoice.lines().size() + 1);
         for (final InvoiceLine l : invoice.lines())
         {
-            rows.add(new String[] {l.kind(), l.model(), l.serviceTier(), l.tokenClass(), l.context(), l.priceFrom(), l.priceEntry(),
+            rows.add(new String[] {l.kind(), l.model(), l.serviceTier(), l.tokenClass(), l.context(), l.band(), l.priceFrom(), l.priceEntry(),
                 l.priceScope(), l.quantity() == null ? null : l.quantity().toString(), l.unitPricePerMillion(), l.serviceTierMultiplier(), l.discountPercent(),
                 l.amount().toPlainString(), invoice.currency(), l.adjustmentFor()});
         }

@@ -93,6 +93,10 @@ public final class InvoiceJson
             json.writeStringField("service_tier", line.serviceTier());
             json.writeStringField("token_class", line.tokenClass());
             json.writeStringField("context", line.context());
+            if (line.band() != null)
+            {
+                json.writeStringField("band", line.band());
+            }
             json.writeStringField("price_from", line.priceFrom());
             json.writeStringField("price_entry", line.priceEntry());
             json.writeStringField("price_scope", line.priceScope());
@@ -171,7 +175,7 @@ public final class InvoiceJson
             lines.add(new InvoiceLine(kind == null ? InvoiceLine.USAGE : kind, text(l, "model"), text(l, "service_tier"), text(l, "token_class"), text(l, "context"),
                 text(l, "price_from"), text(l, "price_entry"), text(l, "price_scope"), l.path("quantity").isNull() || l.path("quantity").isMissingNode() ? null : l.path("quantity").bigIntegerValue(),
                 text(l, "unit_price_per_million"), text(l, "service_tier_multiplier"), text(l, "discount_percent"),
-                new BigDecimal(text(l, "amount")), text(l, "adjustment_for")));
+                new BigDecimal(text(l, "amount")), text(l, "adjustment_for"), text(l, "band")));
         }
         final List<String> warnings = new ArrayList<>();
         root.path("warnings").forEach(w -> warnings.add(w.asText()));

@@ -53,6 +53,9 @@ public final class PriceBookLoader
         "commit_from");
     private static final Set<String> VERSION_KEYS = Set.of("effective_from", "per_million", "service_tier_multiplier", "long_context");
     private static final Set<String> LONG_KEYS = Set.of("above_input_tokens", "per_million");
+    private static final Set<String> TIERS_KEYS = Set.of("tiers");
+    private static final Set<String> TIER_KEYS = Set.of("mode", "bands");
+    private static final Set<String> BAND_KEYS = Set.of("up_to", "per_million");
     private static final BigDecimal HUNDRED = BigDecimal.valueOf(100);
 
     /** How a book's bytes are written. */
@@ -453,7 +456,8 @@ public final class PriceBookLoader
                 problem(path + ".effective_from", "'" + from.asText() + "' is not an RFC 3339 time with an offset");
             }
         }
-        final BigDecimal[] perMillion = rates(node.get("per_million"), path + ".per_million", true);
+        final Bands[] bands = new Bands[PriceVersion.BILLABLE_CLASSES];
+        final BigDecimal[] perMillion = rates(node.get("per_million"), path + ".per_million", true, bands);
         final BigDecimal[] multipliers = new BigDecimal[ServiceTier.values().length];
         final JsonNode multiplierNode = node.get("service_tier_multiplier");
         if (multiplierNode != null)
@@ -501,17 +505,18 @@ public final class PriceBookLoader
                 {
                     longAbove = above.asLong();
                 }
-                longRates = rates(longNode.get("per_million"), longPath + ".per_million", false);
+                longRates = rates(longNode.get("per_million"), longPath + ".per_million", false, null);
             }
         }
         if (problems.size() != before || perMillion == null)
         {
             return null;
         }
-        return new PriceVersion(fromHour, effectiveFrom, perMillion, multipliers, longAbove, longRates);
+        return new PriceVersion(fromHour, effectiveFrom, perMillion, multipliers, longAbove, longRates, bands);
     }
 
-    private BigDecimal[] rates(final JsonNode node, final String path, final boolean inputAndOutputRequired)
+    /** @param bands receives each class's volume tiers where the class has them; null where tiers are not allowed. */
+    private BigDecimal[] rates(final JsonNode node, final String path, final boolean inputAndOutputRequired, final Bands[] bands)
     {
         if (node == null || !node.isObject())
         {
@@ -528,6 +533,14 @@ public final class PriceBookLoader
                 problem(path + "." + field.getKey(), field.getKey().equals("reasoning")
                     ? "reasoning tokens are part of output and have no price of their own"
                     : "is not a token class (input, cache_read, cache_write, cache_write_1h, output)");
+            }
+            else if (field.getValue().isObject() && bands != null)
+            {
+                bands[tokenClass] = bands(field.getValue(), path + "." + field.getKey());
+            }
+            else if (field.getValue().isObject())
+            {
+                problem(path + "." + field.getKey(), "volume tiers are given in the version's per_million, not here");
             }
             else
             {
@@ -546,6 +559,74 @@ public final class PriceBookLoader
             }
         }
         return rates;
+    }
+
+    /**
+     * {@code {"tiers": {"mode": "graduated" | "volume", "bands": [{"up_to": 1000000000, "per_million": "2.50"}, ...,
+     * {"up_to": null, "per_million": "2.00"}]}}}: {@code up_to} a running total of tokens, inclusive, increasing, and
+     * null for the last band (so that every unit has a rate).
+     */
+    private Bands bands(final JsonNode node, final String path)
+    {
+        unknownKeys(node, TIERS_KEYS, path + ".");
+        final JsonNode tiers = node.get("tiers");
+        if (tiers == null || !tiers.isObject())
+        {
+            problem(path + ".tiers", "is required: {\"mode\": \"graduated\" or \"volume\", \"bands\": [...]} (or give a "
+                + "decimal string for a flat rate)");
+            return null;
+        }
+        unknownKeys(tiers, TIER_KEYS, path + ".tiers.");
+        final String tiersPath = path + ".tiers";
+        final JsonNode mode = tiers.get("mode");
+        final boolean graduated = mode != null && "graduated".equals(mode.asText());
+        if (mode == null || !mode.isTextual() || !graduated && !"volume".equals(mode.asText()))
+        {
+            problem(tiersPath + ".mode", "must be \"graduated\" (each band's units at its rate) or \"volume\" (every unit "
+                + "at the rate of the band the period's total reaches)");
+        }
+        final JsonNode list = tiers.get("bands");
+        if (list == null || !list.isArray() || list.isEmpty())
+        {
+            problem(tiersPath + ".bands", "must be a non-empty list of {\"up_to\", \"per_million\"}");
+            return null;
+        }
+        final int before = problems.size();
+        final long[] upTo = new long[list.size()];
+        final BigDecimal[] rates = new BigDecimal[list.size()];
+        for (int i = 0; i < list.size(); i++)
+        {
+            final String bandPath = tiersPath + ".bands[" + i + "]";
+            final JsonNode band = list.get(i);
+            if (!band.isObject())
+            {
+                problem(bandPath, "must be an object with up_to and per_million");
+                continue;
+            }
+            unknownKeys(band, BAND_KEYS, bandPath + ".");
+            final JsonNode limit = band.get("up_to");
+            final boolean last = i == list.size() - 1;
+            if (last)
+            {
+                if (limit == null || !limit.isNull())
+                {
+                    problem(bandPath + ".up_to", "must be null in the last band, so that every unit has a rate");
+                }
+                upTo[i] = Long.MAX_VALUE;
+            }
+            else if (limit == null || !limit.isIntegralNumber() || !limit.canConvertToLong() || limit.asLong() <= 0
+                || i > 0 && limit.asLong() <= upTo[i - 1])
+            {
+                problem(bandPath + ".up_to", "must be a whole number of tokens greater than the band before's (a running "
+                    + "total, inclusive); only the last band's is null");
+            }
+            else
+            {
+                upTo[i] = limit.asLong();
+            }
+            rates[i] = decimal(band.get("per_million"), bandPath + ".per_million");
+        }
+        return problems.size() == before ? new Bands(graduated, upTo, rates) : null;
     }
 
     private static int billableClass(final String name)

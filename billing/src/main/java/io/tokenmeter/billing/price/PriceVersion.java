@@ -21,10 +21,13 @@ public final class PriceVersion
     private final BigDecimal[] multipliers;
     private final long longContextAbove;
     private final BigDecimal[] longPerMillion;
+    private final Bands[] bands;
 
+    /** @param bands per billable class, the volume tiers of its rate, null where the class has a flat rate. */
     PriceVersion(final long fromHour, final String effectiveFrom, final BigDecimal[] perMillion, final BigDecimal[] multipliers,
-        final long longContextAbove, final BigDecimal[] longPerMillion)
+        final long longContextAbove, final BigDecimal[] longPerMillion, final Bands[] bands)
     {
+        this.bands = bands;
         this.fromHour = fromHour;
         this.effectiveFrom = effectiveFrom;
         this.perMillion = perMillion;
@@ -46,8 +49,8 @@ public final class PriceVersion
     }
 
     /**
-     * The rate per million tokens of a billable class, or null when the version gives none (the usage is then listed
-     * unpriced). {@code cache_write_1h} falls back to {@code cache_write}; in the long context tier a class the
+     * The flat rate per million tokens of a billable class, or null when the version gives none: the class is then
+     * priced by its {@link #bands} if it has them, else listed unpriced. {@code cache_write_1h} falls back to {@code cache_write}; in the long context tier a class the
      * long-context rule does not price falls back to the standard rate.
      */
     public BigDecimal rate(final int tokenClass, final boolean longContext)
@@ -67,6 +70,24 @@ public final class PriceVersion
     {
         final BigDecimal rate = table[tokenClass];
         return rate == null && tokenClass == CACHE_WRITE_1H ? table[CACHE_WRITE] : rate;
+    }
+
+    /**
+     * @return the volume tiers that price a billable class, or null when its rate is flat (or unpriced). In the long
+     *     context tier a class with its own long-context rate is flat; {@code cache_write_1h} without a rate of its own
+     *     falls back to {@code cache_write}'s tiers.
+     */
+    public Bands bands(final int tokenClass, final boolean longContext)
+    {
+        if (longContext && longPerMillion != null && rateIn(longPerMillion, tokenClass) != null)
+        {
+            return null;
+        }
+        if (tokenClass == CACHE_WRITE_1H && perMillion[CACHE_WRITE_1H] == null && bands[CACHE_WRITE_1H] == null)
+        {
+            return bands[CACHE_WRITE];
+        }
+        return bands[tokenClass];
     }
 
     /** @return the service tier's multiplier; 1 where the version gives none. */

@@ -18,6 +18,8 @@ import java.math.BigInteger;
  * @param discountPercent      the tenant's discount applied ("0" when none).
  * @param amount               rounded once, half-even, to the currency's minor unit.
  * @param adjustmentFor        the finalized period this late usage belongs to, or null for the invoice's own period.
+ * @param band                 for a rate with volume tiers, the band's token numbers ({@code 1-1000000},
+ *                             {@code 1000001-}); null for a flat rate.
  */
 public record InvoiceLine(
     String kind,
@@ -33,7 +35,8 @@ public record InvoiceLine(
     String serviceTierMultiplier,
     String discountPercent,
     BigDecimal amount,
-    String adjustmentFor)
+    String adjustmentFor,
+    String band)
 {
     public static final String USAGE = "usage";
     public static final String COMMIT_TRUE_UP = "commit_true_up";
@@ -45,14 +48,21 @@ public record InvoiceLine(
         final BigDecimal amount, final String adjustmentFor)
     {
         return new InvoiceLine(USAGE, model, serviceTier, tokenClass, context, priceFrom, priceEntry, priceScope, quantity,
-            unitPricePerMillion, serviceTierMultiplier, discountPercent, amount, adjustmentFor);
+            unitPricePerMillion, serviceTierMultiplier, discountPercent, amount, adjustmentFor, null);
+    }
+
+    /** @return this usage line in a band of volume tiers. */
+    public InvoiceLine inBand(final String bandLabel)
+    {
+        return new InvoiceLine(kind, model, serviceTier, tokenClass, context, priceFrom, priceEntry, priceScope, quantity,
+            unitPricePerMillion, serviceTierMultiplier, discountPercent, amount, adjustmentFor, bandLabel);
     }
 
     /** @return a minimum-commitment true-up line of {@code amount} (negative when it gives back a final period's). */
     public static InvoiceLine trueUp(final BigDecimal amount, final String adjustmentFor)
     {
         return new InvoiceLine(COMMIT_TRUE_UP, null, null, null, null, null, null, null, null, null, null, null, amount,
-            adjustmentFor);
+            adjustmentFor, null);
     }
 
     public boolean isUsage()

@@ -1,5 +1,6 @@
 package io.tokenmeter.billing.rating;
 
+import io.tokenmeter.billing.price.Bands;
 import io.tokenmeter.billing.price.PriceBook;
 import io.tokenmeter.billing.price.PriceVersion;
 import io.tokenmeter.core.aggregate.TenantBucket;
@@ -40,26 +41,54 @@ public final class Rater
         .thenComparingInt(l -> tierCode(l.serviceTier()))
         .thenComparingInt(l -> classIndex(l.tokenClass()))
         .thenComparingInt(l -> CONTEXT_LONG.equals(l.context()) ? 1 : 0)
+        .thenComparingLong(l -> l.band() == null ? 0 : Long.parseLong(l.band().substring(0, l.band().indexOf('-'))))
         .thenComparing(l -> l.priceFrom() == null ? "" : l.priceFrom())
         .thenComparing(l -> Objects.toString(l.priceScope(), "") + Objects.toString(l.priceEntry(), ""));
 
-    private record LineKey(String model, int tierCode, int tokenClass, int context, String scope, String entry, String from)
+    /** {@code band} is -1 for a flat rate, else the band's index in the version's tiers of the class. */
+    private record LineKey(String model, int tierCode, int tokenClass, int context, String scope, String entry, String from,
+        int band)
     {
+    }
+
+    /** The quantity of one class of one bucket, priced by volume tiers: placed in its band once the totals are known. */
+    private record Banded(TenantBucket bucket, int tokenClass, PriceBook.Resolved price, Bands bands, long quantity)
+    {
+        String group()
+        {
+            return group(price.scope(), price.entryKey(), tokenClass);
+        }
+
+        static String group(final String scope, final String entry, final int tokenClass)
+        {
+            return scope + '\0' + entry + '\0' + tokenClass;
+        }
     }
 
     private Rater()
     {
     }
 
-    /**
-     * @param adjustmentFor the finalized period the buckets' usage belongs to, or null for the invoice's own period.
-     * @param warnings      collects what finance must know (unpriced usage, saturated counters); kept in order, once.
-     */
+    /** Rates the invoice's own period: volume tiers count from the period's first token. */
     public static List<InvoiceLine> rate(final PriceBook book, final String tenant, final Collection<TenantBucket> buckets,
         final String adjustmentFor, final Set<String> warnings)
     {
+        return rate(book, tenant, buckets, adjustmentFor, Map.of(), warnings);
+    }
+
+    /**
+     * @param adjustmentFor the finalized period the buckets' usage belongs to, or null for the invoice's own period.
+     * @param billed        for late usage of a final period: the quantity of each tiered (scope, entry, class) already
+     *                      billed for it ({@link #billedByGroup}); tiers count on from there. Empty for own usage.
+     * @param warnings      collects what finance must know (unpriced usage, saturated counters); kept in order, once.
+     */
+    public static List<InvoiceLine> rate(final PriceBook book, final String tenant, final Collection<TenantBucket> buckets,
+        final String adjustmentFor, final Map<String, Long> billed, final Set<String> warnings)
+    {
         final Map<LineKey, BigInteger> quantities = new LinkedHashMap<>();
         final Map<LineKey, PriceVersion> versions = new LinkedHashMap<>();
+        final Map<LineKey, Bands> bandsOfKey = new LinkedHashMap<>();
+        final List<Banded> banded = new ArrayList<>();
         for (final TenantBucket bucket : buckets)
         {
             if (bucket.saturated())
@@ -87,7 +116,14 @@ public final class Rater
                     continue;
                 }
                 PriceVersion version = price == null ? null : price.version();
-                if (version != null && version.rate(c, bucket.context() == 1) == null)
+                final boolean longContext = bucket.context() == 1;
+                final Bands bands = version == null ? null : version.bands(c, longContext);
+                if (bands != null)
+                {
+                    banded.add(new Banded(bucket, c, price, bands, quantity));
+                    continue;
+                }
+                if (version != null && version.rate(c, longContext) == null)
                 {
                     warnings.add("model '" + bucket.model() + "': the price version from " + version.effectiveFrom() + " of '"
                         + price.entryKey() + "' has no " + TokenClass.of(c).className() + " rate: that usage is listed "
@@ -95,22 +131,114 @@ public final class Rater
                     version = null;
                 }
                 final LineKey key = version == null
-                    ? new LineKey(bucket.model(), bucket.tierCode(), c, bucket.context(), null, null, null)
+                    ? new LineKey(bucket.model(), bucket.tierCode(), c, bucket.context(), null, null, null, -1)
                     : new LineKey(bucket.model(), bucket.tierCode(), c, bucket.context(), price.scope(), price.entryKey(),
-                        version.effectiveFrom());
+                        version.effectiveFrom(), -1);
                 quantities.merge(key, BigInteger.valueOf(quantity), BigInteger::add);
                 versions.putIfAbsent(key, version);
             }
         }
+        placeInBands(banded, billed, quantities, versions, bandsOfKey, adjustmentFor, warnings);
         final BigDecimal discount = book.discountPercent(tenant);
         final int minorDigits = book.minorDigits(tenant);
         final List<InvoiceLine> lines = new ArrayList<>(quantities.size());
-        quantities.forEach((key, quantity) -> lines.add(line(key, versions.get(key), quantity, discount, minorDigits, adjustmentFor)));
+        quantities.forEach((key, quantity) -> lines.add(line(key, versions.get(key), bandsOfKey.get(key), quantity, discount,
+            minorDigits, adjustmentFor)));
         lines.sort(LINE_ORDER);
         return lines;
     }
 
-    private static InvoiceLine line(final LineKey key, final PriceVersion version, final BigInteger quantity,
+    /**
+     * Places tiered quantities in their bands. Graduated: the running total of the (scope, entry, class) group, from
+     * what was already billed, splits each hour's units over the bands it crosses. Volume: every unit of the group at the
+     * band its total (billed + these) reaches.
+     */
+    private static void placeInBands(final List<Banded> banded, final Map<String, Long> billed,
+        final Map<LineKey, BigInteger> quantities, final Map<LineKey, PriceVersion> versions, final Map<LineKey, Bands> bandsOfKey,
+        final String adjustmentFor, final Set<String> warnings)
+    {
+        // graduated tiers fill in time order: an hour's units take the bands after those of the hours before
+        banded.sort(Comparator.comparingLong((Banded b) -> b.bucket().hour()).thenComparing(b -> b.bucket().model())
+            .thenComparingInt(b -> b.bucket().tierCode()).thenComparingInt(b -> b.bucket().context())
+            .thenComparingInt(Banded::tokenClass));
+        final Map<String, Long> totals = new LinkedHashMap<>();
+        for (final Banded b : banded)
+        {
+            totals.merge(b.group(), b.quantity(), Rater::saturatingAdd);
+        }
+        final Map<String, Long> running = new LinkedHashMap<>();
+        for (final Banded b : banded)
+        {
+            final String group = b.group();
+            final long before = running.computeIfAbsent(group, g -> billed.getOrDefault(g, 0L));
+            final Bands bands = b.bands();
+            if (!bands.graduated())
+            {
+                final long already = billed.getOrDefault(group, 0L);
+                final int band = bands.bandOf(saturatingAdd(already, totals.get(group)));
+                if (already > 0 && band != bands.bandOf(already))
+                {
+                    warnings.add("late usage of " + adjustmentFor + " moved the " + TokenClass.of(b.tokenClass()).className()
+                        + " total of '" + b.price().entryKey() + "' into the volume band " + bands.label(band) + ": the late "
+                        + "units are priced in it; the units already billed on the final invoice keep their band");
+                }
+                add(b, band, b.quantity(), quantities, versions, bandsOfKey);
+                continue;
+            }
+            long position = before;
+            long left = b.quantity();
+            while (left > 0)
+            {
+                final int band = bands.bandOf(position + 1);
+                final long room = bands.upTo(band) == Long.MAX_VALUE ? left : bands.upTo(band) - position;
+                final long piece = Math.min(left, room);
+                add(b, band, piece, quantities, versions, bandsOfKey);
+                position = saturatingAdd(position, piece);
+                left -= piece;
+            }
+            running.put(group, position);
+        }
+    }
+
+    private static void add(final Banded b, final int band, final long quantity, final Map<LineKey, BigInteger> quantities,
+        final Map<LineKey, PriceVersion> versions, final Map<LineKey, Bands> bandsOfKey)
+    {
+        final TenantBucket bucket = b.bucket();
+        final LineKey key = new LineKey(bucket.model(), bucket.tierCode(), b.tokenClass(), bucket.context(), b.price().scope(),
+            b.price().entryKey(), b.price().version().effectiveFrom(), band);
+        quantities.merge(key, BigInteger.valueOf(quantity), BigInteger::add);
+        versions.putIfAbsent(key, b.price().version());
+        bandsOfKey.putIfAbsent(key, b.bands());
+    }
+
+    /**
+     * @return for late usage of {@code period}: the quantity of each tiered (scope, entry, class) group its final invoice
+     *     and the adjustments for it on later final invoices billed, where tiers go on counting.
+     */
+    public static Map<String, Long> billedByGroup(final Collection<List<InvoiceLine>> billedLines)
+    {
+        final Map<String, Long> billed = new LinkedHashMap<>();
+        for (final List<InvoiceLine> lines : billedLines)
+        {
+            for (final InvoiceLine line : lines)
+            {
+                if (line.isUsage() && line.band() != null)
+                {
+                    billed.merge(Banded.group(line.priceScope(), line.priceEntry(), classIndex(line.tokenClass())),
+                        line.quantity().min(BigInteger.valueOf(Long.MAX_VALUE)).longValue(), Rater::saturatingAdd);
+                }
+            }
+        }
+        return billed;
+    }
+
+    private static long saturatingAdd(final long a, final long b)
+    {
+        final long sum = a + b;
+        return ((a ^ sum) & (b ^ sum)) < 0 ? Long.MAX_VALUE : sum;
+    }
+
+    private static InvoiceLine line(final LineKey key, final PriceVersion version, final Bands bands, final BigInteger quantity,
         final BigDecimal discount, final int minorDigits, final String adjustmentFor)
     {
         final String tier = ServiceTier.fromCode(key.tierCode()).jsonName();
@@ -121,11 +249,12 @@ public final class Rater
             return InvoiceLine.usage(key.model(), tier, tokenClass, context, null, null, null, quantity, null, "1",
                 discount.toPlainString(), Money.round(BigDecimal.ZERO, minorDigits), adjustmentFor);
         }
-        final BigDecimal rate = version.rate(key.tokenClass(), key.context() == 1);
+        final BigDecimal rate = bands == null ? version.rate(key.tokenClass(), key.context() == 1) : bands.rate(key.band());
         final BigDecimal multiplier = version.multiplier(key.tierCode());
         final BigDecimal amount = Money.round(Money.exactAmount(quantity, rate, multiplier, discount), minorDigits);
-        return InvoiceLine.usage(key.model(), tier, tokenClass, context, key.from(), key.entry(), key.scope(), quantity,
-            rate.toPlainString(), multiplier.toPlainString(), discount.toPlainString(), amount, adjustmentFor);
+        final InvoiceLine line = InvoiceLine.usage(key.model(), tier, tokenClass, context, key.from(), key.entry(), key.scope(),
+            quantity, rate.toPlainString(), multiplier.toPlainString(), discount.toPlainString(), amount, adjustmentFor);
+        return bands == null ? line : line.inBand(bands.label(key.band()));
     }
 
     /** @return the sum of the lines' rounded amounts. */

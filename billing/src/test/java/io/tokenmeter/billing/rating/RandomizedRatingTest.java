@@ -31,7 +31,8 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 /**
  * Rates thousands of random events two ways: through the product (journal, Chronicle log, counters, calculator) and
  * through a slow, obviously correct computation written here, per event, with BigDecimal and the test's own model of
- * the book (two currencies, a discount, minimum commitments). The invoices must be equal line for line.
+ * the book (two currencies, a discount, graduated and volume tiers, minimum commitments). The invoices must be equal
+ * line for line.
  */
 class RandomizedRatingTest
 {
@@ -46,7 +47,33 @@ class RandomizedRatingTest
     Path dir;
 
     /** The test's own model of a price version: all five rates given, in both context tiers. */
-    record Version(long fromHour, BigDecimal[] rates, BigDecimal[] multipliers, long longAbove, BigDecimal[] longRates)
+    record Version(long fromHour, BigDecimal[] rates, BigDecimal[] multipliers, long longAbove, BigDecimal[] longRates,
+        TestBands[] bands)
+    {
+    }
+
+    /** The test's own model of volume tiers: {@code upTo} inclusive running totals, the last {@link Long#MAX_VALUE}. */
+    record TestBands(boolean graduated, long[] upTo, BigDecimal[] rates)
+    {
+        int bandOf(final long position)
+        {
+            int band = 0;
+            while (band < upTo.length - 1 && position > upTo[band])
+            {
+                band++;
+            }
+            return band;
+        }
+
+        String label(final int band)
+        {
+            return (band == 0 ? 1 : upTo[band - 1] + 1) + "-" + (band == upTo.length - 1 ? "" : Long.toString(upTo[band]));
+        }
+    }
+
+    /** One class of one event in the reference, with its price, ordered as tiers fill: hour, model, tier, context. */
+    record Piece(long hour, String model, int tier, boolean isLong, int tokenClass, long quantity, String scope, Entry entry,
+        Version version)
     {
     }
 
@@ -139,7 +166,7 @@ class RandomizedRatingTest
                 for (final InvoiceLine l : invoice.lines())
                 {
                     actual.put(l.isUsage() ? lineKey(l.model(), l.serviceTier(), l.tokenClass(), l.context(), l.priceScope(),
-                        l.priceEntry(), l.priceFrom()) : "~true-up", new String[] {l.isUsage() ? l.quantity().toString() : "",
+                        l.priceEntry(), l.priceFrom()) + "|" + l.band() : "~true-up", new String[] {l.isUsage() ? l.quantity().toString() : "",
                         l.amount().toPlainString()});
                 }
                 assertEquals(render(expected), render(actual), why + ", tenant " + tenant);
@@ -155,6 +182,7 @@ class RandomizedRatingTest
     {
         final Map<String, BigDecimal> quantities = new TreeMap<>();
         final Map<String, BigDecimal> unitAmounts = new TreeMap<>();
+        final List<Piece> pieces = new ArrayList<>();
         for (final LogFixture.Event e : events)
         {
             final long hour = Math.floorDiv(e.timestampMs(), HOUR_MS);
@@ -183,26 +211,82 @@ class RandomizedRatingTest
             final boolean isLong = version != null && prompt > version.longAbove();
             for (int c = 0; c < 5; c++)
             {
-                if (e.tokens()[c] == 0)
+                if (e.tokens()[c] != 0)
                 {
-                    continue;
+                    pieces.add(new Piece(hour, e.model(), e.tier(), isLong, c, e.tokens()[c], scope, entry, version));
                 }
-                final String key = lineKey(e.model(), ServiceTier.fromCode(e.tier()).jsonName(), TokenClass.of(c).className(),
-                    isLong ? "long" : "standard", scope, entry == null ? null : entry.key(),
-                    version == null ? null : Instant.ofEpochSecond(version.fromHour() * 3600).toString());
-                quantities.merge(key, BigDecimal.valueOf(e.tokens()[c]), BigDecimal::add);
-                final BigDecimal rate = version == null ? BigDecimal.ZERO : isLong ? version.longRates()[c] : version.rates()[c];
-                final BigDecimal multiplier = version == null || version.multipliers()[e.tier()] == null
-                    ? BigDecimal.ONE : version.multipliers()[e.tier()];
-                final BigDecimal keep = BigDecimal.ONE.subtract(discounts.getOrDefault(tenant, BigDecimal.ZERO)
-                    .divide(BigDecimal.valueOf(100)));
-                unitAmounts.put(key, rate.multiply(multiplier).multiply(keep).divide(BigDecimal.valueOf(1_000_000)));
+            }
+        }
+        pieces.sort(Comparator.comparingLong(Piece::hour).thenComparing(Piece::model).thenComparingInt(Piece::tier)
+            .thenComparing(Piece::isLong));
+        final Map<String, Long> totals = new TreeMap<>();
+        for (final Piece p : pieces)
+        {
+            if (tiers(p) != null)
+            {
+                totals.merge(group(p), p.quantity(), Long::sum);
+            }
+        }
+        final Map<String, Long> running = new TreeMap<>();
+        for (final Piece p : pieces)
+        {
+            final TestBands bands = tiers(p);
+            if (bands == null)
+            {
+                put(p, null, p.quantity(), p.version() == null ? BigDecimal.ZERO
+                    : p.isLong() ? p.version().longRates()[p.tokenClass()] : p.version().rates()[p.tokenClass()], tenant, discounts,
+                    quantities, unitAmounts);
+            }
+            else if (!bands.graduated())
+            {
+                final int band = bands.bandOf(totals.get(group(p)));
+                put(p, bands.label(band), p.quantity(), bands.rates()[band], tenant, discounts, quantities, unitAmounts);
+            }
+            else
+            {
+                // unit by unit would be obviously right but slow; band by band is the same: each unit's number decides
+                long position = running.getOrDefault(group(p), 0L);
+                long left = p.quantity();
+                while (left > 0)
+                {
+                    final int band = bands.bandOf(position + 1);
+                    final long piece = band == bands.upTo().length - 1 ? left : Math.min(left, bands.upTo()[band] - position);
+                    put(p, bands.label(band), piece, bands.rates()[band], tenant, discounts, quantities, unitAmounts);
+                    position += piece;
+                    left -= piece;
+                }
+                running.put(group(p), position);
             }
         }
         final Map<String, String[]> lines = new TreeMap<>();
         quantities.forEach((key, quantity) -> lines.put(key, new String[] {quantity.toPlainString(),
             quantity.multiply(unitAmounts.get(key)).setScale(digits, RoundingMode.HALF_EVEN).toPlainString()}));
         return lines;
+    }
+
+    /** @return the tiers that price the piece: none in the long context (its rates are flat here) or for a flat class. */
+    private static TestBands tiers(final Piece p)
+    {
+        return p.version() == null || p.isLong() ? null : p.version().bands()[p.tokenClass()];
+    }
+
+    private static String group(final Piece p)
+    {
+        return p.scope() + "|" + p.entry().key() + "|" + p.tokenClass();
+    }
+
+    private static void put(final Piece p, final String band, final long quantity, final BigDecimal rate, final String tenant,
+        final Map<String, BigDecimal> discounts, final Map<String, BigDecimal> quantities, final Map<String, BigDecimal> unitAmounts)
+    {
+        final String key = lineKey(p.model(), ServiceTier.fromCode(p.tier()).jsonName(), TokenClass.of(p.tokenClass()).className(),
+            p.isLong() ? "long" : "standard", p.scope(), p.entry() == null ? null : p.entry().key(),
+            p.version() == null ? null : Instant.ofEpochSecond(p.version().fromHour() * 3600).toString()) + "|" + band;
+        quantities.merge(key, BigDecimal.valueOf(quantity), BigDecimal::add);
+        final BigDecimal multiplier = p.version() == null || p.version().multipliers()[p.tier()] == null
+            ? BigDecimal.ONE : p.version().multipliers()[p.tier()];
+        final BigDecimal keep = BigDecimal.ONE.subtract(discounts.getOrDefault(tenant, BigDecimal.ZERO)
+            .divide(BigDecimal.valueOf(100)));
+        unitAmounts.put(key, rate.multiply(multiplier).multiply(keep).divide(BigDecimal.valueOf(1_000_000)));
     }
 
     private static String lineKey(final String model, final String tier, final String tokenClass, final String context,
@@ -240,10 +324,34 @@ class RandomizedRatingTest
                 multipliers[3] = new BigDecimal("1.7");
             }
             final boolean longContext = random.nextBoolean();
+            final TestBands[] bands = new TestBands[5];
+            for (final int c : new int[] {0, 4})
+            {
+                if (random.nextBoolean())
+                {
+                    bands[c] = bands(random);
+                }
+            }
             versions.add(new Version(fromHour, rates(random), multipliers, longContext ? 1000 + random.nextInt(4000) : Long.MAX_VALUE,
-                longContext ? rates(random) : rates(random)));
+                longContext ? rates(random) : rates(random), bands));
         }
         return new Entry(key, versions);
+    }
+
+    /** One to three bands, thresholds where a tenant's month of input or output reaches them (tens of millions). */
+    private static TestBands bands(final Random random)
+    {
+        final int count = 1 + random.nextInt(3);
+        final long[] upTo = new long[count];
+        final BigDecimal[] rates = new BigDecimal[count];
+        long limit = 0;
+        for (int i = 0; i < count; i++)
+        {
+            limit += 1 + random.nextInt(200_000_000);
+            upTo[i] = i == count - 1 ? Long.MAX_VALUE : limit;
+            rates[i] = BigDecimal.valueOf(random.nextInt(2_000_000), random.nextInt(5));
+        }
+        return new TestBands(random.nextBoolean(), upTo, rates);
     }
 
     private static BigDecimal[] rates(final Random random)
@@ -308,7 +416,7 @@ class RandomizedRatingTest
             {
                 final Version version = e.versions().get(v);
                 sb.append(v == 0 ? "" : ",").append("{\"effective_from\":\"").append(Instant.ofEpochSecond(version.fromHour() * 3600))
-                    .append("\",\"per_million\":").append(rateObject(version.rates())).append(",\"service_tier_multiplier\":{");
+                    .append("\",\"per_million\":").append(rateObject(version.rates(), version.bands())).append(",\"service_tier_multiplier\":{");
                 final List<String> multipliers = new ArrayList<>();
                 for (int t = 0; t < 4; t++)
                 {
@@ -321,7 +429,7 @@ class RandomizedRatingTest
                 if (version.longAbove() != Long.MAX_VALUE)
                 {
                     sb.append(",\"long_context\":{\"above_input_tokens\":").append(version.longAbove()).append(",\"per_million\":")
-                        .append(rateObject(version.longRates())).append('}');
+                        .append(rateObject(version.longRates(), new TestBands[5])).append('}');
                 }
                 sb.append('}');
             }
@@ -330,12 +438,24 @@ class RandomizedRatingTest
         sb.append('}');
     }
 
-    private static String rateObject(final BigDecimal[] rates)
+    private static String rateObject(final BigDecimal[] rates, final TestBands[] bands)
     {
         final List<String> parts = new ArrayList<>();
         for (int c = 0; c < 5; c++)
         {
-            parts.add("\"" + TokenClass.of(c).className() + "\":\"" + rates[c].toPlainString() + "\"");
+            if (bands[c] == null)
+            {
+                parts.add("\"" + TokenClass.of(c).className() + "\":\"" + rates[c].toPlainString() + "\"");
+                continue;
+            }
+            final List<String> list = new ArrayList<>();
+            for (int b = 0; b < bands[c].upTo().length; b++)
+            {
+                list.add("{\"up_to\":" + (b == bands[c].upTo().length - 1 ? "null" : Long.toString(bands[c].upTo()[b]))
+                    + ",\"per_million\":\"" + bands[c].rates()[b].toPlainString() + "\"}");
+            }
+            parts.add("\"" + TokenClass.of(c).className() + "\":{\"tiers\":{\"mode\":\"" + (bands[c].graduated() ? "graduated"
+                : "volume") + "\",\"bands\":[" + String.join(",", list) + "]}}");
         }
         return "{" + String.join(",", parts) + "}";
     }
