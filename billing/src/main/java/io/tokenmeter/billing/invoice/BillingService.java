@@ -2,6 +2,7 @@ package io.tokenmeter.billing.invoice;
 
 import io.tokenmeter.billing.price.PartitionedBook;
 import io.tokenmeter.billing.price.PriceBook;
+import io.tokenmeter.billing.rating.InvoiceLine;
 import io.tokenmeter.core.aggregate.TenantBucket;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -14,6 +15,8 @@ import java.time.Instant;
 import java.time.YearMonth;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
 import java.util.TreeSet;
 import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.CompletableFuture;
@@ -70,6 +73,16 @@ public final class BillingService implements AutoCloseable
 
     /** The answer to a finalize: the final invoice, and whether this call created it. */
     public record Finalized(Invoice invoice, boolean created)
+    {
+    }
+
+    /**
+     * One row of {@code GET /v1/margins}: a tenant's billed usage of one model on its invoice of the period, what it
+     * cost us and the margin. {@code cost} and {@code margin} are null when some of the usage has no cost in the cost
+     * book (the {@code uncosted} amount says how much revenue that is).
+     */
+    public record MarginEntry(String tenant, String model, String currency, BigDecimal amount, BigDecimal cost,
+        BigDecimal margin, BigDecimal uncosted)
     {
     }
 
@@ -183,22 +196,68 @@ public final class BillingService implements AutoCloseable
      */
     public CompletableFuture<List<ListingEntry>> list(final YearMonth period)
     {
+        return onBillingThread(() -> listNow(period));
+    }
+
+    private List<ListingEntry> listNow(final YearMonth period)
+    {
+        final TreeSet<String> tenants = new TreeSet<>(await(usage.tenantsWithUsage(Periods.startHour(period),
+            Periods.endHour(period))));
+        tenants.addAll(store.tenantsWithFinalsThrough(period));
+        tenants.addAll(prices.book().tenantsOwingCommitment(period));
+        final List<ListingEntry> entries = new ArrayList<>();
+        for (final String tenant : tenants)
+        {
+            final Invoice stored = store.find(tenant, period);
+            final Invoice invoice = stored != null ? stored : draft(tenant, period);
+            if (stored != null || !invoice.lines().isEmpty())
+            {
+                entries.add(new ListingEntry(tenant, invoice.status(), invoice.invoiceNumber(), invoice.currency(),
+                    invoice.total()));
+            }
+        }
+        return entries;
+    }
+
+    /**
+     * @return per tenant and model, the usage billed on the period's invoice (final, else a draft; adjustment lines
+     *     included, true-ups not, since they belong to no model), its cost and margin (null without a cost book).
+     */
+    public CompletableFuture<List<MarginEntry>> margins(final YearMonth period)
+    {
         return onBillingThread(() ->
         {
-            final TreeSet<String> tenants = new TreeSet<>(await(usage.tenantsWithUsage(Periods.startHour(period),
-                Periods.endHour(period))));
-            tenants.addAll(store.tenantsWithFinalsThrough(period));
-            tenants.addAll(prices.book().tenantsOwingCommitment(period));
-            final List<ListingEntry> entries = new ArrayList<>();
-            for (final String tenant : tenants)
+            final List<MarginEntry> entries = new ArrayList<>();
+            for (final ListingEntry row : listNow(period))
             {
-                final Invoice stored = store.find(tenant, period);
-                final Invoice invoice = stored != null ? stored : draft(tenant, period);
-                if (stored != null || !invoice.lines().isEmpty())
+                final Invoice stored = store.find(row.tenant(), period);
+                final Invoice invoice = stored != null ? stored : draft(row.tenant(), period);
+                final Map<String, List<InvoiceLine>> byModel = new TreeMap<>();
+                invoice.lines().stream().filter(InvoiceLine::isUsage)
+                    .forEach(line -> byModel.computeIfAbsent(line.model(), m -> new ArrayList<>()).add(line));
+                byModel.forEach((model, lines) ->
                 {
-                    entries.add(new ListingEntry(tenant, invoice.status(), invoice.invoiceNumber(), invoice.currency(),
-                        invoice.total()));
-                }
+                    final BigDecimal zero = BigDecimal.ZERO.setScale(invoice.total().scale());
+                    BigDecimal amount = zero;
+                    BigDecimal cost = zero;
+                    BigDecimal uncosted = zero;
+                    boolean complete = true;
+                    for (final InvoiceLine line : lines)
+                    {
+                        amount = amount.add(line.amount());
+                        if (line.cost() == null)
+                        {
+                            complete = false;
+                            uncosted = uncosted.add(line.amount());
+                        }
+                        else
+                        {
+                            cost = cost.add(line.cost());
+                        }
+                    }
+                    entries.add(new MarginEntry(row.tenant(), model, invoice.currency(), amount, complete ? cost : null,
+                        complete ? amount.subtract(cost) : null, uncosted));
+                });
             }
             return entries;
         });

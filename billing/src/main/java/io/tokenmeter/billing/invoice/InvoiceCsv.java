@@ -19,7 +19,7 @@ public final class InvoiceCsv
 {
     public static final List<String> COLUMNS = List.of("kind", "model", "service_tier", "token_class", "context", "band", "price_from",
         "price_entry", "price_scope", "quantity", "unit_price_per_million", "service_tier_multiplier", "discount_percent",
-        "amount", "currency", "adjustment_for");
+        "amount", "cost", "margin", "currency", "adjustment_for");
 
     private static final CsvMapper MAPPER = new CsvMapper();
     private static final CsvSchema SCHEMA;
@@ -37,12 +37,19 @@ public final class InvoiceCsv
 
     public static String render(final Invoice invoice)
     {
+        return render(invoice, true);
+    }
+
+    /** @param includeCost whether the cost and margin columns are filled (finance keys only). */
+    public static String render(final Invoice invoice, final boolean includeCost)
+    {
         final List<String[]> rows = new ArrayList<>(invoice.lines().size() + 1);
         for (final InvoiceLine l : invoice.lines())
         {
             rows.add(new String[] {l.kind(), l.model(), l.serviceTier(), l.tokenClass(), l.context(), l.band(), l.priceFrom(), l.priceEntry(),
                 l.priceScope(), l.quantity() == null ? null : l.quantity().toString(), l.unitPricePerMillion(), l.serviceTierMultiplier(), l.discountPercent(),
-                l.amount().toPlainString(), invoice.currency(), l.adjustmentFor()});
+                l.amount().toPlainString(), includeCost ? plain(l.cost()) : null, includeCost ? plain(l.margin()) : null,
+                invoice.currency(), l.adjustmentFor()});
         }
         final String[] total = new String[COLUMNS.size()];
         Arrays.fill(total, "");
@@ -58,5 +65,10 @@ public final class InvoiceCsv
         {
             throw new UncheckedIOException(ex);
         }
+    }
+
+    private static String plain(final java.math.BigDecimal value)
+    {
+        return value == null ? null : value.toPlainString();
     }
 }

@@ -33,8 +33,17 @@ public final class InvoiceJson
     {
     }
 
-    /** @return the invoice as UTF-8 JSON; {@code pretty} for stored files. */
+    /** @return the invoice as UTF-8 JSON with costs and margins; {@code pretty} for stored files. */
     public static byte[] toBytes(final Invoice invoice, final boolean includeBasis, final boolean pretty)
+    {
+        return toBytes(invoice, includeBasis, pretty, true);
+    }
+
+    /**
+     * @param includeCost whether lines show {@code cost} and {@code margin}: what the provider charges us is for finance,
+     *                    not for the tenant's own keys.
+     */
+    public static byte[] toBytes(final Invoice invoice, final boolean includeBasis, final boolean pretty, final boolean includeCost)
     {
         final ByteArrayOutputStream out = new ByteArrayOutputStream(1024);
         try (JsonGenerator json = MAPPER.createGenerator(out))
@@ -43,7 +52,7 @@ public final class InvoiceJson
             {
                 json.useDefaultPrettyPrinter();
             }
-            write(json, invoice, includeBasis);
+            write(json, invoice, includeBasis, includeCost);
         }
         catch (final IOException ex)
         {
@@ -65,7 +74,8 @@ public final class InvoiceJson
         }
     }
 
-    public static void write(final JsonGenerator json, final Invoice invoice, final boolean includeBasis) throws IOException
+    public static void write(final JsonGenerator json, final Invoice invoice, final boolean includeBasis, final boolean includeCost)
+        throws IOException
     {
         json.writeStartObject();
         json.writeStringField("tenant", invoice.tenant());
@@ -113,6 +123,11 @@ public final class InvoiceJson
             json.writeStringField("service_tier_multiplier", line.serviceTierMultiplier());
             json.writeStringField("discount_percent", line.discountPercent());
             json.writeStringField("amount", line.amount().toPlainString());
+            if (includeCost && line.cost() != null)
+            {
+                json.writeStringField("cost", line.cost().toPlainString());
+                json.writeStringField("margin", line.margin().toPlainString());
+            }
             if (line.adjustmentFor() != null)
             {
                 json.writeStringField("adjustment_for", line.adjustmentFor());
@@ -175,7 +190,8 @@ public final class InvoiceJson
             lines.add(new InvoiceLine(kind == null ? InvoiceLine.USAGE : kind, text(l, "model"), text(l, "service_tier"), text(l, "token_class"), text(l, "context"),
                 text(l, "price_from"), text(l, "price_entry"), text(l, "price_scope"), l.path("quantity").isNull() || l.path("quantity").isMissingNode() ? null : l.path("quantity").bigIntegerValue(),
                 text(l, "unit_price_per_million"), text(l, "service_tier_multiplier"), text(l, "discount_percent"),
-                new BigDecimal(text(l, "amount")), text(l, "adjustment_for"), text(l, "band")));
+                new BigDecimal(text(l, "amount")), text(l, "adjustment_for"), text(l, "band"), decimal(l, "cost"),
+                decimal(l, "margin")));
         }
         final List<String> warnings = new ArrayList<>();
         root.path("warnings").forEach(w -> warnings.add(w.asText()));
@@ -202,6 +218,12 @@ public final class InvoiceJson
             new Invoice.PriceBookRef(book.path("revision").asLong(), text(book, "sha256"), parseIndex(text(book, "log_index"))),
             lines, new BigDecimal(text(root, "subtotal")), new BigDecimal(text(root, "adjustments")),
             new BigDecimal(text(root, "total")), warnings, basis);
+    }
+
+    private static BigDecimal decimal(final JsonNode node, final String field)
+    {
+        final String value = text(node, field);
+        return value == null ? null : new BigDecimal(value);
     }
 
     private static String text(final JsonNode node, final String field)

@@ -58,6 +58,7 @@ public final class PriceBook implements LongContextRules
         .thenComparing(Comparator.comparingInt((PriceEntry e) -> e.prefix().length()).reversed());
 
     private final Map<String, CurrencySection> currencies;
+    private final PriceBook cost;
     private final CurrencySection first;
     private final Map<String, TenantTerms> tenants;
     private final byte[] recordedJson;
@@ -71,8 +72,11 @@ public final class PriceBook implements LongContextRules
      *                   whose terms name none); never empty.
      * @param tenants    each tenant's terms; a tenant's currency is the one its terms name, else the first section's.
      */
-    PriceBook(final Map<String, CurrencySection> currencies, final Map<String, TenantTerms> tenants, final byte[] recordedJson)
+    /** @param cost the cost book (what the providers charge us), or null. */
+    PriceBook(final Map<String, CurrencySection> currencies, final Map<String, TenantTerms> tenants, final byte[] recordedJson,
+        final PriceBook cost)
     {
+        this.cost = cost;
         this.currencies = Map.copyOf(currencies);
         this.first = currencies.values().iterator().next();
         this.tenants = tenants;
@@ -108,6 +112,40 @@ public final class PriceBook implements LongContextRules
     public String currency()
     {
         return first.currency();
+    }
+
+    /** @return true when the book has a cost book: invoice lines then carry cost and margin. */
+    public boolean hasCosts()
+    {
+        return cost != null;
+    }
+
+    /**
+     * @return what the provider charges us for {@code model} at the start of {@code hour}, in the tenant's currency (the
+     *     cost book's section of that currency), or null: no cost book, or no cost for the model in that currency.
+     */
+    public Resolved costOf(final String tenant, final String model, final long hour)
+    {
+        if (cost == null)
+        {
+            return null;
+        }
+        final CurrencySection section = cost.currencies.get(currency(tenant));
+        if (section == null)
+        {
+            return null;
+        }
+        final List<Candidate> candidates = new ArrayList<>();
+        addMatches(candidates, Resolved.GLOBAL, section.entries(), model);
+        for (final Candidate candidate : candidates)
+        {
+            final PriceVersion version = candidate.entry().versionAt(hour);
+            if (version != null)
+            {
+                return new Resolved("cost", candidate.entry().key(), version);
+            }
+        }
+        return null;
     }
 
     /** @return the tenant's minimum commitment per period, or null when it has none. */

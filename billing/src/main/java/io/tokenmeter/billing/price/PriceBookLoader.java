@@ -47,7 +47,9 @@ public final class PriceBookLoader
     private static final Pattern DECIMAL = Pattern.compile("[0-9]{1,15}(\\.[0-9]{1,12})?");
     private static final Pattern MODEL_KEY = Pattern.compile("[!-~]{1,128}");
     private static final Set<String> TOP_KEYS = Set.of("currency", "currencies", "models", "tenants", "description",
-        "prices_as_of", "sources");
+        "prices_as_of", "sources", "cost");
+    private static final Set<String> COST_KEYS = Set.of("currency", "currencies", "models", "description", "prices_as_of",
+        "sources");
     private static final Set<String> CURRENCY_KEYS = Set.of("models");
     private static final Set<String> TENANT_KEYS = Set.of("currency", "discount_percent", "models", "minimum_commit",
         "commit_from");
@@ -72,6 +74,10 @@ public final class PriceBookLoader
     }
 
     private final List<String> problems = new ArrayList<>();
+    /** True while reading the cost book, where volume tiers are refused. */
+    private boolean costBook;
+    /** Written before every problem's path ({@code cost.} in the cost book). */
+    private String pathPrefix = "";
 
     private PriceBookLoader()
     {
@@ -188,6 +194,7 @@ public final class PriceBookLoader
                 });
             }
         }
+        final PriceBook cost = root.has("cost") ? costBook(root.get("cost")) : null;
         if (!problems.isEmpty())
         {
             throw new PriceBookException(problems);
@@ -201,7 +208,29 @@ public final class PriceBookLoader
         {
             throw new PriceBookException(List.of("cannot be written as JSON: " + ex.getOriginalMessage()));
         }
-        return new PriceBook(currencies, tenants, recorded);
+        return new PriceBook(currencies, tenants, recorded, cost);
+    }
+
+    /**
+     * The cost book (SPEC section 11): what the providers charge us, in the same form as the book's prices (one or
+     * several currencies) but without tenants, commitments or volume tiers. Its problems are named under {@code cost.}.
+     */
+    private PriceBook costBook(final JsonNode node)
+    {
+        if (!node.isObject())
+        {
+            problem("cost", "must be a book of what the providers charge: {\"currency\": ..., \"models\": {...}} or "
+                + "{\"currencies\": {...}}");
+            return null;
+        }
+        final PriceBookLoader inner = new PriceBookLoader();
+        inner.costBook = true;
+        inner.pathPrefix = "cost.";
+        inner.unknownKeys(node, COST_KEYS, "");
+        final Map<String, PriceBook.CurrencySection> sections = node.has("currencies") ? inner.currencySections(node)
+            : inner.oneCurrency(node);
+        inner.problems.forEach(p -> problem(null, p));
+        return inner.problems.isEmpty() ? new PriceBook(sections, Map.of(), new byte[0], null) : null;
     }
 
     /** The SPEC section 4 form: {@code currency} + {@code models}, a book of one currency. */
@@ -534,6 +563,10 @@ public final class PriceBookLoader
                     ? "reasoning tokens are part of output and have no price of their own"
                     : "is not a token class (input, cache_read, cache_write, cache_write_1h, output)");
             }
+            else if (field.getValue().isObject() && bands != null && costBook)
+            {
+                problem(path + "." + field.getKey(), "the cost book takes flat rates (decimal strings), not volume tiers");
+            }
             else if (field.getValue().isObject() && bands != null)
             {
                 bands[tokenClass] = bands(field.getValue(), path + "." + field.getKey());
@@ -706,11 +739,12 @@ public final class PriceBookLoader
         return "\"" + key + "\"";
     }
 
+    /** @param path where the problem is; null when {@code message} already names it. */
     private void problem(final String path, final String message)
     {
         if (problems.size() < 1000)
         {
-            problems.add(path + ": " + message);
+            problems.add(path == null ? message : pathPrefix + path + ": " + message);
         }
     }
 }

@@ -20,6 +20,9 @@ import java.math.BigInteger;
  * @param adjustmentFor        the finalized period this late usage belongs to, or null for the invoice's own period.
  * @param band                 for a rate with volume tiers, the band's token numbers ({@code 1-1000000},
  *                             {@code 1000001-}); null for a flat rate.
+ * @param cost                 what the provider charges us for the line's usage, from the book's cost book, rounded
+ *                             once; null without a cost book or a cost for the model.
+ * @param margin               {@code amount - cost}; null when cost is.
  */
 public record InvoiceLine(
     String kind,
@@ -36,7 +39,9 @@ public record InvoiceLine(
     String discountPercent,
     BigDecimal amount,
     String adjustmentFor,
-    String band)
+    String band,
+    BigDecimal cost,
+    BigDecimal margin)
 {
     public static final String USAGE = "usage";
     public static final String COMMIT_TRUE_UP = "commit_true_up";
@@ -48,21 +53,29 @@ public record InvoiceLine(
         final BigDecimal amount, final String adjustmentFor)
     {
         return new InvoiceLine(USAGE, model, serviceTier, tokenClass, context, priceFrom, priceEntry, priceScope, quantity,
-            unitPricePerMillion, serviceTierMultiplier, discountPercent, amount, adjustmentFor, null);
+            unitPricePerMillion, serviceTierMultiplier, discountPercent, amount, adjustmentFor, null, null, null);
+    }
+
+    /** @return this line with its cost, and the margin it leaves. */
+    public InvoiceLine withCost(final BigDecimal lineCost)
+    {
+        return new InvoiceLine(kind, model, serviceTier, tokenClass, context, priceFrom, priceEntry, priceScope, quantity,
+            unitPricePerMillion, serviceTierMultiplier, discountPercent, amount, adjustmentFor, band, lineCost,
+            lineCost == null ? null : amount.subtract(lineCost));
     }
 
     /** @return this usage line in a band of volume tiers. */
     public InvoiceLine inBand(final String bandLabel)
     {
         return new InvoiceLine(kind, model, serviceTier, tokenClass, context, priceFrom, priceEntry, priceScope, quantity,
-            unitPricePerMillion, serviceTierMultiplier, discountPercent, amount, adjustmentFor, bandLabel);
+            unitPricePerMillion, serviceTierMultiplier, discountPercent, amount, adjustmentFor, bandLabel, cost, margin);
     }
 
     /** @return a minimum-commitment true-up line of {@code amount} (negative when it gives back a final period's). */
     public static InvoiceLine trueUp(final BigDecimal amount, final String adjustmentFor)
     {
         return new InvoiceLine(COMMIT_TRUE_UP, null, null, null, null, null, null, null, null, null, null, null, amount,
-            adjustmentFor, null);
+            adjustmentFor, null, null, null);
     }
 
     public boolean isUsage()

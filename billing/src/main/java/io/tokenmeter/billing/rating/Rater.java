@@ -14,6 +14,8 @@ import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Collection;
 import java.util.Comparator;
+import java.util.HashMap;
+import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -65,6 +67,56 @@ public final class Rater
         }
     }
 
+    /**
+     * What the provider charges us for each line, from the book's cost book: summed exactly per line key over the
+     * buckets (each at the cost version of its hour, no discount), rounded once with the line.
+     */
+    private static final class Costs
+    {
+        private final PriceBook book;
+        private final String tenant;
+        private final Set<String> warnings;
+        private final Map<LineKey, BigDecimal> exact = new HashMap<>();
+        private final Set<LineKey> unknown = new HashSet<>();
+
+        Costs(final PriceBook book, final String tenant, final Set<String> warnings)
+        {
+            this.book = book;
+            this.tenant = tenant;
+            this.warnings = warnings;
+        }
+
+        void add(final LineKey key, final TenantBucket bucket, final int tokenClass, final long quantity)
+        {
+            if (!book.hasCosts())
+            {
+                return;
+            }
+            final PriceBook.Resolved cost = book.costOf(tenant, bucket.model(), bucket.hour());
+            final BigDecimal rate = cost == null ? null : cost.version().rate(tokenClass, bucket.context() == 1);
+            if (rate == null)
+            {
+                unknown.add(key);
+                warnings.add("model '" + bucket.model() + "' has no " + TokenClass.of(tokenClass).className() + " cost in the "
+                    + "cost book in " + book.currency(tenant) + " for the hour from " + hourText(bucket.hour()) + ": its lines "
+                    + "carry no cost or margin");
+                return;
+            }
+            exact.merge(key, Money.exactAmount(BigInteger.valueOf(quantity), rate, cost.version().multiplier(bucket.tierCode()),
+                BigDecimal.ZERO), BigDecimal::add);
+        }
+
+        /** @return the line's cost, rounded once; null without a cost book or with usage of unknown cost. */
+        BigDecimal of(final LineKey key, final int minorDigits)
+        {
+            if (!book.hasCosts() || unknown.contains(key))
+            {
+                return null;
+            }
+            return Money.round(exact.getOrDefault(key, BigDecimal.ZERO), minorDigits);
+        }
+    }
+
     private Rater()
     {
     }
@@ -89,6 +141,7 @@ public final class Rater
         final Map<LineKey, PriceVersion> versions = new LinkedHashMap<>();
         final Map<LineKey, Bands> bandsOfKey = new LinkedHashMap<>();
         final List<Banded> banded = new ArrayList<>();
+        final Costs costs = new Costs(book, tenant, warnings);
         for (final TenantBucket bucket : buckets)
         {
             if (bucket.saturated())
@@ -136,14 +189,15 @@ public final class Rater
                         version.effectiveFrom(), -1);
                 quantities.merge(key, BigInteger.valueOf(quantity), BigInteger::add);
                 versions.putIfAbsent(key, version);
+                costs.add(key, bucket, c, quantity);
             }
         }
-        placeInBands(banded, billed, quantities, versions, bandsOfKey, adjustmentFor, warnings);
+        placeInBands(banded, billed, quantities, versions, bandsOfKey, costs, adjustmentFor, warnings);
         final BigDecimal discount = book.discountPercent(tenant);
         final int minorDigits = book.minorDigits(tenant);
         final List<InvoiceLine> lines = new ArrayList<>(quantities.size());
         quantities.forEach((key, quantity) -> lines.add(line(key, versions.get(key), bandsOfKey.get(key), quantity, discount,
-            minorDigits, adjustmentFor)));
+            minorDigits, adjustmentFor).withCost(costs.of(key, minorDigits))));
         lines.sort(LINE_ORDER);
         return lines;
     }
@@ -155,7 +209,7 @@ public final class Rater
      */
     private static void placeInBands(final List<Banded> banded, final Map<String, Long> billed,
         final Map<LineKey, BigInteger> quantities, final Map<LineKey, PriceVersion> versions, final Map<LineKey, Bands> bandsOfKey,
-        final String adjustmentFor, final Set<String> warnings)
+        final Costs costs, final String adjustmentFor, final Set<String> warnings)
     {
         // graduated tiers fill in time order: an hour's units take the bands after those of the hours before
         banded.sort(Comparator.comparingLong((Banded b) -> b.bucket().hour()).thenComparing(b -> b.bucket().model())
@@ -182,7 +236,7 @@ public final class Rater
                         + " total of '" + b.price().entryKey() + "' into the volume band " + bands.label(band) + ": the late "
                         + "units are priced in it; the units already billed on the final invoice keep their band");
                 }
-                add(b, band, b.quantity(), quantities, versions, bandsOfKey);
+                add(b, band, b.quantity(), quantities, versions, bandsOfKey, costs);
                 continue;
             }
             long position = before;
@@ -192,7 +246,7 @@ public final class Rater
                 final int band = bands.bandOf(position + 1);
                 final long room = bands.upTo(band) == Long.MAX_VALUE ? left : bands.upTo(band) - position;
                 final long piece = Math.min(left, room);
-                add(b, band, piece, quantities, versions, bandsOfKey);
+                add(b, band, piece, quantities, versions, bandsOfKey, costs);
                 position = saturatingAdd(position, piece);
                 left -= piece;
             }
@@ -201,7 +255,7 @@ public final class Rater
     }
 
     private static void add(final Banded b, final int band, final long quantity, final Map<LineKey, BigInteger> quantities,
-        final Map<LineKey, PriceVersion> versions, final Map<LineKey, Bands> bandsOfKey)
+        final Map<LineKey, PriceVersion> versions, final Map<LineKey, Bands> bandsOfKey, final Costs costs)
     {
         final TenantBucket bucket = b.bucket();
         final LineKey key = new LineKey(bucket.model(), bucket.tierCode(), b.tokenClass(), bucket.context(), b.price().scope(),
@@ -209,6 +263,7 @@ public final class Rater
         quantities.merge(key, BigInteger.valueOf(quantity), BigInteger::add);
         versions.putIfAbsent(key, b.price().version());
         bandsOfKey.putIfAbsent(key, b.bands());
+        costs.add(key, bucket, b.tokenClass(), quantity);
     }
 
     /**

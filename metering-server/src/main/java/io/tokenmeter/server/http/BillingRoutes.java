@@ -68,6 +68,7 @@ final class BillingRoutes
             case PRICES -> ready(billing -> done(json(HttpResponseStatus.OK, g -> writePrices(g, billing.prices()))));
             case PRICES_CHANGE -> ready(billing -> putPrices(billing, http));
             case INVOICE_LISTING -> ready(billing -> listing(billing, uri));
+            case MARGINS -> ready(billing -> margins(billing, uri));
             case INVOICE, FINALIZE -> invoiceRoute(request, uri);
             default -> throw new IllegalArgumentException("not a billing route: " + request.route);
         };
@@ -98,7 +99,9 @@ final class BillingRoutes
             api.metrics().onAuthForbidden();
             return done(error(HttpResponseStatus.FORBIDDEN, "forbidden", forbidden));
         }
-        return ready(billing -> invoice(billing, request.http, uri, tenant, period));
+        // what the providers charge us is for finance (keys that read every tenant), not for the tenant's own keys
+        final boolean costs = request.key.mayReadAllTenants();
+        return ready(billing -> invoice(billing, request.http, uri, tenant, period, costs));
     }
 
     /** Answers 503 while the server is not ready, else the route. */
@@ -117,7 +120,7 @@ final class BillingRoutes
     }
 
     private static CompletableFuture<FullHttpResponse> invoice(final BillingService billing, final FullHttpRequest request, final QueryStringDecoder uri,
-        final String tenant, final YearMonth period)
+        final String tenant, final YearMonth period, final boolean costs)
     {
         final Map<String, List<String>> params = uri.parameters();
         final String unknown = unknownParameter(params, Set.of("format", "basis"));
@@ -134,8 +137,8 @@ final class BillingRoutes
         }
         final boolean basis = "true".equals(single(params, "basis"));
         return answer(billing.invoice(tenant, period), invoice -> csv
-            ? response(HttpResponseStatus.OK, "text/csv; charset=utf-8", InvoiceCsv.render(invoice).getBytes(StandardCharsets.UTF_8))
-            : response(HttpResponseStatus.OK, "application/json", InvoiceJson.toBytes(invoice, basis, false)));
+            ? response(HttpResponseStatus.OK, "text/csv; charset=utf-8", InvoiceCsv.render(invoice, costs).getBytes(StandardCharsets.UTF_8))
+            : response(HttpResponseStatus.OK, "application/json", InvoiceJson.toBytes(invoice, basis, false, costs)));
     }
 
     private static CompletableFuture<FullHttpResponse> finalizeInvoice(final BillingService billing, final String tenant,
@@ -172,6 +175,40 @@ final class BillingRoutes
                 }
                 g.writeStringField("currency", e.currency());
                 g.writeStringField("total", e.total().toPlainString());
+                g.writeEndObject();
+            }
+            g.writeEndArray();
+            g.writeEndObject();
+        }));
+    }
+
+    private static CompletableFuture<FullHttpResponse> margins(final BillingService billing, final QueryStringDecoder uri)
+    {
+        final Map<String, List<String>> params = uri.parameters();
+        final String unknown = unknownParameter(params, Set.of("period"));
+        final YearMonth period = Periods.parse(single(params, "period"));
+        if (unknown != null || period == null)
+        {
+            return done(error(HttpResponseStatus.BAD_REQUEST, "invalid_query",
+                (unknown == null ? "" : unknown + "; ") + "period=YYYY-MM is required, e.g. /v1/margins?period=2026-10"));
+        }
+        final boolean costBook = billing.prices().book().hasCosts();
+        return answer(billing.margins(period), entries -> json(HttpResponseStatus.OK, g ->
+        {
+            g.writeStartObject();
+            g.writeStringField("period", period.toString());
+            g.writeBooleanField("cost_book", costBook);
+            g.writeArrayFieldStart("margins");
+            for (final BillingService.MarginEntry e : entries)
+            {
+                g.writeStartObject();
+                g.writeStringField("tenant", e.tenant());
+                g.writeStringField("model", e.model());
+                g.writeStringField("currency", e.currency());
+                g.writeStringField("amount", e.amount().toPlainString());
+                g.writeStringField("cost", e.cost() == null ? null : e.cost().toPlainString());
+                g.writeStringField("margin", e.margin() == null ? null : e.margin().toPlainString());
+                g.writeStringField("uncosted_amount", e.uncosted().toPlainString());
                 g.writeEndObject();
             }
             g.writeEndArray();

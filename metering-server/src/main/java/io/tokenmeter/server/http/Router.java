@@ -18,6 +18,7 @@ import java.util.List;
  *   GET  /v1/invoices                                INVOICE_LISTING
  *   GET  /v1/invoices/{tenant}/{period}              INVOICE
  *   POST /v1/invoices/{tenant}/{period}/finalize     FINALIZE
+ *   GET  /v1/margins                                 MARGINS
  *   GET  /v1/prices   PUT /v1/prices                 PRICES, PRICES_CHANGE
  *   GET  /health/live  GET /health/ready  GET /metrics
  * </pre>
@@ -33,6 +34,7 @@ final class Router
         INVOICE_LISTING(AccessPolicy.Action.LIST_INVOICES, false),
         INVOICE(AccessPolicy.Action.READ_INVOICE, false),
         FINALIZE(AccessPolicy.Action.FINALIZE, false),
+        MARGINS(AccessPolicy.Action.LIST_INVOICES, false),
         PRICES(AccessPolicy.Action.READ_PRICES, false),
         PRICES_CHANGE(AccessPolicy.Action.CHANGE_PRICES, true),
         LIVE(AccessPolicy.Action.NONE, false),
@@ -93,6 +95,7 @@ final class Router
         add("/v1/invoices", HttpMethod.GET, Route.INVOICE_LISTING);
         add("/v1/invoices/{tenant}/{period}", HttpMethod.GET, Route.INVOICE);
         add("/v1/invoices/{tenant}/{period}/finalize", HttpMethod.POST, Route.FINALIZE);
+        add("/v1/margins", HttpMethod.GET, Route.MARGINS);
         add("/v1/prices", HttpMethod.GET, Route.PRICES);
         add("/v1/prices", HttpMethod.PUT, Route.PRICES_CHANGE);
         add("/health/live", HttpMethod.GET, Route.LIVE);

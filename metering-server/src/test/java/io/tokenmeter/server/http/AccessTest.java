@@ -123,6 +123,7 @@ class AccessTest
             case "`GET /v1/invoices/acme/{period}`" -> as.get("/v1/invoices/acme/" + PERIOD);
             case "`GET /v1/invoices/globex/{period}`" -> as.get("/v1/invoices/globex/" + PERIOD);
             case "`GET /v1/invoices?period={period}`" -> as.get("/v1/invoices?period=" + PERIOD);
+            case "`GET /v1/margins?period={period}`" -> as.get("/v1/margins?period=" + PERIOD);
             case "`POST /v1/invoices/acme/{period}/finalize`" -> as.post("/v1/invoices/acme/" + PERIOD + "/finalize", null, "");
             case "`POST /v1/invoices/globex/{period}/finalize`" -> as.post("/v1/invoices/globex/" + PERIOD + "/finalize", null, "");
             case "`GET /v1/prices`" -> as.get("/v1/prices");
@@ -170,11 +171,41 @@ class AccessTest
     }
 
     @Test
+    void costsAndMarginsAreShownOnlyToKeysThatReadEveryTenant() throws Exception
+    {
+        start(Map.of());
+        final String book = "{\"currency\":\"USD\",\"models\":{\"m*\":[{\"effective_from\":\"2024-01-01T00:00:00Z\","
+            + "\"per_million\":{\"input\":\"1.00\",\"output\":\"2.00\"}}]},\"cost\":{\"currency\":\"USD\",\"models\":{\"m*\":["
+            + "{\"effective_from\":\"2024-01-01T00:00:00Z\",\"per_million\":{\"input\":\"0.40\",\"output\":\"0.90\"}}]}}}";
+        assertEquals(200, as("admin").put("/v1/prices", "application/json", book).status());
+        final Client.Answer posted = as("ingest acme").post("/v1/events", "application/json", "{\"id\":\"c1\",\"tenant\":\"acme\","
+            + "\"model\":\"m1\",\"timestamp\":\"" + IN_PERIOD + "\",\"input_tokens\":5000000}");
+        assertEquals(202, posted.status(), posted.body());
+        final JsonNode finance = as("read *").get("/v1/invoices/acme/" + PERIOD).json().get("lines").get(0);
+        assertEquals("5.00", finance.get("amount").asText());
+        assertEquals("2.00", finance.get("cost").asText(), finance.toString());
+        assertEquals("3.00", finance.get("margin").asText());
+        final JsonNode own = as("read acme").get("/v1/invoices/acme/" + PERIOD).json().get("lines").get(0);
+        assertEquals("5.00", own.get("amount").asText());
+        assertFalse(own.has("cost") || own.has("margin"), "the tenant's own key does not see our cost: " + own);
+        final String ownCsv = as("read acme").get("/v1/invoices/acme/" + PERIOD + "?format=csv").body();
+        assertTrue(ownCsv.contains(",5.00,,,USD,") && !ownCsv.contains("2.00"), ownCsv);
+        final JsonNode margins = as("read *").get("/v1/margins?period=" + PERIOD).json();
+        assertTrue(margins.get("cost_book").asBoolean());
+        assertEquals(1, margins.get("margins").size(), margins.toString());
+        final JsonNode row = margins.get("margins").get(0);
+        assertEquals("acme m1 USD 5.00 2.00 3.00 0.00", String.join(" ", row.get("tenant").asText(), row.get("model").asText(),
+            row.get("currency").asText(), row.get("amount").asText(), row.get("cost").asText(), row.get("margin").asText(),
+            row.get("uncosted_amount").asText()));
+        assertEquals(400, as("read *").get("/v1/margins").status());
+    }
+
+    @Test
     void everyRouteAnswersEveryKeyAsTheDocsTableSays() throws Exception
     {
         start(Map.of());
         final List<List<String>> table = accessTable();
-        assertEquals(17, table.size(), "every guarded and open route has a row");
+        assertEquals(18, table.size(), "every guarded and open route has a row");
         final Map<String, Integer> expectedInput = new LinkedHashMap<>(Map.of("acme", 0, "globex", 0));
         int priceChanges = 0;
         for (int r = 0; r < table.size(); r++)
