@@ -90,6 +90,7 @@ public final class EventParser implements UsageFields.IgnoredField
     private final UsageMapper mapper = new UsageMapper();
     private final UsageMapper.Problems usageProblems = this::usageProblem;
     private final String[] ignoredFormat = new String[MAX_IGNORED_FIELDS];
+    private final String[] ignoredOuter = new String[MAX_IGNORED_FIELDS];
     private final String[] ignoredParent = new String[MAX_IGNORED_FIELDS];
     private final String[] ignoredName = new String[MAX_IGNORED_FIELDS];
     private final int[] ignoredCount = new int[MAX_IGNORED_FIELDS];
@@ -590,13 +591,13 @@ public final class EventParser implements UsageFields.IgnoredField
 
     /** Tallies a usage field the mapping ignored (called by {@link UsageFields#forEachIgnored}). */
     @Override
-    public void onIgnored(final String parentName, final String field)
+    public void onIgnored(final String outerName, final String parentName, final String field)
     {
         final String format = usageFormat.jsonName();
         for (int i = 0; i < ignoredDistinct; i++)
         {
-            if (ignoredFormat[i] == format && field.equals(ignoredName[i])
-                && (parentName == null ? ignoredParent[i] == null : parentName.equals(ignoredParent[i])))
+            if (ignoredFormat[i] == format && field.equals(ignoredName[i]) && same(parentName, ignoredParent[i])
+                && same(outerName, ignoredOuter[i]))
             {
                 ignoredCount[i]++;
                 return;
@@ -608,10 +609,16 @@ public final class EventParser implements UsageFields.IgnoredField
             return;
         }
         ignoredFormat[ignoredDistinct] = format;
+        ignoredOuter[ignoredDistinct] = outerName;
         ignoredParent[ignoredDistinct] = parentName;
         ignoredName[ignoredDistinct] = field;
         ignoredCount[ignoredDistinct] = 1;
         ignoredDistinct++;
+    }
+
+    private static boolean same(final String a, final String b)
+    {
+        return a == null ? b == null : a.equals(b);
     }
 
     /** Receives the tally of ignored usage fields of the last request. */
@@ -627,7 +634,8 @@ public final class EventParser implements UsageFields.IgnoredField
     {
         for (int i = 0; i < ignoredDistinct; i++)
         {
-            consumer.onIgnored(ignoredFormat[i], UsageFields.path(ignoredParent[i], ignoredName[i]), ignoredCount[i]);
+            consumer.onIgnored(ignoredFormat[i], UsageFields.path(ignoredOuter[i], ignoredParent[i], ignoredName[i]),
+                ignoredCount[i]);
         }
         if (ignoredOther > 0)
         {
@@ -1224,6 +1232,7 @@ public final class EventParser implements UsageFields.IgnoredField
         for (int i = 0; i < ignoredDistinct; i++)
         {
             ignoredFormat[i] = null;
+            ignoredOuter[i] = null;
             ignoredParent[i] = null;
             ignoredName[i] = null;
         }

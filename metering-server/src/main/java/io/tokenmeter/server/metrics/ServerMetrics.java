@@ -38,7 +38,7 @@ public final class ServerMetrics implements AutoCloseable
 
     /** Most distinct (format, field) series of ignored usage fields. */
     public static final int MAX_IGNORED_FIELD_SERIES = 200;
-    private static final Pattern PLAIN_FIELD = Pattern.compile("[A-Za-z0-9_]{1,64}(\\.[A-Za-z0-9_]{1,64})?");
+    private static final Pattern PLAIN_FIELD = Pattern.compile("[A-Za-z0-9_]{1,64}(\\.[A-Za-z0-9_]{1,64}){0,2}");
 
     private final PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
     private final AtomicReferenceArray<Counter> requestsByStatus = new AtomicReferenceArray<>(600);

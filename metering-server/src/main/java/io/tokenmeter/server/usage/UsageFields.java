@@ -6,11 +6,12 @@ import com.fasterxml.jackson.core.JsonToken;
 import java.io.IOException;
 
 /**
- * A usage object read as it arrived, flattened to two levels ({@code prompt_tokens},
- * {@code prompt_tokens_details.cached_tokens}), before its format is known: an event may name its
- * {@code usage_format} after its {@code usage}. Deeper values and arrays are kept as one entry of their kind. Field
- * names are the parser's canonical strings, so reading allocates nothing but the text of string values. Reused; one
- * instance per parser.
+ * A usage object read as it arrived, flattened to three levels ({@code prompt_tokens},
+ * {@code prompt_tokens_details.cached_tokens}, {@code prompt_tokens_details.cache_creation.ephemeral_5m_input_tokens}),
+ * before its format is known: an event may name its {@code usage_format} after its {@code usage}. Deeper values and
+ * arrays are kept as one entry of their kind. Each entry names its parent and its parent's parent ({@code outer}), null
+ * above the top. Field names are the parser's canonical strings, so reading allocates nothing but the text of string
+ * values. Reused; one instance per parser.
  */
 public final class UsageFields
 {
@@ -26,6 +27,7 @@ public final class UsageFields
     static final byte OBJECT = 7;
     static final byte ARRAY = 8;
 
+    final String[] outer = new String[MAX_FIELDS];
     final String[] parent = new String[MAX_FIELDS];
     final String[] name = new String[MAX_FIELDS];
     final byte[] kind = new byte[MAX_FIELDS];
@@ -38,6 +40,7 @@ public final class UsageFields
     {
         for (int i = 0; i < count; i++)
         {
+            outer[i] = null;
             parent[i] = null;
             name[i] = null;
             text[i] = null;
@@ -55,66 +58,87 @@ public final class UsageFields
     {
         clear();
         String problem = null;
-        JsonToken token;
-        while ((token = parser.nextToken()) != JsonToken.END_OBJECT)
+        while (parser.nextToken() != JsonToken.END_OBJECT)
         {
             final String field = parser.currentName();
             final JsonToken value = parser.nextToken();
             if (value == JsonToken.START_OBJECT)
             {
-                problem = first(problem, add(null, field, OBJECT, 0, null));
-                JsonToken inner;
-                while ((inner = parser.nextToken()) != JsonToken.END_OBJECT)
-                {
-                    final String child = parser.currentName();
-                    problem = first(problem, scalar(parser, field, child, parser.nextToken()));
-                }
+                problem = first(problem, add(null, null, field, OBJECT, 0, null));
+                problem = first(problem, readObject(parser, field));
             }
             else
             {
-                problem = first(problem, scalar(parser, null, field, value));
+                problem = first(problem, scalar(parser, null, null, field, value));
             }
         }
         return problem;
     }
 
-    private String scalar(final JsonParser parser, final String parentName, final String field, final JsonToken token)
-        throws IOException
+    /** Reads the fields of the top-level object {@code parentName}, and those of its objects, to its end. */
+    private String readObject(final JsonParser parser, final String parentName) throws IOException
+    {
+        String problem = null;
+        while (parser.nextToken() != JsonToken.END_OBJECT)
+        {
+            final String field = parser.currentName();
+            final JsonToken value = parser.nextToken();
+            if (value == JsonToken.START_OBJECT)
+            {
+                problem = first(problem, add(null, parentName, field, OBJECT, 0, null));
+                while (parser.nextToken() != JsonToken.END_OBJECT)
+                {
+                    final String child = parser.currentName();
+                    problem = first(problem, scalar(parser, parentName, field, child, parser.nextToken()));
+                }
+            }
+            else
+            {
+                problem = first(problem, scalar(parser, null, parentName, field, value));
+            }
+        }
+        return problem;
+    }
+
+    private String scalar(final JsonParser parser, final String outerName, final String parentName, final String field,
+        final JsonToken token) throws IOException
     {
         switch (token)
         {
             case VALUE_NUMBER_INT:
                 return parser.getNumberType() == JsonParser.NumberType.BIG_INTEGER
-                    ? add(parentName, field, BIG, 0, null)
-                    : add(parentName, field, INT, parser.getLongValue(), null);
+                    ? add(outerName, parentName, field, BIG, 0, null)
+                    : add(outerName, parentName, field, INT, parser.getLongValue(), null);
             case VALUE_NUMBER_FLOAT:
-                return add(parentName, field, FLOAT, 0, null);
+                return add(outerName, parentName, field, FLOAT, 0, null);
             case VALUE_STRING:
-                return add(parentName, field, STRING, 0, parser.getText());
+                return add(outerName, parentName, field, STRING, 0, parser.getText());
             case VALUE_TRUE:
             case VALUE_FALSE:
-                return add(parentName, field, BOOL, 0, null);
+                return add(outerName, parentName, field, BOOL, 0, null);
             case VALUE_NULL:
-                return add(parentName, field, NULL, 0, null);
+                return add(outerName, parentName, field, NULL, 0, null);
             case START_OBJECT:
                 parser.skipChildren();
-                return add(parentName, field, OBJECT, 0, null);
+                return add(outerName, parentName, field, OBJECT, 0, null);
             default:
                 parser.skipChildren();
-                return add(parentName, field, ARRAY, 0, null);
+                return add(outerName, parentName, field, ARRAY, 0, null);
         }
     }
 
-    private String add(final String parentName, final String field, final byte kind, final long number, final String string)
+    private String add(final String outerName, final String parentName, final String field, final byte kind, final long number,
+        final String string)
     {
-        if (find(parentName, field) >= 0)
+        if (find(outerName, parentName, field) >= 0)
         {
-            return path(parentName, field) + " appears more than once";
+            return path(outerName, parentName, field) + " appears more than once";
         }
         if (count == MAX_FIELDS)
         {
             return "has more than " + MAX_FIELDS + " fields";
         }
+        outer[count] = outerName;
         parent[count] = parentName;
         name[count] = field;
         this.kind[count] = kind;
@@ -129,23 +153,26 @@ public final class UsageFields
     @FunctionalInterface
     public interface IgnoredField
     {
-        /** @param parentName the enclosing object's name, or null at the top of the usage object. */
-        void onIgnored(String parentName, String field);
+        /**
+         * @param outerName  the enclosing object's own parent, or null.
+         * @param parentName the enclosing object's name, or null at the top of the usage object.
+         */
+        void onIgnored(String outerName, String parentName, String field);
     }
 
     /**
-     * Reports every field the mapping left unused that carries something: scalars, arrays and deeper objects by their
-     * path; an unused object by its fields, or by its own name when it is empty. A zero or null count carries nothing
-     * to bill (OpenAI sends {@code audio_tokens: 0} on every response), so it is not reported.
+     * Reports every field the mapping left unused that carries something: scalars, arrays and the deepest objects by
+     * their path; an unused object by its fields, or by its own name when it is empty. A zero or null count carries
+     * nothing to bill (OpenAI sends {@code audio_tokens: 0} on every response), so it is not reported.
      */
     public void forEachIgnored(final IgnoredField consumer)
     {
         for (int i = 0; i < count; i++)
         {
             final boolean empty = kind[i] == NULL || kind[i] == INT && value[i] == 0;
-            if (!used[i] && !empty && !(parent[i] == null && kind[i] == OBJECT && hasChildren(i)))
+            if (!used[i] && !empty && !(kind[i] == OBJECT && hasChildren(i)))
             {
-                consumer.onIgnored(parent[i], name[i]);
+                consumer.onIgnored(outer[i], parent[i], name[i]);
             }
         }
     }
@@ -153,9 +180,15 @@ public final class UsageFields
     /** @return the entry of {@code parent.name} ({@code parent} null at the top), or -1. */
     int find(final String parentName, final String field)
     {
+        return find(null, parentName, field);
+    }
+
+    /** @return the entry of {@code outer.parent.name} (null where a level is absent), or -1. */
+    int find(final String outerName, final String parentName, final String field)
+    {
         for (int i = 0; i < count; i++)
         {
-            if (field.equals(name[i]) && (parentName == null ? parent[i] == null : parentName.equals(parent[i])))
+            if (field.equals(name[i]) && same(parentName, parent[i]) && same(outerName, outer[i]))
             {
                 return i;
             }
@@ -163,12 +196,12 @@ public final class UsageFields
         return -1;
     }
 
-    /** @return true if the top-level entry {@code i} is an object with at least one field. */
+    /** @return true if entry {@code i} is an object whose fields were read (one at the top or one level down). */
     boolean hasChildren(final int i)
     {
         for (int j = i + 1; j < count; j++)
         {
-            if (name[i].equals(parent[j]))
+            if (name[i].equals(parent[j]) && same(parent[i], outer[j]))
             {
                 return true;
             }
@@ -176,10 +209,21 @@ public final class UsageFields
         return false;
     }
 
+    private static boolean same(final String a, final String b)
+    {
+        return a == null ? b == null : a.equals(b);
+    }
+
     /** @return {@code parent.field}, or {@code field} at the top. */
     public static String path(final String parentName, final String field)
     {
         return parentName == null ? field : parentName + "." + field;
+    }
+
+    /** @return {@code outer.parent.field}, without the levels that are null. */
+    public static String path(final String outerName, final String parentName, final String field)
+    {
+        return outerName == null ? path(parentName, field) : outerName + "." + parentName + "." + field;
     }
 
     private static String first(final String current, final String next)

@@ -7,10 +7,16 @@ public enum UsageFormat
     OPENAI_RESPONSES("openai_responses"),
     ANTHROPIC("anthropic"),
     GEMINI("gemini"),
-    BEDROCK("bedrock");
+    BEDROCK("bedrock"),
+    DEEPSEEK("deepseek"),
+    DASHSCOPE("dashscope"),
+    MOONSHOT("moonshot"),
+    ZHIPU("zhipu"),
+    VOLCENGINE_ARK("volcengine_ark");
 
     /** The accepted values, for error messages. */
-    public static final String NAMES = "openai_chat, openai_responses, anthropic, gemini, bedrock";
+    public static final String NAMES = "openai_chat, openai_responses, anthropic, gemini, bedrock, deepseek, dashscope, "
+        + "moonshot, zhipu, volcengine_ark";
 
     private static final UsageFormat[] ALL = values();
 

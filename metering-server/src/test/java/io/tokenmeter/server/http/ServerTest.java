@@ -238,6 +238,56 @@ class ServerTest
     }
 
     @Test
+    void everyChineseProviderFormatIsBilledAsItsProviderBillsThroughTheWholeServer()
+    {
+        start(Map.of());
+        final String t = "\"timestamp\":\"2026-11-20T08:00:00Z\",\"usage_format\":";
+        final String batch = "[" + event("ds-1", "cn", "deepseek-chat", t + "\"deepseek\",\"usage\":{\"prompt_tokens\":2386,"
+                + "\"completion_tokens\":152,\"total_tokens\":2538,\"prompt_tokens_details\":{\"cached_tokens\":2304},"
+                + "\"prompt_cache_hit_tokens\":2304,\"prompt_cache_miss_tokens\":82}") + ","
+            + event("qw-1", "cn", "qwen3.6-plus", t + "\"dashscope\",\"usage\":{\"prompt_tokens\":29719,\"completion_tokens\":435,"
+                + "\"total_tokens\":30154,\"completion_tokens_details\":{\"reasoning_tokens\":382},\"prompt_tokens_details\":"
+                + "{\"cache_creation\":{\"ephemeral_5m_input_tokens\":29713,\"ephemeral_9m_input_tokens\":7},"
+                + "\"cache_creation_input_tokens\":29713,\"cache_type\":\"ephemeral\",\"cached_tokens\":0}}") + ","
+            + event("km-1", "cn", "kimi-k2.6", t + "\"moonshot\",\"usage\":{\"prompt_tokens\":2187,\"completion_tokens\":96,"
+                + "\"total_tokens\":2283,\"cached_tokens\":2048}") + ","
+            + event("glm-1", "cn", "glm-4.6", t + "\"zhipu\",\"usage\":{\"prompt_tokens\":1520,\"completion_tokens\":310,"
+                + "\"total_tokens\":1830,\"prompt_tokens_details\":{\"cached_tokens\":1280}}") + ","
+            + event("ark-1", "cn", "doubao-seed-1-6", t + "\"volcengine_ark\",\"usage\":{\"prompt_tokens\":812,"
+                + "\"completion_tokens\":2304,\"total_tokens\":3116,\"prompt_tokens_details\":{\"cached_tokens\":512,"
+                + "\"provisioned_tokens\":812},\"completion_tokens_details\":{\"reasoning_tokens\":1850},\"service_tier\":\"scale\"}")
+            + "]";
+        assertCounts(ingest("application/json", batch), 5, 0, 0);
+        final JsonNode rows = usage("tenant=cn&from=2026-11-20T08:00:00Z&to=2026-11-20T09:00:00Z&granularity=total"
+            + "&group_by=model,service_tier").get("rows");
+        final Map<String, List<Long>> byModel = new TreeMap<>();
+        for (final JsonNode row : rows)
+        {
+            final List<Long> classes = new ArrayList<>();
+            for (final String name : CLASSES)
+            {
+                classes.add(row.get(name).asLong());
+            }
+            byModel.put(row.get("model").asText() + " " + row.get("service_tier").asText(), classes);
+        }
+        assertEquals(Map.of(
+            "deepseek-chat standard", List.of(82L, 2304L, 0L, 0L, 152L, 0L),
+            "qwen3.6-plus standard", List.of(6L, 0L, 29713L, 0L, 435L, 382L),
+            "kimi-k2.6 standard", List.of(139L, 2048L, 0L, 0L, 96L, 0L),
+            "glm-4.6 standard", List.of(240L, 1280L, 0L, 0L, 310L, 0L),
+            "doubao-seed-1-6 priority", List.of(300L, 512L, 0L, 0L, 2304L, 1850L)), byModel, rows.toString());
+        final String metrics = client.get("/metrics").body();
+        assertTrue(metrics.contains("tokenmeter_usage_fields_ignored_total{field=\"prompt_tokens_details.provisioned_tokens\","
+            + "format=\"volcengine_ark\"} 1.0"), metrics);
+        assertTrue(metrics.contains("tokenmeter_usage_fields_ignored_total{field=\"prompt_tokens_details.cache_creation."
+            + "ephemeral_9m_input_tokens\",format=\"dashscope\"} 1.0"), metrics);
+        final Client.Answer refused = client.post("/v1/events", "application/json", event("ds-2", "cn", "deepseek-chat", t
+            + "\"deepseek\",\"usage\":{\"prompt_tokens\":100,\"prompt_cache_hit_tokens\":90,\"prompt_cache_miss_tokens\":100}"));
+        assertEquals(400, refused.status(), refused.body());
+        assertEquals("usage.prompt_cache_hit_tokens", refused.json().get("details").get(0).get("field").asText(), refused.body());
+    }
+
+    @Test
     void gracefulRestartKeepsCountsAndDedup()
     {
         start(Map.of());

@@ -19,7 +19,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
  * The examples of docs/usage/FORMAT.md are the golden tests: each marked provider response's usage object goes through
- * the parser as an event of that format, and must become the classes (or the refusal) the page shows under it.
+ * the parser as an event of that format, and must become the classes (or the refusal) the page shows under it. The
+ * marker's {@code usage=} path may step into arrays by index ({@code choices.0.usage}).
  */
 class ProviderUsageGoldenTest
 {
@@ -47,9 +48,10 @@ class ProviderUsageGoldenTest
             JsonNode usage = golden.response();
             for (final String step : golden.usagePath().split("\\."))
             {
-                usage = usage.get(step);
-                assertTrue(usage != null && usage.isObject(), "the response has " + golden.usagePath());
+                usage = usage.isArray() && step.chars().allMatch(Character::isDigit) ? usage.get(Integer.parseInt(step)) : usage.get(step);
+                assertTrue(usage != null && (usage.isObject() || usage.isArray()), "the response has " + golden.usagePath());
             }
+            assertTrue(usage.isObject(), "the response's " + golden.usagePath() + " is an object");
             final UsageEvents.Mapped mapped = events.map(golden.format(), usage);
             if (golden.refused())
             {

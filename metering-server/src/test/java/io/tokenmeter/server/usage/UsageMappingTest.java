@@ -123,6 +123,214 @@ class UsageMappingTest
     }
 
     @Test
+    void deepseekCacheHitIsNotBilledAsInput()
+    {
+        assertClasses(ok("deepseek", "{\"prompt_tokens\":2386,\"completion_tokens\":152,\"total_tokens\":2538,"
+            + "\"prompt_tokens_details\":{\"cached_tokens\":2304},\"prompt_cache_hit_tokens\":2304,\"prompt_cache_miss_tokens\":82}"),
+            82, 2304, 0, 0, 152, 0);
+    }
+
+    @Test
+    void deepseekObjectSentAsOpenaiChatStillMapsAsOpenAiDoesAndItsSplitIsCountedAsIgnored()
+    {
+        final String usage = "{\"prompt_tokens\":2386,\"completion_tokens\":152,\"prompt_tokens_details\":{\"cached_tokens\":2304},"
+            + "\"prompt_cache_hit_tokens\":2304,\"prompt_cache_miss_tokens\":82}";
+        assertEquals(ok("deepseek", usage).classes(), ok("openai_chat", usage).classes());
+        assertEquals(Map.of("openai_chat prompt_cache_hit_tokens", 1, "openai_chat prompt_cache_miss_tokens", 1), events.ignored());
+        ok("deepseek", usage);
+        assertEquals(Map.of(), events.ignored(), "the deepseek mapping uses both");
+    }
+
+    @Test
+    void deepseekHitsReportedTwiceMustAgree()
+    {
+        assertEquals(new Problem(0, "usage.prompt_tokens_details.cached_tokens",
+                "prompt_tokens_details.cached_tokens (100) is not prompt_cache_hit_tokens (2304): both count the prompt's cache hits, "
+                    + "so they must agree"),
+            refused("deepseek", "{\"prompt_tokens\":2386,\"prompt_tokens_details\":{\"cached_tokens\":100},"
+                + "\"prompt_cache_hit_tokens\":2304,\"prompt_cache_miss_tokens\":82}"));
+    }
+
+    @Test
+    void deepseekSplitMustAddUpToThePromptEvenWhenHalfOfItIsMissing()
+    {
+        assertEquals("prompt_cache_hit_tokens (2304) + prompt_cache_miss_tokens (0) = 2304 is not prompt_tokens (2386): DeepSeek "
+            + "splits the prompt into cache hits and misses", refused("deepseek", "{\"prompt_tokens\":2386,\"prompt_cache_hit_tokens\":2304}").message());
+        assertClasses(ok("deepseek", "{\"prompt_tokens\":90,\"prompt_cache_miss_tokens\":90}"), 90, 0, 0, 0, 0, 0);
+    }
+
+    @Test
+    void deepseekReasonerReasoningIsInsideCompletionTokens()
+    {
+        assertClasses(ok("deepseek", "{\"prompt_tokens\":31,\"completion_tokens\":1288,\"total_tokens\":1319,"
+            + "\"completion_tokens_details\":{\"reasoning_tokens\":1102},\"prompt_cache_hit_tokens\":0,\"prompt_cache_miss_tokens\":31}"),
+            31, 0, 0, 0, 1288, 1102);
+        assertEquals("reasoning_tokens (1289) is greater than completion_tokens (1288): DeepSeek counts them inside completion_tokens",
+            refused("deepseek", "{\"prompt_tokens\":31,\"completion_tokens\":1288,\"completion_tokens_details\":"
+                + "{\"reasoning_tokens\":1289}}").message());
+    }
+
+    @Test
+    void dashscopeCacheHitsAndWritesAreInsideThePromptCount()
+    {
+        assertClasses(ok("dashscope", "{\"prompt_tokens\":3000,\"completion_tokens\":10,\"total_tokens\":3010,"
+            + "\"prompt_tokens_details\":{\"cached_tokens\":1200,\"cache_creation_input_tokens\":300,\"cache_type\":\"ephemeral\","
+            + "\"cache_creation\":{\"ephemeral_5m_input_tokens\":300}}}"), 1500, 1200, 300, 0, 10, 0);
+    }
+
+    @Test
+    void dashscopeCacheCreationWithoutItsBreakdownIsAFiveMinuteWriteAndAOneHourPartIsAClassApart()
+    {
+        assertClasses(ok("dashscope", "{\"prompt_tokens\":1613,\"completion_tokens\":5,\"prompt_tokens_details\":"
+            + "{\"cache_creation_input_tokens\":1605,\"cached_tokens\":0}}"), 8, 0, 1605, 0, 5, 0);
+        assertClasses(ok("dashscope", "{\"prompt_tokens\":1000,\"prompt_tokens_details\":{\"cache_creation_input_tokens\":900,"
+            + "\"cache_creation\":{\"ephemeral_5m_input_tokens\":400,\"ephemeral_1h_input_tokens\":500}}}"), 100, 0, 400, 500, 0, 0);
+        assertEquals(new Problem(0, "usage.prompt_tokens_details.cache_creation_input_tokens",
+                "cache_creation_input_tokens (900) is not cache_creation.ephemeral_5m_input_tokens (400) + "
+                    + "cache_creation.ephemeral_1h_input_tokens (0) = 400"),
+            refused("dashscope", "{\"prompt_tokens\":1000,\"prompt_tokens_details\":{\"cache_creation_input_tokens\":900,"
+                + "\"cache_creation\":{\"ephemeral_5m_input_tokens\":400}}}"));
+        assertEquals(new Problem(0, "usage.prompt_tokens_details.cache_creation.ephemeral_5m_input_tokens", "must be a non-negative integer"),
+            refused("dashscope", "{\"prompt_tokens\":1000,\"prompt_tokens_details\":{\"cache_creation\":{\"ephemeral_5m_input_tokens\":\"4\"}}}"));
+        assertEquals(new Problem(0, "usage.prompt_tokens_details.cache_creation", "must be an object"),
+            refused("dashscope", "{\"prompt_tokens\":1000,\"prompt_tokens_details\":{\"cache_creation\":400}}"));
+    }
+
+    @Test
+    void dashscopeNativeModeTakesInputAndOutputTokensWithReasoningInsideTheOutput()
+    {
+        assertClasses(ok("dashscope", "{\"input_tokens\":3019,\"output_tokens\":101,\"total_tokens\":3120,"
+            + "\"prompt_tokens_details\":{\"cached_tokens\":2048},\"output_tokens_details\":{\"reasoning_tokens\":60}}"),
+            971, 2048, 0, 0, 101, 60);
+        assertEquals("usage.total_tokens", refused("dashscope", "{\"input_tokens\":28,\"output_tokens\":3,\"total_tokens\":32}").field());
+    }
+
+    @Test
+    void dashscopeCachedTokensAtTheTopOfAVisionUsageAreReadAndMustAgreeWithTheDetails()
+    {
+        assertClasses(ok("dashscope", "{\"input_tokens\":1292,\"output_tokens\":87,\"total_tokens\":1379,\"image_tokens\":1249,"
+            + "\"cached_tokens\":1152}"), 140, 1152, 0, 0, 87, 0);
+        assertClasses(ok("dashscope", "{\"input_tokens\":1524,\"output_tokens\":10,\"input_tokens_details\":{\"cached_tokens\":1305}}"),
+            219, 1305, 0, 0, 10, 0);
+        assertEquals(new Problem(0, "usage.cached_tokens", "cached_tokens (1152) is not prompt_tokens_details.cached_tokens (0): both count "
+                + "the prompt's cache hits, so they must agree"),
+            refused("dashscope", "{\"input_tokens\":1292,\"cached_tokens\":1152,\"prompt_tokens_details\":{\"cached_tokens\":0}}"));
+        assertEquals("usage.input_tokens_details.cached_tokens", refused("dashscope", "{\"input_tokens\":1292,"
+            + "\"input_tokens_details\":{\"cached_tokens\":5},\"prompt_tokens_details\":{\"cached_tokens\":6}}").field());
+        assertEquals("cached_tokens (1300) is greater than input_tokens (1292): DashScope counts them inside input_tokens",
+            refused("dashscope", "{\"input_tokens\":1292,\"cached_tokens\":1300}").message());
+    }
+
+    @Test
+    void dashscopeModalityPartsAreInsideThePromptAndCountedAsIgnoredNotBilledAgain()
+    {
+        final UsageEvents.Mapped mapped = ok("dashscope", "{\"input_tokens\":1292,\"output_tokens\":87,\"input_tokens_details\":"
+            + "{\"text_tokens\":43,\"image_tokens\":1249},\"output_tokens_details\":{\"text_tokens\":87},\"image_tokens\":1249,"
+            + "\"characters\":0}");
+        assertClasses(mapped, 1292, 0, 0, 0, 87, 0);
+        assertEquals(Map.of("dashscope input_tokens_details.text_tokens", 1, "dashscope input_tokens_details.image_tokens", 1,
+            "dashscope output_tokens_details.text_tokens", 1, "dashscope image_tokens", 1), events.ignored());
+    }
+
+    @Test
+    void dashscopeExplicitCacheTypeIsCountedAsIgnoredBecauseItsHitsArePricedApartFromImplicitOnes()
+    {
+        assertClasses(ok("dashscope", "{\"prompt_tokens\":1620,\"prompt_tokens_details\":{\"cache_creation_input_tokens\":0,"
+            + "\"cache_type\":\"ephemeral\",\"cached_tokens\":1605}}"), 15, 1605, 0, 0, 0, 0);
+        assertEquals(Map.of("dashscope prompt_tokens_details.cache_type", 1), events.ignored());
+        ok("dashscope", "{\"prompt_tokens\":1620,\"prompt_tokens_details\":{\"cached_tokens\":1605}}");
+        assertEquals(Map.of(), events.ignored(), "an implicit hit has no cache_type");
+    }
+
+    @Test
+    void dashscopeIsEitherCompatibleOrNativeMode()
+    {
+        assertEquals("usage.input_tokens", refused("dashscope", "{\"prompt_tokens\":1,\"input_tokens\":1}").field());
+        assertEquals(new Problem(0, "usage.prompt_tokens", "is required in this usage format (input_tokens in DashScope's native mode)"),
+            refused("dashscope", "{\"output_tokens\":5}"));
+        assertEquals("usage.prompt_tokens", refused("dashscope", "{\"prompt_tokens\":null,\"completion_tokens\":5}").field());
+    }
+
+    @Test
+    void moonshotTopLevelCachedTokensAreCacheReadsInsideThePrompt()
+    {
+        final String usage = "{\"prompt_tokens\":2187,\"completion_tokens\":96,\"total_tokens\":2283,\"cached_tokens\":2048}";
+        assertClasses(ok("moonshot", usage), 139, 2048, 0, 0, 96, 0);
+        assertClasses(ok("openai_chat", usage), 2187, 0, 0, 0, 96, 0);
+        assertEquals(Map.of("openai_chat cached_tokens", 1), events.ignored(), "sent as openai_chat, the hits show as ignored");
+        assertClasses(ok("moonshot", "{\"prompt_tokens\":2187,\"prompt_tokens_details\":{\"cached_tokens\":2048}}"), 139, 2048, 0, 0, 0, 0);
+    }
+
+    @Test
+    void moonshotCacheHitsReportedInBothPlacesMustAgree()
+    {
+        assertClasses(ok("moonshot", "{\"prompt_tokens\":1536,\"cached_tokens\":1280,\"prompt_tokens_details\":{\"cached_tokens\":1280}}"),
+            256, 1280, 0, 0, 0, 0);
+        assertEquals("usage.prompt_tokens_details.cached_tokens",
+            refused("moonshot", "{\"prompt_tokens\":1536,\"cached_tokens\":1280,\"prompt_tokens_details\":{\"cached_tokens\":1279}}").field());
+        assertEquals("usage.cached_tokens", refused("moonshot", "{\"prompt_tokens\":10,\"cached_tokens\":11}").field());
+    }
+
+    @Test
+    void zhipuCachedTokensAreInsidePromptTokensAndTotalCallsIsNotBilled()
+    {
+        assertClasses(ok("zhipu", "{\"prompt_tokens\":1520,\"completion_tokens\":310,\"total_tokens\":1830,\"total_calls\":1,"
+            + "\"prompt_tokens_details\":{\"cached_tokens\":1280},\"completion_tokens_details\":{\"reasoning_tokens\":200}}"),
+            240, 1280, 0, 0, 310, 200);
+        assertEquals(Map.of("zhipu total_calls", 1), events.ignored());
+        assertEquals("usage.total_tokens", refused("zhipu", "{\"prompt_tokens\":1,\"completion_tokens\":1,\"total_tokens\":3}").field());
+    }
+
+    @Test
+    void arkScaleTierIsBilledAsPriorityAndDefaultAsStandard()
+    {
+        assertEquals("priority", ok("volcengine_ark", "{\"prompt_tokens\":1,\"completion_tokens\":1,\"service_tier\":\"scale\"}").tier());
+        assertEquals("standard", ok("volcengine_ark", "{\"prompt_tokens\":1,\"completion_tokens\":1,\"service_tier\":\"default\"}").tier());
+        assertEquals("standard", ok("volcengine_ark", "{\"prompt_tokens\":1,\"service_tier\":null}").tier());
+        assertEquals(new Problem(0, "usage.service_tier", "must be default or scale: the tier Ark's response says served the request"),
+            refused("volcengine_ark", "{\"prompt_tokens\":1,\"service_tier\":\"auto\"}"));
+        assertEquals("usage.service_tier", refused("volcengine_ark", "{\"prompt_tokens\":1,\"service_tier\":2}").field());
+    }
+
+    @Test
+    void arkServedTierMustAgreeWithTheEventsOwnTier()
+    {
+        final ObjectNode event = UsageEvents.event("volcengine_ark", json("{\"prompt_tokens\":1,\"service_tier\":\"scale\"}"));
+        event.put("service_tier", "priority");
+        assertEquals("priority", events.parse(event.toString()).tier());
+        event.put("service_tier", "standard");
+        assertEquals(new Problem(0, "service_tier", "is standard but usage.service_tier says priority"),
+            events.parse(event.toString()).problems().get(0));
+        final ObjectNode withoutTier = UsageEvents.event("volcengine_ark", json("{\"prompt_tokens\":1}"));
+        withoutTier.put("service_tier", "flex");
+        assertEquals("flex", events.parse(withoutTier.toString()).tier(), "without a served tier, the event's own is billed");
+    }
+
+    @Test
+    void arkProvisionedTokensAreNotBilledTwiceAndShowAsIgnored()
+    {
+        assertClasses(ok("volcengine_ark", "{\"prompt_tokens\":812,\"completion_tokens\":2304,\"total_tokens\":3116,"
+            + "\"prompt_tokens_details\":{\"cached_tokens\":512,\"provisioned_tokens\":812},"
+            + "\"completion_tokens_details\":{\"reasoning_tokens\":1850,\"provisioned_tokens\":2304},\"service_tier\":\"scale\"}"),
+            300, 512, 0, 0, 2304, 1850);
+        assertEquals(Map.of("volcengine_ark prompt_tokens_details.provisioned_tokens", 1,
+            "volcengine_ark completion_tokens_details.provisioned_tokens", 1), events.ignored());
+    }
+
+    @Test
+    void fieldsThreeLevelsDownAreReadAndTalliedByTheirWholePath()
+    {
+        ok("openai_chat", "{\"prompt_tokens\":5,\"prompt_tokens_details\":{\"cache_creation\":{\"ephemeral_5m_input_tokens\":3,"
+            + "\"deeper\":{\"x\":1}},\"empty\":{}}}");
+        assertEquals(Map.of("openai_chat prompt_tokens_details.cache_creation.ephemeral_5m_input_tokens", 1,
+            "openai_chat prompt_tokens_details.cache_creation.deeper", 1, "openai_chat prompt_tokens_details.empty", 1), events.ignored());
+        assertEquals(new Problem(0, "usage", "prompt_tokens_details.cache_creation.ephemeral_5m_input_tokens appears more than once"),
+            events.parse("{\"id\":\"a\",\"tenant\":\"t\",\"model\":\"m\",\"usage_format\":\"dashscope\",\"usage\":{\"prompt_tokens\":1,"
+                + "\"prompt_tokens_details\":{\"cache_creation\":{\"ephemeral_5m_input_tokens\":1,\"ephemeral_5m_input_tokens\":2}}}}")
+                .problems().get(0));
+    }
+
+    @Test
     void cachedTokensBeyondThePromptAreRefusedNamingBothNumbers()
     {
         assertEquals(new Problem(0, "usage.prompt_tokens_details.cache_write_tokens",

@@ -188,6 +188,207 @@ class UsagePropertyTest
         }
     }
 
+    /** Adds {@code completion_tokens}, its reasoning and usually the total, as every Chat Completions-shaped object has. */
+    private long completion(final ObjectNode usage, final String completionName, final String detailsName, final long prompt,
+        final long reasoning, final long completion)
+    {
+        put(usage, completionName, completion);
+        if (random.nextBoolean())
+        {
+            put(usage.putObject(detailsName), "reasoning_tokens", reasoning);
+        }
+        else if (reasoning > 0)
+        {
+            usage.putObject(detailsName).put("reasoning_tokens", reasoning);
+        }
+        if (random.nextInt(5) > 0)
+        {
+            usage.put("total_tokens", prompt + completion);
+        }
+        return prompt + completion;
+    }
+
+    @Test
+    void deepseekClassesAddUpToTotalTokensAndTheHitsAreCacheReads()
+    {
+        for (int i = 0; i < CASES; i++)
+        {
+            final long prompt = count(1_000_000);
+            final long hit = random.nextInt(3) == 0 ? 0 : (long)(random.nextDouble() * prompt);
+            final long output = count(64_000);
+            final long reasoning = (long)(random.nextDouble() * output);
+            final ObjectNode usage = UsageEvents.JSON.createObjectNode();
+            usage.put("prompt_tokens", prompt);
+            final boolean split = random.nextInt(4) > 0;
+            if (split)
+            {
+                usage.put("prompt_cache_hit_tokens", hit).put("prompt_cache_miss_tokens", prompt - hit);
+            }
+            if (!split || random.nextBoolean())
+            {
+                put(usage.putObject("prompt_tokens_details"), "cached_tokens", hit);
+            }
+            final long total = completion(usage, "completion_tokens", "completion_tokens_details", prompt, reasoning, output);
+            noise(usage);
+            final UsageEvents.Mapped mapped = mapped("deepseek", usage);
+            assertEquals(total, billable(mapped), () -> "seed " + seed + ": " + usage);
+            assertEquals(hit, mapped.get(TokenClass.CACHE_READ), () -> "seed " + seed + ": " + usage);
+            assertEquals(reasoning, mapped.get(TokenClass.REASONING));
+        }
+    }
+
+    @Test
+    void dashscopeClassesAddUpToTotalTokensInBothModes()
+    {
+        for (int i = 0; i < CASES; i++)
+        {
+            final boolean nativeMode = random.nextBoolean();
+            final long prompt = count(1_000_000);
+            final long cached = random.nextInt(3) == 0 ? 0 : (long)(random.nextDouble() * prompt);
+            final long written = random.nextInt(3) == 0 ? (long)(random.nextDouble() * (prompt - cached)) : 0;
+            final long oneHour = random.nextInt(4) == 0 ? (long)(random.nextDouble() * written) : 0;
+            final long output = count(32_000);
+            final long reasoning = (long)(random.nextDouble() * output);
+            final ObjectNode usage = UsageEvents.JSON.createObjectNode();
+            usage.put(nativeMode ? "input_tokens" : "prompt_tokens", prompt);
+            final ObjectNode details = usage.putObject("prompt_tokens_details");
+            put(details, "text_tokens", prompt - cached);
+            switch (random.nextInt(nativeMode ? 4 : 3))
+            {
+                case 0 -> put(details, "cached_tokens", cached);
+                case 1 -> put(usage, "cached_tokens", cached);
+                case 2 ->
+                {
+                    details.put("cached_tokens", cached);
+                    usage.put("cached_tokens", cached);
+                }
+                default -> usage.putObject("input_tokens_details").put("cached_tokens", cached).put("image_tokens", prompt / 2);
+            }
+            if (written > 0 || random.nextBoolean())
+            {
+                final boolean breakdown = oneHour > 0 || random.nextBoolean();
+                if (breakdown)
+                {
+                    details.putObject("cache_creation").put("ephemeral_5m_input_tokens", written - oneHour)
+                        .put("ephemeral_1h_input_tokens", oneHour);
+                }
+                if (!breakdown || random.nextBoolean())
+                {
+                    details.put("cache_creation_input_tokens", written);
+                }
+                details.put("cache_type", "ephemeral");
+            }
+            final long total = completion(usage, nativeMode ? "output_tokens" : "completion_tokens",
+                nativeMode ? "output_tokens_details" : "completion_tokens_details", prompt, reasoning, output);
+            noise(usage);
+            final UsageEvents.Mapped mapped = mapped("dashscope", usage);
+            assertEquals(total, billable(mapped), () -> "seed " + seed + ": " + usage);
+            assertEquals(cached, mapped.get(TokenClass.CACHE_READ), () -> "seed " + seed + ": " + usage);
+            assertEquals(written, mapped.get(TokenClass.CACHE_WRITE) + mapped.get(TokenClass.CACHE_WRITE_1H), () -> "seed " + seed + ": " + usage);
+            assertEquals(oneHour, mapped.get(TokenClass.CACHE_WRITE_1H));
+            assertEquals(reasoning, mapped.get(TokenClass.REASONING));
+        }
+    }
+
+    @Test
+    void moonshotZhipuAndArkClassesAddUpToTotalTokens()
+    {
+        final String[] formats = {"moonshot", "zhipu", "volcengine_ark"};
+        for (int i = 0; i < CASES; i++)
+        {
+            final String format = formats[random.nextInt(formats.length)];
+            final long prompt = count(256_000);
+            final long cached = random.nextInt(3) == 0 ? 0 : (long)(random.nextDouble() * prompt);
+            final long output = count(32_000);
+            final long reasoning = (long)(random.nextDouble() * output);
+            final ObjectNode usage = UsageEvents.JSON.createObjectNode();
+            usage.put("prompt_tokens", prompt);
+            final boolean top = "moonshot".equals(format) && random.nextBoolean();
+            if (top)
+            {
+                put(usage, "cached_tokens", cached);
+            }
+            if (!top || random.nextBoolean())
+            {
+                put(usage.putObject("prompt_tokens_details"), "cached_tokens", cached);
+            }
+            final long total = completion(usage, "completion_tokens", "completion_tokens_details", prompt, reasoning, output);
+            String tier = "standard";
+            if ("volcengine_ark".equals(format) && random.nextBoolean())
+            {
+                final boolean scale = random.nextBoolean();
+                usage.put("service_tier", scale ? "scale" : "default");
+                tier = scale ? "priority" : "standard";
+                ((ObjectNode)usage.get("prompt_tokens_details")).put("provisioned_tokens", scale ? prompt : 0);
+            }
+            noise(usage);
+            final UsageEvents.Mapped mapped = mapped(format, usage);
+            assertEquals(total, billable(mapped), () -> "seed " + seed + ": " + format + " " + usage);
+            assertEquals(cached, mapped.get(TokenClass.CACHE_READ), () -> "seed " + seed + ": " + format + " " + usage);
+            assertEquals(tier, mapped.tier(), () -> "seed " + seed + ": " + usage);
+        }
+    }
+
+    @Test
+    void newProviderUsageThatBreaksARelationIsAlwaysRefusedNamingBothNumbers()
+    {
+        for (int i = 0; i < CASES; i++)
+        {
+            final long small = random.nextInt(1_000);
+            final long larger = small + 1 + random.nextInt(1_000_000);
+            final ObjectNode usage = UsageEvents.JSON.createObjectNode();
+            final String format;
+            switch (random.nextInt(7))
+            {
+                case 0 ->
+                {
+                    format = "deepseek";
+                    usage.put("prompt_tokens", small).put("prompt_cache_hit_tokens", larger).put("prompt_cache_miss_tokens", 0);
+                }
+                case 1 ->
+                {
+                    format = "deepseek";
+                    usage.put("prompt_tokens", larger).put("prompt_cache_hit_tokens", larger).put("prompt_cache_miss_tokens", 0)
+                        .putObject("prompt_tokens_details").put("cached_tokens", small);
+                }
+                case 2 ->
+                {
+                    format = "dashscope";
+                    usage.put(random.nextBoolean() ? "prompt_tokens" : "input_tokens", small).putObject("prompt_tokens_details")
+                        .put("cache_creation_input_tokens", larger);
+                }
+                case 3 ->
+                {
+                    format = "dashscope";
+                    usage.put("input_tokens", larger).put("cached_tokens", small).putObject("prompt_tokens_details")
+                        .put("cached_tokens", larger);
+                }
+                case 4 ->
+                {
+                    format = "moonshot";
+                    usage.put("prompt_tokens", larger).put("cached_tokens", larger).putObject("prompt_tokens_details")
+                        .put("cached_tokens", small);
+                }
+                case 5 ->
+                {
+                    format = "zhipu";
+                    usage.put("prompt_tokens", small).putObject("prompt_tokens_details").put("cached_tokens", larger);
+                }
+                default ->
+                {
+                    format = "volcengine_ark";
+                    usage.put("prompt_tokens", 1).put("completion_tokens", small).putObject("completion_tokens_details")
+                        .put("reasoning_tokens", larger);
+                }
+            }
+            final UsageEvents.Mapped mapped = events.map(format, usage);
+            assertEquals(ParseOutcome.INVALID_EVENTS, mapped.outcome(), () -> "seed " + seed + ": " + format + " " + usage);
+            final String message = mapped.problems().get(0).message();
+            assertTrue(message.contains("(" + small + ")") && message.contains("(" + larger + ")"),
+                () -> "seed " + seed + ": the problem names both numbers: " + mapped.problems());
+        }
+    }
+
     @Test
     void usageThatBreaksAProviderRelationIsAlwaysRefused()
     {
