@@ -146,8 +146,9 @@ public final class TokenmeterServer implements ApiContext, AutoCloseable
         diskWatch.scheduleWithFixedDelay(agentErrors::report, 1, 1, TimeUnit.SECONDS);
         http = new HttpServer(this, tls, settings.bind, settings.port, settings.ioThreads);
         metrics.bindAccess(keys, http::openConnections);
-        LOG.info("listening on {}://{}:{} (not ready until recovery completes); data in {}", tls == null ? "http" : "https",
-            settings.bind, http.port(), dataDir);
+        LOG.info("listening on {}://{}:{} (not ready until recovery completes); data in {}; the web console at {}://{}:{}/console/",
+            tls == null ? "http" : "https", settings.bind, http.port(), dataDir, tls == null ? "http" : "https", settings.bind,
+            http.port());
     }
 
     /** Opens the data directory, binds the port, recovers, and starts the journal and aggregator threads. */

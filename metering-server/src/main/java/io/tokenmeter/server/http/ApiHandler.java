@@ -46,6 +46,7 @@ final class ApiHandler extends ChannelInboundHandlerAdapter implements Answers
     private final UsageRoute usage;
     private final BillingRoutes billing;
     private final OperatorRoutes operator;
+    private final ConsoleRoute console;
     private final ArrayDeque<ApiRequest> waiting = new ArrayDeque<>();
     private ChannelHandlerContext ctx;
     /** The request being answered, or null. */
@@ -55,7 +56,8 @@ final class ApiHandler extends ChannelInboundHandlerAdapter implements Answers
     private boolean serving;
     private boolean closing;
 
-    ApiHandler(final ApiContext api)
+    /** @param console the web console's files, loaded once at start and shared by every connection. */
+    ApiHandler(final ApiContext api, final ConsoleFiles console)
     {
         this.api = api;
         this.maxPipelined = api.settings().maxPipelined;
@@ -63,6 +65,7 @@ final class ApiHandler extends ChannelInboundHandlerAdapter implements Answers
         this.usage = new UsageRoute(api);
         this.billing = new BillingRoutes(api);
         this.operator = new OperatorRoutes(api);
+        this.console = new ConsoleRoute(console);
     }
 
     @Override
@@ -130,6 +133,7 @@ final class ApiHandler extends ChannelInboundHandlerAdapter implements Answers
                 case LIVE -> operator.live(ctx, request, this);
                 case READY -> operator.ready(ctx, request, this);
                 case METRICS -> operator.metrics(ctx, request, this);
+                case CONSOLE -> console.handle(ctx, request, this);
             }
         }
         catch (final RuntimeException ex)

@@ -35,6 +35,8 @@ import java.util.concurrent.TimeUnit;
  *         ->  gate (RequestGate: route, key, access, length on the head; gathers admitted bodies)
  *         ->  api (ApiHandler: answers in order, one route class per area, back-pressure)
  * </pre>
+ *
+ * The web console's static files are read once here, at start, and shared by every connection.
  */
 public final class HttpServer implements AutoCloseable
 {
@@ -65,6 +67,7 @@ public final class HttpServer implements AutoCloseable
         final int maxHeaderBytes = settings.maxHeaderBytes;
         final long headerTimeoutNanos = settings.headerTimeout.toNanos();
         final Router router = new Router();
+        final ConsoleFiles console = ConsoleFiles.load();
         connectionLimit = new ConnectionLimit(settings.maxConnections, settings.maxConnectionsPerAddress, api.metrics());
         serverChannel = new ServerBootstrap()
             .group(acceptGroup, ioGroup)
@@ -88,7 +91,7 @@ public final class HttpServer implements AutoCloseable
                         .addLast("deadlines", guard)
                         .addLast("codec", new HttpServerCodec(MAX_INITIAL_LINE, maxHeaderBytes, 65536))
                         .addLast("gate", new RequestGate(api, router, new Authenticator(api.keys(), api.metrics()), guard))
-                        .addLast("api", new ApiHandler(api));
+                        .addLast("api", new ApiHandler(api, console));
                 }
             })
             .bind(new InetSocketAddress(bind, port))

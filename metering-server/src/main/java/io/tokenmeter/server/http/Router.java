@@ -21,7 +21,10 @@ import java.util.List;
  *   GET  /v1/margins                                 MARGINS
  *   GET  /v1/prices   PUT /v1/prices                 PRICES, PRICES_CHANGE
  *   GET  /health/live  GET /health/ready  GET /metrics
+ *   GET  /console  GET /console/**                   CONSOLE (the web console's static files)
  * </pre>
+ *
+ * A template's last segment {@code **} matches the rest of the path, however many segments, none included.
  */
 final class Router
 {
@@ -39,7 +42,9 @@ final class Router
         PRICES_CHANGE(AccessPolicy.Action.CHANGE_PRICES, true),
         LIVE(AccessPolicy.Action.NONE, false),
         READY(AccessPolicy.Action.NONE, false),
-        METRICS(AccessPolicy.Action.READ_METRICS, false);
+        METRICS(AccessPolicy.Action.READ_METRICS, false),
+        /** Static files: no key, as they hold no data; the data they show comes from the routes above, with the user's key. */
+        CONSOLE(AccessPolicy.Action.NONE, false);
 
         final AccessPolicy.Action action;
         /** Whether the route reads a request body; the others answer 413 to a body beyond the discard allowance. */
@@ -77,13 +82,15 @@ final class Router
     /** The routes as they are listed in a 404's message. */
     static final String LISTING = "POST /v1/events, POST /api/v1/events (CloudEvents), GET /v1/usage, GET /v1/invoices, "
         + "GET /v1/invoices/{tenant}/{period}, POST /v1/invoices/{tenant}/{period}/finalize, GET|PUT /v1/prices, "
-        + "GET /health/live, GET /health/ready, GET /metrics";
+        + "GET /health/live, GET /health/ready, GET /metrics, GET /console/ (the web console)";
 
     private record Entry(String[] segments, HttpMethod method, Route route)
     {
     }
 
     private static final Match NOT_FOUND = new Match(null, List.of(), null);
+    /** The last segment of a template that matches the rest of the path. */
+    private static final String REST = "**";
 
     private final List<Entry> entries = new ArrayList<>();
 
@@ -101,6 +108,7 @@ final class Router
         add("/health/live", HttpMethod.GET, Route.LIVE);
         add("/health/ready", HttpMethod.GET, Route.READY);
         add("/metrics", HttpMethod.GET, Route.METRICS);
+        add("/console/**", HttpMethod.GET, Route.CONSOLE);
     }
 
     private void add(final String template, final HttpMethod method, final Route route)
@@ -147,12 +155,13 @@ final class Router
     /** @return the decoded parameters, or null when the path does not fit the template. */
     private static List<String> matchSegments(final String[] template, final String[] segments)
     {
-        if (template.length != segments.length)
+        final boolean rest = template[template.length - 1].equals(REST);
+        if (rest ? segments.length < template.length - 1 : template.length != segments.length)
         {
             return null;
         }
         List<String> parameters = List.of();
-        for (int i = 0; i < template.length; i++)
+        for (int i = 0; i < (rest ? template.length - 1 : template.length); i++)
         {
             final String t = template[i];
             if (t.startsWith("{"))
@@ -188,11 +197,21 @@ final class Router
         }
     }
 
-    /** @return whether the target is a path that needs no key whatever the method: health, and metrics when open. */
+    /**
+     * @return whether the target is a path that needs no key whatever the method: health, the console's static files,
+     *     and metrics when open.
+     */
     static boolean isOpenPath(final String uri, final boolean metricsOpen)
     {
         final String path = rawPath(uri);
-        return path.equals("/health/live") || path.equals("/health/ready") || metricsOpen && path.equals("/metrics");
+        return path.equals("/health/live") || path.equals("/health/ready") || metricsOpen && path.equals("/metrics")
+            || isConsolePath(path);
+    }
+
+    /** @return whether a raw path is the console's: {@code /console} or anything below {@code /console/}. */
+    static boolean isConsolePath(final String path)
+    {
+        return path.equals("/console") || path.startsWith("/console/");
     }
 
     /** @return the path of a request target, without query or fragment, as sent (an absolute-form target is reduced). */

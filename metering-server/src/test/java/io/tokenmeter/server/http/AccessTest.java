@@ -131,6 +131,7 @@ class AccessTest
             case "`GET /metrics`" -> as.get("/metrics");
             case "`GET /health/live`" -> as.get("/health/live");
             case "`GET /health/ready`" -> as.get("/health/ready");
+            case "`GET /console/` (the web console's files)" -> as.get("/console/");
             default -> throw new AssertionError("docs/access.md names a request this test does not know: " + request);
         };
     }
@@ -205,7 +206,7 @@ class AccessTest
     {
         start(Map.of());
         final List<List<String>> table = accessTable();
-        assertEquals(18, table.size(), "every guarded and open route has a row");
+        assertEquals(19, table.size(), "every guarded and open route has a row");
         final Map<String, Integer> expectedInput = new LinkedHashMap<>(Map.of("acme", 0, "globex", 0));
         int priceChanges = 0;
         for (int r = 0; r < table.size(); r++)

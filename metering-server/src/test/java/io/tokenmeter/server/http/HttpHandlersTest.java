@@ -66,11 +66,28 @@ class HttpHandlersTest
         assertEquals("POST", router.match("/v1/invoices/acme/2026-10/finalize", HttpMethod.GET).allowed());
         assertEquals("GET", router.match("/health/live", HttpMethod.POST).allowed());
 
-        for (final String unknown : List.of("/", "/v1", "/v1/events/x", "/v1/invoices/acme", "/v1/invoices//2026-10", "nope"))
+        for (final String unknown : List.of("/", "/v1", "/v1/events/x", "/v1/invoices/acme", "/v1/invoices//2026-10", "nope",
+            "/consolex", "/consoles/x", "/v1/console/"))
         {
             final Router.Match none = router.match(unknown, HttpMethod.GET);
             assertFalse(none.pathKnown(), unknown);
         }
+    }
+
+    @Test
+    void theConsoleRouteTakesItsFolderAndEverythingBelowIt()
+    {
+        final Router router = new Router();
+        for (final String path : List.of("/console", "/console/", "/console/index.html", "/console/js/pages/usage.js?x=1",
+            "/console/../v1/usage", "/console/a/b/c/d/e"))
+        {
+            assertEquals(Router.Route.CONSOLE, router.match(path, HttpMethod.GET).route(), path);
+            assertEquals(List.of(), router.match(path, HttpMethod.GET).parameters(), path);
+            assertEquals("GET", router.match(path, HttpMethod.POST).allowed(), path);
+            assertTrue(Router.isOpenPath(path, false), path + " needs no key");
+        }
+        assertFalse(Router.isOpenPath("/consolex", false));
+        assertFalse(Router.isOpenPath("/v1/usage", false));
     }
 
     @Test
@@ -300,7 +317,7 @@ class HttpHandlersTest
         };
         final SlowClientGuard guard = new SlowClientGuard(settings.headerTimeout.toNanos(), settings.minBodyBytesPerSecond, metrics);
         return new EmbeddedChannel(guard, new HttpServerCodec(),
-            new RequestGate(api, new Router(), new Authenticator(keys, metrics), guard), new ApiHandler(api));
+            new RequestGate(api, new Router(), new Authenticator(keys, metrics), guard), new ApiHandler(api, ConsoleFiles.load()));
     }
 
     private static ByteBuf ascii(final String text)
