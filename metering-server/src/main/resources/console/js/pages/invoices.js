@@ -9,10 +9,12 @@ import {download} from '../csv.js';
 export const title = 'Invoices';
 
 const LINE_COLUMNS = [
+  {key: 'kind', label: 'kind'},
   {key: 'model', label: 'model'},
   {key: 'service_tier', label: 'service tier'},
   {key: 'token_class', label: 'token class'},
   {key: 'context', label: 'context'},
+  {key: 'band', label: 'band'},
   {key: 'price_from', label: 'price from'},
   {key: 'price_entry', label: 'price entry'},
   {key: 'price_scope', label: 'scope'},
@@ -21,6 +23,8 @@ const LINE_COLUMNS = [
   {key: 'service_tier_multiplier', label: 'tier multiplier', num: true},
   {key: 'discount_percent', label: 'discount %', num: true},
   {key: 'amount', label: 'amount', num: true},
+  {key: 'cost', label: 'cost', num: true},
+  {key: 'margin', label: 'margin', num: true},
   {key: 'adjustment_for', label: 'adjustment for'},
 ];
 
@@ -136,7 +140,7 @@ function show(results, outcome, invoice, tenant, period, app) {
     ? h('div', {className: 'note', id: 'invoice-warnings'}, h('strong', null, 'Warnings:'),
       h('ul', null, invoice.warnings.map((w) => h('li', null, typeof w === 'string' ? w : JSON.stringify(w)))))
     : null;
-  const footer = LINE_COLUMNS.map((c) => (c.key === 'model' ? 'total' : c.key === 'amount' ? text(invoice.total) : ''));
+  const footer = LINE_COLUMNS.map((c) => (c.key === 'kind' ? 'total' : c.key === 'amount' ? text(invoice.total) : ''));
   replace(results, facts(pairs, 'invoice-facts'), actions, warnings,
     table({caption: 'Lines', columns: LINE_COLUMNS, id: 'invoice-lines', footer,
       rows: invoice.lines.map((line) => LINE_COLUMNS.map((c) => text(line[c.key])))}));
