@@ -59,6 +59,8 @@ class HttpHandlersTest
         assertEquals(List.of("acme-eu", "2026-10"), invoice.parameters(), "parameters are decoded once");
         assertEquals(List.of("a%41", "2026-10"), router.match("/v1/invoices/a%2541/2026-10", HttpMethod.GET).parameters());
         assertEquals(Router.Route.FINALIZE, router.match("/v1/invoices/acme/2026-10/finalize", HttpMethod.POST).route());
+        assertEquals(Router.Route.TRACES, router.match("/v1/traces", HttpMethod.POST).route());
+        assertEquals("POST", router.match("/v1/traces", HttpMethod.GET).allowed());
 
         final Router.Match wrongMethod = router.match("/v1/prices", HttpMethod.DELETE);
         assertFalse(wrongMethod.found());
