@@ -94,6 +94,8 @@ public final class Settings
             + "its answers are not read, the connection is not read"),
         new Definition("min-free-disk", "256MiB", "below this much free space in data-dir, ingest answers 503 and /health/ready "
             + "says disk full (a memory-mapped log must never write to a full disk)"),
+        new Definition("otlp-tenant-attribute", "tenant.id", "the OpenTelemetry attribute that names a span's tenant on "
+            + "POST /v1/traces: the span's, else its resource's"),
         new Definition("log-format", "text", "text: one line per event; json: one JSON object per line (Logback JsonEncoder)"));
 
     public final int port;
@@ -132,6 +134,8 @@ public final class Settings
     public final long minBodyBytesPerSecond;
     public final int maxPipelined;
     public final long minFreeDiskBytes;
+    /** The span (or resource) attribute that names the tenant of an OTLP span. */
+    public final String otlpTenantAttribute;
     /** True for JSON log lines. */
     public final boolean jsonLogs;
     private final Map<String, String> resolved;
@@ -208,6 +212,15 @@ public final class Settings
         minBodyBytesPerSecond = parse("min-body-rate", Settings::parseBytes);
         maxPipelined = intIn("max-pipelined", 1, 10_000);
         minFreeDiskBytes = parse("min-free-disk", Settings::parseBytes);
+        otlpTenantAttribute = parse("otlp-tenant-attribute", v ->
+        {
+            if (v.length() > 255 || !v.chars().allMatch(c -> c > 0x20 && c < 0x7F))
+            {
+                throw new IllegalArgumentException("must be an attribute key: 1 to 255 printable ASCII characters without "
+                    + "spaces, e.g. tenant.id");
+            }
+            return v;
+        });
         jsonLogs = parse("log-format", v -> switch (v)
         {
             case "text" -> false;

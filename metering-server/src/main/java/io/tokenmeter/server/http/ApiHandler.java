@@ -43,6 +43,7 @@ final class ApiHandler extends ChannelInboundHandlerAdapter implements Answers
     private final ApiContext api;
     private final int maxPipelined;
     private final IngestRoute ingest;
+    private final TracesRoute traces;
     private final UsageRoute usage;
     private final BillingRoutes billing;
     private final OperatorRoutes operator;
@@ -62,6 +63,7 @@ final class ApiHandler extends ChannelInboundHandlerAdapter implements Answers
         this.api = api;
         this.maxPipelined = api.settings().maxPipelined;
         this.ingest = new IngestRoute(api);
+        this.traces = new TracesRoute(api);
         this.usage = new UsageRoute(api);
         this.billing = new BillingRoutes(api);
         this.operator = new OperatorRoutes(api);
@@ -128,6 +130,7 @@ final class ApiHandler extends ChannelInboundHandlerAdapter implements Answers
             switch (request.route)
             {
                 case INGEST, CLOUD_EVENTS -> ingest.handle(ctx, request, this);
+                case TRACES -> traces.handle(ctx, request, this);
                 case USAGE -> usage.handle(ctx, request, this);
                 case INVOICE_LISTING, INVOICE, FINALIZE, MARGINS, PRICES, PRICES_CHANGE -> billingRoute(request);
                 case LIVE -> operator.live(ctx, request, this);

@@ -1,5 +1,6 @@
 package io.tokenmeter.server.http;
 
+import io.netty.buffer.ByteBufAllocator;
 import io.netty.channel.ChannelHandlerContext;
 import io.netty.handler.codec.http.FullHttpResponse;
 import io.netty.handler.codec.http.HttpResponseStatus;
@@ -21,13 +22,45 @@ import java.util.concurrent.atomic.AtomicIntegerFieldUpdater;
  * <p>All or nothing holds for validation (the whole request is checked before any share goes out). If a partition
  * cannot append, its share is refused while another's may be in: the answer is then 503 and a retry of the whole
  * request is exact, since the events that went in come back as duplicates.
+ *
+ * <p>The answer is worded by the request's {@link Reply}: {@code 202} with the counts for {@code /v1/events}
+ * ({@link #EVENTS}), an OTLP export response for {@code /v1/traces}.
  */
 final class IngestRequest implements Runnable
 {
     private static final AtomicIntegerFieldUpdater<IngestRequest> REMAINING =
         AtomicIntegerFieldUpdater.newUpdater(IngestRequest.class, "remaining");
 
+    /** How the answer of an ingest request is worded once its shares are decided. Event loop only. */
+    interface Reply
+    {
+        /** @return the answer when every share was appended, with the counts summed over the shares. */
+        FullHttpResponse accepted(ByteBufAllocator alloc, int accepted, int duplicates, int conflicts);
+
+        /** @return the answer for a refusal, given as tokenmeter's JSON error (the reply may re-encode it). */
+        FullHttpResponse refused(ByteBufAllocator alloc, FullHttpResponse jsonError);
+    }
+
+    /** The answer of {@code /v1/events} and {@code /api/v1/events}: {@code 202 {"accepted","duplicates","conflicts"}}. */
+    static final Reply EVENTS = new Reply()
+    {
+        @Override
+        public FullHttpResponse accepted(final ByteBufAllocator alloc, final int accepted, final int duplicates,
+            final int conflicts)
+        {
+            final String body = "{\"accepted\":" + accepted + ",\"duplicates\":" + duplicates + ",\"conflicts\":" + conflicts + "}";
+            return Responses.text(alloc, HttpResponseStatus.ACCEPTED, "application/json", body);
+        }
+
+        @Override
+        public FullHttpResponse refused(final ByteBufAllocator alloc, final FullHttpResponse jsonError)
+        {
+            return jsonError;
+        }
+    };
+
     private final Answers answers;
+    private final Reply reply;
     private final ApiRequest request;
     private final ChannelHandlerContext ctx;
     private final Partitions partitions;
@@ -35,11 +68,12 @@ final class IngestRequest implements Runnable
     /** Shares not yet decided; the journal that takes it to zero schedules the answer. */
     private volatile int remaining;
 
-    private IngestRequest(final Answers answers, final ApiRequest request, final ChannelHandlerContext ctx,
+    private IngestRequest(final Answers answers, final Reply reply, final ApiRequest request, final ChannelHandlerContext ctx,
         final Partitions partitions, final Share[] shares)
     {
         this.remaining = shares.length;
         this.answers = answers;
+        this.reply = reply;
         this.request = request;
         this.ctx = ctx;
         this.partitions = partitions;
@@ -56,13 +90,13 @@ final class IngestRequest implements Runnable
      *
      * @param partitionOfEvent scratch of at least {@code eventCount} ints, owned by the calling event loop.
      */
-    static IngestRequest split(final Answers answers, final ApiRequest request, final ChannelHandlerContext ctx,
+    static IngestRequest split(final Answers answers, final Reply reply, final ApiRequest request, final ChannelHandlerContext ctx,
         final ExpandableArrayBuffer staged, final int stagedLength, final int eventCount,
         final Partitions partitions, final StagedEvent event, final int[] partitionOfEvent)
     {
         if (partitions.count() == 1)
         {
-            return new IngestRequest(answers, request, ctx, partitions,
+            return new IngestRequest(answers, reply, request, ctx, partitions,
                 new Share[] {new Share(0, staged, stagedLength, eventCount)});
         }
         final int[] eventsIn = new int[partitions.count()];
@@ -80,7 +114,7 @@ final class IngestRequest implements Runnable
         }
         if (shareCount == 1)
         {
-            return new IngestRequest(answers, request, ctx, partitions,
+            return new IngestRequest(answers, reply, request, ctx, partitions,
                 new Share[] {new Share(partitionOfEvent[0], staged, stagedLength, eventCount)});
         }
         final Share[] shares = new Share[shareCount];
@@ -102,7 +136,7 @@ final class IngestRequest implements Runnable
             offset += length;
         }
         StagingBuffers.giveBack(staged);
-        return new IngestRequest(answers, request, ctx, partitions, shares);
+        return new IngestRequest(answers, reply, request, ctx, partitions, shares);
     }
 
     /**
@@ -179,16 +213,8 @@ final class IngestRequest implements Runnable
                 conflicts += share.conflicts;
             }
         }
-        final FullHttpResponse response;
-        if (refused == null)
-        {
-            final String body = "{\"accepted\":" + accepted + ",\"duplicates\":" + duplicates + ",\"conflicts\":" + conflicts + "}";
-            response = Responses.text(ctx.alloc(), HttpResponseStatus.ACCEPTED, "application/json", body);
-        }
-        else
-        {
-            response = refusal(refused, accepted > 0);
-        }
+        final FullHttpResponse response = refused == null ? reply.accepted(ctx.alloc(), accepted, duplicates, conflicts)
+            : reply.refused(ctx.alloc(), refusal(refused, accepted > 0));
         giveBackBuffers();
         answers.answer(request, response);
     }

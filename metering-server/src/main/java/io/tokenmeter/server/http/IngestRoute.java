@@ -128,7 +128,7 @@ final class IngestRoute
                 {
                     partitionOfEvent = new int[Math.max(parser.eventCount(), 128)];
                 }
-                final IngestRequest pending = IngestRequest.split(answers, request, ctx, staged,
+                final IngestRequest pending = IngestRequest.split(answers, IngestRequest.EVENTS, request, ctx, staged,
                     parser.stagedLength(), parser.eventCount(), api.partitions(), stagedEvent, partitionOfEvent);
                 if (!pending.offer(api.partitions()))
                 {
@@ -141,8 +141,17 @@ final class IngestRoute
         return false;
     }
 
-    /** @return the tenants (up to 5, comma separated) of staged events the key may not post for, or null. */
     private String forbiddenTenants(final ApiKey key, final ExpandableArrayBuffer staged, final int length)
+    {
+        return forbiddenTenants(key, staged, length, stagedEvent);
+    }
+
+    /**
+     * @param stagedEvent a flyweight of the calling event loop.
+     * @return the tenants (up to 5, comma separated) of staged events the key may not post for, or null.
+     */
+    static String forbiddenTenants(final ApiKey key, final ExpandableArrayBuffer staged, final int length,
+        final StagedEvent stagedEvent)
     {
         StringBuilder names = null;
         int listed = 0;
@@ -183,7 +192,8 @@ final class IngestRoute
         };
     }
 
-    private static String mediaType(final String contentType)
+    /** @return the media type of a {@code Content-Type} header, lower case and without parameters; null for none. */
+    static String mediaType(final String contentType)
     {
         if (contentType == null)
         {

@@ -139,8 +139,9 @@ final class RequestGate extends ChannelInboundHandlerAdapter
                 "the server is not ready (" + String.join("; ", api.notReadyReasons()) + "); retry shortly", 1), false);
             return;
         }
-        final String unsupported = route.isIngest()
-            ? IngestRoute.unsupportedMediaType(route, request.headers().get(HttpHeaderNames.CONTENT_TYPE)) : null;
+        final String unsupported = route == Router.Route.TRACES ? TracesRoute.unsupportedMediaType(request.headers())
+            : route.isIngest() ? IngestRoute.unsupportedMediaType(route, request.headers().get(HttpHeaderNames.CONTENT_TYPE))
+            : null;
         if (unsupported != null)
         {
             refuse(ctx, route, Responses.error(ctx.alloc(), HttpResponseStatus.UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type",
@@ -241,7 +242,9 @@ final class RequestGate extends ChannelInboundHandlerAdapter
                 guard.requestReceived();
             }
         }
-        ctx.fireChannelRead(ApiRequest.refused(route, answer, keepAlive, closing, receiptNanos));
+        // OTLP clients read a google.rpc.Status in their request's encoding, whatever refused the request
+        final FullHttpResponse refusal = route == Router.Route.TRACES ? TracesRoute.asStatus(answer, head.headers(), ctx.alloc()) : answer;
+        ctx.fireChannelRead(ApiRequest.refused(route, refusal, keepAlive, closing, receiptNanos));
     }
 
     /** @return the declared {@code Content-Length}, 0 when none is declared, -1 when it is not a number (unknown). */

@@ -14,6 +14,7 @@ import java.util.List;
  * <pre>
  *   POST /v1/events                                  INGEST
  *   POST /api/v1/events                              CLOUD_EVENTS
+ *   POST /v1/traces                                  TRACES (OTLP/HTTP)
  *   GET  /v1/usage                                   USAGE
  *   GET  /v1/invoices                                INVOICE_LISTING
  *   GET  /v1/invoices/{tenant}/{period}              INVOICE
@@ -33,6 +34,7 @@ final class Router
     {
         INGEST(AccessPolicy.Action.POST_EVENTS, true),
         CLOUD_EVENTS(AccessPolicy.Action.POST_EVENTS, true),
+        TRACES(AccessPolicy.Action.POST_EVENTS, true),
         USAGE(AccessPolicy.Action.READ_USAGE, false),
         INVOICE_LISTING(AccessPolicy.Action.LIST_INVOICES, false),
         INVOICE(AccessPolicy.Action.READ_INVOICE, false),
@@ -58,7 +60,7 @@ final class Router
 
         boolean isIngest()
         {
-            return this == INGEST || this == CLOUD_EVENTS;
+            return this == INGEST || this == CLOUD_EVENTS || this == TRACES;
         }
     }
 
@@ -80,7 +82,8 @@ final class Router
     }
 
     /** The routes as they are listed in a 404's message. */
-    static final String LISTING = "POST /v1/events, POST /api/v1/events (CloudEvents), GET /v1/usage, GET /v1/invoices, "
+    static final String LISTING = "POST /v1/events, POST /api/v1/events (CloudEvents), POST /v1/traces (OTLP), GET /v1/usage, "
+        + "GET /v1/invoices, "
         + "GET /v1/invoices/{tenant}/{period}, POST /v1/invoices/{tenant}/{period}/finalize, GET|PUT /v1/prices, "
         + "GET /health/live, GET /health/ready, GET /metrics, GET /console/ (the web console)";
 
@@ -98,6 +101,7 @@ final class Router
     {
         add("/v1/events", HttpMethod.POST, Route.INGEST);
         add("/api/v1/events", HttpMethod.POST, Route.CLOUD_EVENTS);
+        add("/v1/traces", HttpMethod.POST, Route.TRACES);
         add("/v1/usage", HttpMethod.GET, Route.USAGE);
         add("/v1/invoices", HttpMethod.GET, Route.INVOICE_LISTING);
         add("/v1/invoices/{tenant}/{period}", HttpMethod.GET, Route.INVOICE);

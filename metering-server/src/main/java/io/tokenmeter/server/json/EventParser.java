@@ -1038,23 +1038,12 @@ public final class EventParser implements UsageFields.IgnoredField
             wrongType(parser, value, index, field, "must be a string matching " + TenantName.RULE);
             return -1;
         }
-        final char[] chars = parser.getTextCharacters();
-        final int offset = parser.getTextOffset();
         final int length = parser.getTextLength();
-        if (length < 1 || length > StagedEvent.MAX_TENANT_LENGTH)
+        final String problem = EventRules.tenant(parser.getTextCharacters(), parser.getTextOffset(), length, tenant);
+        if (problem != null)
         {
-            problem(index, field, "must be 1 to 64 characters long");
+            problem(index, field, problem);
             return -1;
-        }
-        for (int i = 0; i < length; i++)
-        {
-            final char c = chars[offset + i];
-            if (!TenantName.isAllowed(c))
-            {
-                problem(index, field, "may contain only letters, digits and . _ : -");
-                return -1;
-            }
-            tenant[i] = (byte)c;
         }
         return length;
     }
@@ -1066,23 +1055,12 @@ public final class EventParser implements UsageFields.IgnoredField
             wrongType(parser, value, index, field, "must be a string of 1 to 128 printable ASCII characters");
             return -1;
         }
-        final char[] chars = parser.getTextCharacters();
-        final int offset = parser.getTextOffset();
         final int length = parser.getTextLength();
-        if (length < 1 || length > StagedEvent.MAX_MODEL_LENGTH)
+        final String problem = EventRules.model(parser.getTextCharacters(), parser.getTextOffset(), length, model);
+        if (problem != null)
         {
-            problem(index, field, "must be 1 to 128 characters long");
+            problem(index, field, problem);
             return -1;
-        }
-        for (int i = 0; i < length; i++)
-        {
-            final char c = chars[offset + i];
-            if (c < 0x21 || c > 0x7E)
-            {
-                problem(index, field, "must be printable ASCII without spaces");
-                return -1;
-            }
-            model[i] = (byte)c;
         }
         return length;
     }
@@ -1111,15 +1089,10 @@ public final class EventParser implements UsageFields.IgnoredField
                 "must be an RFC 3339 string with an offset or integer epoch milliseconds");
             return;
         }
-        if (millis < 0)
+        final String problem = EventRules.timestamp(millis, receiptMs, maxFutureMs, "that the value is in milliseconds");
+        if (problem != null)
         {
-            problem(index, field, "must not be before 1970-01-01T00:00:00Z");
-            return;
-        }
-        if (millis > receiptMs + maxFutureMs)
-        {
-            problem(index, field, "is more than " + (maxFutureMs / 1000) + " seconds in the future; "
-                + "check the sender's clock and that the value is in milliseconds");
+            problem(index, field, problem);
             return;
         }
         hasTimestamp = true;
@@ -1155,17 +1128,14 @@ public final class EventParser implements UsageFields.IgnoredField
         }
         if (parser.getNumberType() == JsonParser.NumberType.BIG_INTEGER)
         {
-            problem(index, field, "must be at most 1000000000000");
+            problem(index, field, EventRules.TOKENS_TOO_LARGE);
             return;
         }
         final long count = parser.getLongValue();
-        if (count < 0)
+        final String problem = EventRules.tokens(count);
+        if (problem != null)
         {
-            problem(index, field, "must be a non-negative integer");
-        }
-        else if (count > TokenClass.MAX_TOKENS_PER_EVENT)
-        {
-            problem(index, field, "must be at most 1000000000000");
+            problem(index, field, problem);
         }
         else
         {

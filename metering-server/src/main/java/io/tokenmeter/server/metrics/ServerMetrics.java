@@ -62,6 +62,10 @@ public final class ServerMetrics implements AutoCloseable
     private final Counter slowClientsClosed;
     private final Counter readingPaused;
     private final ConcurrentHashMap<String, Counter> ignoredUsageFields = new ConcurrentHashMap<>();
+    private final Counter otlpSpansEvent;
+    private final Counter otlpSpansSkipped;
+    private final Counter otlpSpansSummary;
+    private final Counter otlpSpansRejected;
 
     public ServerMetrics()
     {
@@ -78,6 +82,10 @@ public final class ServerMetrics implements AutoCloseable
         slowClientsClosed = Counter.builder("tokenmeter.http.slow.clients.closed")
             .description("connections answered 408 and closed: headers not in within header-timeout, or a body under "
                 + "min-body-rate").register(registry);
+        otlpSpansEvent = otlpSpans("event");
+        otlpSpansSkipped = otlpSpans("skipped");
+        otlpSpansSummary = otlpSpans("summary");
+        otlpSpansRejected = otlpSpans("rejected");
         readingPaused = Counter.builder("tokenmeter.http.reading.paused")
             .description("times a connection stopped being read: its answers were not read by the client, or it "
                 + "pipelined max-pipelined requests").register(registry);
@@ -152,6 +160,30 @@ public final class ServerMetrics implements AutoCloseable
             max = Math.max(max, value.applyAsDouble(partition));
         }
         return max;
+    }
+
+    private Counter otlpSpans(final String result)
+    {
+        return Counter.builder("tokenmeter.otlp.spans").tag("result", result)
+            .description("spans of decoded POST /v1/traces requests: event (GenAI usage, handed on as an event), skipped "
+                + "(no GenAI usage), summary (a local agent's usage, which its model-call spans carry), rejected (GenAI "
+                + "usage breaking a rule)").register(registry);
+    }
+
+    /**
+     * Counts the spans of one decoded {@code /v1/traces} request.
+     *
+     * @param events    spans with GenAI usage that became events (their outcome is counted as for any event).
+     * @param skipped   spans without GenAI usage.
+     * @param summaries spans of local agents and workflows, whose usage repeats their model calls' spans (not billed).
+     * @param rejected  spans with GenAI usage refused for a problem of their own.
+     */
+    public void onOtlpSpans(final int events, final int skipped, final int summaries, final int rejected)
+    {
+        otlpSpansEvent.increment(events);
+        otlpSpansSkipped.increment(skipped);
+        otlpSpansSummary.increment(summaries);
+        otlpSpansRejected.increment(rejected);
     }
 
     private Counter authDenied(final String reason)

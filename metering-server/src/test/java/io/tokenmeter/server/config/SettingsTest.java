@@ -74,6 +74,17 @@ class SettingsTest
     }
 
     @Test
+    void theOtlpTenantAttributeDefaultsToTenantIdAndMustBeAnAttributeKey()
+    {
+        assertEquals("tenant.id", Settings.of(Map.of()).otlpTenantAttribute);
+        assertEquals("customer.id", Settings.of(Map.of("otlp-tenant-attribute", "customer.id")).otlpTenantAttribute);
+        final SettingsException refused = assertThrows(SettingsException.class,
+            () -> Settings.of(Map.of("otlp-tenant-attribute", "tenant id")));
+        assertTrue(refused.getMessage().contains("otlp-tenant-attribute = 'tenant id'") && refused.getMessage()
+            .contains("must be an attribute key"), refused.getMessage());
+    }
+
+    @Test
     void outOfRangePortIsRefused()
     {
         assertThrows(SettingsException.class, () -> Settings.of(Map.of("port", "70000")));

@@ -105,6 +105,26 @@ class AccessTest
             + "\",\"time\":\"" + IN_PERIOD + "\",\"data\":{\"model\":\"m1\",\"type\":\"input\",\"tokens\":1}}";
     }
 
+    /** An OTLP/JSON request with one GenAI span for the tenant; the span id is the hex of the test's request id. */
+    private static String traces(final String id, final String tenant)
+    {
+        final String hex = java.util.HexFormat.of().formatHex(id.getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+        final String spanId = "0".repeat(16 - hex.length()) + hex;
+        final long endNanos = java.time.Instant.parse(IN_PERIOD).toEpochMilli() * 1_000_000L;
+        return "{\"resourceSpans\":[{\"resource\":{\"attributes\":[{\"key\":\"tenant.id\",\"value\":{\"stringValue\":\""
+            + tenant + "\"}}]},\"scopeSpans\":[{\"spans\":[{\"traceId\":\"5b8efff798038103d269b633813fc60c\",\"spanId\":\""
+            + spanId + "\",\"name\":\"chat\",\"endTimeUnixNano\":\"" + endNanos + "\",\"attributes\":["
+            + "{\"key\":\"gen_ai.request.model\",\"value\":{\"stringValue\":\"m1\"}},"
+            + "{\"key\":\"gen_ai.usage.input_tokens\",\"value\":{\"intValue\":\"1\"}}]}]}]}]}";
+    }
+
+    /** @return the error code of a refusal: {@code error} of a JSON error, the prefix of an OTLP Status's message. */
+    private static String errorCode(final String request, final Client.Answer answer)
+    {
+        return request.contains("/v1/traces") ? answer.json().get("message").asText().split(":")[0]
+            : answer.json().get("error").asText();
+    }
+
     /** Sends the request a row of the docs table names. */
     private Client.Answer send(final String request, final Client as, final String id)
     {
@@ -118,6 +138,8 @@ class AccessTest
                 cloudEvent(id, "acme"));
             case "`POST /api/v1/events` (CloudEvents) for globex" -> as.post("/api/v1/events", "application/cloudevents+json",
                 cloudEvent(id, "globex"));
+            case "`POST /v1/traces` (OTLP) for acme" -> as.post("/v1/traces", "application/json", traces(id, "acme"));
+            case "`POST /v1/traces` (OTLP) for globex" -> as.post("/v1/traces", "application/json", traces(id, "globex"));
             case "`GET /v1/usage?tenant=acme`" -> as.get(usage("acme"));
             case "`GET /v1/usage?tenant=globex`" -> as.get(usage("globex"));
             case "`GET /v1/invoices/acme/{period}`" -> as.get("/v1/invoices/acme/" + PERIOD);
@@ -206,7 +228,7 @@ class AccessTest
     {
         start(Map.of());
         final List<List<String>> table = accessTable();
-        assertEquals(19, table.size(), "every guarded and open route has a row");
+        assertEquals(21, table.size(), "every guarded and open route has a row");
         final Map<String, Integer> expectedInput = new LinkedHashMap<>(Map.of("acme", 0, "globex", 0));
         int priceChanges = 0;
         for (int r = 0; r < table.size(); r++)
@@ -221,12 +243,17 @@ class AccessTest
                 assertEquals(expected, answer.status(), () -> what + ": " + answer.body());
                 if (expected == 401)
                 {
-                    assertEquals("unauthorized", answer.json().get("error").asText(), what);
+                    assertEquals("unauthorized", errorCode(row.get(0), answer), what);
                     assertEquals("Bearer realm=\"tokenmeter\"", answer.response().headers().firstValue("WWW-Authenticate").orElse(""));
                 }
                 else if (expected == 403)
                 {
-                    assertEquals("forbidden", answer.json().get("error").asText(), what);
+                    assertEquals("forbidden", errorCode(row.get(0), answer), what);
+                }
+                else if (expected == 200 && row.get(0).contains("/v1/traces"))
+                {
+                    expectedInput.merge(row.get(0).contains("acme") ? "acme" : "globex", 1, Integer::sum);
+                    assertEquals("{}", answer.body(), what + ": the span is accepted whole");
                 }
                 else if (expected == 202)
                 {

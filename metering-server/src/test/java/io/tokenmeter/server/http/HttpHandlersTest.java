@@ -1,5 +1,6 @@
 package io.tokenmeter.server.http;
 
+import io.micrometer.core.instrument.Gauge;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.embedded.EmbeddedChannel;
@@ -21,6 +22,7 @@ import java.time.Duration;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 
@@ -59,6 +61,8 @@ class HttpHandlersTest
         assertEquals(List.of("acme-eu", "2026-10"), invoice.parameters(), "parameters are decoded once");
         assertEquals(List.of("a%41", "2026-10"), router.match("/v1/invoices/a%2541/2026-10", HttpMethod.GET).parameters());
         assertEquals(Router.Route.FINALIZE, router.match("/v1/invoices/acme/2026-10/finalize", HttpMethod.POST).route());
+        assertEquals(Router.Route.TRACES, router.match("/v1/traces", HttpMethod.POST).route());
+        assertEquals("POST", router.match("/v1/traces", HttpMethod.GET).allowed());
 
         final Router.Match wrongMethod = router.match("/v1/prices", HttpMethod.DELETE);
         assertFalse(wrongMethod.found());
@@ -155,12 +159,16 @@ class HttpHandlersTest
     void answersKeepTheirOrderAndAFullPipelineStopsReading()
     {
         final EmbeddedChannel channel = channel(Keys.open(), Map.of("max-pipelined", "2", "metrics-access", "open"));
-        // a scrape answers later (on the metrics thread); the health checks behind it wait their turn
+        // a scrape answers later (on the metrics thread); the health checks behind it wait their turn. The scrape is
+        // held on a gauge until the test has looked, so that a fast scrape cannot answer before the checks below
+        final CountDownLatch scrapeMayEnd = new CountDownLatch(1);
+        Gauge.builder("test.held.scrape", () -> awaited(scrapeMayEnd)).register(metrics.registry());
         channel.writeInbound(ascii("GET /metrics HTTP/1.1\r\nHost: x\r\n\r\n"
             + "GET /health/live HTTP/1.1\r\nHost: x\r\n\r\nGET /health/live HTTP/1.1\r\nHost: x\r\n\r\n"));
         assertNull(readOutbound(channel), "nothing is answered ahead of the scrape");
         assertFalse(channel.config().isAutoRead(), "two requests wait: the connection is not read");
         assertEquals(1, inFlight.get());
+        scrapeMayEnd.countDown();
         final long until = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
         String answers = null;
         while (answers == null && System.nanoTime() < until)
@@ -318,6 +326,20 @@ class HttpHandlersTest
         final SlowClientGuard guard = new SlowClientGuard(settings.headerTimeout.toNanos(), settings.minBodyBytesPerSecond, metrics);
         return new EmbeddedChannel(guard, new HttpServerCodec(),
             new RequestGate(api, new Router(), new Authenticator(keys, metrics), guard), new ApiHandler(api, ConsoleFiles.load()));
+    }
+
+    /** @return 1 once the latch is open (at most 10 s), for a gauge that holds a scrape. */
+    private static double awaited(final CountDownLatch latch)
+    {
+        try
+        {
+            return latch.await(10, TimeUnit.SECONDS) ? 1 : 0;
+        }
+        catch (final InterruptedException ex)
+        {
+            Thread.currentThread().interrupt();
+            return 0;
+        }
     }
 
     private static ByteBuf ascii(final String text)
