@@ -1,5 +1,5 @@
 // The price book in force (GET /v1/prices): its revision, where it is recorded, and every model's price versions,
-// global and per tenant. Prices are the book's decimal strings, shown as written.
+// global (one table per currency) and per tenant. Prices are the book's decimal strings, shown as written.
 
 import {h, replace, table, errorBox, facts, field} from '../dom.js';
 import {getJson, NEEDS, ApiError} from '../api.js';
@@ -36,6 +36,17 @@ function rows(models, filter) {
   return out;
 }
 
+/**
+ * @return [[currency, models], ...] in the order written: a book of several currencies (SPEC section 11) has a
+ *     section per currency, the first being the default; a one-currency book has one.
+ */
+function sections(book) {
+  if (book.currencies) {
+    return Object.entries(book.currencies).map(([code, section]) => [code, (section || {}).models || {}]);
+  }
+  return [[book.currency, book.models || {}]];
+}
+
 export async function render(main, route, app) {
   const filter = route.params.get('model') || '';
   const filterInput = h('input', {name: 'model', id: 'f-price-model', value: filter, size: 18, autocomplete: 'off'});
@@ -68,7 +79,9 @@ export async function render(main, route, app) {
     pairs.push(['Partitions still on the previous book', prices.partitions_lacking.join(', ')
       + ' (PUT the same book again to complete the change)']);
   }
-  pairs.push(['Currency', h('span', {id: 'prices-currency'}, text(book.currency))]);
+  const bySection = sections(book);
+  pairs.push([bySection.length > 1 ? 'Currencies (the first is the default)' : 'Currency',
+    h('span', {id: 'prices-currency'}, bySection.map(([code]) => text(code)).join(', '))]);
   for (const [name, value] of Object.entries(book)) {
     if (typeof value === 'string' && name !== 'currency') {
       pairs.push([name.replaceAll('_', ' '), value]);
@@ -78,7 +91,8 @@ export async function render(main, route, app) {
   }
   const tenantSections = Object.entries(book.tenants || {}).map(([tenant, own]) => h('section', null,
     h('h3', null, 'Tenant ' + tenant),
-    facts([['Discount', own.discount_percent !== undefined ? own.discount_percent + ' %' : 'none']]),
+    facts([['Discount', own.discount_percent !== undefined ? own.discount_percent + ' %' : 'none'],
+      ['Currency', text(own.currency || bySection[0][0])]]),
     Object.keys(own.models || {}).length > 0
       ? table({caption: 'Prices of ' + tenant + ' (searched before the global book)', columns: COLUMNS,
         rows: rows(own.models, filter)})
@@ -88,7 +102,7 @@ export async function render(main, route, app) {
     h('p', {className: 'note'}, 'Each model\u2019s rows are its price versions: usage in an hour is priced by the version in '
       + 'effect at the start of that hour. Earlier revisions of the book stay recorded in the log, where the audit reads '
       + 'them; the API serves the revision in force.'),
-    table({caption: 'Global prices per million tokens (' + text(book.currency) + ')', columns: COLUMNS, id: 'prices-table',
-      rows: rows(book.models, filter)}),
+    bySection.map(([code, models], i) => table({caption: 'Global prices per million tokens (' + text(code) + ')',
+      columns: COLUMNS, id: i === 0 ? 'prices-table' : 'prices-table-' + code, rows: rows(models, filter)})),
     tenantSections);
 }

@@ -363,20 +363,29 @@ class ConsoleBrowserTest
         browser.open("#/prices");
         final JsonNode prices = as("finance").get("/v1/prices").json();
         assertEquals(prices.get("revision").asText(), browser.text(By.id("prices-revision")));
-        assertEquals(prices.get("book").get("currency").asText(), browser.text(By.id("prices-currency")));
-        final JsonNode versions = prices.get("book").get("models").get("gpt-4o*");
-        final List<List<String>> rows = browser.bodyCells(By.id("prices-table"));
-        int entries = 0;
-        for (final java.util.Iterator<JsonNode> it = prices.get("book").get("models").elements(); it.hasNext(); )
-        {
-            entries += it.next().size();
-        }
-        assertEquals(entries, rows.size(), "one row per price version");
-        final List<String> row = rows.stream().filter(r -> r.get(0).equals("gpt-4o*")).findFirst().orElseThrow();
+        final JsonNode sections = prices.get("book").get("currencies");
+        final List<String> codes = new java.util.ArrayList<>();
+        sections.fieldNames().forEachRemaining(codes::add);
+        assertEquals(List.of("USD", "CNY"), codes, "the shipped book: USD first, then CNY");
+        assertEquals("USD, CNY", browser.text(By.id("prices-currency")));
         final List<String> columns = browser.columns(By.id("prices-table"));
-        assertEquals(versions.get(0).get("effective_from").asText(), row.get(columns.indexOf("effective_from")));
-        assertEquals(versions.get(0).get("per_million").get("input").asText(), row.get(columns.indexOf("input")));
-        assertEquals(versions.get(0).get("per_million").get("output").asText(), row.get(columns.indexOf("output")));
+        for (final String code : codes)
+        {
+            final JsonNode models = sections.get(code).get("models");
+            final List<List<String>> rows = browser.bodyCells(By.id(code.equals("USD") ? "prices-table" : "prices-table-" + code));
+            int entries = 0;
+            for (final java.util.Iterator<JsonNode> it = models.elements(); it.hasNext(); )
+            {
+                entries += it.next().size();
+            }
+            assertEquals(entries, rows.size(), code + ": one row per price version");
+            final String entry = code.equals("USD") ? "gpt-4o*" : "qwen-plus*";
+            final JsonNode versions = models.get(entry);
+            final List<String> row = rows.stream().filter(r -> r.get(0).equals(entry)).findFirst().orElseThrow();
+            assertEquals(versions.get(0).get("effective_from").asText(), row.get(columns.indexOf("effective_from")));
+            assertEquals(versions.get(0).get("per_million").get("input").asText(), row.get(columns.indexOf("input")));
+            assertEquals(versions.get(0).get("per_million").get("output").asText(), row.get(columns.indexOf("output")));
+        }
         browser.screenshots("prices");
 
         browser.open("#/prices?model=claude");
