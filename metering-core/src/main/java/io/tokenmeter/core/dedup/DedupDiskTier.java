@@ -472,6 +472,7 @@ public final class DedupDiskTier implements AutoCloseable
         agent.toSeal = inFlight;
         current = spare;
         spare = null;
+        // the background may still hold the spare from an earlier read of toSeal: it skips it by its batch number
         current.clear(nextBatch++);
         updateBufferGauges();
     }

@@ -165,11 +165,21 @@ final class SegmentAgent implements Runnable
         deleteRetired(Long.MAX_VALUE);
     }
 
-    /** @return whether a buffer was sealed. */
+    /**
+     * Seals the handed-off buffer when its batch is the next one: {@code sealedThroughBatch + 1}. The buffer read
+     * from {@link #toSeal} may be stale: read just before the journal hands off the next one, it is the buffer
+     * already sealed, which the journal then clears and refills for the batch after (a buffer is reused once its
+     * segment is published). Its batch is then the sealed one or that one plus two, never the next, so it is
+     * skipped and the next cycle reads the buffer really handed off. The journal hands batches off in order, one at
+     * a time, each only once the one before is sealed, so the next to seal is always {@code sealedThroughBatch + 1}.
+     *
+     * @return whether a buffer was sealed.
+     */
     private boolean sealPending()
     {
         final SpillBuffer buffer = toSeal;
-        if (buffer == null || buffer.batch() <= sealedThroughBatch)
+        final long batch = buffer == null ? -1 : buffer.batch();
+        if (buffer == null || batch != sealedThroughBatch + 1)
         {
             return false;
         }
@@ -177,7 +187,6 @@ final class SegmentAgent implements Runnable
         {
             return false;
         }
-        final long batch = buffer.batch();
         final String name = SegmentFile.fileName(0, batch, batch);
         try
         {

@@ -9,6 +9,10 @@ import java.util.Arrays;
  * ids up in it; once handed to the background thread it is only read (by both) until the journal learns that its
  * segment is published, and then cleared for reuse. Allocates nothing after construction.
  *
+ * <p>The background may still read a buffer after that, from a stale read of the hand-off: it takes a buffer only
+ * while {@link #batch()} is the next batch to seal, which a buffer cleared for reuse never has
+ * ({@code SegmentAgent.sealPending}).
+ *
  * <pre>
  *   hi[slot]      idHashHi
  *   loFold[slot]  idLo32 << 32 | contentFold        (the record's other 8 bytes, in the order the sort wants)
@@ -28,7 +32,8 @@ final class SpillBuffer
     private final int tableMask;
     private final int capacity;
     private int size;
-    private long batch;
+    /** Volatile: the background may read it while the journal is already refilling the buffer (class comment). */
+    private volatile long batch;
     private long firstSeq;
     private long oldestAcceptedAtMs;
     private long newestAcceptedAtMs;
