@@ -113,6 +113,8 @@ final class Router
         add("/health/ready", HttpMethod.GET, Route.READY);
         add("/metrics", HttpMethod.GET, Route.METRICS);
         add("/console/**", HttpMethod.GET, Route.CONSOLE);
+        // HEAD as a browser or a link checker sends it: the codec answers it with the GET's head and no body
+        add("/console/**", HttpMethod.HEAD, Route.CONSOLE);
     }
 
     private void add(final String template, final HttpMethod method, final Route route)

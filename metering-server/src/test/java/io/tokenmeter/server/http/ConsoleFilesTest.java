@@ -144,14 +144,20 @@ class ConsoleFilesTest
     }
 
     @Test
-    void consoleRedirectsToItsFolderAndTakesOnlyGet() throws IOException
+    void consoleRedirectsToItsFolderAndTakesOnlyGetAndHead() throws IOException
     {
         final Client.Answer moved = client.get("/console");
         assertEquals(301, moved.status());
         assertEquals("/console/", header(moved, "location"));
         final Client.Answer post = client.post("/console/", "application/json", "{}");
         assertEquals(405, post.status(), "a known open path answers 405 without a key, not 401");
-        assertEquals("GET", header(post, "allow"));
+        assertEquals("GET, HEAD", header(post, "allow"));
+        final Client.Answer head = client.request("HEAD", "/console/", null, null);
+        assertEquals(200, head.status(), "HEAD answers the GET's head");
+        assertEquals("", head.body(), "and no body");
+        assertEquals(client.get("/console/").body().getBytes(java.nio.charset.StandardCharsets.UTF_8).length,
+            Integer.parseInt(header(head, "content-length")), "with the GET's length");
+        assertTrue(header(head, "content-security-policy").startsWith("default-src 'self'"));
         assertEquals(405, client.request("PUT", "/console/js/app.js", "text/plain", "x").status());
         assertEquals(401, client.get("/consolex").status(), "only /console and below are open");
         assertEquals(401, client.get("/v1/prices").status(), "data still needs a key");

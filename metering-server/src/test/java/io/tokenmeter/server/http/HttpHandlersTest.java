@@ -87,7 +87,8 @@ class HttpHandlersTest
         {
             assertEquals(Router.Route.CONSOLE, router.match(path, HttpMethod.GET).route(), path);
             assertEquals(List.of(), router.match(path, HttpMethod.GET).parameters(), path);
-            assertEquals("GET", router.match(path, HttpMethod.POST).allowed(), path);
+            assertEquals("GET, HEAD", router.match(path, HttpMethod.POST).allowed(), path);
+            assertEquals(Router.Route.CONSOLE, router.match(path, HttpMethod.HEAD).route(), path);
             assertTrue(Router.isOpenPath(path, false), path + " needs no key");
         }
         assertFalse(Router.isOpenPath("/consolex", false));
