@@ -201,22 +201,33 @@ public final class BillingService implements AutoCloseable
 
     private List<ListingEntry> listNow(final YearMonth period)
     {
+        final List<ListingEntry> entries = new ArrayList<>();
+        for (final Invoice invoice : invoicesNow(period))
+        {
+            entries.add(new ListingEntry(invoice.tenant(), invoice.status(), invoice.invoiceNumber(), invoice.currency(),
+                invoice.total()));
+        }
+        return entries;
+    }
+
+    /** @return the period's invoice (final, else a draft) of every tenant the listing shows, by tenant. */
+    private List<Invoice> invoicesNow(final YearMonth period)
+    {
         final TreeSet<String> tenants = new TreeSet<>(await(usage.tenantsWithUsage(Periods.startHour(period),
             Periods.endHour(period))));
         tenants.addAll(store.tenantsWithFinalsThrough(period));
         tenants.addAll(prices.book().tenantsOwingCommitment(period));
-        final List<ListingEntry> entries = new ArrayList<>();
+        final List<Invoice> invoices = new ArrayList<>();
         for (final String tenant : tenants)
         {
             final Invoice stored = store.find(tenant, period);
             final Invoice invoice = stored != null ? stored : draft(tenant, period);
             if (stored != null || !invoice.lines().isEmpty())
             {
-                entries.add(new ListingEntry(tenant, invoice.status(), invoice.invoiceNumber(), invoice.currency(),
-                    invoice.total()));
+                invoices.add(invoice);
             }
         }
-        return entries;
+        return invoices;
     }
 
     /**
@@ -228,10 +239,8 @@ public final class BillingService implements AutoCloseable
         return onBillingThread(() ->
         {
             final List<MarginEntry> entries = new ArrayList<>();
-            for (final ListingEntry row : listNow(period))
+            for (final Invoice invoice : invoicesNow(period))
             {
-                final Invoice stored = store.find(row.tenant(), period);
-                final Invoice invoice = stored != null ? stored : draft(row.tenant(), period);
                 final Map<String, List<InvoiceLine>> byModel = new TreeMap<>();
                 invoice.lines().stream().filter(InvoiceLine::isUsage)
                     .forEach(line -> byModel.computeIfAbsent(line.model(), m -> new ArrayList<>()).add(line));
@@ -255,7 +264,7 @@ public final class BillingService implements AutoCloseable
                             cost = cost.add(line.cost());
                         }
                     }
-                    entries.add(new MarginEntry(row.tenant(), model, invoice.currency(), amount, complete ? cost : null,
+                    entries.add(new MarginEntry(invoice.tenant(), model, invoice.currency(), amount, complete ? cost : null,
                         complete ? amount.subtract(cost) : null, uncosted));
                 });
             }

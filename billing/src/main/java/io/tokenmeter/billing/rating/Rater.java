@@ -243,7 +243,8 @@ public final class Rater
             long left = b.quantity();
             while (left > 0)
             {
-                final int band = bands.bandOf(position + 1);
+                // a running total saturated at 2^63-1 (the counters flag it) stays in the last band, never wraps to the first
+                final int band = bands.bandOf(position == Long.MAX_VALUE ? position : position + 1);
                 final long room = bands.upTo(band) == Long.MAX_VALUE ? left : bands.upTo(band) - position;
                 final long piece = Math.min(left, room);
                 add(b, band, piece, quantities, versions, bandsOfKey, costs);

@@ -132,6 +132,17 @@ class VolumeTiersTest
     }
 
     @Test
+    @org.junit.jupiter.api.Timeout(10)
+    void aSaturatedRunningTotalStaysInTheLastBand() throws Exception
+    {
+        // a counter flagged saturated at 2^63-1, then more usage: the running total cannot go on, it must not wrap
+        final List<InvoiceLine> lines = rate(book("graduated"), input("2025-10-03T10:00:00Z", "m-1", Long.MAX_VALUE),
+            input("2025-10-04T10:00:00Z", "m-2", 5));
+        assertEquals("m-1 input 1-1000000 1000000 @2.00 = 2.00\nm-1 input 1000001- " + (Long.MAX_VALUE - 1_000_000)
+            + " @1.00 = 9223372036853.78\nm-2 input 1000001- 5 @1.00 = 0.00\n", describe(lines));
+    }
+
+    @Test
     void bandsSurviveJsonAndCsv() throws Exception
     {
         final Invoice invoice = InvoiceCalculator.draft("acme", OCTOBER, new BookInForce(book("graduated"), 1, 0, 0),

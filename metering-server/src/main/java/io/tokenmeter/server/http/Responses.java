@@ -104,7 +104,8 @@ public final class Responses
         });
     }
 
-    private static FullHttpResponse response(final HttpResponseStatus status, final ByteBuf body, final String contentType)
+    /** @return an answer of {@code body} (owned by it) with its content type and length. */
+    public static FullHttpResponse response(final HttpResponseStatus status, final ByteBuf body, final String contentType)
     {
         final FullHttpResponse response = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, status, body);
         response.headers()

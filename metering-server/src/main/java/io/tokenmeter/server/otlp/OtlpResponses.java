@@ -9,11 +9,10 @@ import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufAllocator;
 import io.netty.buffer.ByteBufInputStream;
 import io.netty.buffer.ByteBufOutputStream;
-import io.netty.handler.codec.http.DefaultFullHttpResponse;
 import io.netty.handler.codec.http.FullHttpResponse;
 import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpResponseStatus;
-import io.netty.handler.codec.http.HttpVersion;
+import io.tokenmeter.server.http.Responses;
 import io.opentelemetry.proto.collector.trace.v1.ExportTracePartialSuccess;
 import io.opentelemetry.proto.collector.trace.v1.ExportTraceServiceResponse;
 
@@ -68,7 +67,7 @@ public final class OtlpResponses
                     .setErrorMessage(text));
             }
             final byte[] bytes = response.build().toByteArray();
-            return response(HttpResponseStatus.OK, alloc.buffer(bytes.length).writeBytes(bytes), PROTOBUF);
+            return Responses.response(HttpResponseStatus.OK, alloc.buffer(bytes.length).writeBytes(bytes), PROTOBUF);
         }
         return json(alloc, HttpResponseStatus.OK, json ->
         {
@@ -105,7 +104,7 @@ public final class OtlpResponses
             {
                 throw new UncheckedIOException(ex);
             }
-            return response(status, alloc.buffer(bytes.length).writeBytes(bytes), PROTOBUF);
+            return Responses.response(status, alloc.buffer(bytes.length).writeBytes(bytes), PROTOBUF);
         }
         return json(alloc, status, json ->
         {
@@ -201,15 +200,6 @@ public final class OtlpResponses
             buffer.release();
             throw new UncheckedIOException(ex);
         }
-        return response(status, buffer, JSON);
-    }
-
-    private static FullHttpResponse response(final HttpResponseStatus status, final ByteBuf body, final String contentType)
-    {
-        final FullHttpResponse response = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, status, body);
-        response.headers()
-            .set(HttpHeaderNames.CONTENT_TYPE, contentType)
-            .setInt(HttpHeaderNames.CONTENT_LENGTH, body.readableBytes());
-        return response;
+        return Responses.response(status, buffer, JSON);
     }
 }
