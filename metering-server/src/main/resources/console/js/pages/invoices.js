@@ -14,6 +14,8 @@ const LINE_COLUMNS = [
   {key: 'service_tier', label: 'service tier'},
   {key: 'token_class', label: 'token class'},
   {key: 'context', label: 'context'},
+  {key: 'mode', label: 'mode'},
+  {key: 'window', label: 'window'},
   {key: 'band', label: 'band'},
   {key: 'price_from', label: 'price from'},
   {key: 'price_entry', label: 'price entry'},
@@ -21,10 +23,12 @@ const LINE_COLUMNS = [
   {key: 'quantity', label: 'quantity', num: true},
   {key: 'unit_price_per_million', label: 'per million', num: true},
   {key: 'service_tier_multiplier', label: 'tier multiplier', num: true},
+  {key: 'window_multiplier', label: 'window multiplier', num: true},
   {key: 'discount_percent', label: 'discount %', num: true},
   {key: 'amount', label: 'amount', num: true},
   {key: 'cost', label: 'cost', num: true},
   {key: 'margin', label: 'margin', num: true},
+  {key: 'grant', label: 'credit grant'},
   {key: 'adjustment_for', label: 'adjustment for'},
 ];
 

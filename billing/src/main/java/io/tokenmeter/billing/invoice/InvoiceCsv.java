@@ -17,9 +17,9 @@ import java.util.List;
  */
 public final class InvoiceCsv
 {
-    public static final List<String> COLUMNS = List.of("kind", "model", "service_tier", "token_class", "context", "band", "price_from",
-        "price_entry", "price_scope", "quantity", "unit_price_per_million", "service_tier_multiplier", "discount_percent",
-        "amount", "cost", "margin", "currency", "adjustment_for");
+    public static final List<String> COLUMNS = List.of("kind", "model", "service_tier", "token_class", "context", "mode", "window",
+        "band", "price_from", "price_entry", "price_scope", "quantity", "unit_price_per_million", "service_tier_multiplier",
+        "window_multiplier", "discount_percent", "amount", "cost", "margin", "grant", "currency", "adjustment_for");
 
     private static final CsvMapper MAPPER = new CsvMapper();
     private static final CsvSchema SCHEMA;
@@ -46,10 +46,11 @@ public final class InvoiceCsv
         final List<String[]> rows = new ArrayList<>(invoice.lines().size() + 1);
         for (final InvoiceLine l : invoice.lines())
         {
-            rows.add(new String[] {l.kind(), l.model(), l.serviceTier(), l.tokenClass(), l.context(), l.band(), l.priceFrom(), l.priceEntry(),
-                l.priceScope(), l.quantity() == null ? null : l.quantity().toString(), l.unitPricePerMillion(), l.serviceTierMultiplier(), l.discountPercent(),
+            rows.add(new String[] {l.kind(), l.model(), l.serviceTier(), l.tokenClass(), l.context(), l.mode(), l.window(), l.band(),
+                l.priceFrom(), l.priceEntry(), l.priceScope(), l.quantity() == null ? null : l.quantity().toString(),
+                l.unitPricePerMillion(), l.serviceTierMultiplier(), l.windowMultiplier(), l.discountPercent(),
                 l.amount().toPlainString(), includeCost ? plain(l.cost()) : null, includeCost ? plain(l.margin()) : null,
-                invoice.currency(), l.adjustmentFor()});
+                l.grant(), invoice.currency(), l.adjustmentFor()});
         }
         final String[] total = new String[COLUMNS.size()];
         Arrays.fill(total, "");

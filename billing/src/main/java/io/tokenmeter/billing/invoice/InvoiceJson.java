@@ -103,6 +103,11 @@ public final class InvoiceJson
             json.writeStringField("service_tier", line.serviceTier());
             json.writeStringField("token_class", line.tokenClass());
             json.writeStringField("context", line.context());
+            if (line.isUsage())
+            {
+                json.writeStringField("mode", line.mode());
+                json.writeStringField("window", line.window());
+            }
             if (line.band() != null)
             {
                 json.writeStringField("band", line.band());
@@ -121,12 +126,20 @@ public final class InvoiceJson
             }
             json.writeStringField("unit_price_per_million", line.unitPricePerMillion());
             json.writeStringField("service_tier_multiplier", line.serviceTierMultiplier());
+            if (line.isUsage())
+            {
+                json.writeStringField("window_multiplier", line.windowMultiplier());
+            }
             json.writeStringField("discount_percent", line.discountPercent());
             json.writeStringField("amount", line.amount().toPlainString());
             if (includeCost && line.cost() != null)
             {
                 json.writeStringField("cost", line.cost().toPlainString());
                 json.writeStringField("margin", line.margin().toPlainString());
+            }
+            if (line.grant() != null)
+            {
+                json.writeStringField("grant", line.grant());
             }
             if (line.adjustmentFor() != null)
             {
@@ -186,12 +199,17 @@ public final class InvoiceJson
         final List<InvoiceLine> lines = new ArrayList<>();
         for (final JsonNode l : root.path("lines"))
         {
-            final String kind = text(l, "kind");
-            lines.add(new InvoiceLine(kind == null ? InvoiceLine.USAGE : kind, text(l, "model"), text(l, "service_tier"), text(l, "token_class"), text(l, "context"),
-                text(l, "price_from"), text(l, "price_entry"), text(l, "price_scope"), l.path("quantity").isNull() || l.path("quantity").isMissingNode() ? null : l.path("quantity").bigIntegerValue(),
-                text(l, "unit_price_per_million"), text(l, "service_tier_multiplier"), text(l, "discount_percent"),
+            final String kind = text(l, "kind") == null ? InvoiceLine.USAGE : text(l, "kind");
+            final boolean usage = InvoiceLine.USAGE.equals(kind);
+            // invoices stored before modes and windows existed were all standard mode, outside every window
+            lines.add(new InvoiceLine(kind, text(l, "model"), text(l, "service_tier"), text(l, "token_class"), text(l, "context"),
+                usage ? textOr(l, "mode", InvoiceLine.MODE_STANDARD) : null, usage ? textOr(l, "window", InvoiceLine.NO_WINDOW) : null,
+                text(l, "price_from"), text(l, "price_entry"), text(l, "price_scope"),
+                l.path("quantity").isNull() || l.path("quantity").isMissingNode() ? null : l.path("quantity").bigIntegerValue(),
+                text(l, "unit_price_per_million"), text(l, "service_tier_multiplier"),
+                usage ? textOr(l, "window_multiplier", "1") : null, text(l, "discount_percent"),
                 new BigDecimal(text(l, "amount")), text(l, "adjustment_for"), text(l, "band"), decimal(l, "cost"),
-                decimal(l, "margin")));
+                decimal(l, "margin"), text(l, "grant")));
         }
         final List<String> warnings = new ArrayList<>();
         root.path("warnings").forEach(w -> warnings.add(w.asText()));
@@ -224,6 +242,12 @@ public final class InvoiceJson
     {
         final String value = text(node, field);
         return value == null ? null : new BigDecimal(value);
+    }
+
+    private static String textOr(final JsonNode node, final String field, final String missing)
+    {
+        final String value = text(node, field);
+        return value == null ? missing : value;
     }
 
     private static String text(final JsonNode node, final String field)

@@ -302,14 +302,16 @@ public final class Rater
         final String context = key.context() == 1 ? CONTEXT_LONG : CONTEXT_STANDARD;
         if (version == null)
         {
-            return InvoiceLine.usage(key.model(), tier, tokenClass, context, null, null, null, quantity, null, "1",
-                discount.toPlainString(), Money.round(BigDecimal.ZERO, minorDigits), adjustmentFor);
+            return InvoiceLine.usage(key.model(), tier, tokenClass, context, InvoiceLine.MODE_STANDARD, InvoiceLine.NO_WINDOW, null,
+                null, null, quantity, null, "1", "1", discount.toPlainString(), Money.round(BigDecimal.ZERO, minorDigits),
+                adjustmentFor);
         }
         final BigDecimal rate = bands == null ? version.rate(key.tokenClass(), key.context() == 1) : bands.rate(key.band());
         final BigDecimal multiplier = version.multiplier(key.tierCode());
         final BigDecimal amount = Money.round(Money.exactAmount(quantity, rate, multiplier, discount), minorDigits);
-        final InvoiceLine line = InvoiceLine.usage(key.model(), tier, tokenClass, context, key.from(), key.entry(), key.scope(),
-            quantity, rate.toPlainString(), multiplier.toPlainString(), discount.toPlainString(), amount, adjustmentFor);
+        final InvoiceLine line = InvoiceLine.usage(key.model(), tier, tokenClass, context, InvoiceLine.MODE_STANDARD,
+            InvoiceLine.NO_WINDOW, key.from(), key.entry(), key.scope(), quantity, rate.toPlainString(),
+            multiplier.toPlainString(), "1", discount.toPlainString(), amount, adjustmentFor);
         return bands == null ? line : line.inBand(bands.label(key.band()));
     }
 

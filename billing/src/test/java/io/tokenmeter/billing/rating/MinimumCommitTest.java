@@ -140,8 +140,8 @@ class MinimumCommitTest
         assertEquals(invoice.lines(), read.lines());
         assertEquals(InvoiceJson.toTree(invoice, true), InvoiceJson.toTree(read, true));
         final String csv = InvoiceCsv.render(invoice);
-        assertTrue(csv.contains("\r\ncommit_true_up,,,,,,,,,,,,,99.00,,,USD,\r\n"), csv);
-        assertTrue(csv.endsWith("total,,,,,,,,,,,,,100.00,,,USD,\r\n"), csv);
+        assertTrue(csv.contains("\r\ncommit_true_up,,,,,,,,,,,,,,,,99.00,,,,USD,\r\n"), csv);
+        assertTrue(csv.endsWith("total,,,,,,,,,,,,,,,,100.00,,,,USD,\r\n"), csv);
         final String old = new String(InvoiceJson.toBytes(invoice, true, false), StandardCharsets.UTF_8)
             .replace("\"kind\":\"usage\",", "");
         assertEquals(InvoiceLine.USAGE, InvoiceJson.read(old.getBytes(StandardCharsets.UTF_8)).lines().get(0).kind(),

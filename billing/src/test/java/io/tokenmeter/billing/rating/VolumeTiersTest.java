@@ -150,8 +150,8 @@ class VolumeTiersTest
         final Invoice read = InvoiceJson.read(InvoiceJson.toBytes(invoice, true, false));
         assertEquals(invoice.lines(), read.lines());
         final String csv = InvoiceCsv.render(invoice);
-        assertTrue(csv.startsWith("kind,model,service_tier,token_class,context,band,"), csv);
-        assertTrue(csv.contains("usage,m-1,standard,input,standard,1000001-,"), csv);
+        assertTrue(csv.startsWith("kind,model,service_tier,token_class,context,mode,window,band,"), csv);
+        assertTrue(csv.contains("usage,m-1,standard,input,standard,standard,none,1000001-,"), csv);
     }
 
     @Test

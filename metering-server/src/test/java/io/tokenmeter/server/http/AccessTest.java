@@ -212,7 +212,7 @@ class AccessTest
         assertEquals("5.00", own.get("amount").asText());
         assertFalse(own.has("cost") || own.has("margin"), "the tenant's own key does not see our cost: " + own);
         final String ownCsv = as("read acme").get("/v1/invoices/acme/" + PERIOD + "?format=csv").body();
-        assertTrue(ownCsv.contains(",5.00,,,USD,") && !ownCsv.contains("2.00"), ownCsv);
+        assertTrue(ownCsv.contains(",5.00,,,,USD,") && !ownCsv.contains("2.00"), ownCsv);
         final JsonNode margins = as("read *").get("/v1/margins?period=" + PERIOD).json();
         assertTrue(margins.get("cost_book").asBoolean());
         assertEquals(1, margins.get("margins").size(), margins.toString());
