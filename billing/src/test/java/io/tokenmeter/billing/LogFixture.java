@@ -9,7 +9,7 @@ import io.tokenmeter.core.log.Durability;
 import io.tokenmeter.core.log.EventLog;
 import io.tokenmeter.core.log.JournalAgent;
 import io.tokenmeter.core.log.JournalRequest;
-import io.tokenmeter.core.log.LongContextRules;
+import io.tokenmeter.core.log.RateRules;
 import io.tokenmeter.core.log.PriceBookInstall;
 import io.tokenmeter.core.snapshot.SnapshotStore;
 import org.agrona.DirectBuffer;
@@ -27,9 +27,14 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 /** A real Chronicle log with the real journal, driven on the test thread as its single owner. */
 public final class LogFixture implements AutoCloseable
 {
-    /** One event as a gateway would send it. */
-    public record Event(String tenant, String model, String id, long timestampMs, int tier, long[] tokens)
+    /** One event as a gateway would send it; {@code thinking}: it said {@code "thinking": true}. */
+    public record Event(String tenant, String model, String id, long timestampMs, int tier, long[] tokens, boolean thinking)
     {
+        public Event(final String tenant, final String model, final String id, final long timestampMs, final int tier,
+            final long[] tokens)
+        {
+            this(tenant, model, id, timestampMs, tier, tokens, false);
+        }
     }
 
     private final EventLog log;
@@ -45,7 +50,7 @@ public final class LogFixture implements AutoCloseable
         journal.recover();
     }
 
-    public io.tokenmeter.core.log.ControlRequest.Recorded install(final byte[] json, final LongContextRules rules)
+    public io.tokenmeter.core.log.ControlRequest.Recorded install(final byte[] json, final RateRules rules)
     {
         final PriceBookInstall install = new PriceBookInstall(json, rules, journal.priceBookRevision() + 1);
         assertTrue(journal.offer(install));
@@ -122,7 +127,8 @@ public final class LogFixture implements AutoCloseable
                 final long contentHash = Arrays.hashCode(e.tokens()) * 31L + e.timestampMs() * 7 + e.model().hashCode() + e.tier();
                 staged.checkLimit(length + StagedEvent.MAX_LENGTH);
                 length += new StagedEvent().wrap(staged, length).encode(hasher.idHashHi(), hasher.idHashLo(), contentHash,
-                    e.timestampMs(), e.tokens(), e.tier(), 0, names, t.length, m.length, i.length);
+                    e.timestampMs(), e.tokens(), e.tier(), e.thinking() || e.tokens()[5] > 0 ? StagedEvent.FLAG_THINKING : 0,
+                    names, t.length, m.length, i.length);
                 count++;
             }
         }

@@ -62,7 +62,7 @@ final class PriceBookRecorder
             if (journal.priceBookRevision() > 0)
             {
                 final BookInForce book = read(partition, journal.priceBookIndex(), journal.priceBookRevision());
-                journal.useContextRules(book.book());
+                journal.useRateRules(book.book());
                 entries[partition.index()] = book;
                 if (newest == null || book.revision() > newest.revision())
                 {

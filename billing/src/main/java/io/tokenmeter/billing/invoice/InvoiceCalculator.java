@@ -207,7 +207,7 @@ public final class InvoiceCalculator
             }
             if (any)
             {
-                result.add(new TenantBucket(b.hour(), b.model(), b.tierCode(), b.context(), diff));
+                result.add(new TenantBucket(b.hour(), b.model(), b.tierCode(), b.variant(), diff));
             }
         }
         if (!billed.isEmpty())
@@ -229,7 +229,7 @@ public final class InvoiceCalculator
     {
         static BucketId of(final TenantBucket b)
         {
-            return new BucketId(b.hour(), b.model(), b.tierCode(), b.context());
+            return new BucketId(b.hour(), b.model(), b.tierCode(), b.variant());
         }
     }
 }

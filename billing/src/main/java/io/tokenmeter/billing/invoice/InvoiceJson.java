@@ -3,6 +3,7 @@ package io.tokenmeter.billing.invoice;
 import com.fasterxml.jackson.core.JsonGenerator;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import io.tokenmeter.billing.price.PriceVersion;
 import io.tokenmeter.billing.rating.InvoiceLine;
 import io.tokenmeter.billing.rating.Rater;
 import io.tokenmeter.core.aggregate.HourlyAggregator;
@@ -166,7 +167,10 @@ public final class InvoiceJson
 
     /**
      * Basis rows: {@code [hour start, model, service tier, context, requests, input, cache_read, cache_write,
-     * cache_write_1h, output, reasoning, saturated]}, compact because a month holds up to 744 hours per model.
+     * cache_write_1h, output, reasoning, saturated, variant]}, compact because a month holds up to 744 hours per model.
+     * {@code context} is {@code standard}, {@code long} (tier 1) or {@code tier N}; {@code variant} is the bucket's
+     * {@link io.tokenmeter.core.event.RateVariant} (context tier, mode, window); rows written before it existed lack it
+     * and read as their context says.
      */
     private static void writeBasis(final JsonGenerator json, final Map<String, List<TenantBucket>> basis) throws IOException
     {
@@ -180,11 +184,12 @@ public final class InvoiceJson
                 json.writeString(Instant.ofEpochSecond(b.hour() * 3600).toString());
                 json.writeString(b.model());
                 json.writeString(ServiceTier.fromCode(b.tierCode()).jsonName());
-                json.writeString(b.context() == 1 ? Rater.CONTEXT_LONG : Rater.CONTEXT_STANDARD);
+                json.writeString(PriceVersion.NO_RULES.contextLabel(b.variant()));
                 for (final long counter : b.counters())
                 {
                     json.writeNumber(counter);
                 }
+                json.writeNumber(b.variant());
                 json.writeEndArray();
             }
             json.writeEndArray();
@@ -224,8 +229,10 @@ public final class InvoiceJson
                 {
                     counters[i] = row.get(4 + i).asLong();
                 }
+                final int variant = row.size() > 4 + counters.length ? row.get(4 + counters.length).asInt()
+                    : Rater.CONTEXT_LONG.equals(row.get(3).asText()) ? 1 : 0;
                 buckets.add(new TenantBucket(Instant.parse(row.get(0).asText()).getEpochSecond() / 3600, row.get(1).asText(),
-                    tierCode(row.get(2).asText()), Rater.CONTEXT_LONG.equals(row.get(3).asText()) ? 1 : 0, counters));
+                    tierCode(row.get(2).asText()), variant, counters));
             }
             basis.put(part.getKey(), buckets);
         });

@@ -1,6 +1,8 @@
 package io.tokenmeter.billing.price;
 
-import io.tokenmeter.core.log.LongContextRules;
+import io.tokenmeter.core.log.RateRules;
+import io.tokenmeter.core.log.RateSchedule;
+import io.tokenmeter.core.log.TimeWindow;
 
 import java.math.BigDecimal;
 import java.nio.charset.StandardCharsets;
@@ -25,7 +27,7 @@ import java.util.concurrent.ConcurrentHashMap;
  * version in effect at the start of the hour prices it. A candidate whose versions all start later is passed over
  * (docs/billing.md explains why).
  */
-public final class PriceBook implements LongContextRules
+public final class PriceBook implements RateRules
 {
     /** Where a price was found. */
     public record Resolved(String scope, String entryKey, PriceVersion version)
@@ -63,7 +65,8 @@ public final class PriceBook implements LongContextRules
     private final Map<String, TenantTerms> tenants;
     private final byte[] recordedJson;
     private final String sha256;
-    private final boolean anyLongContext;
+    private final boolean anyRule;
+    private final boolean anyWindow;
     private final long smallestThreshold;
     private final Map<String, List<Candidate>> candidatesCache = new ConcurrentHashMap<>();
 
@@ -85,16 +88,21 @@ public final class PriceBook implements LongContextRules
         final List<PriceEntry> all = new ArrayList<>();
         currencies.values().forEach(section -> all.addAll(section.entries()));
         tenants.values().forEach(terms -> all.addAll(terms.entries()));
-        this.anyLongContext = all.stream().anyMatch(PriceBook::hasLongContext);
-        long smallest = LongContextRules.NO_THRESHOLD;
+        long smallest = Long.MAX_VALUE;
+        boolean windows = false;
+        boolean tiers = false;
         for (final PriceEntry entry : all)
         {
             for (final PriceVersion version : entry.versions())
             {
-                smallest = Math.min(smallest, version.longContextAbove());
+                smallest = Math.min(smallest, version.smallestThreshold());
+                windows |= version.hasTimeWindows();
+                tiers |= version.hasContextTiers();
             }
         }
         this.smallestThreshold = smallest;
+        this.anyWindow = windows;
+        this.anyRule = windows || tiers;
     }
 
     @Override
@@ -103,9 +111,10 @@ public final class PriceBook implements LongContextRules
         return smallestThreshold;
     }
 
-    private static boolean hasLongContext(final PriceEntry entry)
+    @Override
+    public boolean hasTimeWindows()
     {
-        return entry.versions().stream().anyMatch(PriceVersion::hasLongContext);
+        return anyWindow;
     }
 
     /** @return the book's first currency: the one a tenant whose terms name none is billed in. */
@@ -255,36 +264,36 @@ public final class PriceBook implements LongContextRules
     @Override
     public boolean isEmpty()
     {
-        return !anyLongContext;
+        return !anyRule;
     }
 
+    /** The context tiers and time windows of the versions that price the pair, from each version's first hour. */
     @Override
-    public long[] schedule(final String tenant, final String model)
+    public RateSchedule schedule(final String tenant, final String model)
     {
-        final List<Candidate> candidates = candidates(tenant, model);
         final TreeSet<Long> boundaries = new TreeSet<>();
-        for (final Candidate candidate : candidates)
+        for (final Candidate candidate : candidates(tenant, model))
         {
             candidate.entry().versions().forEach(v -> boundaries.add(v.fromHour()));
         }
-        final List<Long> pairs = new ArrayList<>();
-        long previous = Long.MIN_VALUE;
+        final List<Long> hours = new ArrayList<>();
+        final List<long[]> thresholds = new ArrayList<>();
+        final List<TimeWindow[]> windows = new ArrayList<>();
+        boolean anyRuleOfPair = false;
         for (final long hour : boundaries)
         {
             final Resolved resolved = resolve(tenant, model, hour);
-            final long threshold = resolved == null ? NO_THRESHOLD : resolved.version().longContextAbove();
-            if (threshold != previous)
-            {
-                pairs.add(hour);
-                pairs.add(threshold);
-                previous = threshold;
-            }
+            hours.add(hour);
+            thresholds.add(resolved == null ? new long[0] : resolved.version().thresholds());
+            windows.add(resolved == null ? new TimeWindow[0] : resolved.version().windowRules());
+            anyRuleOfPair |= resolved != null && (resolved.version().hasContextTiers() || resolved.version().hasTimeWindows());
         }
-        if (pairs.isEmpty() || (pairs.size() == 2 && pairs.get(1) == NO_THRESHOLD))
+        if (!anyRuleOfPair)
         {
-            return NO_SCHEDULE;
+            return RateSchedule.EMPTY;
         }
-        return pairs.stream().mapToLong(Long::longValue).toArray();
+        return new RateSchedule(hours.stream().mapToLong(Long::longValue).toArray(), thresholds.toArray(new long[0][]),
+            windows.toArray(new TimeWindow[0][]));
     }
 
     static String sha256Hex(final byte[] bytes)

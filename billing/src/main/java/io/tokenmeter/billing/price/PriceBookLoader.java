@@ -9,7 +9,8 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import com.fasterxml.jackson.dataformat.yaml.YAMLMapper;
 import io.tokenmeter.core.event.ServiceTier;
 import io.tokenmeter.core.event.TokenClass;
-import io.tokenmeter.core.log.LongContextRules;
+import io.tokenmeter.core.event.RateVariant;
+import io.tokenmeter.core.log.TimeWindow;
 
 import java.io.IOException;
 import java.io.InputStream;
@@ -18,6 +19,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Instant;
 import java.time.OffsetDateTime;
+import java.time.ZoneId;
 import java.time.YearMonth;
 import java.time.format.DateTimeParseException;
 import java.util.ArrayList;
@@ -53,8 +55,15 @@ public final class PriceBookLoader
     private static final Set<String> CURRENCY_KEYS = Set.of("models");
     private static final Set<String> TENANT_KEYS = Set.of("currency", "discount_percent", "models", "minimum_commit",
         "commit_from");
-    private static final Set<String> VERSION_KEYS = Set.of("effective_from", "per_million", "service_tier_multiplier", "long_context");
+    private static final Set<String> VERSION_KEYS = Set.of("effective_from", "per_million", "service_tier_multiplier", "long_context",
+        "context_tiers", "thinking", "time_windows");
     private static final Set<String> LONG_KEYS = Set.of("above_input_tokens", "per_million");
+    private static final Set<String> CONTEXT_TIER_KEYS = Set.of("above_input_tokens", "per_million", "thinking");
+    private static final Set<String> THINKING_KEYS = Set.of("per_million");
+    private static final Set<String> WINDOW_KEYS = Set.of("name", "timezone", "days", "from", "to", "multiplier");
+    private static final List<String> DAYS = List.of("mon", "tue", "wed", "thu", "fri", "sat", "sun");
+    private static final Pattern WINDOW_NAME = Pattern.compile("[a-z0-9_-]{1,32}");
+    private static final Pattern CLOCK = Pattern.compile("([01][0-9]|2[0-4]):([0-5][0-9])");
     private static final Set<String> TIERS_KEYS = Set.of("tiers");
     private static final Set<String> TIER_KEYS = Set.of("mode", "bands");
     private static final Set<String> BAND_KEYS = Set.of("up_to", "per_million");
@@ -72,6 +81,9 @@ public final class PriceBookLoader
             return name.endsWith(".yaml") || name.endsWith(".yml") ? YAML : JSON;
         }
     }
+
+    private static final PriceVersion.ContextTier[] NO_CONTEXT_TIERS = new PriceVersion.ContextTier[0];
+    private static final PriceVersion.Window[] NO_WINDOWS = new PriceVersion.Window[0];
 
     private final List<String> problems = new ArrayList<>();
     /** True while reading the cost book, where volume tiers are refused. */
@@ -512,36 +524,240 @@ public final class PriceBookLoader
                 });
             }
         }
-        long longAbove = LongContextRules.NO_THRESHOLD;
-        BigDecimal[] longRates = null;
+        final PriceVersion.ContextTier[] contextTiers = contextTiers(node, path);
+        final BigDecimal[] thinking = thinking(node.get("thinking"), path + ".thinking");
+        final PriceVersion.Window[] windows = windows(node.get("time_windows"), path + ".time_windows");
+        if (problems.size() != before || perMillion == null)
+        {
+            return null;
+        }
+        return new PriceVersion(fromHour, effectiveFrom, perMillion, multipliers, contextTiers, thinking, windows, bands);
+    }
+
+    /** {@code long_context} (one tier, named {@code long}) or {@code context_tiers} (up to seven, ascending); not both. */
+    private PriceVersion.ContextTier[] contextTiers(final JsonNode node, final String path)
+    {
         final JsonNode longNode = node.get("long_context");
+        final JsonNode tiersNode = node.get("context_tiers");
+        if (longNode != null && tiersNode != null)
+        {
+            problem(path + ".context_tiers", "cannot stand beside long_context: long_context is the one-tier form, give "
+                + "its threshold and rates as the first of context_tiers instead");
+            return NO_CONTEXT_TIERS;
+        }
         if (longNode != null)
         {
             final String longPath = path + ".long_context";
             if (!longNode.isObject())
             {
                 problem(longPath, "must be an object with above_input_tokens and per_million");
+                return NO_CONTEXT_TIERS;
             }
-            else
+            unknownKeys(longNode, LONG_KEYS, longPath + ".");
+            final long above = aboveInputTokens(longNode, longPath);
+            final BigDecimal[] rates = rates(longNode.get("per_million"), longPath + ".per_million", false, null);
+            return above < 0 || rates == null ? NO_CONTEXT_TIERS
+                : new PriceVersion.ContextTier[] {new PriceVersion.ContextTier(above, PriceVersion.LONG_CONTEXT, rates, null)};
+        }
+        if (tiersNode == null)
+        {
+            return NO_CONTEXT_TIERS;
+        }
+        final String tiersPath = path + ".context_tiers";
+        if (!tiersNode.isArray() || tiersNode.isEmpty() || tiersNode.size() > RateVariant.MAX_CONTEXT_TIERS)
+        {
+            problem(tiersPath, "must be a list of 1 to " + RateVariant.MAX_CONTEXT_TIERS + " tiers {\"above_input_tokens\": "
+                + "32000, \"per_million\": {...}}, by ascending above_input_tokens");
+            return NO_CONTEXT_TIERS;
+        }
+        final List<PriceVersion.ContextTier> tiers = new ArrayList<>();
+        long previous = -1;
+        for (int i = 0; i < tiersNode.size(); i++)
+        {
+            final String tierPath = tiersPath + "[" + i + "]";
+            final JsonNode tier = tiersNode.get(i);
+            if (!tier.isObject())
             {
-                unknownKeys(longNode, LONG_KEYS, longPath + ".");
-                final JsonNode above = longNode.get("above_input_tokens");
-                if (above == null || !above.isIntegralNumber() || above.asLong() < 0 || !above.canConvertToLong())
-                {
-                    problem(longPath + ".above_input_tokens", "is required: a non-negative integer number of prompt tokens");
-                }
-                else
-                {
-                    longAbove = above.asLong();
-                }
-                longRates = rates(longNode.get("per_million"), longPath + ".per_million", false, null);
+                problem(tierPath, "must be an object with above_input_tokens and per_million");
+                continue;
+            }
+            unknownKeys(tier, CONTEXT_TIER_KEYS, tierPath + ".");
+            final long above = aboveInputTokens(tier, tierPath);
+            if (above >= 0 && above <= previous)
+            {
+                problem(tierPath + ".above_input_tokens", above + " is not above the tier before's " + previous
+                    + ": list the tiers by ascending above_input_tokens");
+            }
+            previous = Math.max(previous, above);
+            final BigDecimal[] rates = rates(tier.get("per_million"), tierPath + ".per_million", false, null);
+            final BigDecimal[] tierThinking = thinking(tier.get("thinking"), tierPath + ".thinking");
+            if (above >= 0 && rates != null)
+            {
+                tiers.add(new PriceVersion.ContextTier(above, Long.toString(above), rates, tierThinking));
             }
         }
-        if (problems.size() != before || perMillion == null)
+        return tiers.toArray(NO_CONTEXT_TIERS);
+    }
+
+    /** @return the tier's {@code above_input_tokens}, or -1 after naming the problem. */
+    private long aboveInputTokens(final JsonNode tier, final String path)
+    {
+        final JsonNode above = tier.get("above_input_tokens");
+        if (above == null || !above.isIntegralNumber() || !above.canConvertToLong() || above.asLong() < 0)
+        {
+            problem(path + ".above_input_tokens", "is required: a non-negative integer number of prompt tokens (input + "
+                + "cache_read + cache_write + cache_write_1h); a prompt above it is in the tier");
+            return -1;
+        }
+        return above.asLong();
+    }
+
+    /** {@code {"per_million": {...}}}: flat rates of a thinking-mode request; null when not given. */
+    private BigDecimal[] thinking(final JsonNode node, final String path)
+    {
+        if (node == null)
         {
             return null;
         }
-        return new PriceVersion(fromHour, effectiveFrom, perMillion, multipliers, longAbove, longRates, bands);
+        if (!node.isObject())
+        {
+            problem(path, "must be an object {\"per_million\": {\"output\": \"8.00\"}}");
+            return null;
+        }
+        unknownKeys(node, THINKING_KEYS, path + ".");
+        return rates(node.get("per_million"), path + ".per_million", false, null);
+    }
+
+    /** Up to seven windows {@code {name, timezone, days, from, to, multiplier}}; empty when not given. */
+    private PriceVersion.Window[] windows(final JsonNode node, final String path)
+    {
+        if (node == null)
+        {
+            return NO_WINDOWS;
+        }
+        if (costBook)
+        {
+            problem(path, "the cost book has no time windows: what a request in a window costs us is its cost at the "
+                + "cost book's rates");
+            return NO_WINDOWS;
+        }
+        if (!node.isArray() || node.isEmpty() || node.size() > RateVariant.MAX_WINDOWS)
+        {
+            problem(path, "must be a list of 1 to " + RateVariant.MAX_WINDOWS + " windows {\"name\": \"off_peak\", "
+                + "\"timezone\": \"Asia/Shanghai\", \"days\": [\"mon\", ...], \"from\": \"00:30\", \"to\": \"08:30\", "
+                + "\"multiplier\": \"0.5\"}");
+            return NO_WINDOWS;
+        }
+        final List<PriceVersion.Window> windows = new ArrayList<>();
+        final Set<String> names = new HashSet<>();
+        for (int i = 0; i < node.size(); i++)
+        {
+            final String windowPath = path + "[" + i + "]";
+            final JsonNode window = node.get(i);
+            if (!window.isObject())
+            {
+                problem(windowPath, "must be an object with name, timezone, from, to and multiplier");
+                continue;
+            }
+            final int before = problems.size();
+            unknownKeys(window, WINDOW_KEYS, windowPath + ".");
+            final JsonNode nameNode = window.get("name");
+            final String name = nameNode == null || !nameNode.isTextual() ? null : nameNode.asText();
+            if (name == null || !WINDOW_NAME.matcher(name).matches() || name.equals("none"))
+            {
+                problem(windowPath + ".name", "is required: 1 to 32 of a-z 0-9 _ - (not \"none\"), e.g. \"off_peak\"; it "
+                    + "names the window on invoice lines");
+            }
+            else if (!names.add(name))
+            {
+                problem(windowPath + ".name", "'" + name + "' names an earlier window of this version too");
+            }
+            final ZoneId zone = zone(window.get("timezone"), windowPath + ".timezone");
+            final int dayMask = days(window.get("days"), windowPath + ".days");
+            final int from = clock(window.get("from"), windowPath + ".from", false);
+            final int to = clock(window.get("to"), windowPath + ".to", true);
+            if (from >= 0 && to >= 0 && from == to)
+            {
+                problem(windowPath + ".to", "equals from: a window needs a length (from inclusive, to exclusive; "
+                    + "\"00:00\" to \"24:00\" is the whole day)");
+            }
+            final JsonNode multiplierNode = window.get("multiplier");
+            final BigDecimal multiplier = multiplierNode == null ? null : decimal(multiplierNode, windowPath + ".multiplier");
+            if (multiplierNode == null)
+            {
+                problem(windowPath + ".multiplier", "is required: a decimal string applied to every class, e.g. \"0.5\"");
+            }
+            if (problems.size() == before)
+            {
+                windows.add(new PriceVersion.Window(name, multiplier, new TimeWindow(zone, dayMask, from, to)));
+            }
+        }
+        return windows.toArray(NO_WINDOWS);
+    }
+
+    private ZoneId zone(final JsonNode node, final String path)
+    {
+        if (node == null || !node.isTextual())
+        {
+            problem(path, "is required: an IANA time zone such as \"Asia/Shanghai\" or \"UTC\"");
+            return null;
+        }
+        try
+        {
+            return ZoneId.of(node.asText());
+        }
+        catch (final java.time.DateTimeException ex)
+        {
+            problem(path, "'" + node.asText() + "' is not a time zone: use an IANA name such as \"Asia/Shanghai\", "
+                + "\"America/New_York\" or \"UTC\"");
+            return null;
+        }
+    }
+
+    /** @return the mask of ISO days (bit 0 Monday), every day when not given; 0 after naming a problem. */
+    private int days(final JsonNode node, final String path)
+    {
+        if (node == null)
+        {
+            return 0x7F;
+        }
+        if (!node.isArray() || node.isEmpty())
+        {
+            problem(path, "must be a non-empty list of days: mon, tue, wed, thu, fri, sat, sun (omit it for every day)");
+            return 0;
+        }
+        int mask = 0;
+        for (int i = 0; i < node.size(); i++)
+        {
+            final int day = node.get(i).isTextual() ? DAYS.indexOf(node.get(i).asText()) : -1;
+            if (day < 0)
+            {
+                problem(path + "[" + i + "]", "must be one of mon, tue, wed, thu, fri, sat, sun");
+            }
+            else if ((mask & (1 << day)) != 0)
+            {
+                problem(path + "[" + i + "]", "'" + node.get(i).asText() + "' is listed twice");
+            }
+            else
+            {
+                mask |= 1 << day;
+            }
+        }
+        return mask;
+    }
+
+    /** @return minutes since local midnight of an {@code HH:MM} time, -1 after naming the problem. */
+    private int clock(final JsonNode node, final String path, final boolean end)
+    {
+        final java.util.regex.Matcher m = node != null && node.isTextual() ? CLOCK.matcher(node.asText()) : null;
+        final int minutes = m != null && m.matches() ? Integer.parseInt(m.group(1)) * 60 + Integer.parseInt(m.group(2)) : -1;
+        if (minutes < 0 || minutes > (end ? 1440 : 1439))
+        {
+            problem(path, "is required: a local time \"HH:MM\" from 00:00 to " + (end ? "24:00" : "23:59")
+                + (end ? " (exclusive; a time at or before from crosses midnight)" : " (inclusive)"));
+            return -1;
+        }
+        return minutes;
     }
 
     /** @param bands receives each class's volume tiers where the class has them; null where tiers are not allowed. */

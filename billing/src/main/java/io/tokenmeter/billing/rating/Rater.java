@@ -4,6 +4,7 @@ import io.tokenmeter.billing.price.Bands;
 import io.tokenmeter.billing.price.PriceBook;
 import io.tokenmeter.billing.price.PriceVersion;
 import io.tokenmeter.core.aggregate.TenantBucket;
+import io.tokenmeter.core.event.RateVariant;
 import io.tokenmeter.core.event.ServiceTier;
 import io.tokenmeter.core.event.TokenClass;
 import io.tokenmeter.core.money.Money;
@@ -23,18 +24,20 @@ import java.util.Objects;
 import java.util.Set;
 
 /**
- * Prices hour buckets into invoice lines (SPEC section 5). Each bucket hour is priced by the version in effect at
- * the start of that hour; quantities are summed per line key (model, service tier, token class, context tier, price
- * version) and each line is priced once, exactly, then rounded once, half-even. Cold path: plain, readable Java.
+ * Prices hour buckets into invoice lines (SPEC sections 5 and 11). Each bucket hour is priced by the version in effect
+ * at the start of that hour; quantities are summed per line key (model, service tier, token class, rate variant, price
+ * version, band) and each line is priced once, exactly, then rounded once, half-even. The variant (context tier, mode,
+ * time window) was decided per event when it was metered; the version says its rates and window multiplier. Cold path:
+ * plain, readable Java.
  */
 public final class Rater
 {
-    public static final String CONTEXT_STANDARD = "standard";
-    public static final String CONTEXT_LONG = "long";
+    public static final String CONTEXT_STANDARD = PriceVersion.STANDARD_CONTEXT;
+    public static final String CONTEXT_LONG = PriceVersion.LONG_CONTEXT;
 
     /**
      * Line order on an invoice: own usage first, then its true-up, then adjustments by period (each with its true-up
-     * last); within usage by model, tier, class, context, version.
+     * last); within usage by model, tier, class, context (standard, then tiers by size), mode, window, band, version.
      */
     public static final Comparator<InvoiceLine> LINE_ORDER = Comparator
         .comparing((InvoiceLine l) -> l.adjustmentFor() == null ? "" : l.adjustmentFor())
@@ -42,13 +45,15 @@ public final class Rater
         .thenComparing(l -> l.model() == null ? "" : l.model())
         .thenComparingInt(l -> tierCode(l.serviceTier()))
         .thenComparingInt(l -> classIndex(l.tokenClass()))
-        .thenComparingInt(l -> CONTEXT_LONG.equals(l.context()) ? 1 : 0)
+        .thenComparingLong(l -> contextOrder(l.context()))
+        .thenComparing(l -> InvoiceLine.MODE_THINKING.equals(l.mode()) ? 1 : 0)
+        .thenComparing(l -> l.window() == null || InvoiceLine.NO_WINDOW.equals(l.window()) ? "" : l.window())
         .thenComparingLong(l -> l.band() == null ? 0 : Long.parseLong(l.band().substring(0, l.band().indexOf('-'))))
         .thenComparing(l -> l.priceFrom() == null ? "" : l.priceFrom())
         .thenComparing(l -> Objects.toString(l.priceScope(), "") + Objects.toString(l.priceEntry(), ""));
 
     /** {@code band} is -1 for a flat rate, else the band's index in the version's tiers of the class. */
-    private record LineKey(String model, int tierCode, int tokenClass, int context, String scope, String entry, String from,
+    private record LineKey(String model, int tierCode, int tokenClass, int variant, String scope, String entry, String from,
         int band)
     {
     }
@@ -93,7 +98,7 @@ public final class Rater
                 return;
             }
             final PriceBook.Resolved cost = book.costOf(tenant, bucket.model(), bucket.hour());
-            final BigDecimal rate = cost == null ? null : cost.version().rate(tokenClass, bucket.context() == 1);
+            final BigDecimal rate = cost == null ? null : cost.version().rate(tokenClass, bucket.variant());
             if (rate == null)
             {
                 unknown.add(key);
@@ -155,11 +160,9 @@ public final class Rater
                 warnings.add("model '" + bucket.model() + "' has no price in the book" + currencyNote(book, tenant)
                     + periodNote(adjustmentFor) + ": its usage is listed as unpriced lines with amount 0");
             }
-            else if (bucket.context() == 1 && !price.version().hasLongContext())
+            else
             {
-                warnings.add("model '" + bucket.model() + "' has long-context usage but the price version from "
-                    + price.version().effectiveFrom() + " of '" + price.entryKey() + "' has no long_context rule: it is "
-                    + "priced at the standard rates");
+                lackedRules(price, bucket, warnings);
             }
             for (int c = 0; c < PriceVersion.BILLABLE_CLASSES; c++)
             {
@@ -169,14 +172,13 @@ public final class Rater
                     continue;
                 }
                 PriceVersion version = price == null ? null : price.version();
-                final boolean longContext = bucket.context() == 1;
-                final Bands bands = version == null ? null : version.bands(c, longContext);
+                final Bands bands = version == null ? null : version.bands(c, bucket.variant());
                 if (bands != null)
                 {
                     banded.add(new Banded(bucket, c, price, bands, quantity));
                     continue;
                 }
-                if (version != null && version.rate(c, longContext) == null)
+                if (version != null && version.rate(c, bucket.variant()) == null)
                 {
                     warnings.add("model '" + bucket.model() + "': the price version from " + version.effectiveFrom() + " of '"
                         + price.entryKey() + "' has no " + TokenClass.of(c).className() + " rate: that usage is listed "
@@ -184,8 +186,8 @@ public final class Rater
                     version = null;
                 }
                 final LineKey key = version == null
-                    ? new LineKey(bucket.model(), bucket.tierCode(), c, bucket.context(), null, null, null, -1)
-                    : new LineKey(bucket.model(), bucket.tierCode(), c, bucket.context(), price.scope(), price.entryKey(),
+                    ? new LineKey(bucket.model(), bucket.tierCode(), c, bucket.variant(), null, null, null, -1)
+                    : new LineKey(bucket.model(), bucket.tierCode(), c, bucket.variant(), price.scope(), price.entryKey(),
                         version.effectiveFrom(), -1);
                 quantities.merge(key, BigInteger.valueOf(quantity), BigInteger::add);
                 versions.putIfAbsent(key, version);
@@ -213,7 +215,7 @@ public final class Rater
     {
         // graduated tiers fill in time order: an hour's units take the bands after those of the hours before
         banded.sort(Comparator.comparingLong((Banded b) -> b.bucket().hour()).thenComparing(b -> b.bucket().model())
-            .thenComparingInt(b -> b.bucket().tierCode()).thenComparingInt(b -> b.bucket().context())
+            .thenComparingInt(b -> b.bucket().tierCode()).thenComparingInt(b -> b.bucket().variant())
             .thenComparingInt(Banded::tokenClass));
         final Map<String, Long> totals = new LinkedHashMap<>();
         for (final Banded b : banded)
@@ -259,7 +261,7 @@ public final class Rater
         final Map<LineKey, PriceVersion> versions, final Map<LineKey, Bands> bandsOfKey, final Costs costs)
     {
         final TenantBucket bucket = b.bucket();
-        final LineKey key = new LineKey(bucket.model(), bucket.tierCode(), b.tokenClass(), bucket.context(), b.price().scope(),
+        final LineKey key = new LineKey(bucket.model(), bucket.tierCode(), b.tokenClass(), bucket.variant(), b.price().scope(),
             b.price().entryKey(), b.price().version().effectiveFrom(), band);
         quantities.merge(key, BigInteger.valueOf(quantity), BigInteger::add);
         versions.putIfAbsent(key, b.price().version());
@@ -299,20 +301,57 @@ public final class Rater
     {
         final String tier = ServiceTier.fromCode(key.tierCode()).jsonName();
         final String tokenClass = TokenClass.of(key.tokenClass()).className();
-        final String context = key.context() == 1 ? CONTEXT_LONG : CONTEXT_STANDARD;
+        final String mode = RateVariant.thinking(key.variant()) ? InvoiceLine.MODE_THINKING : InvoiceLine.MODE_STANDARD;
         if (version == null)
         {
-            return InvoiceLine.usage(key.model(), tier, tokenClass, context, InvoiceLine.MODE_STANDARD, InvoiceLine.NO_WINDOW, null,
-                null, null, quantity, null, "1", "1", discount.toPlainString(), Money.round(BigDecimal.ZERO, minorDigits),
-                adjustmentFor);
+            return InvoiceLine.usage(key.model(), tier, tokenClass, PriceVersion.NO_RULES.contextLabel(key.variant()), mode,
+                PriceVersion.NO_RULES.windowName(key.variant()), null, null, null, quantity, null, "1", "1", discount.toPlainString(),
+                Money.round(BigDecimal.ZERO, minorDigits), adjustmentFor);
         }
-        final BigDecimal rate = bands == null ? version.rate(key.tokenClass(), key.context() == 1) : bands.rate(key.band());
+        final BigDecimal rate = bands == null ? version.rate(key.tokenClass(), key.variant()) : bands.rate(key.band());
         final BigDecimal multiplier = version.multiplier(key.tierCode());
-        final BigDecimal amount = Money.round(Money.exactAmount(quantity, rate, multiplier, discount), minorDigits);
-        final InvoiceLine line = InvoiceLine.usage(key.model(), tier, tokenClass, context, InvoiceLine.MODE_STANDARD,
-            InvoiceLine.NO_WINDOW, key.from(), key.entry(), key.scope(), quantity, rate.toPlainString(),
-            multiplier.toPlainString(), "1", discount.toPlainString(), amount, adjustmentFor);
+        final BigDecimal windowMultiplier = version.windowMultiplier(key.variant());
+        final BigDecimal amount = Money.round(Money.exactAmount(quantity, rate, multiplier.multiply(windowMultiplier), discount),
+            minorDigits);
+        final InvoiceLine line = InvoiceLine.usage(key.model(), tier, tokenClass, version.contextLabel(key.variant()), mode,
+            version.windowName(key.variant()), key.from(), key.entry(), key.scope(), quantity, rate.toPlainString(),
+            multiplier.toPlainString(), windowMultiplier.toPlainString(), discount.toPlainString(), amount, adjustmentFor);
         return bands == null ? line : line.inBand(bands.label(key.band()));
+    }
+
+    /** Warns when the log decided a context tier or time window the version that prices the bucket does not have. */
+    private static void lackedRules(final PriceBook.Resolved price, final TenantBucket bucket, final Set<String> warnings)
+    {
+        final PriceVersion version = price.version();
+        if (version.lacksContextTier(bucket.variant()))
+        {
+            warnings.add("model '" + bucket.model() + "' has usage metered in context tier " + bucket.contextTier() + " ("
+                + version.contextLabel(bucket.variant()) + ") but the price version from " + version.effectiveFrom() + " of '"
+                + price.entryKey() + "' has no such tier: it is priced at the standard rates");
+        }
+        if (version.lacksWindow(bucket.variant()))
+        {
+            warnings.add("model '" + bucket.model() + "' has usage metered in time window " + bucket.window() + " but the "
+                + "price version from " + version.effectiveFrom() + " of '" + price.entryKey() + "' has no such window: it "
+                + "is priced without a window multiplier");
+        }
+    }
+
+    /**
+     * @return where a line's {@code context} sorts: standard first, then {@code long}, then tiers by their size, then
+     *     tiers a version lacked.
+     */
+    private static long contextOrder(final String context)
+    {
+        if (context == null || CONTEXT_STANDARD.equals(context))
+        {
+            return -2;
+        }
+        if (CONTEXT_LONG.equals(context))
+        {
+            return -1;
+        }
+        return context.chars().allMatch(Character::isDigit) && context.length() < 19 ? Long.parseLong(context) : Long.MAX_VALUE;
     }
 
     /** @return the sum of the lines' rounded amounts. */

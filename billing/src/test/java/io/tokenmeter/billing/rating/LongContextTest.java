@@ -12,8 +12,8 @@ import java.time.Instant;
 import java.util.LinkedHashSet;
 import java.util.List;
 
-import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** The long-context split is decided per event by the journal, from the book in force, at the threshold exactly. */
 class LongContextTest
@@ -42,9 +42,10 @@ class LongContextTest
             + "\"long_context\":{\"above_input_tokens\":200000,\"per_million\":{\"input\":\"2\",\"output\":\"15\"}}},"
             + "{\"effective_from\":\"2025-10-10T00:00:00Z\",\"per_million\":{\"input\":\"1\",\"cache_read\":\"1\",\"cache_write\":\"1\",\"output\":\"10\"}}],"
             + "\"plain\":[{\"effective_from\":\"2025-01-01T00:00:00Z\",\"per_million\":{\"input\":\"1\",\"output\":\"1\"}}]}", null);
-        assertArrayEquals(new long[] {hour("2025-01-01T00:00:00Z"), 200_000, hour("2025-10-10T00:00:00Z"), Long.MAX_VALUE},
-            book.schedule("acme", "gem-pro"));
-        assertEquals(0, book.schedule("acme", "plain").length, "no rule: no schedule");
+        assertEquals(1, book.schedule("acme", "gem-pro").decide(ms("2025-01-01T00:00:00Z"), 200_001), "tier 1 from 2025-01-01");
+        assertEquals(0, book.schedule("acme", "gem-pro").decide(ms("2024-12-31T23:59:59.999Z"), 900_000), "no rule before");
+        assertEquals(0, book.schedule("acme", "gem-pro").decide(ms("2025-10-10T00:00:00Z"), 900_000), "no rule from 2025-10-10");
+        assertTrue(book.schedule("acme", "plain").isEmpty(), "no rule: no schedule");
 
         try (LogFixture fixture = new LogFixture(dir, ms("2025-11-01T00:00:00Z")))
         {
@@ -56,11 +57,11 @@ class LongContextTest
                 event("above-no-rule", "plain", "2025-10-01T10:00:00Z", 900_000)));
             final List<TenantBucket> buckets = fixture.count().buckets("acme", hour("2025-10-01T00:00:00Z"), hour("2025-11-01T00:00:00Z"));
             assertEquals(4, buckets.size());
-            assertEquals(0, find(buckets, "gem-pro", "2025-10-01T10:00:00Z").context(), "a prompt of exactly 200,000 is standard");
+            assertEquals(0, find(buckets, "gem-pro", "2025-10-01T10:00:00Z").variant(), "a prompt of exactly 200,000 is standard");
             final TenantBucket oneAbove = find(buckets, "gem-pro", "2025-10-01T11:00:00Z");
-            assertEquals(1, oneAbove.context(), "200,001 is long");
-            assertEquals(0, find(buckets, "gem-pro", "2025-10-10T00:00:00Z").context(), "the version from 2025-10-10 has no rule");
-            assertEquals(0, find(buckets, "plain", "2025-10-01T10:00:00Z").context(), "a model without the rule is never long");
+            assertEquals(1, oneAbove.variant(), "200,001 is long");
+            assertEquals(0, find(buckets, "gem-pro", "2025-10-10T00:00:00Z").variant(), "the version from 2025-10-10 has no rule");
+            assertEquals(0, find(buckets, "plain", "2025-10-01T10:00:00Z").variant(), "a model without the rule is never long");
 
             final List<InvoiceLine> lines = Rater.rate(book, "acme", List.of(oneAbove), null, new LinkedHashSet<>());
             assertEquals("long", lines.get(0).context());

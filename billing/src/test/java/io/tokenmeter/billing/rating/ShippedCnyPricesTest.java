@@ -134,7 +134,7 @@ class ShippedCnyPricesTest
         final BookInForce prices = new BookInForce(shippedWithCnyTenant(), 1, 0, 0);
         // The journal decides long context per tenant by its own version's threshold (256K in Singapore), so the USD
         // tenant's usage here is all standard context.
-        final List<TenantBucket> standard = USAGE.stream().filter(b -> b.context() == STANDARD).toList();
+        final List<TenantBucket> standard = USAGE.stream().filter(b -> b.variant() == STANDARD).toList();
         final Invoice invoice = InvoiceCalculator.draft("acme", PERIOD, prices, standard, List.of(), 0, null);
         assertEquals("USD", invoice.currency());
         assertEquals(6, invoice.lines().size(), invoice.lines().toString());

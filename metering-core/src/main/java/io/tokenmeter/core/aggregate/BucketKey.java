@@ -6,12 +6,14 @@ package io.tokenmeter.core.aggregate;
  * <pre>
  *  63            43 42                 19 18            3  2  1  0
  *  +---------------+---------------------+---------------+-----+--+
- *  | hour (21 bits)| tenant id (24 bits) | model (16)    |tier |cx|
+ *  | hour (21 bits)| tenant id (24 bits) | model (16)    |tier |v |
  *  +---------------+---------------------+---------------+-----+--+
  * </pre>
  *
- * {@code hour} counts UTC hours since 1970 (21 bits reach the year 2209); {@code cx} is the context tier, reserved
- * for long-context pricing (0 = standard). The all-ones key (hour 2^21-1) cannot occur, so it serves as "missing".
+ * {@code hour} counts UTC hours since 1970 (21 bits reach the year 2209); {@code v} is 0 for the buckets of standard
+ * requests outside every time window ({@link io.tokenmeter.core.event.RateVariant} 0) and 1 for the others, whose
+ * variant the aggregator keys in a second map under this one ({@link HourlyAggregator}). The all-ones key (hour
+ * 2^21-1) cannot occur, so it serves as "missing".
  */
 public final class BucketKey
 {
@@ -27,9 +29,10 @@ public final class BucketKey
     {
     }
 
-    public static long pack(final long hour, final int tenantId, final int modelId, final int tierCode, final int context)
+    /** @param varied 1 for a bucket of a variant other than 0 (see the class comment), else 0. */
+    public static long pack(final long hour, final int tenantId, final int modelId, final int tierCode, final int varied)
     {
-        return (hour << 43) | ((long)tenantId << 19) | ((long)modelId << 3) | ((long)tierCode << 1) | context;
+        return (hour << 43) | ((long)tenantId << 19) | ((long)modelId << 3) | ((long)tierCode << 1) | varied;
     }
 
     public static long hour(final long key)
@@ -52,7 +55,8 @@ public final class BucketKey
         return (int)((key >>> 1) & 0x3);
     }
 
-    public static int context(final long key)
+    /** @return 1 when the key is that of a variant other than 0, else 0. */
+    public static int varied(final long key)
     {
         return (int)(key & 1);
     }

@@ -4,6 +4,7 @@ import io.tokenmeter.core.event.EventRecord;
 import io.tokenmeter.core.event.LogDocumentReader;
 import io.tokenmeter.core.event.LogLayout;
 import io.tokenmeter.core.event.NameDictionary;
+import io.tokenmeter.core.event.RateVariant;
 import io.tokenmeter.core.event.TokenClass;
 import org.agrona.DirectBuffer;
 import org.agrona.collections.Int2ObjectHashMap;
@@ -19,12 +20,15 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * The hour buckets: per (tenant, model, service tier, context tier, UTC hour) the request count and the six token
- * sums. Built from log records alone, by event time, so replaying the log rebuilds exactly the same state.
+ * The hour buckets: per (tenant, model, service tier, rate variant, UTC hour) the request count and the six token
+ * sums; the {@link RateVariant} holds the event's context tier, mode and time window, decided when it was metered. Built from log records alone, by event time, so replaying the log rebuilds exactly the same state.
  * Owned by one thread (the aggregator); allocates only when a new bucket or name appears.
  *
  * <p>Storage: a {@link Long2LongHashMap} from {@link BucketKey} to a slot, and the slot's counters in one
- * {@code long[]} with stride {@link #STRIDE}: {@code [requests, input, cache_read, cache_write, cache_write_1h,
+ * {@code long[]} with stride {@link #STRIDE}. A bucket of a variant other than 0 takes two lookups: its key (with
+ * {@code v} = 1) gives an anchor number shared by the variants of that (hour, tenant, model, tier), and
+ * {@code anchor << 7 | variant} gives the slot in a second map; the common bucket (variant 0) costs one lookup as before
+ * and every limit of the key stays as it was. Counters: : {@code [requests, input, cache_read, cache_write, cache_write_1h,
  * output, reasoning, saturated]}. Sums saturate at {@code Long.MAX_VALUE} instead of wrapping; a saturated bucket is
  * flagged and counted (it needs over 9.2 million events of the maximum 10^12 tokens in one hour).
  */
@@ -36,8 +40,11 @@ public final class HourlyAggregator implements LogDocumentReader.Handler
     private final NameDictionary tenants = new NameDictionary(BucketKey.MAX_TENANTS);
     private final NameDictionary models = new NameDictionary(BucketKey.MAX_MODELS);
     private final Long2LongHashMap slotByKey = new Long2LongHashMap(BucketKey.MISSING);
+    private final Long2LongHashMap slotByVariant = new Long2LongHashMap(BucketKey.MISSING);
+    private long anchors;
     private final Int2ObjectHashMap<IntArrayList> slotsByTenant = new Int2ObjectHashMap<>();
     private long[] keys = new long[1024];
+    private byte[] variants = new byte[1024];
     private long[] counters = new long[1024 * STRIDE];
     private int slots;
     private long events;
@@ -53,12 +60,16 @@ public final class HourlyAggregator implements LogDocumentReader.Handler
     public void onEvent(final EventRecord event, final long appendTimeMs)
     {
         final long hour = Math.floorDiv(event.timestampMs(), BucketKey.MS_PER_HOUR);
-        final int context = (event.flags() & LogLayout.FLAG_LONG_CONTEXT) == 0 ? 0 : 1;
-        final long key = BucketKey.pack(hour, event.tenantId(), event.modelId(), event.tierCode(), context);
+        final int variant = RateVariant.ofFlags(event.flags());
+        final long key = BucketKey.pack(hour, event.tenantId(), event.modelId(), event.tierCode(), variant == 0 ? 0 : 1);
         long slot = slotByKey.get(key);
-        if (slot == BucketKey.MISSING)
+        if (variant != 0)
         {
-            slot = newSlot(key, event.tenantId());
+            slot = variantSlot(key, slot, variant, event.tenantId());
+        }
+        else if (slot == BucketKey.MISSING)
+        {
+            slot = newSlot(key, 0, event.tenantId());
         }
         final long[] c = counters;
         final int base = (int)slot * STRIDE;
@@ -81,16 +92,39 @@ public final class HourlyAggregator implements LogDocumentReader.Handler
         events++;
     }
 
-    private int newSlot(final long key, final int tenantId)
+    /** @param anchor what {@code slotByKey} holds for the key: the variants' anchor, or missing. */
+    private long variantSlot(final long key, final long anchor, final int variant, final int tenantId)
+    {
+        final long slot = anchor == BucketKey.MISSING ? BucketKey.MISSING : slotByVariant.get((anchor << 7) | variant);
+        return slot == BucketKey.MISSING ? newSlot(key, variant, tenantId) : slot;
+    }
+
+    /** @param key the bucket's key, {@code v} = 1 when {@code variant} is not 0. */
+    private int newSlot(final long key, final int variant, final int tenantId)
     {
         final int slot = slots++;
         if (slot == keys.length)
         {
             keys = Arrays.copyOf(keys, slot * 2);
+            variants = Arrays.copyOf(variants, slot * 2);
             counters = Arrays.copyOf(counters, slot * 2 * STRIDE);
         }
         keys[slot] = key;
-        slotByKey.put(key, slot);
+        variants[slot] = (byte)variant;
+        if (variant == 0)
+        {
+            slotByKey.put(key, slot);
+        }
+        else
+        {
+            long anchor = slotByKey.get(key);
+            if (anchor == BucketKey.MISSING)
+            {
+                anchor = anchors++;
+                slotByKey.put(key, anchor);
+            }
+            slotByVariant.put((anchor << 7) | variant, slot);
+        }
         IntArrayList tenantSlots = slotsByTenant.get(tenantId);
         if (tenantSlots == null)
         {
@@ -162,7 +196,7 @@ public final class HourlyAggregator implements LogDocumentReader.Handler
             if (hour >= fromHour && hour < toHour)
             {
                 result.add(new TenantBucket(hour, models.name(BucketKey.modelId(key)), BucketKey.tierCode(key),
-                    BucketKey.context(key), Arrays.copyOfRange(counters, slot * STRIDE, slot * STRIDE + STRIDE)));
+                    variants[slot], Arrays.copyOfRange(counters, slot * STRIDE, slot * STRIDE + STRIDE)));
             }
         }
         result.sort(TenantBucket.ORDER);
@@ -219,15 +253,16 @@ public final class HourlyAggregator implements LogDocumentReader.Handler
         return saturations;
     }
 
-    /** @return every bucket's key and counters, for snapshots and replay checks. */
+    /** @return every bucket's key, counters and variant ({@code [key, counters..., variant]}), for replay checks. */
     public long[][] exportBuckets()
     {
         final long[][] out = new long[slots][];
         for (int slot = 0; slot < slots; slot++)
         {
-            final long[] row = new long[1 + STRIDE];
+            final long[] row = new long[2 + STRIDE];
             row[0] = keys[slot];
             System.arraycopy(counters, slot * STRIDE, row, 1, STRIDE);
+            row[1 + STRIDE] = variants[slot];
             out[slot] = row;
         }
         return out;
@@ -247,10 +282,24 @@ public final class HourlyAggregator implements LogDocumentReader.Handler
     public int encodedLength()
     {
         return tenants.encodedLength() + models.encodedLength() + 2 * Long.BYTES + Integer.BYTES
-            + slots * (1 + STRIDE) * Long.BYTES;
+            + slots * (1 + STRIDE) * Long.BYTES + Integer.BYTES + variedAbove1() * (Integer.BYTES + 1);
     }
 
-    /** Writes names, totals and every bucket (key then counters). */
+    private int variedAbove1()
+    {
+        int count = 0;
+        for (int slot = 0; slot < slots; slot++)
+        {
+            count += variants[slot] > 1 ? 1 : 0;
+        }
+        return count;
+    }
+
+    /**
+     * Writes names, totals, every bucket (key then counters), then the variants above 1 as {@code count, (slot i32,
+     * variant byte)...}: a bucket not listed has the variant its key's {@code v} bit says (0, or 1: context tier 1, the
+     * only variant snapshots written before the list could hold, so they read the same).
+     */
     public void writeTo(final ByteBuffer out)
     {
         tenants.writeTo(out);
@@ -262,6 +311,14 @@ public final class HourlyAggregator implements LogDocumentReader.Handler
             for (int c = 0; c < STRIDE; c++)
             {
                 out.putLong(counters[slot * STRIDE + c]);
+            }
+        }
+        out.putInt(variedAbove1());
+        for (int slot = 0; slot < slots; slot++)
+        {
+            if (variants[slot] > 1)
+            {
+                out.putInt(slot).put(variants[slot]);
             }
         }
     }
@@ -278,14 +335,33 @@ public final class HourlyAggregator implements LogDocumentReader.Handler
         events = in.getLong();
         saturations = in.getLong();
         final int count = in.getInt();
+        final long[] restoredKeys = new long[count];
+        final long[] restoredCounters = new long[count * STRIDE];
         for (int i = 0; i < count; i++)
         {
-            final long key = in.getLong();
-            final int slot = newSlot(key, BucketKey.tenantId(key));
+            restoredKeys[i] = in.getLong();
             for (int c = 0; c < STRIDE; c++)
             {
-                counters[slot * STRIDE + c] = in.getLong();
+                restoredCounters[i * STRIDE + c] = in.getLong();
             }
+        }
+        final byte[] restoredVariants = new byte[count];
+        for (int i = 0; i < count; i++)
+        {
+            restoredVariants[i] = (byte)BucketKey.varied(restoredKeys[i]);
+        }
+        if (in.hasRemaining())
+        {
+            for (int i = 0, listed = in.getInt(); i < listed; i++)
+            {
+                final int slot = in.getInt();
+                restoredVariants[slot] = in.get();
+            }
+        }
+        for (int i = 0; i < count; i++)
+        {
+            final int slot = newSlot(restoredKeys[i], restoredVariants[i], BucketKey.tenantId(restoredKeys[i]));
+            System.arraycopy(restoredCounters, i * STRIDE, counters, slot * STRIDE, STRIDE);
         }
     }
 }

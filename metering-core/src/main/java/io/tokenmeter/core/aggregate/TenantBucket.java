@@ -1,5 +1,7 @@
 package io.tokenmeter.core.aggregate;
 
+import io.tokenmeter.core.event.RateVariant;
+
 import java.util.Comparator;
 
 /**
@@ -7,17 +9,34 @@ import java.util.Comparator;
  *
  * @param hour     UTC hours since 1970.
  * @param tierCode the service tier code.
- * @param context  0 standard, 1 long context.
+ * @param variant  the {@link RateVariant} of its requests: context tier, mode and time window.
  * @param counters {@link HourlyAggregator#STRIDE} values: requests, the six token classes in
  *                 {@link io.tokenmeter.core.event.TokenClass} order, then 1 when a sum saturated.
  */
-public record TenantBucket(long hour, String model, int tierCode, int context, long[] counters)
+public record TenantBucket(long hour, String model, int tierCode, int variant, long[] counters)
 {
     public static final Comparator<TenantBucket> ORDER = Comparator
         .comparingLong(TenantBucket::hour)
         .thenComparing(TenantBucket::model)
         .thenComparingInt(TenantBucket::tierCode)
-        .thenComparingInt(TenantBucket::context);
+        .thenComparingInt(TenantBucket::variant);
+
+    /** @return 0 for the standard context tier, else the tier's position (1-based) in its price version. */
+    public int contextTier()
+    {
+        return RateVariant.contextTier(variant);
+    }
+
+    public boolean thinking()
+    {
+        return RateVariant.thinking(variant);
+    }
+
+    /** @return 0 outside every time window, else the window's position (1-based) in its price version. */
+    public int window()
+    {
+        return RateVariant.window(variant);
+    }
 
     public long requests()
     {

@@ -46,7 +46,7 @@ public final class EventRecord
         this.offset = offset;
         final byte type = buffer.getByte(offset);
         tierCode = buffer.getByte(offset + EVENT_TIER_OFFSET) & 0x3;
-        flags = buffer.getByte(offset + EVENT_FLAGS_OFFSET);
+        flags = buffer.getByte(offset + EVENT_FLAGS_OFFSET) & 0xFF;
         idLength = buffer.getByte(offset + EVENT_ID_LENGTH_OFFSET) & 0xFF;
         if (type == RECORD_EVENT_COMPACT)
         {

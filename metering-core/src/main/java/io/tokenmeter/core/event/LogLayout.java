@@ -59,9 +59,10 @@ package io.tokenmeter.core.event;
  *  +----+----+---------+----------+-------------------+------------------+-----------+----------------------+
  * </pre>
  *
- * Event record flags: bit 0 ({@link #FLAG_STAMPED_AT_RECEIPT}) the client sent no timestamp; bit 1
- * ({@link #FLAG_LONG_CONTEXT}) the event's prompt was above the long-context threshold of the book in force when it
- * was journaled, so it is counted and priced in the long context tier.
+ * Event record flags: bit 0 ({@link #FLAG_STAMPED_AT_RECEIPT}) the client sent no timestamp; bits 1 to 7 the event's
+ * {@link RateVariant}: bits 1-3 its context tier in the book in force when it was journaled (0 standard; tier 1, {@link
+ * #FLAG_LONG_CONTEXT}, is also the one-tier {@code long_context}, the only tier logs of earlier versions hold), bit 4
+ * ({@link #FLAG_THINKING}) the request was made in thinking mode, bits 5-7 the time window its timestamp fell in.
  *
  * Version 2 documents (of both kinds) end with a CRC32C (i32) over every byte before it, so a document damaged on disk
  * (a file cut short and zero-filled, a torn write) is recognised and skipped whole instead of counted wrong; version 1
@@ -96,7 +97,10 @@ public final class LogLayout
     public static final int PRICE_BOOK_JSON_OFFSET = 28;
 
     public static final int FLAG_STAMPED_AT_RECEIPT = 1;
+    /** Context tier 1: the one-tier {@code long_context}, or the first of a version's {@code context_tiers}. */
     public static final int FLAG_LONG_CONTEXT = 2;
+    /** The request was made in thinking mode (its reasoning tokens are above 0, or the event said so). */
+    public static final int FLAG_THINKING = 1 << 4;
 
     public static final int DOC_KIND_OFFSET = 0;
     public static final int DOC_VERSION_OFFSET = 1;

@@ -37,6 +37,7 @@ public final class StagedEvent
 
     /** Flag: the client sent no timestamp; {@code timestampMs} is the time of receipt. */
     public static final int FLAG_STAMPED_AT_RECEIPT = LogLayout.FLAG_STAMPED_AT_RECEIPT;
+    public static final int FLAG_THINKING = LogLayout.FLAG_THINKING;
 
     public static final int MAX_TENANT_LENGTH = 64;
     public static final int MAX_MODEL_LENGTH = 128;
@@ -132,7 +133,7 @@ public final class StagedEvent
 
     public int flags()
     {
-        return buffer.getByte(offset + FLAGS_OFFSET);
+        return buffer.getByte(offset + FLAGS_OFFSET) & 0xFF;
     }
 
     public int tenantLength()

@@ -11,23 +11,37 @@ import org.agrona.MutableDirectBuffer;
  */
 public final class StagedEventEncoder
 {
+    private static final int REASONING = TokenClass.REASONING.ordinal();
+
     private final EventHasher hasher = new EventHasher();
     private final StagedEvent staged = new StagedEvent();
     private final byte[] names = new byte[StagedEvent.MAX_TENANT_LENGTH + StagedEvent.MAX_MODEL_LENGTH + StagedEvent.MAX_ID_LENGTH];
     private final byte[] key = new byte[StagedEvent.MAX_TENANT_LENGTH + 1 + StagedEvent.MAX_ID_LENGTH];
     private final byte[] content = new byte[3 + StagedEvent.MAX_TENANT_LENGTH + StagedEvent.MAX_MODEL_LENGTH
-        + StagedEvent.MAX_ID_LENGTH + 2 + 8 + 8 * TokenClass.COUNT];
+        + StagedEvent.MAX_ID_LENGTH + 2 + 8 + 8 * TokenClass.COUNT + 1];
+
+    /** {@link #encode(MutableDirectBuffer, int, byte[], int, byte[], int, byte[], int, int, boolean, long, long, long[], boolean)} of an event that does not say it was made in thinking mode. */
+    public int encode(final MutableDirectBuffer out, final int offset,
+        final byte[] tenant, final int tenantLength, final byte[] id, final int idLength, final byte[] model,
+        final int modelLength, final int tierCode, final boolean hasTimestamp, final long timestampMs, final long receiptMs,
+        final long[] tokens)
+    {
+        return encode(out, offset, tenant, tenantLength, id, idLength, model, modelLength, tierCode, hasTimestamp, timestampMs,
+            receiptMs, tokens, false);
+    }
 
     /**
      * Encodes the event at {@code offset} of {@code out}, which must have room for {@link StagedEvent#MAX_LENGTH} bytes.
+     * The event is marked {@link StagedEvent#FLAG_THINKING} when it says so or has reasoning tokens.
      *
      * @param hasTimestamp false when the client sent none: {@code receiptMs} is then the event's time.
+     * @param thinking     the event said it was made in thinking mode ({@code "thinking": true}); part of its content.
      * @return the encoded length.
      */
     public int encode(final MutableDirectBuffer out, final int offset,
         final byte[] tenant, final int tenantLength, final byte[] id, final int idLength, final byte[] model,
         final int modelLength, final int tierCode, final boolean hasTimestamp, final long timestampMs, final long receiptMs,
-        final long[] tokens)
+        final long[] tokens, final boolean thinking)
     {
         System.arraycopy(tenant, 0, key, 0, tenantLength);
         key[tenantLength] = 0;
@@ -51,13 +65,20 @@ public final class StagedEventEncoder
         {
             at = putLong(content, at, tokens[i]);
         }
+        if (thinking)
+        {
+            // only when said: events without the field hash as they did before it existed, so their retries stay duplicates
+            content[at++] = 1;
+        }
         final long contentHash = EventHasher.contentHash(content, 0, at);
 
         System.arraycopy(tenant, 0, names, 0, tenantLength);
         System.arraycopy(model, 0, names, tenantLength, modelLength);
         System.arraycopy(id, 0, names, tenantLength + modelLength, idLength);
         return staged.wrap(out, offset).encode(hasher.idHashHi(), hasher.idHashLo(), contentHash,
-            hasTimestamp ? timestampMs : receiptMs, tokens, tierCode, hasTimestamp ? 0 : StagedEvent.FLAG_STAMPED_AT_RECEIPT,
+            hasTimestamp ? timestampMs : receiptMs, tokens, tierCode,
+            (hasTimestamp ? 0 : StagedEvent.FLAG_STAMPED_AT_RECEIPT)
+                | (thinking || tokens[REASONING] > 0 ? StagedEvent.FLAG_THINKING : 0),
             names, tenantLength, modelLength, idLength);
     }
 

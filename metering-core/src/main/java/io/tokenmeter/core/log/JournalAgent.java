@@ -4,11 +4,11 @@ import io.tokenmeter.core.aggregate.BucketKey;
 import io.tokenmeter.core.dedup.DedupDiskTier;
 import io.tokenmeter.core.dedup.DedupIndex;
 import io.tokenmeter.core.event.EventRecord;
-import io.tokenmeter.core.event.Hours;
 import io.tokenmeter.core.event.LogDocumentReader;
 import io.tokenmeter.core.event.LogDocumentWriter;
 import io.tokenmeter.core.event.LogLayout;
 import io.tokenmeter.core.event.NameDictionary;
+import io.tokenmeter.core.event.RateVariant;
 import io.tokenmeter.core.event.StagedEvent;
 import io.tokenmeter.core.snapshot.SnapshotStore;
 import org.agrona.DirectBuffer;
@@ -49,8 +49,9 @@ import java.util.function.LongConsumer;
  * <p>Control records: a {@link ControlRequest} is decided by the handler of its kind in the journal's command table
  * ({@link #handle}) and written as its own CONTROL document between event documents; replay hands each back to its
  * handler in log order. Price books are the built-in kind: from a {@link PriceBookInstall} on, each accepted event
- * whose prompt is above the book's long-context threshold for its tenant, model and hour is marked
- * {@link LogLayout#FLAG_LONG_CONTEXT} in the log. The decision is made once, here, and replay reads it back.
+ * is marked in the log with its context tier (by its prompt size) and time window (by its timestamp) under the
+ * book's {@link RateRules} for its tenant, model and hour ({@link io.tokenmeter.core.event.RateVariant}). The
+ * decisions are made once, here, and replay reads them back.
  *
  * <p>Recovery: the dedup index is not snapshotted; it is rebuilt by replaying the log from a checkpointed index
  * at or before the document holding its oldest key (see {@link DedupIndex} for why that is exact). The checkpoint
@@ -126,9 +127,10 @@ public final class JournalAgent implements Agent
     private long lastCheckpointIndex = EventLog.NO_INDEX;
     private String roleName = "journal";
     private ErrorHandler errorHandler = ex -> LOG.error("log append failed", ex);
-    private LongContextRules contextRules = LongContextRules.NONE;
+    private RateRules rateRules = RateRules.NONE;
     private long smallestThreshold;
-    private final Long2ObjectHashMap<long[]> schedulesByPair = new Long2ObjectHashMap<>();
+    private boolean timeWindows;
+    private final Long2ObjectHashMap<RateSchedule> schedulesByPair = new Long2ObjectHashMap<>();
     /** The command table: the handler of each kind of control record, by kind. */
     private final ControlHandler[] commands = new ControlHandler[LogLayout.MAX_CONTROL_KINDS];
 
@@ -278,13 +280,14 @@ public final class JournalAgent implements Agent
     }
 
     /**
-     * Sets the long-context rules of the book in force (the one at {@link #priceBookIndex()}) after {@link #recover()}
-     * and before the agent runs, on the thread that will start it.
+     * Sets the rate rules (context tiers, time windows) of the book in force (the one at {@link #priceBookIndex()})
+     * after {@link #recover()} and before the agent runs, on the thread that will start it.
      */
-    public void useContextRules(final LongContextRules rules)
+    public void useRateRules(final RateRules rules)
     {
-        contextRules = rules;
+        rateRules = rules;
         smallestThreshold = rules.smallestThreshold();
+        timeWindows = rules.hasTimeWindows();
         schedulesByPair.clear();
     }
 
@@ -489,7 +492,7 @@ public final class JournalAgent implements Agent
                     outcomes[requestIndex * OUTCOME_SLOTS + 4] = e;
                     return;
                 }
-                writer.appendEvent(event, tenantId, modelId, contextFlag(event, tenantId, modelId));
+                writer.appendEvent(event, tenantId, modelId, rateFlags(event, tenantId, modelId));
                 accepted++;
             }
             else if (outcome == DedupIndex.DUPLICATE)
@@ -504,36 +507,35 @@ public final class JournalAgent implements Agent
         setOutcome(requestIndex, accepted, duplicates, conflicts, 0);
     }
 
-    /** @return {@link LogLayout#FLAG_LONG_CONTEXT} when the event's prompt is above its long-context threshold. */
-    private int contextFlag(final StagedEvent event, final int tenantId, final int modelId)
+    /** @return the flag bits of the event's context tier and time window under the book in force (0: standard, none). */
+    private int rateFlags(final StagedEvent event, final int tenantId, final int modelId)
     {
-        if (contextRules.isEmpty())
+        if (rateRules.isEmpty())
         {
             return 0;
         }
         final long prompt = event.tokens(0) + event.tokens(1) + event.tokens(2) + event.tokens(3);
-        if (prompt <= smallestThreshold)
+        if (prompt <= smallestThreshold && !timeWindows)
         {
-            // below every rule of the book: no lookup (the common case, measured at 12 % of the journal's time)
+            // below every tier of a book without windows: no lookup (the common case, measured at 12 % of the journal's time)
             return 0;
         }
         final long pair = pair(tenantId, modelId);
-        long[] schedule = schedulesByPair.get(pair);
+        RateSchedule schedule = schedulesByPair.get(pair);
         if (schedule == null)
         {
             if (schedulesByPair.size() >= MAX_CACHED_SCHEDULES)
             {
                 schedulesByPair.clear();
             }
-            schedule = contextRules.schedule(tenants.name(tenantId), models.name(modelId));
+            schedule = rateRules.schedule(tenants.name(tenantId), models.name(modelId));
             schedulesByPair.put(pair, schedule);
         }
-        if (schedule.length == 0)
+        if (schedule.isEmpty())
         {
             return 0;
         }
-        final long threshold = LongContextRules.thresholdAt(schedule, Hours.of(event.timestampMs()));
-        return prompt > threshold ? LogLayout.FLAG_LONG_CONTEXT : 0;
+        return RateVariant.toFlags(schedule.decide(event.timestampMs(), prompt));
     }
 
     /** @return the key of a (tenant, model) pair: the tenant id above the 16 bits of the model id. */
@@ -674,7 +676,7 @@ public final class JournalAgent implements Agent
         {
             priceBookIndex = logIndex;
             priceBookRevision = request.revision();
-            useContextRules(((PriceBookInstall)request).rules());
+            useRateRules(((PriceBookInstall)request).rules());
             LOG.info("price book revision {} in force from log index {}", request.revision(), Long.toHexString(logIndex));
         }
 
@@ -682,7 +684,7 @@ public final class JournalAgent implements Agent
         public void onReplayed(final long revision, final DirectBuffer payload, final int offset, final int length,
             final long logIndex, final long appendTimeMs)
         {
-            // the rules are compiled by billing from the book at this position and given with useContextRules
+            // the rules are compiled by billing from the book at this position and given with useRateRules
             priceBookIndex = logIndex;
             priceBookRevision = revision;
         }

@@ -5,18 +5,18 @@ import io.tokenmeter.core.event.LogLayout;
 /**
  * A request to put a price book in force in one partition: recorded as a CONTROL record of kind
  * {@link LogLayout#CONTROL_PRICE_BOOK} (so every invoice can be recomputed later with the book it was priced by);
- * from then on the journal marks long-context events by the book's rules. The result completes on the journal thread.
+ * from then on the journal decides each event's context tier and time window by the book's rules. The result completes on the journal thread.
  */
 public final class PriceBookInstall extends ControlRequest
 {
-    private final LongContextRules rules;
+    private final RateRules rules;
 
     /**
      * @param json     the book as recorded (UTF-8 JSON).
-     * @param rules    the book's long-context rules.
+     * @param rules    the book's context tiers and time windows.
      * @param revision the book's revision, the same in every partition; above the revision in force.
      */
-    public PriceBookInstall(final byte[] json, final LongContextRules rules, final long revision)
+    public PriceBookInstall(final byte[] json, final RateRules rules, final long revision)
     {
         super(LogLayout.CONTROL_PRICE_BOOK, revision, json);
         this.rules = rules;
@@ -27,7 +27,7 @@ public final class PriceBookInstall extends ControlRequest
         return payload();
     }
 
-    public LongContextRules rules()
+    public RateRules rules()
     {
         return rules;
     }

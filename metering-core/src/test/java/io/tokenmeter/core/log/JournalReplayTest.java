@@ -121,7 +121,8 @@ class JournalReplayTest
         final long contentHash = Arrays.hashCode(e.tokens) * 31L + e.timestampMs * 7 + e.model.hashCode() + e.tier;
         out.checkLimit(offset + StagedEvent.MAX_LENGTH);
         return new StagedEvent().wrap(out, offset).encode(hasher.idHashHi(), hasher.idHashLo(), contentHash, e.timestampMs,
-            e.tokens, e.tier, 0, names, t.length, m.length, i.length);
+            e.tokens, e.tier, e.tokens[TokenClass.REASONING.ordinal()] > 0 ? StagedEvent.FLAG_THINKING : 0, names, t.length,
+            m.length, i.length);
     }
 
     private JournalAgent journal(final EventLog log, final int capacity)
@@ -193,8 +194,9 @@ class JournalReplayTest
                     accepted++;
                     tenantIds.putIfAbsent(e.tenant, tenantIds.size());
                     modelIds.putIfAbsent(e.model, modelIds.size());
+                    // reasoning tokens make a thinking-mode request: a bucket of its own (variant 8, v bit 1)
                     final long bucket = BucketKey.pack(Math.floorDiv(e.timestampMs, HOUR), tenantIds.get(e.tenant),
-                        modelIds.get(e.model), e.tier, 0);
+                        modelIds.get(e.model), e.tier, e.tokens[TokenClass.REASONING.ordinal()] > 0 ? 1 : 0);
                     final long[] sums = expected.computeIfAbsent(bucket, k -> new long[9]);
                     sums[0] = bucket;
                     sums[1]++;

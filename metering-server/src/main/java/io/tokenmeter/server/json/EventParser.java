@@ -45,9 +45,10 @@ public final class EventParser implements UsageFields.IgnoredField
     }
 
     private static final String ALLOWED_FIELDS = "id, tenant, model, timestamp, service_tier, input_tokens, "
-        + "cache_read_tokens, cache_write_tokens, cache_write_1h_tokens, output_tokens, reasoning_tokens, usage_format, usage";
+        + "cache_read_tokens, cache_write_tokens, cache_write_1h_tokens, output_tokens, reasoning_tokens, thinking, usage_format, "
+        + "usage";
     private static final String DATA_FIELDS = "model, service_tier, input_tokens, cache_read_tokens, cache_write_tokens, "
-        + "cache_write_1h_tokens, output_tokens, reasoning_tokens, usage_format, usage, type, tokens";
+        + "cache_write_1h_tokens, output_tokens, reasoning_tokens, thinking, usage_format, usage, type, tokens";
 
     private static final int F_ID = 0;
     private static final int F_TENANT = 1;
@@ -66,6 +67,7 @@ public final class EventParser implements UsageFields.IgnoredField
     private static final int F_DATASCHEMA = F_DATACONTENTTYPE + 1;
     private static final int F_ONE_CLASS_TYPE = F_DATASCHEMA + 1;
     private static final int F_ONE_CLASS_TOKENS = F_ONE_CLASS_TYPE + 1;
+    private static final int F_THINKING = F_ONE_CLASS_TOKENS + 1;
     private static final int F_EXTENSION = -2;
     private static final int TOKEN_FIELDS = ((1 << TokenClass.COUNT) - 1) << F_TOKENS;
     private static final String[] DATA_TOKEN_FIELDS = new String[TokenClass.COUNT];
@@ -103,6 +105,7 @@ public final class EventParser implements UsageFields.IgnoredField
     private int modelLength;
     private int idLength;
     private boolean hasTimestamp;
+    private boolean thinking;
     private long timestampMs;
     private int tierCode;
     private int sourceLength;
@@ -391,6 +394,7 @@ public final class EventParser implements UsageFields.IgnoredField
         idLength = -1;
         sourceLength = -1;
         hasTimestamp = false;
+        thinking = false;
         tierCode = ServiceTier.STANDARD.code();
         usageFormat = null;
         usageRead = false;
@@ -470,6 +474,7 @@ public final class EventParser implements UsageFields.IgnoredField
             case F_USAGE -> readUsage(parser, value, index, prefix.isEmpty() ? "usage" : "data.usage");
             case F_ONE_CLASS_TYPE -> readOneClassType(parser, value, index, "data.type");
             case F_ONE_CLASS_TOKENS -> readOneClassTokens(parser, value, index, "data.tokens");
+            case F_THINKING -> readThinking(parser, value, index, prefix.isEmpty() ? "thinking" : "data.thinking");
             default -> readTokens(parser, value, index, field - F_TOKENS, prefix);
         }
     }
@@ -877,6 +882,7 @@ public final class EventParser implements UsageFields.IgnoredField
             case "usage": return F_USAGE;
             case "type": return F_ONE_CLASS_TYPE;
             case "tokens": return F_ONE_CLASS_TOKENS;
+            case "thinking": return F_THINKING;
             default: return -1;
         }
     }
@@ -896,6 +902,7 @@ public final class EventParser implements UsageFields.IgnoredField
             case "cache_write_1h_tokens": return F_TOKENS + 3;
             case "output_tokens": return F_TOKENS + 4;
             case "reasoning_tokens": return F_TOKENS + 5;
+            case "thinking": return F_THINKING;
             case "usage_format": return F_USAGE_FORMAT;
             case "usage": return F_USAGE;
             default: return -1;
@@ -1116,6 +1123,18 @@ public final class EventParser implements UsageFields.IgnoredField
         tierCode = tier.code();
     }
 
+    /** {@code "thinking": true} says the request was made in thinking mode (reasoning tokens above 0 say so too). */
+    private void readThinking(final JsonParser parser, final JsonToken value, final int index, final String field)
+        throws IOException
+    {
+        if (value != JsonToken.VALUE_TRUE && value != JsonToken.VALUE_FALSE)
+        {
+            wrongType(parser, value, index, field, "must be true or false");
+            return;
+        }
+        thinking = value == JsonToken.VALUE_TRUE;
+    }
+
     private void readTokens(final JsonParser parser, final JsonToken value, final int index, final int tokenClass,
         final String prefix) throws IOException
     {
@@ -1157,7 +1176,7 @@ public final class EventParser implements UsageFields.IgnoredField
             out.checkLimit(outLength + StagedEvent.MAX_LENGTH);
         }
         outLength += encoder.encode(out, outLength, tenant, tenantLength, id, idLength, model, modelLength, tierCode,
-            hasTimestamp, timestampMs, receiptMs, tokens);
+            hasTimestamp, timestampMs, receiptMs, tokens, thinking);
         eventCount++;
     }
 
