@@ -21,7 +21,8 @@ import java.util.concurrent.TimeUnit;
 
 /**
  * The aggregator's update per event: an event record added to its hour bucket, with 100 tenants x 10 models (buckets
- * in cache) and 100,000 tenants x 100 models (far beyond cache), events spread over a day; and an empty baseline.
+ * in cache) and 100,000 tenants x 100 models (far beyond cache), events spread over a day, none or 30 % of them in a
+ * rate variant (context tier, thinking mode, time window); and an empty baseline.
  */
 @State(Scope.Thread)
 @BenchmarkMode(Mode.Throughput)
@@ -35,6 +36,10 @@ public class AggregatorBenchmark
 
     @Param({"100x10", "100000x100"})
     public String tenantsByModels;
+
+    /** Percent of events in a rate variant other than 0 (context tier, thinking, window): a second map lookup each. */
+    @Param({"0", "30"})
+    public int variantPercent;
 
     private final HourlyAggregator aggregator = new HourlyAggregator();
     private final EventRecord record = new EventRecord();
@@ -61,7 +66,7 @@ public class AggregatorBenchmark
             name.putBytes(0, bytes);
             aggregator.onName(LogLayout.RECORD_MODEL_NAME, m, name, 0, bytes.length);
         }
-        final Events.Document document = Events.document(RECORDS, tenants, models, 5);
+        final Events.Document document = Events.document(RECORDS, tenants, models, 5, variantPercent);
         buffer = new UnsafeBuffer(document.writer().buffer(), 0, document.length());
         offsets = document.recordOffsets();
         // every bucket exists before measuring: steady state, no allocation

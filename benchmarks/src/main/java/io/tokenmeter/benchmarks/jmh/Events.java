@@ -2,6 +2,7 @@ package io.tokenmeter.benchmarks.jmh;
 
 import io.tokenmeter.core.event.EventHasher;
 import io.tokenmeter.core.event.LogDocumentWriter;
+import io.tokenmeter.core.event.RateVariant;
 import io.tokenmeter.core.event.StagedEvent;
 import io.tokenmeter.core.event.TokenClass;
 import org.agrona.ExpandableArrayBuffer;
@@ -22,7 +23,21 @@ final class Events
     {
     }
 
+    /** Thinking, tiers 1 and 2, a window, and combinations: what a Qwen- or DeepSeek-style book makes of traffic. */
+    private static final int[] VARIANTS = {RateVariant.of(0, true, 0), RateVariant.of(1, false, 0), RateVariant.of(2, false, 0),
+        RateVariant.of(0, false, 1), RateVariant.of(1, true, 0), RateVariant.of(0, true, 1), RateVariant.of(2, true, 1)};
+
     static Document document(final int events, final int tenants, final int models, final long seed)
+    {
+        return document(events, tenants, models, seed, 0);
+    }
+
+    /**
+     * @param variantPercent the share of events, in percent, of a rate variant other than 0 (a context tier, thinking
+     *                       mode or a time window, spread over seven variants): their buckets take the aggregator's
+     *                       second lookup.
+     */
+    static Document document(final int events, final int tenants, final int models, final long seed, final int variantPercent)
     {
         final Random random = new Random(seed);
         final ExpandableArrayBuffer staging = new ExpandableArrayBuffer(StagedEvent.MAX_LENGTH);
@@ -35,7 +50,8 @@ final class Events
             stage(staging, 0, "t", "m", "req-" + seed + "-" + i, 1_790_000_000_000L + random.nextInt(86_400_000),
                 random.nextInt(4), random);
             offsets[i] = writer.length();
-            writer.appendEvent(staged.wrap(staging, 0), random.nextInt(tenants), random.nextInt(models), 0);
+            final int variant = random.nextInt(100) < variantPercent ? VARIANTS[random.nextInt(VARIANTS.length)] : 0;
+            writer.appendEvent(staged.wrap(staging, 0), random.nextInt(tenants), random.nextInt(models), RateVariant.toFlags(variant));
         }
         return new Document(writer, writer.finish(), offsets);
     }

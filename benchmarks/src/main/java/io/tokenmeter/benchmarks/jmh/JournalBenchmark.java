@@ -6,6 +6,9 @@ import io.tokenmeter.core.log.ChronicleEventLog;
 import io.tokenmeter.core.log.Durability;
 import io.tokenmeter.core.log.EventLog;
 import io.tokenmeter.core.log.JournalAgent;
+import io.tokenmeter.core.log.RateRules;
+import io.tokenmeter.core.log.RateSchedule;
+import io.tokenmeter.core.log.TimeWindow;
 import io.tokenmeter.core.log.JournalRequest;
 import io.tokenmeter.core.snapshot.SnapshotStore;
 import org.agrona.DirectBuffer;
@@ -29,6 +32,8 @@ import org.openjdk.jmh.annotations.Warmup;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.ZoneId;
+import java.time.ZoneOffset;
 import java.util.Comparator;
 import java.util.SplittableRandom;
 import java.util.concurrent.TimeUnit;
@@ -61,6 +66,43 @@ public class JournalBenchmark
     /** Events per request: 100 (batches) or 1 (single events; the drain then holds 1,600 requests). */
     @Param({"100", "1"})
     public int eventsPerRequest;
+
+    /**
+     * The book's per-event rules: {@code none}, or {@code rules}: every model has two context tiers and two time windows
+     * (one in Asia/Shanghai, one crossing midnight in UTC), so every event is looked up and decided.
+     */
+    @Param({"none", "rules"})
+    public String book;
+
+    private static final RateSchedule SCHEDULE = new RateSchedule(new long[] {0}, new long[][] {{32_000, 128_000}},
+        new TimeWindow[][] {{new TimeWindow(ZoneId.of("Asia/Shanghai"), 0x1F, 30, 510),
+            new TimeWindow(ZoneOffset.UTC, 0x7F, 990, 30)}});
+    private static final RateRules EVERY_MODEL_HAS_RULES = new RateRules()
+    {
+        @Override
+        public boolean isEmpty()
+        {
+            return false;
+        }
+
+        @Override
+        public long smallestThreshold()
+        {
+            return 32_000;
+        }
+
+        @Override
+        public boolean hasTimeWindows()
+        {
+            return true;
+        }
+
+        @Override
+        public RateSchedule schedule(final String tenant, final String model)
+        {
+            return SCHEDULE;
+        }
+    };
 
     private Path directory;
     private EventLog log;
@@ -132,6 +174,10 @@ public class JournalBenchmark
             new SnapshotStore(directory.resolve("snapshots")), Runnable::run, System::currentTimeMillis,
             requestCount, requestCount, EVENTS, 1000, Long.MAX_VALUE, ns -> { });
         journal.recover();
+        if (book.equals("rules"))
+        {
+            journal.useRateRules(EVERY_MODEL_HAS_RULES);
+        }
         requests = new Request[requestCount];
         final SplittableRandom random = new SplittableRandom(11);
         for (int r = 0; r < requestCount; r++)
