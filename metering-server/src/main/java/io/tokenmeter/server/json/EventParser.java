@@ -555,11 +555,7 @@ public final class EventParser implements UsageFields.IgnoredField
             final int usageTier = mapper.tierCode();
             if (usageTier >= 0)
             {
-                if ((seen & (1 << F_TIER)) != 0 && usageTier != tierCode)
-                {
-                    problem(index, prefix + "service_tier", "is " + ServiceTier.fromCode(tierCode).jsonName()
-                        + " but usage.service_tier says " + ServiceTier.fromCode(usageTier).jsonName());
-                }
+                // the tier the provider says it served is billed, not the one the event says was asked for (SPEC 11)
                 tierCode = usageTier;
             }
             if (problems.ofEvent() == 0)

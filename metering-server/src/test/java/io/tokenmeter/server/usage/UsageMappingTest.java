@@ -89,15 +89,14 @@ class UsageMappingTest
     }
 
     @Test
-    void anthropicServiceTierComesFromTheUsageAndMustAgreeWithTheEvent()
+    void anthropicServedTierComesFromTheUsageAndIsBilledOverTheRequestedOne()
     {
         assertEquals("batch", ok("anthropic", "{\"input_tokens\":1,\"output_tokens\":1,\"service_tier\":\"batch\"}").tier());
-        final ObjectNode event = UsageEvents.event("anthropic", json("{\"input_tokens\":1,\"output_tokens\":1,\"service_tier\":\"priority\"}"));
+        final ObjectNode event = UsageEvents.event("anthropic", json("{\"input_tokens\":1,\"output_tokens\":1,\"service_tier\":\"standard\"}"));
         event.put("service_tier", "priority");
-        assertEquals("priority", events.parse(event.toString()).tier());
-        event.put("service_tier", "standard");
-        final UsageEvents.Mapped disagree = events.parse(event.toString());
-        assertEquals(new Problem(0, "service_tier", "is standard but usage.service_tier says priority"), disagree.problems().get(0));
+        final UsageEvents.Mapped served = events.parse(event.toString());
+        assertEquals(List.of(), served.problems(), "asked for priority, served standard: no problem");
+        assertEquals("standard", served.tier(), "the served tier is billed (SPEC section 11)");
         assertEquals("usage.service_tier", refused("anthropic", "{\"input_tokens\":1,\"output_tokens\":1,\"service_tier\":\"scale\"}").field());
     }
 
@@ -293,14 +292,11 @@ class UsageMappingTest
     }
 
     @Test
-    void arkServedTierMustAgreeWithTheEventsOwnTier()
+    void arkServedTierIsBilledOverTheEventsOwnTier()
     {
-        final ObjectNode event = UsageEvents.event("volcengine_ark", json("{\"prompt_tokens\":1,\"service_tier\":\"scale\"}"));
+        final ObjectNode event = UsageEvents.event("volcengine_ark", json("{\"prompt_tokens\":1,\"service_tier\":\"default\"}"));
         event.put("service_tier", "priority");
-        assertEquals("priority", events.parse(event.toString()).tier());
-        event.put("service_tier", "standard");
-        assertEquals(new Problem(0, "service_tier", "is standard but usage.service_tier says priority"),
-            events.parse(event.toString()).problems().get(0));
+        assertEquals("standard", events.parse(event.toString()).tier(), "asked for scale (priority), served default");
         final ObjectNode withoutTier = UsageEvents.event("volcengine_ark", json("{\"prompt_tokens\":1}"));
         withoutTier.put("service_tier", "flex");
         assertEquals("flex", events.parse(withoutTier.toString()).tier(), "without a served tier, the event's own is billed");
