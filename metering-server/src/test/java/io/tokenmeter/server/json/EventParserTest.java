@@ -73,7 +73,7 @@ class EventParserTest
         assertEquals(4, e.tokens(TokenClass.CACHE_WRITE_1H.ordinal()));
         assertEquals(350, e.tokens(TokenClass.OUTPUT.ordinal()));
         assertEquals(100, e.tokens(TokenClass.REASONING.ordinal()));
-        assertEquals(0, e.flags());
+        assertEquals(StagedEvent.FLAG_THINKING, e.flags(), "reasoning tokens: thinking mode; a timestamp was given");
         assertEquals("acme", out.getStringWithoutLengthAscii(e.tenantOffset(), e.tenantLength()));
         assertEquals("gpt-4o", out.getStringWithoutLengthAscii(e.modelOffset(), e.modelLength()));
         assertEquals("e1", out.getStringWithoutLengthAscii(e.idOffset(), e.idLength()));
