@@ -10,6 +10,8 @@ import io.tokenmeter.core.event.LogLayout;
 public final class PriceBookInstall extends ControlRequest
 {
     private final LongContextRules rules;
+    /** The SHA-256 of the book's bytes, computed here on the caller's thread rather than on the journal's. */
+    private final byte[] sha256;
 
     /**
      * @param json     the book as recorded (UTF-8 JSON).
@@ -20,6 +22,7 @@ public final class PriceBookInstall extends ControlRequest
     {
         super(LogLayout.CONTROL_PRICE_BOOK, revision, json);
         this.rules = rules;
+        this.sha256 = PriceBookHistory.sha256Of(json, 0, json.length);
     }
 
     public byte[] json()
@@ -30,5 +33,11 @@ public final class PriceBookInstall extends ControlRequest
     public LongContextRules rules()
     {
         return rules;
+    }
+
+    /** @return the SHA-256 of {@link #json()} (32 bytes; not to be changed). */
+    byte[] sha256()
+    {
+        return sha256;
     }
 }
