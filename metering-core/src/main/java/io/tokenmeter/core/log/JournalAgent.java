@@ -39,7 +39,8 @@ import java.util.function.LongConsumer;
  *
  * <p>Owns, and alone touches: the appender, the dedup index, both name dictionaries, the set of models each tenant
  * has used, the document writer, the checkpoint marks and the long-context rules of the price book in force. Publishes
- * {@link #lastAppendedIndex()} and counters for other threads.
+ * {@link #lastAppendedIndex()}, the {@link #priceBooks()} recorded (immutable, swapped whole) and counters for other
+ * threads.
  *
  * <p>Names are bounded twice: the dictionaries by the widths of the ids in the log ({@link BucketKey#MAX_TENANTS},
  * {@link BucketKey#MAX_MODELS}, shared by every tenant of the partition), and each tenant by its own number of

@@ -183,6 +183,78 @@ class PriceRevisionsServerTest
         assertFalse(after.get("revisions").get(1).get("in_force").asBoolean(), "revision 4 is no longer in force");
     }
 
+    /** Flips a bit of the document at {@code index} of partition {@code p}'s log (the server stopped). */
+    private static void damage(final Path dataDir, final int p, final long index) throws Exception
+    {
+        final Path logDir = io.tokenmeter.core.partition.DataLayout.read(dataDir).logDir(p);
+        final long position;
+        final long length;
+        final int cycle;
+        try (net.openhft.chronicle.queue.impl.single.SingleChronicleQueue queue =
+            net.openhft.chronicle.queue.impl.single.SingleChronicleQueueBuilder.binary(logDir)
+                .rollCycle(net.openhft.chronicle.queue.RollCycles.FAST_DAILY).readOnly(true).build();
+            net.openhft.chronicle.queue.ExcerptTailer tailer = queue.createTailer())
+        {
+            assertTrue(tailer.moveToIndex(index), "partition " + p + " holds log index " + Long.toHexString(index));
+            try (net.openhft.chronicle.wire.DocumentContext document = tailer.readingDocument())
+            {
+                assertTrue(document.isPresent());
+                position = document.wire().bytes().readPosition();
+                length = document.wire().bytes().readRemaining();
+            }
+            cycle = queue.rollCycle().toCycle(index);
+        }
+        final Path file = logDir.resolve(java.time.LocalDate.ofEpochDay(cycle)
+            .format(java.time.format.DateTimeFormatter.BASIC_ISO_DATE) + "F.cq4");
+        try (java.io.RandomAccessFile raf = new java.io.RandomAccessFile(file.toFile(), "rw"))
+        {
+            // the middle of the document is the book's JSON: one bit of it changes
+            raf.seek(position + length / 2);
+            final int middle = raf.read();
+            raf.seek(position + length / 2);
+            raf.write(middle ^ 0x01);
+        }
+    }
+
+    @Test
+    void aDamagedCopyIsReadFromAnotherPartitionAndWithNoCopyLeftTheAnswerSaysWhy() throws Exception
+    {
+        final Path dataDir = dir.resolve("data");
+        start(dataDir, Map.of("partitions", "4"));
+        final Client.Answer put = client.put("/v1/prices", "application/json", jsonBook("2.00"));
+        assertEquals(200, put.status(), put.body());
+        assertEquals(200, client.put("/v1/prices", "application/json", jsonBook("2.25")).status());
+        final JsonNode second = list().get("revisions").get(1);
+        assertEquals(2, second.get("revision").asLong());
+        server.close();
+        server = null;
+        damage(dataDir, 0, Long.parseLong(second.get("log_indexes").get(0).asText(), 16));
+
+        try (LogCapture log = new LogCapture())
+        {
+            start(dataDir, Map.of("partitions", "4"));
+            assertEquals(second, list().get("revisions").get(1), "still listed: the journal's checkpoint holds it");
+            final Client.Answer read = client.get("/v1/prices/revisions/2");
+            assertEquals(200, read.status(), read.body());
+            assertEquals(rawBook(put.body()), rawBook(read.body()), "partition 1's copy, byte for byte");
+            assertTrue(log.text().contains("damaged"), "the damaged copy was skipped and logged");
+        }
+        server.close();
+        server = null;
+        for (int p = 1; p < 4; p++)
+        {
+            damage(dataDir, p, Long.parseLong(second.get("log_indexes").get(p).asText(), 16));
+        }
+        start(dataDir, Map.of("partitions", "4"));
+        final Client.Answer none = client.get("/v1/prices/revisions/2");
+        assertEquals(500, none.status(), none.body());
+        assertEquals("log_damaged", none.json().get("error").asText());
+        final String message = none.json().get("message").asText();
+        assertTrue(message.contains("revision 2 cannot be read") && message.contains("partition 0:")
+            && message.contains("partition 3:") && message.contains("backup"), message);
+        assertEquals(200, client.get("/v1/prices/revisions/3").status(), "the other revisions read as before");
+    }
+
     @Test
     void unknownAndMalformedRevisionsAreRefusedWithWhatToSend() throws Exception
     {
