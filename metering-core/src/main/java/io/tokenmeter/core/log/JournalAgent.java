@@ -759,12 +759,11 @@ public final class JournalAgent implements Agent
         @Override
         public void onRecorded(final ControlRequest request, final long logIndex, final long appendTimeMs)
         {
-            final PriceBookInstall install = (PriceBookInstall)request;
             priceBookIndex = logIndex;
             priceBookRevision = request.revision();
-            priceBooks = priceBooks.with(request.revision(), logIndex, appendTimeMs, install.sha256());
-            useContextRules(install.rules());
+            useContextRules(((PriceBookInstall)request).rules());
             LOG.info("price book revision {} in force from log index {}", request.revision(), Long.toHexString(logIndex));
+            priceBooks = priceBooks.with(request.revision(), logIndex, appendTimeMs, ((PriceBookInstall)request).sha256());
         }
 
         @Override

@@ -10,6 +10,7 @@ import io.tokenmeter.core.event.LogLayout;
 public final class PriceBookInstall extends ControlRequest
 {
     private final LongContextRules rules;
+
     /** The SHA-256 of the book's bytes, computed here on the caller's thread rather than on the journal's. */
     private final byte[] sha256;
 
