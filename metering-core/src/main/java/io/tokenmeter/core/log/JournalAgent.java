@@ -296,75 +296,6 @@ public final class JournalAgent implements Agent
     }
 
     /**
-     * Recovery from a checkpoint written before the price book history was checkpointed (layout 2): reads the log up to
-     * the replay point for its price books, once; the replay finds those after it, and the next checkpoint holds them.
-     */
-    private void findPriceBooksBefore(final long replayFrom)
-    {
-        if (replayFrom == EventLog.NO_INDEX)
-        {
-            return;
-        }
-        final PriceBookScan scan = new PriceBookScan();
-        try (EventLog.Reader reader = log.newReader())
-        {
-            reader.startAt(EventLog.NO_INDEX);
-            long index;
-            while ((index = reader.readNext(scan, scan)) != EventLog.NO_INDEX && index < replayFrom)
-            {
-                // only the price books are kept
-            }
-        }
-        LOG.info("journal checkpoint of layout 2: read the log up to log index {} once for its price books ({} found)",
-            Long.toHexString(replayFrom), priceBooks.size());
-    }
-
-    /** Collects the price books of the documents it is handed into {@link #priceBooks}. */
-    private final class PriceBookScan implements LogDocumentReader.Handler, EventLog.DocumentListener
-    {
-        private byte[] sha256;
-        private long revision;
-
-        @Override
-        public void onName(final byte recordType, final int id, final DirectBuffer buffer, final int offset, final int length)
-        {
-        }
-
-        @Override
-        public void onEvent(final EventRecord event, final long appendTimeMs)
-        {
-        }
-
-        @Override
-        public void onControl(final int kind, final long revision, final DirectBuffer buffer, final int offset,
-            final int length, final long appendTimeMs)
-        {
-            if (kind == LogLayout.CONTROL_PRICE_BOOK)
-            {
-                this.revision = revision;
-                sha256 = sha256Of(buffer, offset, length);
-            }
-        }
-
-        @Override
-        public void onDocumentEnd(final long index, final long appendTimeMs)
-        {
-            if (sha256 != null)
-            {
-                priceBooks = priceBooks.with(revision, index, appendTimeMs, sha256);
-                sha256 = null;
-            }
-        }
-    }
-
-    private static byte[] sha256Of(final DirectBuffer buffer, final int offset, final int length)
-    {
-        final byte[] bytes = new byte[length];
-        buffer.getBytes(offset, bytes);
-        return PriceBookHistory.sha256Of(bytes, 0, length);
-    }
-
-    /**
      * Sets the long-context rules of the book in force (the one at {@link #priceBookIndex()}) after {@link #recover()}
      * and before the agent runs, on the thread that will start it.
      */
@@ -1175,5 +1106,74 @@ public final class JournalAgent implements Agent
                 controlKind = 0;
             }
         }
+    }
+
+    /**
+     * Recovery from a checkpoint written before the price book history was checkpointed (layout 2): reads the log up to
+     * the replay point for its price books, once; the replay finds those after it, and the next checkpoint holds them.
+     */
+    private void findPriceBooksBefore(final long replayFrom)
+    {
+        if (replayFrom == EventLog.NO_INDEX)
+        {
+            return;
+        }
+        final PriceBookScan scan = new PriceBookScan();
+        try (EventLog.Reader reader = log.newReader())
+        {
+            reader.startAt(EventLog.NO_INDEX);
+            long index;
+            while ((index = reader.readNext(scan, scan)) != EventLog.NO_INDEX && index < replayFrom)
+            {
+                // only the price books are kept
+            }
+        }
+        LOG.info("journal checkpoint of layout 2: read the log up to log index {} once for its price books ({} found)",
+            Long.toHexString(replayFrom), priceBooks.size());
+    }
+
+    /** Collects the price books of the documents it is handed into {@link #priceBooks}. */
+    private final class PriceBookScan implements LogDocumentReader.Handler, EventLog.DocumentListener
+    {
+        private byte[] sha256;
+        private long revision;
+
+        @Override
+        public void onName(final byte recordType, final int id, final DirectBuffer buffer, final int offset, final int length)
+        {
+        }
+
+        @Override
+        public void onEvent(final EventRecord event, final long appendTimeMs)
+        {
+        }
+
+        @Override
+        public void onControl(final int kind, final long revision, final DirectBuffer buffer, final int offset,
+            final int length, final long appendTimeMs)
+        {
+            if (kind == LogLayout.CONTROL_PRICE_BOOK)
+            {
+                this.revision = revision;
+                sha256 = sha256Of(buffer, offset, length);
+            }
+        }
+
+        @Override
+        public void onDocumentEnd(final long index, final long appendTimeMs)
+        {
+            if (sha256 != null)
+            {
+                priceBooks = priceBooks.with(revision, index, appendTimeMs, sha256);
+                sha256 = null;
+            }
+        }
+    }
+
+    private static byte[] sha256Of(final DirectBuffer buffer, final int offset, final int length)
+    {
+        final byte[] bytes = new byte[length];
+        buffer.getBytes(offset, bytes);
+        return PriceBookHistory.sha256Of(bytes, 0, length);
     }
 }
