@@ -7,6 +7,7 @@ import io.tokenmeter.billing.price.PartitionedBook;
 import io.tokenmeter.billing.price.PriceBook;
 import io.tokenmeter.billing.price.PriceBookException;
 import io.tokenmeter.billing.price.PriceBookLoader;
+import io.tokenmeter.billing.price.PriceBookRevisions;
 import io.tokenmeter.core.log.Faults;
 import io.tokenmeter.core.partition.DataLayout;
 import io.tokenmeter.core.partition.Partition;
@@ -67,6 +68,7 @@ public final class TokenmeterServer implements ApiContext, AutoCloseable
     private final ExecutorService snapshotWriter;
     private final Partitions partitions;
     private final PriceBookRecorder books;
+    private final PriceBookRevisions revisions;
     private final AtomicInteger inFlight = new AtomicInteger();
     private final HttpServer http;
     private final PriceBook configuredBook;
@@ -132,6 +134,7 @@ public final class TokenmeterServer implements ApiContext, AutoCloseable
                 : "older ones on disk in " + dataDir.resolve("dedup") + " up to " + (settings.dedupDiskBudgetBytes >> 20)
                     + " MiB (dedup-disk-budget, about 17.6 bytes an id)");
         books = new PriceBookRecorder(partitions);
+        revisions = new PriceBookRevisions(partitions);
         metrics.bind(partitions);
         readiness = new Readiness(partitions, dataDir, settings.minFreeDiskBytes);
         metrics.bindServer(partitions, dataDir.resolve("log"), readiness::diskFreeBytes, readiness::isReady);
@@ -378,6 +381,12 @@ public final class TokenmeterServer implements ApiContext, AutoCloseable
     }
 
     @Override
+    public PriceBookRevisions priceRevisions()
+    {
+        return revisions;
+    }
+
+    @Override
     public boolean ingestReady()
     {
         return readiness.ingestReady();
@@ -423,6 +432,7 @@ public final class TokenmeterServer implements ApiContext, AutoCloseable
         {
             billing.close();
         }
+        revisions.close();
         partitions.stopAgents();
         http.close();
         snapshotWriter.shutdown();

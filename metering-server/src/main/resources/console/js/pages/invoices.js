@@ -129,7 +129,9 @@ function show(results, outcome, invoice, tenant, period, app) {
   pairs.push(['Currency', text(invoice.currency)], ['Usage through', text(invoice.usage_through)],
     ['Log index', text(invoice.log_index)]);
   if (invoice.price_book) {
-    pairs.push(['Price book', 'revision ' + text(invoice.price_book.revision) + ', sha256 ' + text(invoice.price_book.sha256)]);
+    // the revision's own page shows the book exactly as it was put, for a person checking an old invoice's prices
+    pairs.push(['Price book', [h('a', {href: app.link('prices', ['revisions', String(invoice.price_book.revision)]),
+      id: 'invoice-price-book'}, 'revision ' + text(invoice.price_book.revision)), ', sha256 ' + text(invoice.price_book.sha256)]]);
   }
   pairs.push(['Subtotal', h('span', {id: 'invoice-subtotal'}, text(invoice.subtotal))],
     ['Adjustments', text(invoice.adjustments)],

@@ -126,6 +126,18 @@ class PartitionsServerTest
             rows.get(0).get("output_tokens").asLong()};
     }
 
+    /** @return each recorded revision of the price book as "revision sha256 recorded_at", newest first. */
+    private List<String> revisionsOf()
+    {
+        final List<String> revisions = new ArrayList<>();
+        for (final JsonNode r : client.get("/v1/prices/revisions").json().get("revisions"))
+        {
+            assertFalse(r.has("partitions_lacking"), r.toString());
+            revisions.add(r.get("revision").asText() + " " + r.get("sha256").asText() + " " + r.get("recorded_at").asText());
+        }
+        return revisions;
+    }
+
     private Map<String, List<Long>> usageOf(final List<String> tenants)
     {
         final Map<String, List<Long>> usage = new LinkedHashMap<>();
@@ -233,11 +245,21 @@ class PartitionsServerTest
             .get("revision").asLong(), "a partition that recorded the change prices with it");
         assertEquals(before, client.get("/v1/invoices/" + tenants.get(3) + "/2026-11").json().get("price_book")
             .get("revision").asLong(), "the partition that could not record it prices with the book it decided by");
+        final JsonNode partial = client.get("/v1/prices/revisions").json().get("revisions").get(0);
+        assertEquals(before + 1, partial.get("revision").asLong(), partial.toString());
+        assertEquals("[3]", partial.get("partitions_lacking").toString(), "the revisions say who lacks it: " + partial);
+        assertTrue(partial.get("log_indexes").get(3).isNull(), partial.toString());
+        assertEquals(partly.get("log_indexes").get(0), partial.get("log_indexes").get(0));
+        assertEquals(200, client.get("/v1/prices/revisions/" + (before + 1)).status(), "read from a partition that has it");
 
         final Client.Answer completed = client.put("/v1/prices", "application/yaml", book);
         assertEquals(200, completed.status(), completed.body());
         assertEquals(before + 1, completed.json().get("revision").asLong(), "completed at the same revision");
         assertFalse(completed.json().has("partitions_lacking"), completed.body());
+        final JsonNode whole = client.get("/v1/prices/revisions").json().get("revisions").get(0);
+        assertFalse(whole.has("partitions_lacking"), "completed in partition 3 at the same revision: " + whole);
+        assertEquals(completed.json().get("log_indexes"), whole.get("log_indexes"));
+        assertEquals(partial.get("recorded_at"), whole.get("recorded_at"), "recorded when the first partition recorded it");
         for (final String tenant : tenants)
         {
             assertEquals(before + 1, client.get("/v1/invoices/" + tenant + "/2026-11").json().get("price_book")
@@ -390,6 +412,8 @@ class PartitionsServerTest
         assertEquals(200, client.put("/v1/prices", "application/yaml", book).status());
         finals.add(client.post("/v1/invoices/acme/2025-10/finalize", null, "").body());
         final Map<String, List<Long>> usage = usageOf(tenants);
+        final List<String> revisions = revisionsOf();
+        assertEquals(2, revisions.size(), "the shipped book and the change: " + revisions);
         final Map<String, String> drafts = new LinkedHashMap<>();
         for (final String tenant : tenants)
         {
@@ -423,6 +447,7 @@ class PartitionsServerTest
             start(copy, Map.of());
             assertEquals(copy == four ? 4 : 1, server.partitions().count());
             assertEquals(usage, usageOf(tenants), copy + ": every count");
+            assertEquals(revisions, revisionsOf(), copy + ": every revision of the price book");
             for (final String tenant : tenants)
             {
                 assertEquals(drafts.get(tenant), client.get("/v1/invoices/" + tenant + "/2025-11").json().get("total").asText(),

@@ -24,7 +24,7 @@ public interface ControlHandler
      * Recovery: a record of this kind read back from the log at {@code logIndex}; the payload is valid during the call.
      * Recovery replays from the journal checkpoint's replay point (the oldest live dedup id), so a handler sees the
      * records after it: state it needs from older records must be in the checkpoint, as the price book's position and
-     * revision are.
+     * revision and the history of every book are.
      */
     void onReplayed(long revision, DirectBuffer payload, int offset, int length, long logIndex, long appendTimeMs);
 }

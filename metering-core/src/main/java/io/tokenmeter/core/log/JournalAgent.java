@@ -39,7 +39,8 @@ import java.util.function.LongConsumer;
  *
  * <p>Owns, and alone touches: the appender, the dedup index, both name dictionaries, the set of models each tenant
  * has used, the document writer, the checkpoint marks and the long-context rules of the price book in force. Publishes
- * {@link #lastAppendedIndex()} and counters for other threads.
+ * {@link #lastAppendedIndex()}, the {@link #priceBooks()} recorded (immutable, swapped whole) and counters for other
+ * threads.
  *
  * <p>Names are bounded twice: the dictionaries by the widths of the ids in the log ({@link BucketKey#MAX_TENANTS},
  * {@link BucketKey#MAX_MODELS}, shared by every tenant of the partition), and each tenant by its own number of
@@ -55,13 +56,15 @@ import java.util.function.LongConsumer;
  *
  * <p>Recovery: the dedup index is not snapshotted; it is rebuilt by replaying the log from a checkpointed index
  * at or before the document holding its oldest key (see {@link DedupIndex} for why that is exact). The checkpoint
- * holds that index, the journal clock, the name dictionaries, the log position of the price book in force and every
- * (tenant, model) pair used up to its log index; replay adds the pairs of the events after it.
+ * holds that index, the journal clock, the name dictionaries, the log position of the price book in force, every
+ * (tenant, model) pair used up to its log index and the {@link PriceBookHistory} of every book recorded up to it;
+ * replay adds the pairs and books after it.
  *
  * <pre>
  * checkpoint payload (little-endian)
  *   replayFrom i64 | clockMs i64 | tenants dictionary | models dictionary | priceBookIndex i64 | priceBookRevision i64
- *   | layout i32 = 2 | pairs i32 | pair i64 (tenantId &lt;&lt; 16 | modelId) * pairs
+ *   | layout i32 = 3 | pairs i32 | pair i64 (tenantId &lt;&lt; 16 | modelId) * pairs | price book history
+ * layout 2 ends after the pairs: the books before its replay point are found by reading the log up to it, once
  * layout 1 (before the per-tenant bound) ends after priceBookRevision, or before it in the oldest checkpoints
  * </pre>
  */
@@ -76,8 +79,12 @@ public final class JournalAgent implements Agent
     private static final int IDLE_SPINS = 100;
     private static final int IDLE_YIELDS = 100;
     private static final long MAX_PARK_NS = 10_000_000L;
-    /** The checkpoint layout written: 2 appends the (tenant, model) pairs; 1, without a layout field, had none. */
-    private static final int CHECKPOINT_LAYOUT = 2;
+    /** The checkpoint layout written: 3 appends the price book history, 2 the (tenant, model) pairs; 1 had neither. */
+    private static final int CHECKPOINT_LAYOUT = 3;
+    /** The first layout with the (tenant, model) pairs. */
+    private static final int PAIRS_LAYOUT = 2;
+    /** The first layout with the price book history. */
+    private static final int HISTORY_LAYOUT = 3;
     /** Per drained request: accepted, duplicates, conflicts, refusal (ordinal + 1, 0 for none), refused event's index. */
     private static final int OUTCOME_SLOTS = 5;
 
@@ -136,6 +143,8 @@ public final class JournalAgent implements Agent
 
     private volatile long priceBookIndex = EventLog.NO_INDEX;
     private volatile long priceBookRevision;
+    /** Every book recorded in this log, published for the API's list of revisions. */
+    private volatile PriceBookHistory priceBooks = PriceBookHistory.EMPTY;
 
     private volatile long lastAppendedIndex = EventLog.NO_INDEX;
     private volatile String failure;
@@ -230,13 +239,22 @@ public final class JournalAgent implements Agent
                 priceBookIndex = payload.getLong();
                 priceBookRevision = payload.getLong();
             }
-            if (payload.remaining() >= Integer.BYTES && payload.getInt() >= CHECKPOINT_LAYOUT)
+            final int layout = payload.remaining() >= Integer.BYTES ? payload.getInt() : 1;
+            if (layout >= PAIRS_LAYOUT)
             {
-                // a later layout may append more after the pairs: what this version knows is read, the rest ignored
+                // a later layout may append more after what this version knows: that is read, the rest ignored
                 for (int i = 0, n = payload.getInt(); i < n; i++)
                 {
                     final long pair = payload.getLong();
                     addPair(pairTenantId(pair), pair);
+                }
+                if (layout >= HISTORY_LAYOUT)
+                {
+                    priceBooks = PriceBookHistory.readFrom(payload);
+                }
+                else
+                {
+                    findPriceBooksBefore(replayFrom);
                 }
                 LOG.info("journal checkpoint {} loaded: {} tenants, {} models, {} (tenant, model) pairs, replaying dedup "
                     + "keys from log index {}", checkpoint.get().file().getFileName(), tenants.size(), models.size(),
@@ -678,6 +696,7 @@ public final class JournalAgent implements Agent
             priceBookRevision = request.revision();
             useRateRules(((PriceBookInstall)request).rules());
             LOG.info("price book revision {} in force from log index {}", request.revision(), Long.toHexString(logIndex));
+            priceBooks = priceBooks.with(request.revision(), logIndex, appendTimeMs, ((PriceBookInstall)request).sha256());
         }
 
         @Override
@@ -687,6 +706,10 @@ public final class JournalAgent implements Agent
             // the rules are compiled by billing from the book at this position and given with useRateRules
             priceBookIndex = logIndex;
             priceBookRevision = revision;
+            if (logIndex > priceBooks.lastLogIndex())
+            {
+                priceBooks = priceBooks.with(revision, logIndex, appendTimeMs, sha256Of(payload, offset, length));
+            }
         }
     }
 
@@ -920,7 +943,8 @@ public final class JournalAgent implements Agent
     private ByteBuffer checkpointPayload()
     {
         final ByteBuffer payload = ByteBuffer
-            .allocate(40 + tenants.encodedLength() + models.encodedLength() + tenantModels.size() * Long.BYTES)
+            .allocate(40 + tenants.encodedLength() + models.encodedLength() + tenantModels.size() * Long.BYTES
+                + priceBooks.encodedLength())
             .order(ByteOrder.LITTLE_ENDIAN);
         payload.putLong(replayFromIndex()).putLong(clockMs);
         tenants.writeTo(payload);
@@ -928,6 +952,7 @@ public final class JournalAgent implements Agent
         payload.putLong(priceBookIndex).putLong(priceBookRevision);
         payload.putInt(CHECKPOINT_LAYOUT).putInt(tenantModels.size());
         tenantModels.forEachLong(payload::putLong);
+        priceBooks.writeTo(payload);
         return payload.flip();
     }
 
@@ -979,6 +1004,12 @@ public final class JournalAgent implements Agent
     public long priceBookRevision()
     {
         return priceBookRevision;
+    }
+
+    /** @return every price book recorded in this partition's log, in log order. Any thread. */
+    public PriceBookHistory priceBooks()
+    {
+        return priceBooks;
     }
 
     /** @return why the last append failed, or null while appends succeed. Any thread. */
@@ -1077,5 +1108,74 @@ public final class JournalAgent implements Agent
                 controlKind = 0;
             }
         }
+    }
+
+    /**
+     * Recovery from a checkpoint written before the price book history was checkpointed (layout 2): reads the log up to
+     * the replay point for its price books, once; the replay finds those after it, and the next checkpoint holds them.
+     */
+    private void findPriceBooksBefore(final long replayFrom)
+    {
+        if (replayFrom == EventLog.NO_INDEX)
+        {
+            return;
+        }
+        final PriceBookScan scan = new PriceBookScan();
+        try (EventLog.Reader reader = log.newReader())
+        {
+            reader.startAt(EventLog.NO_INDEX);
+            long index;
+            while ((index = reader.readNext(scan, scan)) != EventLog.NO_INDEX && index < replayFrom)
+            {
+                // only the price books are kept
+            }
+        }
+        LOG.info("journal checkpoint of layout 2: read the log up to log index {} once for its price books ({} found)",
+            Long.toHexString(replayFrom), priceBooks.size());
+    }
+
+    /** Collects the price books of the documents it is handed into {@link #priceBooks}. */
+    private final class PriceBookScan implements LogDocumentReader.Handler, EventLog.DocumentListener
+    {
+        private byte[] sha256;
+        private long revision;
+
+        @Override
+        public void onName(final byte recordType, final int id, final DirectBuffer buffer, final int offset, final int length)
+        {
+        }
+
+        @Override
+        public void onEvent(final EventRecord event, final long appendTimeMs)
+        {
+        }
+
+        @Override
+        public void onControl(final int kind, final long revision, final DirectBuffer buffer, final int offset,
+            final int length, final long appendTimeMs)
+        {
+            if (kind == LogLayout.CONTROL_PRICE_BOOK)
+            {
+                this.revision = revision;
+                sha256 = sha256Of(buffer, offset, length);
+            }
+        }
+
+        @Override
+        public void onDocumentEnd(final long index, final long appendTimeMs)
+        {
+            if (sha256 != null)
+            {
+                priceBooks = priceBooks.with(revision, index, appendTimeMs, sha256);
+                sha256 = null;
+            }
+        }
+    }
+
+    private static byte[] sha256Of(final DirectBuffer buffer, final int offset, final int length)
+    {
+        final byte[] bytes = new byte[length];
+        buffer.getBytes(offset, bytes);
+        return PriceBookHistory.sha256Of(bytes, 0, length);
     }
 }

@@ -11,6 +11,9 @@ public final class PriceBookInstall extends ControlRequest
 {
     private final RateRules rules;
 
+    /** The SHA-256 of the book's bytes, computed here on the caller's thread rather than on the journal's. */
+    private final byte[] sha256;
+
     /**
      * @param json     the book as recorded (UTF-8 JSON).
      * @param rules    the book's context tiers and time windows.
@@ -20,6 +23,7 @@ public final class PriceBookInstall extends ControlRequest
     {
         super(LogLayout.CONTROL_PRICE_BOOK, revision, json);
         this.rules = rules;
+        this.sha256 = PriceBookHistory.sha256Of(json, 0, json.length);
     }
 
     public byte[] json()
@@ -30,5 +34,11 @@ public final class PriceBookInstall extends ControlRequest
     public RateRules rules()
     {
         return rules;
+    }
+
+    /** @return the SHA-256 of {@link #json()} (32 bytes; not to be changed). */
+    byte[] sha256()
+    {
+        return sha256;
     }
 }

@@ -186,8 +186,10 @@ class ModelsPerTenantTest
         final SnapshotStore store = new SnapshotStore(dataDir.resolve("snapshots"));
         final SnapshotStore.Snapshot newest = store.loadNewest(JournalAgent.CHECKPOINT_KIND, index -> true).orElseThrow();
         final ByteBuffer payload = newest.payload().order(ByteOrder.LITTLE_ENDIAN);
-        final int layoutAt = payload.limit() - pairs * Long.BYTES - 2 * Integer.BYTES;
-        assertEquals(2, payload.getInt(layoutAt), "layout 2 is followed by the pairs");
+        // layout 3: the pairs, then the price book history (of no book in this log: its count alone)
+        final int layoutAt = payload.limit() - Integer.BYTES - pairs * Long.BYTES - 2 * Integer.BYTES;
+        assertEquals(3, payload.getInt(layoutAt), "layout 3 is followed by the pairs and the price book history");
+        assertEquals(0, payload.getInt(payload.limit() - Integer.BYTES), "no price book in this log");
         assertEquals(pairs, payload.getInt(layoutAt + Integer.BYTES));
         final ByteBuffer older = ByteBuffer.allocate(layoutAt).order(ByteOrder.LITTLE_ENDIAN);
         older.put(payload.duplicate().position(0).limit(layoutAt)).flip();

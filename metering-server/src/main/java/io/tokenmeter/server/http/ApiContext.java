@@ -1,6 +1,7 @@
 package io.tokenmeter.server.http;
 
 import io.tokenmeter.billing.invoice.BillingService;
+import io.tokenmeter.billing.price.PriceBookRevisions;
 import io.tokenmeter.core.partition.Partitions;
 import io.tokenmeter.server.auth.Keys;
 import io.tokenmeter.server.config.Settings;
@@ -23,6 +24,9 @@ public interface ApiContext
 
     /** Invoices and prices; available once the server has recovered. */
     BillingService billing();
+
+    /** Every recorded revision of the price book, and their books read from the log. */
+    PriceBookRevisions priceRevisions();
 
     /** @return true once the journal has recovered and may take events. */
     boolean ingestReady();

@@ -132,7 +132,8 @@ final class ApiHandler extends ChannelInboundHandlerAdapter implements Answers
                 case INGEST, CLOUD_EVENTS -> ingest.handle(ctx, request, this);
                 case TRACES -> traces.handle(ctx, request, this);
                 case USAGE -> usage.handle(ctx, request, this);
-                case INVOICE_LISTING, INVOICE, FINALIZE, MARGINS, PRICES, PRICES_CHANGE -> billingRoute(request);
+                case INVOICE_LISTING, INVOICE, FINALIZE, MARGINS, PRICES, PRICES_CHANGE, PRICE_REVISIONS, PRICE_REVISION ->
+                    billingRoute(request);
                 case LIVE -> operator.live(ctx, request, this);
                 case READY -> operator.ready(ctx, request, this);
                 case METRICS -> operator.metrics(ctx, request, this);

@@ -18,6 +18,8 @@ import io.tokenmeter.billing.price.PartitionedBook;
 import io.tokenmeter.billing.price.PriceBook;
 import io.tokenmeter.billing.price.PriceBookException;
 import io.tokenmeter.billing.price.PriceBookLoader;
+import io.tokenmeter.billing.price.PriceBookRevisions;
+import io.tokenmeter.core.log.EventLog;
 import io.netty.buffer.ByteBufUtil;
 
 import java.io.ByteArrayOutputStream;
@@ -67,6 +69,8 @@ final class BillingRoutes
         {
             case PRICES -> ready(billing -> done(json(HttpResponseStatus.OK, g -> writePrices(g, billing.prices()))));
             case PRICES_CHANGE -> ready(billing -> putPrices(billing, http));
+            case PRICE_REVISIONS -> ready(billing -> revisions(billing, uri));
+            case PRICE_REVISION -> ready(billing -> revision(billing, uri, request.parameters.get(0)));
             case INVOICE_LISTING -> ready(billing -> listing(billing, uri));
             case MARGINS -> ready(billing -> margins(billing, uri));
             case INVOICE, FINALIZE -> invoiceRoute(request, uri);
@@ -287,6 +291,117 @@ final class BillingRoutes
         g.writeEndObject();
     }
 
+    /** {@code GET /v1/prices/revisions}: every recorded revision, newest first, from the journals' histories. */
+    private CompletableFuture<FullHttpResponse> revisions(final BillingService billing, final QueryStringDecoder uri)
+    {
+        final String unknown = unknownParameter(uri.parameters(), Set.of());
+        if (unknown != null)
+        {
+            return done(error(HttpResponseStatus.BAD_REQUEST, "invalid_query", unknown + "; this route takes no parameters"));
+        }
+        final long inForce = billing.prices().revision();
+        final List<PriceBookRevisions.Revision> revisions = api.priceRevisions().list();
+        return done(json(HttpResponseStatus.OK, g ->
+        {
+            g.writeStartObject();
+            g.writeNumberField("revision_in_force", inForce);
+            g.writeNumberField("partitions", api.partitions().count());
+            g.writeArrayFieldStart("revisions");
+            for (final PriceBookRevisions.Revision r : revisions)
+            {
+                g.writeStartObject();
+                writeRevision(g, r, inForce);
+                g.writeEndObject();
+            }
+            g.writeEndArray();
+            g.writeEndObject();
+        }));
+    }
+
+    /** {@code GET /v1/prices/revisions/{revision}}: one revision with its book as recorded, read from the log. */
+    private CompletableFuture<FullHttpResponse> revision(final BillingService billing, final QueryStringDecoder uri,
+        final String text)
+    {
+        final String unknown = unknownParameter(uri.parameters(), Set.of());
+        if (unknown != null)
+        {
+            return done(error(HttpResponseStatus.BAD_REQUEST, "invalid_query", unknown + "; this route takes no parameters"));
+        }
+        final long wanted = revisionNumber(text);
+        if (wanted < 1)
+        {
+            return done(error(HttpResponseStatus.BAD_REQUEST, "invalid_request", "a revision is a whole number from 1 up, "
+                + "as GET /v1/prices/revisions lists them, e.g. /v1/prices/revisions/2; not '" + text + "'"));
+        }
+        final long inForce = billing.prices().revision();
+        final PriceBookRevisions.Revision revision = api.priceRevisions().find(wanted);
+        if (revision == null)
+        {
+            return done(error(HttpResponseStatus.NOT_FOUND, "not_found", "price book revision " + wanted + " was never "
+                + "recorded; the revision in force is " + inForce + " and GET /v1/prices/revisions lists every recorded one"));
+        }
+        return answer(api.priceRevisions().read(revision), book -> json(HttpResponseStatus.OK, g ->
+        {
+            g.writeStartObject();
+            writeRevision(g, revision, inForce);
+            g.writeFieldName("book");
+            g.writeRawValue(new String(book.json(), StandardCharsets.UTF_8));
+            g.writeEndObject();
+        }));
+    }
+
+    /** @return the revision a path names, or 0 when it is not a whole number from 1 to 2^63-1 in plain digits. */
+    private static long revisionNumber(final String text)
+    {
+        if (text.isEmpty() || text.length() > 19 || text.charAt(0) == '0' || !text.chars().allMatch(c -> c >= '0' && c <= '9'))
+        {
+            return 0;
+        }
+        try
+        {
+            return Long.parseLong(text);
+        }
+        catch (final NumberFormatException ex)
+        {
+            return 0;
+        }
+    }
+
+    private static void writeRevision(final JsonGenerator g, final PriceBookRevisions.Revision revision, final long inForce)
+        throws IOException
+    {
+        g.writeNumberField("revision", revision.revision());
+        g.writeStringField("sha256", revision.sha256());
+        g.writeStringField("recorded_at", Instant.ofEpochMilli(revision.recordedAtMs()).toString());
+        g.writeBooleanField("in_force", revision.revision() == inForce);
+        final long[] at = revision.logIndexes();
+        g.writeStringField("log_index", at[0] == EventLog.NO_INDEX ? null : InvoiceJson.indexText(at[0]));
+        g.writeArrayFieldStart("log_indexes");
+        for (final long index : at)
+        {
+            if (index == EventLog.NO_INDEX)
+            {
+                g.writeNull();
+            }
+            else
+            {
+                g.writeString(InvoiceJson.indexText(index));
+            }
+        }
+        g.writeEndArray();
+        final List<Integer> lacking = revision.lacking();
+        if (!lacking.isEmpty())
+        {
+            // a change that did not reach every partition: they went on pricing with their previous book
+            g.writeArrayFieldStart("partitions_lacking");
+            for (final int p : lacking)
+            {
+                g.writeNumber(p);
+            }
+            g.writeEndArray();
+        }
+    }
+
     /** Maps a billing future to a response; expected failures become JSON errors. */
     private static <T> CompletableFuture<FullHttpResponse> answer(final CompletableFuture<T> future,
         final Function<T, FullHttpResponse> onSuccess)
@@ -302,11 +417,16 @@ final class BillingRoutes
             {
                 return error(HttpResponseStatus.CONFLICT, "period_open", cause.getMessage());
             }
-            if (cause instanceof BillingService.BillingUnavailableException)
+            if (cause instanceof BillingService.BillingUnavailableException || cause instanceof PriceBookRevisions.BusyException)
             {
                 final FullHttpResponse response = error(HttpResponseStatus.SERVICE_UNAVAILABLE, "unavailable", cause.getMessage());
                 response.headers().set(HttpHeaderNames.RETRY_AFTER, 1);
                 return response;
+            }
+            if (cause instanceof PriceBookRevisions.UnreadableException)
+            {
+                org.slf4j.LoggerFactory.getLogger(BillingRoutes.class).error("price book revisions: {}", cause.getMessage());
+                return error(HttpResponseStatus.INTERNAL_SERVER_ERROR, "log_damaged", cause.getMessage());
             }
             if (cause instanceof java.io.UncheckedIOException)
             {

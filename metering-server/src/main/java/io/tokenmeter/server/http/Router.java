@@ -21,6 +21,8 @@ import java.util.List;
  *   POST /v1/invoices/{tenant}/{period}/finalize     FINALIZE
  *   GET  /v1/margins                                 MARGINS
  *   GET  /v1/prices   PUT /v1/prices                 PRICES, PRICES_CHANGE
+ *   GET  /v1/prices/revisions                        PRICE_REVISIONS
+ *   GET  /v1/prices/revisions/{revision}             PRICE_REVISION
  *   GET  /health/live  GET /health/ready  GET /metrics
  *   GET  /console  GET /console/**                   CONSOLE (the web console's static files)
  * </pre>
@@ -42,6 +44,8 @@ final class Router
         MARGINS(AccessPolicy.Action.LIST_INVOICES, false),
         PRICES(AccessPolicy.Action.READ_PRICES, false),
         PRICES_CHANGE(AccessPolicy.Action.CHANGE_PRICES, true),
+        PRICE_REVISIONS(AccessPolicy.Action.READ_PRICES, false),
+        PRICE_REVISION(AccessPolicy.Action.READ_PRICES, false),
         LIVE(AccessPolicy.Action.NONE, false),
         READY(AccessPolicy.Action.NONE, false),
         METRICS(AccessPolicy.Action.READ_METRICS, false),
@@ -85,6 +89,7 @@ final class Router
     static final String LISTING = "POST /v1/events, POST /api/v1/events (CloudEvents), POST /v1/traces (OTLP), GET /v1/usage, "
         + "GET /v1/invoices, "
         + "GET /v1/invoices/{tenant}/{period}, POST /v1/invoices/{tenant}/{period}/finalize, GET|PUT /v1/prices, "
+        + "GET /v1/prices/revisions, GET /v1/prices/revisions/{revision}, "
         + "GET /health/live, GET /health/ready, GET /metrics, GET /console/ (the web console)";
 
     private record Entry(String[] segments, HttpMethod method, Route route)
@@ -109,6 +114,8 @@ final class Router
         add("/v1/margins", HttpMethod.GET, Route.MARGINS);
         add("/v1/prices", HttpMethod.GET, Route.PRICES);
         add("/v1/prices", HttpMethod.PUT, Route.PRICES_CHANGE);
+        add("/v1/prices/revisions", HttpMethod.GET, Route.PRICE_REVISIONS);
+        add("/v1/prices/revisions/{revision}", HttpMethod.GET, Route.PRICE_REVISION);
         add("/health/live", HttpMethod.GET, Route.LIVE);
         add("/health/ready", HttpMethod.GET, Route.READY);
         add("/metrics", HttpMethod.GET, Route.METRICS);

@@ -149,6 +149,8 @@ class AccessTest
             case "`POST /v1/invoices/acme/{period}/finalize`" -> as.post("/v1/invoices/acme/" + PERIOD + "/finalize", null, "");
             case "`POST /v1/invoices/globex/{period}/finalize`" -> as.post("/v1/invoices/globex/" + PERIOD + "/finalize", null, "");
             case "`GET /v1/prices`" -> as.get("/v1/prices");
+            case "`GET /v1/prices/revisions`" -> as.get("/v1/prices/revisions");
+            case "`GET /v1/prices/revisions/1`" -> as.get("/v1/prices/revisions/1");
             case "`PUT /v1/prices`" -> as.put("/v1/prices", "application/json", PRICE_BOOK);
             case "`GET /metrics`" -> as.get("/metrics");
             case "`GET /health/live`" -> as.get("/health/live");
@@ -228,7 +230,7 @@ class AccessTest
     {
         start(Map.of());
         final List<List<String>> table = accessTable();
-        assertEquals(21, table.size(), "every guarded and open route has a row");
+        assertEquals(23, table.size(), "every guarded and open route has a row");
         final Map<String, Integer> expectedInput = new LinkedHashMap<>(Map.of("acme", 0, "globex", 0));
         int priceChanges = 0;
         for (int r = 0; r < table.size(); r++)

@@ -394,6 +394,75 @@ class ConsoleBrowserTest
         claude.forEach(r -> assertTrue(r.get(0).contains("claude"), r.toString()));
     }
 
+    /** A one-model book whose input price tells the revisions apart. */
+    private static String oneModelBook(final String input)
+    {
+        return "{\"currency\":\"USD\",\"models\":{\"gpt-x*\":[{\"effective_from\":\"2025-01-01T00:00:00Z\","
+            + "\"per_million\":{\"input\":\"" + input + "\",\"output\":\"8.00\"}}]}}";
+    }
+
+    /** @return the input price of {@code gpt-x*} in the prices page's global table. */
+    private static String inputPriceShown(final ConsoleBrowser on)
+    {
+        final List<String> columns = on.columns(By.id("prices-table"));
+        final List<List<String>> rows = on.bodyCells(By.id("prices-table"));
+        assertEquals(1, rows.size(), rows.toString());
+        assertEquals("gpt-x*", rows.get(0).get(columns.indexOf("entry")));
+        return rows.get(0).get(columns.indexOf("input"));
+    }
+
+    @Test
+    void thePricesPageListsEveryRevisionAndShowsAnEarlierOneAsItWasPut() throws Exception
+    {
+        // a server of its own: the other tests price with the shipped book
+        try (TokenmeterServer own = TestServer.start(dir.resolve("revisions-data"),
+                Map.of("keys", KEYS.write(dir.resolve("revisions-keys.yaml")).toString()));
+             ConsoleBrowser on = new ConsoleBrowser("http://127.0.0.1:" + own.port(), dir.resolve("revisions-downloads")))
+        {
+            final Client admin = new Client(own.port()).withKey(KEYS.secret("ops"));
+            assertEquals(200, admin.put("/v1/prices", "application/json", oneModelBook("2.00")).status());
+            assertEquals(200, admin.put("/v1/prices", "application/json", oneModelBook("2.40")).status());
+            final JsonNode listed = admin.get("/v1/prices/revisions").json().get("revisions");
+            assertEquals(3, listed.size(), "the shipped book and the two put: " + listed);
+
+            on.useKey(KEYS.secret("finance"));
+            on.open("#/prices");
+            assertEquals("3", on.text(By.id("prices-revision")));
+            assertTrue(on.text(By.id("prices-state")).contains("in force"));
+            assertEquals("2.40", inputPriceShown(on));
+            final List<String> columns = on.columns(By.id("prices-revisions"));
+            final List<List<String>> rows = on.bodyCells(By.id("prices-revisions"));
+            assertEquals(3, rows.size(), "every revision: " + rows);
+            for (int i = 0; i < 3; i++)
+            {
+                final JsonNode revision = listed.get(i);
+                final List<String> row = rows.get(i);
+                assertEquals(revision.get("revision").asText(), row.get(columns.indexOf("revision")), "newest first");
+                assertEquals(revision.get("recorded_at").asText(), row.get(columns.indexOf("recorded_at")));
+                assertEquals(revision.get("sha256").asText().substring(0, 12) + "\u2026", row.get(columns.indexOf("sha256")));
+                assertEquals(i == 0, row.get(columns.indexOf("state")).contains("in force"), "the book in force is marked: " + row);
+            }
+            assertTrue(rows.get(0).get(columns.indexOf("state")).contains("shown"));
+            on.screenshots("prices-revisions");
+
+            on.driver.findElement(By.cssSelector("#prices-revisions a[data-revision='2']")).click();
+            on.waitFor(() -> "2".equals(on.text(By.id("prices-revision"))), "revision 2 on screen");
+            on.waitReady();
+            assertTrue(((String)on.js("return location.hash;")).startsWith("#/prices/revisions/2"), "a deep link of its own");
+            assertEquals("Prices: revision 2", on.text(By.tagName("h2")));
+            assertTrue(on.text(By.id("prices-state")).contains("not in force (revision 3 is)"), on.text(By.id("prices-state")));
+            assertEquals(listed.get(1).get("sha256").asText(), on.text(By.id("prices-sha256")));
+            assertEquals("2.00", inputPriceShown(on), "the earlier book's price, as it was put");
+            assertTrue(on.bodyCells(By.id("prices-revisions")).get(1).get(columns.indexOf("state")).contains("shown"));
+            on.screenshots("prices-revision-earlier");
+
+            on.open("#/prices/revisions/9");
+            assertTrue(on.text(By.cssSelector("#prices-results .error")).contains("revision 9 was never recorded"),
+                "the API's 404 is shown");
+            assertEquals(List.of(), on.pageProblems());
+        }
+    }
+
     @Test
     void theKeyboardAloneReachesThePagesAndTheirForms()
     {

@@ -307,6 +307,12 @@ class HttpHandlersTest
             }
 
             @Override
+            public io.tokenmeter.billing.price.PriceBookRevisions priceRevisions()
+            {
+                throw new AssertionError("these tests do not reach the price book's revisions");
+            }
+
+            @Override
             public boolean ingestReady()
             {
                 return true;
