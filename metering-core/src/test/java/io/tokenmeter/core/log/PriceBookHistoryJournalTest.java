@@ -54,7 +54,7 @@ class PriceBookHistoryJournalTest
 
     private void record(final JournalAgent journal, final long revision) throws Exception
     {
-        final PriceBookInstall install = new PriceBookInstall(book((int)revision), LongContextRules.NONE, revision);
+        final PriceBookInstall install = new PriceBookInstall(book((int)revision), RateRules.NONE, revision);
         assertTrue(journal.offer(install));
         journal.doWork();
         install.result().get(1, TimeUnit.SECONDS);
