@@ -117,6 +117,35 @@ public final class PriceBook implements RateRules
         return anyWindow;
     }
 
+    /** The smallest tier of any entry that matches the model, in any currency section or tenant's terms. */
+    @Override
+    public long smallestThreshold(final String model)
+    {
+        long smallest = Long.MAX_VALUE;
+        for (final PriceEntry entry : entriesMatching(model))
+        {
+            for (final PriceVersion version : entry.versions())
+            {
+                smallest = Math.min(smallest, version.smallestThreshold());
+            }
+        }
+        return smallest;
+    }
+
+    @Override
+    public boolean hasTimeWindows(final String model)
+    {
+        return entriesMatching(model).stream().anyMatch(e -> e.versions().stream().anyMatch(PriceVersion::hasTimeWindows));
+    }
+
+    private List<PriceEntry> entriesMatching(final String model)
+    {
+        final List<PriceEntry> matching = new ArrayList<>();
+        currencies.values().forEach(section -> section.entries().stream().filter(e -> e.matches(model)).forEach(matching::add));
+        tenants.values().forEach(terms -> terms.entries().stream().filter(e -> e.matches(model)).forEach(matching::add));
+        return matching;
+    }
+
     /** @return the book's first currency: the one a tenant whose terms name none is billed in. */
     public String currency()
     {

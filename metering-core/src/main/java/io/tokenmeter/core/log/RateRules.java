@@ -43,6 +43,22 @@ public interface RateRules
         return false;
     }
 
+    /**
+     * @return a prompt size no context tier that could price {@code model} (for any tenant, at any hour) is above;
+     *     with {@link #hasTimeWindows(String)} false, an event of the model with a prompt of at most this is standard and
+     *     outside every window, and the journal skips its pair lookup. The global {@link #smallestThreshold()} by default.
+     */
+    default long smallestThreshold(final String model)
+    {
+        return smallestThreshold();
+    }
+
+    /** @return false when no time window could price {@code model}, for any tenant at any hour. */
+    default boolean hasTimeWindows(final String model)
+    {
+        return hasTimeWindows();
+    }
+
     /** @return the decisions for one (tenant, model) pair over time; never null. */
     RateSchedule schedule(String tenant, String model);
 }
