@@ -54,14 +54,17 @@ import java.util.function.LongConsumer;
  *
  * <p>Recovery: the dedup index is not snapshotted; it is rebuilt by replaying the log from a checkpointed index
  * at or before the document holding its oldest key (see {@link DedupIndex} for why that is exact). The checkpoint
- * holds that index, the journal clock, the name dictionaries, the log position of the price book in force and every
- * (tenant, model) pair used up to its log index; replay adds the pairs of the events after it.
+ * holds that index, the journal clock, the name dictionaries, the log position of the price book in force, every
+ * (tenant, model) pair used up to its log index and the state each control handler keeps (the credit grants); replay
+ * adds the pairs of the events after it and hands the handlers the control records after the replay point.
  *
  * <pre>
  * checkpoint payload (little-endian)
  *   replayFrom i64 | clockMs i64 | tenants dictionary | models dictionary | priceBookIndex i64 | priceBookRevision i64
- *   | layout i32 = 2 | pairs i32 | pair i64 (tenantId &lt;&lt; 16 | modelId) * pairs
- * layout 1 (before the per-tenant bound) ends after priceBookRevision, or before it in the oldest checkpoints
+ *   | layout i32 = 3 | pairs i32 | pair i64 (tenantId &lt;&lt; 16 | modelId) * pairs
+ *   | states i32 | (controlKind i32 | length i32 | bytes) * states      (the handlers' {@link ControlHandler#checkpointState})
+ * layout 2 (before handlers' states) ends after the pairs; layout 1 (before the per-tenant bound) after
+ * priceBookRevision, or before it in the oldest checkpoints
  * </pre>
  */
 public final class JournalAgent implements Agent
@@ -75,8 +78,12 @@ public final class JournalAgent implements Agent
     private static final int IDLE_SPINS = 100;
     private static final int IDLE_YIELDS = 100;
     private static final long MAX_PARK_NS = 10_000_000L;
-    /** The checkpoint layout written: 2 appends the (tenant, model) pairs; 1, without a layout field, had none. */
-    private static final int CHECKPOINT_LAYOUT = 2;
+    /**
+     * The checkpoint layout written: 3 appends the control handlers' states; 2 the (tenant, model) pairs; 1, without a
+     * layout field, had none.
+     */
+    private static final int CHECKPOINT_LAYOUT = 3;
+    private static final int CHECKPOINT_LAYOUT_PAIRS = 2;
     /** Per drained request: accepted, duplicates, conflicts, refusal (ordinal + 1, 0 for none), refused event's index. */
     private static final int OUTCOME_SLOTS = 5;
 
@@ -228,13 +235,18 @@ public final class JournalAgent implements Agent
                 priceBookIndex = payload.getLong();
                 priceBookRevision = payload.getLong();
             }
-            if (payload.remaining() >= Integer.BYTES && payload.getInt() >= CHECKPOINT_LAYOUT)
+            final int layout = payload.remaining() >= Integer.BYTES ? payload.getInt() : 1;
+            if (layout >= CHECKPOINT_LAYOUT_PAIRS)
             {
-                // a later layout may append more after the pairs: what this version knows is read, the rest ignored
+                // a later layout may append more after what this version knows: that is read, the rest ignored
                 for (int i = 0, n = payload.getInt(); i < n; i++)
                 {
                     final long pair = payload.getLong();
                     addPair(pairTenantId(pair), pair);
+                }
+                if (layout >= CHECKPOINT_LAYOUT)
+                {
+                    restoreHandlerStates(payload);
                 }
                 LOG.info("journal checkpoint {} loaded: {} tenants, {} models, {} (tenant, model) pairs, replaying dedup "
                     + "keys from log index {}", checkpoint.get().file().getFileName(), tenants.size(), models.size(),
@@ -917,8 +929,15 @@ public final class JournalAgent implements Agent
 
     private ByteBuffer checkpointPayload()
     {
+        final byte[][] states = new byte[commands.length][];
+        int statesLength = Integer.BYTES;
+        for (int kind = 1; kind < commands.length; kind++)
+        {
+            states[kind] = commands[kind] == null ? null : commands[kind].checkpointState();
+            statesLength += states[kind] == null ? 0 : 2 * Integer.BYTES + states[kind].length;
+        }
         final ByteBuffer payload = ByteBuffer
-            .allocate(40 + tenants.encodedLength() + models.encodedLength() + tenantModels.size() * Long.BYTES)
+            .allocate(40 + tenants.encodedLength() + models.encodedLength() + tenantModels.size() * Long.BYTES + statesLength)
             .order(ByteOrder.LITTLE_ENDIAN);
         payload.putLong(replayFromIndex()).putLong(clockMs);
         tenants.writeTo(payload);
@@ -926,7 +945,38 @@ public final class JournalAgent implements Agent
         payload.putLong(priceBookIndex).putLong(priceBookRevision);
         payload.putInt(CHECKPOINT_LAYOUT).putInt(tenantModels.size());
         tenantModels.forEachLong(payload::putLong);
+        final int countAt = payload.position();
+        int count = 0;
+        payload.putInt(0);
+        for (int kind = 1; kind < commands.length; kind++)
+        {
+            if (states[kind] != null)
+            {
+                payload.putInt(kind).putInt(states[kind].length).put(states[kind]);
+                count++;
+            }
+        }
+        payload.putInt(countAt, count);
         return payload.flip();
+    }
+
+    /** Hands each control handler the state it wrote into the checkpoint being loaded (layout 3 and later). */
+    private void restoreHandlerStates(final ByteBuffer payload)
+    {
+        for (int i = 0, n = payload.getInt(); i < n; i++)
+        {
+            final int kind = payload.getInt();
+            final int length = payload.getInt();
+            final ControlHandler handler = handlerOf(kind);
+            if (handler == null)
+            {
+                throw new IllegalStateException("the journal checkpoint holds the state of control records of kind " + kind
+                    + ", which this version of tokenmeter does not know: it was written by another version");
+            }
+            final ByteBuffer state = payload.slice(payload.position(), length).order(ByteOrder.LITTLE_ENDIAN);
+            payload.position(payload.position() + length);
+            handler.restoreCheckpointState(state);
+        }
     }
 
     @Override
