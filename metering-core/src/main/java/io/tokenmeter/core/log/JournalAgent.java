@@ -661,8 +661,10 @@ public final class JournalAgent implements Agent
         }
         failure = null;
         assert index > lastAppendedIndex : "log positions only grow";
-        lastAppendedIndex = index;
+        // the handler first: whoever sees the new lastAppendedIndex sees the state the record made (billing reads the
+        // credit grants up to an index once the journal has published it)
         handler.onRecorded(control, index, nowMs);
+        lastAppendedIndex = index;
         control.onRecorded(new ControlRequest.Recorded(control.revision(), index, nowMs));
     }
 

@@ -186,9 +186,11 @@ class ModelsPerTenantTest
         final SnapshotStore store = new SnapshotStore(dataDir.resolve("snapshots"));
         final SnapshotStore.Snapshot newest = store.loadNewest(JournalAgent.CHECKPOINT_KIND, index -> true).orElseThrow();
         final ByteBuffer payload = newest.payload().order(ByteOrder.LITTLE_ENDIAN);
-        final int layoutAt = payload.limit() - pairs * Long.BYTES - 2 * Integer.BYTES;
-        assertEquals(2, payload.getInt(layoutAt), "layout 2 is followed by the pairs");
+        // layout 3: the pairs, then the control handlers' states (none here)
+        final int layoutAt = payload.limit() - pairs * Long.BYTES - 3 * Integer.BYTES;
+        assertEquals(3, payload.getInt(layoutAt), "layout 3 is followed by the pairs and the handlers' states");
         assertEquals(pairs, payload.getInt(layoutAt + Integer.BYTES));
+        assertEquals(0, payload.getInt(payload.limit() - Integer.BYTES), "no control handler keeps state here");
         final ByteBuffer older = ByteBuffer.allocate(layoutAt).order(ByteOrder.LITTLE_ENDIAN);
         older.put(payload.duplicate().position(0).limit(layoutAt)).flip();
         assertTrue(store.writeOrWarn(JournalAgent.CHECKPOINT_KIND, newest.logIndex(), older));
