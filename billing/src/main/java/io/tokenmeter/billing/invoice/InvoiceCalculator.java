@@ -79,7 +79,7 @@ public final class InvoiceCalculator
         }
         final Priced own = price(tenant, period, book, byPeriod, finals, finalized, warnings, credits != null);
         final List<InvoiceLine> lines = new ArrayList<>(own.lines());
-        if (credits != null && credits.drawsOn(period))
+        if (credits != null)
         {
             lines.addAll(credits.draw(period, own.sections(), warnings));
         }
