@@ -162,6 +162,26 @@ class CreditDrawingTest
     }
 
     @Test
+    void aGrantCoversTheBandPiecesOfItsOwnHoursWhereGraduatedTiersSplitAnHour() throws Exception
+    {
+        final PriceBook banded = PriceBookLoader.parse(("{\"currency\":\"USD\",\"models\":{\"gpt-x*\":[" + version(
+            "2025-01-01T00:00:00Z", "{\"input\":{\"tiers\":{\"mode\":\"graduated\",\"bands\":[{\"up_to\":1000000,"
+            + "\"per_million\":\"2.00\"},{\"up_to\":null,\"per_million\":\"1.00\"}]}},\"output\":\"10.00\"}") + "]}}")
+            .getBytes(StandardCharsets.UTF_8), PriceBookLoader.Format.JSON);
+        // the 5th fills 800,000 of the first band; the 20th the first band's last 200,000 and 400,000 of the second
+        final List<TenantBucket> usage = List.of(input("2025-10-05T10:00:00Z", "gpt-x-1", 800_000),
+            input("2025-10-20T10:00:00Z", "gpt-x-1", 600_000));
+        final Invoice late = draft(banded, OCTOBER, usage, List.of(),
+            List.of(grant("late", "100.00", "2025-10-15T00:00:00Z", "2025-11-01T00:00:00Z", 0, 1)));
+        assertEquals(List.of("2.00", "0.40"), late.lines().stream().filter(InvoiceLine::isUsage).map(l -> l.amount().toPlainString())
+            .toList());
+        assertEquals("late -0.80", credits(late), "200,000 at 2.00 and 400,000 at 1.00: the 20th's units in both bands");
+        final Invoice early = draft(banded, OCTOBER, usage, List.of(),
+            List.of(grant("early", "100.00", "2025-10-01T00:00:00Z", "2025-10-15T00:00:00Z", 0, 1)));
+        assertEquals("early -1.60", credits(early), "800,000 at 2.00: the 5th's units, all in the first band");
+    }
+
+    @Test
     void aModelScopedGrantDrawsOnlyOnTheModelsItNames() throws Exception
     {
         final List<TenantBucket> usage = List.of(input("2025-10-05T10:00:00Z", "gpt-x-1", 2_000_000),
