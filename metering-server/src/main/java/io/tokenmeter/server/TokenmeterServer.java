@@ -1,12 +1,16 @@
 package io.tokenmeter.server;
 
 import io.netty.handler.ssl.SslContext;
+import io.tokenmeter.billing.credit.CreditGrant;
+import io.tokenmeter.billing.credit.CreditLedger;
+import io.tokenmeter.billing.credit.CreditRecord;
 import io.tokenmeter.billing.invoice.BillingService;
 import io.tokenmeter.billing.invoice.InvoiceStore;
 import io.tokenmeter.billing.price.PartitionedBook;
 import io.tokenmeter.billing.price.PriceBook;
 import io.tokenmeter.billing.price.PriceBookException;
 import io.tokenmeter.billing.price.PriceBookLoader;
+import io.tokenmeter.core.event.LogLayout;
 import io.tokenmeter.core.log.Faults;
 import io.tokenmeter.core.partition.DataLayout;
 import io.tokenmeter.core.partition.Partition;
@@ -67,6 +71,8 @@ public final class TokenmeterServer implements ApiContext, AutoCloseable
     private final ExecutorService snapshotWriter;
     private final Partitions partitions;
     private final PriceBookRecorder books;
+    /** Each partition's credit grants, kept by its journal (the handler of credit grant records), by partition index. */
+    private final CreditLedger[] ledgers;
     private final AtomicInteger inFlight = new AtomicInteger();
     private final HttpServer http;
     private final PriceBook configuredBook;
@@ -132,6 +138,12 @@ public final class TokenmeterServer implements ApiContext, AutoCloseable
                 : "older ones on disk in " + dataDir.resolve("dedup") + " up to " + (settings.dedupDiskBudgetBytes >> 20)
                     + " MiB (dedup-disk-budget, about 17.6 bytes an id)");
         books = new PriceBookRecorder(partitions);
+        ledgers = new CreditLedger[partitions.count()];
+        for (final Partition partition : partitions.all())
+        {
+            ledgers[partition.index()] = new CreditLedger();
+            partition.journal().handle(LogLayout.CONTROL_CREDIT_GRANT, ledgers[partition.index()]);
+        }
         metrics.bind(partitions);
         readiness = new Readiness(partitions, dataDir, settings.minFreeDiskBytes);
         metrics.bindServer(partitions, dataDir.resolve("log"), readiness::diskFreeBytes, readiness::isReady);
@@ -221,7 +233,7 @@ public final class TokenmeterServer implements ApiContext, AutoCloseable
         {
             LOG.info("price book revision {} (sha256 {}) in force, as recorded in the log", prices.revision(), prices.book().sha256());
         }
-        billing = new BillingService(new InvoiceStore(dataDir.resolve("invoices")), new AggregatorUsage(),
+        billing = new BillingService(new InvoiceStore(dataDir.resolve("invoices")), new AggregatorUsage(), new JournalCredits(),
             books::record, prices, settings.invoiceGrace, System::currentTimeMillis, settings.queryTimeout);
         readiness.onJournalsRecovered();
         LOG.info("journals recovered; counting the logs of {} partition{}", partitions.count(), partitions.count() == 1 ? "" : "s");
@@ -260,6 +272,54 @@ public final class TokenmeterServer implements ApiContext, AutoCloseable
                 tenants.sort(null);
                 return tenants;
             });
+        }
+    }
+
+    /** Credit grants for billing: read from the ledgers the journals keep, recorded through the tenant's journal. */
+    private final class JournalCredits implements BillingService.CreditSource
+    {
+        /** How long a read waits for its journal to hand the ledger every record up to an index the counters reached. */
+        private static final long CATCH_UP_NS = TimeUnit.SECONDS.toNanos(1);
+
+        @Override
+        public List<CreditGrant> grants(final String tenant)
+        {
+            return ledgers[partitions.of(tenant).index()].grants(tenant);
+        }
+
+        @Override
+        public List<CreditGrant> grantsAt(final String tenant, final long logIndex)
+        {
+            final Partition partition = partitions.of(tenant);
+            // the aggregator may count a document a moment before the journal publishes it (and hands its record to the
+            // ledger first): wait for that moment, so that the grants are exactly those up to the counters' index
+            final long until = System.nanoTime() + CATCH_UP_NS;
+            while (partition.journal().lastAppendedIndex() < logIndex && System.nanoTime() < until)
+            {
+                java.util.concurrent.locks.LockSupport.parkNanos(50_000);
+            }
+            final List<CreditGrant> grants = new ArrayList<>();
+            for (final CreditGrant grant : ledgers[partition.index()].grants(tenant))
+            {
+                if (grant.logIndex() <= logIndex)
+                {
+                    grants.add(grant);
+                }
+            }
+            return grants;
+        }
+
+        @Override
+        public CompletableFuture<CreditRecord.Outcome> record(final CreditGrant grant)
+        {
+            final Partition partition = partitions.of(grant.tenant());
+            final CreditRecord record = new CreditRecord(grant);
+            if (!partition.journal().offer(record))
+            {
+                return CompletableFuture.failedFuture(new IllegalStateException("the journal queue of partition "
+                    + partition.index() + " is full; nothing was recorded, retry shortly"));
+            }
+            return record.outcome();
         }
     }
 

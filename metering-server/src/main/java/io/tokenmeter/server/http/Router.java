@@ -21,6 +21,8 @@ import java.util.List;
  *   POST /v1/invoices/{tenant}/{period}/finalize     FINALIZE
  *   GET  /v1/margins                                 MARGINS
  *   GET  /v1/prices   PUT /v1/prices                 PRICES, PRICES_CHANGE
+ *   GET  /v1/tenants/{tenant}/credits                CREDITS
+ *   POST /v1/tenants/{tenant}/credits                CREDIT_GRANT
  *   GET  /health/live  GET /health/ready  GET /metrics
  *   GET  /console  GET /console/**                   CONSOLE (the web console's static files)
  * </pre>
@@ -42,6 +44,8 @@ final class Router
         MARGINS(AccessPolicy.Action.LIST_INVOICES, false),
         PRICES(AccessPolicy.Action.READ_PRICES, false),
         PRICES_CHANGE(AccessPolicy.Action.CHANGE_PRICES, true),
+        CREDITS(AccessPolicy.Action.READ_CREDITS, false),
+        CREDIT_GRANT(AccessPolicy.Action.GRANT_CREDITS, true),
         LIVE(AccessPolicy.Action.NONE, false),
         READY(AccessPolicy.Action.NONE, false),
         METRICS(AccessPolicy.Action.READ_METRICS, false),
@@ -85,6 +89,7 @@ final class Router
     static final String LISTING = "POST /v1/events, POST /api/v1/events (CloudEvents), POST /v1/traces (OTLP), GET /v1/usage, "
         + "GET /v1/invoices, "
         + "GET /v1/invoices/{tenant}/{period}, POST /v1/invoices/{tenant}/{period}/finalize, GET|PUT /v1/prices, "
+        + "GET|POST /v1/tenants/{tenant}/credits, "
         + "GET /health/live, GET /health/ready, GET /metrics, GET /console/ (the web console)";
 
     private record Entry(String[] segments, HttpMethod method, Route route)
@@ -109,6 +114,8 @@ final class Router
         add("/v1/margins", HttpMethod.GET, Route.MARGINS);
         add("/v1/prices", HttpMethod.GET, Route.PRICES);
         add("/v1/prices", HttpMethod.PUT, Route.PRICES_CHANGE);
+        add("/v1/tenants/{tenant}/credits", HttpMethod.GET, Route.CREDITS);
+        add("/v1/tenants/{tenant}/credits", HttpMethod.POST, Route.CREDIT_GRANT);
         add("/health/live", HttpMethod.GET, Route.LIVE);
         add("/health/ready", HttpMethod.GET, Route.READY);
         add("/metrics", HttpMethod.GET, Route.METRICS);
