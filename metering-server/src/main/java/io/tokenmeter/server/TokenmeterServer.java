@@ -47,8 +47,8 @@ import java.util.function.IntFunction;
  *   <li><b>context</b> (the constructor): settings checked, TLS and keys loaded, the data directory locked, its
  *       layout opened (P partitions, each a log, snapshots, a journal and an aggregator), metrics bound, the port
  *       bound (live, not ready);</li>
- *   <li><b>recovery</b> ({@link #recover}): every journal rebuilt from its checkpoint and log, in parallel; the price
- *       book in force found and made the same in every partition;</li>
+ *   <li><b>recovery</b> ({@link #recover}): every journal rebuilt from its checkpoint and log, in parallel (its credit
+ *       ledger with it); the price book in force found and made the same in every partition;</li>
  *   <li><b>agents</b> ({@link #run}): the journal, aggregator and pre-toucher threads started, billing made; the
  *       API then has everything it needs and nothing in {@link ApiContext} is null.</li>
  * </ol>

@@ -7,7 +7,9 @@ import io.tokenmeter.core.log.EventLog;
 import org.agrona.DirectBuffer;
 
 import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.List;
+import java.util.Set;
 
 /**
  * Reads the credit grants recorded in a partition's log (CONTROL records of kind {@link LogLayout#CONTROL_CREDIT_GRANT}),
@@ -23,6 +25,7 @@ public final class RecordedGrants
     public static List<CreditGrant> readAll(final EventLog log)
     {
         final List<CreditGrant> grants = new ArrayList<>();
+        final Set<String> seen = new HashSet<>();
         final Collector collector = new Collector();
         try (EventLog.Reader reader = log.newReader())
         {
@@ -32,7 +35,7 @@ public final class RecordedGrants
                 if (collector.payload != null)
                 {
                     final CreditGrant grant = CreditGrant.fromPayload(collector.payload, index, collector.appendTimeMs);
-                    if (grants.stream().noneMatch(g -> g.tenant().equals(grant.tenant()) && g.id().equals(grant.id())))
+                    if (seen.add(grant.tenant() + '\0' + grant.id()))
                     {
                         grants.add(grant);
                     }

@@ -36,7 +36,8 @@ import java.util.function.Supplier;
  * runs on one "billing" thread behind a bounded queue, so finalizations and price installs happen one at a time, in
  * order (invoice numbers follow finalization order, and an invoice never sees half a price change). Counters come
  * from the aggregator through {@link UsageSource}, as of a log index that includes every event acknowledged before
- * the question was asked.
+ * the question was asked; credit grants from the partitions' ledgers through {@link CreditSource}, those recorded up
+ * to that same index. Grants are recorded by the tenant's journal, not on the billing thread.
  */
 public final class BillingService implements AutoCloseable
 {
