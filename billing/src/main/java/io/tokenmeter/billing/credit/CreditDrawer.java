@@ -136,6 +136,8 @@ public final class CreditDrawer
                 lines.add(state);
                 room = room.add(line.amount());
                 final BigDecimal unit = unitValue(line);
+                assert Money.round(unit.multiply(new BigDecimal(line.quantity())), digits).compareTo(line.amount()) == 0
+                    : "the line's fields price its quantity at " + line.amount() + ", its unit value at " + unit;
                 BigInteger traced = BigInteger.ZERO;
                 for (final UnitTrace.Units units : section.trace().of(line))
                 {
