@@ -404,7 +404,7 @@ class BillingServerTest
         assertEquals("USD", listing.get(0).get("currency").asText(), listing.toString());
         assertEquals("CNY", listing.get(1).get("currency").asText(), listing.toString());
         final String csv = client.get("/v1/invoices/hangzhou/2025-10?format=csv").body();
-        assertTrue(csv.contains("commit_true_up,,,,,,,,,,,,,3.72,,,CNY,") && csv.contains("total,,,,,,,,,,,,,10.00,,,CNY,"), csv);
+        assertTrue(csv.contains("commit_true_up,,,,,,,,,,,,,,,,3.72,,,,CNY,") && csv.contains("total,,,,,,,,,,,,,,,,10.00,,,,CNY,"), csv);
         assertEquals(201, finalizeInvoice("hangzhou", "2025-10").status());
         final StringBuilder output = new StringBuilder();
         assertEquals(0, audit("2025-10", output), output.toString());
