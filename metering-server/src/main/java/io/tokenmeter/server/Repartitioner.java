@@ -1,5 +1,7 @@
 package io.tokenmeter.server;
 
+import io.tokenmeter.billing.credit.CreditGrant;
+import io.tokenmeter.billing.credit.RecordedGrants;
 import io.tokenmeter.billing.invoice.Invoice;
 import io.tokenmeter.billing.invoice.InvoiceStore;
 import io.tokenmeter.core.aggregate.BucketKey;
@@ -39,7 +41,8 @@ import java.util.stream.Stream;
  * Every source partition's log is read in order and the documents of all of them are merged by their journal time;
  * each document's events go to their tenant's new partition as a document with the same journal time (so the dedup
  * window and the journal clock replay as before), names are defined anew per partition, and every price book reaches
- * every new partition once, at its revision. Events are copied record for record: ids, id hashes, content hashes,
+ * every new partition once, at its revision; each credit grant goes to its tenant's new partition, in the same order
+ * among that tenant's events. Events are copied record for record: ids, id hashes, content hashes,
  * timestamps, tokens, service tier and flags (the long-context decision included) are the source's.
  *
  * <p>Final invoices keep their number, lines and totals; their two log positions ({@code log_index}, and the
@@ -47,14 +50,16 @@ import java.util.stream.Stream;
  * end of its tenant's new partition at the moment the source document it named was copied, so it covers exactly the
  * tenant's events it covered before (docs/decisions.md). Snapshots are not copied: the first start rebuilds them.
  * The copy is written to {@code TARGET.partial}, forced to disk, checked (every tenant's events and tokens counted
- * in the source and in the copy, each read on its own) and only then renamed to the target, so a server can never
+ * in the source and in the copy, each read on its own, and its credit grants compared) and only then renamed to the
+ * target, so a server can never
  * start on half a copy. Single-threaded; the source must not be in use (its lock is taken) and the target must not
  * exist.
  */
 final class Repartitioner
 {
     /** What was copied. */
-    record Result(int fromPartitions, int toPartitions, long documents, long events, long priceBooks, int finalInvoices)
+    record Result(int fromPartitions, int toPartitions, long documents, long events, long priceBooks, int finalInvoices,
+        long creditGrants)
     {
     }
 
@@ -139,6 +144,40 @@ final class Repartitioner
             throw new IllegalStateException("the copy holds " + after.size() + " tenants, the source " + before.size()
                 + "; the copy was removed");
         }
+        final Partitioner copyPartitioner = new Partitioner(copy.partitions());
+        final Map<String, List<String>> grantsBefore = grants(source, null);
+        final Map<String, List<String>> grantsAfter = grants(copy, copyPartitioner);
+        if (!grantsBefore.equals(grantsAfter))
+        {
+            throw new IllegalStateException("the copy's credit grants differ from the source's (" + grantsAfter.size() + " tenants "
+                + "with grants against " + grantsBefore.size() + "); the copy was removed");
+        }
+    }
+
+    /**
+     * @param partitioner when given, each grant must be in its tenant's partition.
+     * @return every tenant's credit grants (their payloads) in log order, over every partition's log.
+     */
+    private static Map<String, List<String>> grants(final DataLayout layout, final Partitioner partitioner)
+    {
+        final Map<String, List<String>> grants = new HashMap<>();
+        for (int p = 0; p < layout.partitions(); p++)
+        {
+            try (ChronicleEventLog log = ChronicleEventLog.openReadOnly(layout.logDir(p)))
+            {
+                for (final CreditGrant grant : RecordedGrants.readAll(log))
+                {
+                    if (partitioner != null && partitioner.partitionOf(grant.tenant()) != p)
+                    {
+                        throw new IllegalStateException("credit grant '" + grant.id() + "' of tenant " + grant.tenant() + " was "
+                            + "copied into partition " + p + ", not its tenant's; the copy was removed");
+                    }
+                    grants.computeIfAbsent(grant.tenant(), t -> new ArrayList<>())
+                        .add(new String(grant.payload(), java.nio.charset.StandardCharsets.UTF_8));
+                }
+            }
+        }
+        return grants;
     }
 
     /** @return per tenant: events, then each token class's sum, over every partition's log. */
@@ -231,6 +270,7 @@ final class Repartitioner
         long documents = 0;
         long events = 0;
         long books = 0;
+        long grants = 0;
         try
         {
             for (int q = 0; q < targets.length; q++)
@@ -254,6 +294,10 @@ final class Repartitioner
                 if (next.bookJson != null)
                 {
                     books += copyBook(next, targets);
+                }
+                else if (next.grantPayload != null)
+                {
+                    grants += copyGrant(next, targets, new Partitioner(target.partitions()));
                 }
                 else
                 {
@@ -287,9 +331,9 @@ final class Repartitioner
         forceAll(target.dataDir());
         out.println("copied " + source.dataDir() + " (" + source.partitions() + " partition" + plural(source.partitions())
             + ") into " + target.partitions() + " partition" + plural(target.partitions()) + ": "
-            + documents + " documents, " + events + " events, " + books + " price book record(s), " + finals.size()
-            + " final invoice(s)");
-        return new Result(source.partitions(), target.partitions(), documents, events, books, finals.size());
+            + documents + " documents, " + events + " events, " + books + " price book record(s), " + grants + " credit grant(s), "
+            + finals.size() + " final invoice(s)");
+        return new Result(source.partitions(), target.partitions(), documents, events, books, finals.size(), grants);
     }
 
     @SuppressWarnings("unchecked")
@@ -349,6 +393,17 @@ final class Repartitioner
             }
         }
         return written;
+    }
+
+    /** Writes the held credit grant into its tenant's new partition. @return 1. */
+    private static int copyGrant(final Cursor cursor, final Target[] targets, final Partitioner partitioner)
+    {
+        final CreditGrant grant = CreditGrant.fromPayload(cursor.grantPayload, cursor.index, cursor.appendTimeMs);
+        final Target target = targets[partitioner.partitionOf(grant.tenant())];
+        final int length = target.writer.writeControl(target.clock(cursor.appendTimeMs), LogLayout.CONTROL_CREDIT_GRANT,
+            cursor.grantRevision, cursor.grantPayload);
+        target.append(length);
+        return 1;
     }
 
     private void rewriteInvoices(final List<Invoice> finals, final Partitioner sourcePartitioner,
@@ -457,6 +512,8 @@ final class Repartitioner
         long appendTimeMs;
         long bookRevision;
         byte[] bookJson;
+        long grantRevision;
+        byte[] grantPayload;
 
         Cursor(final int partition, final ChronicleEventLog log, final Partitioner targets)
         {
@@ -473,6 +530,7 @@ final class Repartitioner
             stagedLength = 0;
             stagedCount = 0;
             bookJson = null;
+            grantPayload = null;
             index = reader.readNext(this, this);
         }
 
@@ -506,6 +564,13 @@ final class Repartitioner
         public void onControl(final int controlKind, final long revision, final DirectBuffer buffer, final int offset,
             final int length, final long appendTimeMs)
         {
+            if (controlKind == LogLayout.CONTROL_CREDIT_GRANT)
+            {
+                grantRevision = revision;
+                grantPayload = new byte[length];
+                buffer.getBytes(offset, grantPayload);
+                return;
+            }
             if (controlKind != LogLayout.CONTROL_PRICE_BOOK)
             {
                 throw new IllegalStateException("partition " + partition + "'s log holds a control record of kind "

@@ -1,6 +1,9 @@
 package io.tokenmeter.server;
 
 import io.netty.handler.ssl.SslContext;
+import io.tokenmeter.billing.credit.CreditGrant;
+import io.tokenmeter.billing.credit.CreditLedger;
+import io.tokenmeter.billing.credit.CreditRecord;
 import io.tokenmeter.billing.invoice.BillingService;
 import io.tokenmeter.billing.invoice.InvoiceStore;
 import io.tokenmeter.billing.price.PartitionedBook;
@@ -8,6 +11,7 @@ import io.tokenmeter.billing.price.PriceBook;
 import io.tokenmeter.billing.price.PriceBookException;
 import io.tokenmeter.billing.price.PriceBookLoader;
 import io.tokenmeter.billing.price.PriceBookRevisions;
+import io.tokenmeter.core.event.LogLayout;
 import io.tokenmeter.core.log.Faults;
 import io.tokenmeter.core.partition.DataLayout;
 import io.tokenmeter.core.partition.Partition;
@@ -44,8 +48,8 @@ import java.util.function.IntFunction;
  *   <li><b>context</b> (the constructor): settings checked, TLS and keys loaded, the data directory locked, its
  *       layout opened (P partitions, each a log, snapshots, a journal and an aggregator), metrics bound, the port
  *       bound (live, not ready);</li>
- *   <li><b>recovery</b> ({@link #recover}): every journal rebuilt from its checkpoint and log, in parallel; the price
- *       book in force found and made the same in every partition;</li>
+ *   <li><b>recovery</b> ({@link #recover}): every journal rebuilt from its checkpoint and log, in parallel (its credit
+ *       ledger with it); the price book in force found and made the same in every partition;</li>
  *   <li><b>agents</b> ({@link #run}): the journal, aggregator and pre-toucher threads started, billing made; the
  *       API then has everything it needs and nothing in {@link ApiContext} is null.</li>
  * </ol>
@@ -69,6 +73,8 @@ public final class TokenmeterServer implements ApiContext, AutoCloseable
     private final Partitions partitions;
     private final PriceBookRecorder books;
     private final PriceBookRevisions revisions;
+    /** Each partition's credit grants, kept by its journal (the handler of credit grant records), by partition index. */
+    private final CreditLedger[] ledgers;
     private final AtomicInteger inFlight = new AtomicInteger();
     private final HttpServer http;
     private final PriceBook configuredBook;
@@ -135,6 +141,12 @@ public final class TokenmeterServer implements ApiContext, AutoCloseable
                     + " MiB (dedup-disk-budget, about 17.6 bytes an id)");
         books = new PriceBookRecorder(partitions);
         revisions = new PriceBookRevisions(partitions);
+        ledgers = new CreditLedger[partitions.count()];
+        for (final Partition partition : partitions.all())
+        {
+            ledgers[partition.index()] = new CreditLedger();
+            partition.journal().handle(LogLayout.CONTROL_CREDIT_GRANT, ledgers[partition.index()]);
+        }
         metrics.bind(partitions);
         readiness = new Readiness(partitions, dataDir, settings.minFreeDiskBytes);
         metrics.bindServer(partitions, dataDir.resolve("log"), readiness::diskFreeBytes, readiness::isReady);
@@ -224,7 +236,7 @@ public final class TokenmeterServer implements ApiContext, AutoCloseable
         {
             LOG.info("price book revision {} (sha256 {}) in force, as recorded in the log", prices.revision(), prices.book().sha256());
         }
-        billing = new BillingService(new InvoiceStore(dataDir.resolve("invoices")), new AggregatorUsage(),
+        billing = new BillingService(new InvoiceStore(dataDir.resolve("invoices")), new AggregatorUsage(), new JournalCredits(),
             books::record, prices, settings.invoiceGrace, System::currentTimeMillis, settings.queryTimeout);
         readiness.onJournalsRecovered();
         LOG.info("journals recovered; counting the logs of {} partition{}", partitions.count(), partitions.count() == 1 ? "" : "s");
@@ -263,6 +275,54 @@ public final class TokenmeterServer implements ApiContext, AutoCloseable
                 tenants.sort(null);
                 return tenants;
             });
+        }
+    }
+
+    /** Credit grants for billing: read from the ledgers the journals keep, recorded through the tenant's journal. */
+    private final class JournalCredits implements BillingService.CreditSource
+    {
+        /** How long a read waits for its journal to hand the ledger every record up to an index the counters reached. */
+        private static final long CATCH_UP_NS = TimeUnit.SECONDS.toNanos(1);
+
+        @Override
+        public List<CreditGrant> grants(final String tenant)
+        {
+            return ledgers[partitions.of(tenant).index()].grants(tenant);
+        }
+
+        @Override
+        public List<CreditGrant> grantsAt(final String tenant, final long logIndex)
+        {
+            final Partition partition = partitions.of(tenant);
+            // the aggregator may count a document a moment before the journal publishes it (and hands its record to the
+            // ledger first): wait for that moment, so that the grants are exactly those up to the counters' index
+            final long until = System.nanoTime() + CATCH_UP_NS;
+            while (partition.journal().lastAppendedIndex() < logIndex && System.nanoTime() < until)
+            {
+                java.util.concurrent.locks.LockSupport.parkNanos(50_000);
+            }
+            final List<CreditGrant> grants = new ArrayList<>();
+            for (final CreditGrant grant : ledgers[partition.index()].grants(tenant))
+            {
+                if (grant.logIndex() <= logIndex)
+                {
+                    grants.add(grant);
+                }
+            }
+            return grants;
+        }
+
+        @Override
+        public CompletableFuture<CreditRecord.Outcome> record(final CreditGrant grant)
+        {
+            final Partition partition = partitions.of(grant.tenant());
+            final CreditRecord record = new CreditRecord(grant);
+            if (!partition.journal().offer(record))
+            {
+                return CompletableFuture.failedFuture(new IllegalStateException("the journal queue of partition "
+                    + partition.index() + " is full; nothing was recorded, retry shortly"));
+            }
+            return record.outcome();
         }
     }
 

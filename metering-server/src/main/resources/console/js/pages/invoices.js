@@ -101,7 +101,8 @@ async function renderInvoice(main, tenant, period, app) {
   const results = h('div', {id: 'invoice-results'});
   replace(main, h('h2', null, 'Invoice of ' + tenant + ' for ' + period),
     h('p', null, h('a', {href: app.link('invoices', [], {period})}, 'All invoices of ' + period), ' \u00B7 ',
-      h('a', {href: app.link('usage', [], {tenant, from: period + '-01'})}, 'Usage of ' + tenant)),
+      h('a', {href: app.link('usage', [], {tenant, from: period + '-01'})}, 'Usage of ' + tenant), ' \u00B7 ',
+      h('a', {href: app.link('credits', [], {tenant}), id: 'invoice-credits'}, 'Credits of ' + tenant)),
     status, outcome, results);
   status.textContent = 'Loading\u2026';
   let invoice;

@@ -379,6 +379,12 @@ class PartitionsServerTest
         assertTrue(Files.list(data.resolve("log")).anyMatch(p -> p.toString().endsWith(".cq4")), "appended in place");
     }
 
+    /** @return the grants' JSON without their log positions, which a copy renumbers. */
+    private static String balancesOnly(final String grants)
+    {
+        return grants.replaceAll("\"log_index\":\"[0-9a-f]+\",", "");
+    }
+
     private static void moveUp(final Path folder) throws Exception
     {
         try (Stream<Path> files = Files.list(folder))
@@ -400,6 +406,13 @@ class PartitionsServerTest
         start(one, Map.of("partitions", "1"));
         client.post("/v1/events", "application/json", mixedBatch("sep", tenants, 25, "2025-09-10T10:00:00Z"));
         client.post("/v1/events", "application/json", mixedBatch("oct", tenants, 50, "2025-10-10T10:00:00Z"));
+        // a credit grant per tenant, in its tenant's partition: drawn by the finals and the drafts, carried by the copy
+        for (final String tenant : tenants)
+        {
+            assertEquals(201, client.post("/v1/tenants/" + tenant + "/credits", "application/json", "{\"id\":\"start-" + tenant
+                + "\",\"amount\":\"0.01\",\"effective_at\":\"2025-09-01T00:00:00Z\",\"expires_at\":\"2025-12-01T00:00:00Z\"}")
+                .status());
+        }
         final List<String> finals = new ArrayList<>();
         for (final String tenant : tenants)
         {
@@ -415,10 +428,13 @@ class PartitionsServerTest
         final List<String> revisions = revisionsOf();
         assertEquals(2, revisions.size(), "the shipped book and the change: " + revisions);
         final Map<String, String> drafts = new LinkedHashMap<>();
+        final Map<String, String> credits = new LinkedHashMap<>();
         for (final String tenant : tenants)
         {
             drafts.put(tenant, client.get("/v1/invoices/" + tenant + "/2025-11").json().get("total").asText());
+            credits.put(tenant, client.get("/v1/tenants/" + tenant + "/credits").json().get("grants").toString());
         }
+        assertTrue(finals.get(0).contains("\"kind\":\"credit\""), "the finals drew the grants: " + finals.get(0));
         server.close();
         server = null;
 
@@ -428,6 +444,7 @@ class PartitionsServerTest
         final PrintStream out = new PrintStream(printed, true, StandardCharsets.UTF_8);
         final Repartitioner.Result toFour = new Repartitioner(out).run(one, four, 4);
         assertEquals(85, toFour.events(), "every event copied once");
+        assertEquals(tenants.size(), toFour.creditGrants(), "every grant copied once");
         assertEquals(finals.size(), toFour.finalInvoices());
         for (final String period : List.of("2025-09", "2025-10"))
         {
@@ -452,6 +469,8 @@ class PartitionsServerTest
             {
                 assertEquals(drafts.get(tenant), client.get("/v1/invoices/" + tenant + "/2025-11").json().get("total").asText(),
                     copy + ": " + tenant + "'s draft");
+                assertEquals(balancesOnly(credits.get(tenant)), balancesOnly(client.get("/v1/tenants/" + tenant + "/credits").json()
+                    .get("grants").toString()), copy + ": " + tenant + "'s credits");
                 final JsonNode stored = Client.JSON.readTree(finals.get(tenants.indexOf(tenant)));
                 final JsonNode served = client.get("/v1/invoices/" + tenant + "/2025-09").json();
                 for (final String field : List.of("invoice_number", "total", "lines", "status", "finalized_at"))

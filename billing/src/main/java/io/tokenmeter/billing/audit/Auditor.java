@@ -2,6 +2,8 @@ package io.tokenmeter.billing.audit;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import io.tokenmeter.billing.credit.CreditGrant;
+import io.tokenmeter.billing.credit.RecordedGrants;
 import io.tokenmeter.billing.invoice.Invoice;
 import io.tokenmeter.billing.invoice.InvoiceCalculator;
 import io.tokenmeter.billing.invoice.InvoiceJson;
@@ -35,7 +37,8 @@ import java.util.Objects;
  * drafts it serves). The log holds every accepted event and every price book put in force; a final invoice names the
  * log index its counters reflect and the book that priced it. So the audit replays the log into fresh counters,
  * and at each invoice's index computes the invoice again, with that book and with the final invoices numbered
- * before it (recomputed the same way, never taken from their files), and requires the same JSON, basis included.
+ * before it (recomputed the same way, never taken from their files) and the credit grants recorded up to its index, and
+ * requires the same JSON, basis and credit lines included.
  *
  * <p>Also checked: invoice numbers run from INV-000001 without gaps (a deleted final invoice is noticed unless it
  * was the newest), each file sits where its tenant and period say, and each named price book is in the log with the
@@ -67,6 +70,8 @@ public final class Auditor
     private String partitionLabel = "";
     private Partitioner partitioner;
     private int currentPartition;
+    /** The credit grants of the partition being replayed, in log order. */
+    private List<CreditGrant> grants = List.of();
 
     /**
      * @param tenant only this tenant's invoices are reported, or null for all.
@@ -98,6 +103,7 @@ public final class Auditor
             {
                 partitionLabel = layout.partitions() == 1 ? "" : "partition " + p + ": ";
                 final Map<Long, RecordedBooks.Recorded> books = RecordedBooks.readAll(log);
+                grants = RecordedGrants.readAll(log);
                 replay(log, books, finals.stream().filter(f -> partitioner.partitionOf(f.tenant()) == partition).toList(),
                     served.stream().filter(d -> partitioner.partitionOf(d.tenant()) == partition).toList());
             }
@@ -194,10 +200,11 @@ public final class Auditor
             return;
         }
         final YearMonth invoicePeriod = YearMonth.parse(stored.period());
-        final YearMonth earliest = InvoiceCalculator.earliestNeeded(invoicePeriod, prior);
+        final List<CreditGrant> known = grantsAt(stored.tenant(), stored.logIndex());
+        final YearMonth earliest = InvoiceCalculator.earliestNeeded(invoicePeriod, prior, known);
         Invoice recomputed = InvoiceCalculator.draft(stored.tenant(), invoicePeriod, book,
             counters.buckets(stored.tenant(), Periods.startHour(earliest), Periods.endHour(invoicePeriod)), List.copyOf(prior),
-            stored.logIndex(), stored.usageThrough());
+            known, stored.logIndex(), stored.usageThrough());
         if (work.isFinal())
         {
             recomputed = recomputed.asFinal(stored.invoiceNumber(), stored.finalizedAt());
@@ -278,13 +285,21 @@ public final class Auditor
                 return;
             }
             final List<Invoice> prior = recomputedFinals.getOrDefault(t, List.of());
-            final YearMonth earliest = InvoiceCalculator.earliestNeeded(period, prior);
+            final List<CreditGrant> known = grantsAt(t, Long.MAX_VALUE);
+            final YearMonth earliest = InvoiceCalculator.earliestNeeded(period, prior, known);
             final Invoice draft = InvoiceCalculator.draft(t, period, book,
-                counters.buckets(t, Periods.startHour(earliest), Periods.endHour(period)), prior, EventLog.NO_INDEX, "");
+                counters.buckets(t, Periods.startHour(earliest), Periods.endHour(period)), prior, known, EventLog.NO_INDEX, "");
             notCompared++;
             out.println("DRAFT " + t + " " + period + "  total " + draft.total().toPlainString() + " " + draft.currency()
                 + " (recomputed at the end of the log with price book revision " + recorded.revision() + "; not compared)");
         }
+    }
+
+    /** @return the tenant's grants recorded at or before the log index (an invoice's computation saw exactly these). */
+    private List<CreditGrant> grantsAt(final String tenantName, final long logIndex)
+    {
+        return grants.stream().filter(g -> g.tenant().equals(tenantName) && g.logIndex() <= logIndex)
+            .toList();
     }
 
     private boolean reported(final Invoice invoice)

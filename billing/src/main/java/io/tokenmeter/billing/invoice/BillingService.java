@@ -1,5 +1,8 @@
 package io.tokenmeter.billing.invoice;
 
+import io.tokenmeter.billing.credit.CreditBalance;
+import io.tokenmeter.billing.credit.CreditGrant;
+import io.tokenmeter.billing.credit.CreditRecord;
 import io.tokenmeter.billing.price.PartitionedBook;
 import io.tokenmeter.billing.price.PriceBook;
 import io.tokenmeter.billing.rating.InvoiceLine;
@@ -33,7 +36,8 @@ import java.util.function.Supplier;
  * runs on one "billing" thread behind a bounded queue, so finalizations and price installs happen one at a time, in
  * order (invoice numbers follow finalization order, and an invoice never sees half a price change). Counters come
  * from the aggregator through {@link UsageSource}, as of a log index that includes every event acknowledged before
- * the question was asked.
+ * the question was asked; credit grants from the partitions' ledgers through {@link CreditSource}, those recorded up
+ * to that same index. Grants are recorded by the tenant's journal, not on the billing thread.
  */
 public final class BillingService implements AutoCloseable
 {
@@ -65,6 +69,58 @@ public final class BillingService implements AutoCloseable
          */
         CompletableFuture<Recorded> record(PriceBook book, PartitionedBook current);
     }
+
+    /** The tenants' prepaid credit grants: the ledgers of the partitions' journals, and the way to record one. */
+    public interface CreditSource
+    {
+        /** No grants, and none can be recorded. */
+        CreditSource NONE = new CreditSource()
+        {
+            @Override
+            public List<CreditGrant> grants(final String tenant)
+            {
+                return List.of();
+            }
+
+            @Override
+            public List<CreditGrant> grantsAt(final String tenant, final long logIndex)
+            {
+                return List.of();
+            }
+
+            @Override
+            public CompletableFuture<CreditRecord.Outcome> record(final CreditGrant grant)
+            {
+                return CompletableFuture.failedFuture(new IllegalStateException("this server records no credit grants"));
+            }
+        };
+
+        /** @return the tenant's grants recorded so far, in log order. Any thread. */
+        List<CreditGrant> grants(String tenant);
+
+        /**
+         * @return the tenant's grants recorded at or before {@code logIndex} of its partition's log, in log order, once
+         *     the journal has handed every record up to that index to its ledger. Any thread.
+         */
+        List<CreditGrant> grantsAt(String tenant, long logIndex);
+
+        /** @return completes once the tenant's journal has recorded the grant, or found its id recorded before. */
+        CompletableFuture<CreditRecord.Outcome> record(CreditGrant grant);
+    }
+
+    /** A tenant already holds the most grants one tenant may hold. */
+    public static final class TooManyGrantsException extends RuntimeException
+    {
+        private static final long serialVersionUID = 1L;
+
+        TooManyGrantsException(final String message)
+        {
+            super(message);
+        }
+    }
+
+    /** The most credit grants one tenant may hold (each is kept in memory and in every journal checkpoint). */
+    public static final int MAX_GRANTS_PER_TENANT = 10_000;
 
     /** The books in force after a price change, and the partitions that refused it (empty when all have it). */
     public record Recorded(PartitionedBook inForce, List<String> refusals)
@@ -115,6 +171,7 @@ public final class BillingService implements AutoCloseable
 
     private final InvoiceStore store;
     private final UsageSource usage;
+    private final CreditSource credits;
     private final PriceRecorder recorder;
     private final Duration grace;
     private final LongSupplier clockMs;
@@ -125,8 +182,15 @@ public final class BillingService implements AutoCloseable
     public BillingService(final InvoiceStore store, final UsageSource usage, final PriceRecorder recorder, final PartitionedBook prices,
         final Duration grace, final LongSupplier clockMs, final Duration timeout)
     {
+        this(store, usage, CreditSource.NONE, recorder, prices, grace, clockMs, timeout);
+    }
+
+    public BillingService(final InvoiceStore store, final UsageSource usage, final CreditSource credits, final PriceRecorder recorder,
+        final PartitionedBook prices, final Duration grace, final LongSupplier clockMs, final Duration timeout)
+    {
         this.store = store;
         this.usage = usage;
+        this.credits = credits;
         this.recorder = recorder;
         this.prices = prices;
         this.grace = grace;
@@ -316,11 +380,75 @@ public final class BillingService implements AutoCloseable
     private Invoice draft(final String tenant, final YearMonth period)
     {
         final List<Invoice> finals = store.finals(tenant);
-        final YearMonth earliest = InvoiceCalculator.earliestNeeded(period, finals);
         final PartitionedBook book = prices;
-        final UsageView view = await(usage.buckets(tenant, Periods.startHour(earliest), Periods.endHour(period)));
-        return InvoiceCalculator.draft(tenant, period, book.inPartition(view.partition()), view.buckets(), finals, view.logIndex(),
-            Instant.ofEpochMilli(clockMs.getAsLong()).toString());
+        final Counted counted = count(tenant, period, finals);
+        return InvoiceCalculator.draft(tenant, period, book.inPartition(counted.view().partition()), counted.view().buckets(),
+            finals, counted.grants(), counted.view().logIndex(), Instant.ofEpochMilli(clockMs.getAsLong()).toString());
+    }
+
+    /** The counters a computation through {@code period} needs, and the grants recorded up to the index they reflect. */
+    private record Counted(UsageView view, List<CreditGrant> grants)
+    {
+    }
+
+    private Counted count(final String tenant, final YearMonth period, final List<Invoice> finals)
+    {
+        YearMonth earliest = InvoiceCalculator.earliestNeeded(period, finals, credits.grants(tenant));
+        for (int attempt = 0; ; attempt++)
+        {
+            final UsageView view = await(usage.buckets(tenant, Periods.startHour(earliest), Periods.endHour(period)));
+            final List<CreditGrant> grants = credits.grantsAt(tenant, view.logIndex());
+            final YearMonth needed = InvoiceCalculator.earliestNeeded(period, finals, grants);
+            // a grant recorded meanwhile may cover periods before the counters asked for: ask again (twice at most)
+            if (!needed.isBefore(earliest) || attempt == 2)
+            {
+                return new Counted(view, grants);
+            }
+            earliest = needed;
+        }
+    }
+
+    /**
+     * Records a credit grant in its tenant's partition log (decided there, in log order: an id is recorded once).
+     *
+     * @return the outcome; fails with {@link TooManyGrantsException} or {@link BillingUnavailableException}.
+     */
+    public CompletableFuture<CreditRecord.Outcome> grantCredit(final CreditGrant grant)
+    {
+        final List<CreditGrant> held = credits.grants(grant.tenant());
+        if (held.size() >= MAX_GRANTS_PER_TENANT && held.stream().noneMatch(g -> g.id().equals(grant.id())))
+        {
+            return CompletableFuture.failedFuture(new TooManyGrantsException("tenant " + grant.tenant() + " holds "
+                + held.size() + " credit grants, the most one tenant may hold; nothing was recorded"));
+        }
+        return credits.record(grant).handle((outcome, failure) ->
+        {
+            if (failure != null)
+            {
+                final Throwable cause = failure instanceof java.util.concurrent.CompletionException && failure.getCause() != null
+                    ? failure.getCause() : failure;
+                throw new BillingUnavailableException(String.valueOf(cause.getMessage()));
+            }
+            return outcome;
+        });
+    }
+
+    /**
+     * @return where each of the tenant's credit grants stands now (in draw order): drawn by final invoices, held by the
+     *     drafts of its open periods, remaining, expired.
+     */
+    public CompletableFuture<List<CreditBalance>> credits(final String tenant)
+    {
+        return onBillingThread(() ->
+        {
+            final List<Invoice> finals = store.finals(tenant);
+            final PartitionedBook book = prices;
+            // drafts up to next month: an event may be stamped a few minutes ahead of the clock, into the next period
+            final YearMonth through = Periods.ofHour(Math.floorDiv(clockMs.getAsLong(), 3_600_000L)).plusMonths(1);
+            final Counted counted = count(tenant, through, finals);
+            return InvoiceCalculator.credits(tenant, through, book.inPartition(counted.view().partition()),
+                counted.view().buckets(), finals, counted.grants());
+        });
     }
 
     private <T> T await(final CompletableFuture<T> future)

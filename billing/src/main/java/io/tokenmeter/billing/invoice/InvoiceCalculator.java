@@ -1,15 +1,22 @@
 package io.tokenmeter.billing.invoice;
 
+import io.tokenmeter.billing.credit.CreditBalance;
+import io.tokenmeter.billing.credit.CreditDrawer;
+import io.tokenmeter.billing.credit.CreditGrant;
 import io.tokenmeter.billing.price.BookInForce;
+import io.tokenmeter.billing.price.PriceBook;
 import io.tokenmeter.billing.rating.InvoiceLine;
 import io.tokenmeter.billing.rating.Rater;
+import io.tokenmeter.billing.rating.UnitTrace;
 import io.tokenmeter.core.aggregate.HourlyAggregator;
 import io.tokenmeter.core.aggregate.TenantBucket;
+import io.tokenmeter.core.money.Money;
 
 import java.math.BigDecimal;
 import java.time.YearMonth;
 import java.util.ArrayList;
 import java.util.Collection;
+import java.util.Comparator;
 import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
@@ -26,6 +33,10 @@ import java.util.TreeSet;
  * {@code current buckets of F - (basis of F's final invoice + adjustment bases for F on later final invoices)}. It
  * is billed, as adjustment lines naming F, on the first period after F that is not final; when that is P, P carries
  * it. A final invoice never changes.
+ *
+ * <p>Credits: the tenant's prepaid grants are drawn by the {@link CreditDrawer}, on the usage lines of the invoice's own
+ * period and of the late usage it carries, as credit lines in the same part (own lines, or adjustments naming F). The
+ * drafts of the tenant's earlier open periods draw first, so two drafts never hold the same credit.
  */
 public final class InvoiceCalculator
 {
@@ -41,17 +52,111 @@ public final class InvoiceCalculator
     public static Invoice draft(final String tenant, final YearMonth period, final BookInForce prices,
         final Collection<TenantBucket> buckets, final Collection<Invoice> finals, final long logIndex, final String usageThrough)
     {
+        return draft(tenant, period, prices, buckets, finals, List.of(), logIndex, usageThrough);
+    }
+
+    /**
+     * A draft that draws the tenant's credit grants (docs/billing.md "Prepaid credits"): the drafts of its open periods
+     * before {@code period} draw first, in period order, and this one draws what they leave.
+     *
+     * @param buckets the tenant's buckets from {@link #earliestNeeded(YearMonth, Collection, Collection)} to the end of
+     *                {@code period}.
+     * @param grants  the tenant's credit grants recorded up to {@code logIndex}.
+     */
+    public static Invoice draft(final String tenant, final YearMonth period, final BookInForce prices,
+        final Collection<TenantBucket> buckets, final Collection<Invoice> finals, final Collection<CreditGrant> grants,
+        final long logIndex, final String usageThrough)
+    {
+        final PriceBook book = prices.book();
         final Set<String> warnings = new LinkedHashSet<>();
-        final Map<YearMonth, List<TenantBucket>> byPeriod = new TreeMap<>();
-        for (final TenantBucket bucket : buckets)
+        final Map<YearMonth, List<TenantBucket>> byPeriod = byPeriod(buckets);
+        final TreeSet<YearMonth> finalized = finalized(finals);
+        final CreditDrawer credits = grants.isEmpty() ? null
+            : new CreditDrawer(book.currency(tenant), book.minorDigits(tenant), grants, finals, finalized);
+        if (credits != null)
         {
-            byPeriod.computeIfAbsent(Periods.ofHour(bucket.hour()), k -> new ArrayList<>()).add(bucket);
+            drawOpenPeriods(tenant, book, byPeriod, finals, finalized, credits, openPeriods(byPeriod, finalized).headSet(period, false));
         }
+        final Priced own = price(tenant, period, book, byPeriod, finals, finalized, warnings, credits != null);
+        final List<InvoiceLine> lines = new ArrayList<>(own.lines());
+        if (credits != null)
+        {
+            lines.addAll(credits.draw(period, own.sections(), warnings));
+        }
+        lines.sort(ORDER);
+        final int digits = book.minorDigits(tenant);
+        final BigDecimal subtotal = Rater.sum(lines.stream().filter(l -> l.adjustmentFor() == null).toList(), digits);
+        final BigDecimal adjustments = Rater.sum(lines.stream().filter(l -> l.adjustmentFor() != null).toList(), digits);
+        return new Invoice(tenant, period.toString(), book.currency(tenant), Invoice.DRAFT, null, null, usageThrough, logIndex,
+            new Invoice.PriceBookRef(prices.revision(), book.sha256(), prices.logIndex()), List.copyOf(lines),
+            subtotal, adjustments, subtotal.add(adjustments), List.copyOf(warnings), own.basis());
+    }
+
+    /**
+     * Where each of the tenant's credit grants stands: drawn by its final invoices, held by the drafts of its open
+     * periods up to {@code through} (drawn in period order, as {@link #draft} draws them), remaining and expired.
+     *
+     * @param buckets the tenant's buckets from {@link #earliestNeeded(YearMonth, Collection, Collection)} to the end of
+     *                {@code through}.
+     */
+    public static List<CreditBalance> credits(final String tenant, final YearMonth through, final BookInForce prices,
+        final Collection<TenantBucket> buckets, final Collection<Invoice> finals, final Collection<CreditGrant> grants)
+    {
+        final PriceBook book = prices.book();
+        final Map<YearMonth, List<TenantBucket>> byPeriod = byPeriod(buckets);
+        final TreeSet<YearMonth> finalized = finalized(finals);
+        final CreditDrawer credits = new CreditDrawer(book.currency(tenant), book.minorDigits(tenant), grants, finals, finalized);
+        drawOpenPeriods(tenant, book, byPeriod, finals, finalized, credits, openPeriods(byPeriod, finalized).headSet(through, true));
+        return credits.balances();
+    }
+
+    /** Invoice lines: by {@link Rater#LINE_ORDER}, a period's true-up before its credits, credits in draw order. */
+    private static final Comparator<InvoiceLine> ORDER = Rater.LINE_ORDER
+        .thenComparingInt(l -> InvoiceLine.CREDIT.equals(l.kind()) ? 1 : 0);
+
+    /** An invoice's lines before credits, its basis, and the sections credits draw on. */
+    private record Priced(List<InvoiceLine> lines, Map<String, List<TenantBucket>> basis, List<CreditDrawer.Section> sections)
+    {
+    }
+
+    /** Lets the drafts of open periods draw, in period order, so later invoices see only what they leave. */
+    private static void drawOpenPeriods(final String tenant, final PriceBook book, final Map<YearMonth, List<TenantBucket>> byPeriod,
+        final Collection<Invoice> finals, final TreeSet<YearMonth> finalized, final CreditDrawer credits,
+        final Set<YearMonth> periods)
+    {
+        for (final YearMonth open : periods)
+        {
+            if (credits.drawsOn(open))
+            {
+                // that draft's own warnings are its own, not this invoice's
+                final Priced earlier = price(tenant, open, book, byPeriod, finals, finalized, new LinkedHashSet<>(), true);
+                credits.draw(open, earlier.sections(), new LinkedHashSet<>());
+            }
+        }
+    }
+
+    /** @return the open periods whose drafts have lines: those with usage, and those that carry a final period's late usage. */
+    private static TreeSet<YearMonth> openPeriods(final Map<YearMonth, List<TenantBucket>> byPeriod, final TreeSet<YearMonth> finalized)
+    {
+        final TreeSet<YearMonth> open = new TreeSet<>(byPeriod.keySet());
+        finalized.forEach(f -> open.add(nextOpen(f, finalized)));
+        open.removeAll(finalized);
+        return open;
+    }
+
+    /** The period's invoice before credits: its usage, true-up, and the late usage of final periods it carries. */
+    private static Priced price(final String tenant, final YearMonth period, final PriceBook book,
+        final Map<YearMonth, List<TenantBucket>> byPeriod, final Collection<Invoice> finals, final TreeSet<YearMonth> finalized,
+        final Set<String> warnings, final boolean traced)
+    {
+        final List<CreditDrawer.Section> sections = new ArrayList<>();
         final List<TenantBucket> own = byPeriod.getOrDefault(period, List.of());
-        final List<InvoiceLine> lines = new ArrayList<>(Rater.rate(prices.book(), tenant, own, null, warnings));
-        final int digits = prices.book().minorDigits(tenant);
-        final BigDecimal commit = prices.book().minimumCommit(tenant);
-        if (commit != null && (!own.isEmpty() || prices.book().commitOwedWithoutUsage(tenant, period)))
+        final UnitTrace ownTrace = traced ? new UnitTrace() : null;
+        final List<InvoiceLine> ownUsage = Rater.rate(book, tenant, own, null, Map.of(), warnings, ownTrace);
+        final List<InvoiceLine> lines = new ArrayList<>(ownUsage);
+        final int digits = book.minorDigits(tenant);
+        final BigDecimal commit = book.minimumCommit(tenant);
+        if (commit != null && (!own.isEmpty() || book.commitOwedWithoutUsage(tenant, period)))
         {
             final BigDecimal usage = Rater.sum(lines, digits);
             if (usage.compareTo(commit) < 0)
@@ -59,11 +164,14 @@ public final class InvoiceCalculator
                 lines.add(InvoiceLine.trueUp(commit.subtract(usage), null));
             }
         }
+        if (traced)
+        {
+            // the period's own true-up is not drawn on (SPEC section 11): nothing of it is given back here
+            sections.add(new CreditDrawer.Section(null, ownUsage, ownTrace, Money.round(BigDecimal.ZERO, digits)));
+        }
         final Map<String, List<TenantBucket>> basis = new LinkedHashMap<>();
         basis.put(period.toString(), List.copyOf(own));
 
-        final TreeSet<YearMonth> finalized = new TreeSet<>();
-        finals.forEach(f -> finalized.add(YearMonth.parse(f.period())));
         for (final YearMonth f : finalized.headSet(period, false))
         {
             if (!period.equals(nextOpen(f, finalized)))
@@ -73,24 +181,42 @@ public final class InvoiceCalculator
             final List<TenantBucket> unbilled = unbilled(f, byPeriod.getOrDefault(f, List.of()), finals, warnings);
             if (!unbilled.isEmpty())
             {
-                currencyChanged(f, finals, prices.book().currency(tenant), warnings);
-                final List<InvoiceLine> late = Rater.rate(prices.book(), tenant, unbilled, f.toString(),
-                    Rater.billedByGroup(billedFor(f, finals)), warnings);
+                currencyChanged(f, finals, book.currency(tenant), warnings);
+                final UnitTrace trace = traced ? new UnitTrace() : null;
+                final List<InvoiceLine> late = Rater.rate(book, tenant, unbilled, f.toString(),
+                    Rater.billedByGroup(billedFor(f, finals)), warnings, trace);
                 lines.addAll(late);
                 final BigDecimal covered = remainingTrueUp(f, finals).min(Rater.sum(late, digits));
                 if (covered.signum() > 0)
                 {
                     lines.add(InvoiceLine.trueUp(covered.negate(), f.toString()));
                 }
+                if (traced)
+                {
+                    sections.add(new CreditDrawer.Section(f.toString(), late, trace,
+                        covered.signum() > 0 ? covered.negate() : Money.round(BigDecimal.ZERO, digits)));
+                }
                 basis.put(f.toString(), unbilled);
             }
         }
-        lines.sort(Rater.LINE_ORDER);
-        final BigDecimal subtotal = Rater.sum(lines.stream().filter(l -> l.adjustmentFor() == null).toList(), digits);
-        final BigDecimal adjustments = Rater.sum(lines.stream().filter(l -> l.adjustmentFor() != null).toList(), digits);
-        return new Invoice(tenant, period.toString(), prices.book().currency(tenant), Invoice.DRAFT, null, null, usageThrough, logIndex,
-            new Invoice.PriceBookRef(prices.revision(), prices.book().sha256(), prices.logIndex()), List.copyOf(lines),
-            subtotal, adjustments, subtotal.add(adjustments), List.copyOf(warnings), basis);
+        return new Priced(lines, basis, sections);
+    }
+
+    private static Map<YearMonth, List<TenantBucket>> byPeriod(final Collection<TenantBucket> buckets)
+    {
+        final Map<YearMonth, List<TenantBucket>> byPeriod = new TreeMap<>();
+        for (final TenantBucket bucket : buckets)
+        {
+            byPeriod.computeIfAbsent(Periods.ofHour(bucket.hour()), k -> new ArrayList<>()).add(bucket);
+        }
+        return byPeriod;
+    }
+
+    private static TreeSet<YearMonth> finalized(final Collection<Invoice> finals)
+    {
+        final TreeSet<YearMonth> finalized = new TreeSet<>();
+        finals.forEach(f -> finalized.add(YearMonth.parse(f.period())));
+        return finalized;
     }
 
     /**
@@ -106,7 +232,7 @@ public final class InvoiceCalculator
             for (final InvoiceLine line : invoice.lines())
             {
                 final boolean own = invoice.period().equals(f.toString()) && line.adjustmentFor() == null;
-                if (!line.isUsage() && (own || f.toString().equals(line.adjustmentFor())))
+                if (InvoiceLine.COMMIT_TRUE_UP.equals(line.kind()) && (own || f.toString().equals(line.adjustmentFor())))
                 {
                     remaining = remaining.add(line.amount());
                 }
@@ -156,6 +282,16 @@ public final class InvoiceCalculator
     /** @return the first period of the tenant's invoices whose usage a draft of {@code period} may need. */
     public static YearMonth earliestNeeded(final YearMonth period, final Collection<Invoice> finals)
     {
+        return earliestNeeded(period, finals, List.of());
+    }
+
+    /**
+     * @return the first period whose usage a draft of {@code period} (or the credits through it) may need: the tenant's
+     *     earliest final period, and the first period of each grant, whose open periods draw before {@code period}.
+     */
+    public static YearMonth earliestNeeded(final YearMonth period, final Collection<Invoice> finals,
+        final Collection<CreditGrant> grants)
+    {
         YearMonth earliest = period;
         for (final Invoice f : finals)
         {
@@ -163,6 +299,13 @@ public final class InvoiceCalculator
             if (p.isBefore(earliest))
             {
                 earliest = p;
+            }
+        }
+        for (final CreditGrant grant : grants)
+        {
+            if (grant.firstPeriod().isBefore(earliest))
+            {
+                earliest = grant.firstPeriod();
             }
         }
         return earliest;

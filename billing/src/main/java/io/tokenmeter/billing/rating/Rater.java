@@ -83,16 +83,24 @@ public final class Rater
         private final Set<String> warnings;
         private final Map<LineKey, BigDecimal> exact = new HashMap<>();
         private final Set<LineKey> unknown = new HashSet<>();
+        /** Told every quantity added to a line key, with its hour (credit grants cover hours); null when not asked. */
+        private final UnitTrace trace;
 
-        Costs(final PriceBook book, final String tenant, final Set<String> warnings)
+        Costs(final PriceBook book, final String tenant, final Set<String> warnings, final UnitTrace trace)
         {
             this.book = book;
             this.tenant = tenant;
             this.warnings = warnings;
+            this.trace = trace;
         }
 
+        /** Every quantity a line key is given passes here, right after it is added to the key's total. */
         void add(final LineKey key, final TenantBucket bucket, final int tokenClass, final long quantity)
         {
+            if (trace != null)
+            {
+                trace.add(key, bucket.hour(), quantity);
+            }
             if (!book.hasCosts())
             {
                 return;
@@ -142,11 +150,18 @@ public final class Rater
     public static List<InvoiceLine> rate(final PriceBook book, final String tenant, final Collection<TenantBucket> buckets,
         final String adjustmentFor, final Map<String, Long> billed, final Set<String> warnings)
     {
+        return rate(book, tenant, buckets, adjustmentFor, billed, warnings, null);
+    }
+
+    /** As {@link #rate(PriceBook, String, Collection, String, Map, Set)}, telling {@code trace} where each line's units came from. */
+    public static List<InvoiceLine> rate(final PriceBook book, final String tenant, final Collection<TenantBucket> buckets,
+        final String adjustmentFor, final Map<String, Long> billed, final Set<String> warnings, final UnitTrace trace)
+    {
         final Map<LineKey, BigInteger> quantities = new LinkedHashMap<>();
         final Map<LineKey, PriceVersion> versions = new LinkedHashMap<>();
         final Map<LineKey, Bands> bandsOfKey = new LinkedHashMap<>();
         final List<Banded> banded = new ArrayList<>();
-        final Costs costs = new Costs(book, tenant, warnings);
+        final Costs costs = new Costs(book, tenant, warnings, trace);
         for (final TenantBucket bucket : buckets)
         {
             if (bucket.saturated())
@@ -198,8 +213,16 @@ public final class Rater
         final BigDecimal discount = book.discountPercent(tenant);
         final int minorDigits = book.minorDigits(tenant);
         final List<InvoiceLine> lines = new ArrayList<>(quantities.size());
-        quantities.forEach((key, quantity) -> lines.add(line(key, versions.get(key), bandsOfKey.get(key), quantity, discount,
-            minorDigits, adjustmentFor).withCost(costs.of(key, minorDigits))));
+        quantities.forEach((key, quantity) ->
+        {
+            final InvoiceLine line = line(key, versions.get(key), bandsOfKey.get(key), quantity, discount, minorDigits,
+                adjustmentFor).withCost(costs.of(key, minorDigits));
+            lines.add(line);
+            if (trace != null)
+            {
+                trace.line(key, line);
+            }
+        });
         lines.sort(LINE_ORDER);
         return lines;
     }

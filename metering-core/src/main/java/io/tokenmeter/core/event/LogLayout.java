@@ -41,8 +41,9 @@ package io.tokenmeter.core.event;
  * </pre>
  *
  * CONTROL document (kind 3): one record that is not usage but changes how the journal or billing decides from this
- * point of the log on, in log order: a price book ({@link #CONTROL_PRICE_BOOK}, payload the book's JSON), and the
- * kinds later versions add (reservations, credit grants). Each kind has one handler in the journal's command table.
+ * point of the log on, in log order: a price book ({@link #CONTROL_PRICE_BOOK}, payload the book's JSON), a tenant's
+ * prepaid credit grant ({@link #CONTROL_CREDIT_GRANT}, payload the grant's JSON, in its tenant's partition only), and
+ * the kinds later versions add (reservations). Each kind has one handler in the journal's command table.
  * <pre>
  *  0    1    2         4          8                   16            20          24                 32          36
  *  +----+----+---------+----------+-------------------+-------------+-----------+------------------+-----------+---------------+
@@ -80,6 +81,11 @@ public final class LogLayout
 
     /** Control kind: a price book put in force; payload its JSON (UTF-8). */
     public static final int CONTROL_PRICE_BOOK = 1;
+    /**
+     * Control kind: a prepaid credit grant of one tenant (SPEC section 11), written in that tenant's partition only;
+     * payload the grant's canonical JSON (UTF-8, with its tenant), revision 1 (the payload's format).
+     */
+    public static final int CONTROL_CREDIT_GRANT = 2;
     /** Control kinds are below this (the size of the journal's command table). */
     public static final int MAX_CONTROL_KINDS = 16;
     public static final int CONTROL_KIND_OFFSET = 16;

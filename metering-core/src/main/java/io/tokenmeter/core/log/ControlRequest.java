@@ -5,7 +5,7 @@ import org.agrona.DirectBuffer;
 import java.util.concurrent.CompletableFuture;
 
 /**
- * A request to record one CONTROL record (a price book, later reservations and credit grants) in a partition's log:
+ * A request to record one CONTROL record (a price book, a credit grant, later reservations) in a partition's log:
  * the journal looks up the handler of its kind in its command table ({@link JournalAgent#handle}), lets it refuse
  * the request or not, writes the record as a document of its own between event documents, and then lets the handler
  * apply it, all in log order on the journal thread. The result completes on the journal thread.
@@ -98,6 +98,7 @@ public class ControlRequest implements JournalRequest
             case SHUTTING_DOWN -> "the server is stopping; nothing was recorded";
             case STALE_REVISION -> "revision " + revision + " is not above the revision in force; retry";
             case UNKNOWN_CONTROL -> "this journal has no handler for control records of kind " + controlKind;
+            case ALREADY_RECORDED -> "a record with the same key is in the log already; nothing was recorded";
             default -> "the log cannot be written (see /health/ready); nothing was recorded, retry later";
         }));
     }

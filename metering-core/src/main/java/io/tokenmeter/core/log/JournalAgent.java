@@ -57,15 +57,18 @@ import java.util.function.LongConsumer;
  * <p>Recovery: the dedup index is not snapshotted; it is rebuilt by replaying the log from a checkpointed index
  * at or before the document holding its oldest key (see {@link DedupIndex} for why that is exact). The checkpoint
  * holds that index, the journal clock, the name dictionaries, the log position of the price book in force, every
- * (tenant, model) pair used up to its log index and the {@link PriceBookHistory} of every book recorded up to it;
- * replay adds the pairs and books after it.
+ * (tenant, model) pair used up to its log index, the {@link PriceBookHistory} of every book recorded up to it and the
+ * state each control handler keeps (the credit grants); replay adds the pairs and books after it and hands the handlers
+ * the control records after the replay point.
  *
  * <pre>
  * checkpoint payload (little-endian)
  *   replayFrom i64 | clockMs i64 | tenants dictionary | models dictionary | priceBookIndex i64 | priceBookRevision i64
- *   | layout i32 = 3 | pairs i32 | pair i64 (tenantId &lt;&lt; 16 | modelId) * pairs | price book history
- * layout 2 ends after the pairs: the books before its replay point are found by reading the log up to it, once
- * layout 1 (before the per-tenant bound) ends after priceBookRevision, or before it in the oldest checkpoints
+ *   | layout i32 = 4 | pairs i32 | pair i64 (tenantId &lt;&lt; 16 | modelId) * pairs | price book history
+ *   | states i32 | (controlKind i32 | length i32 | bytes) * states      (the handlers' {@link ControlHandler#checkpointState})
+ * layout 3 ends after the price book history; layout 2 after the pairs: the books before its replay point are found by
+ * reading the log up to it, once; layout 1 (before the per-tenant bound) ends after priceBookRevision, or before it in
+ * the oldest checkpoints
  * </pre>
  */
 public final class JournalAgent implements Agent
@@ -79,12 +82,17 @@ public final class JournalAgent implements Agent
     private static final int IDLE_SPINS = 100;
     private static final int IDLE_YIELDS = 100;
     private static final long MAX_PARK_NS = 10_000_000L;
-    /** The checkpoint layout written: 3 appends the price book history, 2 the (tenant, model) pairs; 1 had neither. */
-    private static final int CHECKPOINT_LAYOUT = 3;
+    /**
+     * The checkpoint layout written: 4 appends the control handlers' states, 3 the price book history, 2 the (tenant,
+     * model) pairs; 1 had none of them.
+     */
+    private static final int CHECKPOINT_LAYOUT = 4;
     /** The first layout with the (tenant, model) pairs. */
     private static final int PAIRS_LAYOUT = 2;
     /** The first layout with the price book history. */
     private static final int HISTORY_LAYOUT = 3;
+    /** The first layout with the control handlers' states. */
+    private static final int STATES_LAYOUT = 4;
     /** Per drained request: accepted, duplicates, conflicts, refusal (ordinal + 1, 0 for none), refused event's index. */
     private static final int OUTCOME_SLOTS = 5;
     /** {@link #skipAtOrBelow} not yet asked of the rules. */
@@ -263,6 +271,10 @@ public final class JournalAgent implements Agent
                 else
                 {
                     findPriceBooksBefore(replayFrom);
+                }
+                if (layout >= STATES_LAYOUT)
+                {
+                    restoreHandlerStates(payload);
                 }
                 LOG.info("journal checkpoint {} loaded: {} tenants, {} models, {} (tenant, model) pairs, replaying dedup "
                     + "keys from log index {}", checkpoint.get().file().getFileName(), tenants.size(), models.size(),
@@ -702,8 +714,10 @@ public final class JournalAgent implements Agent
         }
         failure = null;
         assert index > lastAppendedIndex : "log positions only grow";
-        lastAppendedIndex = index;
+        // the handler first: whoever sees the new lastAppendedIndex sees the state the record made (billing reads the
+        // credit grants up to an index once the journal has published it)
         handler.onRecorded(control, index, nowMs);
+        lastAppendedIndex = index;
         control.onRecorded(new ControlRequest.Recorded(control.revision(), index, nowMs));
     }
 
@@ -975,9 +989,16 @@ public final class JournalAgent implements Agent
 
     private ByteBuffer checkpointPayload()
     {
+        final byte[][] states = new byte[commands.length][];
+        int statesLength = Integer.BYTES;
+        for (int kind = 1; kind < commands.length; kind++)
+        {
+            states[kind] = commands[kind] == null ? null : commands[kind].checkpointState();
+            statesLength += states[kind] == null ? 0 : 2 * Integer.BYTES + states[kind].length;
+        }
         final ByteBuffer payload = ByteBuffer
             .allocate(40 + tenants.encodedLength() + models.encodedLength() + tenantModels.size() * Long.BYTES
-                + priceBooks.encodedLength())
+                + priceBooks.encodedLength() + statesLength)
             .order(ByteOrder.LITTLE_ENDIAN);
         payload.putLong(replayFromIndex()).putLong(clockMs);
         tenants.writeTo(payload);
@@ -986,7 +1007,38 @@ public final class JournalAgent implements Agent
         payload.putInt(CHECKPOINT_LAYOUT).putInt(tenantModels.size());
         tenantModels.forEachLong(payload::putLong);
         priceBooks.writeTo(payload);
+        final int countAt = payload.position();
+        int count = 0;
+        payload.putInt(0);
+        for (int kind = 1; kind < commands.length; kind++)
+        {
+            if (states[kind] != null)
+            {
+                payload.putInt(kind).putInt(states[kind].length).put(states[kind]);
+                count++;
+            }
+        }
+        payload.putInt(countAt, count);
         return payload.flip();
+    }
+
+    /** Hands each control handler the state it wrote into the checkpoint being loaded (layout 3 and later). */
+    private void restoreHandlerStates(final ByteBuffer payload)
+    {
+        for (int i = 0, n = payload.getInt(); i < n; i++)
+        {
+            final int kind = payload.getInt();
+            final int length = payload.getInt();
+            final ControlHandler handler = handlerOf(kind);
+            if (handler == null)
+            {
+                throw new IllegalStateException("the journal checkpoint holds the state of control records of kind " + kind
+                    + ", which this version of tokenmeter does not know: it was written by another version");
+            }
+            final ByteBuffer state = payload.slice(payload.position(), length).order(ByteOrder.LITTLE_ENDIAN);
+            payload.position(payload.position() + length);
+            handler.restoreCheckpointState(state);
+        }
     }
 
     @Override

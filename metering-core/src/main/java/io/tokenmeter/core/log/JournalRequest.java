@@ -52,6 +52,11 @@ public interface JournalRequest
         /** A price book's revision is not above the one in force in this partition (a second install raced it). */
         STALE_REVISION,
         /** A control record of a kind this journal has no handler for. */
-        UNKNOWN_CONTROL
+        UNKNOWN_CONTROL,
+        /**
+         * The handler holds a record with the same key already (an idempotent repeat, or a conflicting reuse of the key):
+         * nothing was written, and the handler told the request which record it found.
+         */
+        ALREADY_RECORDED
     }
 }

@@ -10,6 +10,7 @@ import org.agrona.concurrent.UnsafeBuffer;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
+import java.nio.ByteBuffer;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -57,6 +58,54 @@ class JournalCommandsTest
         }
     }
 
+    /** A handler that keeps every payload it was given, once, and checkpoints them. */
+    static final class Keeper implements ControlHandler
+    {
+        final List<String> kept = new ArrayList<>();
+        final List<String> seen = new ArrayList<>();
+
+        @Override
+        public JournalRequest.Refusal check(final ControlRequest request)
+        {
+            return kept.contains(new String(request.payload(), StandardCharsets.UTF_8)) ? JournalRequest.Refusal.ALREADY_RECORDED
+                : null;
+        }
+
+        @Override
+        public void onRecorded(final ControlRequest request, final long logIndex, final long appendTimeMs)
+        {
+            kept.add(new String(request.payload(), StandardCharsets.UTF_8));
+        }
+
+        @Override
+        public void onReplayed(final long revision, final DirectBuffer payload, final int offset, final int length,
+            final long logIndex, final long appendTimeMs)
+        {
+            final String text = payload.getStringWithoutLengthUtf8(offset, length);
+            seen.add("replayed " + text);
+            if (!kept.contains(text))
+            {
+                kept.add(text);
+            }
+        }
+
+        @Override
+        public byte[] checkpointState()
+        {
+            return String.join(",", kept).getBytes(StandardCharsets.UTF_8);
+        }
+
+        @Override
+        public void restoreCheckpointState(final ByteBuffer state)
+        {
+            final byte[] bytes = new byte[state.remaining()];
+            state.get(bytes);
+            final String text = new String(bytes, StandardCharsets.UTF_8);
+            seen.add("restored " + text);
+            kept.addAll(List.of(text.split(",")));
+        }
+    }
+
     private JournalAgent journal(final EventLog log)
     {
         return new JournalAgent(log, new DedupIndex(1024, TimeUnit.HOURS.toMillis(24), 20_000),
@@ -97,6 +146,58 @@ class JournalCommandsTest
             journal.recover();
             assertEquals(List.of("replayed 1 one", "replayed 2 two"), replayed.seen);
             assertEquals(2, replayed.revision);
+        }
+    }
+
+    @Test
+    void aHandlersCheckpointStateCarriesRecordsTheReplayNoLongerReaches() throws Exception
+    {
+        try (EventLog log = new ChronicleEventLog(dir.resolve("log"), Durability.PROCESS))
+        {
+            final JournalAgent journal = journal(log);
+            final Keeper live = new Keeper();
+            journal.handle(KIND, live);
+            journal.recover();
+            record(journal, 1, "one");
+            record(journal, 1, "two");
+            final ExecutionException again = assertThrows(ExecutionException.class, () -> record(journal, 1, "one"));
+            assertTrue(again.getCause().getMessage().contains("in the log already"), again.getCause().getMessage());
+            // an event after the records: the oldest live dedup id, so the next recovery replays from its document on
+            final JournalReplayTest.Request events = new JournalReplayTest.Request(List.of(new JournalReplayTest.Event("acme", "m",
+                "e1", 1_000_000L, 0, new long[] {1, 0, 0, 0, 0, 0})));
+            assertTrue(journal.offer(events));
+            journal.doWork();
+            assertEquals(1, events.outcome[0]);
+            journal.onClose();
+        }
+        try (EventLog log = new ChronicleEventLog(dir.resolve("log"), Durability.PROCESS))
+        {
+            final JournalAgent journal = journal(log);
+            final Keeper restored = new Keeper();
+            journal.handle(KIND, restored);
+            journal.recover();
+            assertEquals(List.of("restored one,two"), restored.seen, "the records before the replay point come from the "
+                + "checkpoint, not the replay");
+            assertEquals(List.of("one", "two"), restored.kept);
+            final ExecutionException again = assertThrows(ExecutionException.class, () -> record(journal, 1, "two"));
+            assertTrue(again.getCause().getMessage().contains("in the log already"), again.getCause().getMessage());
+        }
+        // without the checkpoint the whole log is replayed, and the handler gets the same records from it
+        try (java.util.stream.Stream<Path> files = java.nio.file.Files.list(dir.resolve("snapshots")))
+        {
+            for (final Path file : files.toList())
+            {
+                java.nio.file.Files.delete(file);
+            }
+        }
+        try (EventLog log = new ChronicleEventLog(dir.resolve("log"), Durability.PROCESS))
+        {
+            final JournalAgent journal = journal(log);
+            final Keeper replayed = new Keeper();
+            journal.handle(KIND, replayed);
+            journal.recover();
+            assertEquals(List.of("replayed one", "replayed two"), replayed.seen);
+            assertEquals(List.of("one", "two"), replayed.kept);
         }
     }
 

@@ -18,11 +18,13 @@ final class AccessPolicy
         POST_EVENTS("post events", "an ingest key for the event's tenant, or an admin key"),
         READ_USAGE("read usage", null),
         READ_INVOICE("read invoices", null),
+        READ_CREDITS("read the credit grants", null),
         LIST_INVOICES("list every tenant's invoices", "a read key for every tenant (\"*\"), or an admin key"),
         READ_PRICES("read the price book", "a read key for every tenant (\"*\"), or an admin key"),
         READ_METRICS("read metrics", "a read key for every tenant (\"*\"), or an admin key (or set metrics-access: open)"),
         FINALIZE("finalize invoices", "an admin key"),
-        CHANGE_PRICES("change prices", "an admin key");
+        CHANGE_PRICES("change prices", "an admin key"),
+        GRANT_CREDITS("grant credits", "an admin key");
 
         final String verb;
         /** What the action needs; null when it depends on the tenant. */
@@ -50,15 +52,16 @@ final class AccessPolicy
         {
             case NONE -> true;
             case POST_EVENTS -> key.mayIngest() && (tenant == null || key.actsFor(tenant));
-            case READ_USAGE, READ_INVOICE -> key.mayRead() && (tenant == null || key.actsFor(tenant));
+            case READ_USAGE, READ_INVOICE, READ_CREDITS -> key.mayRead() && (tenant == null || key.actsFor(tenant));
             case LIST_INVOICES, READ_PRICES, READ_METRICS -> key.mayReadAllTenants();
-            case FINALIZE, CHANGE_PRICES -> key.isAdmin();
+            case FINALIZE, CHANGE_PRICES, GRANT_CREDITS -> key.isAdmin();
         };
         if (allowed)
         {
             return null;
         }
-        final String what = tenant == null ? action.verb : action.verb + (action == Action.POST_EVENTS ? " for" : " of")
+        final String what = tenant == null ? action.verb : action.verb + (action == Action.POST_EVENTS
+            || action == Action.GRANT_CREDITS ? " for" : " of")
             + " tenant " + tenant;
         return forbidden(key, what, needs(action, tenant));
     }

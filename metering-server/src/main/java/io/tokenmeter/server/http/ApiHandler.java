@@ -46,6 +46,7 @@ final class ApiHandler extends ChannelInboundHandlerAdapter implements Answers
     private final TracesRoute traces;
     private final UsageRoute usage;
     private final BillingRoutes billing;
+    private final CreditRoutes credits;
     private final OperatorRoutes operator;
     private final ConsoleRoute console;
     private final ArrayDeque<ApiRequest> waiting = new ArrayDeque<>();
@@ -66,6 +67,7 @@ final class ApiHandler extends ChannelInboundHandlerAdapter implements Answers
         this.traces = new TracesRoute(api);
         this.usage = new UsageRoute(api);
         this.billing = new BillingRoutes(api);
+        this.credits = new CreditRoutes(api);
         this.operator = new OperatorRoutes(api);
         this.console = new ConsoleRoute(console);
     }
@@ -133,7 +135,8 @@ final class ApiHandler extends ChannelInboundHandlerAdapter implements Answers
                 case TRACES -> traces.handle(ctx, request, this);
                 case USAGE -> usage.handle(ctx, request, this);
                 case INVOICE_LISTING, INVOICE, FINALIZE, MARGINS, PRICES, PRICES_CHANGE, PRICE_REVISIONS, PRICE_REVISION ->
-                    billingRoute(request);
+                    later(request, billing.handle(request));
+                case CREDITS, CREDIT_GRANT -> later(request, credits.handle(request));
                 case LIVE -> operator.live(ctx, request, this);
                 case READY -> operator.ready(ctx, request, this);
                 case METRICS -> operator.metrics(ctx, request, this);
@@ -156,9 +159,9 @@ final class ApiHandler extends ChannelInboundHandlerAdapter implements Answers
         }
     }
 
-    private void billingRoute(final ApiRequest request)
+    /** Answers a route whose answer comes from another thread (billing, a journal), on this connection's event loop. */
+    private void later(final ApiRequest request, final CompletableFuture<FullHttpResponse> answer)
     {
-        final CompletableFuture<FullHttpResponse> answer = billing.handle(request);
         if (answer.isDone())
         {
             answer(request, answer.join());

@@ -454,7 +454,7 @@ final class BillingRoutes
         });
     }
 
-    private static FullHttpResponse json(final HttpResponseStatus status, final Responses.Body body)
+    static FullHttpResponse json(final HttpResponseStatus status, final Responses.Body body)
     {
         final ByteArrayOutputStream out = new ByteArrayOutputStream(256);
         try (JsonGenerator g = Responses.JSON.createGenerator(out))
@@ -468,14 +468,14 @@ final class BillingRoutes
         return response(status, "application/json", out.toByteArray());
     }
 
-    private static FullHttpResponse response(final HttpResponseStatus status, final String contentType, final byte[] body)
+    static FullHttpResponse response(final HttpResponseStatus status, final String contentType, final byte[] body)
     {
         final FullHttpResponse response = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1, status, Unpooled.wrappedBuffer(body));
         response.headers().set(HttpHeaderNames.CONTENT_TYPE, contentType).setInt(HttpHeaderNames.CONTENT_LENGTH, body.length);
         return response;
     }
 
-    private static String unknownParameter(final Map<String, List<String>> params, final Set<String> allowed)
+    static String unknownParameter(final Map<String, List<String>> params, final Set<String> allowed)
     {
         for (final Map.Entry<String, List<String>> p : params.entrySet())
         {

@@ -231,7 +231,7 @@ final class IngestRequest implements Runnable
             case TOO_MANY_NAMES, TOO_MANY_MODELS -> 0;
             case LOG_UNWRITABLE -> 2;
             case SHUTTING_DOWN -> 3;
-            case STALE_REVISION, UNKNOWN_CONTROL -> 4;
+            case STALE_REVISION, UNKNOWN_CONTROL, ALREADY_RECORDED -> 4;
         };
     }
 
@@ -256,7 +256,7 @@ final class IngestRequest implements Runnable
             case TOO_MANY_MODELS -> tooManyModels(share, what);
             case SHUTTING_DOWN -> Responses.retryLater(ctx.alloc(), HttpResponseStatus.SERVICE_UNAVAILABLE,
                 "shutting_down", "the server is stopping; " + what + ", retry", 1);
-            case STALE_REVISION, UNKNOWN_CONTROL -> Responses.error(ctx.alloc(), HttpResponseStatus.INTERNAL_SERVER_ERROR,
+            case STALE_REVISION, UNKNOWN_CONTROL, ALREADY_RECORDED -> Responses.error(ctx.alloc(), HttpResponseStatus.INTERNAL_SERVER_ERROR,
                 "internal_error", "the journal refused events as a control record (" + share.refusal + "); " + what);
         };
     }

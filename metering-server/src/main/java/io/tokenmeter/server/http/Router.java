@@ -23,6 +23,8 @@ import java.util.List;
  *   GET  /v1/prices   PUT /v1/prices                 PRICES, PRICES_CHANGE
  *   GET  /v1/prices/revisions                        PRICE_REVISIONS
  *   GET  /v1/prices/revisions/{revision}             PRICE_REVISION
+ *   GET  /v1/tenants/{tenant}/credits                CREDITS
+ *   POST /v1/tenants/{tenant}/credits                CREDIT_GRANT
  *   GET  /health/live  GET /health/ready  GET /metrics
  *   GET  /console  GET /console/**                   CONSOLE (the web console's static files)
  * </pre>
@@ -46,6 +48,8 @@ final class Router
         PRICES_CHANGE(AccessPolicy.Action.CHANGE_PRICES, true),
         PRICE_REVISIONS(AccessPolicy.Action.READ_PRICES, false),
         PRICE_REVISION(AccessPolicy.Action.READ_PRICES, false),
+        CREDITS(AccessPolicy.Action.READ_CREDITS, false),
+        CREDIT_GRANT(AccessPolicy.Action.GRANT_CREDITS, true),
         LIVE(AccessPolicy.Action.NONE, false),
         READY(AccessPolicy.Action.NONE, false),
         METRICS(AccessPolicy.Action.READ_METRICS, false),
@@ -90,6 +94,7 @@ final class Router
         + "GET /v1/invoices, "
         + "GET /v1/invoices/{tenant}/{period}, POST /v1/invoices/{tenant}/{period}/finalize, GET|PUT /v1/prices, "
         + "GET /v1/prices/revisions, GET /v1/prices/revisions/{revision}, "
+        + "GET|POST /v1/tenants/{tenant}/credits, "
         + "GET /health/live, GET /health/ready, GET /metrics, GET /console/ (the web console)";
 
     private record Entry(String[] segments, HttpMethod method, Route route)
@@ -116,6 +121,8 @@ final class Router
         add("/v1/prices", HttpMethod.PUT, Route.PRICES_CHANGE);
         add("/v1/prices/revisions", HttpMethod.GET, Route.PRICE_REVISIONS);
         add("/v1/prices/revisions/{revision}", HttpMethod.GET, Route.PRICE_REVISION);
+        add("/v1/tenants/{tenant}/credits", HttpMethod.GET, Route.CREDITS);
+        add("/v1/tenants/{tenant}/credits", HttpMethod.POST, Route.CREDIT_GRANT);
         add("/health/live", HttpMethod.GET, Route.LIVE);
         add("/health/ready", HttpMethod.GET, Route.READY);
         add("/metrics", HttpMethod.GET, Route.METRICS);

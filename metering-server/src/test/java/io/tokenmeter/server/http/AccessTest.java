@@ -152,6 +152,10 @@ class AccessTest
             case "`GET /v1/prices/revisions`" -> as.get("/v1/prices/revisions");
             case "`GET /v1/prices/revisions/1`" -> as.get("/v1/prices/revisions/1");
             case "`PUT /v1/prices`" -> as.put("/v1/prices", "application/json", PRICE_BOOK);
+            case "`POST /v1/tenants/acme/credits`" -> as.post("/v1/tenants/acme/credits", "application/json", "{\"id\":\"" + id
+                + "\",\"amount\":\"1.00\",\"effective_at\":\"2026-09-01T00:00:00Z\",\"expires_at\":\"2026-10-01T00:00:00Z\"}");
+            case "`GET /v1/tenants/acme/credits`" -> as.get("/v1/tenants/acme/credits");
+            case "`GET /v1/tenants/globex/credits`" -> as.get("/v1/tenants/globex/credits");
             case "`GET /metrics`" -> as.get("/metrics");
             case "`GET /health/live`" -> as.get("/health/live");
             case "`GET /health/ready`" -> as.get("/health/ready");
@@ -230,7 +234,7 @@ class AccessTest
     {
         start(Map.of());
         final List<List<String>> table = accessTable();
-        assertEquals(23, table.size(), "every guarded and open route has a row");
+        assertEquals(26, table.size(), "every guarded and open route has a row");
         final Map<String, Integer> expectedInput = new LinkedHashMap<>(Map.of("acme", 0, "globex", 0));
         int priceChanges = 0;
         for (int r = 0; r < table.size(); r++)
@@ -285,6 +289,8 @@ class AccessTest
         }
         assertEquals(1, priceChanges);
         assertEquals(2, admin.get("/v1/prices").json().get("revision").asInt(), "the shipped book, then the admin's one");
+        final JsonNode grants = admin.get("/v1/tenants/acme/credits").json().get("grants");
+        assertEquals(1, grants.size(), "only the admin's credit grant is recorded: " + grants);
         assertNoKeyMaterial();
     }
 

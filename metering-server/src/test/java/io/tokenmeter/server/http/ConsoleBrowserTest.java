@@ -464,6 +464,53 @@ class ConsoleBrowserTest
     }
 
     @Test
+    void theCreditsPageShowsEachGrantWithTheApisNumbers() throws Exception
+    {
+        post("[" + event("cr1", "bigco", "gpt-4o-2024-08-06", "2025-10-02T09:00:00Z", "\"input_tokens\":1234567")
+            + "," + event("cr2", "bigco", "claude-sonnet-4-5", "2025-10-15T12:30:00Z", "\"input_tokens\":3000000") + "]");
+        for (final String grant : List.of(
+            "{\"id\":\"welcome\",\"amount\":\"2.00\",\"effective_at\":\"2025-10-01T00:00:00Z\",\"expires_at\":"
+                + "\"2025-11-01T00:00:00Z\",\"models\":[\"gpt-4o*\"]}",
+            "{\"id\":\"annual\",\"amount\":\"100.00\",\"effective_at\":\"2025-01-01T00:00:00Z\",\"expires_at\":"
+                + "\"2026-01-01T00:00:00Z\",\"priority\":5}"))
+        {
+            final Client.Answer recorded = as("ops").post("/v1/tenants/bigco/credits", "application/json", grant);
+            assertEquals(201, recorded.status(), recorded.body());
+        }
+        browser.useKey(KEYS.secret("finance-acme"));
+        browser.open("#/credits?tenant=bigco");
+        final JsonNode grants = as("finance-acme").get("/v1/tenants/bigco/credits").json().get("grants");
+        assertEquals(2, grants.size(), grants.toString());
+        final List<String> columns = browser.columns(By.id("credits-table"));
+        final List<List<String>> rows = browser.bodyCells(By.id("credits-table"));
+        assertEquals(grants.size(), rows.size(), "one row per grant");
+        for (int i = 0; i < rows.size(); i++)
+        {
+            final JsonNode grant = grants.get(i);
+            for (int c = 0; c < columns.size(); c++)
+            {
+                final String column = columns.get(c);
+                final String expected = column.equals("models") ? String.join(", ",
+                    Client.JSON.convertValue(grant.get("models"), String[].class)) : grant.get(column).asText();
+                assertEquals(expected, rows.get(i).get(c), "grant " + i + " " + column);
+            }
+        }
+        assertEquals("welcome", rows.get(0).get(columns.indexOf("id")), "in draw order: priority 0 before 5");
+        assertTrue(!grants.get(0).get("held").asText().equals("0.00") && !grants.get(1).get("held").asText().equals("0.00"),
+            "both grants are held by the October draft: " + grants);
+        browser.screenshots("credits");
+
+        // the tenant's invoice links to its credits; a key for another tenant is refused them
+        browser.open("#/invoices/bigco/" + INVOICE_PERIOD);
+        assertTrue(browser.text(By.id("invoice-lines")).contains("welcome"), "the draft's credit lines name the grants");
+        browser.useKey(KEYS.secret("gateway"));
+        browser.open("#/credits?tenant=bigco");
+        final String refusal = browser.text(By.cssSelector("#credits-results .error"));
+        assertTrue(refusal.contains("403") && refusal.contains("may not read the credit grants"), refusal);
+        assertTrue(browser.driver.findElements(By.id("credits-table")).isEmpty(), "no grant is shown");
+    }
+
+    @Test
     void theKeyboardAloneReachesThePagesAndTheirForms()
     {
         browser.useKey(KEYS.secret("finance-acme"));
