@@ -224,7 +224,10 @@ class PriceBookHistoryJournalTest
         return count;
     }
 
-    /** @return a layout 3 checkpoint payload cut back to layout 2: without the price book history after the pairs. */
+    /**
+     * @return a checkpoint payload of the layout written now (4) cut back to layout 2: without the price book history and
+     *     the handlers' states after the pairs.
+     */
     private static ByteBuffer asLayoutTwo(final ByteBuffer payload)
     {
         final ByteBuffer in = payload.duplicate().order(ByteOrder.LITTLE_ENDIAN);
@@ -235,7 +238,7 @@ class PriceBookHistoryJournalTest
         in.getLong();
         in.getLong();
         final int layoutAt = in.position();
-        assertEquals(3, in.getInt(), "the layout written now");
+        assertEquals(4, in.getInt(), "the layout written now");
         final int pairs = in.getInt();
         in.position(in.position() + pairs * Long.BYTES);
         final ByteBuffer out = ByteBuffer.allocate(in.position()).order(ByteOrder.LITTLE_ENDIAN);
