@@ -1,10 +1,8 @@
 package io.tokenmeter.billing.credit;
 
-import io.tokenmeter.core.event.EventRecord;
-import io.tokenmeter.core.event.LogDocumentReader;
 import io.tokenmeter.core.event.LogLayout;
+import io.tokenmeter.core.log.ControlRecords;
 import io.tokenmeter.core.log.EventLog;
-import org.agrona.DirectBuffer;
 
 import java.util.ArrayList;
 import java.util.HashSet;
@@ -26,54 +24,14 @@ public final class RecordedGrants
     {
         final List<CreditGrant> grants = new ArrayList<>();
         final Set<String> seen = new HashSet<>();
-        final Collector collector = new Collector();
-        try (EventLog.Reader reader = log.newReader())
+        for (final ControlRecords.Recorded record : ControlRecords.readAll(log, LogLayout.CONTROL_CREDIT_GRANT))
         {
-            reader.startAt(EventLog.NO_INDEX);
-            while (reader.readNext(collector, (index, appendTimeMs) ->
+            final CreditGrant grant = CreditGrant.fromPayload(record.payload(), record.logIndex(), record.appendTimeMs());
+            if (seen.add(grant.tenant() + '\0' + grant.id()))
             {
-                if (collector.payload != null)
-                {
-                    final CreditGrant grant = CreditGrant.fromPayload(collector.payload, index, collector.appendTimeMs);
-                    if (seen.add(grant.tenant() + '\0' + grant.id()))
-                    {
-                        grants.add(grant);
-                    }
-                    collector.payload = null;
-                }
-            }) != EventLog.NO_INDEX)
-            {
-                // every document is read; only grants are kept
+                grants.add(grant);
             }
         }
         return grants;
-    }
-
-    private static final class Collector implements LogDocumentReader.Handler
-    {
-        long appendTimeMs;
-        byte[] payload;
-
-        @Override
-        public void onName(final byte recordType, final int id, final DirectBuffer buffer, final int offset, final int length)
-        {
-        }
-
-        @Override
-        public void onEvent(final EventRecord event, final long appendTimeMs)
-        {
-        }
-
-        @Override
-        public void onControl(final int controlKind, final long revision, final DirectBuffer buffer, final int offset,
-            final int length, final long appendTimeMs)
-        {
-            if (controlKind == LogLayout.CONTROL_CREDIT_GRANT)
-            {
-                this.appendTimeMs = appendTimeMs;
-                payload = new byte[length];
-                buffer.getBytes(offset, payload);
-            }
-        }
     }
 }

@@ -1,10 +1,8 @@
 package io.tokenmeter.billing.price;
 
-import io.tokenmeter.core.event.EventRecord;
-import io.tokenmeter.core.event.LogDocumentReader;
 import io.tokenmeter.core.event.LogLayout;
+import io.tokenmeter.core.log.ControlRecords;
 import io.tokenmeter.core.log.EventLog;
-import org.agrona.DirectBuffer;
 
 import java.util.LinkedHashMap;
 import java.util.Map;
@@ -39,67 +37,19 @@ public final class RecordedBooks
     /** @return the book recorded at {@code index}, or null when the document there is not a price book. */
     public static Recorded readAt(final EventLog log, final long index)
     {
-        final Collector collector = new Collector();
-        try (EventLog.Reader reader = log.newReader())
-        {
-            if (reader.readAt(index, collector) && collector.json != null)
-            {
-                return new Recorded(collector.revision, index, collector.appendTimeMs, collector.json);
-            }
-        }
-        return null;
+        final ControlRecords.Recorded record = ControlRecords.readAt(log, index, LogLayout.CONTROL_PRICE_BOOK);
+        return record == null ? null : new Recorded(record.revision(), index, record.appendTimeMs(), record.payload());
     }
 
     /** @return every book recorded in the log, by position, in log order. */
     public static Map<Long, Recorded> readAll(final EventLog log)
     {
         final Map<Long, Recorded> books = new LinkedHashMap<>();
-        final Collector collector = new Collector();
-        try (EventLog.Reader reader = log.newReader())
+        for (final ControlRecords.Recorded record : ControlRecords.readAll(log, LogLayout.CONTROL_PRICE_BOOK))
         {
-            reader.startAt(EventLog.NO_INDEX);
-            while (reader.readNext(collector, (index, appendTimeMs) ->
-            {
-                if (collector.json != null)
-                {
-                    books.put(index, new Recorded(collector.revision, index, collector.appendTimeMs, collector.json));
-                    collector.json = null;
-                }
-            }) != EventLog.NO_INDEX)
-            {
-                // every document is read; only books are kept
-            }
+            books.put(record.logIndex(), new Recorded(record.revision(), record.logIndex(), record.appendTimeMs(),
+                record.payload()));
         }
         return books;
-    }
-
-    private static final class Collector implements LogDocumentReader.Handler
-    {
-        long revision;
-        long appendTimeMs;
-        byte[] json;
-
-        @Override
-        public void onName(final byte recordType, final int id, final DirectBuffer buffer, final int offset, final int length)
-        {
-        }
-
-        @Override
-        public void onEvent(final EventRecord event, final long appendTimeMs)
-        {
-        }
-
-        @Override
-        public void onControl(final int controlKind, final long revision, final DirectBuffer buffer, final int offset,
-            final int length, final long appendTimeMs)
-        {
-            if (controlKind == LogLayout.CONTROL_PRICE_BOOK)
-            {
-                this.revision = revision;
-                this.appendTimeMs = appendTimeMs;
-                json = new byte[length];
-                buffer.getBytes(offset, json);
-            }
-        }
     }
 }

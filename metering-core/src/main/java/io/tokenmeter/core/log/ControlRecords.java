@@ -1,0 +1,97 @@
+package io.tokenmeter.core.log;
+
+import io.tokenmeter.core.event.EventRecord;
+import io.tokenmeter.core.event.LogDocumentReader;
+import org.agrona.DirectBuffer;
+
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * Reads the CONTROL records of one kind from a partition's log (price books, credit grants), for start-up and the
+ * audit, which know them from the log alone. Cold path; the caller's thread.
+ */
+public final class ControlRecords
+{
+    /** One record as written: its revision, position, journal time and payload. */
+    public record Recorded(long revision, long logIndex, long appendTimeMs, byte[] payload)
+    {
+    }
+
+    private ControlRecords()
+    {
+    }
+
+    /** @return the record of {@code controlKind} at {@code index}, or null when the document there is not one. */
+    public static Recorded readAt(final EventLog log, final long index, final int controlKind)
+    {
+        final Collector collector = new Collector(controlKind);
+        try (EventLog.Reader reader = log.newReader())
+        {
+            if (reader.readAt(index, collector) && collector.payload != null)
+            {
+                return new Recorded(collector.revision, index, collector.appendTimeMs, collector.payload);
+            }
+        }
+        return null;
+    }
+
+    /** @return every record of {@code controlKind} in the log, in log order. */
+    public static List<Recorded> readAll(final EventLog log, final int controlKind)
+    {
+        final List<Recorded> records = new ArrayList<>();
+        final Collector collector = new Collector(controlKind);
+        try (EventLog.Reader reader = log.newReader())
+        {
+            reader.startAt(EventLog.NO_INDEX);
+            while (reader.readNext(collector, (index, appendTimeMs) ->
+            {
+                if (collector.payload != null)
+                {
+                    records.add(new Recorded(collector.revision, index, collector.appendTimeMs, collector.payload));
+                    collector.payload = null;
+                }
+            }) != EventLog.NO_INDEX)
+            {
+                // every document is read; only the records of the kind are kept
+            }
+        }
+        return records;
+    }
+
+    private static final class Collector implements LogDocumentReader.Handler
+    {
+        private final int controlKind;
+        long revision;
+        long appendTimeMs;
+        byte[] payload;
+
+        Collector(final int controlKind)
+        {
+            this.controlKind = controlKind;
+        }
+
+        @Override
+        public void onName(final byte recordType, final int id, final DirectBuffer buffer, final int offset, final int length)
+        {
+        }
+
+        @Override
+        public void onEvent(final EventRecord event, final long appendTimeMs)
+        {
+        }
+
+        @Override
+        public void onControl(final int kind, final long revision, final DirectBuffer buffer, final int offset,
+            final int length, final long appendTimeMs)
+        {
+            if (kind == controlKind)
+            {
+                this.revision = revision;
+                this.appendTimeMs = appendTimeMs;
+                payload = new byte[length];
+                buffer.getBytes(offset, payload);
+            }
+        }
+    }
+}
