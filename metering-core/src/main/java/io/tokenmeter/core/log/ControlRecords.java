@@ -39,21 +39,28 @@ public final class ControlRecords
     /** @return every record of {@code controlKind} in the log, in log order. */
     public static List<Recorded> readAll(final EventLog log, final int controlKind)
     {
+        return readBefore(log, controlKind, Long.MAX_VALUE);
+    }
+
+    /** @return the records of {@code controlKind} at log indexes below {@code endIndex}, in log order. */
+    public static List<Recorded> readBefore(final EventLog log, final int controlKind, final long endIndex)
+    {
         final List<Recorded> records = new ArrayList<>();
         final Collector collector = new Collector(controlKind);
         try (EventLog.Reader reader = log.newReader())
         {
             reader.startAt(EventLog.NO_INDEX);
-            while (reader.readNext(collector, (index, appendTimeMs) ->
+            long index;
+            while ((index = reader.readNext(collector, (at, appendTimeMs) ->
             {
-                if (collector.payload != null)
+                if (collector.payload != null && at < endIndex)
                 {
-                    records.add(new Recorded(collector.revision, index, collector.appendTimeMs, collector.payload));
-                    collector.payload = null;
+                    records.add(new Recorded(collector.revision, at, collector.appendTimeMs, collector.payload));
                 }
-            }) != EventLog.NO_INDEX)
+                collector.payload = null;
+            })) != EventLog.NO_INDEX && index < endIndex)
             {
-                // every document is read; only the records of the kind are kept
+                // every document up to the end index is read; only the records of the kind are kept
             }
         }
         return records;

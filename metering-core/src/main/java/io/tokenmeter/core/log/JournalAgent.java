@@ -1205,56 +1205,13 @@ public final class JournalAgent implements Agent
         {
             return;
         }
-        final PriceBookScan scan = new PriceBookScan();
-        try (EventLog.Reader reader = log.newReader())
+        for (final ControlRecords.Recorded book : ControlRecords.readBefore(log, LogLayout.CONTROL_PRICE_BOOK, replayFrom))
         {
-            reader.startAt(EventLog.NO_INDEX);
-            long index;
-            while ((index = reader.readNext(scan, scan)) != EventLog.NO_INDEX && index < replayFrom)
-            {
-                // only the price books are kept
-            }
+            priceBooks = priceBooks.with(book.revision(), book.logIndex(), book.appendTimeMs(),
+                PriceBookHistory.sha256Of(book.payload(), 0, book.payload().length));
         }
         LOG.info("journal checkpoint of layout 2: read the log up to log index {} once for its price books ({} found)",
             Long.toHexString(replayFrom), priceBooks.size());
-    }
-
-    /** Collects the price books of the documents it is handed into {@link #priceBooks}. */
-    private final class PriceBookScan implements LogDocumentReader.Handler, EventLog.DocumentListener
-    {
-        private byte[] sha256;
-        private long revision;
-
-        @Override
-        public void onName(final byte recordType, final int id, final DirectBuffer buffer, final int offset, final int length)
-        {
-        }
-
-        @Override
-        public void onEvent(final EventRecord event, final long appendTimeMs)
-        {
-        }
-
-        @Override
-        public void onControl(final int kind, final long revision, final DirectBuffer buffer, final int offset,
-            final int length, final long appendTimeMs)
-        {
-            if (kind == LogLayout.CONTROL_PRICE_BOOK)
-            {
-                this.revision = revision;
-                sha256 = sha256Of(buffer, offset, length);
-            }
-        }
-
-        @Override
-        public void onDocumentEnd(final long index, final long appendTimeMs)
-        {
-            if (sha256 != null)
-            {
-                priceBooks = priceBooks.with(revision, index, appendTimeMs, sha256);
-                sha256 = null;
-            }
-        }
     }
 
     private static byte[] sha256Of(final DirectBuffer buffer, final int offset, final int length)
