@@ -297,7 +297,7 @@ final class Repartitioner
                 }
                 else if (next.grantPayload != null)
                 {
-                    grants += copyGrant(next, targets, new Partitioner(target.partitions()));
+                    grants += copyTenantRecord(next, targets, new Partitioner(target.partitions()));
                 }
                 else
                 {
@@ -396,11 +396,14 @@ final class Repartitioner
     }
 
     /** Writes the held credit grant into its tenant's new partition. @return 1. */
-    private static int copyGrant(final Cursor cursor, final Target[] targets, final Partitioner partitioner)
+    /** Copies a record of one tenant (a credit grant, a budget, a reservation) into that tenant's new partition. */
+    private static int copyTenantRecord(final Cursor cursor, final Target[] targets, final Partitioner partitioner)
     {
-        final CreditGrant grant = CreditGrant.fromPayload(cursor.grantPayload, cursor.index, cursor.appendTimeMs);
-        final Target target = targets[partitioner.partitionOf(grant.tenant())];
-        final int length = target.writer.writeControl(target.clock(cursor.appendTimeMs), LogLayout.CONTROL_CREDIT_GRANT,
+        final String tenant = cursor.grantKind == LogLayout.CONTROL_CREDIT_GRANT
+            ? CreditGrant.fromPayload(cursor.grantPayload, cursor.index, cursor.appendTimeMs).tenant()
+            : io.tokenmeter.billing.budget.Reservation.tenantOf(cursor.grantPayload);
+        final Target target = targets[partitioner.partitionOf(tenant)];
+        final int length = target.writer.writeControl(target.clock(cursor.appendTimeMs), cursor.grantKind,
             cursor.grantRevision, cursor.grantPayload);
         target.append(length);
         return 1;
@@ -512,8 +515,12 @@ final class Repartitioner
         long appendTimeMs;
         long bookRevision;
         byte[] bookJson;
+        int grantKind;
         long grantRevision;
         byte[] grantPayload;
+        /** The log's rate variant bits of each staged event (the staged flags keep only what a staged event may hold). */
+        int[] variantFlags = new int[64];
+        int lastStagedOffset;
 
         Cursor(final int partition, final ChronicleEventLog log, final Partitioner targets)
         {
@@ -554,18 +561,34 @@ final class Repartitioner
                 tokens[i] = event.tokens(i);
             }
             staged.checkLimit(stagedLength + StagedEvent.MAX_LENGTH);
+            if (stagedCount == variantFlags.length)
+            {
+                variantFlags = java.util.Arrays.copyOf(variantFlags, 2 * stagedCount);
+            }
+            variantFlags[stagedCount] = event.flags() & ~StagedEvent.LOGGED_FLAGS;
+            lastStagedOffset = stagedLength;
             stagedLength += stagedEvent.wrap(staged, stagedLength).encode(event.idHashHi(), event.idHashLo(),
-                event.contentHash(), event.timestampMs(), tokens, event.tierCode(), event.flags(), names, tenant.length,
-                model.length, id.length);
+                event.contentHash(), event.timestampMs(), tokens, event.tierCode(), event.flags() & StagedEvent.LOGGED_FLAGS,
+                names, tenant.length, model.length, id.length);
             stagedCount++;
+        }
+
+        @Override
+        public void onEventLink(final int bits, final long reservationHi, final long reservationLo, final long streamHi,
+            final long streamLo, final long seq)
+        {
+            stagedLength += stagedEvent.wrap(staged, lastStagedOffset).encodeLink(bits, reservationHi, reservationLo, streamHi,
+                streamLo, seq);
         }
 
         @Override
         public void onControl(final int controlKind, final long revision, final DirectBuffer buffer, final int offset,
             final int length, final long appendTimeMs)
         {
-            if (controlKind == LogLayout.CONTROL_CREDIT_GRANT)
+            if (controlKind == LogLayout.CONTROL_CREDIT_GRANT || controlKind == LogLayout.CONTROL_BUDGET
+                || controlKind == LogLayout.CONTROL_RESERVATION)
             {
+                grantKind = controlKind;
                 grantRevision = revision;
                 grantPayload = new byte[length];
                 buffer.getBytes(offset, grantPayload);
@@ -609,7 +632,12 @@ final class Repartitioner
                     event.tenantLength());
                 final int modelId = target.intern(target.models, LogLayout.RECORD_MODEL_NAME, staged, event.modelOffset(),
                     event.modelLength());
-                target.writer.appendEvent(event, tenantId, modelId, 0);
+                target.writer.appendEvent(event, tenantId, modelId, variantFlags[e]);
+                if (event.linked())
+                {
+                    target.writer.appendLink(event.linkBits(), event.reservationHashHi(), event.reservationHashLo(),
+                        event.streamHashHi(), event.streamHashLo(), event.streamSeq());
+                }
                 offset += event.encodedLength();
             }
             for (int q = 0; q < all.length; q++)

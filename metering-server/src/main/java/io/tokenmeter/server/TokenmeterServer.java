@@ -1,6 +1,7 @@
 package io.tokenmeter.server;
 
 import io.netty.handler.ssl.SslContext;
+import io.tokenmeter.billing.budget.BudgetLedger;
 import io.tokenmeter.billing.credit.CreditGrant;
 import io.tokenmeter.billing.credit.CreditLedger;
 import io.tokenmeter.billing.credit.CreditRecord;
@@ -12,7 +13,10 @@ import io.tokenmeter.billing.price.PriceBookException;
 import io.tokenmeter.billing.price.PriceBookLoader;
 import io.tokenmeter.billing.price.PriceBookRevisions;
 import io.tokenmeter.core.event.LogLayout;
+import io.tokenmeter.core.log.ControlRequest;
+import io.tokenmeter.core.log.EventLog;
 import io.tokenmeter.core.log.Faults;
+import io.tokenmeter.core.log.LoggedCommand;
 import io.tokenmeter.core.partition.DataLayout;
 import io.tokenmeter.core.partition.Partition;
 import io.tokenmeter.core.partition.Partitions;
@@ -21,6 +25,7 @@ import io.tokenmeter.server.auth.KeysFileException;
 import io.tokenmeter.server.config.Settings;
 import io.tokenmeter.server.config.SettingsException;
 import io.tokenmeter.server.http.ApiContext;
+import io.tokenmeter.server.http.Budgets;
 import io.tokenmeter.server.http.HttpServer;
 import io.tokenmeter.server.metrics.ServerMetrics;
 import org.agrona.concurrent.SystemEpochClock;
@@ -75,6 +80,8 @@ public final class TokenmeterServer implements ApiContext, AutoCloseable
     private final PriceBookRevisions revisions;
     /** Each partition's credit grants, kept by its journal (the handler of credit grant records), by partition index. */
     private final CreditLedger[] ledgers;
+    /** Each partition's budgets and reservations, kept by its aggregator (the follower of its log), by partition index. */
+    private final BudgetLedger[] budgetLedgers;
     private final AtomicInteger inFlight = new AtomicInteger();
     private final HttpServer http;
     private final PriceBook configuredBook;
@@ -146,6 +153,16 @@ public final class TokenmeterServer implements ApiContext, AutoCloseable
         {
             ledgers[partition.index()] = new CreditLedger();
             partition.journal().handle(LogLayout.CONTROL_CREDIT_GRANT, ledgers[partition.index()]);
+        }
+        budgetLedgers = new BudgetLedger[partitions.count()];
+        for (final Partition partition : partitions.all())
+        {
+            partition.journal().handle(LogLayout.CONTROL_BUDGET, new LoggedCommand());
+            partition.journal().handle(LogLayout.CONTROL_RESERVATION, new LoggedCommand());
+            partition.journal().streamTimeoutMs(settings.streamTimeout.toMillis());
+            budgetLedgers[partition.index()] = new BudgetLedger(partition.aggregator().aggregator(), this::onAlert,
+                settings.dedupWindowMs());
+            partition.aggregator().follow(budgetLedgers[partition.index()]);
         }
         metrics.bind(partitions);
         readiness = new Readiness(partitions, dataDir, settings.minFreeDiskBytes);
@@ -276,6 +293,53 @@ public final class TokenmeterServer implements ApiContext, AutoCloseable
                 return tenants;
             });
         }
+    }
+
+    /** A budget threshold crossed (an aggregator thread): counted, and posted to the tenant's webhook. */
+    private void onAlert(final BudgetLedger.Crossing crossing)
+    {
+        metrics.onBudgetAlert();
+    }
+
+    /** Budgets and reservations for the routes: recorded through the tenant's journal, asked of its aggregator's ledger. */
+    private final class PartitionBudgets implements Budgets
+    {
+        @Override
+        public CompletableFuture<Long> record(final String tenant, final int controlKind, final byte[] payload)
+        {
+            final Partition partition = partitions.of(tenant);
+            final ControlRequest request = new ControlRequest(controlKind, 1, payload);
+            if (!partition.journal().offer(request))
+            {
+                return CompletableFuture.failedFuture(new IllegalStateException("the journal queue of partition "
+                    + partition.index() + " is full; nothing was recorded, retry shortly"));
+            }
+            return request.result().thenApply(ControlRequest.Recorded::logIndex);
+        }
+
+        @Override
+        public <T> CompletableFuture<T> ask(final String tenant, final long minLogIndex,
+            final java.util.function.Function<BudgetLedger, T> question)
+        {
+            final Partition partition = partitions.of(tenant);
+            final long at = minLogIndex == EventLog.NO_INDEX ? partition.journal().lastAppendedIndex() : minLogIndex;
+            final BudgetLedger ledger = budgetLedgers[partition.index()];
+            return partition.aggregator().submit(at, (counters, appliedIndex) -> question.apply(ledger));
+        }
+
+        @Override
+        public AlertDelivery delivery(final String tenant, final String alertId)
+        {
+            return null;
+        }
+    }
+
+    private final Budgets budgets = new PartitionBudgets();
+
+    @Override
+    public Budgets budgets()
+    {
+        return budgets;
     }
 
     /** Credit grants for billing: read from the ledgers the journals keep, recorded through the tenant's journal. */

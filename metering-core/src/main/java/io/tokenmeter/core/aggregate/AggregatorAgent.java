@@ -54,6 +54,11 @@ public final class AggregatorAgent implements Agent
     private final WakeableIdleStrategy idle = new WakeableIdleStrategy(100, 20, 1_000_000L);
     private final List<PendingQuery<?>> waiting = new ArrayList<>();
     private EventLog.Reader reader;
+    /** What reads each document: the aggregator alone, or the aggregator and then the follower. */
+    private io.tokenmeter.core.event.LogDocumentReader.Handler handler = aggregator;
+    private LogFollower follower;
+    /** Marks the follower's state at the end of a snapshot; snapshots without it (older, or no follower) end before. */
+    private static final int FOLLOWER_MAGIC = 0x464F4C31;
     private long lastSnapshotMs;
     private long lastSnapshotIndex = EventLog.NO_INDEX;
     private String roleName = "aggregator";
@@ -82,6 +87,16 @@ public final class AggregatorAgent implements Agent
     }
 
     /**
+     * Gives the aggregator a {@link LogFollower}, handed every record after the counters applied it. Before the agent
+     * starts.
+     */
+    public void follow(final LogFollower follower)
+    {
+        this.follower = follower;
+        this.handler = new Tee(aggregator, follower);
+    }
+
+    /**
      * Loads the newest usable snapshot and positions the tailer after it; the rest of the log is applied by the duty
      * cycle. Runs on the aggregator thread, which must own the tailer (Chronicle tailers are thread-confined).
      */
@@ -96,6 +111,12 @@ public final class AggregatorAgent implements Agent
             final ByteBuffer payload = snapshot.get().payload();
             appliedAppendTimeMs = payload.getLong();
             aggregator.readFrom(payload);
+            if (follower != null && payload.remaining() >= 2 * Integer.BYTES && payload.getInt(payload.position()) == FOLLOWER_MAGIC)
+            {
+                payload.getInt();
+                final int length = payload.getInt();
+                follower.restoreSnapshotState(payload.slice(payload.position(), length).order(ByteOrder.LITTLE_ENDIAN));
+            }
             final long index = snapshot.get().logIndex();
             reader.startAfter(index);
             appliedIndex = index;
@@ -159,13 +180,17 @@ public final class AggregatorAgent implements Agent
         int work = 0;
         for (int i = 0; i < MAX_DOCUMENTS_PER_CYCLE; i++)
         {
-            if (reader.readNext(aggregator, documentEnd) == EventLog.NO_INDEX)
+            if (reader.readNext(handler, documentEnd) == EventLog.NO_INDEX)
             {
                 break;
             }
             work++;
         }
         work += answerQueries();
+        if (follower != null)
+        {
+            work += follower.doWork(clock.time());
+        }
         maybeSnapshot();
         return work;
     }
@@ -178,6 +203,10 @@ public final class AggregatorAgent implements Agent
             eventsCountedSinceStart.lazySet(eventsCountedSinceStart.get() + events - eventsAtLastDocument);
         }
         eventsAtLastDocument = events;
+        if (follower != null)
+        {
+            follower.onDocumentEnd(index, appendTimeMs);
+        }
         appliedAppendTimeMs = appendTimeMs;
         appliedIndex = index;
     }
@@ -261,16 +290,22 @@ public final class AggregatorAgent implements Agent
 
     private ByteBuffer snapshotPayload()
     {
-        final ByteBuffer payload = ByteBuffer.allocate(Long.BYTES + aggregator.encodedLength()).order(ByteOrder.LITTLE_ENDIAN);
+        final byte[] state = follower == null ? null : follower.snapshotState();
+        final ByteBuffer payload = ByteBuffer.allocate(Long.BYTES + aggregator.encodedLength()
+            + (state == null ? 0 : 2 * Integer.BYTES + state.length)).order(ByteOrder.LITTLE_ENDIAN);
         payload.putLong(appliedAppendTimeMs);
         aggregator.writeTo(payload);
+        if (state != null)
+        {
+            payload.putInt(FOLLOWER_MAGIC).putInt(state.length).put(state);
+        }
         return payload.flip();
     }
 
     @Override
     public void onClose()
     {
-        while (reader.readNext(aggregator, documentEnd) != EventLog.NO_INDEX)
+        while (reader.readNext(handler, documentEnd) != EventLog.NO_INDEX)
         {
             // apply everything acknowledged before the stop, so the final snapshot holds it
         }
@@ -317,6 +352,50 @@ public final class AggregatorAgent implements Agent
     public HourlyAggregator aggregator()
     {
         return aggregator;
+    }
+
+    /** Hands each record to the counters, then to the follower. */
+    private static final class Tee implements io.tokenmeter.core.event.LogDocumentReader.Handler
+    {
+        private final HourlyAggregator aggregator;
+        private final LogFollower follower;
+
+        Tee(final HourlyAggregator aggregator, final LogFollower follower)
+        {
+            this.aggregator = aggregator;
+            this.follower = follower;
+        }
+
+        @Override
+        public void onName(final byte recordType, final int id, final org.agrona.DirectBuffer buffer, final int offset,
+            final int length)
+        {
+            aggregator.onName(recordType, id, buffer, offset, length);
+            follower.onName(recordType, id, buffer, offset, length);
+        }
+
+        @Override
+        public void onEvent(final io.tokenmeter.core.event.EventRecord event, final long appendTimeMs)
+        {
+            aggregator.onEvent(event, appendTimeMs);
+            follower.onEvent(event, appendTimeMs);
+        }
+
+        @Override
+        public void onControl(final int controlKind, final long revision, final org.agrona.DirectBuffer buffer, final int offset,
+            final int length, final long appendTimeMs)
+        {
+            aggregator.onControl(controlKind, revision, buffer, offset, length, appendTimeMs);
+            follower.onControl(controlKind, revision, buffer, offset, length, appendTimeMs);
+        }
+
+        @Override
+        public void onEventLink(final int bits, final long reservationHi, final long reservationLo, final long streamHi,
+            final long streamLo, final long seq)
+        {
+            aggregator.onEventLink(bits, reservationHi, reservationLo, streamHi, streamLo, seq);
+            follower.onEventLink(bits, reservationHi, reservationLo, streamHi, streamLo, seq);
+        }
     }
 
     private record PendingQuery<T>(long minLogIndex, Task<T> task, CompletableFuture<T> future)

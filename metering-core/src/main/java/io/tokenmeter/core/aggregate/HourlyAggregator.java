@@ -1,5 +1,6 @@
 package io.tokenmeter.core.aggregate;
 
+import io.tokenmeter.core.event.EventLink;
 import io.tokenmeter.core.event.EventRecord;
 import io.tokenmeter.core.event.LogDocumentReader;
 import io.tokenmeter.core.event.LogLayout;
@@ -35,6 +36,8 @@ import java.util.Map;
 public final class HourlyAggregator implements LogDocumentReader.Handler
 {
     public static final int STRIDE = 8;
+    /** Where the counters of the last event applied start: its link may take back its request. */
+    private int lastBase;
     private static final int SATURATED = 7;
 
     private final NameDictionary tenants = new NameDictionary(BucketKey.MAX_TENANTS);
@@ -73,6 +76,7 @@ public final class HourlyAggregator implements LogDocumentReader.Handler
         }
         final long[] c = counters;
         final int base = (int)slot * STRIDE;
+        lastBase = base;
         c[base]++;
         for (int i = 0; i < TokenClass.COUNT; i++)
         {
@@ -90,6 +94,20 @@ public final class HourlyAggregator implements LogDocumentReader.Handler
             }
         }
         events++;
+    }
+
+    /**
+     * A stream's checkpoint after its first is a part of a request already counted: its event does not count another
+     * ({@link EventLink#CONTINUED}); its tokens (the increase the journal logged) do count.
+     */
+    @Override
+    public void onEventLink(final int bits, final long reservationHi, final long reservationLo, final long streamHi,
+        final long streamLo, final long seq)
+    {
+        if ((bits & EventLink.CONTINUED) != 0 && counters[lastBase] > 0)
+        {
+            counters[lastBase]--;
+        }
     }
 
     /** @param anchor what {@code slotByKey} holds for the key: the variants' anchor, or missing. */

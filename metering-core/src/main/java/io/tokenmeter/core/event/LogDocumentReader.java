@@ -27,6 +27,14 @@ public final class LogDocumentReader
         default void onControl(int controlKind, long revision, DirectBuffer buffer, int offset, int length, long appendTimeMs)
         {
         }
+
+        /**
+         * The link of the event handed to {@link #onEvent} just before ({@link EventLink}): the reservation it settles
+         * (its tenant-scoped hash), the stream checkpoint it is. Absent parts are 0.
+         */
+        default void onEventLink(int bits, long reservationHi, long reservationLo, long streamHi, long streamLo, long seq)
+        {
+        }
     }
 
     private final EventRecord event = new EventRecord();
@@ -115,6 +123,17 @@ public final class LogDocumentReader
                     handler.onEvent(event, appendTimeMs);
                 }
                 at += recordLength;
+            }
+            else if (type == RECORD_EVENT_LINK)
+            {
+                checkFits(at, LINK_LENGTH, end);
+                if (handler != null)
+                {
+                    handler.onEventLink(buffer.getByte(at + LINK_BITS_OFFSET) & 0xFF, buffer.getLong(at + LINK_RESERVATION_HI_OFFSET),
+                        buffer.getLong(at + LINK_RESERVATION_LO_OFFSET), buffer.getLong(at + LINK_STREAM_HI_OFFSET),
+                        buffer.getLong(at + LINK_STREAM_LO_OFFSET), buffer.getLong(at + LINK_SEQ_OFFSET));
+                }
+                at += LINK_LENGTH;
             }
             else if (type == RECORD_TENANT_NAME || type == RECORD_MODEL_NAME)
             {

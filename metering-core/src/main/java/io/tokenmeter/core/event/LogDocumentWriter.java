@@ -58,13 +58,23 @@ public final class LogDocumentWriter
      */
     public void appendEvent(final StagedEvent event, final int tenantId, final int modelId, final int extraFlags)
     {
+        appendEvent(event, tenantId, modelId, extraFlags, null);
+    }
+
+    /**
+     * As {@link #appendEvent(StagedEvent, int, int, int)}, with the token counts to log in place of the staged ones (a
+     * stream checkpoint's increase over the stream's highest), or null for the staged ones.
+     */
+    public void appendEvent(final StagedEvent event, final int tenantId, final int modelId, final int extraFlags,
+        final long[] tokens)
+    {
         final MutableDirectBuffer out = buffer;
         final int idLength = event.idLength();
         buffer.checkLimit(length + COMPACT_MAX_LENGTH);
         final int start = length;
         out.putByte(start, RECORD_EVENT_COMPACT);
         out.putByte(start + EVENT_TIER_OFFSET, (byte)event.tierCode());
-        out.putByte(start + EVENT_FLAGS_OFFSET, (byte)(event.flags() | extraFlags));
+        out.putByte(start + EVENT_FLAGS_OFFSET, (byte)((event.flags() & StagedEvent.LOGGED_FLAGS) | extraFlags));
         out.putByte(start + EVENT_ID_LENGTH_OFFSET, (byte)idLength);
         out.putLong(start + COMPACT_ID_HASH_HI_OFFSET, event.idHashHi());
         out.putLong(start + COMPACT_ID_HASH_LO_OFFSET, event.idHashLo());
@@ -76,10 +86,31 @@ public final class LogDocumentWriter
         at = putVarint(out, at, (delta << 1) ^ (delta >> 63));
         for (int i = 0; i < TokenClass.COUNT; i++)
         {
-            at = putVarint(out, at, event.tokens(i));
+            at = putVarint(out, at, tokens == null ? event.tokens(i) : tokens[i]);
         }
         out.putBytes(at, event.buffer(), event.idOffset(), idLength);
         length = at + idLength;
+        recordCount++;
+    }
+
+    /**
+     * Appends the LINK record of the event appended last ({@link LogLayout#RECORD_EVENT_LINK}): the reservation it
+     * settles, the stream checkpoint it is.
+     */
+    public void appendLink(final int bits, final long reservationHi, final long reservationLo, final long streamHi,
+        final long streamLo, final long seq)
+    {
+        buffer.checkLimit(length + LINK_LENGTH);
+        final int start = length;
+        buffer.putByte(start, RECORD_EVENT_LINK);
+        buffer.putByte(start + LINK_BITS_OFFSET, (byte)bits);
+        buffer.putShort(start + 2, (short)0);
+        buffer.putLong(start + LINK_RESERVATION_HI_OFFSET, reservationHi);
+        buffer.putLong(start + LINK_RESERVATION_LO_OFFSET, reservationLo);
+        buffer.putLong(start + LINK_STREAM_HI_OFFSET, streamHi);
+        buffer.putLong(start + LINK_STREAM_LO_OFFSET, streamLo);
+        buffer.putLong(start + LINK_SEQ_OFFSET, seq);
+        length = start + LINK_LENGTH;
         recordCount++;
     }
 

@@ -26,6 +26,14 @@ package io.tokenmeter.core.event;
  *  varints (unsigned LEB128, 7 bits a byte, low first): tenantId, modelId, zigzag(timestampMs - the document's
  *  appendTimeMs), then the six token counts in token class order
  *
+ * LINK record (type 5): right after the EVENT record it belongs to, what links that event to more than its usage
+ * ({@link EventLink}): the reservation whose hold it settles, the stream it is a checkpoint of (whose event's token
+ * counts are then the checkpoint's increase over the stream's highest, as the journal decided it). 44 bytes
+ *  0    1    2         4                   12                  20                  28                  36          44
+ *  +----+----+---------+-------------------+-------------------+-------------------+-------------------+-----------+
+ *  |type|bits| reserved| reservation hi    | reservation lo    | stream hi         | stream lo         | seq i64   |
+ *  +----+----+---------+-------------------+-------------------+-------------------+-------------------+-----------+
+ *
  * EVENT record (type 1, written before partitions; still read): one accepted event, 96 bytes + id
  *  0    1    2    3    4          8          12         16
  *  +----+----+----+----+----------+----------+----------+--------------------+
@@ -86,6 +94,17 @@ public final class LogLayout
      * payload the grant's canonical JSON (UTF-8, with its tenant), revision 1 (the payload's format).
      */
     public static final int CONTROL_CREDIT_GRANT = 2;
+    /**
+     * Control kind: a tenant's budget put in force (SPEC section 12), in its partition only; payload the budget's
+     * canonical JSON (UTF-8, with its tenant), revision 1 (the payload's format).
+     */
+    public static final int CONTROL_BUDGET = 3;
+    /**
+     * Control kind: a reservation asked for, or released (SPEC section 12), in its tenant's partition only; payload the
+     * request's canonical JSON (UTF-8), revision 1. What it decides is a function of the log up to it, so replay decides
+     * the same.
+     */
+    public static final int CONTROL_RESERVATION = 4;
     /** Control kinds are below this (the size of the journal's command table). */
     public static final int MAX_CONTROL_KINDS = 16;
     public static final int CONTROL_KIND_OFFSET = 16;
@@ -118,6 +137,14 @@ public final class LogLayout
     public static final byte RECORD_TENANT_NAME = 2;
     public static final byte RECORD_MODEL_NAME = 3;
     public static final byte RECORD_EVENT_COMPACT = 4;
+    public static final byte RECORD_EVENT_LINK = 5;
+    public static final int LINK_BITS_OFFSET = 1;
+    public static final int LINK_RESERVATION_HI_OFFSET = 4;
+    public static final int LINK_RESERVATION_LO_OFFSET = 12;
+    public static final int LINK_STREAM_HI_OFFSET = 20;
+    public static final int LINK_STREAM_LO_OFFSET = 28;
+    public static final int LINK_SEQ_OFFSET = 36;
+    public static final int LINK_LENGTH = 44;
 
     public static final int COMPACT_ID_HASH_HI_OFFSET = 4;
     public static final int COMPACT_ID_HASH_LO_OFFSET = 12;

@@ -15,6 +15,11 @@ import org.agrona.MutableDirectBuffer;
  *  +----+----+----+----+----+-------------------------------------------------------+
  *  |tier|flag|tLen|mLen|iLen| tenant bytes | model bytes | id bytes                  |  80..
  *  +----+----+----+----+----+-------------------------------------------------------+
+ *  then, only when flag bit 7 ({@link #FLAG_LINKED}) is set, the event's link (41 bytes):
+ *  +----+---------------------+---------------------+-------------------+-------------------+-------------+
+ *  |bits| reservation hash hi | reservation hash lo | stream hash hi    | stream hash lo    | seq i64     |
+ *  +----+---------------------+---------------------+-------------------+-------------------+-------------+
+ *  bits: {@link EventLink#RESERVATION}, {@link EventLink#STREAM}, {@link EventLink#FINAL}; hashes of absent parts are 0
  * </pre>
  *
  * The id hash is 128 bits of XXH3 over {@code tenant 0x00 id}: the dedup key. The content hash is 64 bits over the
@@ -38,11 +43,16 @@ public final class StagedEvent
     /** Flag: the client sent no timestamp; {@code timestampMs} is the time of receipt. */
     public static final int FLAG_STAMPED_AT_RECEIPT = LogLayout.FLAG_STAMPED_AT_RECEIPT;
     public static final int FLAG_THINKING = LogLayout.FLAG_THINKING;
+    /** Flag (staged only, never written to the log's flags): the event names a reservation or is a stream checkpoint. */
+    public static final int FLAG_LINKED = 1 << 7;
+    /** The flags of a staged event the log keeps as they are. */
+    public static final int LOGGED_FLAGS = FLAG_STAMPED_AT_RECEIPT | FLAG_THINKING;
+    public static final int LINK_LENGTH = 1 + 5 * Long.BYTES;
 
     public static final int MAX_TENANT_LENGTH = 64;
     public static final int MAX_MODEL_LENGTH = 128;
     public static final int MAX_ID_LENGTH = 128;
-    public static final int MAX_LENGTH = NAMES_OFFSET + MAX_TENANT_LENGTH + MAX_MODEL_LENGTH + MAX_ID_LENGTH;
+    public static final int MAX_LENGTH = NAMES_OFFSET + MAX_TENANT_LENGTH + MAX_MODEL_LENGTH + MAX_ID_LENGTH + LINK_LENGTH;
 
     private DirectBuffer buffer;
     private MutableDirectBuffer mutableBuffer;
@@ -171,9 +181,71 @@ public final class StagedEvent
         return buffer;
     }
 
+    /**
+     * Writes the link after an event just {@link #encode}d at the wrapped offset and marks it {@link #FLAG_LINKED}.
+     *
+     * @return the link's length.
+     */
+    public int encodeLink(final int bits, final long reservationHi, final long reservationLo, final long streamHi,
+        final long streamLo, final long seq)
+    {
+        final MutableDirectBuffer out = mutableBuffer;
+        final int at = linkOffset();
+        out.putByte(offset + FLAGS_OFFSET, (byte)(flags() | FLAG_LINKED));
+        out.putByte(at, (byte)bits);
+        out.putLong(at + 1, reservationHi);
+        out.putLong(at + 9, reservationLo);
+        out.putLong(at + 17, streamHi);
+        out.putLong(at + 25, streamLo);
+        out.putLong(at + 33, seq);
+        return LINK_LENGTH;
+    }
+
+    /** @return whether the event carries a link (a reservation it settles, a stream checkpoint). */
+    public boolean linked()
+    {
+        return (flags() & FLAG_LINKED) != 0;
+    }
+
+    /** @return the link's {@link EventLink} bits; 0 when the event has no link. */
+    public int linkBits()
+    {
+        return linked() ? buffer.getByte(linkOffset()) & 0xFF : 0;
+    }
+
+    public long reservationHashHi()
+    {
+        return buffer.getLong(linkOffset() + 1);
+    }
+
+    public long reservationHashLo()
+    {
+        return buffer.getLong(linkOffset() + 9);
+    }
+
+    public long streamHashHi()
+    {
+        return buffer.getLong(linkOffset() + 17);
+    }
+
+    public long streamHashLo()
+    {
+        return buffer.getLong(linkOffset() + 25);
+    }
+
+    public long streamSeq()
+    {
+        return buffer.getLong(linkOffset() + 33);
+    }
+
+    private int linkOffset()
+    {
+        return idOffset() + idLength();
+    }
+
     /** @return the encoded length of the wrapped event. */
     public int encodedLength()
     {
-        return NAMES_OFFSET + tenantLength() + modelLength() + idLength();
+        return NAMES_OFFSET + tenantLength() + modelLength() + idLength() + (linked() ? LINK_LENGTH : 0);
     }
 }

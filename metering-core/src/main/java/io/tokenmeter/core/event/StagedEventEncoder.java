@@ -18,7 +18,10 @@ public final class StagedEventEncoder
     private final byte[] names = new byte[StagedEvent.MAX_TENANT_LENGTH + StagedEvent.MAX_MODEL_LENGTH + StagedEvent.MAX_ID_LENGTH];
     private final byte[] key = new byte[StagedEvent.MAX_TENANT_LENGTH + 1 + StagedEvent.MAX_ID_LENGTH];
     private final byte[] content = new byte[3 + StagedEvent.MAX_TENANT_LENGTH + StagedEvent.MAX_MODEL_LENGTH
-        + StagedEvent.MAX_ID_LENGTH + 2 + 8 + 8 * TokenClass.COUNT + 1];
+        + StagedEvent.MAX_ID_LENGTH + 2 + 8 + 8 * TokenClass.COUNT + 1 + LINK_CONTENT_LENGTH];
+    /** A link's share of the content: a marker, its bits, both names with their lengths, the seq. */
+    private static final int LINK_CONTENT_LENGTH = 2 + 2 * (1 + StagedEvent.MAX_ID_LENGTH) + 8;
+    private static final byte LINK_MARKER = (byte)0xFE;
 
     /** {@link #encode(MutableDirectBuffer, int, byte[], int, byte[], int, byte[], int, int, boolean, long, long, long[], boolean)} of an event that does not say it was made in thinking mode. */
     public int encode(final MutableDirectBuffer out, final int offset,
@@ -42,6 +45,26 @@ public final class StagedEventEncoder
         final byte[] tenant, final int tenantLength, final byte[] id, final int idLength, final byte[] model,
         final int modelLength, final int tierCode, final boolean hasTimestamp, final long timestampMs, final long receiptMs,
         final long[] tokens, final boolean thinking)
+    {
+        return encode(out, offset, tenant, tenantLength, id, idLength, model, modelLength, tierCode, hasTimestamp, timestampMs,
+            receiptMs, tokens, thinking, 0, null, 0, null, 0, 0);
+    }
+
+    /**
+     * As the plain form, with the event's link (SPEC section 12): the reservation it settles and the stream it is a
+     * checkpoint of. Both are part of its content (a retry that changes them is a conflict); an event without them
+     * hashes as before links existed.
+     *
+     * @param linkBits    {@link EventLink#RESERVATION}, {@link EventLink#STREAM}, {@link EventLink#FINAL}; 0 for none.
+     * @param reservation the reservation id's bytes (when {@link EventLink#RESERVATION}), else ignored.
+     * @param stream      the stream id's bytes (when {@link EventLink#STREAM}), else ignored.
+     * @param seq         the checkpoint's sequence number (when {@link EventLink#STREAM}).
+     */
+    public int encode(final MutableDirectBuffer out, final int offset,
+        final byte[] tenant, final int tenantLength, final byte[] id, final int idLength, final byte[] model,
+        final int modelLength, final int tierCode, final boolean hasTimestamp, final long timestampMs, final long receiptMs,
+        final long[] tokens, final boolean thinking, final int linkBits, final byte[] reservation, final int reservationLength,
+        final byte[] stream, final int streamLength, final long seq)
     {
         System.arraycopy(tenant, 0, key, 0, tenantLength);
         key[tenantLength] = 0;
@@ -70,16 +93,78 @@ public final class StagedEventEncoder
             // only when said: events without the field hash as they did before it existed, so their retries stay duplicates
             content[at++] = 1;
         }
+        if (linkBits != 0)
+        {
+            content[at++] = LINK_MARKER;
+            content[at++] = (byte)linkBits;
+            at = putName(content, at, reservation, (linkBits & EventLink.RESERVATION) != 0 ? reservationLength : 0);
+            at = putName(content, at, stream, (linkBits & EventLink.STREAM) != 0 ? streamLength : 0);
+            at = putLong(content, at, (linkBits & EventLink.STREAM) != 0 ? seq : 0);
+        }
         final long contentHash = EventHasher.contentHash(content, 0, at);
 
         System.arraycopy(tenant, 0, names, 0, tenantLength);
         System.arraycopy(model, 0, names, tenantLength, modelLength);
         System.arraycopy(id, 0, names, tenantLength + modelLength, idLength);
-        return staged.wrap(out, offset).encode(hasher.idHashHi(), hasher.idHashLo(), contentHash,
+        final long idHashHi = hasher.idHashHi();
+        final long idHashLo = hasher.idHashLo();
+        int length = staged.wrap(out, offset).encode(idHashHi, idHashLo, contentHash,
             hasTimestamp ? timestampMs : receiptMs, tokens, tierCode,
             (hasTimestamp ? 0 : StagedEvent.FLAG_STAMPED_AT_RECEIPT)
                 | (thinking || tokens[REASONING] > 0 ? StagedEvent.FLAG_THINKING : 0),
             names, tenantLength, modelLength, idLength);
+        if (linkBits != 0)
+        {
+            long reservationHi = 0;
+            long reservationLo = 0;
+            long streamHi = 0;
+            long streamLo = 0;
+            if ((linkBits & EventLink.RESERVATION) != 0)
+            {
+                hashScoped(tenant, tenantLength, EventLink.RESERVATION_SEPARATOR, reservation, reservationLength);
+                reservationHi = hasher.idHashHi();
+                reservationLo = hasher.idHashLo();
+            }
+            if ((linkBits & EventLink.STREAM) != 0)
+            {
+                hashScoped(tenant, tenantLength, EventLink.STREAM_SEPARATOR, stream, streamLength);
+                streamHi = hasher.idHashHi();
+                streamLo = hasher.idHashLo();
+            }
+            length += staged.encodeLink(linkBits, reservationHi, reservationLo, streamHi, streamLo,
+                (linkBits & EventLink.STREAM) != 0 ? seq : 0);
+        }
+        return length;
+    }
+
+    /**
+     * @return the 128-bit hash (hi, lo) of a reservation or stream id scoped to its tenant, as the journal and the
+     *     budget ledger key them: {@code tenant separator id}. Allocates; for the cold path (the reservation routes).
+     */
+    public static long[] scopedHash(final byte[] tenant, final byte separator, final byte[] name)
+    {
+        final StagedEventEncoder encoder = new StagedEventEncoder();
+        encoder.hashScoped(tenant, tenant.length, separator, name, name.length);
+        return new long[] {encoder.hasher.idHashHi(), encoder.hasher.idHashLo()};
+    }
+
+    private void hashScoped(final byte[] tenant, final int tenantLength, final byte separator, final byte[] name,
+        final int nameLength)
+    {
+        System.arraycopy(tenant, 0, key, 0, tenantLength);
+        key[tenantLength] = separator;
+        System.arraycopy(name, 0, key, tenantLength + 1, nameLength);
+        hasher.hashId(key, 0, tenantLength + 1 + nameLength);
+    }
+
+    private static int putName(final byte[] target, final int at, final byte[] name, final int length)
+    {
+        target[at] = (byte)length;
+        if (length > 0)
+        {
+            System.arraycopy(name, 0, target, at + 1, length);
+        }
+        return at + 1 + length;
     }
 
     private static int putLong(final byte[] target, final int at, final long value)

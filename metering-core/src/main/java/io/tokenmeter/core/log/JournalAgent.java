@@ -3,6 +3,7 @@ package io.tokenmeter.core.log;
 import io.tokenmeter.core.aggregate.BucketKey;
 import io.tokenmeter.core.dedup.DedupDiskTier;
 import io.tokenmeter.core.dedup.DedupIndex;
+import io.tokenmeter.core.event.EventLink;
 import io.tokenmeter.core.event.EventRecord;
 import io.tokenmeter.core.event.LogDocumentReader;
 import io.tokenmeter.core.event.LogDocumentWriter;
@@ -66,7 +67,8 @@ import java.util.function.LongConsumer;
  *   replayFrom i64 | clockMs i64 | tenants dictionary | models dictionary | priceBookIndex i64 | priceBookRevision i64
  *   | layout i32 = 4 | pairs i32 | pair i64 (tenantId &lt;&lt; 16 | modelId) * pairs | price book history
  *   | states i32 | (controlKind i32 | length i32 | bytes) * states      (the handlers' {@link ControlHandler#checkpointState})
- * layout 3 ends after the price book history; layout 2 after the pairs: the books before its replay point are found by
+ *   | streams (the {@link StreamTable}: count i32, then per stream its hash, tenant, highest seq and counts, times, flags)
+ * layout 4 ends after the states; layout 3 after the price book history; layout 2 after the pairs: the books before its replay point are found by
  * reading the log up to it, once; layout 1 (before the per-tenant bound) ends after priceBookRevision, or before it in
  * the oldest checkpoints
  * </pre>
@@ -86,15 +88,20 @@ public final class JournalAgent implements Agent
      * The checkpoint layout written: 4 appends the control handlers' states, 3 the price book history, 2 the (tenant,
      * model) pairs; 1 had none of them.
      */
-    private static final int CHECKPOINT_LAYOUT = 4;
+    private static final int CHECKPOINT_LAYOUT = 5;
     /** The first layout with the (tenant, model) pairs. */
     private static final int PAIRS_LAYOUT = 2;
     /** The first layout with the price book history. */
     private static final int HISTORY_LAYOUT = 3;
     /** The first layout with the control handlers' states. */
     private static final int STATES_LAYOUT = 4;
+    /** The first layout with the streams. */
+    private static final int STREAMS_LAYOUT = 5;
     /** Per drained request: accepted, duplicates, conflicts, refusal (ordinal + 1, 0 for none), refused event's index. */
     private static final int OUTCOME_SLOTS = 5;
+    /** The {@code stream-timeout} setting's default: a stream with no final checkpoint 10 minutes after its first is closed. */
+    public static final long DEFAULT_STREAM_TIMEOUT_MS = 600_000L;
+    private static final long STREAM_SWEEP_INTERVAL_MS = 10_000L;
     /** {@link #skipAtOrBelow} not yet asked of the rules. */
     private static final long UNKNOWN_THRESHOLD = Long.MIN_VALUE;
 
@@ -154,6 +161,12 @@ public final class JournalAgent implements Agent
      * UNKNOWN_THRESHOLD} until asked. Most models of a book with windows have none, so their events stay on the fast path.
      */
     private long[] skipAtOrBelow = new long[0];
+    /** The streams seen (SPEC section 12): a checkpoint is logged as its increase over the stream's highest. */
+    private StreamTable streams = new StreamTable(DEFAULT_STREAM_TIMEOUT_MS);
+    private final long[] streamCounts = new long[io.tokenmeter.core.event.TokenClass.COUNT];
+    private final long[] streamIncrements = new long[io.tokenmeter.core.event.TokenClass.COUNT];
+    private final AtomicLong streamConflicts = new AtomicLong();
+    private long lastStreamSweepMs;
     /** The command table: the handler of each kind of control record, by kind. */
     private final ControlHandler[] commands = new ControlHandler[LogLayout.MAX_CONTROL_KINDS];
 
@@ -276,6 +289,10 @@ public final class JournalAgent implements Agent
                 {
                     restoreHandlerStates(payload);
                 }
+                if (layout >= STREAMS_LAYOUT)
+                {
+                    streams.readFrom(payload);
+                }
                 LOG.info("journal checkpoint {} loaded: {} tenants, {} models, {} (tenant, model) pairs, replaying dedup "
                     + "keys from log index {}", checkpoint.get().file().getFileName(), tenants.size(), models.size(),
                     tenantModels.size(), Long.toHexString(replayFrom));
@@ -366,6 +383,7 @@ public final class JournalAgent implements Agent
             return 0;
         }
         journal(count);
+        sweepStreams();
         maybeCheckpoint();
         return count;
     }
@@ -390,6 +408,7 @@ public final class JournalAgent implements Agent
             // and every request is answered, as when the log cannot be appended
             dedup.rollbackTo(dedupMark);
             rollbackPairs(0);
+            streams.rollbackTo(0);
             truncateNames(tenantsMark, modelsMark);
             if (failure == null)
             {
@@ -420,6 +439,7 @@ public final class JournalAgent implements Agent
             {
                 dedup.rollbackTo(dedupMark);
                 rollbackPairs(0);
+                streams.rollbackTo(0);
                 truncateNames(tenantsMark, modelsMark);
                 onAppendFailed(ex);
                 for (int i = 0; i < count; i++)
@@ -429,6 +449,7 @@ public final class JournalAgent implements Agent
                 return;
             }
             appendLatencyNs.accept(System.nanoTime() - startNs);
+            streams.commit(index);
             lastAppendedIndex = index;
             addMark(index, dedupMark, nowMs);
             failure = null;
@@ -472,6 +493,7 @@ public final class JournalAgent implements Agent
         final int tenantsMark = tenants.size();
         final int modelsMark = models.size();
         final int pairsMark = pairsAdded.size();
+        final int streamsMark = streams.mark();
         final DirectBuffer buffer = request.stagedEvents();
         int accepted = 0;
         int duplicates = 0;
@@ -491,6 +513,20 @@ public final class JournalAgent implements Agent
                 {
                     dedup.rollbackTo(beforeInsert);
                     outcome = held;
+                }
+            }
+            int linkBits = event.linkBits();
+            long[] loggedTokens = null;
+            if (outcome == DedupIndex.NEW && (linkBits & EventLink.STREAM) != 0)
+            {
+                final int decided = decideCheckpoint(event, linkBits, nowMs);
+                loggedTokens = decided == StreamTable.CONFLICT ? null : streamIncrements;
+                linkBits |= decided == StreamTable.CONTINUED ? EventLink.CONTINUED : 0;
+                if (loggedTokens == null)
+                {
+                    // a checkpoint below the stream's highest, or after its end: not counted, and its id stays free
+                    dedup.rollbackTo(beforeInsert);
+                    outcome = DedupIndex.CONFLICT;
                 }
             }
             if (outcome == DedupIndex.NEW)
@@ -526,12 +562,18 @@ public final class JournalAgent implements Agent
                     writer.reset(writerMark);
                     dedup.rollbackTo(dedupMark);
                     rollbackPairs(pairsMark);
+                    streams.rollbackTo(streamsMark);
                     truncateNames(tenantsMark, modelsMark);
                     setOutcome(requestIndex, 0, 0, 0, refusal.ordinal() + 1);
                     outcomes[requestIndex * OUTCOME_SLOTS + 4] = e;
                     return;
                 }
-                writer.appendEvent(event, tenantId, modelId, rateFlags(event, tenantId, modelId));
+                writer.appendEvent(event, tenantId, modelId, rateFlags(event, tenantId, modelId), loggedTokens);
+                if (linkBits != 0)
+                {
+                    writer.appendLink(linkBits, event.reservationHashHi(), event.reservationHashLo(), event.streamHashHi(),
+                        event.streamHashLo(), event.streamSeq());
+                }
                 accepted++;
             }
             else if (outcome == DedupIndex.DUPLICATE)
@@ -544,6 +586,63 @@ public final class JournalAgent implements Agent
             }
         }
         setOutcome(requestIndex, accepted, duplicates, conflicts, 0);
+    }
+
+    /**
+     * Decides a stream checkpoint; the counts to log (its increase over the stream's highest) are left in {@link
+     * #streamIncrements}. @return a {@link StreamTable} outcome.
+     */
+    private int decideCheckpoint(final StagedEvent event, final int linkBits, final long nowMs)
+    {
+        for (int c = 0; c < streamCounts.length; c++)
+        {
+            streamCounts[c] = event.tokens(c);
+        }
+        final int decided = streams.decide(event.streamHashHi(), event.streamHashLo(), 0, event.streamSeq(),
+            (linkBits & EventLink.FINAL) != 0, streamCounts, nowMs, streamIncrements);
+        if (decided == StreamTable.CONFLICT)
+        {
+            streamConflicts.lazySet(streamConflicts.get() + 1);
+        }
+        return decided;
+    }
+
+    /**
+     * Sets the {@code stream-timeout}: a stream with no final checkpoint this long after its first is closed, billed at
+     * its last checkpoint. Before {@link #recover()}.
+     */
+    public void streamTimeoutMs(final long timeoutMs)
+    {
+        streams = new StreamTable(timeoutMs);
+    }
+
+    /** @return stream checkpoints refused as conflicts since start. Any thread. */
+    public long streamConflicts()
+    {
+        return streamConflicts.get();
+    }
+
+    /** @return the streams held (open, or ended within the dedup window). Journal thread, or racy for a gauge. */
+    public int streamsHeld()
+    {
+        return streams.size();
+    }
+
+    /** The stream table; journal thread or after it stopped (tests). */
+    StreamTable streams()
+    {
+        return streams;
+    }
+
+    /** Every {@value #STREAM_SWEEP_INTERVAL_MS} ms: closes streams past their timeout, forgets those out of the window. */
+    private void sweepStreams()
+    {
+        final long now = clockMs;
+        if (now - lastStreamSweepMs >= STREAM_SWEEP_INTERVAL_MS && streams.size() > 0)
+        {
+            lastStreamSweepMs = now;
+            streams.sweep(now, now - dedup.windowMs());
+        }
     }
 
     /** @return the flag bits of the event's context tier and time window under the book in force (0: standard, none). */
@@ -998,7 +1097,7 @@ public final class JournalAgent implements Agent
         }
         final ByteBuffer payload = ByteBuffer
             .allocate(40 + tenants.encodedLength() + models.encodedLength() + tenantModels.size() * Long.BYTES
-                + priceBooks.encodedLength() + statesLength)
+                + priceBooks.encodedLength() + statesLength + streams.encodedLength())
             .order(ByteOrder.LITTLE_ENDIAN);
         payload.putLong(replayFromIndex()).putLong(clockMs);
         tenants.writeTo(payload);
@@ -1019,6 +1118,7 @@ public final class JournalAgent implements Agent
             }
         }
         payload.putInt(countAt, count);
+        streams.writeTo(payload);
         return payload.flip();
     }
 
@@ -1170,11 +1270,34 @@ public final class JournalAgent implements Agent
             (recordType == LogLayout.RECORD_TENANT_NAME ? tenants : models).defineOrVerify(id, buffer, offset, length);
         }
 
+        /** The stream checkpoints of the document being read: applied at its end, when its index is known. */
+        private final java.util.ArrayList<long[]> checkpoints = new java.util.ArrayList<>();
+        private final long[] lastTokens = new long[io.tokenmeter.core.event.TokenClass.COUNT];
+
         @Override
         public void onEvent(final EventRecord event, final long appendTimeMs)
         {
             dedup.insertReplayed(event.idHashHi(), event.idHashLo(), event.contentHash(), appendTimeMs);
             addPair(event.tenantId(), pair(event.tenantId(), event.modelId()));
+            for (int c = 0; c < lastTokens.length; c++)
+            {
+                lastTokens[c] = event.tokens(c);
+            }
+        }
+
+        @Override
+        public void onEventLink(final int bits, final long reservationHi, final long reservationLo, final long streamHi,
+            final long streamLo, final long seq)
+        {
+            if ((bits & EventLink.STREAM) != 0)
+            {
+                final long[] checkpoint = java.util.Arrays.copyOf(lastTokens, lastTokens.length + 4);
+                checkpoint[lastTokens.length] = streamHi;
+                checkpoint[lastTokens.length + 1] = streamLo;
+                checkpoint[lastTokens.length + 2] = seq;
+                checkpoint[lastTokens.length + 3] = bits;
+                checkpoints.add(checkpoint);
+            }
         }
 
         @Override
@@ -1187,6 +1310,15 @@ public final class JournalAgent implements Agent
             }
             addMark(index, seqAtDocumentStart, appendTimeMs);
             seqAtDocumentStart = dedup.tail();
+            if (!checkpoints.isEmpty())
+            {
+                final int n = lastTokens.length;
+                for (final long[] c : checkpoints)
+                {
+                    streams.replayed(c[n], c[n + 1], 0, c[n + 2], (c[n + 3] & EventLink.FINAL) != 0, c, index, appendTimeMs);
+                }
+                checkpoints.clear();
+            }
             if (controlKind != 0)
             {
                 commands[controlKind].onReplayed(controlRevision, controlPayload, 0, controlLength, index, appendTimeMs);

@@ -186,13 +186,15 @@ class ModelsPerTenantTest
         final SnapshotStore store = new SnapshotStore(dataDir.resolve("snapshots"));
         final SnapshotStore.Snapshot newest = store.loadNewest(JournalAgent.CHECKPOINT_KIND, index -> true).orElseThrow();
         final ByteBuffer payload = newest.payload().order(ByteOrder.LITTLE_ENDIAN);
-        // layout 4: the pairs, the price book history (of no book in this log: its count alone), the handlers' states (none)
-        final int layoutAt = payload.limit() - 2 * Integer.BYTES - pairs * Long.BYTES - 2 * Integer.BYTES;
-        assertEquals(4, payload.getInt(layoutAt), "layout 4 is followed by the pairs, the price book history and the states");
-        assertEquals(0, payload.getInt(payload.limit() - 2 * Integer.BYTES), "no price book in this log");
-        assertEquals(0, payload.getInt(payload.limit() - Integer.BYTES), "no handler state in this log");
+        // layout 5: the pairs, the price book history (of no book in this log: its count alone), the handlers' states
+        // (none), the streams (none)
+        final int layoutAt = payload.limit() - 3 * Integer.BYTES - pairs * Long.BYTES - 2 * Integer.BYTES;
+        assertEquals(5, payload.getInt(layoutAt), "layout 5 is followed by the pairs, the price book history, the states "
+            + "and the streams");
+        assertEquals(0, payload.getInt(payload.limit() - 3 * Integer.BYTES), "no price book in this log");
+        assertEquals(0, payload.getInt(payload.limit() - 2 * Integer.BYTES), "no handler state in this log");
+        assertEquals(0, payload.getInt(payload.limit() - Integer.BYTES), "no stream in this log");
         assertEquals(pairs, payload.getInt(layoutAt + Integer.BYTES));
-        assertEquals(0, payload.getInt(payload.limit() - Integer.BYTES), "no control handler keeps state here");
         final ByteBuffer older = ByteBuffer.allocate(layoutAt).order(ByteOrder.LITTLE_ENDIAN);
         older.put(payload.duplicate().position(0).limit(layoutAt)).flip();
         assertTrue(store.writeOrWarn(JournalAgent.CHECKPOINT_KIND, newest.logIndex(), older));

@@ -225,7 +225,7 @@ class PriceBookHistoryJournalTest
     }
 
     /**
-     * @return a checkpoint payload of the layout written now (4) cut back to layout 2: without the price book history and
+     * @return a checkpoint payload of the layout written now (5) cut back to layout 2: without the price book history and
      *     the handlers' states after the pairs.
      */
     private static ByteBuffer asLayoutTwo(final ByteBuffer payload)
@@ -238,7 +238,7 @@ class PriceBookHistoryJournalTest
         in.getLong();
         in.getLong();
         final int layoutAt = in.position();
-        assertEquals(4, in.getInt(), "the layout written now");
+        assertEquals(5, in.getInt(), "the layout written now");
         final int pairs = in.getInt();
         in.position(in.position() + pairs * Long.BYTES);
         final ByteBuffer out = ByteBuffer.allocate(in.position()).order(ByteOrder.LITTLE_ENDIAN);

@@ -74,6 +74,8 @@ public final class Settings
         new Definition("query-timeout", "10s", "longest a consistent=true usage query or an invoice waits for the counters"),
         new Definition("prices", SHIPPED_PRICES, "price book file (JSON or YAML); 'shipped' keeps the book in force in the log, "
             + "or the shipped book on a new data directory"),
+        new Definition("stream-timeout", "10m", "a stream with no final checkpoint this long after its first is closed, "
+            + "billed at its last checkpoint; its later checkpoints are conflicts"),
         new Definition("invoice-grace", "1h", "how long after a period ends late events are awaited before it can be finalized"),
         new Definition("keys", NONE, "API keys file (YAML, docs/access.md); 'none' runs open, on loopback only"),
         new Definition("keys-poll", "2s", "how often the keys file is checked for changes (0s: only on SIGHUP)"),
@@ -116,6 +118,8 @@ public final class Settings
     public final int ioThreads;
     public final Duration idleTimeout;
     public final Duration queryTimeout;
+    /** A stream with no final checkpoint this long after its first is closed, billed at its last checkpoint. */
+    public final Duration streamTimeout;
     /** The price book file, or null for {@link #SHIPPED_PRICES}. */
     public final Path prices;
     public final Duration invoiceGrace;
@@ -187,6 +191,7 @@ public final class Settings
         ioThreads = intIn("io-threads", 0, 256);
         idleTimeout = durationAtLeast("idle-timeout", Duration.ofSeconds(1));
         queryTimeout = durationAtLeast("query-timeout", Duration.ofMillis(100));
+        streamTimeout = durationAtLeast("stream-timeout", Duration.ofSeconds(1));
         prices = SHIPPED_PRICES.equals(text("prices")) ? null : Path.of(text("prices"));
         invoiceGrace = durationAtLeast("invoice-grace", Duration.ZERO);
         keys = optionalPath("keys");

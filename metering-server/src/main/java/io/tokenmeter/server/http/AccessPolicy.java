@@ -24,7 +24,10 @@ final class AccessPolicy
         READ_METRICS("read metrics", "a read key for every tenant (\"*\"), or an admin key (or set metrics-access: open)"),
         FINALIZE("finalize invoices", "an admin key"),
         CHANGE_PRICES("change prices", "an admin key"),
-        GRANT_CREDITS("grant credits", "an admin key");
+        GRANT_CREDITS("grant credits", "an admin key"),
+        SET_BUDGET("set the budget", "an admin key"),
+        READ_BUDGET("read the budget", null),
+        RESERVE("reserve", "an ingest key for the reservation's tenant, or an admin key");
 
         final String verb;
         /** What the action needs; null when it depends on the tenant. */
@@ -51,17 +54,19 @@ final class AccessPolicy
         final boolean allowed = switch (action)
         {
             case NONE -> true;
-            case POST_EVENTS -> key.mayIngest() && (tenant == null || key.actsFor(tenant));
+            case POST_EVENTS, RESERVE -> key.mayIngest() && (tenant == null || key.actsFor(tenant));
+            // a gateway reads the budget it reserves against with its ingest key; finance with a read key
+            case READ_BUDGET -> (key.mayRead() || key.mayIngest()) && (tenant == null || key.actsFor(tenant));
             case READ_USAGE, READ_INVOICE, READ_CREDITS -> key.mayRead() && (tenant == null || key.actsFor(tenant));
             case LIST_INVOICES, READ_PRICES, READ_METRICS -> key.mayReadAllTenants();
-            case FINALIZE, CHANGE_PRICES, GRANT_CREDITS -> key.isAdmin();
+            case FINALIZE, CHANGE_PRICES, GRANT_CREDITS, SET_BUDGET -> key.isAdmin();
         };
         if (allowed)
         {
             return null;
         }
         final String what = tenant == null ? action.verb : action.verb + (action == Action.POST_EVENTS
-            || action == Action.GRANT_CREDITS ? " for" : " of")
+            || action == Action.GRANT_CREDITS || action == Action.RESERVE ? " for" : " of")
             + " tenant " + tenant;
         return forbidden(key, what, needs(action, tenant));
     }
@@ -71,6 +76,11 @@ final class AccessPolicy
         if (action.needs != null)
         {
             return action.needs;
+        }
+        if (action == Action.READ_BUDGET)
+        {
+            return tenant == null ? "a read or ingest key (or an admin key)"
+                : "a read or ingest key for tenant " + tenant + " (or \"*\"), or an admin key";
         }
         return tenant == null ? "a read key (or an admin key)"
             : "a read key for tenant " + tenant + " (or \"*\"), or an admin key";

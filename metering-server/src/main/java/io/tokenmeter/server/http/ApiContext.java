@@ -25,6 +25,9 @@ public interface ApiContext
     /** Invoices and prices; available once the server has recovered. */
     BillingService billing();
 
+    /** Budgets and reservations: each tenant's journal and budget ledger. */
+    Budgets budgets();
+
     /** Every recorded revision of the price book, and their books read from the log. */
     PriceBookRevisions priceRevisions();
 

@@ -47,6 +47,7 @@ final class ApiHandler extends ChannelInboundHandlerAdapter implements Answers
     private final UsageRoute usage;
     private final BillingRoutes billing;
     private final CreditRoutes credits;
+    private final BudgetRoutes budgets;
     private final OperatorRoutes operator;
     private final ConsoleRoute console;
     private final ArrayDeque<ApiRequest> waiting = new ArrayDeque<>();
@@ -68,6 +69,7 @@ final class ApiHandler extends ChannelInboundHandlerAdapter implements Answers
         this.usage = new UsageRoute(api);
         this.billing = new BillingRoutes(api);
         this.credits = new CreditRoutes(api);
+        this.budgets = new BudgetRoutes(api);
         this.operator = new OperatorRoutes(api);
         this.console = new ConsoleRoute(console);
     }
@@ -137,6 +139,8 @@ final class ApiHandler extends ChannelInboundHandlerAdapter implements Answers
                 case INVOICE_LISTING, INVOICE, FINALIZE, MARGINS, PRICES, PRICES_CHANGE, PRICE_REVISIONS, PRICE_REVISION ->
                     later(request, billing.handle(request));
                 case CREDITS, CREDIT_GRANT -> later(request, credits.handle(request));
+                case BUDGET, BUDGET_SET, BUDGET_ALERTS, RESERVE, RESERVATION, RESERVATION_RELEASE ->
+                    later(request, budgets.handle(request));
                 case LIVE -> operator.live(ctx, request, this);
                 case READY -> operator.ready(ctx, request, this);
                 case METRICS -> operator.metrics(ctx, request, this);

@@ -25,6 +25,10 @@ import java.util.List;
  *   GET  /v1/prices/revisions/{revision}             PRICE_REVISION
  *   GET  /v1/tenants/{tenant}/credits                CREDITS
  *   POST /v1/tenants/{tenant}/credits                CREDIT_GRANT
+ *   GET  /v1/budgets/{tenant}  PUT /v1/budgets/{tenant}   BUDGET, BUDGET_SET
+ *   GET  /v1/budgets/{tenant}/alerts                 BUDGET_ALERTS
+ *   POST /v1/reservations                            RESERVE
+ *   GET  /v1/reservations/{tenant}/{id}  DELETE ...  RESERVATION, RESERVATION_RELEASE
  *   GET  /health/live  GET /health/ready  GET /metrics
  *   GET  /console  GET /console/**                   CONSOLE (the web console's static files)
  * </pre>
@@ -50,6 +54,12 @@ final class Router
         PRICE_REVISION(AccessPolicy.Action.READ_PRICES, false),
         CREDITS(AccessPolicy.Action.READ_CREDITS, false),
         CREDIT_GRANT(AccessPolicy.Action.GRANT_CREDITS, true),
+        BUDGET(AccessPolicy.Action.READ_BUDGET, false),
+        BUDGET_SET(AccessPolicy.Action.SET_BUDGET, true),
+        BUDGET_ALERTS(AccessPolicy.Action.READ_BUDGET, false),
+        RESERVE(AccessPolicy.Action.RESERVE, true),
+        RESERVATION(AccessPolicy.Action.RESERVE, false),
+        RESERVATION_RELEASE(AccessPolicy.Action.RESERVE, false),
         LIVE(AccessPolicy.Action.NONE, false),
         READY(AccessPolicy.Action.NONE, false),
         METRICS(AccessPolicy.Action.READ_METRICS, false),
@@ -94,7 +104,8 @@ final class Router
         + "GET /v1/invoices, "
         + "GET /v1/invoices/{tenant}/{period}, POST /v1/invoices/{tenant}/{period}/finalize, GET|PUT /v1/prices, "
         + "GET /v1/prices/revisions, GET /v1/prices/revisions/{revision}, "
-        + "GET|POST /v1/tenants/{tenant}/credits, "
+        + "GET|POST /v1/tenants/{tenant}/credits, GET|PUT /v1/budgets/{tenant}, GET /v1/budgets/{tenant}/alerts, "
+        + "POST /v1/reservations, GET|DELETE /v1/reservations/{tenant}/{id}, "
         + "GET /health/live, GET /health/ready, GET /metrics, GET /console/ (the web console)";
 
     private record Entry(String[] segments, HttpMethod method, Route route)
@@ -123,6 +134,12 @@ final class Router
         add("/v1/prices/revisions/{revision}", HttpMethod.GET, Route.PRICE_REVISION);
         add("/v1/tenants/{tenant}/credits", HttpMethod.GET, Route.CREDITS);
         add("/v1/tenants/{tenant}/credits", HttpMethod.POST, Route.CREDIT_GRANT);
+        add("/v1/budgets/{tenant}", HttpMethod.GET, Route.BUDGET);
+        add("/v1/budgets/{tenant}", HttpMethod.PUT, Route.BUDGET_SET);
+        add("/v1/budgets/{tenant}/alerts", HttpMethod.GET, Route.BUDGET_ALERTS);
+        add("/v1/reservations", HttpMethod.POST, Route.RESERVE);
+        add("/v1/reservations/{tenant}/{id}", HttpMethod.GET, Route.RESERVATION);
+        add("/v1/reservations/{tenant}/{id}", HttpMethod.DELETE, Route.RESERVATION_RELEASE);
         add("/health/live", HttpMethod.GET, Route.LIVE);
         add("/health/ready", HttpMethod.GET, Route.READY);
         add("/metrics", HttpMethod.GET, Route.METRICS);

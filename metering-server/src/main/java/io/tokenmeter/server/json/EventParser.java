@@ -7,6 +7,7 @@ import com.fasterxml.jackson.core.JsonToken;
 import com.fasterxml.jackson.core.StreamReadConstraints;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.ByteBufInputStream;
+import io.tokenmeter.core.event.EventLink;
 import io.tokenmeter.core.event.ServiceTier;
 import io.tokenmeter.core.event.StagedEvent;
 import io.tokenmeter.core.event.StagedEventEncoder;
@@ -46,10 +47,14 @@ public final class EventParser implements UsageFields.IgnoredField
 
     private static final String ALLOWED_FIELDS = "id, tenant, model, timestamp, service_tier, input_tokens, "
         + "cache_read_tokens, cache_write_tokens, cache_write_1h_tokens, output_tokens, reasoning_tokens, thinking, usage_format, "
-        + "usage";
+        + "usage, reservation, stream";
     private static final String DATA_FIELDS = "model, service_tier, input_tokens, cache_read_tokens, cache_write_tokens, "
-        + "cache_write_1h_tokens, output_tokens, reasoning_tokens, thinking, usage_format, usage, type, tokens";
+        + "cache_write_1h_tokens, output_tokens, reasoning_tokens, thinking, usage_format, usage, type, tokens, reservation, "
+        + "stream";
 
+    private static final String STREAM_ID = "stream.id";
+    private static final String STREAM_SEQ = "stream.seq";
+    private static final String STREAM_FINAL = "stream.final";
     private static final int F_ID = 0;
     private static final int F_TENANT = 1;
     private static final int F_MODEL = 2;
@@ -68,6 +73,8 @@ public final class EventParser implements UsageFields.IgnoredField
     private static final int F_ONE_CLASS_TYPE = F_DATASCHEMA + 1;
     private static final int F_ONE_CLASS_TOKENS = F_ONE_CLASS_TYPE + 1;
     private static final int F_THINKING = F_ONE_CLASS_TOKENS + 1;
+    private static final int F_RESERVATION = F_THINKING + 1;
+    private static final int F_STREAM = F_RESERVATION + 1;
     private static final int F_EXTENSION = -2;
     private static final int TOKEN_FIELDS = ((1 << TokenClass.COUNT) - 1) << F_TOKENS;
     private static final String[] DATA_TOKEN_FIELDS = new String[TokenClass.COUNT];
@@ -86,6 +93,8 @@ public final class EventParser implements UsageFields.IgnoredField
     private final byte[] tenant = new byte[StagedEvent.MAX_TENANT_LENGTH];
     private final byte[] model = new byte[StagedEvent.MAX_MODEL_LENGTH];
     private final byte[] id = new byte[StagedEvent.MAX_ID_LENGTH];
+    private final byte[] reservation = new byte[StagedEvent.MAX_ID_LENGTH];
+    private final byte[] stream = new byte[StagedEvent.MAX_ID_LENGTH];
     private final long[] tokens = new long[TokenClass.COUNT];
     private final byte[] source = new byte[StagedEvent.MAX_ID_LENGTH];
     private final UsageFields usage = new UsageFields();
@@ -106,6 +115,11 @@ public final class EventParser implements UsageFields.IgnoredField
     private int idLength;
     private boolean hasTimestamp;
     private boolean thinking;
+    /** The event's {@link EventLink} bits: the reservation it settles, the stream checkpoint it is. */
+    private int linkBits;
+    private int reservationLength;
+    private int streamLength;
+    private long streamSeq;
     private long timestampMs;
     private int tierCode;
     private int sourceLength;
@@ -395,6 +409,10 @@ public final class EventParser implements UsageFields.IgnoredField
         sourceLength = -1;
         hasTimestamp = false;
         thinking = false;
+        linkBits = 0;
+        reservationLength = 0;
+        streamLength = 0;
+        streamSeq = 0;
         tierCode = ServiceTier.STANDARD.code();
         usageFormat = null;
         usageRead = false;
@@ -475,6 +493,8 @@ public final class EventParser implements UsageFields.IgnoredField
             case F_ONE_CLASS_TYPE -> readOneClassType(parser, value, index, "data.type");
             case F_ONE_CLASS_TOKENS -> readOneClassTokens(parser, value, index, "data.tokens");
             case F_THINKING -> readThinking(parser, value, index, prefix.isEmpty() ? "thinking" : "data.thinking");
+            case F_RESERVATION -> readReservation(parser, value, index, prefix.isEmpty() ? "reservation" : "data.reservation");
+            case F_STREAM -> readStream(parser, value, index, prefix.isEmpty() ? "stream" : "data.stream");
             default -> readTokens(parser, value, index, field - F_TOKENS, prefix);
         }
     }
@@ -879,6 +899,8 @@ public final class EventParser implements UsageFields.IgnoredField
             case "type": return F_ONE_CLASS_TYPE;
             case "tokens": return F_ONE_CLASS_TOKENS;
             case "thinking": return F_THINKING;
+            case "reservation": return F_RESERVATION;
+            case "stream": return F_STREAM;
             default: return -1;
         }
     }
@@ -901,6 +923,8 @@ public final class EventParser implements UsageFields.IgnoredField
             case "thinking": return F_THINKING;
             case "usage_format": return F_USAGE_FORMAT;
             case "usage": return F_USAGE;
+            case "reservation": return F_RESERVATION;
+            case "stream": return F_STREAM;
             default: return -1;
         }
     }
@@ -1131,6 +1155,92 @@ public final class EventParser implements UsageFields.IgnoredField
         thinking = value == JsonToken.VALUE_TRUE;
     }
 
+    /** {@code "reservation": "req-123"}: the event settles that reservation's hold (SPEC section 12). */
+    private void readReservation(final JsonParser parser, final JsonToken value, final int index, final String field)
+        throws IOException
+    {
+        final int length = readUtf8(parser, value, index, field, reservation);
+        if (length > 0)
+        {
+            reservationLength = length;
+            linkBits |= EventLink.RESERVATION;
+        }
+    }
+
+    /**
+     * {@code "stream": {"id": "s-1", "seq": 3, "final": false}}: the event is a checkpoint of a streamed response, with
+     * the stream's cumulative counts (SPEC section 12).
+     */
+    private void readStream(final JsonParser parser, final JsonToken value, final int index, final String field)
+        throws IOException
+    {
+        if (value != JsonToken.START_OBJECT)
+        {
+            wrongType(parser, value, index, field, "must be an object: {\"id\": \"s-1\", \"seq\": 3, \"final\": false}");
+            return;
+        }
+        boolean hasSeq = false;
+        boolean isFinal = false;
+        int length = -1;
+        JsonToken token;
+        while ((token = parser.nextToken()) != JsonToken.END_OBJECT)
+        {
+            if (token != JsonToken.FIELD_NAME)
+            {
+                throw new com.fasterxml.jackson.core.JsonParseException(parser, "expected a field name or '}'");
+            }
+            final String name = parser.currentName();
+            final JsonToken v = parser.nextToken();
+            switch (name)
+            {
+                case "id" -> length = readUtf8(parser, v, index, STREAM_ID, stream);
+                case "seq" ->
+                {
+                    if (v != JsonToken.VALUE_NUMBER_INT || parser.getNumberType() == JsonParser.NumberType.BIG_INTEGER
+                        || parser.getLongValue() < 0)
+                    {
+                        wrongType(parser, v, index, STREAM_SEQ, "must be a whole number from 0 (the checkpoint's place in "
+                            + "the stream)");
+                    }
+                    else
+                    {
+                        streamSeq = parser.getLongValue();
+                        hasSeq = true;
+                    }
+                }
+                case "final" ->
+                {
+                    if (v != JsonToken.VALUE_TRUE && v != JsonToken.VALUE_FALSE)
+                    {
+                        wrongType(parser, v, index, STREAM_FINAL, "must be true or false");
+                    }
+                    else
+                    {
+                        isFinal = v == JsonToken.VALUE_TRUE;
+                    }
+                }
+                default ->
+                {
+                    problem(index, field, "holds the unknown field '" + clip(name) + "'; a stream has id, seq and final");
+                    parser.skipChildren();
+                }
+            }
+        }
+        if (length < 0 && problems.ofEvent() == 0)
+        {
+            problem(index, STREAM_ID, "is required: the stream's id, the same in every checkpoint of the stream");
+        }
+        if (!hasSeq && problems.ofEvent() == 0)
+        {
+            problem(index, STREAM_SEQ, "is required: the checkpoint's sequence number in the stream");
+        }
+        if (length > 0 && hasSeq)
+        {
+            streamLength = length;
+            linkBits |= EventLink.STREAM | (isFinal ? EventLink.FINAL : 0);
+        }
+    }
+
     private void readTokens(final JsonParser parser, final JsonToken value, final int index, final int tokenClass,
         final String prefix) throws IOException
     {
@@ -1172,7 +1282,8 @@ public final class EventParser implements UsageFields.IgnoredField
             out.checkLimit(outLength + StagedEvent.MAX_LENGTH);
         }
         outLength += encoder.encode(out, outLength, tenant, tenantLength, id, idLength, model, modelLength, tierCode,
-            hasTimestamp, timestampMs, receiptMs, tokens, thinking);
+            hasTimestamp, timestampMs, receiptMs, tokens, thinking, linkBits, reservation, reservationLength, stream,
+            streamLength, streamSeq);
         eventCount++;
     }
 

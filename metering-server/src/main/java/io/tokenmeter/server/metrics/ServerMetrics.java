@@ -66,6 +66,8 @@ public final class ServerMetrics implements AutoCloseable
     private final Counter otlpSpansSkipped;
     private final Counter otlpSpansSummary;
     private final Counter otlpSpansRejected;
+    private final Counter budgetAlerts;
+    private final ConcurrentHashMap<String, Counter> reservations = new ConcurrentHashMap<>();
 
     public ServerMetrics()
     {
@@ -89,6 +91,8 @@ public final class ServerMetrics implements AutoCloseable
         readingPaused = Counter.builder("tokenmeter.http.reading.paused")
             .description("times a connection stopped being read: its answers were not read by the client, or it "
                 + "pipelined max-pipelined requests").register(registry);
+        budgetAlerts = Counter.builder("tokenmeter.budget.alerts")
+            .description("budget thresholds crossed (once per threshold and period; each posts its webhook)").register(registry);
         new JvmMemoryMetrics().bindTo(registry);
         gcMetrics.bindTo(registry);
         new JvmThreadMetrics().bindTo(registry);
@@ -109,6 +113,11 @@ public final class ServerMetrics implements AutoCloseable
             .tag("result", "duplicate").register(registry);
         FunctionCounter.builder("tokenmeter.ingest.events", partitions, all -> all.sum(p -> p.journal().conflictEvents()))
             .tag("result", "conflict").register(registry);
+        FunctionCounter.builder("tokenmeter.stream.conflicts", partitions, all -> all.sum(p -> p.journal().streamConflicts()))
+            .description("stream checkpoints refused as conflicts (a count below the stream's highest, after its end)")
+            .register(registry);
+        Gauge.builder("tokenmeter.streams.held", partitions, all -> all.sum(p -> p.journal().streamsHeld()))
+            .description("streams the journals hold (open, or ended within the dedup window)").register(registry);
         FunctionCounter.builder("tokenmeter.log.append.failures", partitions, all -> all.sum(p -> p.journal().appendFailures()))
             .description("log appends that failed; their requests were answered 503").register(registry);
         Gauge.builder("tokenmeter.journal.queue.depth", partitions, all -> max(all, p -> p.journal().inboxSize()))
@@ -239,6 +248,18 @@ public final class ServerMetrics implements AutoCloseable
             case MALFORMED -> authMalformed;
             case UNKNOWN -> authUnknown;
         }).increment();
+    }
+
+    public void onBudgetAlert()
+    {
+        budgetAlerts.increment();
+    }
+
+    /** A reservation request answered: {@code outcome} granted, existing, refused, conflict, released, not_found, closed. */
+    public void onReservation(final String outcome)
+    {
+        reservations.computeIfAbsent(outcome, o -> Counter.builder("tokenmeter.reservations").tag("outcome", o)
+            .description("reservation requests by what they decided").register(registry)).increment();
     }
 
     public void onAuthForbidden()

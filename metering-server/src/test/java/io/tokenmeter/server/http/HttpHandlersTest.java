@@ -313,6 +313,12 @@ class HttpHandlersTest
             }
 
             @Override
+            public Budgets budgets()
+            {
+                throw new AssertionError("these tests do not reach budgets");
+            }
+
+            @Override
             public boolean ingestReady()
             {
                 return true;
