@@ -47,6 +47,12 @@ public final class Settings
      */
     public static final int NEW_DIRECTORY_PARTITIONS = 2;
 
+    /** Shortest {@code alert-webhook-secret} accepted, in characters. */
+    public static final int MIN_ALERT_SECRET_LENGTH = 16;
+
+    /** The settings whose values {@link #describe} never prints. */
+    private static final List<String> SECRETS = List.of("alert-webhook-secret");
+
     public static final List<Definition> DEFINITIONS = List.of(
         new Definition("port", "8080", "TCP port of the HTTP API (0 picks a free port)"),
         new Definition("bind", "127.0.0.1", "address to listen on"),
@@ -98,7 +104,12 @@ public final class Settings
             + "says disk full (a memory-mapped log must never write to a full disk)"),
         new Definition("otlp-tenant-attribute", "tenant.id", "the OpenTelemetry attribute that names a span's tenant on "
             + "POST /v1/traces: the span's, else its resource's"),
-        new Definition("log-format", "text", "text: one line per event; json: one JSON object per line (Logback JsonEncoder)"));
+        new Definition("log-format", "text", "text: one line per event; json: one JSON object per line (Logback JsonEncoder)"),
+        new Definition("alert-webhook-secret", NONE, "HMAC-SHA256 key of the Tokenmeter-Signature header of budget alert "
+            + "webhooks, at least " + MIN_ALERT_SECRET_LENGTH + " characters (e.g. openssl rand -hex 32); give it in the "
+            + "environment or the config file, not as a flag others can see; none: webhooks are posted unsigned"),
+        new Definition("alert-retry-max-interval", "60s", "longest wait between attempts of a budget alert webhook "
+            + "(the first retry is after 1s, each next wait doubles; retries end 24h after the crossing)"));
 
     public final int port;
     public final String bind;
@@ -142,6 +153,10 @@ public final class Settings
     public final String otlpTenantAttribute;
     /** True for JSON log lines. */
     public final boolean jsonLogs;
+    /** The HMAC key of budget alert webhooks, or null for {@link #NONE}: posted unsigned. Never logged. */
+    public final String alertWebhookSecret;
+    /** The longest wait between attempts of a budget alert webhook ({@code AlertSender.Settings#maxRetryInterval}). */
+    public final Duration alertRetryMaxInterval;
     private final Map<String, String> resolved;
     private final Map<String, String> sources;
 
@@ -232,6 +247,25 @@ public final class Settings
             case "json" -> true;
             default -> throw new IllegalArgumentException("must be text or json");
         });
+        alertWebhookSecret = secret("alert-webhook-secret");
+        alertRetryMaxInterval = durationAtLeast("alert-retry-max-interval", Duration.ofSeconds(1));
+    }
+
+    /** @return the secret setting {@code name}, null for {@link #NONE}; a refusal never repeats the value. */
+    private String secret(final String name)
+    {
+        final String value = resolved.get(name);
+        if (value == null || value.isBlank() || NONE.equals(value))
+        {
+            return null;
+        }
+        if (value.length() < MIN_ALERT_SECRET_LENGTH)
+        {
+            throw new SettingsException("setting " + name + " (from " + sources.get(name) + ") is " + value.length()
+                + " characters long; it must be at least " + MIN_ALERT_SECRET_LENGTH + " (e.g. openssl rand -hex 32), "
+                + "or none");
+        }
+        return value;
     }
 
     /** Parses {@code 1048576}, {@code 512KiB}, {@code 256MiB} or {@code 2GiB} (also KB/MB/GB as powers of 1024). */
@@ -354,14 +388,22 @@ public final class Settings
 
     /**
      * @return every setting with its value, and where it came from when not the default, on one line for the start-up
-     *     log (settings hold file paths, never secrets).
+     *     log; a secret's value is shown as {@code (set)} or {@code none}, never itself.
      */
     public String describe()
     {
         final StringBuilder sb = new StringBuilder("settings:");
         resolved.forEach((name, value) ->
         {
-            sb.append(' ').append(name).append('=').append(value);
+            sb.append(' ').append(name).append('=');
+            if (SECRETS.contains(name))
+            {
+                sb.append(value == null || value.isBlank() || NONE.equals(value) ? NONE : "(set)");
+            }
+            else
+            {
+                sb.append(value);
+            }
             if (!"default".equals(sources.get(name)))
             {
                 sb.append(" (").append(sources.get(name)).append(')');

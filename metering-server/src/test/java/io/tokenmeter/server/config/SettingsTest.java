@@ -10,6 +10,8 @@ import java.time.Duration;
 import java.util.Map;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -117,5 +119,40 @@ class SettingsTest
             assertTrue(refused.getMessage().contains(bad.equals("lots") ? "must be a whole number" : "must be between 1 and 65536"),
                 refused.getMessage());
         }
+    }
+
+    @Test
+    void theAlertWebhookSecretIsOptionalComesFromTheEnvironmentAndIsNeverPrinted()
+    {
+        final Settings none = Settings.of(Map.of());
+        assertNull(none.alertWebhookSecret, "none by default: webhooks are posted unsigned");
+        assertTrue(none.describe().contains(" alert-webhook-secret=none;"), none.describe());
+        final String secret = "7f3a9c0e5b2d4f6a8c1e3b5d7f9a0c2e";
+        final Settings set = Settings.resolve(Map.of(), Map.of("TOKENMETER_ALERT_WEBHOOK_SECRET", secret), null);
+        assertEquals(secret, set.alertWebhookSecret);
+        assertTrue(set.describe().contains(" alert-webhook-secret=(set) (environment TOKENMETER_ALERT_WEBHOOK_SECRET);"),
+            set.describe());
+        assertFalse(set.describe().contains(secret), set.describe());
+    }
+
+    @Test
+    void aShortAlertWebhookSecretIsRefusedWithoutRepeatingIt()
+    {
+        final SettingsException refused = assertThrows(SettingsException.class,
+            () -> Settings.resolve(Map.of(), Map.of("TOKENMETER_ALERT_WEBHOOK_SECRET", "hunter2"), null));
+        assertTrue(refused.getMessage().contains("alert-webhook-secret") && refused.getMessage().contains("at least 16"),
+            refused.getMessage());
+        assertFalse(refused.getMessage().contains("hunter2"), refused.getMessage());
+    }
+
+    @Test
+    void theAlertRetryIntervalDefaultsTo60sAndIsAtLeastASecond()
+    {
+        assertEquals(Duration.ofSeconds(60), Settings.of(Map.of()).alertRetryMaxInterval);
+        assertEquals(Duration.ofMinutes(5), Settings.of(Map.of("alert-retry-max-interval", "5m")).alertRetryMaxInterval);
+        final SettingsException refused = assertThrows(SettingsException.class,
+            () -> Settings.of(Map.of("alert-retry-max-interval", "500ms")));
+        assertTrue(refused.getMessage().contains("alert-retry-max-interval = '500ms'")
+            && refused.getMessage().contains("must be at least 1000 ms"), refused.getMessage());
     }
 }
