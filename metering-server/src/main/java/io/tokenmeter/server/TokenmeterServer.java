@@ -24,6 +24,8 @@ import io.tokenmeter.server.auth.Keys;
 import io.tokenmeter.server.auth.KeysFileException;
 import io.tokenmeter.server.config.Settings;
 import io.tokenmeter.server.config.SettingsException;
+import io.tokenmeter.server.alert.Alert;
+import io.tokenmeter.server.alert.AlertSender;
 import io.tokenmeter.server.http.ApiContext;
 import io.tokenmeter.server.http.Budgets;
 import io.tokenmeter.server.http.HttpServer;
@@ -82,6 +84,8 @@ public final class TokenmeterServer implements ApiContext, AutoCloseable
     private final CreditLedger[] ledgers;
     /** Each partition's budgets and reservations, kept by its aggregator (the follower of its log), by partition index. */
     private final BudgetLedger[] budgetLedgers;
+    /** Posts budget alerts to their webhooks, off the aggregator threads. */
+    private final AlertSender alertSender;
     private final AtomicInteger inFlight = new AtomicInteger();
     private final HttpServer http;
     private final PriceBook configuredBook;
@@ -154,6 +158,8 @@ public final class TokenmeterServer implements ApiContext, AutoCloseable
             ledgers[partition.index()] = new CreditLedger();
             partition.journal().handle(LogLayout.CONTROL_CREDIT_GRANT, ledgers[partition.index()]);
         }
+        alertSender = new AlertSender(settings.alertWebhookSecret,
+            AlertSender.Settings.defaults().withMaxRetryInterval(settings.alertRetryMaxInterval));
         budgetLedgers = new BudgetLedger[partitions.count()];
         for (final Partition partition : partitions.all())
         {
@@ -165,6 +171,7 @@ public final class TokenmeterServer implements ApiContext, AutoCloseable
             partition.aggregator().follow(budgetLedgers[partition.index()]);
         }
         metrics.bind(partitions);
+        metrics.bindAlerts(alertSender);
         readiness = new Readiness(partitions, dataDir, settings.minFreeDiskBytes);
         metrics.bindServer(partitions, dataDir.resolve("log"), readiness::diskFreeBytes, readiness::isReady);
         diskWatch = Executors.newSingleThreadScheduledExecutor(r ->
@@ -299,6 +306,10 @@ public final class TokenmeterServer implements ApiContext, AutoCloseable
     private void onAlert(final BudgetLedger.Crossing crossing)
     {
         metrics.onBudgetAlert();
+        alertSender.send(Alert.of(crossing.tenant(), crossing.percent(), crossing.spent().toPlainString(),
+            crossing.limit().toPlainString(), crossing.currency(), crossing.period().jsonName(),
+            java.time.Instant.ofEpochMilli(crossing.periodStartMs()).toString(),
+            java.time.Instant.ofEpochMilli(crossing.periodEndMs()).toString(), crossing.webhook(), crossing.crossedAtMs()));
     }
 
     /** Budgets and reservations for the routes: recorded through the tenant's journal, asked of its aggregator's ledger. */
@@ -330,6 +341,15 @@ public final class TokenmeterServer implements ApiContext, AutoCloseable
         @Override
         public AlertDelivery delivery(final String tenant, final String alertId)
         {
+            final List<AlertSender.Delivery> deliveries = alertSender.deliveries(tenant);
+            for (int i = deliveries.size() - 1; i >= 0; i--)
+            {
+                final AlertSender.Delivery d = deliveries.get(i);
+                if (d.alert().id().equals(alertId))
+                {
+                    return new AlertDelivery(d.attempts(), d.delivered(), d.lastError(), d.deliveredAtMs(), d.gaveUp());
+                }
+            }
             return null;
         }
     }
@@ -558,6 +578,7 @@ public final class TokenmeterServer implements ApiContext, AutoCloseable
         }
         revisions.close();
         partitions.stopAgents();
+        alertSender.close();
         http.close();
         snapshotWriter.shutdown();
         try

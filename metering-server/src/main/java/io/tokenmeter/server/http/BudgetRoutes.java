@@ -16,6 +16,7 @@ import io.tokenmeter.core.event.LogLayout;
 import io.tokenmeter.core.event.TenantName;
 import io.tokenmeter.core.log.EventLog;
 import io.tokenmeter.core.money.Money;
+import io.tokenmeter.server.alert.WebhookUrl;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -115,6 +116,12 @@ final class BudgetRoutes
         if (parsed.value() == null)
         {
             return done(invalid(parsed, "invalid_budget", "budget"));
+        }
+        final String hookProblem = parsed.value().webhook() == null ? null : WebhookUrl.problem(parsed.value().webhook());
+        if (hookProblem != null)
+        {
+            return done(invalid(new BudgetRequests.Parsed<>(null, List.of(new BudgetRequests.Problem("webhook", hookProblem)),
+                false), "invalid_budget", "budget"));
         }
         return api.budgets().record(tenant, LogLayout.CONTROL_BUDGET, parsed.value().toPayload())
             .thenCompose(index -> budget(tenant, index, HttpResponseStatus.OK))
@@ -348,7 +355,8 @@ final class BudgetRoutes
         g.writeStringField("crossed_at", Instant.ofEpochMilli(c.crossedAtMs()).toString());
         if (c.webhook() != null)
         {
-            g.writeStringField("webhook", c.webhook());
+            // where it went, without the path and query, which often carry a token
+            g.writeStringField("webhook", WebhookUrl.destination(java.net.URI.create(c.webhook())));
         }
         if (delivery != null)
         {

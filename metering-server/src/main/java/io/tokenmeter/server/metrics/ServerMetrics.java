@@ -101,6 +101,19 @@ public final class ServerMetrics implements AutoCloseable
         new UptimeMetrics().bindTo(registry);
     }
 
+    /** Registers the meters of the budget alert webhooks. */
+    public void bindAlerts(final io.tokenmeter.server.alert.AlertSender sender)
+    {
+        FunctionCounter.builder("tokenmeter.alerts.delivered", sender, io.tokenmeter.server.alert.AlertSender::delivered)
+            .description("budget alerts delivered to their webhooks (a 2xx answer)").register(registry);
+        FunctionCounter.builder("tokenmeter.alert.attempts.failed", sender, io.tokenmeter.server.alert.AlertSender::failedAttempts)
+            .description("webhook posts of budget alerts that failed (retried with backoff)").register(registry);
+        FunctionCounter.builder("tokenmeter.alerts.dropped", sender, io.tokenmeter.server.alert.AlertSender::dropped)
+            .description("budget alerts dropped because the sender's queue was full").register(registry);
+        Gauge.builder("tokenmeter.alerts.queued", sender, io.tokenmeter.server.alert.AlertSender::queued)
+            .description("budget alerts waiting for delivery or a retry").register(registry);
+    }
+
     /**
      * Registers the meters that read the journals' and aggregators' published state, summed over the partitions
      * (series per partition would multiply with P; the lag and queue depth take the worst partition).
