@@ -156,12 +156,27 @@ class AccessTest
                 + "\",\"amount\":\"1.00\",\"effective_at\":\"2026-09-01T00:00:00Z\",\"expires_at\":\"2026-10-01T00:00:00Z\"}");
             case "`GET /v1/tenants/acme/credits`" -> as.get("/v1/tenants/acme/credits");
             case "`GET /v1/tenants/globex/credits`" -> as.get("/v1/tenants/globex/credits");
+            case "`PUT /v1/budgets/acme`" -> as.put("/v1/budgets/acme", "application/json", "{\"limit\":\"100.00\"}");
+            case "`PUT /v1/budgets/globex`" -> as.put("/v1/budgets/globex", "application/json", "{\"limit\":\"100.00\"}");
+            case "`GET /v1/budgets/acme`" -> as.get("/v1/budgets/acme");
+            case "`GET /v1/budgets/globex`" -> as.get("/v1/budgets/globex");
+            case "`GET /v1/budgets/acme/alerts`" -> as.get("/v1/budgets/acme/alerts");
+            case "`POST /v1/reservations` for acme" -> as.post("/v1/reservations", "application/json", reservation(id, "acme"));
+            case "`POST /v1/reservations` for globex" -> as.post("/v1/reservations", "application/json", reservation(id, "globex"));
+            case "`GET /v1/reservations/acme/held`" -> as.get("/v1/reservations/acme/held");
+            case "`DELETE /v1/reservations/acme/held`" -> as.request("DELETE", "/v1/reservations/acme/held", null, null);
             case "`GET /metrics`" -> as.get("/metrics");
             case "`GET /health/live`" -> as.get("/health/live");
             case "`GET /health/ready`" -> as.get("/health/ready");
             case "`GET /console/` (the web console's files)" -> as.get("/console/");
             default -> throw new AssertionError("docs/access.md names a request this test does not know: " + request);
         };
+    }
+
+    private static String reservation(final String id, final String tenant)
+    {
+        return "{\"id\":\"" + id + "\",\"tenant\":\"" + tenant + "\",\"model\":\"m1\",\"max_input_tokens\":1000,"
+            + "\"max_output_tokens\":100}";
     }
 
     private static String usage(final String tenant)
@@ -234,7 +249,9 @@ class AccessTest
     {
         start(Map.of());
         final List<List<String>> table = accessTable();
-        assertEquals(26, table.size(), "every guarded and open route has a row");
+        assertEquals(35, table.size(), "every guarded and open route has a row");
+        // the hold the reservation rows read and release
+        assertEquals(201, as("admin").post("/v1/reservations", "application/json", reservation("held", "acme")).status());
         final Map<String, Integer> expectedInput = new LinkedHashMap<>(Map.of("acme", 0, "globex", 0));
         int priceChanges = 0;
         for (int r = 0; r < table.size(); r++)
@@ -273,7 +290,7 @@ class AccessTest
                     }
                     assertEquals(row.get(0).contains("and") ? 2 : 1, answer.json().get("accepted").asInt(), what);
                 }
-                else if (row.get(0).startsWith("`PUT"))
+                else if (row.get(0).startsWith("`PUT /v1/prices"))
                 {
                     priceChanges++;
                 }
@@ -291,6 +308,9 @@ class AccessTest
         assertEquals(2, admin.get("/v1/prices").json().get("revision").asInt(), "the shipped book, then the admin's one");
         final JsonNode grants = admin.get("/v1/tenants/acme/credits").json().get("grants");
         assertEquals(1, grants.size(), "only the admin's credit grant is recorded: " + grants);
+        // only the reservations answered 201 hold: the admin's, and ingest acme's, ingest *'s and the admin's for acme
+        assertEquals(3, admin.get("/v1/budgets/acme").json().get("open_reservations").asInt(), "the held one was released");
+        assertEquals(2, admin.get("/v1/budgets/globex").json().get("open_reservations").asInt());
         assertNoKeyMaterial();
     }
 
