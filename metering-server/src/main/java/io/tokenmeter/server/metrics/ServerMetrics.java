@@ -25,6 +25,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.function.BooleanSupplier;
 import java.util.function.LongSupplier;
+import java.util.List;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.regex.Pattern;
 import java.util.function.IntSupplier;
@@ -91,6 +92,10 @@ public final class ServerMetrics implements AutoCloseable
         readingPaused = Counter.builder("tokenmeter.http.reading.paused")
             .description("times a connection stopped being read: its answers were not read by the client, or it "
                 + "pipelined max-pipelined requests").register(registry);
+        for (final String outcome : List.of("granted", "existing", "refused", "conflict", "released", "not_found", "closed"))
+        {
+            reservation(outcome);
+        }
         budgetAlerts = Counter.builder("tokenmeter.budget.alerts")
             .description("budget thresholds crossed (once per threshold and period; each posts its webhook)").register(registry);
         new JvmMemoryMetrics().bindTo(registry);
@@ -271,8 +276,13 @@ public final class ServerMetrics implements AutoCloseable
     /** A reservation request answered: {@code outcome} granted, existing, refused, conflict, released, not_found, closed. */
     public void onReservation(final String outcome)
     {
-        reservations.computeIfAbsent(outcome, o -> Counter.builder("tokenmeter.reservations").tag("outcome", o)
-            .description("reservation requests by what they decided").register(registry)).increment();
+        reservation(outcome).increment();
+    }
+
+    private Counter reservation(final String outcome)
+    {
+        return reservations.computeIfAbsent(outcome, o -> Counter.builder("tokenmeter.reservations").tag("outcome", o)
+            .description("reservation requests by what they decided").register(registry));
     }
 
     public void onAuthForbidden()
