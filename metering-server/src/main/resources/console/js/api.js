@@ -8,6 +8,8 @@ export const NEEDS = {
   tenant: (tenant) => 'a read key for tenant ' + (tenant || 'T') + ' (or "*"), or an admin key',
   allTenants: 'a read key for every tenant ("*"), or an admin key',
   admin: 'an admin key',
+  budget: (tenant) => 'a read or ingest key for tenant ' + (tenant || 'T') + ' (or "*"), or an admin key',
+  reservation: (tenant) => 'an ingest key for tenant ' + (tenant || 'T') + ' (or "*"), or an admin key',
 };
 
 export const session = {
@@ -24,13 +26,17 @@ export const session = {
   },
 };
 
-/** A refused or failed request: HTTP status, the API's error code and message, and what the request needed. */
+/**
+ * A refused or failed request: HTTP status, the API's error code and message, what the request needed, and the API's
+ * whole error body when it was JSON (a 400's `details`, a 402's `available` and `needed`), else null.
+ */
 export class ApiError extends Error {
-  constructor(status, code, message, needs) {
+  constructor(status, code, message, needs, body = null) {
     super(message);
     this.status = status;
     this.code = code;
     this.needs = needs;
+    this.body = body;
   }
 
   /** @return what to tell the user; a 401 says which key is needed, a 403 quotes the server, which says it. */
@@ -94,14 +100,15 @@ export async function request(method, path, {needs = 'a key', headers = {}, body
   const text = await response.text();
   let code = 'error';
   let message = text;
+  let answer = null;
   try {
-    const error = JSON.parse(text);
-    code = error.error || code;
-    message = error.message || message;
+    answer = parseExact(text);
+    code = answer.error || code;
+    message = answer.message || message;
   } catch (notJson) {
     // keep the text as it came
   }
-  throw new ApiError(response.status, code, message, needs);
+  throw new ApiError(response.status, code, message, needs, answer);
 }
 
 /** GET a JSON answer, parsed exactly. */

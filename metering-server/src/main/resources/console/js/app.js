@@ -1,6 +1,6 @@
 // The console's entry point: the key area, the pages and their deep links (#/usage?tenant=acme&granularity=day,
-// #/invoices/acme/2026-11, #/credits?tenant=acme, ...). Everything it shows comes from the public API, fetched with
-// the user's key.
+// #/invoices/acme/2026-11, #/credits?tenant=acme, #/budgets?tenant=acme, ...). Everything it shows comes from the
+// public API, fetched with the user's key.
 
 import {h, replace} from './dom.js';
 import {session, probe} from './api.js';
@@ -9,9 +9,10 @@ import * as usage from './pages/usage.js';
 import * as invoices from './pages/invoices.js';
 import * as prices from './pages/prices.js';
 import * as credits from './pages/credits.js';
+import * as budgets from './pages/budgets.js';
 import * as operations from './pages/operations.js';
 
-const PAGES = {usage, invoices, credits, prices, operations};
+const PAGES = {usage, invoices, credits, budgets, prices, operations};
 
 /** @return the page, path segments and query of a hash such as "#/invoices/acme/2026-11?x=1". */
 export function parseRoute(hash) {

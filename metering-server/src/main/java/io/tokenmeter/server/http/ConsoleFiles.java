@@ -41,6 +41,7 @@ final class ConsoleFiles
         "js/pages/usage.js",
         "js/pages/invoices.js",
         "js/pages/credits.js",
+        "js/pages/budgets.js",
         "js/pages/prices.js",
         "js/pages/operations.js");
     /** The WebJar's files the console uses: served path below {@code vendor/uplot/}, then the path inside the WebJar. */
