@@ -27,7 +27,8 @@ final class AccessPolicy
         GRANT_CREDITS("grant credits", "an admin key"),
         SET_BUDGET("set the budget", "an admin key"),
         READ_BUDGET("read the budget", null),
-        RESERVE("reserve", "an ingest key for the reservation's tenant, or an admin key");
+        RESERVE("reserve", "an ingest key for the reservation's tenant, or an admin key"),
+        READ_RESERVATION("read the reservations", "an ingest key for the tenant, or an admin key");
 
         final String verb;
         /** What the action needs; null when it depends on the tenant. */
@@ -54,7 +55,7 @@ final class AccessPolicy
         final boolean allowed = switch (action)
         {
             case NONE -> true;
-            case POST_EVENTS, RESERVE -> key.mayIngest() && (tenant == null || key.actsFor(tenant));
+            case POST_EVENTS, RESERVE, READ_RESERVATION -> key.mayIngest() && (tenant == null || key.actsFor(tenant));
             // a gateway reads the budget it reserves against with its ingest key; finance with a read key
             case READ_BUDGET -> (key.mayRead() || key.mayIngest()) && (tenant == null || key.actsFor(tenant));
             case READ_USAGE, READ_INVOICE, READ_CREDITS -> key.mayRead() && (tenant == null || key.actsFor(tenant));

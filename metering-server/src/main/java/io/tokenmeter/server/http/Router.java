@@ -58,7 +58,7 @@ final class Router
         BUDGET_SET(AccessPolicy.Action.SET_BUDGET, true),
         BUDGET_ALERTS(AccessPolicy.Action.READ_BUDGET, false),
         RESERVE(AccessPolicy.Action.RESERVE, true),
-        RESERVATION(AccessPolicy.Action.RESERVE, false),
+        RESERVATION(AccessPolicy.Action.READ_RESERVATION, false),
         RESERVATION_RELEASE(AccessPolicy.Action.RESERVE, false),
         LIVE(AccessPolicy.Action.NONE, false),
         READY(AccessPolicy.Action.NONE, false),

@@ -319,6 +319,58 @@ class BudgetsServerTest
         assertEquals(404, client.get("/v1/budgets/initech").status(), "a tenant without a budget");
     }
 
+    /** @return the draft invoice's total of the tenant this month. */
+    private BigDecimal invoiceTotal(final String tenant)
+    {
+        final Client.Answer answer = client.get("/v1/invoices/" + tenant + "/" + java.time.YearMonth.now(java.time.ZoneOffset.UTC));
+        assertEquals(200, answer.status(), answer.body());
+        return new BigDecimal(answer.json().get("total").asText());
+    }
+
+    @Test
+    void spendIsWhatTheInvoiceChargesUnderGraduatedBandsAndADayIsWhatItAddsToTheMonth() throws Exception
+    {
+        final Path prices = configDir.resolve("banded.json");
+        Files.writeString(prices, "{\"currency\":\"USD\",\"models\":{\"gpt-x*\":[{\"effective_from\":\"2025-01-01T00:00:00Z\","
+            + "\"per_million\":{\"input\":{\"tiers\":{\"mode\":\"graduated\",\"bands\":[{\"up_to\":150000,\"per_million\":"
+            + "\"3.00\"},{\"up_to\":null,\"per_million\":\"1.00\"}]}},\"output\":\"10.00\"}}]}}");
+        server = TestServer.start(dataDir, new HashMap<>(Map.of("prices", prices.toString())));
+        client = new Client(server.port());
+        final java.time.ZonedDateTime now = java.time.ZonedDateTime.now(java.time.ZoneOffset.UTC);
+        final boolean firstDay = now.getDayOfMonth() == 1;
+        final String earlier = now.withDayOfMonth(1).toLocalDate() + "T00:30:00Z";
+        // acme and globex have the same usage on the month's first day; acme has more today
+        final Random random = new Random(7);
+        for (int i = 0; i < 40; i++)
+        {
+            final long in = random.nextInt(20_000);
+            final long out = random.nextInt(2_000);
+            final boolean today = firstDay || i % 2 == 0;
+            for (final String tenant : today ? List.of("acme") : List.of("acme", "globex"))
+            {
+                final Client.Answer posted = client.post("/v1/events", "application/json", "{\"id\":\"b" + i + "\",\"tenant\":\""
+                    + tenant + "\",\"model\":\"gpt-x-" + (i % 3) + "\",\"input_tokens\":" + in + ",\"output_tokens\":" + out
+                    + (today ? "" : ",\"timestamp\":\"" + earlier + "\"") + "}");
+                assertEquals(202, posted.status(), posted.body());
+            }
+        }
+        assertEquals(200, client.put("/v1/budgets/acme", "application/json", "{\"limit\":\"100.00\"}").status());
+        final BigDecimal month = invoiceTotal("acme");
+        assertTrue(month.signum() > 0);
+        assertEquals(month.toPlainString(), budgetOf("acme").get("spent").asText(), "a month's spend is its invoice's total");
+        assertEquals(200, client.put("/v1/budgets/acme", "application/json", "{\"limit\":\"100.00\",\"period\":\"day\"}")
+            .status());
+        final BigDecimal before = firstDay ? BigDecimal.ZERO : invoiceTotal("globex");
+        assertEquals(month.subtract(before).setScale(2).toPlainString(), budgetOf("acme").get("spent").asText(),
+            "a day's spend is what the day adds to the month's invoice (bands count from the month's first token)");
+        // a hold is what one more event of its tokens adds: past 150,000 input tokens the band is the lower one
+        final Client.Answer hold = reserve("acme", "banded", 100_000, 0, "10m");
+        assertEquals(201, hold.status(), hold.body());
+        settle("acme", "after-hold", "banded", 100_000, 0);
+        assertEquals(invoiceTotal("acme").subtract(month).toPlainString(), hold.json().get("held").asText(),
+            "the hold was exactly what its event added to the invoice");
+    }
+
     @Test
     void badRequestsSayWhatToFix() throws Exception
     {

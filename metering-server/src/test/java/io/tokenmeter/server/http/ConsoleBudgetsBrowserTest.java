@@ -188,7 +188,7 @@ class ConsoleBudgetsBrowserTest
         // a read key may not look up a reservation; the gateway's ingest key, which made it, may
         browser.open("#/budgets?tenant=acme&reservation=req-1");
         final String refused = browser.text(By.cssSelector("#reservation-results .error"));
-        assertTrue(refused.contains("403") && refused.contains("may not reserve") && refused.contains("needs an ingest key"), refused);
+        assertTrue(refused.contains("403") && refused.contains("may not read the reservations") && refused.contains("needs an ingest key"), refused);
         assertNull(browser.first(By.id("reservation-facts")));
         browser.useKey(KEYS.secret("gateway-acme"));
         browser.open("#/budgets?tenant=acme");
