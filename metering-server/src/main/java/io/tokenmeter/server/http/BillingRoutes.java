@@ -443,6 +443,36 @@ final class BillingRoutes
         return CompletableFuture.completedFuture(response);
     }
 
+    /**
+     * The checks of a route that takes no query parameters and needs billing: a malformed or unknown query (400), a
+     * server not ready (503 with Retry-After).
+     *
+     * @return the refusal, or null when the request may go on.
+     */
+    static FullHttpResponse refuseQueryOrNotReady(final ApiContext api, final ApiRequest request)
+    {
+        final QueryStringDecoder uri = new QueryStringDecoder(request.http.uri());
+        if (!UsageRoute.decodable(uri))
+        {
+            return error(HttpResponseStatus.BAD_REQUEST, "invalid_query",
+                "the query holds a malformed percent-escape: encode '%' as %25");
+        }
+        final String unknown = unknownParameter(uri.parameters(), Set.of());
+        if (unknown != null)
+        {
+            return error(HttpResponseStatus.BAD_REQUEST, "invalid_query", unknown + "; this route takes none");
+        }
+        final List<String> notReady = api.notReadyReasons();
+        if (!notReady.isEmpty() || api.billing() == null)
+        {
+            final FullHttpResponse response = error(HttpResponseStatus.SERVICE_UNAVAILABLE, "not_ready",
+                "the server is not ready (" + String.join("; ", notReady) + "); retry shortly");
+            response.headers().set(HttpHeaderNames.RETRY_AFTER, 1);
+            return response;
+        }
+        return null;
+    }
+
     static FullHttpResponse error(final HttpResponseStatus status, final String code, final String message)
     {
         return json(status, g ->

@@ -5,7 +5,6 @@ import io.netty.buffer.ByteBufUtil;
 import io.netty.handler.codec.http.FullHttpResponse;
 import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpResponseStatus;
-import io.netty.handler.codec.http.QueryStringDecoder;
 import io.tokenmeter.billing.budget.Budget;
 import io.tokenmeter.billing.budget.BudgetLedger;
 import io.tokenmeter.billing.budget.BudgetRequests;
@@ -25,7 +24,6 @@ import java.math.BigDecimal;
 import java.time.Instant;
 import java.util.List;
 import java.util.Locale;
-import java.util.Set;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionException;
 
@@ -57,26 +55,12 @@ final class BudgetRoutes
 
     CompletableFuture<FullHttpResponse> handle(final ApiRequest request)
     {
-        final QueryStringDecoder uri = new QueryStringDecoder(request.http.uri());
-        if (!UsageRoute.decodable(uri))
+        final FullHttpResponse refused = BillingRoutes.refuseQueryOrNotReady(api, request);
+        if (refused != null)
         {
-            return done(BillingRoutes.error(HttpResponseStatus.BAD_REQUEST, "invalid_query",
-                "the query holds a malformed percent-escape: encode '%' as %25"));
+            return done(refused);
         }
-        final String unknown = BillingRoutes.unknownParameter(uri.parameters(), Set.of());
-        if (unknown != null)
-        {
-            return done(BillingRoutes.error(HttpResponseStatus.BAD_REQUEST, "invalid_query", unknown + "; this route takes none"));
-        }
-        final List<String> notReady = api.notReadyReasons();
         final BillingService billing = api.billing();
-        if (!notReady.isEmpty() || billing == null)
-        {
-            final FullHttpResponse response = BillingRoutes.error(HttpResponseStatus.SERVICE_UNAVAILABLE, "not_ready",
-                "the server is not ready (" + String.join("; ", notReady) + "); retry shortly");
-            response.headers().set(HttpHeaderNames.RETRY_AFTER, 1);
-            return done(response);
-        }
         if (request.route == Router.Route.RESERVE)
         {
             return reserve(billing, request);
