@@ -16,6 +16,7 @@ import org.openjdk.jmh.runner.options.TimeValue;
 import java.net.URI;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
+import java.util.Arrays;
 import java.util.Collection;
 import java.util.HashSet;
 import java.util.List;
@@ -141,7 +142,7 @@ class BenchmarksSmokeTest
             for (final Reservations.Loop loop : Reservations.Loop.values())
             {
                 final Reservations.Result result = driver.run(server.port(), loop);
-                final long completed = java.util.Arrays.stream(result.perSecond()).sum();
+                final long completed = Arrays.stream(result.perSecond()).sum();
                 assertTrue(completed > 0 && result.allGranted(), loop + ": " + completed + " cycles, reservations "
                     + result.reservationStatuses() + ", events " + result.eventStatuses());
                 assertEquals(loop == Reservations.Loop.SETTLE ? completed : 0, result.eventLatency().getTotalCount(),

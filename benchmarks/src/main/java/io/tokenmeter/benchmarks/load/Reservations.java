@@ -46,6 +46,7 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Set;
 import java.util.SplittableRandom;
 import java.util.TreeMap;
 import java.util.concurrent.Callable;
@@ -152,8 +153,8 @@ public final class Reservations implements Callable<Integer>
         /** @return whether every measured reservation was granted (201) and every settling event accepted (202). */
         public boolean allGranted()
         {
-            return reservationStatuses.keySet().equals(java.util.Set.of(201))
-                && (loop == Loop.RESERVE || eventStatuses.keySet().equals(java.util.Set.of(202)));
+            return reservationStatuses.keySet().equals(Set.of(201))
+                && (loop == Loop.RESERVE || eventStatuses.keySet().equals(Set.of(202)));
         }
     }
 
