@@ -84,7 +84,6 @@ public class ReservationBenchmark
     private static final long HOLD_TTL_MS = 1_000;
     private static final long FORGET_AFTER_MS = 1_000;
 
-
     /** Hands each record to the counters, then to the ledger, as the aggregator's agent does. */
     private static final class Feed implements LogDocumentReader.Handler
     {
