@@ -7,7 +7,8 @@ import picocli.CommandLine;
 /**
  * {@code java -jar benchmarks.jar loadgen ...} runs the load generator, {@code reference --mode accept|parse} a
  * reference server, {@code compare} one comparison run of both references and tokenmeter, {@code footprint} and
- * {@code dedup-fill} measure the dedup tiers; anything else goes to JMH ({@code java -jar benchmarks.jar -prof gc Parse}).
+ * {@code dedup-fill} measure the dedup tiers, {@code reservations} the whole server's reservations per second; anything
+ * else goes to JMH ({@code java -jar benchmarks.jar -prof gc Parse}).
  */
 public final class Main
 {
@@ -40,6 +41,11 @@ public final class Main
         if (args.length > 0 && args[0].equals("compare"))
         {
             System.exit(new CommandLine(new io.tokenmeter.benchmarks.load.Compare()).execute(
+                java.util.Arrays.copyOfRange(args, 1, args.length)));
+        }
+        if (args.length > 0 && args[0].equals("reservations"))
+        {
+            System.exit(new CommandLine(new io.tokenmeter.benchmarks.load.Reservations()).execute(
                 java.util.Arrays.copyOfRange(args, 1, args.length)));
         }
         if (args.length > 0 && args[0].equals("reference"))

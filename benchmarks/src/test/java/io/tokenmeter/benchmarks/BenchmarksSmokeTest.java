@@ -1,6 +1,7 @@
 package io.tokenmeter.benchmarks;
 
 import io.tokenmeter.benchmarks.load.LoadGenerator;
+import io.tokenmeter.benchmarks.load.Reservations;
 import io.tokenmeter.benchmarks.load.Traffic;
 import io.tokenmeter.benchmarks.reference.ReferenceServer;
 import io.tokenmeter.server.TokenmeterServer;
@@ -15,6 +16,7 @@ import org.openjdk.jmh.runner.options.TimeValue;
 import java.net.URI;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
+import java.util.Arrays;
 import java.util.Collection;
 import java.util.HashSet;
 import java.util.List;
@@ -57,7 +59,7 @@ class BenchmarksSmokeTest
             ran.add(result.getParams().getBenchmark().replaceAll(".*\\.(\\w+Benchmark)\\..*", "$1"));
         }
         assertEquals(Set.of("ParseBenchmark", "CodecBenchmark", "DedupBenchmark", "AggregatorBenchmark", "RatingBenchmark",
-            "NameDictionaryBenchmark", "JournalBenchmark", "DedupDiskTierBenchmark"), ran);
+            "NameDictionaryBenchmark", "JournalBenchmark", "DedupDiskTierBenchmark", "ReservationBenchmark"), ran);
     }
 
     @Test
@@ -119,6 +121,33 @@ class BenchmarksSmokeTest
             assertTrue(open.latency().getTotalCount() > 100, "open loop at 200 requests/s for 1 s: " + open.latency().getTotalCount());
             assertTrue(LoadGenerator.toJson(open).contains("\"p99_9\""));
             assertTrue(server.partitions().sum(p -> p.journal().duplicateEvents()) > 0, "retries reach the server as duplicates");
+        }
+        finally
+        {
+            server.close();
+        }
+    }
+
+    @Test
+    void theReservationLoopsAreGrantedAndSettled() throws Exception
+    {
+        final TokenmeterServer server = TokenmeterServer.start(Settings.of(Map.of("port", "0", "data-dir", dir.toString())));
+        try
+        {
+            for (int i = 0; i < 1000 && !server.isReady(); i++)
+            {
+                LockSupport.parkNanos(10_000_000);
+            }
+            final Reservations driver = Reservations.of(4, 2, 1, 0, 1);
+            for (final Reservations.Loop loop : Reservations.Loop.values())
+            {
+                final Reservations.Result result = driver.run(server.port(), loop);
+                final long completed = Arrays.stream(result.perSecond()).sum();
+                assertTrue(completed > 0 && result.allGranted(), loop + ": " + completed + " cycles, reservations "
+                    + result.reservationStatuses() + ", events " + result.eventStatuses());
+                assertEquals(loop == Reservations.Loop.SETTLE ? completed : 0, result.eventLatency().getTotalCount(),
+                    loop + ": one settling event per cycle in the settle loop, none in the other");
+            }
         }
         finally
         {

@@ -65,18 +65,29 @@ final class Events
     static int stage(final ExpandableArrayBuffer out, final int offset, final String tenant, final String model,
         final String id, final long timestampMs, final int tierCode, final RandomGenerator random)
     {
-        final byte[] names = (tenant + model + id).getBytes(StandardCharsets.US_ASCII);
-        final int idLength = id.length();
-        final EventHasher hasher = new EventHasher();
-        hasher.hashId(names, names.length - idLength, idLength);
         final long[] tokens = new long[TokenClass.COUNT];
         for (int c = 0; c < TokenClass.COUNT; c++)
         {
             tokens[c] = random.nextInt(5000);
         }
         tokens[TokenClass.REASONING.ordinal()] = tokens[TokenClass.OUTPUT.ordinal()] / 2;
+        return stage(out, offset, tenant, model, id, timestampMs, tierCode, tokens, random.nextLong());
+    }
+
+    /**
+     * Stages one event at {@code offset} with the given token counts (in {@link TokenClass} order).
+     *
+     * @return the staged length.
+     */
+    static int stage(final ExpandableArrayBuffer out, final int offset, final String tenant, final String model,
+        final String id, final long timestampMs, final int tierCode, final long[] tokens, final long contentHash)
+    {
+        final byte[] names = (tenant + model + id).getBytes(StandardCharsets.US_ASCII);
+        final int idLength = id.length();
+        final EventHasher hasher = new EventHasher();
+        hasher.hashId(names, names.length - idLength, idLength);
         out.checkLimit(offset + StagedEvent.MAX_LENGTH);
-        return new StagedEvent().wrap(out, offset).encode(hasher.idHashHi(), hasher.idHashLo(), random.nextLong(),
+        return new StagedEvent().wrap(out, offset).encode(hasher.idHashHi(), hasher.idHashLo(), contentHash,
             timestampMs, tokens, tierCode, 0, names, tenant.length(), model.length(), idLength);
     }
 }

@@ -7,9 +7,6 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
 import java.io.IOException;
-import java.net.InetSocketAddress;
-import java.net.ServerSocket;
-import java.net.Socket;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -84,7 +81,8 @@ public final class Compare implements Callable<Integer>
         }
     }
 
-    private static void deleteRecursively(final Path dir) throws IOException
+    /** Deletes {@code dir} and everything in it. */
+    static void deleteRecursively(final Path dir) throws IOException
     {
         try (java.util.stream.Stream<Path> paths = Files.walk(dir))
         {
@@ -106,14 +104,14 @@ public final class Compare implements Callable<Integer>
         if (!skipOpenLoop)
         {
             final double halfRate = closed.requestsPerSecond() / 2;
-            final Server server = tokenmeter(data);
+            final ServerProcess server = tokenmeter(data);
             final List<Double> samples = new ArrayList<>();
             final AtomicBoolean sampling = new AtomicBoolean(true);
-            final Thread sampler = new Thread(() -> sampleLag(server.port, samples, sampling), "lag-sampler");
+            final Thread sampler = new Thread(() -> sampleLag(server.port(), samples, sampling), "lag-sampler");
             try (server)
             {
                 sampler.start();
-                open = load("tokenmeter-open-loop", server.port, halfRate, openConnections);
+                open = load("tokenmeter-open-loop", server.port(), halfRate, openConnections);
             }
             finally
             {
@@ -149,107 +147,29 @@ public final class Compare implements Callable<Integer>
         return 0;
     }
 
-    /** A server process on a free port, stopped with SIGTERM. */
-    private record Server(Process process, int port) implements AutoCloseable
+    private ServerProcess reference(final String mode) throws Exception
     {
-        @Override
-        public void close() throws InterruptedException
-        {
-            process.destroy();
-            if (!process.waitFor(60, TimeUnit.SECONDS))
-            {
-                process.destroyForcibly();
-            }
-        }
+        final int port = ServerProcess.freePort();
+        return ServerProcess.start(List.of("-jar", benchmarksJar.toString(), "reference", "--mode", mode, "--port",
+            Integer.toString(port)), port, "/v1/events", heap);
     }
 
-    private static int freePort() throws IOException
+    private ServerProcess tokenmeter(final Path data) throws Exception
     {
-        try (ServerSocket socket = new ServerSocket(0))
-        {
-            return socket.getLocalPort();
-        }
+        return ServerProcess.tokenmeter(serverJar, data, durability, partitions, heap);
     }
 
-    private Server reference(final String mode) throws Exception
-    {
-        final int port = freePort();
-        return start(List.of("-jar", benchmarksJar.toString(), "reference", "--mode", mode, "--port", Integer.toString(port)), port,
-            "/v1/events");
-    }
-
-    private Server tokenmeter(final Path data) throws Exception
-    {
-        final int port = freePort();
-        final List<String> args = new ArrayList<>(List.of("-jar", serverJar.toString(), "serve", "--port", Integer.toString(port),
-            "--data-dir", data.toString(), "--durability", durability));
-        if (partitions != null)
-        {
-            args.addAll(List.of("--partitions", partitions.toString()));
-        }
-        return start(args, port, "/health/ready");
-    }
-
-    private Server start(final List<String> args, final int port, final String readyPath) throws Exception
-    {
-        final List<String> command = new ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-            "-Xmx" + heap, "-Xms" + heap, "-XX:+AlwaysPreTouch", "-XX:+UseTransparentHugePages"));
-        command.addAll(args);
-        final Process process = new ProcessBuilder(command).redirectErrorStream(true)
-            .redirectOutput(Files.createTempFile("bench-server", ".log").toFile()).start();
-        final long until = System.nanoTime() + TimeUnit.SECONDS.toNanos(120);
-        while (System.nanoTime() < until)
-        {
-            if (!process.isAlive())
-            {
-                throw new IllegalStateException("server exited: " + args);
-            }
-            if (answers(port, readyPath))
-            {
-                return new Server(process, port);
-            }
-            LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(100));
-        }
-        process.destroyForcibly();
-        throw new IllegalStateException("server not ready within 120 s: " + args);
-    }
-
-    private boolean answers(final int port, final String path)
-    {
-        try (Socket probe = new Socket())
-        {
-            probe.connect(new InetSocketAddress("127.0.0.1", port), 200);
-        }
-        catch (final IOException notYet)
-        {
-            return false;
-        }
-        if (!path.startsWith("/health"))
-        {
-            return true;
-        }
-        try
-        {
-            return http.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + port + path)).build(),
-                HttpResponse.BodyHandlers.discarding()).statusCode() == 200;
-        }
-        catch (final IOException | InterruptedException ex)
-        {
-            return false;
-        }
-    }
-
-    private LoadGenerator.Result runAgainst(final String label, final Server server, final double rate) throws Exception
+    private LoadGenerator.Result runAgainst(final String label, final ServerProcess server, final double rate) throws Exception
     {
         return runAgainst(label, server, rate, connections);
     }
 
-    private LoadGenerator.Result runAgainst(final String label, final Server server, final double rate, final int connectionCount)
+    private LoadGenerator.Result runAgainst(final String label, final ServerProcess server, final double rate, final int connectionCount)
         throws Exception
     {
         try (server)
         {
-            return load(label, server.port, rate, connectionCount);
+            return load(label, server.port(), rate, connectionCount);
         }
     }
 
