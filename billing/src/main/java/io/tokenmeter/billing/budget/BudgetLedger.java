@@ -200,6 +200,7 @@ public final class BudgetLedger implements LogFollower
             {
                 state.spendCache.clear();
                 state.alertDirty = true;
+                state.month.add(event, counters.models().name(event.modelId()));
             }
         }
     }
@@ -388,8 +389,8 @@ public final class BudgetLedger implements LogFollower
         final long monthStart = Budget.Period.MONTH.startOf(timeMs);
         final long fromHour = Hours.of(monthStart);
         final long toHour = Hours.of(Budget.Period.MONTH.endAfter(monthStart));
-        final List<TenantBucket> buckets = new ArrayList<>(counters.buckets(state.tenant, fromHour, toHour));
-        final BigDecimal before = amount(state, buckets, fromHour, toHour);
+        final BigDecimal before = amount(state, fromHour, toHour);
+        final List<TenantBucket> buckets = month(state, timeMs).buckets(Integer.MAX_VALUE);
         final long[] c = new long[HourlyAggregator.STRIDE];
         c[0] = 1;
         c[1 + TokenClass.INPUT.ordinal()] = request.maxInputTokens();
@@ -419,13 +420,11 @@ public final class BudgetLedger implements LogFollower
         return through.subtract(amount(state, fromHour, Hours.of(start)));
     }
 
+    /**
+     * The invoice's amount for the tenant's buckets from the start of a month up to {@code toHour} (the month's end, or
+     * the start of one of its days), cached until its next event or book.
+     */
     private BigDecimal amount(final TenantState state, final long fromHour, final long toHour)
-    {
-        return amount(state, null, fromHour, toHour);
-    }
-
-    /** The invoice's amount for the tenant's buckets in [fromHour, toHour), cached until its next event or book. */
-    private BigDecimal amount(final TenantState state, final List<TenantBucket> known, final long fromHour, final long toHour)
     {
         final long key = fromHour * 1_000_003L + toHour;
         final BigDecimal cached = state.spendCache.get(key);
@@ -437,12 +436,26 @@ public final class BudgetLedger implements LogFollower
         {
             return BigDecimal.ZERO;
         }
-        final List<TenantBucket> buckets = known != null ? known : counters.buckets(state.tenant, fromHour, toHour);
+        final MonthUsage month = month(state, Hours.startMs(fromHour));
+        final List<TenantBucket> buckets = month.buckets((int)((toHour - fromHour) / 24));
         final BigDecimal amount = buckets.isEmpty()
             ? Money.round(BigDecimal.ZERO, book.minorDigits(state.tenant))
             : Rater.sum(Rater.rate(book, state.tenant, buckets, null, new LinkedHashSet<>()), book.minorDigits(state.tenant));
         state.spendCache.put(key, amount);
         return amount;
+    }
+
+    /** @return the tenant's month holding {@code timeMs}, merged for pricing; rebuilt from the counters when stale. */
+    private MonthUsage month(final TenantState state, final long timeMs)
+    {
+        final long monthStart = Budget.Period.MONTH.startOf(timeMs);
+        final MonthUsage month = state.month;
+        if (!month.valid || month.startMs != monthStart || month.book != book)
+        {
+            month.rebuild(book, monthStart, counters.buckets(state.tenant, Hours.of(monthStart),
+                Hours.of(Budget.Period.MONTH.endAfter(monthStart))));
+        }
+        return month;
     }
 
     private void checkAlerts(final TenantState state, final long timeMs)
@@ -752,10 +765,131 @@ public final class BudgetLedger implements LogFollower
         }
     }
 
+    /**
+     * One tenant's usage in one month as the ledger prices it: the hour buckets merged into one per (model, service
+     * tier, rate variant, price version, day of the month), and per hour where a graduated band prices them (its bands
+     * fill in hour order). The rating of the merged buckets is the rating of the hour buckets (lines are sums over
+     * buckets; volume bands take the period's totals), so spend is exact, and a reservation costs the rating of a few
+     * dozen buckets instead of the month's hundreds. Kept up to date event by event; rebuilt from the counters when the
+     * month or the book changes, and after a restart.
+     */
+    private static final class MonthUsage
+    {
+        private record Key(String model, int tierCode, int variant, String scope, String entry, String from, int day, long hour)
+        {
+        }
+
+        private final String tenant;
+        private final Map<Key, TenantBucket> merged = new HashMap<>();
+        boolean valid;
+        long startMs = Long.MIN_VALUE;
+        PriceBook book;
+
+        MonthUsage(final String tenant)
+        {
+            this.tenant = tenant;
+        }
+
+        void rebuild(final PriceBook inForce, final long monthStart, final List<TenantBucket> buckets)
+        {
+            merged.clear();
+            book = inForce;
+            startMs = monthStart;
+            valid = inForce != null;
+            if (valid)
+            {
+                for (final TenantBucket bucket : buckets)
+                {
+                    add(bucket.hour(), bucket.model(), bucket.tierCode(), bucket.variant(), bucket.counters());
+                }
+            }
+        }
+
+        /** An event applied to the counters: added to its merged bucket when its month is the one held. */
+        void add(final EventRecord event, final String model)
+        {
+            if (!valid)
+            {
+                return;
+            }
+            final long hour = Math.floorDiv(event.timestampMs(), Hours.MS_PER_HOUR);
+            if (hour < Hours.of(startMs) || hour >= Hours.of(Budget.Period.MONTH.endAfter(startMs)))
+            {
+                return;
+            }
+            final long[] c = new long[HourlyAggregator.STRIDE];
+            c[0] = 1;
+            for (int i = 0; i < TokenClass.COUNT; i++)
+            {
+                c[1 + i] = event.tokens(i);
+            }
+            add(hour, model, event.tierCode(), RateVariant.ofFlags(event.flags()), c);
+        }
+
+        private void add(final long hour, final String model, final int tierCode, final int variant, final long[] counts)
+        {
+            final PriceBook.Resolved price = book.resolve(tenant, model, hour);
+            final int day = (int)((hour - Hours.of(startMs)) / 24);
+            final Key key = price == null
+                ? new Key(model, tierCode, variant, null, null, null, day, -1)
+                : new Key(model, tierCode, variant, price.scope(), price.entryKey(), price.version().effectiveFrom(), day,
+                    graduated(price, variant) ? hour : -1);
+            final TenantBucket into = merged.get(key);
+            if (into == null)
+            {
+                merged.put(key, new TenantBucket(hour, model, tierCode, variant, counts.clone()));
+                return;
+            }
+            final long[] c = into.counters();
+            for (int i = 0; i < HourlyAggregator.STRIDE - 1; i++)
+            {
+                final long sum = c[i] + counts[i];
+                if (sum < 0)
+                {
+                    c[i] = Long.MAX_VALUE;
+                    c[HourlyAggregator.STRIDE - 1] = 1;
+                }
+                else
+                {
+                    c[i] = sum;
+                }
+            }
+            c[HourlyAggregator.STRIDE - 1] |= counts[HourlyAggregator.STRIDE - 1];
+        }
+
+        private static boolean graduated(final PriceBook.Resolved price, final int variant)
+        {
+            for (int c = 0; c < io.tokenmeter.billing.price.PriceVersion.BILLABLE_CLASSES; c++)
+            {
+                final io.tokenmeter.billing.price.Bands bands = price.version().bands(c, variant);
+                if (bands != null && bands.graduated())
+                {
+                    return true;
+                }
+            }
+            return false;
+        }
+
+        /** @return fresh copies of the merged buckets of the month's days before {@code endDay} (0-based). */
+        List<TenantBucket> buckets(final int endDay)
+        {
+            final List<TenantBucket> out = new ArrayList<>(merged.size() + 1);
+            merged.forEach((key, b) ->
+            {
+                if (key.day() < endDay)
+                {
+                    out.add(new TenantBucket(b.hour(), b.model(), b.tierCode(), b.variant(), b.counters().clone()));
+                }
+            });
+            return out;
+        }
+    }
+
     /** One tenant's budget, holds, cached spend and alerts. */
     private static final class TenantState
     {
         final String tenant;
+        final MonthUsage month;
         Budget budget;
         final Map<HoldKey, Hold> holds = new HashMap<>();
         BigDecimal reserved = BigDecimal.ZERO;
@@ -768,6 +902,7 @@ public final class BudgetLedger implements LogFollower
         TenantState(final String tenant)
         {
             this.tenant = tenant;
+            this.month = new MonthUsage(tenant);
         }
     }
 }

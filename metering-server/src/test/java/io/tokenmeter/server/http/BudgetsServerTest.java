@@ -327,12 +327,13 @@ class BudgetsServerTest
         return new BigDecimal(answer.json().get("total").asText());
     }
 
-    @Test
-    void spendIsWhatTheInvoiceChargesUnderGraduatedBandsAndADayIsWhatItAddsToTheMonth() throws Exception
+    @org.junit.jupiter.params.ParameterizedTest
+    @org.junit.jupiter.params.provider.ValueSource(strings = {"graduated", "volume"})
+    void spendIsWhatTheInvoiceChargesUnderBandsAndADayIsWhatItAddsToTheMonth(final String mode) throws Exception
     {
         final Path prices = configDir.resolve("banded.json");
         Files.writeString(prices, "{\"currency\":\"USD\",\"models\":{\"gpt-x*\":[{\"effective_from\":\"2025-01-01T00:00:00Z\","
-            + "\"per_million\":{\"input\":{\"tiers\":{\"mode\":\"graduated\",\"bands\":[{\"up_to\":150000,\"per_million\":"
+            + "\"per_million\":{\"input\":{\"tiers\":{\"mode\":\"" + mode + "\",\"bands\":[{\"up_to\":150000,\"per_million\":"
             + "\"3.00\"},{\"up_to\":null,\"per_million\":\"1.00\"}]}},\"output\":\"10.00\"}}]}}");
         server = TestServer.start(dataDir, new HashMap<>(Map.of("prices", prices.toString())));
         client = new Client(server.port());
