@@ -70,6 +70,8 @@ public final class TokenmeterServer implements ApiContext, AutoCloseable
     private static final int MAX_DRAIN_REQUESTS = 256;
     private static final int MAX_DRAIN_EVENTS = 16_384;
     private static final int QUERY_QUEUE = 1024;
+    /** A closed reservation's id is kept this long (at most the dedup window) for the retries of its request. */
+    private static final long CLOSED_HOLDS_KEPT_MS = 3_600_000L;
 
     private final Settings settings;
     private final Path dataDir;
@@ -167,7 +169,7 @@ public final class TokenmeterServer implements ApiContext, AutoCloseable
             partition.journal().handle(LogLayout.CONTROL_RESERVATION, new LoggedCommand());
             partition.journal().streamTimeoutMs(settings.streamTimeout.toMillis());
             budgetLedgers[partition.index()] = new BudgetLedger(partition.aggregator().aggregator(), this::onAlert,
-                settings.dedupWindowMs());
+                Math.min(settings.dedupWindowMs(), CLOSED_HOLDS_KEPT_MS));
             partition.aggregator().follow(budgetLedgers[partition.index()]);
         }
         metrics.bind(partitions);

@@ -112,8 +112,13 @@ public final class BudgetLedger implements LogFollower
         /** No reservation has that id (or it was forgotten, a dedup window after it closed). */
         NOT_FOUND,
         /** The hold to release was settled or expired already (or released: a repeated release). */
-        CLOSED
+        CLOSED,
+        /** The tenant holds {@link #MAX_OPEN_HOLDS} open holds already; nothing is held. */
+        TOO_MANY
     }
+
+    /** The most open holds one tenant may have: memory stays bounded whatever a client sends. */
+    public static final int MAX_OPEN_HOLDS = 100_000;
 
     /** A reservation record's decision. */
     public record Outcome(Kind kind, HoldView hold, BigDecimal available, BigDecimal needed, String currency)
@@ -163,8 +168,7 @@ public final class BudgetLedger implements LogFollower
     /**
      * @param counters      the partition's hour buckets (the aggregator's): spend is priced from them.
      * @param alerts        told each threshold crossing.
-     * @param forgetAfterMs how long a closed hold's id is kept (the dedup window): a reservation with it again after
-     *                      that is a new one.
+     * @param forgetAfterMs how long a closed hold's id is kept: a reservation with it again after that is a new one.
      */
     public BudgetLedger(final HourlyAggregator counters, final AlertSink alerts, final long forgetAfterMs)
     {
@@ -362,6 +366,10 @@ public final class BudgetLedger implements LogFollower
             return new Outcome(existing.request.sameTerms(request) ? Kind.EXISTING : Kind.CONFLICT, existing.view(), null,
                 null, currency);
         }
+        if (state.open >= MAX_OPEN_HOLDS)
+        {
+            return new Outcome(Kind.TOO_MANY, null, null, null, currency);
+        }
         final BigDecimal held = holdOf(state, request, timeMs);
         if (state.budget != null && state.budget.hard())
         {
@@ -374,6 +382,7 @@ public final class BudgetLedger implements LogFollower
         final Hold hold = new Hold(request, key, held, timeMs, timeMs + request.ttlMs(), index);
         state.holds.put(key, hold);
         state.reserved = state.reserved.add(held);
+        state.open++;
         byExpiry.add(hold);
         return new Outcome(Kind.GRANTED, hold.view(), null, null, currency);
     }
@@ -512,18 +521,14 @@ public final class BudgetLedger implements LogFollower
         hold.state = to;
         hold.closedAtMs = timeMs;
         state.reserved = state.reserved.subtract(hold.held);
+        state.open--;
         byExpiry.remove(hold);
         closed.addLast(hold);
     }
 
     private static int openHolds(final TenantState state)
     {
-        int open = 0;
-        for (final Hold hold : state.holds.values())
-        {
-            open += hold.state == HoldState.OPEN ? 1 : 0;
-        }
-        return open;
+        return state.open;
     }
 
     private void useBook(final byte[] json, final long revision)
@@ -694,6 +699,7 @@ public final class BudgetLedger implements LogFollower
                     if (hold.state == HoldState.OPEN)
                     {
                         s.reserved = s.reserved.add(hold.held);
+                        s.open++;
                         byExpiry.add(hold);
                     }
                     else
@@ -893,6 +899,8 @@ public final class BudgetLedger implements LogFollower
         Budget budget;
         final Map<HoldKey, Hold> holds = new HashMap<>();
         BigDecimal reserved = BigDecimal.ZERO;
+        /** Holds open now. */
+        int open;
         /** Invoice amounts by hour range, cleared by the tenant's next event or a new book. */
         final Map<Long, BigDecimal> spendCache = new TreeMap<>();
         boolean alertDirty;

@@ -197,6 +197,9 @@ final class BudgetRoutes
                 g.writeStringField("currency", outcome.currency());
                 g.writeEndObject();
             });
+            case TOO_MANY -> BillingRoutes.error(HttpResponseStatus.TOO_MANY_REQUESTS, "too_many_reservations", "tenant "
+                + asked.tenant() + " holds " + BudgetLedger.MAX_OPEN_HOLDS + " open reservations, the most one tenant may; "
+                + "nothing was held. Settle or release some (or let them expire) and retry");
             default -> BillingRoutes.error(HttpResponseStatus.CONFLICT, "reservation_conflict", "reservation '" + asked.id()
                 + "' of tenant " + asked.tenant() + " was made with other terms at "
                 + Instant.ofEpochMilli(outcome.hold().createdAtMs()) + " (it is " + outcome.hold().state().jsonName()

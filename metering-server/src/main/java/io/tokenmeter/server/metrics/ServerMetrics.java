@@ -92,7 +92,8 @@ public final class ServerMetrics implements AutoCloseable
         readingPaused = Counter.builder("tokenmeter.http.reading.paused")
             .description("times a connection stopped being read: its answers were not read by the client, or it "
                 + "pipelined max-pipelined requests").register(registry);
-        for (final String outcome : List.of("granted", "existing", "refused", "conflict", "released", "not_found", "closed"))
+        for (final String outcome : List.of("granted", "existing", "refused", "conflict", "released", "not_found", "closed",
+            "too_many"))
         {
             reservation(outcome);
         }
