@@ -397,6 +397,73 @@ class PartitionsServerTest
         Files.delete(folder);
     }
 
+    /** @return this month's "requests input output" of the tenant, as of every acknowledged event. */
+    private String monthUsage(final String tenant)
+    {
+        final String from = YearMonth.now(java.time.ZoneOffset.UTC).atDay(1) + "T00:00:00Z";
+        final JsonNode rows = client.get("/v1/usage?tenant=" + tenant + "&from=" + from + "&to=2100-01-01T00:00:00Z"
+            + "&consistent=true").json().get("rows");
+        final JsonNode row = rows.get(0);
+        return row.get("requests").asLong() + " " + row.get("input_tokens").asLong() + " " + row.get("output_tokens").asLong();
+    }
+
+    @Test
+    void repartitionCarriesBudgetsHoldsAndStreams() throws Exception
+    {
+        final Path one = dir.resolve("one");
+        final List<String> tenants = tenantPerPartition(4);
+        start(one, Map.of("partitions", "1"));
+        for (final String tenant : tenants)
+        {
+            assertEquals(200, client.put("/v1/budgets/" + tenant, "application/json", "{\"limit\":\"5.00\"}").status());
+            for (final String id : List.of("open", "settled"))
+            {
+                assertEquals(201, client.post("/v1/reservations", "application/json", "{\"id\":\"" + id + "\",\"tenant\":\""
+                    + tenant + "\",\"model\":\"gpt-4o\",\"max_input_tokens\":100000,\"max_output_tokens\":1000,"
+                    + "\"ttl\":\"1h\"}").status());
+            }
+            final String checkpoints = "{\"id\":\"c1\",\"tenant\":\"" + tenant + "\",\"model\":\"gpt-4o\",\"input_tokens\":100,"
+                + "\"output_tokens\":10,\"stream\":{\"id\":\"s\",\"seq\":1}}\n{\"id\":\"c2\",\"tenant\":\"" + tenant
+                + "\",\"model\":\"gpt-4o\",\"input_tokens\":100,\"output_tokens\":30,\"stream\":{\"id\":\"s\",\"seq\":2}}\n"
+                + "{\"id\":\"e\",\"tenant\":\"" + tenant + "\",\"model\":\"gpt-4o\",\"input_tokens\":50000,"
+                + "\"reservation\":\"settled\"}\n";
+            assertEquals(3, client.post("/v1/events", "application/x-ndjson", checkpoints).json().get("accepted").asInt());
+        }
+        final Map<String, String> before = new LinkedHashMap<>();
+        for (final String tenant : tenants)
+        {
+            before.put(tenant, client.get("/v1/budgets/" + tenant).body() + " " + client.get("/v1/reservations/" + tenant
+                + "/open").json().get("state") + " " + client.get("/v1/reservations/" + tenant + "/settled").json().get("state")
+                + " " + monthUsage(tenant));
+        }
+        assertTrue(before.get(tenants.get(0)).endsWith("\"open\" \"settled\" 2 50100 30"), before.toString());
+        server.close();
+        server = null;
+
+        final Path four = dir.resolve("four");
+        final ByteArrayOutputStream printed = new ByteArrayOutputStream();
+        final Repartitioner.Result result = new Repartitioner(new PrintStream(printed, true, StandardCharsets.UTF_8))
+            .run(one, four, 4);
+        assertEquals(12, result.events());
+        start(four, Map.of());
+        for (final String tenant : tenants)
+        {
+            final String after = client.get("/v1/budgets/" + tenant).body() + " " + client.get("/v1/reservations/" + tenant
+                + "/open").json().get("state") + " " + client.get("/v1/reservations/" + tenant + "/settled").json().get("state")
+                + " " + monthUsage(tenant);
+            assertEquals(before.get(tenant), after, tenant + ": budget, holds, spend and the stream's one request, in its new "
+                + "partition");
+        }
+        // the streams go on in their new partitions: the journal rebuilt each from the copied links
+        final String tenant = tenants.get(0);
+        final JsonNode more = client.post("/v1/events", "application/x-ndjson", "{\"id\":\"c3\",\"tenant\":\"" + tenant
+            + "\",\"model\":\"gpt-4o\",\"input_tokens\":100,\"output_tokens\":45,\"stream\":{\"id\":\"s\",\"seq\":3,"
+            + "\"final\":true}}\n{\"id\":\"c0\",\"tenant\":\"" + tenant + "\",\"model\":\"gpt-4o\",\"input_tokens\":100,"
+            + "\"output_tokens\":99,\"stream\":{\"id\":\"s\",\"seq\":0}}\n").json();
+        assertEquals("1/1", more.get("accepted").asInt() + "/" + more.get("conflicts").asInt(), more.toString());
+        assertEquals("2 50100 45", monthUsage(tenant));
+    }
+
     @Test
     void repartitionFromOneToFourAndBackKeepsEveryCountIdInvoiceAndNumber() throws Exception
     {

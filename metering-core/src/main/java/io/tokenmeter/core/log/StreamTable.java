@@ -52,8 +52,14 @@ final class StreamTable
         final long[] highest = new long[CLASSES];
         long firstMs;
         long lastMs;
-        /** Log index of the last document with a checkpoint of it: replay skips documents at or before it. */
+        /** Log index of the last document with a checkpoint of it, as the next journal checkpoint records it. */
         long lastIndex = EventLog.NO_INDEX;
+        /**
+         * The {@link #lastIndex} the journal checkpoint being recovered from held: the replay skips documents at or
+         * before it (their checkpoints are in the state already), and applies every checkpoint of a later document, two
+         * of one stream in one document included.
+         */
+        long restoredIndex = EventLog.NO_INDEX;
         boolean ended;
         boolean closed;
 
@@ -192,7 +198,7 @@ final class StreamTable
 
     /**
      * Replay: a checkpoint read back from the document at {@code index}, whose event's counts are the increments the
-     * journal decided. A document at or before the stream's last applied one (the checkpoint held it) is skipped.
+     * journal decided. A document at or before the last one the loaded checkpoint held for the stream is skipped.
      */
     void replayed(final long hashHi, final long hashLo, final int tenantId, final long seq, final boolean isFinal,
         final long[] increments, final long index, final long appendTimeMs)
@@ -206,7 +212,7 @@ final class StreamTable
             stream.firstMs = appendTimeMs;
             streams.put(key, stream);
         }
-        else if (stream.lastIndex != EventLog.NO_INDEX && index <= stream.lastIndex)
+        else if (stream.restoredIndex != EventLog.NO_INDEX && index <= stream.restoredIndex)
         {
             return;
         }
@@ -320,6 +326,7 @@ final class StreamTable
             s.firstMs = in.getLong();
             s.lastMs = in.getLong();
             s.lastIndex = in.getLong();
+            s.restoredIndex = s.lastIndex;
             final byte flags = in.get();
             s.ended = (flags & EventLink.FINAL) != 0;
             s.closed = (flags & 1) != 0;

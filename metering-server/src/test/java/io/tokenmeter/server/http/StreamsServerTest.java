@@ -109,12 +109,20 @@ class StreamsServerTest
     {
         start();
         assertEquals("1/0/0", checkpoint("r1", "restarted", 1, false, 200, 20));
+        // two checkpoints of one stream in one request: one log document
+        final Client.Answer both = client.post("/v1/events", "application/x-ndjson", "{\"id\":\"t1\",\"tenant\":\"acme\","
+            + "\"model\":\"gpt-4o\",\"output_tokens\":5,\"stream\":{\"id\":\"two\",\"seq\":1}}\n{\"id\":\"t2\",\"tenant\":"
+            + "\"acme\",\"model\":\"gpt-4o\",\"output_tokens\":8,\"stream\":{\"id\":\"two\",\"seq\":2}}\n");
+        assertEquals(2, both.json().get("accepted").asInt(), both.body());
+        assertEquals("2 200 28", usage());
         server.close();
         server = null;
         start();
         assertEquals("0/1/0", checkpoint("r1", "restarted", 1, false, 200, 20), "the checkpoint's id is remembered");
         assertEquals("1/0/0", checkpoint("r2", "restarted", 2, true, 200, 50));
-        assertEquals("1 200 50", usage(), "the increase over the checkpoint before the restart, once");
+        assertEquals("2 200 58", usage(), "the increase over the checkpoint before the restart, once");
         assertEquals("0/0/1", checkpoint("r0", "restarted", 0, false, 200, 60), "the stream's state came back too");
+        assertEquals("1/0/0", checkpoint("t3", "two", 3, true, 0, 12), "both checkpoints of one document came back");
+        assertEquals("2 200 62", usage());
     }
 }
