@@ -787,6 +787,8 @@ public final class BudgetLedger implements LogFollower
 
         private final String tenant;
         private final Map<Key, TenantBucket> merged = new HashMap<>();
+        /** The merged bucket's key of each (model id, hour of the month, tier, variant) seen: no resolve per event. */
+        private final org.agrona.collections.Long2ObjectHashMap<Key> keys = new org.agrona.collections.Long2ObjectHashMap<>();
         boolean valid;
         long startMs = Long.MIN_VALUE;
         PriceBook book;
@@ -799,6 +801,7 @@ public final class BudgetLedger implements LogFollower
         void rebuild(final PriceBook inForce, final long monthStart, final List<TenantBucket> buckets)
         {
             merged.clear();
+            keys.clear();
             book = inForce;
             startMs = monthStart;
             valid = inForce != null;
@@ -811,7 +814,10 @@ public final class BudgetLedger implements LogFollower
             }
         }
 
-        /** An event applied to the counters: added to its merged bucket when its month is the one held. */
+        /**
+         * An event applied to the counters: added to its merged bucket when its month is the one held. Allocates only
+         * for a (model, hour, tier, variant) it has not seen this month, or a new merged bucket.
+         */
         void add(final EventRecord event, final String model)
         {
             if (!valid)
@@ -819,27 +825,42 @@ public final class BudgetLedger implements LogFollower
                 return;
             }
             final long hour = Math.floorDiv(event.timestampMs(), Hours.MS_PER_HOUR);
-            if (hour < Hours.of(startMs) || hour >= Hours.of(Budget.Period.MONTH.endAfter(startMs)))
+            final long hourInMonth = hour - Hours.of(startMs);
+            if (hourInMonth < 0 || hour >= Hours.of(Budget.Period.MONTH.endAfter(startMs)))
             {
                 return;
             }
-            final long[] c = new long[HourlyAggregator.STRIDE];
-            c[0] = 1;
+            final int variant = RateVariant.ofFlags(event.flags());
+            final long packed = ((long)event.modelId() << 20 | hourInMonth) << 10 | event.tierCode() << 7 | variant;
+            Key key = keys.get(packed);
+            if (key == null)
+            {
+                key = keyOf(hour, model, event.tierCode(), variant);
+                keys.put(packed, key);
+            }
+            final TenantBucket into = merged.get(key);
+            if (into == null)
+            {
+                final long[] c = new long[HourlyAggregator.STRIDE];
+                c[0] = 1;
+                for (int i = 0; i < TokenClass.COUNT; i++)
+                {
+                    c[1 + i] = event.tokens(i);
+                }
+                merged.put(key, new TenantBucket(hour, model, event.tierCode(), variant, c));
+                return;
+            }
+            final long[] c = into.counters();
+            c[0]++;
             for (int i = 0; i < TokenClass.COUNT; i++)
             {
-                c[1 + i] = event.tokens(i);
+                addSaturating(c, 1 + i, event.tokens(i));
             }
-            add(hour, model, event.tierCode(), RateVariant.ofFlags(event.flags()), c);
         }
 
         private void add(final long hour, final String model, final int tierCode, final int variant, final long[] counts)
         {
-            final PriceBook.Resolved price = book.resolve(tenant, model, hour);
-            final int day = (int)((hour - Hours.of(startMs)) / 24);
-            final Key key = price == null
-                ? new Key(model, tierCode, variant, null, null, null, day, -1)
-                : new Key(model, tierCode, variant, price.scope(), price.entryKey(), price.version().effectiveFrom(), day,
-                    graduated(price, variant) ? hour : -1);
+            final Key key = keyOf(hour, model, tierCode, variant);
             final TenantBucket into = merged.get(key);
             if (into == null)
             {
@@ -849,18 +870,35 @@ public final class BudgetLedger implements LogFollower
             final long[] c = into.counters();
             for (int i = 0; i < HourlyAggregator.STRIDE - 1; i++)
             {
-                final long sum = c[i] + counts[i];
-                if (sum < 0)
-                {
-                    c[i] = Long.MAX_VALUE;
-                    c[HourlyAggregator.STRIDE - 1] = 1;
-                }
-                else
-                {
-                    c[i] = sum;
-                }
+                addSaturating(c, i, counts[i]);
             }
             c[HourlyAggregator.STRIDE - 1] |= counts[HourlyAggregator.STRIDE - 1];
+        }
+
+        /** The merged bucket an hour's usage goes to: by price version and day, and by hour under graduated bands. */
+        private Key keyOf(final long hour, final String model, final int tierCode, final int variant)
+        {
+            final PriceBook.Resolved price = book.resolve(tenant, model, hour);
+            final int day = (int)((hour - Hours.of(startMs)) / 24);
+            return price == null
+                ? new Key(model, tierCode, variant, null, null, null, day, -1)
+                : new Key(model, tierCode, variant, price.scope(), price.entryKey(), price.version().effectiveFrom(), day,
+                    graduated(price, variant) ? hour : -1);
+        }
+
+        /** Adds to a counter, saturating at 2^63-1 and flagging it, as the hour buckets do. */
+        private static void addSaturating(final long[] c, final int at, final long value)
+        {
+            final long sum = c[at] + value;
+            if (sum < 0)
+            {
+                c[at] = Long.MAX_VALUE;
+                c[HourlyAggregator.STRIDE - 1] = 1;
+            }
+            else
+            {
+                c[at] = sum;
+            }
         }
 
         private static boolean graduated(final PriceBook.Resolved price, final int variant)

@@ -143,9 +143,13 @@ public final class StagedEventEncoder
      */
     public static long[] scopedHash(final byte[] tenant, final byte separator, final byte[] name)
     {
-        final StagedEventEncoder encoder = new StagedEventEncoder();
-        encoder.hashScoped(tenant, tenant.length, separator, name, name.length);
-        return new long[] {encoder.hasher.idHashHi(), encoder.hasher.idHashLo()};
+        final byte[] key = new byte[tenant.length + 1 + name.length];
+        System.arraycopy(tenant, 0, key, 0, tenant.length);
+        key[tenant.length] = separator;
+        System.arraycopy(name, 0, key, tenant.length + 1, name.length);
+        final EventHasher hasher = new EventHasher();
+        hasher.hashId(key, 0, key.length);
+        return new long[] {hasher.idHashHi(), hasher.idHashLo()};
     }
 
     private void hashScoped(final byte[] tenant, final int tenantLength, final byte separator, final byte[] name,

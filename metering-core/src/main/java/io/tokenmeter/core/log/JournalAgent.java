@@ -67,7 +67,7 @@ import java.util.function.LongConsumer;
  *   replayFrom i64 | clockMs i64 | tenants dictionary | models dictionary | priceBookIndex i64 | priceBookRevision i64
  *   | layout i32 = 4 | pairs i32 | pair i64 (tenantId &lt;&lt; 16 | modelId) * pairs | price book history
  *   | states i32 | (controlKind i32 | length i32 | bytes) * states      (the handlers' {@link ControlHandler#checkpointState})
- *   | streams (the {@link StreamTable}: count i32, then per stream its hash, tenant, highest seq and counts, times, flags)
+ *   | streams (the {@link StreamTable}: count i32, then per stream its hash, highest seq and counts, times, flags)
  * layout 4 ends after the states; layout 3 after the price book history; layout 2 after the pairs: the books before its replay point are found by
  * reading the log up to it, once; layout 1 (before the per-tenant bound) ends after priceBookRevision, or before it in
  * the oldest checkpoints
@@ -598,7 +598,7 @@ public final class JournalAgent implements Agent
         {
             streamCounts[c] = event.tokens(c);
         }
-        final int decided = streams.decide(event.streamHashHi(), event.streamHashLo(), 0, event.streamSeq(),
+        final int decided = streams.decide(event.streamHashHi(), event.streamHashLo(), event.streamSeq(),
             (linkBits & EventLink.FINAL) != 0, streamCounts, nowMs, streamIncrements);
         if (decided == StreamTable.CONFLICT)
         {
@@ -1315,7 +1315,7 @@ public final class JournalAgent implements Agent
                 final int n = lastTokens.length;
                 for (final long[] c : checkpoints)
                 {
-                    streams.replayed(c[n], c[n + 1], 0, c[n + 2], (c[n + 3] & EventLink.FINAL) != 0, c, index, appendTimeMs);
+                    streams.replayed(c[n], c[n + 1], c[n + 2], (c[n + 3] & EventLink.FINAL) != 0, c, index, appendTimeMs);
                 }
                 checkpoints.clear();
             }

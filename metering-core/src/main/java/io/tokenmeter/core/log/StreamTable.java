@@ -40,14 +40,13 @@ final class StreamTable
     static final int CONTINUED = 2;
 
     private static final int CLASSES = TokenClass.COUNT;
-    private static final int STATE_BYTES = 2 * Long.BYTES + Integer.BYTES + Long.BYTES + CLASSES * Long.BYTES + 3 * Long.BYTES + 1;
+    private static final int STATE_BYTES = 2 * Long.BYTES + Long.BYTES + CLASSES * Long.BYTES + 3 * Long.BYTES + 1;
 
     /** One stream: its tenant-scoped hash, highest seq and counts, and whether it ended or timed out. */
     static final class Stream
     {
         final long hashHi;
         final long hashLo;
-        final int tenantId;
         long highestSeq;
         final long[] highest = new long[CLASSES];
         long firstMs;
@@ -63,11 +62,10 @@ final class StreamTable
         boolean ended;
         boolean closed;
 
-        Stream(final long hashHi, final long hashLo, final int tenantId)
+        Stream(final long hashHi, final long hashLo)
         {
             this.hashHi = hashHi;
             this.hashLo = hashLo;
-            this.tenantId = tenantId;
         }
     }
 
@@ -102,14 +100,14 @@ final class StreamTable
      * @return {@link #COUNTED} for a stream's first checkpoint, {@link #CONTINUED} for a later one (increments set,
      *     possibly all 0), or {@link #CONFLICT} (nothing changed).
      */
-    int decide(final long hashHi, final long hashLo, final int tenantId, final long seq, final boolean isFinal,
+    int decide(final long hashHi, final long hashLo, final long seq, final boolean isFinal,
         final long[] counts, final long nowMs, final long[] increments)
     {
         final Key key = new Key(hashHi, hashLo);
         Stream stream = streams.get(key);
         if (stream == null)
         {
-            stream = new Stream(hashHi, hashLo, tenantId);
+            stream = new Stream(hashHi, hashLo);
             stream.highestSeq = seq;
             System.arraycopy(counts, 0, stream.highest, 0, CLASSES);
             System.arraycopy(counts, 0, increments, 0, CLASSES);
@@ -200,14 +198,14 @@ final class StreamTable
      * Replay: a checkpoint read back from the document at {@code index}, whose event's counts are the increments the
      * journal decided. A document at or before the last one the loaded checkpoint held for the stream is skipped.
      */
-    void replayed(final long hashHi, final long hashLo, final int tenantId, final long seq, final boolean isFinal,
+    void replayed(final long hashHi, final long hashLo, final long seq, final boolean isFinal,
         final long[] increments, final long index, final long appendTimeMs)
     {
         final Key key = new Key(hashHi, hashLo);
         Stream stream = streams.get(key);
         if (stream == null)
         {
-            stream = new Stream(hashHi, hashLo, tenantId);
+            stream = new Stream(hashHi, hashLo);
             stream.highestSeq = seq;
             stream.firstMs = appendTimeMs;
             streams.put(key, stream);
@@ -300,7 +298,7 @@ final class StreamTable
         out.putInt(streams.size());
         for (final Stream s : streams.values())
         {
-            out.putLong(s.hashHi).putLong(s.hashLo).putInt(s.tenantId).putLong(s.highestSeq);
+            out.putLong(s.hashHi).putLong(s.hashLo).putLong(s.highestSeq);
             for (int c = 0; c < CLASSES; c++)
             {
                 out.putLong(s.highest[c]);
@@ -317,7 +315,7 @@ final class StreamTable
         undo.clear();
         for (int i = 0, n = in.getInt(); i < n; i++)
         {
-            final Stream s = new Stream(in.getLong(), in.getLong(), in.getInt());
+            final Stream s = new Stream(in.getLong(), in.getLong());
             s.highestSeq = in.getLong();
             for (int c = 0; c < CLASSES; c++)
             {

@@ -473,6 +473,33 @@ final class BillingRoutes
         return null;
     }
 
+    /**
+     * A 400 listing every problem of a request body, each with its field: {@code {"error": code, "message": "N problems
+     * in the WHAT, nothing was recorded: field: message; ...", "details": [{field, message}]}}.
+     */
+    static <T> FullHttpResponse problems(final String code, final String what, final List<T> problems,
+        final java.util.function.Function<T, String> field, final java.util.function.Function<T, String> message)
+    {
+        return json(HttpResponseStatus.BAD_REQUEST, g ->
+        {
+            g.writeStartObject();
+            g.writeStringField("error", code);
+            g.writeStringField("message", problems.size() + " problem" + (problems.size() == 1 ? "" : "s") + " in the " + what
+                + ", nothing was recorded: " + String.join("; ", problems.stream()
+                    .map(p -> field.apply(p) + ": " + message.apply(p)).toList()));
+            g.writeArrayFieldStart("details");
+            for (final T problem : problems)
+            {
+                g.writeStartObject();
+                g.writeStringField("field", field.apply(problem));
+                g.writeStringField("message", message.apply(problem));
+                g.writeEndObject();
+            }
+            g.writeEndArray();
+            g.writeEndObject();
+        });
+    }
+
     static FullHttpResponse error(final HttpResponseStatus status, final String code, final String message)
     {
         return json(status, g ->

@@ -378,29 +378,13 @@ final class BudgetRoutes
 
     private static <T> FullHttpResponse invalid(final BudgetRequests.Parsed<T> parsed, final String code, final String what)
     {
-        final List<BudgetRequests.Problem> problems = parsed.problems();
         if (parsed.malformed())
         {
             return BillingRoutes.error(HttpResponseStatus.BAD_REQUEST, "malformed_json", "the " + what + " "
-                + problems.get(0).message() + "; nothing was recorded");
+                + parsed.problems().get(0).message() + "; nothing was recorded");
         }
-        return BillingRoutes.json(HttpResponseStatus.BAD_REQUEST, g ->
-        {
-            g.writeStartObject();
-            g.writeStringField("error", code);
-            g.writeStringField("message", problems.size() + " problem" + (problems.size() == 1 ? "" : "s") + " in the " + what
-                + ", nothing was recorded: " + String.join("; ", problems.stream().map(Object::toString).toList()));
-            g.writeArrayFieldStart("details");
-            for (final BudgetRequests.Problem problem : problems)
-            {
-                g.writeStartObject();
-                g.writeStringField("field", problem.field());
-                g.writeStringField("message", problem.message());
-                g.writeEndObject();
-            }
-            g.writeEndArray();
-            g.writeEndObject();
-        });
+        return BillingRoutes.problems(code, what, parsed.problems(), BudgetRequests.Problem::field,
+            BudgetRequests.Problem::message);
     }
 
     private static FullHttpResponse unavailable(final String message)

@@ -83,7 +83,8 @@ final class CreditRoutes
         }
         if (parsed.grant() == null)
         {
-            return done(invalid(parsed.problems()));
+            return done(BillingRoutes.problems("invalid_credit_grant", "credit grant", parsed.problems(),
+                CreditGrantParser.Problem::field, CreditGrantParser.Problem::message));
         }
         return billing.grantCredit(parsed.grant()).handle((outcome, failure) ->
         {
@@ -106,27 +107,6 @@ final class CreditRoutes
             + "' of tenant " + asked.tenant() + " was recorded at " + Instant.ofEpochMilli(outcome.grant().recordedAtMs())
             + " with other terms: " + String.join("; ", outcome.grant().differences(asked)) + ". A grant never changes and "
             + "nothing was recorded; send the recorded terms to get it again, or record the new terms under a new id");
-    }
-
-    private static FullHttpResponse invalid(final List<CreditGrantParser.Problem> problems)
-    {
-        return BillingRoutes.json(HttpResponseStatus.BAD_REQUEST, g ->
-        {
-            g.writeStartObject();
-            g.writeStringField("error", "invalid_credit_grant");
-            g.writeStringField("message", problems.size() + " problem" + (problems.size() == 1 ? "" : "s") + " in the credit "
-                + "grant, nothing was recorded: " + String.join("; ", problems.stream().map(Object::toString).toList()));
-            g.writeArrayFieldStart("details");
-            for (final CreditGrantParser.Problem problem : problems)
-            {
-                g.writeStartObject();
-                g.writeStringField("field", problem.field());
-                g.writeStringField("message", problem.message());
-                g.writeEndObject();
-            }
-            g.writeEndArray();
-            g.writeEndObject();
-        });
     }
 
     private static CompletableFuture<FullHttpResponse> balances(final BillingService billing, final String tenant)

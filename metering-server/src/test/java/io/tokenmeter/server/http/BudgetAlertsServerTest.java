@@ -29,8 +29,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
  * Budget alerts (SPEC section 12) from the whole server to a real local webhook receiver: a crossing is posted once,
- * signed with HMAC-SHA256 under the secret; while the receiver is down ingest goes on, and the alert is delivered once
- * it is back.
+ * signed with HMAC-SHA256 under the secret; while the receiver is down every ingest request is still answered, and the
+ * alert is delivered once it is back.
  */
 class BudgetAlertsServerTest
 {
@@ -84,14 +84,18 @@ class BudgetAlertsServerTest
         return "sha256=" + HexFormat.of().formatHex(mac.doFinal(body));
     }
 
+    /** Polls the condition up to 600 times, 50 ms apart; fails when it never held (not a measure of speed). */
     private static void await(final BooleanSupplier condition, final String what)
     {
-        final long until = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
-        while (!condition.getAsBoolean())
+        for (int poll = 0; poll < 600; poll++)
         {
-            assertTrue(System.nanoTime() < until, what + " within 30 s");
+            if (condition.getAsBoolean())
+            {
+                return;
+            }
             LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(50));
         }
+        throw new AssertionError(what + ": never happened in 600 polls");
     }
 
     private Received alertOf(final int percent)
@@ -107,7 +111,7 @@ class BudgetAlertsServerTest
     }
 
     @Test
-    void aCrossingIsPostedSignedAndADownReceiverGetsItWhenBackWithoutSlowingIngest() throws Exception
+    void aCrossingIsPostedSignedAndADownReceiverGetsItWhenBackWhileIngestGoesOn() throws Exception
     {
         receive(0);
         final int port = receiver.getAddress().getPort();
