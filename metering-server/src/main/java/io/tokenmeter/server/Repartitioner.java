@@ -385,7 +385,7 @@ final class Repartitioner
             if (target.bookRevision < cursor.bookRevision)
             {
                 final int length = target.writer.writeControl(target.clock(cursor.appendTimeMs), LogLayout.CONTROL_PRICE_BOOK,
-                    cursor.bookRevision, cursor.bookJson);
+                    cursor.bookRevision, cursor.bookJson, target.log.lastDocumentSha256());
                 target.append(length);
                 target.bookRevision = cursor.bookRevision;
                 target.bookIndexByRevision.put(cursor.bookRevision, target.lastIndex);
@@ -404,7 +404,7 @@ final class Repartitioner
             : io.tokenmeter.billing.budget.Reservation.tenantOf(cursor.grantPayload);
         final Target target = targets[partitioner.partitionOf(tenant)];
         final int length = target.writer.writeControl(target.clock(cursor.appendTimeMs), cursor.grantKind,
-            cursor.grantRevision, cursor.grantPayload);
+            cursor.grantRevision, cursor.grantPayload, target.log.lastDocumentSha256());
         target.append(length);
         return 1;
     }
@@ -428,7 +428,8 @@ final class Repartitioner
             }
             store.store(new Invoice(f.tenant(), f.period(), f.currency(), f.status(), f.invoiceNumber(), f.finalizedAt(),
                 f.usageThrough(), at[q], new Invoice.PriceBookRef(f.priceBook().revision(), f.priceBook().sha256(), bookIndex),
-                f.lines(), f.subtotal(), f.adjustments(), f.total(), f.warnings(), f.basis()));
+                f.lines(), f.subtotal(), f.adjustments(), f.total(), f.warnings(), f.basis(),
+                f.logSha256() == null ? null : targets[q].sha256At(at[q])));
         }
     }
 
@@ -478,6 +479,12 @@ final class Repartitioner
         void append(final int length)
         {
             lastIndex = log.append(writer.buffer(), length);
+        }
+
+        /** @return the hash of the copy's document at {@code index}: what a final invoice moved to it names. */
+        String sha256At(final long index)
+        {
+            return io.tokenmeter.core.log.DocumentSha256.sha256At(log, index);
         }
 
         int intern(final NameDictionary dictionary, final byte recordType, final DirectBuffer buffer, final int offset,
@@ -644,7 +651,7 @@ final class Repartitioner
             {
                 if (begun[q])
                 {
-                    all[q].append(all[q].writer.finish());
+                    all[q].append(all[q].writer.finish(all[q].log.lastDocumentSha256()));
                 }
             }
             return stagedCount;

@@ -263,6 +263,7 @@ public final class TokenmeterServer implements ApiContext, AutoCloseable
             LOG.info("price book revision {} (sha256 {}) in force, as recorded in the log", prices.revision(), prices.book().sha256());
         }
         billing = new BillingService(new InvoiceStore(dataDir.resolve("invoices")), new AggregatorUsage(), new JournalCredits(),
+            (tenant, logIndex) -> io.tokenmeter.core.log.DocumentSha256.sha256At(partitions.of(tenant).log(), logIndex),
             books::record, prices, settings.invoiceGrace, System::currentTimeMillis, settings.queryTimeout);
         readiness.onJournalsRecovered();
         LOG.info("journals recovered; counting the logs of {} partition{}", partitions.count(), partitions.count() == 1 ? "" : "s");

@@ -1,5 +1,6 @@
 package io.tokenmeter.benchmarks.jmh;
 
+import io.tokenmeter.core.event.LogLayout;
 import io.tokenmeter.core.event.EventRecord;
 import io.tokenmeter.core.event.LogDocumentReader;
 import org.agrona.DirectBuffer;
@@ -79,6 +80,6 @@ public class CodecBenchmark
     @OperationsPerInvocation(EVENTS)
     public int writeChecksum()
     {
-        return document.writer().finish();
+        return document.writer().finish(new byte[LogLayout.CHAIN_HASH_LENGTH]);
     }
 }

@@ -1,5 +1,6 @@
 package io.tokenmeter.benchmarks.jmh;
 
+import io.tokenmeter.core.event.LogLayout;
 import io.tokenmeter.core.event.EventHasher;
 import io.tokenmeter.core.event.LogDocumentWriter;
 import io.tokenmeter.core.event.RateVariant;
@@ -53,7 +54,7 @@ final class Events
             final int variant = random.nextInt(100) < variantPercent ? VARIANTS[random.nextInt(VARIANTS.length)] : 0;
             writer.appendEvent(staged.wrap(staging, 0), random.nextInt(tenants), random.nextInt(models), RateVariant.toFlags(variant));
         }
-        return new Document(writer, writer.finish(), offsets);
+        return new Document(writer, writer.finish(new byte[LogLayout.CHAIN_HASH_LENGTH]), offsets);
     }
 
     /**

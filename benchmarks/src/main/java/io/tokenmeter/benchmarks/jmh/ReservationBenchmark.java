@@ -242,7 +242,7 @@ public class ReservationBenchmark
                     writer.appendEvent(staged.wrap(staging, 0), EMPTY_ID, m, 0);
                 }
             }
-            final int length = writer.finish();
+            final int length = writer.finish(new byte[LogLayout.CHAIN_HASH_LENGTH]);
             new LogDocumentReader().read(writer.buffer(), 0, length, feed);
             ledger.onDocumentEnd(++index, nowMs);
             control(LogLayout.CONTROL_PRICE_BOOK, PriceBookLoader.shipped().recordedJson());
@@ -397,7 +397,7 @@ public class ReservationBenchmark
         writer.begin(appendTimeMs);
         final int offset = writer.length();
         writer.appendEvent(new StagedEvent().wrap(staging, 0), tenantId, 0, 0);
-        final int length = writer.finish();
+        final int length = writer.finish(new byte[LogLayout.CHAIN_HASH_LENGTH]);
         final byte[] bytes = new byte[length];
         writer.buffer().getBytes(0, bytes);
         return new LoggedEvent(new UnsafeBuffer(bytes), offset, appendTimeMs);

@@ -15,10 +15,12 @@ import io.tokenmeter.billing.price.PriceBookException;
 import io.tokenmeter.billing.price.PriceBookLoader;
 import io.tokenmeter.billing.price.RecordedBooks;
 import io.tokenmeter.core.aggregate.HourlyAggregator;
+import io.tokenmeter.core.log.ChainVerifier;
 import io.tokenmeter.core.log.ChronicleEventLog;
 import io.tokenmeter.core.log.EventLog;
 import io.tokenmeter.core.partition.DataLayout;
 import io.tokenmeter.core.partition.Partitioner;
+import org.agrona.collections.LongHashSet;
 
 import java.io.IOException;
 import java.io.PrintStream;
@@ -72,6 +74,8 @@ public final class Auditor
     private int currentPartition;
     /** The credit grants of the partition being replayed, in log order. */
     private List<CreditGrant> grants = List.of();
+    /** The hashes of the partition's documents that its final invoices name. */
+    private org.agrona.collections.Long2ObjectHashMap<String> chainHashes = new org.agrona.collections.Long2ObjectHashMap<>();
 
     /**
      * @param tenant only this tenant's invoices are reported, or null for all.
@@ -102,6 +106,9 @@ public final class Auditor
             try (EventLog log = ChronicleEventLog.openReadOnly(layout.logDir(p)))
             {
                 partitionLabel = layout.partitions() == 1 ? "" : "partition " + p + ": ";
+                final LongHashSet finalIndexes = new LongHashSet();
+                finals.stream().filter(f -> partitioner.partitionOf(f.tenant()) == partition).forEach(f -> finalIndexes.add(f.logIndex()));
+                chainHashes = verifyChain(log, finalIndexes);
                 final Map<Long, RecordedBooks.Recorded> books = RecordedBooks.readAll(log);
                 grants = RecordedGrants.readAll(log);
                 replay(log, books, finals.stream().filter(f -> partitioner.partitionOf(f.tenant()) == partition).toList(),
@@ -112,6 +119,21 @@ public final class Auditor
             ? "audit clean: " + compared + " invoice(s) of " + period + " match the log" + notComparedNote()
             : differences.size() + " difference(s) between the log and the invoices of " + period + notComparedNote());
         return new Report(compared, notCompared, List.copyOf(differences));
+    }
+
+    /** The partition's hash chain: every chained document holds its predecessor's SHA-256 (a break is a difference). */
+    private org.agrona.collections.Long2ObjectHashMap<String> verifyChain(final EventLog log, final LongHashSet finalIndexes)
+    {
+        final ChainVerifier.Result chain = ChainVerifier.verify(log, ChainVerifier.startOfLog(), finalIndexes);
+        chain.breaks().forEach(why -> differ(partitionLabel + "hash chain: " + why));
+        if (chain.breakCount() > chain.breaks().size())
+        {
+            differ(partitionLabel + "hash chain: " + (chain.breakCount() - chain.breaks().size()) + " more break(s) not listed");
+        }
+        out.println(partitionLabel + "hash chain: " + chain.documents() + " documents, " + chain.chained() + " chained, "
+            + (chain.holds() ? "holds; head " + chain.headSha256() + " at log index " + InvoiceJson.indexText(chain.lastIndex())
+                : chain.breakCount() + " break(s)"));
+        return chain.sha256At();
     }
 
     private String notComparedNote()
@@ -208,6 +230,11 @@ public final class Auditor
         if (work.isFinal())
         {
             recomputed = recomputed.asFinal(stored.invoiceNumber(), stored.finalizedAt());
+            if (stored.logSha256() != null)
+            {
+                // the log as it is now: a stored hash that differs means the log is not the one the invoice was made from
+                recomputed = recomputed.withLogSha256(chainHashes.get(stored.logIndex()));
+            }
             prior.add(recomputed);
         }
         if (!reported(stored))

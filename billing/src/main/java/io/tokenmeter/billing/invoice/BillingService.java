@@ -10,6 +10,8 @@ import io.tokenmeter.core.aggregate.TenantBucket;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
+import io.tokenmeter.core.log.EventLog;
+
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.math.BigDecimal;
@@ -71,6 +73,16 @@ public final class BillingService implements AutoCloseable
     }
 
     /** The tenants' prepaid credit grants: the ledgers of the partitions' journals, and the way to record one. */
+    /** The hash chain's heads: what a final invoice records of the log it was made from. */
+    @FunctionalInterface
+    public interface ChainSource
+    {
+        ChainSource NONE = (tenant, logIndex) -> null;
+
+        /** @return the SHA-256 (hex) of the document at {@code logIndex} of the tenant's partition log; null for none. */
+        String sha256At(String tenant, long logIndex);
+    }
+
     public interface CreditSource
     {
         /** No grants, and none can be recorded. */
@@ -172,6 +184,7 @@ public final class BillingService implements AutoCloseable
     private final InvoiceStore store;
     private final UsageSource usage;
     private final CreditSource credits;
+    private final ChainSource chain;
     private final PriceRecorder recorder;
     private final Duration grace;
     private final LongSupplier clockMs;
@@ -182,13 +195,15 @@ public final class BillingService implements AutoCloseable
     public BillingService(final InvoiceStore store, final UsageSource usage, final PriceRecorder recorder, final PartitionedBook prices,
         final Duration grace, final LongSupplier clockMs, final Duration timeout)
     {
-        this(store, usage, CreditSource.NONE, recorder, prices, grace, clockMs, timeout);
+        this(store, usage, CreditSource.NONE, ChainSource.NONE, recorder, prices, grace, clockMs, timeout);
     }
 
-    public BillingService(final InvoiceStore store, final UsageSource usage, final CreditSource credits, final PriceRecorder recorder,
-        final PartitionedBook prices, final Duration grace, final LongSupplier clockMs, final Duration timeout)
+    public BillingService(final InvoiceStore store, final UsageSource usage, final CreditSource credits, final ChainSource chain,
+        final PriceRecorder recorder, final PartitionedBook prices, final Duration grace, final LongSupplier clockMs,
+        final Duration timeout)
     {
         this.store = store;
+        this.chain = chain;
         this.usage = usage;
         this.credits = credits;
         this.recorder = recorder;
@@ -238,7 +253,9 @@ public final class BillingService implements AutoCloseable
                     + " and late events are awaited for " + grace.toString().substring(2).toLowerCase(java.util.Locale.ROOT) + " more; it can be finalized from "
                     + Instant.ofEpochMilli(periodEndMs + grace.toMillis()));
             }
-            final Invoice invoice = draft(tenant, period).asFinal(store.nextNumber(), Instant.ofEpochMilli(nowMs).toString());
+            final Invoice made = draft(tenant, period).asFinal(store.nextNumber(), Instant.ofEpochMilli(nowMs).toString());
+            final Invoice invoice = made.logIndex() == EventLog.NO_INDEX ? made
+                : made.withLogSha256(chain.sha256At(tenant, made.logIndex()));
             try
             {
                 store.store(invoice);

@@ -21,6 +21,10 @@ import java.util.Map;
  * @param basis          the hour buckets each part was priced from, by period: the invoice's own period, and each
  *                       finalized period whose late usage it carries. Later invoices subtract it, so late usage is
  *                       billed exactly once.
+ * @param logSha256      of a final invoice, the SHA-256 (hex) of the log document at {@code logIndex} in the tenant's
+ *                       partition: the head of its hash chain when the invoice was made final, so the audit proves the
+ *                       log it recomputes from is the log the invoice was made from; null for drafts, an empty log,
+ *                       and invoices made final before the chain.
  */
 public record Invoice(
     String tenant,
@@ -37,7 +41,8 @@ public record Invoice(
     BigDecimal adjustments,
     BigDecimal total,
     List<String> warnings,
-    Map<String, List<TenantBucket>> basis)
+    Map<String, List<TenantBucket>> basis,
+    String logSha256)
 {
     public static final String DRAFT = "draft";
     public static final String FINAL = "final";
@@ -56,6 +61,13 @@ public record Invoice(
     public Invoice asFinal(final String number, final String finalizedAtText)
     {
         return new Invoice(tenant, period, currency, FINAL, number, finalizedAtText, finalizedAtText, logIndex, priceBook, lines,
-            subtotal, adjustments, total, warnings, basis);
+            subtotal, adjustments, total, warnings, basis, logSha256);
+    }
+
+    /** @return this invoice naming {@code sha256} as the hash of the log document at its {@code logIndex}. */
+    public Invoice withLogSha256(final String sha256)
+    {
+        return new Invoice(tenant, period, currency, status, invoiceNumber, finalizedAt, usageThrough, logIndex, priceBook, lines,
+            subtotal, adjustments, total, warnings, basis, sha256);
     }
 }

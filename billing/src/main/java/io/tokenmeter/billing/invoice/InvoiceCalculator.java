@@ -89,7 +89,7 @@ public final class InvoiceCalculator
         final BigDecimal adjustments = Rater.sum(lines.stream().filter(l -> l.adjustmentFor() != null).toList(), digits);
         return new Invoice(tenant, period.toString(), book.currency(tenant), Invoice.DRAFT, null, null, usageThrough, logIndex,
             new Invoice.PriceBookRef(prices.revision(), book.sha256(), prices.logIndex()), List.copyOf(lines),
-            subtotal, adjustments, subtotal.add(adjustments), List.copyOf(warnings), own.basis());
+            subtotal, adjustments, subtotal.add(adjustments), List.copyOf(warnings), own.basis(), null);
     }
 
     /**

@@ -90,6 +90,10 @@ public final class InvoiceJson
         }
         json.writeStringField("usage_through", invoice.usageThrough());
         json.writeStringField("log_index", indexText(invoice.logIndex()));
+        if (invoice.logSha256() != null)
+        {
+            json.writeStringField("log_sha256", invoice.logSha256());
+        }
         json.writeObjectFieldStart("price_book");
         json.writeNumberField("revision", invoice.priceBook().revision());
         json.writeStringField("sha256", invoice.priceBook().sha256());
@@ -242,7 +246,7 @@ public final class InvoiceJson
             parseIndex(text(root, "log_index")),
             new Invoice.PriceBookRef(book.path("revision").asLong(), text(book, "sha256"), parseIndex(text(book, "log_index"))),
             lines, new BigDecimal(text(root, "subtotal")), new BigDecimal(text(root, "adjustments")),
-            new BigDecimal(text(root, "total")), warnings, basis);
+            new BigDecimal(text(root, "total")), warnings, basis, root.hasNonNull("log_sha256") ? text(root, "log_sha256") : null);
     }
 
     private static BigDecimal decimal(final JsonNode node, final String field)

@@ -62,23 +62,25 @@ public final class LogDocumentReader
             throw new DamagedDocumentException("zeros where a document header belongs");
         }
         if (kind != DOCUMENT_KIND_EVENTS && kind != DOCUMENT_KIND_PRICE_BOOK && kind != DOCUMENT_KIND_CONTROL
-            || version != DOCUMENT_VERSION && version != DOCUMENT_VERSION_WITHOUT_CHECKSUM)
+            || version != DOCUMENT_VERSION && version != DOCUMENT_VERSION_WITHOUT_CHAIN
+            && version != DOCUMENT_VERSION_WITHOUT_CHECKSUM)
         {
             throw new IllegalStateException("log document of kind " + kind + " version " + version
                 + " was written by another version of tokenmeter");
         }
         int contentLength = length;
-        if (version == DOCUMENT_VERSION)
+        if (version != DOCUMENT_VERSION_WITHOUT_CHECKSUM)
         {
-            contentLength = length - CHECKSUM_LENGTH;
+            final int checkedLength = length - CHECKSUM_LENGTH;
+            contentLength = version == DOCUMENT_VERSION ? checkedLength - CHAIN_HASH_LENGTH : checkedLength;
             if (contentLength < DOC_HEADER_LENGTH)
             {
-                throw new DamagedDocumentException("shorter than a document header and its checksum: " + length + " bytes");
+                throw new DamagedDocumentException("shorter than a document header and its trailer: " + length + " bytes");
             }
-            final int expected = buffer.getInt(offset + contentLength);
-            if (checksum(buffer, offset, contentLength) != expected)
+            final int expected = buffer.getInt(offset + checkedLength);
+            if (checksum(buffer, offset, checkedLength) != expected)
             {
-                throw new DamagedDocumentException("checksum mismatch over " + contentLength + " bytes");
+                throw new DamagedDocumentException("checksum mismatch over " + checkedLength + " bytes");
             }
         }
         if (kind == DOCUMENT_KIND_CONTROL)
@@ -154,6 +156,21 @@ public final class LogDocumentReader
         {
             throw new DamagedDocumentException((end - at) + " bytes after its " + recordCount + " records");
         }
+    }
+
+    /**
+     * Where a document holds the previous document's SHA-256, read from its header alone (no check).
+     *
+     * @return the offset of the 32 bytes within the buffer, or -1 when the document is of a version before the chain or
+     * too short to hold one.
+     */
+    public static int previousSha256Offset(final DirectBuffer buffer, final int offset, final int length)
+    {
+        if (length < DOC_HEADER_LENGTH + CHAINED_TRAILER_LENGTH || buffer.getByte(offset + DOC_VERSION_OFFSET) != DOCUMENT_VERSION)
+        {
+            return -1;
+        }
+        return offset + length - CHAINED_TRAILER_LENGTH;
     }
 
     /** CRC32C with the JDK's intrinsic; the document is copied into a reused array first (no allocation once grown). */

@@ -133,7 +133,8 @@ public final class LogDocumentWriter
      *
      * @return the document length.
      */
-    public int writeControl(final long appendTimeMs, final int controlKind, final long revision, final byte[] payload)
+    public int writeControl(final long appendTimeMs, final int controlKind, final long revision, final byte[] payload,
+        final byte[] previousSha256)
     {
         recordHeader(DOCUMENT_KIND_CONTROL, appendTimeMs);
         buffer.putInt(CONTROL_KIND_OFFSET, controlKind);
@@ -143,7 +144,7 @@ public final class LogDocumentWriter
         buffer.putBytes(CONTROL_PAYLOAD_OFFSET, payload);
         length = CONTROL_PAYLOAD_OFFSET + payload.length;
         recordCount = 0;
-        return withChecksum(length);
+        return withTrailer(length, previousSha256);
     }
 
     /** The header of a document that holds one record and no event records. */
@@ -168,27 +169,38 @@ public final class LogDocumentWriter
         recordCount = (int)(mark >>> 32);
     }
 
-    /** Completes the document: record count and checksum. @return its whole length. */
-    public int finish()
+    /**
+     * Completes the document: record count, the previous document's hash and the checksum.
+     *
+     * @param previousSha256 the SHA-256 of the log's last document ({@code EventLog#lastDocumentSha256()}), 32 bytes.
+     * @return its whole length.
+     */
+    public int finish(final byte[] previousSha256)
     {
         buffer.putInt(DOC_RECORD_COUNT_OFFSET, recordCount);
-        return withChecksum(length);
+        return withTrailer(length, previousSha256);
     }
 
-    /** Appends the CRC32C of the first {@code contentLength} bytes; @return the length with it. */
-    private int withChecksum(final int contentLength)
+    /** Appends the previous document's SHA-256 and the CRC32C of every byte before it; @return the length with both. */
+    private int withTrailer(final int contentLength, final byte[] previousSha256)
     {
-        buffer.checkLimit(contentLength + CHECKSUM_LENGTH);
+        if (previousSha256.length != CHAIN_HASH_LENGTH)
+        {
+            throw new IllegalArgumentException("a chain hash is " + CHAIN_HASH_LENGTH + " bytes, not " + previousSha256.length);
+        }
+        buffer.putBytes(contentLength, previousSha256);
+        final int checkedLength = contentLength + CHAIN_HASH_LENGTH;
+        buffer.checkLimit(checkedLength + CHECKSUM_LENGTH);
         if (checksumView == null || checksumSource != buffer.byteBuffer())
         {
             checksumSource = buffer.byteBuffer();
             checksumView = checksumSource.duplicate();
         }
-        checksumView.clear().limit(contentLength);
+        checksumView.clear().limit(checkedLength);
         crc.reset();
         crc.update(checksumView);
-        buffer.putInt(contentLength, (int)crc.getValue());
-        return contentLength + CHECKSUM_LENGTH;
+        buffer.putInt(checkedLength, (int)crc.getValue());
+        return checkedLength + CHECKSUM_LENGTH;
     }
 
     public int recordCount()

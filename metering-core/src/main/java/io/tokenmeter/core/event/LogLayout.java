@@ -75,7 +75,10 @@ package io.tokenmeter.core.event;
  *
  * Version 2 documents (of both kinds) end with a CRC32C (i32) over every byte before it, so a document damaged on disk
  * (a file cut short and zero-filled, a torn write) is recognised and skipped whole instead of counted wrong; version 1
- * documents have no checksum and are still read.
+ * documents have no checksum and are still read. Version 3 documents (of both kinds, written since the chain) hold, just
+ * before the CRC32C, the SHA-256 of the whole previous document of the partition's log (32 zero bytes for its first
+ * document), so the log is a hash chain: an edited document, even with its CRC32C recomputed, a removed one and two
+ * swapped are found by {@code io.tokenmeter.core.log.ChainVerifier}. The checksum covers the hash.
  *
  * Only accepted events are written, so counting needs no dedup on replay. The journal's clock only ever moves
  * forward ({@code appendTimeMs} never decreases), which makes the dedup window a function of the log alone.
@@ -111,11 +114,19 @@ public final class LogLayout
     public static final int CONTROL_REVISION_OFFSET = 24;
     public static final int CONTROL_LENGTH_OFFSET = 32;
     public static final int CONTROL_PAYLOAD_OFFSET = 36;
-    /** The version written: 2 ends every document with a CRC32C; version 1 documents (no checksum) are still read. */
-    public static final byte DOCUMENT_VERSION = 2;
+    /**
+     * The version written: 3 ends every document with the previous document's SHA-256 and a CRC32C; versions 2 (only the
+     * CRC32C) and 1 (neither) are still read.
+     */
+    public static final byte DOCUMENT_VERSION = 3;
+    public static final byte DOCUMENT_VERSION_WITHOUT_CHAIN = 2;
     public static final byte DOCUMENT_VERSION_WITHOUT_CHECKSUM = 1;
-    /** Length of the CRC32C (i32, little-endian) that ends a version 2 document, over every byte before it. */
+    /** Length of the CRC32C (i32, little-endian) that ends a version 2 or 3 document, over every byte before it. */
     public static final int CHECKSUM_LENGTH = 4;
+    /** Length of the previous document's SHA-256 that a version 3 document holds just before its CRC32C. */
+    public static final int CHAIN_HASH_LENGTH = 32;
+    /** What a version 3 document holds after its content: the chain hash and the checksum. */
+    public static final int CHAINED_TRAILER_LENGTH = CHAIN_HASH_LENGTH + CHECKSUM_LENGTH;
 
     public static final int PRICE_BOOK_REVISION_OFFSET = 16;
     public static final int PRICE_BOOK_LENGTH_OFFSET = 24;

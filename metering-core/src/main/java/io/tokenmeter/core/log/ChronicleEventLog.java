@@ -34,6 +34,10 @@ public final class ChronicleEventLog implements EventLog
     private volatile Faults faults;
     private volatile File appendFile;
     private volatile long appendPosition;
+    /** The chain head: the SHA-256 of the last document, known once {@link #chainHeadKnown}. */
+    private final byte[] lastDocumentSha256 = new byte[DocumentSha256.LENGTH];
+    private boolean chainHeadKnown;
+    private DocumentSha256 hasher;
 
     @Override
     public void useFaults(final Faults faults)
@@ -95,6 +99,9 @@ public final class ChronicleEventLog implements EventLog
             index = dc.index();
             publishAppendPosition(bytes.writePosition());
         }
+        // the document is in the queue from here on (a failed sync below does not take it back), so it is the head
+        chainHasher().hash(document, 0, length, lastDocumentSha256);
+        chainHeadKnown = true;
         if (durability == Durability.SYNC)
         {
             appender.sync();
@@ -123,6 +130,39 @@ public final class ChronicleEventLog implements EventLog
     public long appendPosition()
     {
         return appendPosition;
+    }
+
+    @Override
+    public byte[] lastDocumentSha256()
+    {
+        if (!chainHeadKnown)
+        {
+            final long last = lastIndex();
+            if (last != NO_INDEX)
+            {
+                try (Reader reader = newReader())
+                {
+                    reader.startAt(last);
+                    if (reader.readNextRaw((i, buffer, offset, length) -> chainHasher().hash(buffer, offset, length,
+                        lastDocumentSha256)) != last)
+                    {
+                        throw new IllegalStateException("the last document of " + describe() + " (index "
+                            + Long.toHexString(last) + ") could not be read to continue the log's hash chain");
+                    }
+                }
+            }
+            chainHeadKnown = true;
+        }
+        return lastDocumentSha256;
+    }
+
+    private DocumentSha256 chainHasher()
+    {
+        if (hasher == null)
+        {
+            hasher = new DocumentSha256();
+        }
+        return hasher;
     }
 
     @Override
@@ -247,6 +287,26 @@ public final class ChronicleEventLog implements EventLog
                 }
                 lastReadIndex = index;
                 listener.onDocumentEnd(index, appendTimeMs);
+                return index;
+            }
+        }
+
+        @Override
+        public long readNextRaw(final RawDocumentListener listener)
+        {
+            try (DocumentContext dc = tailer.readingDocument())
+            {
+                if (!dc.isPresent())
+                {
+                    return NO_INDEX;
+                }
+                final Bytes<?> bytes = dc.wire().bytes();
+                final long position = bytes.readPosition();
+                final int length = (int)bytes.readRemaining();
+                view.wrap(bytes.addressForRead(position, length), length);
+                final long index = dc.index();
+                lastReadIndex = index;
+                listener.onDocument(index, view, 0, length);
                 return index;
             }
         }

@@ -25,6 +25,15 @@ public interface EventLog extends AutoCloseable
      */
     long append(DirectBuffer document, int length);
 
+    /**
+     * The head of the partition's hash chain: the SHA-256 of the whole last document in the log (32 zero bytes when the
+     * log is empty), which the next document written must hold ({@link io.tokenmeter.core.event.LogLayout}). Appending
+     * thread only.
+     *
+     * @return the log's own 32-byte array, valid until the next {@link #append}; never modify it.
+     */
+    byte[] lastDocumentSha256();
+
     /** @return the position of the last document in the log, or {@link #NO_INDEX} when empty. Any thread. */
     long lastIndex();
 
@@ -62,6 +71,13 @@ public interface EventLog extends AutoCloseable
         long readNext(LogDocumentReader.Handler handler, DocumentListener listener);
 
         /**
+         * Reads the next document's bytes as they are, unchecked and unparsed (for the hash chain and copies).
+         *
+         * @return the document's position, or {@link #NO_INDEX} when there is none yet.
+         */
+        long readNextRaw(RawDocumentListener listener);
+
+        /**
          * Reads the one document at {@code index}.
          *
          * @return true when it was there.
@@ -73,6 +89,13 @@ public interface EventLog extends AutoCloseable
 
         @Override
         void close();
+    }
+
+    /** Sees one document's bytes, valid only during the call. */
+    @FunctionalInterface
+    interface RawDocumentListener
+    {
+        void onDocument(long index, DirectBuffer buffer, int offset, int length);
     }
 
     /** Called after all records of a document were handed out. */

@@ -428,7 +428,7 @@ public final class JournalAgent implements Agent
 
         if (writer.recordCount() > 0)
         {
-            final int length = writer.finish();
+            final int length = writer.finish(log.lastDocumentSha256());
             final long startNs = System.nanoTime();
             final long index;
             try
@@ -799,7 +799,8 @@ public final class JournalAgent implements Agent
             return;
         }
         final long nowMs = advanceClock();
-        final int length = writer.writeControl(nowMs, control.controlKind(), control.revision(), control.payload());
+        final int length = writer.writeControl(nowMs, control.controlKind(), control.revision(), control.payload(),
+            log.lastDocumentSha256());
         final long index;
         try
         {

@@ -55,7 +55,7 @@ class HourlyAggregatorTest
                 }
             }
         }
-        final int length = writer.finish();
+        final int length = writer.finish(new byte[LogLayout.CHAIN_HASH_LENGTH]);
         final UnsafeBuffer document = new UnsafeBuffer(writer.buffer(), 0, length);
         final EventRecord record = new EventRecord();
         for (int i = 0; i < n; i++)

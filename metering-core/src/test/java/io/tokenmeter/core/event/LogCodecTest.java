@@ -64,7 +64,7 @@ class LogCodecTest
         writer.appendName(LogLayout.RECORD_TENANT_NAME, 0, staged, event.tenantOffset(), event.tenantLength());
         writer.appendName(LogLayout.RECORD_MODEL_NAME, 0, staged, event.modelOffset(), event.modelLength());
         writer.appendEvent(event, 0, 0, 0);
-        final int length = writer.finish();
+        final int length = writer.finish(new byte[LogLayout.CHAIN_HASH_LENGTH]);
 
         final List<String> seen = new ArrayList<>();
         final long appendTime = new LogDocumentReader().read(writer.buffer(), 0, length, new LogDocumentReader.Handler()
@@ -162,7 +162,7 @@ class LogCodecTest
             }
             expected.add(text.toString());
         }
-        final int length = writer.finish();
+        final int length = writer.finish(new byte[LogLayout.CHAIN_HASH_LENGTH]);
         assertEquals(expected, events(writer.buffer(), length), "seed " + seed);
         assertTrue(length < 2_000 * (LogLayout.EVENT_FIXED_LENGTH + 60), "compact records are smaller: " + length);
     }
@@ -175,7 +175,7 @@ class LogCodecTest
         final LogDocumentWriter writer = new LogDocumentWriter(16);
         writer.begin(10L);
         writer.appendEvent(new StagedEvent().wrap((DirectBuffer)staged, 0), 300, 300, 0);
-        final int length = writer.finish();
+        final int length = writer.finish(new byte[LogLayout.CHAIN_HASH_LENGTH]);
         // a version 1 document (no checksum) whose event ends inside its varints: the walk must refuse it whole
         final UnsafeBuffer cut = new UnsafeBuffer(new byte[length]);
         cut.putBytes(0, writer.buffer(), 0, length);
@@ -224,7 +224,8 @@ class LogCodecTest
         writer.appendName(LogLayout.RECORD_TENANT_NAME, 1, name, 0, 3);
         writer.reset(mark);
         assertEquals(1, writer.recordCount());
-        assertEquals(LogLayout.DOC_HEADER_LENGTH + LogLayout.NAME_BYTES_OFFSET + 3 + LogLayout.CHECKSUM_LENGTH, writer.finish());
+        assertEquals(LogLayout.DOC_HEADER_LENGTH + LogLayout.NAME_BYTES_OFFSET + 3 + LogLayout.CHAINED_TRAILER_LENGTH,
+            writer.finish(new byte[LogLayout.CHAIN_HASH_LENGTH]));
     }
 
     /** A handler that records what it is handed. */
@@ -268,7 +269,7 @@ class LogCodecTest
     void aDamagedDocumentIsRefusedWholeBeforeAnyRecordIsHandled()
     {
         final LogDocumentWriter writer = threeEvents();
-        final int length = writer.finish();
+        final int length = writer.finish(new byte[LogLayout.CHAIN_HASH_LENGTH]);
         final Recording intact = new Recording();
         new LogDocumentReader().read(writer.buffer(), 0, length, intact);
         assertEquals(4, intact.seen.size());
@@ -286,7 +287,7 @@ class LogCodecTest
     void aDocumentCutShortAndZeroFilledIsDamaged()
     {
         final LogDocumentWriter writer = threeEvents();
-        final int length = writer.finish();
+        final int length = writer.finish(new byte[LogLayout.CHAIN_HASH_LENGTH]);
         for (int i = length / 2; i < length; i++)
         {
             writer.buffer().putByte(i, (byte)0);
@@ -302,7 +303,7 @@ class LogCodecTest
     void version1DocumentsWithoutAChecksumAreStillReadButCheckedForFit()
     {
         final LogDocumentWriter writer = threeEvents();
-        final int length = writer.finish() - LogLayout.CHECKSUM_LENGTH;
+        final int length = writer.finish(new byte[LogLayout.CHAIN_HASH_LENGTH]) - LogLayout.CHAINED_TRAILER_LENGTH;
         writer.buffer().putByte(LogLayout.DOC_VERSION_OFFSET, LogLayout.DOCUMENT_VERSION_WITHOUT_CHECKSUM);
         final Recording seen = new Recording();
         new LogDocumentReader().read(writer.buffer(), 0, length, seen);
@@ -316,7 +317,7 @@ class LogCodecTest
     void aDocumentOfAnUnknownVersionIsNotSkippedAsDamage()
     {
         final LogDocumentWriter writer = threeEvents();
-        final int length = writer.finish();
+        final int length = writer.finish(new byte[LogLayout.CHAIN_HASH_LENGTH]);
         writer.buffer().putByte(LogLayout.DOC_VERSION_OFFSET, (byte)9);
         final IllegalStateException ex = assertThrows(IllegalStateException.class,
             () -> new LogDocumentReader().read(writer.buffer(), 0, length, new Recording()));
