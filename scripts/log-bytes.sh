@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Bytes per logged event: fills a new data directory with SECONDS of the load generator's traffic (100-event batches,
-# 10,000 Zipf tenants), stops the server, and measures its logs (scripts/LogBytes.java).
+# 10,000 Zipf tenants), stops the server, and measures its logs (scripts/LogBytes.java); with the zstd command installed,
+# also what zstd at level 3 makes of the log files (what an archive of them would take).
 #   scripts/log-bytes.sh [SECONDS] [SERVER_JAR]     e.g. scripts/log-bytes.sh 10
 # Needs the jars: mvn -B -q package -DskipTests
 set -euo pipefail
@@ -21,3 +22,9 @@ kill $SPID; wait $SPID 2>/dev/null || true
 FLAGS=$(sed -n 's:.*<tokenmeter.jvmFlags>\(.*\)</tokenmeter.jvmFlags>.*:\1:p' pom.xml)
 # shellcheck disable=SC2086
 java $FLAGS -cp benchmarks/target/benchmarks.jar scripts/LogBytes.java "$DATA/data"
+if command -v zstd > /dev/null; then
+  EVENTS=$(java $FLAGS -cp benchmarks/target/benchmarks.jar scripts/LogBytes.java "$DATA/data" | sed -n 's/.* documents, \([0-9]*\) events.*/\1/p')
+  ZBYTES=0
+  while IFS= read -r f; do ZBYTES=$((ZBYTES + $(zstd -3 -q -c "$f" | wc -c))); done < <(find "$DATA/data/log" -name '*.cq4')
+  awk -v z="$ZBYTES" -v e="$EVENTS" 'BEGIN { printf "zstd -3 of the log files: %d bytes, %.1f bytes per event\n", z, z / e }'
+fi

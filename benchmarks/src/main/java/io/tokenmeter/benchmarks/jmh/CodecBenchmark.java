@@ -1,8 +1,8 @@
 package io.tokenmeter.benchmarks.jmh;
 
-import io.tokenmeter.core.event.LogLayout;
 import io.tokenmeter.core.event.EventRecord;
 import io.tokenmeter.core.event.LogDocumentReader;
+import io.tokenmeter.core.event.LogLayout;
 import org.agrona.DirectBuffer;
 import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.BenchmarkMode;

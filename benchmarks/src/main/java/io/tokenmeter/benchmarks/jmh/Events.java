@@ -1,8 +1,8 @@
 package io.tokenmeter.benchmarks.jmh;
 
-import io.tokenmeter.core.event.LogLayout;
 import io.tokenmeter.core.event.EventHasher;
 import io.tokenmeter.core.event.LogDocumentWriter;
+import io.tokenmeter.core.event.LogLayout;
 import io.tokenmeter.core.event.RateVariant;
 import io.tokenmeter.core.event.StagedEvent;
 import io.tokenmeter.core.event.TokenClass;

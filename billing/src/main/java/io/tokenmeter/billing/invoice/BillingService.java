@@ -7,10 +7,9 @@ import io.tokenmeter.billing.price.PartitionedBook;
 import io.tokenmeter.billing.price.PriceBook;
 import io.tokenmeter.billing.rating.InvoiceLine;
 import io.tokenmeter.core.aggregate.TenantBucket;
+import io.tokenmeter.core.log.EventLog;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
-
-import io.tokenmeter.core.log.EventLog;
 
 import java.io.IOException;
 import java.io.UncheckedIOException;
