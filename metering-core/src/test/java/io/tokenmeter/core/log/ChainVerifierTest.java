@@ -23,7 +23,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
  * The hash chain on a real Chronicle queue: written by the log as documents are appended, continued across a
- * reopen, and broken, at the position named, by an edit whose CRC32C was recomputed, a removed document and two
+ * reopen and after a log of an earlier version, and broken, at the position named, by an edit whose CRC32C was recomputed, a removed document and two
  * swapped documents.
  */
 class ChainVerifierTest
@@ -189,6 +189,54 @@ class ChainVerifierTest
         assertEquals(1, withoutStart.breakCount());
         assertTrue(withoutStart.breaks().get(0).contains(Long.toHexString(headless.get(0)) + " is the first of the log"),
             withoutStart.breaks().get(0));
+    }
+
+    /** @return a version 2 document (a checksum, no chain hash) of one name record, as builds before the chain wrote it. */
+    private static byte[] version2Document(final int i)
+    {
+        final LogDocumentWriter writer = new LogDocumentWriter(256);
+        writer.begin(1_000L + i);
+        final byte[] name = String.format("tenant-%04d", i).getBytes(StandardCharsets.US_ASCII);
+        writer.appendName(LogLayout.RECORD_TENANT_NAME, i, new UnsafeBuffer(name), 0, name.length);
+        final int content = writer.finish(ChainVerifier.startOfLog()) - LogLayout.CHAINED_TRAILER_LENGTH;
+        final byte[] doc = new byte[content + LogLayout.CHECKSUM_LENGTH];
+        writer.buffer().getBytes(0, doc, 0, content);
+        doc[LogLayout.DOC_VERSION_OFFSET] = LogLayout.DOCUMENT_VERSION_WITHOUT_CHAIN;
+        final java.util.zip.CRC32C crc = new java.util.zip.CRC32C();
+        crc.update(doc, 0, content);
+        new UnsafeBuffer(doc).putInt(content, (int)crc.getValue());
+        return doc;
+    }
+
+    @Test
+    void aLogOfAnEarlierVersionIsContinuedByTheChainAndADocumentWithoutItAfterChainedOnesIsABreak()
+    {
+        final Path logDir = dir.resolve("log");
+        final List<byte[]> before = new ArrayList<>();
+        for (int i = 0; i < 3; i++)
+        {
+            before.add(version2Document(i));
+        }
+        copy(logDir, before);
+        final List<Long> indexes;
+        try (ChronicleEventLog log = new ChronicleEventLog(logDir, Durability.PROCESS))
+        {
+            indexes = write(log, 3, 3);
+        }
+        final ChainVerifier.Result upgraded = verify(logDir);
+        assertTrue(upgraded.holds(), () -> "the first chained document links to the last version 2 one: " + upgraded.breaks());
+        assertEquals(6, upgraded.documents());
+        assertEquals(3, upgraded.chained());
+
+        try (ChronicleEventLog log = new ChronicleEventLog(logDir, Durability.PROCESS))
+        {
+            final byte[] older = version2Document(9);
+            log.append(new UnsafeBuffer(older), older.length);
+        }
+        final ChainVerifier.Result downgraded = verify(logDir);
+        assertEquals(1, downgraded.breakCount(), () -> "breaks: " + downgraded.breaks());
+        assertTrue(downgraded.breaks().get(0).contains("holds no chain hash but follows a chained document (index "
+            + Long.toHexString(indexes.get(2)) + ")"), downgraded.breaks().get(0));
     }
 
     /** A log rebuilt from documents as they are: what an edit of the files by hand could make. */
