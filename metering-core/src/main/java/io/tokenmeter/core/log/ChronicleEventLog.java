@@ -266,10 +266,7 @@ public final class ChronicleEventLog implements EventLog
                 {
                     return NO_INDEX;
                 }
-                final Bytes<?> bytes = dc.wire().bytes();
-                final long position = bytes.readPosition();
-                final int length = (int)bytes.readRemaining();
-                view.wrap(bytes.addressForRead(position, length), length);
+                final int length = wrap(dc);
                 final long index = dc.index();
                 long appendTimeMs;
                 try
@@ -300,15 +297,22 @@ public final class ChronicleEventLog implements EventLog
                 {
                     return NO_INDEX;
                 }
-                final Bytes<?> bytes = dc.wire().bytes();
-                final long position = bytes.readPosition();
-                final int length = (int)bytes.readRemaining();
-                view.wrap(bytes.addressForRead(position, length), length);
+                final int length = wrap(dc);
                 final long index = dc.index();
                 lastReadIndex = index;
                 listener.onDocument(index, view, 0, length);
                 return index;
             }
+        }
+
+        /** Points {@link #view} at the document's bytes in the queue's memory. @return its length. */
+        private int wrap(final DocumentContext dc)
+        {
+            final Bytes<?> bytes = dc.wire().bytes();
+            final long position = bytes.readPosition();
+            final int length = (int)bytes.readRemaining();
+            view.wrap(bytes.addressForRead(position, length), length);
+            return length;
         }
 
         @Override
