@@ -1,9 +1,12 @@
 package io.tokenmeter.core.log;
 
+import io.tokenmeter.core.archive.ArchiveManifest;
+import io.tokenmeter.core.archive.LogArchive;
 import io.tokenmeter.core.event.DamagedDocumentException;
 import io.tokenmeter.core.event.LogDocumentReader;
 import net.openhft.chronicle.bytes.Bytes;
 import net.openhft.chronicle.bytes.SyncMode;
+import net.openhft.chronicle.core.time.TimeProvider;
 import net.openhft.chronicle.queue.ExcerptAppender;
 import net.openhft.chronicle.queue.ExcerptTailer;
 import net.openhft.chronicle.queue.RollCycles;
@@ -14,14 +17,25 @@ import org.agrona.DirectBuffer;
 import org.agrona.concurrent.UnsafeBuffer;
 
 import java.io.File;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.DirectoryStream;
+import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Instant;
+import java.time.ZoneOffset;
+import java.time.format.DateTimeFormatter;
+import java.util.NavigableSet;
+import java.util.TreeSet;
 
 /**
  * One partition's log on this machine: a Chronicle Queue of raw documents (layout in
  * {@link io.tokenmeter.core.event.LogLayout}) under {@code DATA_DIR/log/p-NNN}, one file per UTC day. A position is
  * Chronicle's index (cycle and sequence), which only grows.
  * The appender belongs to the one thread that calls {@link #append}; each reader makes its own {@link Reader}.
- * Log files are never deleted by the server: they are the record finance audits from.
+ * Log files are never deleted by the server: they are the record finance audits from. {@code tokenmeter archive}
+ * replaces sealed ones by archives ({@link LogArchive}, in {@code archive/} of the log's directory), which readers read
+ * through, transparently and at the same positions, before the live files.
  */
 public final class ChronicleEventLog implements EventLog
 {
@@ -29,6 +43,8 @@ public final class ChronicleEventLog implements EventLog
 
     private final SingleChronicleQueue queue;
     private final Durability durability;
+    private final LogArchive archive;
+    private final ArchivedCycles archived;
     private ExcerptAppender appender;
     private int appendCycle = Integer.MIN_VALUE;
     private volatile Faults faults;
@@ -57,7 +73,29 @@ public final class ChronicleEventLog implements EventLog
             .rollCycle(RollCycles.FAST_DAILY)
             .syncMode(durability == Durability.SYNC ? SyncMode.SYNC : SyncMode.NONE)
             .readOnly(readOnly)
+            .timeProvider(new ShiftableClock())
             .build();
+        this.archive = LogArchive.of(directory);
+        final NavigableSet<Integer> live = liveCycles();
+        final int firstLive = live.isEmpty() ? Integer.MAX_VALUE : live.first();
+        final NavigableSet<Integer> readable = new TreeSet<>();
+        // a file both archived and live (a run stopped before it removed the original) is read from the original
+        archive.manifests().stream().filter(m -> !m.deleted() && m.cycle() < firstLive).forEach(m -> readable.add(m.cycle()));
+        this.archived = new ArchivedCycles(archive, readable);
+    }
+
+    /**
+     * The clock that decides which day's file an append goes to: the system's, moved on by {@link Faults#shiftLogClock}
+     * when a test has set one (to write several days' files without waiting for days).
+     */
+    private final class ShiftableClock implements TimeProvider
+    {
+        @Override
+        public long currentTimeMillis()
+        {
+            final Faults injected = faults;
+            return System.currentTimeMillis() + (injected == null ? 0 : injected.logClockShiftMs());
+        }
     }
 
     /** Opens an existing log for reading only (the audit tool), alongside a server that may be appending to it. */
@@ -202,24 +240,89 @@ public final class ChronicleEventLog implements EventLog
         {
             appender.close();
         }
+        archived.close();
         queue.close();
     }
 
-    /**
-     * A tailer that hands each document to a {@link LogDocumentReader}; owned by one thread. A damaged document is
-     * skipped whole and logged at ERROR with its index.
-     */
-    private static final class TailerReader implements Reader
+    /** @return the log's archives, as listed when it was opened. */
+    public LogArchive archive()
     {
-        private final ExcerptTailer tailer;
+        return archive;
+    }
+
+    /** @return the cycle (UTC day) of a position. */
+    public int cycleOf(final long index)
+    {
+        return queue.rollCycle().toCycle(index);
+    }
+
+    /** @return the name of the file of a cycle, e.g. {@code 20261001F.cq4}. */
+    public String fileNameOf(final int cycle)
+    {
+        return DateTimeFormatter.ofPattern(queue.rollCycle().format()).withZone(ZoneOffset.UTC)
+            .format(Instant.ofEpochMilli((long)cycle * queue.rollCycle().lengthInMillis())) + SingleChronicleQueue.SUFFIX;
+    }
+
+    /** @return the cycles of the live files in the log's directory, in order (listed now). */
+    public NavigableSet<Integer> liveCycles()
+    {
+        final NavigableSet<Integer> cycles = new TreeSet<>();
+        final DateTimeFormatter format = DateTimeFormatter.ofPattern(queue.rollCycle().format()).withZone(ZoneOffset.UTC);
+        final long length = queue.rollCycle().lengthInMillis();
+        try (DirectoryStream<Path> files = Files.newDirectoryStream(directory(), "*" + SingleChronicleQueue.SUFFIX))
+        {
+            for (final Path file : files)
+            {
+                final String name = file.getFileName().toString();
+                final String stem = name.substring(0, name.length() - SingleChronicleQueue.SUFFIX.length());
+                try
+                {
+                    final long ms = java.time.LocalDate.parse(stem, format).atStartOfDay(ZoneOffset.UTC).toInstant().toEpochMilli();
+                    cycles.add((int)(ms / length));
+                }
+                catch (final java.time.format.DateTimeParseException ex)
+                {
+                    LOG.warn("{} in log {} is not a log file of this log's daily files; it is not read", name, describe());
+                }
+            }
+        }
+        catch (final IOException ex)
+        {
+            throw new UncheckedIOException("cannot list the log files in " + describe() + ": " + ex.getMessage(), ex);
+        }
+        return cycles;
+    }
+
+    /** @return the position of the first document of {@code cycle}'s file. */
+    public long firstIndexOf(final int cycle)
+    {
+        return queue.rollCycle().toIndex(cycle, 0);
+    }
+
+    /**
+     * A tailer that hands each document to a {@link LogDocumentReader}; owned by one thread. It reads the archived
+     * files first, each through a queue of its own, and then the live files. A damaged document is skipped whole and
+     * logged at ERROR with its index; a missing or damaged archive stops it with an exception naming the archive.
+     */
+    private final class TailerReader implements Reader
+    {
+        private final ExcerptTailer live;
         private final UnsafeBuffer view = new UnsafeBuffer(0, 0);
         private final LogDocumentReader documentReader = new LogDocumentReader();
         private long lastReadIndex = NO_INDEX;
         private long lastAppendTimeMs;
+        /** The archived file being read, or null while reading the live files. */
+        private ArchivedCycles.Unpacked unpacked;
+        private ExcerptTailer unpackedTailer;
 
-        private TailerReader(final ExcerptTailer tailer)
+        private TailerReader(final ExcerptTailer live)
         {
-            this.tailer = tailer;
+            this.live = live;
+        }
+
+        private ExcerptTailer tailer()
+        {
+            return unpacked == null ? live : unpackedTailer;
         }
 
         @Override
@@ -227,14 +330,11 @@ public final class ChronicleEventLog implements EventLog
         {
             if (index == NO_INDEX)
             {
-                tailer.toStart();
+                startAt(NO_INDEX);
                 return;
             }
-            if (!tailer.moveToIndex(index))
-            {
-                throw new IllegalStateException("log index " + Long.toHexString(index) + " is not in the log");
-            }
-            try (DocumentContext dc = tailer.readingDocument())
+            startAt(index);
+            try (DocumentContext dc = tailer().readingDocument())
             {
                 if (!dc.isPresent())
                 {
@@ -249,23 +349,119 @@ public final class ChronicleEventLog implements EventLog
         {
             if (index == NO_INDEX)
             {
-                tailer.toStart();
+                final Integer first = archived.after(Integer.MIN_VALUE);
+                if (first == null)
+                {
+                    toStartOfLive();
+                }
+                else
+                {
+                    openArchived(first).toStart();
+                }
+                return;
             }
-            else if (!tailer.moveToIndex(index))
+            final int cycle = cycleOf(index);
+            final ExcerptTailer tailer;
+            if (archived.contains(cycle))
             {
-                throw new IllegalStateException("log index " + Long.toHexString(index) + " is not in the log");
+                tailer = openArchived(cycle);
+            }
+            else
+            {
+                closeArchived();
+                tailer = live;
+            }
+            if (!tailer.moveToIndex(index))
+            {
+                final ArchiveManifest manifest = archive.manifest(cycle);
+                throw new IllegalStateException("log index " + Long.toHexString(index) + " is not in the log"
+                    + (manifest != null && manifest.deleted() ? ": its file " + manifest.file() + " was deleted by retention at "
+                        + Instant.ofEpochMilli(manifest.deletedAtMs()) : ""));
+            }
+        }
+
+        /** Points the live tailer at the first live document (Chronicle's own start can name a file archived since). */
+        private void toStartOfLive()
+        {
+            closeArchived();
+            if (archive.isEmpty())
+            {
+                live.toStart();
+                return;
+            }
+            for (final int cycle : liveCycles())
+            {
+                if (live.moveToIndex(firstIndexOf(cycle)))
+                {
+                    return;
+                }
+            }
+            live.toStart();
+        }
+
+        private ExcerptTailer openArchived(final int cycle)
+        {
+            if (unpacked != null && unpacked.cycle == cycle)
+            {
+                return unpackedTailer;
+            }
+            closeArchived();
+            unpacked = archived.acquire(cycle);
+            unpackedTailer = unpacked.queue.createTailer();
+            return unpackedTailer;
+        }
+
+        private void closeArchived()
+        {
+            if (unpacked != null)
+            {
+                unpackedTailer.close();
+                archived.release(unpacked);
+                unpacked = null;
+                unpackedTailer = null;
+            }
+        }
+
+        /**
+         * @return the next document's context (present), moving from an archived file to the next and then to the live
+         * files; null when there is none yet.
+         */
+        private DocumentContext nextDocument()
+        {
+            while (true)
+            {
+                final DocumentContext dc = tailer().readingDocument();
+                if (dc.isPresent())
+                {
+                    return dc;
+                }
+                dc.close();
+                if (unpacked == null)
+                {
+                    return null;
+                }
+                final Integer next = archived.after(unpacked.cycle);
+                if (next == null)
+                {
+                    toStartOfLive();
+                }
+                else
+                {
+                    openArchived(next).toStart();
+                }
             }
         }
 
         @Override
         public long readNext(final LogDocumentReader.Handler handler, final DocumentListener listener)
         {
-            try (DocumentContext dc = tailer.readingDocument())
+            final DocumentContext next = nextDocument();
+            if (next == null)
             {
-                if (!dc.isPresent())
-                {
-                    return NO_INDEX;
-                }
+                return NO_INDEX;
+            }
+            try (DocumentContext dc = next)
+            {
                 final int length = wrap(dc);
                 final long index = dc.index();
                 long appendTimeMs;
@@ -291,12 +487,13 @@ public final class ChronicleEventLog implements EventLog
         @Override
         public long readNextRaw(final RawDocumentListener listener)
         {
-            try (DocumentContext dc = tailer.readingDocument())
+            final DocumentContext next = nextDocument();
+            if (next == null)
             {
-                if (!dc.isPresent())
-                {
-                    return NO_INDEX;
-                }
+                return NO_INDEX;
+            }
+            try (DocumentContext dc = next)
+            {
                 final int length = wrap(dc);
                 final long index = dc.index();
                 lastReadIndex = index;
@@ -331,7 +528,8 @@ public final class ChronicleEventLog implements EventLog
         @Override
         public void close()
         {
-            tailer.close();
+            closeArchived();
+            live.close();
         }
     }
 }

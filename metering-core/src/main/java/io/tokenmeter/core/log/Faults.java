@@ -12,6 +12,7 @@ public final class Faults
 {
     private volatile String appendFailure;
     private volatile long appendDelayNs;
+    private volatile long logClockShiftMs;
 
     /** Makes every append fail as the file system would with {@code reason} (e.g. "No space left on device"); null stops it. */
     public void failAppends(final String reason)
@@ -23,6 +24,22 @@ public final class Faults
     public void delayAppends(final long delay, final TimeUnit unit)
     {
         appendDelayNs = unit.toNanos(delay);
+    }
+
+    /**
+     * Makes the log put appends in the file of the day {@code shiftMs} later than now, as if its clock were ahead (a
+     * test writes several days' files without waiting for days). Only ever move it forward: a log never goes back to
+     * an earlier day's file. The documents' own append times stay the server's.
+     */
+    public void shiftLogClock(final long shiftMs)
+    {
+        logClockShiftMs = shiftMs;
+    }
+
+    /** @return the shift of {@link #shiftLogClock}, 0 unless set. */
+    long logClockShiftMs()
+    {
+        return logClockShiftMs;
     }
 
     /** Called by the log before each append, on the journal thread. */

@@ -1,0 +1,168 @@
+package io.tokenmeter.core.log;
+
+import io.tokenmeter.core.archive.ArchiveManifest;
+import io.tokenmeter.core.archive.LogArchive;
+import net.openhft.chronicle.queue.RollCycles;
+import net.openhft.chronicle.queue.impl.single.SingleChronicleQueue;
+import net.openhft.chronicle.queue.impl.single.SingleChronicleQueueBuilder;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayDeque;
+import java.util.HashMap;
+import java.util.Iterator;
+import java.util.Map;
+import java.util.NavigableSet;
+import java.util.TreeSet;
+import java.util.stream.Stream;
+
+/**
+ * The archived files of one log that a reader reads through before the live files: each is unpacked on first use into
+ * a temporary folder of the archive directory and read as a Chronicle queue of its own (positions are the same, since
+ * a file holds its cycle). The last {@link #IDLE_KEPT} unpacked files no reader holds are kept for the next reader
+ * (the audit reads a log several times); the rest are removed. Shared by the log's readers, so synchronized.
+ */
+final class ArchivedCycles implements AutoCloseable
+{
+    /** The name prefix of unpacking folders ({@code tokenmeter archive} removes those left by a process that died). */
+    static final String UNPACKED_PREFIX = ".unpacked-";
+    private static final int IDLE_KEPT = 2;
+
+    private final LogArchive archive;
+    private final NavigableSet<Integer> cycles;
+    private final Map<Integer, Unpacked> unpacked = new HashMap<>();
+    private final ArrayDeque<Unpacked> idle = new ArrayDeque<>();
+
+    /** @param cycles the archived cycles read before the live files (not those deleted by retention, nor those still live). */
+    ArchivedCycles(final LogArchive archive, final NavigableSet<Integer> cycles)
+    {
+        this.archive = archive;
+        this.cycles = new TreeSet<>(cycles);
+    }
+
+    boolean isEmpty()
+    {
+        return cycles.isEmpty();
+    }
+
+    boolean contains(final int cycle)
+    {
+        return cycles.contains(cycle);
+    }
+
+    /** @return the first archived cycle after {@code cycle} (any, for {@code Integer.MIN_VALUE}), or null. */
+    Integer after(final int cycle)
+    {
+        return cycles.higher(cycle);
+    }
+
+    /** An unpacked archive open as a queue, held by the readers that {@link #acquire} it. */
+    static final class Unpacked
+    {
+        final int cycle;
+        final Path folder;
+        final SingleChronicleQueue queue;
+        private int holders;
+
+        private Unpacked(final int cycle, final Path folder, final SingleChronicleQueue queue)
+        {
+            this.cycle = cycle;
+            this.folder = folder;
+            this.queue = queue;
+        }
+    }
+
+    /**
+     * @return the archived file of {@code cycle}, unpacked and open, held until {@link #release}.
+     * @throws IllegalStateException when its archive is missing or damaged, naming it: never passed over.
+     */
+    synchronized Unpacked acquire(final int cycle)
+    {
+        Unpacked open = unpacked.get(cycle);
+        if (open == null)
+        {
+            final ArchiveManifest manifest = archive.manifest(cycle);
+            Path folder = null;
+            try
+            {
+                folder = temporaryFolder();
+                archive.unpack(manifest, folder);
+                final SingleChronicleQueue queue = SingleChronicleQueueBuilder.binary(folder).rollCycle(RollCycles.FAST_DAILY)
+                    .build();
+                open = new Unpacked(cycle, folder, queue);
+                unpacked.put(cycle, open);
+            }
+            catch (final IOException | RuntimeException ex)
+            {
+                delete(folder);
+                throw new IllegalStateException("the archived log file " + manifest.file() + " of " + archive.directory()
+                    + " cannot be read: " + ex.getMessage(), ex);
+            }
+        }
+        idle.remove(open);
+        open.holders++;
+        return open;
+    }
+
+    synchronized void release(final Unpacked open)
+    {
+        if (--open.holders == 0)
+        {
+            idle.addLast(open);
+            while (idle.size() > IDLE_KEPT)
+            {
+                final Unpacked oldest = idle.removeFirst();
+                unpacked.remove(oldest.cycle);
+                oldest.queue.close();
+                delete(oldest.folder);
+            }
+        }
+    }
+
+    @Override
+    public synchronized void close()
+    {
+        for (final Unpacked open : unpacked.values())
+        {
+            open.queue.close();
+            delete(open.folder);
+        }
+        unpacked.clear();
+        idle.clear();
+    }
+
+    /** A folder in the archive directory (the disk that held the original), else in the system's temporary folder. */
+    private Path temporaryFolder() throws IOException
+    {
+        try
+        {
+            return Files.createTempDirectory(archive.directory(), UNPACKED_PREFIX);
+        }
+        catch (final IOException ex)
+        {
+            return Files.createTempDirectory("tokenmeter" + UNPACKED_PREFIX);
+        }
+    }
+
+    static void delete(final Path folder)
+    {
+        if (folder == null || !Files.exists(folder))
+        {
+            return;
+        }
+        try (Stream<Path> files = Files.walk(folder))
+        {
+            final Iterator<Path> deepestFirst = files.sorted(java.util.Comparator.reverseOrder()).iterator();
+            while (deepestFirst.hasNext())
+            {
+                Files.deleteIfExists(deepestFirst.next());
+            }
+        }
+        catch (final IOException ex)
+        {
+            throw new UncheckedIOException("cannot remove the unpacked archive " + folder + ": " + ex.getMessage(), ex);
+        }
+    }
+}
