@@ -34,7 +34,7 @@ import java.util.concurrent.CountDownLatch;
 
 /** The {@code tokenmeter} command line. */
 @Command(name = "tokenmeter", mixinStandardHelpOptions = true, version = "tokenmeter 0.1.0",
-    description = "LLM token metering and billing service.", subcommands = {Main.Serve.class, Main.Audit.class, Main.Repartition.class, KeysCommand.class, Main.Health.class})
+    description = "LLM token metering and billing service.", subcommands = {Main.Serve.class, Main.Audit.class, Main.Repartition.class, Main.Archive.class, KeysCommand.class, Main.Health.class})
 public final class Main implements Runnable
 {
     /** The environment variable the client commands take an API key from. */
@@ -280,6 +280,56 @@ public final class Main implements Runnable
             catch (final IOException | RuntimeException ex)
             {
                 System.err.println("tokenmeter repartition: cannot repartition: " + ex.getMessage());
+                return 2;
+            }
+        }
+    }
+
+    /**
+     * {@code tokenmeter archive}: replaces each partition's oldest sealed log files whose events are all in final
+     * invoices and outside the dedup window by verified zstd archives, offline. Exit 0 when done (also when nothing
+     * could be archived), 2 when it cannot run.
+     */
+    @Command(name = "archive", mixinStandardHelpOptions = true,
+        description = "Compress each partition's oldest sealed daily log files whose events are all in final invoices and "
+            + "older than the dedup window into verified zstd archives, removing each original only after its archive "
+            + "read back whole (offline: stop the server first). Replay, audit and repartition read archives as the "
+            + "log. Exits 0 when done, 2 when it cannot run.")
+    static final class Archive implements Callable<Integer>
+    {
+        @Option(names = "--data-dir", description = "the server's data directory (default ./data)")
+        String dataDir;
+        @Option(names = "--dedup-window", description = "the server's dedup window (default 24h): files with ids inside it stay live")
+        String dedupWindow;
+        @Option(names = "--config", description = "the server's YAML config file, for data-dir and dedup-window")
+        Path config;
+
+        @Override
+        public Integer call()
+        {
+            final Map<String, String> flags = new LinkedHashMap<>();
+            if (dataDir != null)
+            {
+                flags.put("data-dir", dataDir);
+            }
+            if (dedupWindow != null)
+            {
+                flags.put("dedup-window", dedupWindow);
+            }
+            try
+            {
+                final Settings settings = Settings.resolve(flags, System.getenv(), config);
+                new Archiver(System.out).run(settings.dataDir, settings.dedupWindow, System.currentTimeMillis());
+                return 0;
+            }
+            catch (final SettingsException ex)
+            {
+                System.err.println("tokenmeter archive: " + ex.getMessage());
+                return 2;
+            }
+            catch (final IOException | RuntimeException ex)
+            {
+                System.err.println("tokenmeter archive: cannot archive: " + ex.getMessage());
                 return 2;
             }
         }

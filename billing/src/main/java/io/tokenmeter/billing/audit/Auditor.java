@@ -103,9 +103,13 @@ public final class Auditor
         {
             final int partition = p;
             currentPartition = p;
-            try (EventLog log = ChronicleEventLog.openReadOnly(layout.logDir(p)))
+            try (ChronicleEventLog log = ChronicleEventLog.openReadOnly(layout.logDir(p)))
             {
                 partitionLabel = layout.partitions() == 1 ? "" : "partition " + p + ": ";
+                if (!archivesWhole(log))
+                {
+                    continue;
+                }
                 final LongHashSet finalIndexes = new LongHashSet();
                 finals.stream().filter(f -> partitioner.partitionOf(f.tenant()) == partition).forEach(f -> finalIndexes.add(f.logIndex()));
                 chainHashes = verifyChain(log, finalIndexes);
@@ -119,6 +123,30 @@ public final class Auditor
             ? "audit clean: " + compared + " invoice(s) of " + period + " match the log" + notComparedNote()
             : differences.size() + " difference(s) between the log and the invoices of " + period + notComparedNote());
         return new Report(compared, notCompared, List.copyOf(differences));
+    }
+
+    /**
+     * Checks every archive of the partition's log whole against its manifest (and that none is missing) before the log
+     * is read through them.
+     *
+     * @return false when one is not: each problem is a difference, and the partition is not replayed.
+     */
+    private boolean archivesWhole(final ChronicleEventLog log)
+    {
+        if (log.archive().isEmpty())
+        {
+            return true;
+        }
+        final List<String> problems = log.archive().problems(true, log.liveCycles()::contains);
+        problems.forEach(problem -> differ(partitionLabel + "archives: " + problem));
+        if (!problems.isEmpty())
+        {
+            differ(partitionLabel + "not replayed: " + problems.size() + " problem(s) with its archives (above)");
+            return false;
+        }
+        final long archived = log.archive().manifests().stream().filter(m -> !m.deleted()).count();
+        out.println(partitionLabel + "archives: " + archived + " file(s) read back whole against their manifests");
+        return true;
     }
 
     /** The partition's hash chain: every chained document holds its predecessor's SHA-256 (a break is a difference). */

@@ -1,0 +1,109 @@
+package io.tokenmeter.server;
+
+import io.tokenmeter.billing.invoice.Invoice;
+import io.tokenmeter.billing.invoice.InvoiceStore;
+import io.tokenmeter.billing.invoice.Periods;
+import io.tokenmeter.core.log.ChronicleEventLog;
+import io.tokenmeter.core.log.Durability;
+import io.tokenmeter.core.log.LogArchiver;
+import io.tokenmeter.core.partition.DataLayout;
+import io.tokenmeter.core.partition.Partitioner;
+
+import java.io.IOException;
+import java.io.PrintStream;
+import java.nio.file.Path;
+import java.time.Duration;
+import java.time.YearMonth;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * {@code tokenmeter archive}: replaces each partition's oldest sealed log files by verified zstd archives
+ * ({@link LogArchiver}), offline (the data directory's lock is taken, so no server may run on it). A file is archived
+ * when every event in it is settled and its last document is older than the dedup window; the first file of a
+ * partition that is not stops that partition, so archives are always a partition's oldest files. An event of period
+ * P is settled when its tenant has a final invoice of P and a final invoice of P or a later period computed at or
+ * after the event's position: the first counts it among P's lines, a later one (for an event that came after P was
+ * final) among its adjustment lines for P (docs/billing.md).
+ */
+final class Archiver
+{
+    /** What one run did. */
+    record Result(int archivedFiles, long originalBytes, long archiveBytes, long events)
+    {
+    }
+
+    private static final long HOUR_MS = 3_600_000L;
+
+    private final PrintStream out;
+
+    Archiver(final PrintStream out)
+    {
+        this.out = out;
+    }
+
+    Result run(final Path dataDir, final Duration dedupWindow, final long nowMs) throws IOException
+    {
+        try (DataDirLock lock = DataDirLock.acquire(dataDir))
+        {
+            final DataLayout layout = DataLayout.read(dataDir);
+            final Partitioner partitioner = new Partitioner(layout.partitions());
+            final List<Invoice> finals = InvoiceStore.readAll(layout.invoicesDir());
+            final Map<String, Map<YearMonth, Long>> finalAt = new HashMap<>();
+            finals.forEach(f -> finalAt.computeIfAbsent(f.tenant(), t -> new HashMap<>()).put(YearMonth.parse(f.period()), f.logIndex()));
+            int files = 0;
+            long originalBytes = 0;
+            long archiveBytes = 0;
+            long events = 0;
+            for (int p = 0; p < layout.partitions(); p++)
+            {
+                final int partition = p;
+                final String label = layout.partitions() == 1 ? "" : DataLayout.folder(p) + " ";
+                try (ChronicleEventLog log = new ChronicleEventLog(layout.logDir(p), Durability.PROCESS))
+                {
+                    final LogArchiver.Settlement settlement = (tenant, eventTimeMs, index) ->
+                        partitioner.partitionOf(tenant) == partition && settled(finalAt.get(tenant), eventTimeMs, index);
+                    for (final LogArchiver.Outcome outcome : new LogArchiver(log, p, settlement, nowMs - dedupWindow.toMillis(),
+                        nowMs).run())
+                    {
+                        if (outcome.archived())
+                        {
+                            files++;
+                            originalBytes += outcome.manifest().originalBytes();
+                            archiveBytes += outcome.manifest().archiveBytes();
+                            events += outcome.manifest().events();
+                            out.println(label + outcome.file() + " archived: " + outcome.manifest().events() + " events, "
+                                + outcome.manifest().originalBytes() + " -> " + outcome.manifest().archiveBytes() + " bytes");
+                        }
+                        else
+                        {
+                            out.println(label + outcome.reason());
+                        }
+                    }
+                }
+            }
+            out.println(files == 0 ? "nothing archived" : "archived " + files + " file(s), " + events + " events: "
+                + originalBytes + " -> " + archiveBytes + " bytes");
+            return new Result(files, originalBytes, archiveBytes, events);
+        }
+    }
+
+    /** @param finalAt the log position of each final invoice of the event's tenant, by period; null for none. */
+    static boolean settled(final Map<YearMonth, Long> finalAt, final long eventTimeMs, final long index)
+    {
+        final YearMonth period = Periods.ofHour(Math.floorDiv(eventTimeMs, HOUR_MS));
+        if (finalAt == null || !finalAt.containsKey(period))
+        {
+            return false;
+        }
+        for (final Map.Entry<YearMonth, Long> invoice : finalAt.entrySet())
+        {
+            if (!invoice.getKey().isBefore(period) && invoice.getValue() >= index)
+            {
+                return true;
+            }
+        }
+        return false;
+    }
+}

@@ -1,0 +1,345 @@
+package io.tokenmeter.server.http;
+
+import io.tokenmeter.core.archive.ArchiveManifest;
+import io.tokenmeter.core.log.ChronicleEventLog;
+import io.tokenmeter.core.log.EventLog;
+import io.tokenmeter.core.log.Faults;
+import io.tokenmeter.core.partition.DataLayout;
+import io.tokenmeter.server.Main;
+import io.tokenmeter.server.TestPartitions;
+import io.tokenmeter.server.TokenmeterServer;
+import io.tokenmeter.server.config.Settings;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import picocli.CommandLine;
+
+import java.io.ByteArrayOutputStream;
+import java.io.PrintStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.locks.LockSupport;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * {@code tokenmeter archive} on a data directory a real server wrote over four days (its log's day files written ahead
+ * of the clock by {@link Faults#shiftLogClock}): October's and November's files, whose events are all in final
+ * invoices, are archived and December's are not; usage, invoices and the audit are the same before and after, after a
+ * restart, and in a repartitioned copy; and an archive run killed with kill -9 at random moments never loses a
+ * document.
+ */
+class ArchiveServerTest
+{
+    private static final long DAY_MS = 86_400_000L;
+    private static final String[] TENANTS = {"acme", "beta", "gamma", "delta"};
+    private static final String[] PERIODS = {"2026-10", "2026-11", "2026-12"};
+
+    @TempDir
+    Path dir;
+
+    private final Faults faults = new Faults();
+    private TokenmeterServer server;
+    private Client client;
+    private int sent;
+
+    @AfterEach
+    void stop()
+    {
+        if (server != null)
+        {
+            server.close();
+        }
+    }
+
+    private Path dataDir()
+    {
+        return dir.resolve("data");
+    }
+
+    /** Starts the server with its log's clock {@code shiftDays} ahead (never behind an earlier start's). */
+    private void start(final Path dataDir, final int shiftDays) throws Exception
+    {
+        start(dataDir, shiftDays, Map.of());
+    }
+
+    /** @param extra settings of this start (a copy's partitions). */
+    private void start(final Path dataDir, final int shiftDays, final Map<String, String> extra) throws Exception
+    {
+        faults.shiftLogClock(shiftDays * DAY_MS);
+        final Map<String, String> settings = new java.util.HashMap<>(extra);
+        settings.putAll(Map.of("port", "0", "data-dir", dataDir.toString(), "dedup-window", "1s"));
+        server = TokenmeterServer.startWithPartitionFaults(Settings.of(TestPartitions.apply(settings)), p -> faults);
+        for (int i = 0; i < 1000 && !server.isReady(); i++)
+        {
+            LockSupport.parkNanos(10_000_000);
+        }
+        assertTrue(server.isReady(), "ready within 10 s");
+        client = new Client(server.port());
+    }
+
+    private void restart(final Path dataDir, final int shiftDays) throws Exception
+    {
+        server.close();
+        server = null;
+        start(dataDir, shiftDays);
+    }
+
+    /** Posts {@code count} events of random tenants and tokens in {@code month} (YYYY-MM; December's on its first day, past). */
+    private void post(final Random random, final int count, final String month)
+    {
+        final StringBuilder body = new StringBuilder("[");
+        for (int i = 0; i < count; i++)
+        {
+            body.append(i == 0 ? "" : ",").append("{\"id\":\"arch-").append(sent++).append("\",\"tenant\":\"")
+                .append(TENANTS[random.nextInt(TENANTS.length)]).append("\",\"model\":\"gpt-4o\",\"service_tier\":\"")
+                .append(random.nextBoolean() ? "standard" : "batch").append("\",\"timestamp\":\"").append(month).append('-')
+                .append(String.format("%02d", month.endsWith("-12") ? 1 : 1 + random.nextInt(28))).append('T').append(String.format("%02d", random.nextInt(24)))
+                .append(":00:00Z\",\"input_tokens\":").append(1 + random.nextInt(100_000)).append(",\"output_tokens\":")
+                .append(random.nextInt(5_000)).append('}');
+        }
+        final Client.Answer answer = client.post("/v1/events", "application/json", body.append(']').toString());
+        assertEquals(202, answer.status(), answer.body());
+    }
+
+    private void finalizeAll(final String period)
+    {
+        for (final String tenant : TENANTS)
+        {
+            final Client.Answer answer = client.post("/v1/invoices/" + tenant + "/" + period + "/finalize", null, "");
+            assertEquals(201, answer.status(), answer.body());
+        }
+    }
+
+    /**
+     * Four days of a server: October's events and invoices on the first, November's (and late October events) on the
+     * second, December's on the third and fourth; the server is left running on the fourth.
+     */
+    private void writeFourDays(final Path dataDir) throws Exception
+    {
+        final Random random = new Random(2026_12_02L);
+        start(dataDir, -3);
+        post(random, 60, "2026-10");
+        finalizeAll("2026-10");
+        restart(dataDir, -2);
+        post(random, 50, "2026-11");
+        post(random, 6, "2026-10");
+        finalizeAll("2026-11");
+        restart(dataDir, -1);
+        post(random, 30, "2026-12");
+        restart(dataDir, 0);
+        post(random, 10, "2026-12");
+    }
+
+    /** @return what finance and users see: each tenant's usage and invoice of each period, and each period's listing. */
+    private Map<String, String> views()
+    {
+        final Map<String, String> views = new LinkedHashMap<>();
+        for (final String period : PERIODS)
+        {
+            views.put("listing " + period, client.get("/v1/invoices?period=" + period).body());
+            for (final String tenant : TENANTS)
+            {
+                views.put("usage " + tenant, client.get("/v1/usage?tenant=" + tenant
+                    + "&from=2026-10-01T00:00:00Z&to=2027-01-01T00:00:00Z&granularity=month&group_by=model,service_tier"
+                    + "&consistent=true").body());
+                final Client.Answer invoice = client.get("/v1/invoices/" + tenant + "/" + period);
+                assertEquals(200, invoice.status(), invoice.body());
+                views.put("invoice " + tenant + " " + period, invoice.json().path("status").asText() + " "
+                    + invoice.json().path("lines") + " " + invoice.json().path("total").asText() + " "
+                    + invoice.json().path("invoice_number").asText());
+            }
+        }
+        return views;
+    }
+
+    /** @return every document of every partition as (position, bytes), in log order. */
+    private static List<List<Object[]>> documents(final Path dataDir)
+    {
+        final DataLayout layout = DataLayout.read(dataDir);
+        final List<List<Object[]>> all = new ArrayList<>();
+        for (int p = 0; p < layout.partitions(); p++)
+        {
+            final List<Object[]> docs = new ArrayList<>();
+            try (ChronicleEventLog log = ChronicleEventLog.openReadOnly(layout.logDir(p)); EventLog.Reader reader = log.newReader())
+            {
+                reader.startAt(EventLog.NO_INDEX);
+                for (int i = 0; i < 100_000 && reader.readNextRaw((index, buffer, offset, length) ->
+                {
+                    final byte[] bytes = new byte[length];
+                    buffer.getBytes(offset, bytes);
+                    docs.add(new Object[] {index, bytes});
+                }) != EventLog.NO_INDEX; i++)
+                {
+                    assertTrue(i < 99_999, "more documents than the test wrote");
+                }
+            }
+            all.add(docs);
+        }
+        return all;
+    }
+
+    private static void assertSameDocuments(final List<List<Object[]>> expected, final List<List<Object[]>> actual)
+    {
+        assertEquals(expected.size(), actual.size(), "partitions");
+        for (int p = 0; p < expected.size(); p++)
+        {
+            assertEquals(expected.get(p).size(), actual.get(p).size(), "documents of partition " + p);
+            for (int d = 0; d < expected.get(p).size(); d++)
+            {
+                assertEquals(expected.get(p).get(d)[0], actual.get(p).get(d)[0], "position of document " + d + " of partition " + p);
+                assertTrue(Arrays.equals((byte[])expected.get(p).get(d)[1], (byte[])actual.get(p).get(d)[1]),
+                    "bytes of document " + d + " of partition " + p);
+            }
+        }
+    }
+
+    /** Runs a {@code tokenmeter} command in this JVM. @return its exit code, a space and what it printed. */
+    private static String run(final String... args)
+    {
+        final ByteArrayOutputStream captured = new ByteArrayOutputStream();
+        final PrintStream original = System.out;
+        System.setOut(new PrintStream(captured, true, StandardCharsets.UTF_8));
+        try
+        {
+            final int exit = new CommandLine(new Main()).execute(args);
+            return exit + " " + captured.toString(StandardCharsets.UTF_8);
+        }
+        finally
+        {
+            System.setOut(original);
+        }
+    }
+
+    private static void auditClean(final Path dataDir, final String why)
+    {
+        for (final String period : new String[] {"2026-10", "2026-11"})
+        {
+            final String audit = run("audit", "--data-dir", dataDir.toString(), "--period", period);
+            assertTrue(audit.startsWith("0 ") && audit.contains("audit clean: 4 invoice(s)"), why + ": " + audit);
+        }
+    }
+
+    /** Waits until the last events are older than the test's 1 s dedup window. */
+    private static void outlastTheDedupWindow()
+    {
+        LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(1_500));
+    }
+
+    @Test
+    void archivingKeepsUsageInvoicesAndAuditAcrossARestartAndARepartition() throws Exception
+    {
+        writeFourDays(dataDir());
+        final Map<String, String> before = views();
+        server.close();
+        server = null;
+        final List<List<Object[]>> documents = documents(dataDir());
+        auditClean(dataDir(), "before archiving");
+        outlastTheDedupWindow();
+
+        final String archived = run("archive", "--data-dir", dataDir().toString(), "--dedup-window", "1s");
+        assertTrue(archived.startsWith("0 "), archived);
+        final DataLayout layout = DataLayout.read(dataDir());
+        int files = 0;
+        for (int p = 0; p < layout.partitions(); p++)
+        {
+            try (ChronicleEventLog log = ChronicleEventLog.openReadOnly(layout.logDir(p)))
+            {
+                for (final ArchiveManifest manifest : log.archive().manifests())
+                {
+                    files++;
+                    assertTrue(manifest.cycle() < log.liveCycles().first(), "archives are a partition's oldest files");
+                }
+                assertTrue(log.archive().manifests().size() <= 2, "December's files stay live: " + archived);
+            }
+        }
+        assertTrue(files >= 2, "October's and November's files with events were archived: " + archived);
+        assertTrue(archived.contains("not archived: event ") && archived.contains("is not yet in a final invoice"),
+            "December's file is named with the reason it stays: " + archived);
+        assertSameDocuments(documents, documents(dataDir()));
+        auditClean(dataDir(), "after archiving");
+        assertTrue(run("audit", "--data-dir", dataDir().toString(), "--period", "2026-10").contains("file(s) read back whole"));
+
+        start(dataDir(), 0);
+        assertEquals(before, views(), "usage and invoices after archiving and a restart");
+        server.close();
+        server = null;
+
+        final Path copy = dir.resolve("copy");
+        final String repartitioned = run("repartition", "--from", dataDir().toString(), "--to", copy.toString(), "--partitions",
+            "3");
+        assertTrue(repartitioned.startsWith("0 ") && repartitioned.contains("the copy audits clean"), repartitioned);
+        start(copy, 0, Map.of("partitions", "3"));
+        assertEquals(before, views(), "usage and invoices of the repartitioned copy of the archived directory");
+    }
+
+    @Test
+    void anArchiveRunKilledAtRandomMomentsNeverLosesADocumentAndTheNextRunFinishes() throws Exception
+    {
+        writeFourDays(dataDir());
+        server.close();
+        server = null;
+        final List<List<Object[]>> documents = documents(dataDir());
+        outlastTheDedupWindow();
+        final Random random = new Random(7);
+        for (int kill = 0; kill < 4; kill++)
+        {
+            final List<String> command = ServerProcess.javaCommand();
+            command.addAll(List.of("io.tokenmeter.server.Main", "archive", "--data-dir", dataDir().toString(), "--dedup-window",
+                "1s"));
+            final Process archiving = new ProcessBuilder(command).redirectErrorStream(true)
+                .redirectOutput(dir.resolve("archive-" + kill + ".log").toFile()).start();
+            final boolean finished = archiving.waitFor(200 + random.nextInt(1_500), TimeUnit.MILLISECONDS);
+            if (!finished)
+            {
+                archiving.destroyForcibly();
+                assertTrue(archiving.waitFor(30, TimeUnit.SECONDS), "the killed run is gone");
+            }
+            assertSameDocuments(documents, documents(dataDir()));
+        }
+        final String archived = run("archive", "--data-dir", dataDir().toString(), "--dedup-window", "1s");
+        assertTrue(archived.startsWith("0 "), archived);
+        assertSameDocuments(documents, documents(dataDir()));
+        auditClean(dataDir(), "after the killed runs and a whole one");
+    }
+
+    @Test
+    void aDamagedOrMissingArchiveIsNamedByTheAuditWhichExitsOne() throws Exception
+    {
+        writeFourDays(dataDir());
+        server.close();
+        server = null;
+        outlastTheDedupWindow();
+        assertTrue(run("archive", "--data-dir", dataDir().toString(), "--dedup-window", "1s").startsWith("0 "));
+        final DataLayout layout = DataLayout.read(dataDir());
+        Path damaged = null;
+        for (int p = 0; p < layout.partitions() && damaged == null; p++)
+        {
+            try (ChronicleEventLog log = ChronicleEventLog.openReadOnly(layout.logDir(p)))
+            {
+                if (!log.archive().isEmpty())
+                {
+                    damaged = log.archive().archivePath(log.archive().manifests().get(0));
+                }
+            }
+        }
+        assertTrue(damaged != null, "something was archived");
+        final byte[] bytes = java.nio.file.Files.readAllBytes(damaged);
+        bytes[bytes.length / 2] ^= 0x10;
+        java.nio.file.Files.write(damaged, bytes);
+        final String flipped = run("audit", "--data-dir", dataDir().toString(), "--period", "2026-10");
+        assertTrue(flipped.startsWith("1 ") && flipped.contains(damaged.toString()) && flipped.contains("altered or damaged"),
+            flipped);
+        java.nio.file.Files.delete(damaged);
+        final String missing = run("audit", "--data-dir", dataDir().toString(), "--period", "2026-10");
+        assertTrue(missing.startsWith("1 ") && missing.contains(damaged.toString()) && missing.contains("is missing"), missing);
+    }
+}
