@@ -76,6 +76,8 @@ public final class Auditor
     private List<CreditGrant> grants = List.of();
     /** The hashes of the partition's documents that its final invoices name. */
     private org.agrona.collections.Long2ObjectHashMap<String> chainHashes = new org.agrona.collections.Long2ObjectHashMap<>();
+    /** The price books of the partition being replayed, parsed, by their log index. */
+    private final Map<Long, PriceBook> parsedBooks = new HashMap<>();
 
     /**
      * @param tenant only this tenant's invoices are reported, or null for all.
@@ -114,6 +116,7 @@ public final class Auditor
                 finals.stream().filter(f -> partitioner.partitionOf(f.tenant()) == partition).forEach(f -> finalIndexes.add(f.logIndex()));
                 chainHashes = verifyChain(log, finalIndexes);
                 final Map<Long, RecordedBooks.Recorded> books = RecordedBooks.readAll(log);
+                parsedBooks.clear();
                 grants = RecordedGrants.readAll(log);
                 replay(log, books, finals.stream().filter(f -> partitioner.partitionOf(f.tenant()) == partition).toList(),
                     served.stream().filter(d -> partitioner.partitionOf(d.tenant()) == partition).toList());
@@ -292,7 +295,7 @@ public final class Auditor
         }
         try
         {
-            final PriceBook book = PriceBookLoader.parse(recorded.json(), PriceBookLoader.Format.JSON);
+            final PriceBook book = parsed(invoice.priceBook().logIndex(), recorded);
             if (recorded.revision() != invoice.priceBook().revision() || !book.sha256().equals(invoice.priceBook().sha256()))
             {
                 differ(describe(invoice) + ": names price book revision " + invoice.priceBook().revision() + " sha256 "
@@ -306,6 +309,18 @@ public final class Auditor
             differ(describe(invoice) + ": the price book in the log does not validate: " + ex.getMessage());
             return null;
         }
+    }
+
+    /** @return the recorded book at a log index, parsed once per audit (a draft per tenant would parse it each time). */
+    private PriceBook parsed(final long logIndex, final RecordedBooks.Recorded recorded) throws PriceBookException
+    {
+        PriceBook book = parsedBooks.get(logIndex);
+        if (book == null)
+        {
+            book = PriceBookLoader.parse(recorded.json(), PriceBookLoader.Format.JSON);
+            parsedBooks.put(logIndex, book);
+        }
+        return book;
     }
 
     private void reportUncompared(final HourlyAggregator counters, final Map<Long, RecordedBooks.Recorded> books,
@@ -331,8 +346,7 @@ public final class Auditor
             final BookInForce book;
             try
             {
-                book = new BookInForce(PriceBookLoader.parse(recorded.json(), PriceBookLoader.Format.JSON), recorded.revision(),
-                    newestBookIndex, 0);
+                book = new BookInForce(parsed(newestBookIndex, recorded), recorded.revision(), newestBookIndex, 0);
             }
             catch (final PriceBookException ex)
             {
