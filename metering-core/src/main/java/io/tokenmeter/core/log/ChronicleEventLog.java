@@ -293,6 +293,12 @@ public final class ChronicleEventLog implements EventLog
         return cycles;
     }
 
+    /** @return when the day of a cycle's file starts, in ms since the epoch. */
+    public long cycleStartMs(final int cycle)
+    {
+        return (long)cycle * queue.rollCycle().lengthInMillis();
+    }
+
     /** @return the position of the first document of {@code cycle}'s file. */
     public long firstIndexOf(final int cycle)
     {

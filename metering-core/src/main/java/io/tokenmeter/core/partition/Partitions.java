@@ -73,6 +73,12 @@ public final class Partitions implements AutoCloseable
         return new Partitions(partitions, logs);
     }
 
+    /** @return every partition's log on this machine, by partition. */
+    public List<ChronicleEventLog> localLogs()
+    {
+        return List.copyOf(localLogs);
+    }
+
     /**
      * Rebuilds every journal (dedup index, dictionaries) from its checkpoint and log, the partitions in parallel.
      * Before {@link #start}.

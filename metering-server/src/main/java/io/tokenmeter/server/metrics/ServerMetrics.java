@@ -12,6 +12,8 @@ import io.micrometer.core.instrument.binder.system.UptimeMetrics;
 import io.micrometer.prometheusmetrics.PrometheusConfig;
 import io.micrometer.prometheusmetrics.PrometheusMeterRegistry;
 import io.tokenmeter.core.aggregate.AggregatorAgent;
+import io.tokenmeter.core.archive.ArchiveManifest;
+import io.tokenmeter.core.log.ChronicleEventLog;
 import io.tokenmeter.core.log.JournalAgent;
 import io.tokenmeter.core.partition.Partition;
 import io.tokenmeter.core.partition.Partitions;
@@ -23,9 +25,9 @@ import io.tokenmeter.core.snapshot.SnapshotStore;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 import java.util.function.BooleanSupplier;
 import java.util.function.LongSupplier;
-import java.util.List;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.regex.Pattern;
 import java.util.function.IntSupplier;
@@ -321,7 +323,22 @@ public final class ServerMetrics implements AutoCloseable
                     + "written before this run)").strongReference(true).register(registry);
         }
         Gauge.builder("tokenmeter.log.size.bytes", logDir, ServerMetrics::directoryBytes)
-            .description("bytes of the log's files (allocated ahead by Chronicle, so it grows in steps)").strongReference(true).register(registry);
+            .description("bytes of the log's live files (allocated ahead by Chronicle, so it grows in steps)").strongReference(true).register(registry);
+        final List<ChronicleEventLog> logs = partitions.localLogs();
+        Gauge.builder("tokenmeter.log.files", logs, all -> all.stream().mapToInt(log -> log.liveCycles().size()).sum())
+            .description("live log files (one per partition and UTC day), all partitions").strongReference(true).register(registry);
+        Gauge.builder("tokenmeter.log.oldest.file.age.seconds", logs, ServerMetrics::oldestLiveFileAgeSeconds)
+            .description("time since the start of the day of the oldest live log file (what tokenmeter archive has left)")
+            .strongReference(true).register(registry);
+        Gauge.builder("tokenmeter.archive.files", logs, all -> all.stream().mapToLong(log -> log.archive().manifests().stream()
+                .filter(m -> !m.deleted()).count()).sum())
+            .description("archived log files (zstd, verified), all partitions").strongReference(true).register(registry);
+        Gauge.builder("tokenmeter.archive.size.bytes", logs, all -> all.stream().mapToLong(log -> log.archive().manifests()
+                .stream().filter(m -> !m.deleted()).mapToLong(ArchiveManifest::archiveBytes).sum()).sum())
+            .description("bytes of the archives").strongReference(true).register(registry);
+        Gauge.builder("tokenmeter.archive.original.bytes", logs, all -> all.stream().mapToLong(log -> log.archive().manifests()
+                .stream().filter(m -> !m.deleted()).mapToLong(ArchiveManifest::originalBytes).sum()).sum())
+            .description("bytes the archived log files took before archiving").strongReference(true).register(registry);
         Gauge.builder("tokenmeter.disk.free.bytes", diskFreeBytes, LongSupplier::getAsLong)
             .description("usable bytes on the data directory's file system").strongReference(true).register(registry);
         Gauge.builder("tokenmeter.ready", ready, r -> r.getAsBoolean() ? 1 : 0)
@@ -356,6 +373,21 @@ public final class ServerMetrics implements AutoCloseable
         return worst;
     }
 
+    private static double oldestLiveFileAgeSeconds(final List<ChronicleEventLog> logs)
+    {
+        long oldestMs = Long.MAX_VALUE;
+        for (final ChronicleEventLog log : logs)
+        {
+            final java.util.NavigableSet<Integer> live = log.liveCycles();
+            if (!live.isEmpty())
+            {
+                oldestMs = Math.min(oldestMs, log.cycleStartMs(live.first()));
+            }
+        }
+        return oldestMs == Long.MAX_VALUE ? Double.NaN : Math.max(0, System.currentTimeMillis() - oldestMs) / 1000.0;
+    }
+
+    /** @return the bytes of the Chronicle files (not the archives) under the log directory. */
     private static double directoryBytes(final Path dir)
     {
         try (java.util.stream.Stream<Path> files = Files.walk(dir, 2))
@@ -364,7 +396,8 @@ public final class ServerMetrics implements AutoCloseable
             {
                 try
                 {
-                    return Files.isRegularFile(file) ? Files.size(file) : 0;
+                    final String name = file.getFileName().toString();
+                    return Files.isRegularFile(file) && (name.endsWith(".cq4") || name.endsWith(".cq4t")) ? Files.size(file) : 0;
                 }
                 catch (final java.io.IOException ex)
                 {

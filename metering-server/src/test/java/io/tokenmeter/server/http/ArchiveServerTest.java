@@ -270,6 +270,9 @@ class ArchiveServerTest
 
         start(dataDir(), 0);
         assertEquals(before, views(), "usage and invoices after archiving and a restart");
+        final String metrics = client.get("/metrics").body();
+        assertTrue(metrics.contains("tokenmeter_archive_files " + files + ".0"), metrics);
+        assertTrue(java.util.regex.Pattern.compile("tokenmeter_archive_size_bytes [1-9]").matcher(metrics).find(), metrics);
         server.close();
         server = null;
 
