@@ -9,7 +9,9 @@ import io.netty.handler.codec.DecoderException;
 import io.netty.handler.codec.http.FullHttpResponse;
 import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpHeaderValues;
+import io.netty.handler.codec.http.HttpResponse;
 import io.netty.handler.codec.http.HttpResponseStatus;
+import io.netty.handler.codec.http.LastHttpContent;
 import io.netty.handler.ssl.SslHandler;
 import io.netty.handler.timeout.IdleStateEvent;
 import io.netty.util.ReferenceCountUtil;
@@ -46,6 +48,7 @@ final class ApiHandler extends ChannelInboundHandlerAdapter implements Answers
     private final TracesRoute traces;
     private final UsageRoute usage;
     private final BillingRoutes billing;
+    private final LineEventsRoute lineEvents;
     private final CreditRoutes credits;
     private final BudgetRoutes budgets;
     private final OperatorRoutes operator;
@@ -68,6 +71,7 @@ final class ApiHandler extends ChannelInboundHandlerAdapter implements Answers
         this.traces = new TracesRoute(api);
         this.usage = new UsageRoute(api);
         this.billing = new BillingRoutes(api);
+        this.lineEvents = new LineEventsRoute(api);
         this.credits = new CreditRoutes(api);
         this.budgets = new BudgetRoutes(api);
         this.operator = new OperatorRoutes(api);
@@ -138,6 +142,7 @@ final class ApiHandler extends ChannelInboundHandlerAdapter implements Answers
                 case USAGE -> usage.handle(ctx, request, this);
                 case INVOICE_LISTING, INVOICE, FINALIZE, MARGINS, PRICES, PRICES_CHANGE, PRICE_REVISIONS, PRICE_REVISION ->
                     later(request, billing.handle(request));
+                case LINE_EVENTS -> lineEvents.handle(ctx, request, this);
                 case CREDITS, CREDIT_GRANT -> later(request, credits.handle(request));
                 case BUDGET, BUDGET_SET, BUDGET_ALERTS, RESERVE, RESERVATION, RESERVATION_RELEASE ->
                     later(request, budgets.handle(request));
@@ -197,6 +202,51 @@ final class ApiHandler extends ChannelInboundHandlerAdapter implements Answers
         }
         write(response, request);
         serve();
+    }
+
+    @Override
+    public void startStream(final ApiRequest request, final HttpResponse head)
+    {
+        assert request == current : "answers keep the order of requests";
+        if (!ctx.channel().isActive())
+        {
+            return;
+        }
+        if (!request.keepAlive)
+        {
+            head.headers().set(HttpHeaderNames.CONNECTION, HttpHeaderValues.CLOSE);
+        }
+        ctx.writeAndFlush(head, ctx.voidPromise());
+    }
+
+    @Override
+    public void endStream(final ApiRequest request, final boolean whole)
+    {
+        assert request == current : "answers keep the order of requests";
+        if (currentAsync)
+        {
+            api.inFlight(-1);
+        }
+        current = null;
+        ReferenceCountUtil.release(request.http);
+        if (!ctx.channel().isActive())
+        {
+            return;
+        }
+        if (!whole)
+        {
+            closing = true;
+            ctx.close();
+            return;
+        }
+        if (request.keepAlive)
+        {
+            ctx.writeAndFlush(LastHttpContent.EMPTY_LAST_CONTENT, ctx.voidPromise());
+            serve();
+            return;
+        }
+        closing = true;
+        ctx.writeAndFlush(LastHttpContent.EMPTY_LAST_CONTENT).addListener(ChannelFutureListener.CLOSE);
     }
 
     private void write(final FullHttpResponse response, final ApiRequest request)
