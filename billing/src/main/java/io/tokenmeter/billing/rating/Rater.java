@@ -286,7 +286,8 @@ public final class Rater
     }
 
     private static void add(final Banded b, final int band, final long firstUnit, final long quantity,
-        final Map<LineKey, BigInteger> quantities, final Map<LineKey, PriceVersion> versions, final Map<LineKey, Bands> bandsOfKey, final Costs costs)
+        final Map<LineKey, BigInteger> quantities, final Map<LineKey, PriceVersion> versions,
+        final Map<LineKey, Bands> bandsOfKey, final Costs costs)
     {
         final TenantBucket bucket = b.bucket();
         final LineKey key = new LineKey(bucket.model(), bucket.tierCode(), b.tokenClass(), bucket.variant(), b.price().scope(),

@@ -11,6 +11,7 @@ import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpHeaderValues;
 import io.netty.handler.codec.http.HttpResponse;
 import io.netty.handler.codec.http.HttpResponseStatus;
+import io.netty.handler.codec.http.HttpUtil;
 import io.netty.handler.codec.http.LastHttpContent;
 import io.netty.handler.ssl.SslHandler;
 import io.netty.handler.timeout.IdleStateEvent;
@@ -28,7 +29,8 @@ import java.util.concurrent.TimeUnit;
  * Answers the requests of one connection in order, each by its route. Runs on the connection's event loop.
  *
  * <p>One request is answered at a time; a route may answer at once or later (the journal, the aggregator, billing,
- * a scrape). Pipelined requests behind it wait here, at most {@code max-pipelined}: beyond that, and whenever the
+ * a scrape), or stream its answer in chunks from another thread (the events behind an invoice line), which stays the
+ * request being answered until its last chunk. Pipelined requests behind it wait here, at most {@code max-pipelined}: beyond that, and whenever the
  * connection's answers cannot be written as fast as they are made (Netty's write-buffer high water mark), the
  * connection is not read, so a client that sends without reading costs a bounded amount of memory.
  *
@@ -60,6 +62,8 @@ final class ApiHandler extends ChannelInboundHandlerAdapter implements Answers
     /** Whether {@link #current} left its route unanswered (counted in flight until answered). */
     private boolean currentAsync;
     private boolean serving;
+    /** Whether the streamed answer being written ends by closing the connection. */
+    private boolean streamCloses;
     private boolean closing;
 
     /** @param console the web console's files, loaded once at start and shared by every connection. */
@@ -212,7 +216,9 @@ final class ApiHandler extends ChannelInboundHandlerAdapter implements Answers
         {
             return;
         }
-        if (!request.keepAlive)
+        // a body without chunks (to an HTTP/1.0 client) ends where the connection does
+        streamCloses = !request.keepAlive || !HttpUtil.isTransferEncodingChunked(head);
+        if (streamCloses)
         {
             head.headers().set(HttpHeaderNames.CONNECTION, HttpHeaderValues.CLOSE);
         }
@@ -239,7 +245,7 @@ final class ApiHandler extends ChannelInboundHandlerAdapter implements Answers
             ctx.close();
             return;
         }
-        if (request.keepAlive)
+        if (!streamCloses)
         {
             ctx.writeAndFlush(LastHttpContent.EMPTY_LAST_CONTENT, ctx.voidPromise());
             serve();

@@ -185,7 +185,8 @@ final class LineEventsRoute
             return;
         }
         final HttpResponse head = new DefaultHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.OK);
-        HttpUtil.setTransferEncodingChunked(head, true);
+        // an HTTP/1.0 client knows no chunks: its body ends when the connection closes (it asked for no keep-alive)
+        HttpUtil.setTransferEncodingChunked(head, !HttpVersion.HTTP_1_0.equals(request.http.protocolVersion()));
         head.headers().set(HttpHeaderNames.CONTENT_TYPE, "application/x-ndjson")
             .set(LOG_INDEX_HEADER, InvoiceJson.indexText(invoice.logIndex()))
             .set(QUANTITY_HEADER, source.quantity().toString());
@@ -197,8 +198,9 @@ final class LineEventsRoute
             json.setRootValueSeparator(null);
             final LineEvents.Outcome outcome = LineEvents.scan(log, source, event -> write(json, writer, event));
             json.flush();
-            whole = !outcome.stopped() && writer.send() && outcome.units() == source.quantity().longValue();
-            if (!outcome.stopped() && !whole)
+            final boolean complete = outcome.units() == source.quantity().longValue();
+            whole = !outcome.stopped() && complete && writer.send();
+            if (!outcome.stopped() && !complete)
             {
                 LOG.error("line {} of the {} invoice of {} for {}: its events in the log sum to {} units, the line bills {} "
                     + "({} damaged documents skipped); the answer was cut off: run the audit", n, invoice.status(),

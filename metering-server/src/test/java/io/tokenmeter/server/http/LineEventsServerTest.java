@@ -355,4 +355,65 @@ class LineEventsServerTest
         assertEquals(401, client.get("/v1/invoices/acme/2025-10/lines/0/events").status(), "no key");
         assertEquals(200, client.withKey(keys.secret("read-all")).get("/v1/invoices/globex/2025-10/lines/0/events").status());
     }
+
+    @Test
+    void clientsThatGoAwayMidStreamFreeTheirReadersAndPipelinedAnswersKeepTheirOrder() throws Exception
+    {
+        start(Map.of());
+        long quantity = 0;
+        for (int r = 0; r < 2; r++)
+        {
+            final StringBuilder bulk = new StringBuilder("[");
+            for (int i = 0; i < 10_000; i++)
+            {
+                bulk.append(i == 0 ? "" : ",").append("{\"id\":\"e-").append(r).append('-').append(i)
+                    .append("\",\"tenant\":\"acme\",\"model\":\"flat-4o\",\"timestamp\":\"2025-10-07T10:00:00Z\",")
+                    .append("\"input_tokens\":").append(1 + i % 11).append('}');
+                quantity += 1 + i % 11;
+            }
+            post(bulk.append(']').toString(), 10_000);
+        }
+        final String request = "GET /v1/invoices/acme/2025-10/lines/0/events HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
+        // more clients walk away from their streams than there are reader threads and queue places together
+        for (int i = 0; i < 20; i++)
+        {
+            try (java.net.Socket socket = new java.net.Socket("127.0.0.1", server.port()))
+            {
+                socket.setSoTimeout(20_000);
+                socket.getOutputStream().write(request.getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+                final String head = RawHttp.readHead(socket.getInputStream());
+                assertTrue(head.startsWith("HTTP/1.1 200") && head.toLowerCase(java.util.Locale.ROOT)
+                    .contains("transfer-encoding: chunked"), head);
+            }
+        }
+        final JsonNode line = client.get("/v1/invoices/acme/2025-10").json().get("lines").get(0);
+        assertEquals(quantity, line.get("quantity").asLong());
+        final List<JsonNode> events = events("acme", "2025-10", 0, line, "after the clients that went away");
+        assertEquals(20_000, events.size());
+        assertEquals(quantity, events.stream().mapToLong(e -> e.get("line_quantity").asLong()).sum());
+
+        try (java.net.Socket socket = new java.net.Socket("127.0.0.1", server.port()))
+        {
+            socket.setSoTimeout(20_000);
+            socket.getOutputStream().write((request + "GET /health/live HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+                .getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+            final String both = RawHttp.readUntilClosed(socket.getInputStream());
+            final int end = both.indexOf("\r\n0\r\n\r\n");
+            assertTrue(end > 1_000_000, "the stream's last chunk, after its events (" + both.length() + " bytes)");
+            assertEquals(end + 7, both.indexOf("HTTP/1.1 200 OK", end), "the pipelined answer follows the stream's end");
+            assertTrue(both.endsWith("{\"status\":\"live\"}"), both.substring(Math.max(0, both.length() - 200)));
+        }
+
+        try (java.net.Socket socket = new java.net.Socket("127.0.0.1", server.port()))
+        {
+            socket.setSoTimeout(20_000);
+            socket.getOutputStream().write("GET /v1/invoices/acme/2025-10/lines/0/events HTTP/1.0\r\n\r\n"
+                .getBytes(java.nio.charset.StandardCharsets.US_ASCII));
+            final String answer = RawHttp.readUntilClosed(socket.getInputStream());
+            final int body = answer.indexOf("\r\n\r\n") + 4;
+            final String head = answer.substring(0, body).toLowerCase(java.util.Locale.ROOT);
+            assertTrue(head.startsWith("http/1.1 200") && !head.contains("transfer-encoding"), "no chunks for HTTP/1.0: " + head);
+            assertEquals(20_000, answer.substring(body).split("\n").length, "the body ends where the connection does");
+        }
+    }
 }
