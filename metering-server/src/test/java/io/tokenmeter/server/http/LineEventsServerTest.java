@@ -43,7 +43,10 @@ class LineEventsServerTest
         + "\"service_tier_multiplier\":{\"batch\":\"0.5\",\"flex\":\"0.5\",\"priority\":\"1.7\"},"
         + "\"thinking\":{\"per_million\":{\"output\":\"12.00\"}},"
         + "\"context_tiers\":[{\"above_input_tokens\":30000,\"per_million\":{\"input\":\"5.00\",\"output\":\"15.00\"}}],"
-        + "\"time_windows\":[{\"name\":\"night\",\"timezone\":\"UTC\",\"from\":\"22:00\",\"to\":\"06:00\",\"multiplier\":\"0.5\"}]}],"
+        + "\"time_windows\":[{\"name\":\"night\",\"timezone\":\"UTC\",\"from\":\"22:00\",\"to\":\"06:00\",\"multiplier\":\"0.5\"}]},"
+        // a second version from midnight: the night's hours after it are priced by it, on lines of their own
+        + "{\"effective_from\":\"2025-10-06T00:00:00Z\",\"per_million\":{\"input\":\"2.00\",\"cache_read\":\"1.00\","
+        + "\"cache_write\":\"3.00\",\"cache_write_1h\":\"5.00\",\"output\":\"8.00\"}}],"
         + "\"grad-m\":[{\"effective_from\":\"2025-01-01T00:00:00Z\",\"per_million\":{"
         + "\"input\":{\"tiers\":{\"mode\":\"graduated\",\"bands\":[{\"up_to\":100000,\"per_million\":\"3.00\"},"
         + "{\"up_to\":300000,\"per_million\":\"2.00\"},{\"up_to\":null,\"per_million\":\"1.00\"}]}},"
@@ -280,11 +283,19 @@ class LineEventsServerTest
         // late usage of the final period, and usage of the next: the final invoice's lines keep their events
         postRandom(random, "acme", "late-", 150, ms("2025-10-05T18:00:00Z"), 12 * 3_600_000L);
         postRandom(random, "acme", "nov-", 150, ms("2025-11-02T00:00:00Z"), 6 * 3_600_000L);
+        // a new book after the final invoice: it prices the next draft; the final one's lines keep the book that priced them
+        final Client.Answer changed = client.put("/v1/prices", "application/json", BOOK.replace("\"up_to\":100000", "\"up_to\":60000")
+            .replace("\"up_to\":50000", "\"up_to\":20000"));
+        assertEquals(200, changed.status(), changed.body());
+        assertEquals(2, changed.json().get("revision").asInt());
         final Map<String, long[]> finalUnits = new HashMap<>();
         hashes.putAll(checkLines("acme", "2025-10", finalized.json(), finalUnits, october, why + ", the final invoice"));
         assertEveryTokenOnOneLine(october, finalUnits, why + ", the final invoice");
 
         final JsonNode next = client.get("/v1/invoices/acme/2025-11").json();
+        assertEquals(2, next.get("price_book").get("revision").asInt(), "the next draft is priced by the new book");
+        assertTrue(next.toString().contains("\"band\":\"60001-300000\""), "with its bands");
+        assertTrue(draft.toString().contains("\"price_from\":\"2025-10-06T00:00:00Z\""), "the second version prices some lines");
         final Set<String> late = new HashSet<>(posted.keySet());
         late.removeAll(october);
         final Map<String, long[]> nextUnits = new HashMap<>();
