@@ -427,4 +427,28 @@ class LineEventsServerTest
             assertEquals(20_000, answer.substring(body).split("\n").length, "the body ends where the connection does");
         }
     }
+
+    @Test
+    void aStreamsCheckpointsAreListedWithTheIncreasesTheyCounted() throws Exception
+    {
+        start(Map.of());
+        final long[][] cumulative = {{50, 100}, {50, 250}, {50, 400}};
+        for (int seq = 0; seq < cumulative.length; seq++)
+        {
+            post("{\"id\":\"s-" + seq + "\",\"tenant\":\"acme\",\"model\":\"flat-4o\",\"timestamp\":\"2025-10-02T10:00:0" + seq
+                + "Z\",\"input_tokens\":" + cumulative[seq][0] + ",\"output_tokens\":" + cumulative[seq][1]
+                + ",\"stream\":{\"id\":\"answer-1\",\"seq\":" + seq + ",\"final\":" + (seq == cumulative.length - 1) + "}}", 1);
+        }
+        final JsonNode lines = client.get("/v1/invoices/acme/2025-10").json().get("lines");
+        assertEquals("input", lines.get(0).get("token_class").asText(), lines.toString());
+        assertEquals("output", lines.get(1).get("token_class").asText(), lines.toString());
+        final List<JsonNode> input = events("acme", "2025-10", 0, lines.get(0), "the input line");
+        assertEquals(1, input.size(), "only the first checkpoint counted input: " + input);
+        assertEquals(50, input.get(0).get("line_quantity").asLong());
+        final List<JsonNode> output = events("acme", "2025-10", 1, lines.get(1), "the output line");
+        final List<String> counted = new ArrayList<>();
+        output.forEach(e -> counted.add(e.get("id").asText() + ":" + e.get("output_tokens").asLong() + ":"
+            + e.get("line_quantity").asLong()));
+        assertEquals(List.of("s-0:100:100", "s-1:150:150", "s-2:150:150"), counted, "each checkpoint's increase, as counted");
+    }
 }
