@@ -40,10 +40,13 @@ import java.net.UnknownHostException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.ArrayBlockingQueue;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.Executor;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.IntFunction;
@@ -82,6 +85,8 @@ public final class TokenmeterServer implements ApiContext, AutoCloseable
     private final Partitions partitions;
     private final PriceBookRecorder books;
     private final PriceBookRevisions revisions;
+    /** Reads the log for the line-events route: two streams at a time, 16 waiting (decision 224). */
+    private final ThreadPoolExecutor lineEventReaders;
     /** Each partition's credit grants, kept by its journal (the handler of credit grant records), by partition index. */
     private final CreditLedger[] ledgers;
     /** Each partition's budgets and reservations, kept by its aggregator (the follower of its log), by partition index. */
@@ -154,6 +159,12 @@ public final class TokenmeterServer implements ApiContext, AutoCloseable
                     + " MiB (dedup-disk-budget, about 17.6 bytes an id)");
         books = new PriceBookRecorder(partitions);
         revisions = new PriceBookRevisions(partitions);
+        lineEventReaders = new ThreadPoolExecutor(2, 2, 0, TimeUnit.SECONDS, new ArrayBlockingQueue<>(16), r ->
+        {
+            final Thread t = new Thread(r, "line-events");
+            t.setDaemon(true);
+            return t;
+        });
         ledgers = new CreditLedger[partitions.count()];
         for (final Partition partition : partitions.all())
         {
@@ -534,6 +545,12 @@ public final class TokenmeterServer implements ApiContext, AutoCloseable
     }
 
     @Override
+    public Executor lineEventReaders()
+    {
+        return lineEventReaders;
+    }
+
+    @Override
     public boolean ingestReady()
     {
         return readiness.ingestReady();
@@ -555,6 +572,23 @@ public final class TokenmeterServer implements ApiContext, AutoCloseable
     public void inFlight(final int delta)
     {
         inFlight.addAndGet(delta);
+    }
+
+    /** Stops the line-event streams before the logs they read close: a stream still running is cut off. */
+    private void stopLineEventReaders()
+    {
+        lineEventReaders.shutdownNow();
+        try
+        {
+            if (!lineEventReaders.awaitTermination(10, TimeUnit.SECONDS))
+            {
+                LOG.warn("line-event readers did not stop within 10 s");
+            }
+        }
+        catch (final InterruptedException ex)
+        {
+            Thread.currentThread().interrupt();
+        }
     }
 
     /** @return true once recovery is complete and the server is not stopping. */
@@ -580,6 +614,7 @@ public final class TokenmeterServer implements ApiContext, AutoCloseable
             billing.close();
         }
         revisions.close();
+        stopLineEventReaders();
         partitions.stopAgents();
         alertSender.close();
         http.close();

@@ -234,6 +234,32 @@ public final class BillingService implements AutoCloseable
         });
     }
 
+    /**
+     * An invoice with the tenant's final invoices it was computed with, from which its lines are traced to their events
+     * ({@link LineEvents}).
+     *
+     * @param finals for a final invoice, the tenant's final invoices numbered before it; for a draft, all of them.
+     */
+    public record Traceable(Invoice invoice, List<Invoice> finals)
+    {
+    }
+
+    /** @return the tenant's invoice for the period as {@link #invoice} answers it, with the finals it was computed with. */
+    public CompletableFuture<Traceable> traceable(final String tenant, final YearMonth period)
+    {
+        return onBillingThread(() ->
+        {
+            final List<Invoice> finals = store.finals(tenant);
+            final Invoice stored = store.find(tenant, period);
+            if (stored == null)
+            {
+                return new Traceable(draft(tenant, period), finals);
+            }
+            final long number = InvoiceStore.number(stored.invoiceNumber());
+            return new Traceable(stored, finals.stream().filter(f -> InvoiceStore.number(f.invoiceNumber()) < number).toList());
+        });
+    }
+
     /** Finalizes the tenant's period, or answers the invoice finalized before. */
     public CompletableFuture<Finalized> finalizeInvoice(final String tenant, final YearMonth period)
     {

@@ -21,6 +21,7 @@ import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Objects;
 import java.util.Set;
 import java.util.TreeMap;
 import java.util.TreeSet;
@@ -152,7 +153,7 @@ public final class InvoiceCalculator
         final List<CreditDrawer.Section> sections = new ArrayList<>();
         final List<TenantBucket> own = byPeriod.getOrDefault(period, List.of());
         final UnitTrace ownTrace = traced ? new UnitTrace() : null;
-        final List<InvoiceLine> ownUsage = Rater.rate(book, tenant, own, null, Map.of(), warnings, ownTrace);
+        final List<InvoiceLine> ownUsage = rateOwn(book, tenant, own, warnings, ownTrace);
         final List<InvoiceLine> lines = new ArrayList<>(ownUsage);
         final int digits = book.minorDigits(tenant);
         final BigDecimal commit = book.minimumCommit(tenant);
@@ -183,8 +184,7 @@ public final class InvoiceCalculator
             {
                 currencyChanged(f, finals, book.currency(tenant), warnings);
                 final UnitTrace trace = traced ? new UnitTrace() : null;
-                final List<InvoiceLine> late = Rater.rate(book, tenant, unbilled, f.toString(),
-                    Rater.billedByGroup(billedFor(f, finals)), warnings, trace);
+                final List<InvoiceLine> late = rateLate(book, tenant, f, unbilled, finals, warnings, trace);
                 lines.addAll(late);
                 final BigDecimal covered = remainingTrueUp(f, finals).min(Rater.sum(late, digits));
                 if (covered.signum() > 0)
@@ -200,6 +200,64 @@ public final class InvoiceCalculator
             }
         }
         return new Priced(lines, basis, sections);
+    }
+
+    /** The usage lines of a period's own buckets. */
+    private static List<InvoiceLine> rateOwn(final PriceBook book, final String tenant, final List<TenantBucket> own,
+        final Set<String> warnings, final UnitTrace trace)
+    {
+        return Rater.rate(book, tenant, own, null, Map.of(), warnings, trace);
+    }
+
+    /** The adjustment lines of the late usage of final period {@code f}: its tiers count on from what was billed for it. */
+    private static List<InvoiceLine> rateLate(final PriceBook book, final String tenant, final YearMonth f,
+        final List<TenantBucket> unbilled, final Collection<Invoice> finals, final Set<String> warnings, final UnitTrace trace)
+    {
+        return Rater.rate(book, tenant, unbilled, f.toString(), Rater.billedByGroup(billedFor(f, finals)), warnings, trace);
+    }
+
+    /**
+     * Where the units of one usage line of an invoice come from: the part of the invoice's basis the line belongs to (its
+     * own period's buckets, or the late usage of the final period it adjusts) is rated again exactly as {@link #draft}
+     * rated it, with the same book and final invoices, and the line is found among the lines that makes.
+     *
+     * @param book   the book that priced the invoice ({@link Invoice#priceBook()}).
+     * @param finals the tenant's final invoices the invoice was computed with: all of them for a draft, those numbered
+     *               before it for a final invoice.
+     * @return the buckets' units the line sums, or null when rating the basis again does not make this line (the invoice,
+     *     its basis and its book disagree: the audit says where).
+     */
+    public static List<UnitTrace.Piece> sources(final Invoice invoice, final PriceBook book, final Collection<Invoice> finals,
+        final InvoiceLine line)
+    {
+        final String part = line.adjustmentFor() == null ? invoice.period() : line.adjustmentFor();
+        final List<TenantBucket> buckets = invoice.basis().getOrDefault(part, List.of());
+        final UnitTrace trace = new UnitTrace();
+        final Set<String> warnings = new LinkedHashSet<>();
+        final List<InvoiceLine> rated = line.adjustmentFor() == null
+            ? rateOwn(book, invoice.tenant(), buckets, warnings, trace)
+            : rateLate(book, invoice.tenant(), YearMonth.parse(line.adjustmentFor()), buckets, finals, warnings, trace);
+        for (final InvoiceLine candidate : rated)
+        {
+            if (sameUsage(candidate, line))
+            {
+                return trace.pieces(candidate);
+            }
+        }
+        return null;
+    }
+
+    /** @return whether two usage lines bill the same units at the same price (amounts compared by value, not by scale). */
+    private static boolean sameUsage(final InvoiceLine a, final InvoiceLine b)
+    {
+        return Objects.equals(a.kind(), b.kind()) && Objects.equals(a.model(), b.model())
+            && Objects.equals(a.serviceTier(), b.serviceTier()) && Objects.equals(a.tokenClass(), b.tokenClass())
+            && Objects.equals(a.context(), b.context()) && Objects.equals(a.mode(), b.mode())
+            && Objects.equals(a.window(), b.window()) && Objects.equals(a.priceFrom(), b.priceFrom())
+            && Objects.equals(a.priceEntry(), b.priceEntry()) && Objects.equals(a.priceScope(), b.priceScope())
+            && Objects.equals(a.quantity(), b.quantity()) && Objects.equals(a.unitPricePerMillion(), b.unitPricePerMillion())
+            && Objects.equals(a.band(), b.band()) && Objects.equals(a.adjustmentFor(), b.adjustmentFor())
+            && a.amount().compareTo(b.amount()) == 0;
     }
 
     private static Map<YearMonth, List<TenantBucket>> byPeriod(final Collection<TenantBucket> buckets)

@@ -94,12 +94,17 @@ public final class Rater
             this.trace = trace;
         }
 
-        /** Every quantity a line key is given passes here, right after it is added to the key's total. */
-        void add(final LineKey key, final TenantBucket bucket, final int tokenClass, final long quantity)
+        /**
+         * Every quantity a line key is given passes here, right after it is added to the key's total.
+         *
+         * @param firstUnit where in the bucket's units of the class the quantity starts (0 but where graduated bands split
+         *                  the bucket: its first units fill the lower band).
+         */
+        void add(final LineKey key, final TenantBucket bucket, final int tokenClass, final long firstUnit, final long quantity)
         {
             if (trace != null)
             {
-                trace.add(key, bucket.hour(), quantity);
+                trace.add(key, bucket, firstUnit, quantity);
             }
             if (!book.hasCosts())
             {
@@ -206,7 +211,7 @@ public final class Rater
                         version.effectiveFrom(), -1);
                 quantities.merge(key, BigInteger.valueOf(quantity), BigInteger::add);
                 versions.putIfAbsent(key, version);
-                costs.add(key, bucket, c, quantity);
+                costs.add(key, bucket, c, 0, quantity);
             }
         }
         placeInBands(banded, billed, quantities, versions, bandsOfKey, costs, adjustmentFor, warnings);
@@ -261,7 +266,7 @@ public final class Rater
                         + " total of '" + b.price().entryKey() + "' into the volume band " + bands.label(band) + ": the late "
                         + "units are priced in it; the units already billed on the final invoice keep their band");
                 }
-                add(b, band, b.quantity(), quantities, versions, bandsOfKey, costs);
+                add(b, band, 0, b.quantity(), quantities, versions, bandsOfKey, costs);
                 continue;
             }
             long position = before;
@@ -272,7 +277,7 @@ public final class Rater
                 final int band = bands.bandOf(position == Long.MAX_VALUE ? position : position + 1);
                 final long room = bands.upTo(band) == Long.MAX_VALUE ? left : bands.upTo(band) - position;
                 final long piece = Math.min(left, room);
-                add(b, band, piece, quantities, versions, bandsOfKey, costs);
+                add(b, band, b.quantity() - left, piece, quantities, versions, bandsOfKey, costs);
                 position = saturatingAdd(position, piece);
                 left -= piece;
             }
@@ -280,8 +285,9 @@ public final class Rater
         }
     }
 
-    private static void add(final Banded b, final int band, final long quantity, final Map<LineKey, BigInteger> quantities,
-        final Map<LineKey, PriceVersion> versions, final Map<LineKey, Bands> bandsOfKey, final Costs costs)
+    private static void add(final Banded b, final int band, final long firstUnit, final long quantity,
+        final Map<LineKey, BigInteger> quantities, final Map<LineKey, PriceVersion> versions,
+        final Map<LineKey, Bands> bandsOfKey, final Costs costs)
     {
         final TenantBucket bucket = b.bucket();
         final LineKey key = new LineKey(bucket.model(), bucket.tierCode(), b.tokenClass(), bucket.variant(), b.price().scope(),
@@ -289,7 +295,7 @@ public final class Rater
         quantities.merge(key, BigInteger.valueOf(quantity), BigInteger::add);
         versions.putIfAbsent(key, b.price().version());
         bandsOfKey.putIfAbsent(key, b.bands());
-        costs.add(key, bucket, b.tokenClass(), quantity);
+        costs.add(key, bucket, b.tokenClass(), firstUnit, quantity);
     }
 
     /**

@@ -8,6 +8,7 @@ import io.tokenmeter.server.config.Settings;
 import io.tokenmeter.server.metrics.ServerMetrics;
 
 import java.util.List;
+import java.util.concurrent.Executor;
 
 /** What the HTTP routes need of the running server. */
 public interface ApiContext
@@ -30,6 +31,12 @@ public interface ApiContext
 
     /** Every recorded revision of the price book, and their books read from the log. */
     PriceBookRevisions priceRevisions();
+
+    /**
+     * The threads that read the log for {@code GET /v1/invoices/{tenant}/{period}/lines/{n}/events} (never an event
+     * loop), behind a bounded queue: a full one refuses the task ({@code RejectedExecutionException}).
+     */
+    Executor lineEventReaders();
 
     /** @return true once the journal has recovered and may take events. */
     boolean ingestReady();

@@ -9,7 +9,10 @@ import io.netty.handler.codec.DecoderException;
 import io.netty.handler.codec.http.FullHttpResponse;
 import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpHeaderValues;
+import io.netty.handler.codec.http.HttpResponse;
 import io.netty.handler.codec.http.HttpResponseStatus;
+import io.netty.handler.codec.http.HttpUtil;
+import io.netty.handler.codec.http.LastHttpContent;
 import io.netty.handler.ssl.SslHandler;
 import io.netty.handler.timeout.IdleStateEvent;
 import io.netty.util.ReferenceCountUtil;
@@ -26,7 +29,8 @@ import java.util.concurrent.TimeUnit;
  * Answers the requests of one connection in order, each by its route. Runs on the connection's event loop.
  *
  * <p>One request is answered at a time; a route may answer at once or later (the journal, the aggregator, billing,
- * a scrape). Pipelined requests behind it wait here, at most {@code max-pipelined}: beyond that, and whenever the
+ * a scrape), or stream its answer in chunks from another thread (the events behind an invoice line), which stays the
+ * request being answered until its last chunk. Pipelined requests behind it wait here, at most {@code max-pipelined}: beyond that, and whenever the
  * connection's answers cannot be written as fast as they are made (Netty's write-buffer high water mark), the
  * connection is not read, so a client that sends without reading costs a bounded amount of memory.
  *
@@ -46,6 +50,7 @@ final class ApiHandler extends ChannelInboundHandlerAdapter implements Answers
     private final TracesRoute traces;
     private final UsageRoute usage;
     private final BillingRoutes billing;
+    private final LineEventsRoute lineEvents;
     private final CreditRoutes credits;
     private final BudgetRoutes budgets;
     private final OperatorRoutes operator;
@@ -57,6 +62,8 @@ final class ApiHandler extends ChannelInboundHandlerAdapter implements Answers
     /** Whether {@link #current} left its route unanswered (counted in flight until answered). */
     private boolean currentAsync;
     private boolean serving;
+    /** Whether the streamed answer being written ends by closing the connection. */
+    private boolean streamCloses;
     private boolean closing;
 
     /** @param console the web console's files, loaded once at start and shared by every connection. */
@@ -68,6 +75,7 @@ final class ApiHandler extends ChannelInboundHandlerAdapter implements Answers
         this.traces = new TracesRoute(api);
         this.usage = new UsageRoute(api);
         this.billing = new BillingRoutes(api);
+        this.lineEvents = new LineEventsRoute(api);
         this.credits = new CreditRoutes(api);
         this.budgets = new BudgetRoutes(api);
         this.operator = new OperatorRoutes(api);
@@ -138,6 +146,7 @@ final class ApiHandler extends ChannelInboundHandlerAdapter implements Answers
                 case USAGE -> usage.handle(ctx, request, this);
                 case INVOICE_LISTING, INVOICE, FINALIZE, MARGINS, PRICES, PRICES_CHANGE, PRICE_REVISIONS, PRICE_REVISION ->
                     later(request, billing.handle(request));
+                case LINE_EVENTS -> lineEvents.handle(ctx, request, this);
                 case CREDITS, CREDIT_GRANT -> later(request, credits.handle(request));
                 case BUDGET, BUDGET_SET, BUDGET_ALERTS, RESERVE, RESERVATION, RESERVATION_RELEASE ->
                     later(request, budgets.handle(request));
@@ -197,6 +206,53 @@ final class ApiHandler extends ChannelInboundHandlerAdapter implements Answers
         }
         write(response, request);
         serve();
+    }
+
+    @Override
+    public void startStream(final ApiRequest request, final HttpResponse head)
+    {
+        assert request == current : "answers keep the order of requests";
+        if (!ctx.channel().isActive())
+        {
+            return;
+        }
+        // a body without chunks (to an HTTP/1.0 client) ends where the connection does
+        streamCloses = !request.keepAlive || !HttpUtil.isTransferEncodingChunked(head);
+        if (streamCloses)
+        {
+            head.headers().set(HttpHeaderNames.CONNECTION, HttpHeaderValues.CLOSE);
+        }
+        ctx.writeAndFlush(head, ctx.voidPromise());
+    }
+
+    @Override
+    public void endStream(final ApiRequest request, final boolean whole)
+    {
+        assert request == current : "answers keep the order of requests";
+        if (currentAsync)
+        {
+            api.inFlight(-1);
+        }
+        current = null;
+        ReferenceCountUtil.release(request.http);
+        if (!ctx.channel().isActive())
+        {
+            return;
+        }
+        if (!whole)
+        {
+            closing = true;
+            ctx.close();
+            return;
+        }
+        if (!streamCloses)
+        {
+            ctx.writeAndFlush(LastHttpContent.EMPTY_LAST_CONTENT, ctx.voidPromise());
+            serve();
+            return;
+        }
+        closing = true;
+        ctx.writeAndFlush(LastHttpContent.EMPTY_LAST_CONTENT).addListener(ChannelFutureListener.CLOSE);
     }
 
     private void write(final FullHttpResponse response, final ApiRequest request)

@@ -406,36 +406,35 @@ final class BillingRoutes
     private static <T> CompletableFuture<FullHttpResponse> answer(final CompletableFuture<T> future,
         final Function<T, FullHttpResponse> onSuccess)
     {
-        return future.handle((value, failure) ->
+        return future.handle((value, failure) -> failure == null ? onSuccess.apply(value) : failure(failure));
+    }
+
+    /** @return the answer to a failed billing future: expected failures become JSON errors, the others a logged 500. */
+    static FullHttpResponse failure(final Throwable failure)
+    {
+        final Throwable cause = failure instanceof CompletionException && failure.getCause() != null ? failure.getCause() : failure;
+        if (cause instanceof BillingService.PeriodOpenException)
         {
-            if (failure == null)
-            {
-                return onSuccess.apply(value);
-            }
-            final Throwable cause = failure instanceof CompletionException && failure.getCause() != null ? failure.getCause() : failure;
-            if (cause instanceof BillingService.PeriodOpenException)
-            {
-                return error(HttpResponseStatus.CONFLICT, "period_open", cause.getMessage());
-            }
-            if (cause instanceof BillingService.BillingUnavailableException || cause instanceof PriceBookRevisions.BusyException)
-            {
-                final FullHttpResponse response = error(HttpResponseStatus.SERVICE_UNAVAILABLE, "unavailable", cause.getMessage());
-                response.headers().set(HttpHeaderNames.RETRY_AFTER, 1);
-                return response;
-            }
-            if (cause instanceof PriceBookRevisions.UnreadableException)
-            {
-                org.slf4j.LoggerFactory.getLogger(BillingRoutes.class).error("price book revisions: {}", cause.getMessage());
-                return error(HttpResponseStatus.INTERNAL_SERVER_ERROR, "log_damaged", cause.getMessage());
-            }
-            if (cause instanceof java.io.UncheckedIOException)
-            {
-                org.slf4j.LoggerFactory.getLogger(BillingRoutes.class).error("invoice store: {}", cause.getMessage());
-                return error(HttpResponseStatus.INTERNAL_SERVER_ERROR, "invoice_store_damaged", cause.getMessage());
-            }
-            org.slf4j.LoggerFactory.getLogger(BillingRoutes.class).error("billing request failed", cause);
-            return error(HttpResponseStatus.INTERNAL_SERVER_ERROR, "internal_error", "the billing request failed; the failure is logged");
-        });
+            return error(HttpResponseStatus.CONFLICT, "period_open", cause.getMessage());
+        }
+        if (cause instanceof BillingService.BillingUnavailableException || cause instanceof PriceBookRevisions.BusyException)
+        {
+            final FullHttpResponse response = error(HttpResponseStatus.SERVICE_UNAVAILABLE, "unavailable", cause.getMessage());
+            response.headers().set(HttpHeaderNames.RETRY_AFTER, 1);
+            return response;
+        }
+        if (cause instanceof PriceBookRevisions.UnreadableException)
+        {
+            org.slf4j.LoggerFactory.getLogger(BillingRoutes.class).error("price book revisions: {}", cause.getMessage());
+            return error(HttpResponseStatus.INTERNAL_SERVER_ERROR, "log_damaged", cause.getMessage());
+        }
+        if (cause instanceof java.io.UncheckedIOException)
+        {
+            org.slf4j.LoggerFactory.getLogger(BillingRoutes.class).error("invoice store: {}", cause.getMessage());
+            return error(HttpResponseStatus.INTERNAL_SERVER_ERROR, "invoice_store_damaged", cause.getMessage());
+        }
+        org.slf4j.LoggerFactory.getLogger(BillingRoutes.class).error("billing request failed", cause);
+        return error(HttpResponseStatus.INTERNAL_SERVER_ERROR, "internal_error", "the billing request failed; the failure is logged");
     }
 
     private static CompletableFuture<FullHttpResponse> done(final FullHttpResponse response)

@@ -19,6 +19,7 @@ import java.util.List;
  *   GET  /v1/invoices                                INVOICE_LISTING
  *   GET  /v1/invoices/{tenant}/{period}              INVOICE
  *   POST /v1/invoices/{tenant}/{period}/finalize     FINALIZE
+ *   GET  /v1/invoices/{tenant}/{period}/lines/{n}/events   LINE_EVENTS (NDJSON, streamed)
  *   GET  /v1/margins                                 MARGINS
  *   GET  /v1/prices   PUT /v1/prices                 PRICES, PRICES_CHANGE
  *   GET  /v1/prices/revisions                        PRICE_REVISIONS
@@ -47,6 +48,7 @@ final class Router
         INVOICE_LISTING(AccessPolicy.Action.LIST_INVOICES, false),
         INVOICE(AccessPolicy.Action.READ_INVOICE, false),
         FINALIZE(AccessPolicy.Action.FINALIZE, false),
+        LINE_EVENTS(AccessPolicy.Action.READ_INVOICE, false),
         MARGINS(AccessPolicy.Action.LIST_INVOICES, false),
         PRICES(AccessPolicy.Action.READ_PRICES, false),
         PRICES_CHANGE(AccessPolicy.Action.CHANGE_PRICES, true),
@@ -102,7 +104,8 @@ final class Router
     /** The routes as they are listed in a 404's message. */
     static final String LISTING = "POST /v1/events, POST /api/v1/events (CloudEvents), POST /v1/traces (OTLP), GET /v1/usage, "
         + "GET /v1/invoices, "
-        + "GET /v1/invoices/{tenant}/{period}, POST /v1/invoices/{tenant}/{period}/finalize, GET|PUT /v1/prices, "
+        + "GET /v1/invoices/{tenant}/{period}, POST /v1/invoices/{tenant}/{period}/finalize, "
+        + "GET /v1/invoices/{tenant}/{period}/lines/{n}/events, GET|PUT /v1/prices, "
         + "GET /v1/prices/revisions, GET /v1/prices/revisions/{revision}, "
         + "GET|POST /v1/tenants/{tenant}/credits, GET|PUT /v1/budgets/{tenant}, GET /v1/budgets/{tenant}/alerts, "
         + "POST /v1/reservations, GET|DELETE /v1/reservations/{tenant}/{id}, "
@@ -127,6 +130,7 @@ final class Router
         add("/v1/invoices", HttpMethod.GET, Route.INVOICE_LISTING);
         add("/v1/invoices/{tenant}/{period}", HttpMethod.GET, Route.INVOICE);
         add("/v1/invoices/{tenant}/{period}/finalize", HttpMethod.POST, Route.FINALIZE);
+        add("/v1/invoices/{tenant}/{period}/lines/{n}/events", HttpMethod.GET, Route.LINE_EVENTS);
         add("/v1/margins", HttpMethod.GET, Route.MARGINS);
         add("/v1/prices", HttpMethod.GET, Route.PRICES);
         add("/v1/prices", HttpMethod.PUT, Route.PRICES_CHANGE);

@@ -144,6 +144,8 @@ class AccessTest
             case "`GET /v1/usage?tenant=globex`" -> as.get(usage("globex"));
             case "`GET /v1/invoices/acme/{period}`" -> as.get("/v1/invoices/acme/" + PERIOD);
             case "`GET /v1/invoices/globex/{period}`" -> as.get("/v1/invoices/globex/" + PERIOD);
+            case "`GET /v1/invoices/acme/{period}/lines/0/events`" -> as.get("/v1/invoices/acme/" + PERIOD + "/lines/0/events");
+            case "`GET /v1/invoices/globex/{period}/lines/0/events`" -> as.get("/v1/invoices/globex/" + PERIOD + "/lines/0/events");
             case "`GET /v1/invoices?period={period}`" -> as.get("/v1/invoices?period=" + PERIOD);
             case "`GET /v1/margins?period={period}`" -> as.get("/v1/margins?period=" + PERIOD);
             case "`POST /v1/invoices/acme/{period}/finalize`" -> as.post("/v1/invoices/acme/" + PERIOD + "/finalize", null, "");
@@ -249,7 +251,7 @@ class AccessTest
     {
         start(Map.of());
         final List<List<String>> table = accessTable();
-        assertEquals(35, table.size(), "every guarded and open route has a row");
+        assertEquals(37, table.size(), "every guarded and open route has a row");
         // the hold the reservation rows read and release
         assertEquals(201, as("admin").post("/v1/reservations", "application/json", reservation("held", "acme")).status());
         final Map<String, Integer> expectedInput = new LinkedHashMap<>(Map.of("acme", 0, "globex", 0));

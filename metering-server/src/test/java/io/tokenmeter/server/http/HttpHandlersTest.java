@@ -319,6 +319,12 @@ class HttpHandlersTest
             }
 
             @Override
+            public java.util.concurrent.Executor lineEventReaders()
+            {
+                throw new AssertionError("these tests do not reach the line-event readers");
+            }
+
+            @Override
             public boolean ingestReady()
             {
                 return true;
