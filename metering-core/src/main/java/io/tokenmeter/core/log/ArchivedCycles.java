@@ -19,7 +19,8 @@ import java.util.TreeSet;
 import java.util.stream.Stream;
 
 /**
- * The archived files of one log that a reader reads through before the live files: each is unpacked on first use into
+ * The archived files of one log that a reader reads through before the live files (a day both archived and still
+ * live, when a run was stopped before it removed the original, is read from its verified archive): each is unpacked on first use into
  * a temporary folder of the archive directory and read as a Chronicle queue of its own (positions are the same, since
  * a file holds its cycle). The last {@link #IDLE_KEPT} unpacked files no reader holds are kept for the next reader
  * (the audit reads a log several times); the rest are removed. Shared by the log's readers, so synchronized.
@@ -30,32 +31,45 @@ final class ArchivedCycles implements AutoCloseable
     static final String UNPACKED_PREFIX = ".unpacked-";
     private static final int IDLE_KEPT = 2;
 
-    private final LogArchive archive;
-    private final NavigableSet<Integer> cycles;
+    private LogArchive archive;
+    private NavigableSet<Integer> cycles;
     private final Map<Integer, Unpacked> unpacked = new HashMap<>();
     private final ArrayDeque<Unpacked> idle = new ArrayDeque<>();
 
-    /** @param cycles the archived cycles read before the live files (not those deleted by retention, nor those still live). */
-    ArchivedCycles(final LogArchive archive, final NavigableSet<Integer> cycles)
+    ArchivedCycles(final LogArchive archive)
     {
-        this.archive = archive;
-        this.cycles = new TreeSet<>(cycles);
+        update(archive);
     }
 
-    boolean isEmpty()
+    /** Takes a new listing of the archives (a run has archived more files); files being read stay open. */
+    synchronized void update(final LogArchive newer)
+    {
+        archive = newer;
+        final NavigableSet<Integer> readable = new TreeSet<>();
+        newer.manifests().stream().filter(m -> !m.deleted()).forEach(m -> readable.add(m.cycle()));
+        cycles = readable;
+    }
+
+    synchronized boolean isEmpty()
     {
         return cycles.isEmpty();
     }
 
-    boolean contains(final int cycle)
+    synchronized boolean contains(final int cycle)
     {
         return cycles.contains(cycle);
     }
 
     /** @return the first archived cycle after {@code cycle} (any, for {@code Integer.MIN_VALUE}), or null. */
-    Integer after(final int cycle)
+    synchronized Integer after(final int cycle)
     {
         return cycles.higher(cycle);
+    }
+
+    /** @return the last archived cycle, or {@code Integer.MIN_VALUE} when none. */
+    synchronized int last()
+    {
+        return cycles.isEmpty() ? Integer.MIN_VALUE : cycles.last();
     }
 
     /** An unpacked archive open as a queue, held by the readers that {@link #acquire} it. */

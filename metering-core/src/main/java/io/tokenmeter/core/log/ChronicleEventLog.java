@@ -43,7 +43,7 @@ public final class ChronicleEventLog implements EventLog
 
     private final SingleChronicleQueue queue;
     private final Durability durability;
-    private final LogArchive archive;
+    private volatile LogArchive archive;
     private final ArchivedCycles archived;
     private ExcerptAppender appender;
     private int appendCycle = Integer.MIN_VALUE;
@@ -76,12 +76,7 @@ public final class ChronicleEventLog implements EventLog
             .timeProvider(new ShiftableClock())
             .build();
         this.archive = LogArchive.of(directory);
-        final NavigableSet<Integer> live = liveCycles();
-        final int firstLive = live.isEmpty() ? Integer.MAX_VALUE : live.first();
-        final NavigableSet<Integer> readable = new TreeSet<>();
-        // a file both archived and live (a run stopped before it removed the original) is read from the original
-        archive.manifests().stream().filter(m -> !m.deleted() && m.cycle() < firstLive).forEach(m -> readable.add(m.cycle()));
-        this.archived = new ArchivedCycles(archive, readable);
+        this.archived = new ArchivedCycles(archive);
     }
 
     /**
@@ -244,10 +239,18 @@ public final class ChronicleEventLog implements EventLog
         queue.close();
     }
 
-    /** @return the log's archives, as listed when it was opened. */
+    /** @return the log's archives, as listed when it was opened or last {@link #refreshArchive refreshed}. */
     public LogArchive archive()
     {
         return archive;
+    }
+
+    /** Lists the archives again, for the readers made from now on and for those moving to another file. Any thread. */
+    public void refreshArchive()
+    {
+        final LogArchive newer = LogArchive.of(directory());
+        archived.update(newer);
+        archive = newer;
     }
 
     /** @return the cycle (UTC day) of a position. */
@@ -358,7 +361,7 @@ public final class ChronicleEventLog implements EventLog
                 final Integer first = archived.after(Integer.MIN_VALUE);
                 if (first == null)
                 {
-                    toStartOfLive();
+                    toStartOfLive(Integer.MIN_VALUE);
                 }
                 else
                 {
@@ -386,23 +389,27 @@ public final class ChronicleEventLog implements EventLog
             }
         }
 
-        /** Points the live tailer at the first live document (Chronicle's own start can name a file archived since). */
-        private void toStartOfLive()
+        /**
+         * Points the live tailer at the first document of the live files after {@code afterCycle} (Chronicle's own start
+         * can name a file archived since, and a file both archived and live is read from its archive).
+         */
+        private void toStartOfLive(final int afterCycle)
         {
             closeArchived();
-            if (archive.isEmpty())
+            if (afterCycle == Integer.MIN_VALUE && archived.isEmpty())
             {
                 live.toStart();
                 return;
             }
-            for (final int cycle : liveCycles())
+            for (final int cycle : liveCycles().tailSet(afterCycle, false))
             {
-                if (live.moveToIndex(firstIndexOf(cycle)))
+                if (!archived.contains(cycle) && live.moveToIndex(firstIndexOf(cycle)))
                 {
                     return;
                 }
             }
-            live.toStart();
+            // nothing live after the archives yet: the tailer waits at the end of the live files
+            live.toEnd();
         }
 
         private ExcerptTailer openArchived(final int cycle)
@@ -449,7 +456,7 @@ public final class ChronicleEventLog implements EventLog
                 final Integer next = archived.after(unpacked.cycle);
                 if (next == null)
                 {
-                    toStartOfLive();
+                    toStartOfLive(unpacked.cycle);
                 }
                 else
                 {

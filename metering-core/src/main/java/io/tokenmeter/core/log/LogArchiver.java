@@ -104,6 +104,8 @@ public final class LogArchiver
             final ArchiveManifest existing = log.archive().manifest(cycle);
             final ArchiveManifest manifest = existing != null && log.archive().verify(existing, true) == null
                 && existing.originalSha256().equals(LogArchive.sha256Of(original)) ? existing : log.archive().pack(original, summary);
+            // readers take the day from the archive from now on; one reading the original keeps its mapping of it
+            log.refreshArchive();
             Files.delete(original);
             LogArchive.forceDirectory(log.directory());
             LOG.info("archived {} of {}: {} documents, {} events, {} -> {} bytes", file, log.describe(), manifest.documents(),

@@ -168,7 +168,7 @@ class LogArchiveTest
     }
 
     @Test
-    void aRunKilledBeforeItRemovedTheOriginalIsFinishedByTheNextAndTheOriginalIsReadMeanwhile() throws IOException
+    void aRunKilledBeforeItRemovedTheOriginalIsFinishedByTheNextAndTheDayReadsTheSameMeanwhile() throws IOException
     {
         final Path logDir = dir.resolve("log");
         writeDays(logDir);
