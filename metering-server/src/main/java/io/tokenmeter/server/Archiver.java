@@ -14,9 +14,11 @@ import java.io.PrintStream;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.time.YearMonth;
+import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.function.Consumer;
 
 /**
  * {@code tokenmeter archive}: replaces each partition's oldest sealed log files by verified zstd archives
@@ -48,45 +50,66 @@ final class Archiver
         try (DataDirLock lock = DataDirLock.acquire(dataDir))
         {
             final DataLayout layout = DataLayout.read(dataDir);
-            final Partitioner partitioner = new Partitioner(layout.partitions());
-            final List<Invoice> finals = InvoiceStore.readAll(layout.invoicesDir());
-            final Map<String, Map<YearMonth, Long>> finalAt = new HashMap<>();
-            finals.forEach(f -> finalAt.computeIfAbsent(f.tenant(), t -> new HashMap<>()).put(YearMonth.parse(f.period()), f.logIndex()));
-            int files = 0;
-            long originalBytes = 0;
-            long archiveBytes = 0;
-            long events = 0;
-            for (int p = 0; p < layout.partitions(); p++)
+            final List<ChronicleEventLog> logs = new ArrayList<>();
+            try
             {
-                final int partition = p;
-                final String label = layout.partitions() == 1 ? "" : DataLayout.folder(p) + " ";
-                try (ChronicleEventLog log = new ChronicleEventLog(layout.logDir(p), Durability.PROCESS))
+                for (int p = 0; p < layout.partitions(); p++)
                 {
-                    final LogArchiver.Settlement settlement = (tenant, eventTimeMs, index) ->
-                        partitioner.partitionOf(tenant) == partition && settled(finalAt.get(tenant), eventTimeMs, index);
-                    for (final LogArchiver.Outcome outcome : new LogArchiver(log, p, settlement, nowMs - dedupWindow.toMillis(),
-                        nowMs).run())
-                    {
-                        if (outcome.archived())
-                        {
-                            files++;
-                            originalBytes += outcome.manifest().originalBytes();
-                            archiveBytes += outcome.manifest().archiveBytes();
-                            events += outcome.manifest().events();
-                            out.println(label + outcome.file() + " archived: " + outcome.manifest().events() + " events, "
-                                + outcome.manifest().originalBytes() + " -> " + outcome.manifest().archiveBytes() + " bytes");
-                        }
-                        else
-                        {
-                            out.println(label + outcome.reason());
-                        }
-                    }
+                    logs.add(new ChronicleEventLog(layout.logDir(p), Durability.PROCESS));
+                }
+                final Result result = archive(logs, InvoiceStore.readAll(layout.invoicesDir()), dedupWindow, nowMs, out::println);
+                out.println(result.archivedFiles() == 0 ? "nothing archived" : "archived " + result.archivedFiles() + " file(s), "
+                    + result.events() + " events: " + result.originalBytes() + " -> " + result.archiveBytes() + " bytes");
+                return result;
+            }
+            finally
+            {
+                logs.forEach(ChronicleEventLog::close);
+            }
+        }
+    }
+
+    /**
+     * Archives what can be in each partition's log (by partition); the server runs it on its own open logs every
+     * {@code archive-interval}.
+     *
+     * @param report gets a line per file considered: archived, or why not.
+     */
+    static Result archive(final List<ChronicleEventLog> logs, final List<Invoice> finals, final Duration dedupWindow,
+        final long nowMs, final Consumer<String> report) throws IOException
+    {
+        final Partitioner partitioner = new Partitioner(logs.size());
+        final Map<String, Map<YearMonth, Long>> finalAt = new HashMap<>();
+        finals.forEach(f -> finalAt.computeIfAbsent(f.tenant(), t -> new HashMap<>()).put(YearMonth.parse(f.period()), f.logIndex()));
+        int files = 0;
+        long originalBytes = 0;
+        long archiveBytes = 0;
+        long events = 0;
+        for (int p = 0; p < logs.size(); p++)
+        {
+            final int partition = p;
+            final String label = logs.size() == 1 ? "" : DataLayout.folder(p) + " ";
+            final LogArchiver.Settlement settlement = (tenant, eventTimeMs, index) ->
+                partitioner.partitionOf(tenant) == partition && settled(finalAt.get(tenant), eventTimeMs, index);
+            for (final LogArchiver.Outcome outcome : new LogArchiver(logs.get(p), p, settlement, nowMs - dedupWindow.toMillis(),
+                nowMs).run())
+            {
+                if (outcome.archived())
+                {
+                    files++;
+                    originalBytes += outcome.manifest().originalBytes();
+                    archiveBytes += outcome.manifest().archiveBytes();
+                    events += outcome.manifest().events();
+                    report.accept(label + outcome.file() + " archived: " + outcome.manifest().events() + " events, "
+                        + outcome.manifest().originalBytes() + " -> " + outcome.manifest().archiveBytes() + " bytes");
+                }
+                else
+                {
+                    report.accept(label + outcome.reason());
                 }
             }
-            out.println(files == 0 ? "nothing archived" : "archived " + files + " file(s), " + events + " events: "
-                + originalBytes + " -> " + archiveBytes + " bytes");
-            return new Result(files, originalBytes, archiveBytes, events);
         }
+        return new Result(files, originalBytes, archiveBytes, events);
     }
 
     /** @param finalAt the log position of each final invoice of the event's tenant, by period; null for none. */

@@ -98,6 +98,8 @@ public final class TokenmeterServer implements ApiContext, AutoCloseable
     private final PriceBook configuredBook;
     private final Keys keys;
     private final ScheduledExecutorService diskWatch;
+    /** Archives sealed log files every {@code archive-interval}; null when it is 0. */
+    private final ScheduledExecutorService archiver;
     private volatile BillingService billing;
     private final Readiness readiness;
 
@@ -196,6 +198,12 @@ public final class TokenmeterServer implements ApiContext, AutoCloseable
         readiness.checkDisk();
         diskWatch.scheduleWithFixedDelay(readiness::checkDisk, 1, 1, TimeUnit.SECONDS);
         diskWatch.scheduleWithFixedDelay(agentErrors::report, 1, 1, TimeUnit.SECONDS);
+        archiver = settings.archiveInterval.isZero() ? null : Executors.newSingleThreadScheduledExecutor(r ->
+        {
+            final Thread t = new Thread(r, "log-archiver");
+            t.setDaemon(true);
+            return t;
+        });
         http = new HttpServer(this, tls, settings.bind, settings.port, settings.ioThreads);
         metrics.bindAccess(keys, http::openConnections);
         LOG.info("listening on {}://{}:{} (not ready until recovery completes); data in {}; the web console at {}://{}:{}/console/",
@@ -278,6 +286,31 @@ public final class TokenmeterServer implements ApiContext, AutoCloseable
             books::record, prices, settings.invoiceGrace, System::currentTimeMillis, settings.queryTimeout);
         readiness.onJournalsRecovered();
         LOG.info("journals recovered; counting the logs of {} partition{}", partitions.count(), partitions.count() == 1 ? "" : "s");
+        if (archiver != null)
+        {
+            final long intervalMs = settings.archiveInterval.toMillis();
+            archiver.scheduleWithFixedDelay(this::archiveSealedFiles, intervalMs, intervalMs, TimeUnit.MILLISECONDS);
+        }
+    }
+
+    /** One run of the archiver thread: what {@code tokenmeter archive} does, on the open logs. */
+    private void archiveSealedFiles()
+    {
+        try
+        {
+            final Archiver.Result result = Archiver.archive(partitions.localLogs(),
+                InvoiceStore.readAll(dataDir.resolve("invoices")), settings.dedupWindow, System.currentTimeMillis(),
+                line -> LOG.debug("archive: {}", line));
+            if (result.archivedFiles() > 0)
+            {
+                LOG.info("archived {} sealed log file(s), {} events: {} -> {} bytes", result.archivedFiles(), result.events(),
+                    result.originalBytes(), result.archiveBytes());
+            }
+        }
+        catch (final IOException | RuntimeException ex)
+        {
+            LOG.warn("archiving sealed log files failed (tried again in {}): {}", settings.archiveInterval, ex.toString());
+        }
     }
 
     /** Counters for billing, always as of every event acknowledged before the question. */
@@ -597,6 +630,28 @@ public final class TokenmeterServer implements ApiContext, AutoCloseable
         return readiness.isReady();
     }
 
+    /** Lets a run of the archiver finish its file (a file is archived whole or not at all) and stops it. */
+    private void stopArchiver()
+    {
+        if (archiver == null)
+        {
+            return;
+        }
+        archiver.shutdown();
+        try
+        {
+            if (!archiver.awaitTermination(60, TimeUnit.SECONDS))
+            {
+                LOG.warn("the log archiver did not finish its file within 60 s; the next start finishes it");
+                archiver.shutdownNow();
+            }
+        }
+        catch (final InterruptedException ex)
+        {
+            Thread.currentThread().interrupt();
+        }
+    }
+
     /** Graceful stop: no new connections, in-flight requests answered, final checkpoint and snapshot. */
     @Override
     public void close()
@@ -615,6 +670,7 @@ public final class TokenmeterServer implements ApiContext, AutoCloseable
         }
         revisions.close();
         stopLineEventReaders();
+        stopArchiver();
         partitions.stopAgents();
         alertSender.close();
         http.close();

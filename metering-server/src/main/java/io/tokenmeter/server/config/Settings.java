@@ -68,6 +68,8 @@ public final class Settings
             + "over all partitions (about 17.6 bytes an id: 32GiB holds 1.95 billion, a 24h window at 22,600 events/s); "
             + "0 keeps no disk tier. Beyond it the oldest ids are forgotten early, and said so"),
         new Definition("max-future-skew", "5m", "how far in the future an event timestamp may be"),
+        new Definition("archive-interval", "0s", "how often the server archives its sealed log files whose events are all in "
+            + "final invoices, as tokenmeter archive does (0s: never; run tokenmeter archive offline instead)"),
         new Definition("snapshot-interval", "10s", "how often counters are snapshotted and the journal checkpointed (bounds the log replayed after a crash)"),
         new Definition("journal-queue", "4096", "ingest requests waiting for the journal before 503"),
         new Definition("max-body-bytes", "8388608", "largest ingest body (413 beyond)"),
@@ -134,6 +136,7 @@ public final class Settings
     /** The price book file, or null for {@link #SHIPPED_PRICES}. */
     public final Path prices;
     public final Duration invoiceGrace;
+    public final Duration archiveInterval;
     /** The keys file, or null to run open (loopback only). */
     public final Path keys;
     public final Duration keysPoll;
@@ -209,6 +212,7 @@ public final class Settings
         streamTimeout = durationAtLeast("stream-timeout", Duration.ofSeconds(1));
         prices = SHIPPED_PRICES.equals(text("prices")) ? null : Path.of(text("prices"));
         invoiceGrace = durationAtLeast("invoice-grace", Duration.ZERO);
+        archiveInterval = durationAtLeast("archive-interval", Duration.ZERO);
         keys = optionalPath("keys");
         keysPoll = durationAtLeast("keys-poll", Duration.ZERO);
         metricsOpen = parse("metrics-access", v -> switch (v)

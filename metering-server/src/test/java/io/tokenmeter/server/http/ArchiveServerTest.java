@@ -125,6 +125,12 @@ class ArchiveServerTest
      */
     private void writeFourDays(final Path dataDir) throws Exception
     {
+        writeFourDays(dataDir, Map.of());
+    }
+
+    /** @param lastStart settings of the fourth day's start. */
+    private void writeFourDays(final Path dataDir, final Map<String, String> lastStart) throws Exception
+    {
         final Random random = new Random(2026_12_02L);
         start(dataDir, -3);
         post(random, 60, "2026-10");
@@ -135,7 +141,9 @@ class ArchiveServerTest
         finalizeAll("2026-11");
         restart(dataDir, -1);
         post(random, 30, "2026-12");
-        restart(dataDir, 0);
+        server.close();
+        server = null;
+        start(dataDir, 0, lastStart);
         post(random, 10, "2026-12");
     }
 
@@ -282,6 +290,34 @@ class ArchiveServerTest
         assertTrue(repartitioned.startsWith("0 ") && repartitioned.contains("the copy audits clean"), repartitioned);
         start(copy, 0, Map.of("partitions", "3"));
         assertEquals(before, views(), "usage and invoices of the repartitioned copy of the archived directory");
+    }
+
+    @Test
+    void withAnArchiveIntervalTheRunningServerArchivesItsSettledFilesAndServesThemThroughTheArchives() throws Exception
+    {
+        writeFourDays(dataDir(), Map.of("archive-interval", "1s"));
+        final Map<String, String> before = views();
+        final long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+        String metrics = client.get("/metrics").body();
+        while (metrics.contains("tokenmeter_archive_files 0.0") && System.nanoTime() < deadline)
+        {
+            LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(200));
+            metrics = client.get("/metrics").body();
+        }
+        assertTrue(java.util.regex.Pattern.compile("tokenmeter_archive_files [1-9]").matcher(metrics).find(),
+            "the server archived within 60 s: " + metrics);
+        post(new Random(99), 20, "2026-12");
+        final Map<String, String> withMore = views();
+        assertEquals(before.get("invoice acme 2026-10"), withMore.get("invoice acme 2026-10"), "final invoices never change");
+        final Client.Answer lineEvents = client.get("/v1/invoices/acme/2026-10/lines/0/events");
+        assertEquals(200, lineEvents.status(), lineEvents.body());
+        assertTrue(lineEvents.body().lines().count() > 0, "the line's events are read through the archives");
+        assertEquals(200, client.get("/v1/prices/revisions/1").status(), "the first price book, in an archived day");
+        server.close();
+        server = null;
+        auditClean(dataDir(), "after the server archived by itself");
+        start(dataDir(), 0);
+        assertEquals(withMore, views(), "usage and invoices after a restart on the archived logs");
     }
 
     @Test
