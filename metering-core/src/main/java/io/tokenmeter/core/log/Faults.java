@@ -25,8 +25,8 @@ public final class Faults
         appendDelayNs = unit.toNanos(delay);
     }
 
-    /** Called by the log before each append, on the journal thread. */
-    void beforeAppend()
+    /** Called by the log before each append, on the journal thread (public for the logs of other modules). */
+    public void beforeAppend()
     {
         final long delayNs = appendDelayNs;
         if (delayNs > 0)
