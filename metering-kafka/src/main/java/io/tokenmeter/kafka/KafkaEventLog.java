@@ -260,7 +260,20 @@ public final class KafkaEventLog implements EventLog
     /** Before an append: settles the document an earlier append left in doubt, refusing all appends if it is there. */
     private void settleEarlierDoubt()
     {
-        final long found = settle();
+        final long found;
+        try
+        {
+            found = settle();
+        }
+        catch (final IllegalStateException ex)
+        {
+            throw ex;
+        }
+        catch (final RuntimeException ex)
+        {
+            throw new IllegalStateException("an earlier append to " + describe() + " is still of unknown outcome and Kafka "
+                + "did not settle it (" + ex + "): nothing of this append is in the log", ex);
+        }
         if (found != NO_INDEX)
         {
             refuse("a document whose append was reported failed (its events were refused) is in the log at offset " + found

@@ -79,10 +79,16 @@ class KafkaEventLogTest
     /** Appends one document of one name record, "doc-N", chained by the log. @return its position. */
     static long appendDocument(final EventLog log, final LogDocumentWriter writer, final int n)
     {
+        return log.append(writer.buffer(), finishDocument(log, writer, n));
+    }
+
+    /** Writes the document {@link #appendDocument} appends into {@code writer}. @return its length. */
+    static int finishDocument(final EventLog log, final LogDocumentWriter writer, final int n)
+    {
         writer.begin(1_000L + n);
         final byte[] name = name(n);
         writer.appendName(LogLayout.RECORD_TENANT_NAME, n, new UnsafeBuffer(name), 0, name.length);
-        return log.append(writer.buffer(), writer.finish(log.lastDocumentSha256()));
+        return writer.finish(log.lastDocumentSha256());
     }
 
     static byte[] name(final int n)
