@@ -68,9 +68,14 @@ public final class KafkaBrokers implements AutoCloseable
         final KafkaBrokers brokers = new KafkaBrokers(dir, count);
         try
         {
+            final Process[] formats = new Process[count];
             for (int node = 0; node < count; node++)
             {
-                brokers.format(node);
+                formats[node] = brokers.startFormat(node);
+            }
+            for (int node = 0; node < count; node++)
+            {
+                brokers.awaitFormat(node, formats[node]);
             }
             for (int node = 0; node < count; node++)
             {
@@ -194,6 +199,10 @@ public final class KafkaBrokers implements AutoCloseable
             "share.coordinator.state.topic.replication.factor=" + replicas,
             "share.coordinator.state.topic.min.isr=" + minIsr,
             "group.initial.rebalance.delay.ms=0",
+            // a killed node is noticed in seconds, not the 9 s and 30 s of the defaults
+            "broker.heartbeat.interval.ms=500",
+            "broker.session.timeout.ms=3000",
+            "replica.lag.time.max.ms=4000",
             "num.network.threads=1",
             "num.io.threads=2",
             "background.threads=2",
@@ -215,19 +224,32 @@ public final class KafkaBrokers implements AutoCloseable
         }
     }
 
-    private void format(final int node)
+    /** Starts {@code kafka.tools.StorageTool format} for the node's directory, in a child JVM. */
+    private Process startFormat(final int node)
     {
         final Path properties = writeProperties(node);
-        final Path log = nodeDir(node).resolve("format.log");
         final List<String> command = java("kafka.tools.StorageTool");
         command.addAll(List.of("format", "-t", clusterId, "-c", properties.toString()));
         try
         {
-            final Process process = new ProcessBuilder(command).redirectErrorStream(true).redirectOutput(log.toFile()).start();
-            if (!process.waitFor(60, TimeUnit.SECONDS))
+            return new ProcessBuilder(command).redirectErrorStream(true)
+                .redirectOutput(nodeDir(node).resolve("format.log").toFile()).start();
+        }
+        catch (final IOException ex)
+        {
+            throw new UncheckedIOException("could not run the Kafka storage tool for node " + node, ex);
+        }
+    }
+
+    private void awaitFormat(final int node, final Process process)
+    {
+        final Path log = nodeDir(node).resolve("format.log");
+        try
+        {
+            if (!process.waitFor(90, TimeUnit.SECONDS))
             {
                 process.destroyForcibly();
-                throw new IllegalStateException("formatting Kafka node " + node + " took over 60 s; see " + log);
+                throw new IllegalStateException("formatting Kafka node " + node + " took over 90 s; see " + log);
             }
             if (process.exitValue() != 0)
             {
@@ -237,7 +259,7 @@ public final class KafkaBrokers implements AutoCloseable
         }
         catch (final IOException ex)
         {
-            throw new UncheckedIOException("could not run the Kafka storage tool for node " + node, ex);
+            throw new UncheckedIOException("could not read " + log, ex);
         }
         catch (final InterruptedException ex)
         {

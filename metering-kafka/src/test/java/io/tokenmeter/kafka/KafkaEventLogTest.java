@@ -327,4 +327,26 @@ class KafkaEventLogTest
             assertFalse(Arrays.equals(all.get(0).bytes(), all.get(1).bytes()));
         }
     }
+
+    @Test
+    void aSafeLogTopicIsRefusedOnOneBrokerAndAnExistingTopicOfAnotherPartitionCountIsRefused()
+    {
+        try (Admin admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, brokers.bootstrap())))
+        {
+            final IllegalStateException small = assertThrows(IllegalStateException.class,
+                () -> LogTopic.ensure(admin, "safe.log", PARTITIONS, false, Duration.ofSeconds(30)));
+            assertTrue(small.getMessage().contains("has 1 broker(s)") && small.getMessage().contains("--kafka-unsafe-single-broker"),
+                small.getMessage());
+
+            final KafkaEventLog.Settings settings = newTopic(brokers, PARTITIONS);
+            final List<String> warnings = LogTopic.ensure(admin, settings.topic(), PARTITIONS, true, Duration.ofSeconds(30));
+            assertEquals(2, warnings.size(), "an unsafe topic is said so: " + warnings);
+            final IllegalStateException count = assertThrows(IllegalStateException.class,
+                () -> LogTopic.ensure(admin, settings.topic(), PARTITIONS + 1, true, Duration.ofSeconds(30)));
+            assertTrue(count.getMessage().contains("has 2 partitions but tokenmeter runs 3"), count.getMessage());
+            final IllegalStateException unsafe = assertThrows(IllegalStateException.class,
+                () -> LogTopic.ensure(admin, settings.topic(), PARTITIONS, false, Duration.ofSeconds(30)));
+            assertTrue(unsafe.getMessage().contains("replication factor is 1"), unsafe.getMessage());
+        }
+    }
 }
