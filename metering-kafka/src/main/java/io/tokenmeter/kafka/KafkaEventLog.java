@@ -36,6 +36,7 @@ import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.BooleanSupplier;
 
 /**
  * One partition's log on a Kafka topic partition (cluster mode, SPEC section 10): partition N of tokenmeter is
@@ -124,6 +125,7 @@ public final class KafkaEventLog implements EventLog
     private final int partition;
     private final TopicPartition topicPartition;
     private final String transactionalId;
+    private final BooleanSupplier ownsPartition;
     private final DocumentSha256 hasher = new DocumentSha256();
     private final byte[] lastDocumentSha256 = new byte[DocumentSha256.LENGTH];
     private final UnsafeBuffer acceptedView = new UnsafeBuffer(0, 0);
@@ -135,9 +137,10 @@ public final class KafkaEventLog implements EventLog
     /** The document whose append ended with its outcome unknown; null when every append's outcome is known. */
     private byte[] inDoubt;
 
-    private KafkaEventLog(final Settings settings, final int partition)
+    private KafkaEventLog(final Settings settings, final int partition, final BooleanSupplier ownsPartition)
     {
         this.settings = settings;
+        this.ownsPartition = ownsPartition;
         this.partition = partition;
         this.topicPartition = new TopicPartition(settings.topic(), partition);
         this.transactionalId = settings.transactionalId(partition);
@@ -151,11 +154,24 @@ public final class KafkaEventLog implements EventLog
      */
     public static KafkaEventLog open(final Settings settings, final int partition)
     {
+        return open(settings, partition, () -> true);
+    }
+
+    /**
+     * Opens partition {@code partition}'s log as its writer, as {@link #open(Settings, int)}, for a node whose ownership
+     * of the partition can end.
+     *
+     * @param ownsPartition asked before the log settles an append in doubt by initialising a new producer (which
+     *                      would fence whoever writes the partition now): false makes the log refuse all appends
+     *                      instead. Called on the appending thread.
+     */
+    public static KafkaEventLog open(final Settings settings, final int partition, final BooleanSupplier ownsPartition)
+    {
         if (partition < 0)
         {
             throw new IllegalArgumentException("partition must not be negative, not " + partition);
         }
-        final KafkaEventLog log = new KafkaEventLog(settings, partition);
+        final KafkaEventLog log = new KafkaEventLog(settings, partition, ownsPartition);
         try
         {
             log.producer = log.newProducer();
@@ -242,6 +258,11 @@ public final class KafkaEventLog implements EventLog
         }
         catch (final RuntimeException ex)
         {
+            if (refusal != null)
+            {
+                throw new IllegalStateException("the append to " + describe() + " failed (" + failure + ") and the log "
+                    + "takes no more appends: " + refusal, ex);
+            }
             LOG.error("{}: an append failed ({}) and whether it is in the log could not be learnt yet ({}); the next append "
                 + "settles it first", describe(), failure.toString(), ex.toString());
             throw new IllegalStateException("the append to " + describe() + " failed (" + failure + ") and Kafka did not "
@@ -290,6 +311,12 @@ public final class KafkaEventLog implements EventLog
      */
     private long settle()
     {
+        if (!ownsPartition.getAsBoolean())
+        {
+            refuse("this node no longer owns the partition, so it leaves the append in doubt to the new owner (whose "
+                + "open settles it) rather than fence it");
+            throw new IllegalStateException(describe() + " takes no more appends: " + refusal);
+        }
         closeProducer();
         producer = newProducer();
         try

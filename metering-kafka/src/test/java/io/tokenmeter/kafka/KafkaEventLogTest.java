@@ -26,6 +26,7 @@ import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
@@ -347,6 +348,74 @@ class KafkaEventLogTest
             final IllegalStateException unsafe = assertThrows(IllegalStateException.class,
                 () -> LogTopic.ensure(admin, settings.topic(), PARTITIONS, false, Duration.ofSeconds(30)));
             assertTrue(unsafe.getMessage().contains("replication factor is 1"), unsafe.getMessage());
+        }
+    }
+
+    /** @return settings of a topic that takes documents of at most {@code maxMessageBytes} (made without LogTopic). */
+    private static KafkaEventLog.Settings smallMessageTopic(final int maxMessageBytes) throws Exception
+    {
+        final KafkaEventLog.Settings settings = new KafkaEventLog.Settings(brokers.bootstrap(), "t" + PREFIXES.incrementAndGet(),
+            Duration.ofSeconds(20), Duration.ofMillis(20));
+        try (Admin admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, brokers.bootstrap())))
+        {
+            admin.createTopics(List.of(new org.apache.kafka.clients.admin.NewTopic(settings.topic(), 1, (short)1)
+                .configs(Map.of("max.message.bytes", Integer.toString(maxMessageBytes))))).all().get(30, TimeUnit.SECONDS);
+        }
+        return settings;
+    }
+
+    /** Appends one document of {@code names} name records of 90 bytes each. */
+    private static long appendLarge(final EventLog log, final LogDocumentWriter writer, final int names)
+    {
+        writer.begin(5_000L);
+        for (int n = 0; n < names; n++)
+        {
+            final byte[] name = String.format("%090d", n).getBytes(StandardCharsets.US_ASCII);
+            writer.appendName(LogLayout.RECORD_TENANT_NAME, 1_000 + n, new UnsafeBuffer(name), 0, name.length);
+        }
+        return log.append(writer.buffer(), writer.finish(log.lastDocumentSha256()));
+    }
+
+    @Test
+    void aCommitTheBrokerRefusesIsSettledAsNotWrittenAndTheChainGoesOn() throws Exception
+    {
+        final KafkaEventLog.Settings settings = smallMessageTopic(1_000);
+        final LogDocumentWriter writer = new LogDocumentWriter(256);
+        try (KafkaEventLog log = KafkaEventLog.open(settings, 0))
+        {
+            final long first = appendDocument(log, writer, 0);
+            final byte[] head = log.lastDocumentSha256().clone();
+            final IllegalStateException failed = assertThrows(IllegalStateException.class, () -> appendLarge(log, writer, 40));
+            assertTrue(failed.getMessage().contains("nothing of it is in the log"), failed.getMessage());
+            assertEquals(first, log.lastIndex());
+            assertArrayEquals(head, log.lastDocumentSha256(), "a document not written is not the chain's head");
+            final long second = appendDocument(log, writer, 1);
+            assertEquals(List.of(first, second), readAll(log).stream().map(Read::index).toList());
+            final ChainVerifier.Result chain = ChainVerifier.verify(log, ChainVerifier.startOfLog(), new LongHashSet());
+            assertTrue(chain.holds(), () -> "breaks: " + chain.breaks());
+        }
+    }
+
+    @Test
+    void aWriterThatNoLongerOwnsThePartitionRefusesRatherThanSettleAnAppendInDoubt() throws Exception
+    {
+        final KafkaEventLog.Settings settings = smallMessageTopic(1_000);
+        final LogDocumentWriter writer = new LogDocumentWriter(256);
+        final java.util.concurrent.atomic.AtomicBoolean owner = new java.util.concurrent.atomic.AtomicBoolean(true);
+        try (KafkaEventLog log = KafkaEventLog.open(settings, 0, owner::get))
+        {
+            appendDocument(log, writer, 0);
+            owner.set(false);
+            final IllegalStateException failed = assertThrows(IllegalStateException.class, () -> appendLarge(log, writer, 40));
+            assertTrue(failed.getMessage().contains("no longer owns the partition"), failed.getMessage());
+            owner.set(true);
+            final IllegalStateException refused = assertThrows(IllegalStateException.class, () -> appendDocument(log, writer, 1));
+            assertTrue(refused.getMessage().contains("takes no more appends"), refused.getMessage());
+        }
+        try (KafkaEventLog next = KafkaEventLog.open(settings, 0))
+        {
+            assertEquals(1, readAll(next).size(), "the new owner's open ended the transaction in doubt: it is not in the log");
+            appendDocument(next, writer, 2);
         }
     }
 }
