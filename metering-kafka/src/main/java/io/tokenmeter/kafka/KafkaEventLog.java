@@ -286,12 +286,12 @@ public final class KafkaEventLog implements EventLog
         {
             found = settle();
         }
-        catch (final IllegalStateException ex)
-        {
-            throw ex;
-        }
         catch (final RuntimeException ex)
         {
+            if (refusal != null)
+            {
+                throw new IllegalStateException(describe() + " takes no more appends: " + refusal, ex);
+            }
             throw new IllegalStateException("an earlier append to " + describe() + " is still of unknown outcome and Kafka "
                 + "did not settle it (" + ex + "): nothing of this append is in the log", ex);
         }
@@ -332,6 +332,7 @@ public final class KafkaEventLog implements EventLog
             closeProducer();
             throw ex;
         }
+        // a Kafka offset, not a log position: the first offset after the last known document
         final long from = lastIndex == NO_INDEX ? beginningOffset() : lastIndex + 1;
         final Tail tail = scan(from);
         final byte[] document = inDoubt;
@@ -346,8 +347,8 @@ public final class KafkaEventLog implements EventLog
             return tail.offset;
         }
         accept(tail.offset, tail.value);
-        refuse(tail.count + " document(s) this log did not write are after offset " + lastIndex + " of the partition: "
-            + "another writer used transactional.id " + transactionalId);
+        refuse(tail.count + " document(s) this log did not write are at offsets " + from + " to " + tail.offset + " of the "
+            + "partition: another writer used transactional.id " + transactionalId);
         throw new IllegalStateException(describe() + " takes no more appends: " + refusal);
     }
 

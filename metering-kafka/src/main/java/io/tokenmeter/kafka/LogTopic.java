@@ -57,14 +57,33 @@ public final class LogTopic
         if (description == null)
         {
             create(admin, topic, partitions, unsafeSingleBroker, timeout);
-            description = describe(admin, topic, timeout);
-            if (description == null)
+            // a new topic reaches the brokers' metadata a moment after the controller has made it
+            final long deadlineNs = System.nanoTime() + timeout.toNanos();
+            for (int attempt = 0; description == null; attempt++)
             {
-                throw new IllegalStateException("the log topic " + topic + " was created but is not described by Kafka yet; "
-                    + "start again");
+                if (System.nanoTime() > deadlineNs || attempt == 10_000)
+                {
+                    throw new IllegalStateException("the log topic " + topic + " was created but Kafka did not describe it "
+                        + "within " + timeout.toSeconds() + " s; start again");
+                }
+                pause();
+                description = describe(admin, topic, timeout);
             }
         }
         return check(description, config(admin, topic, timeout), partitions, unsafeSingleBroker);
+    }
+
+    private static void pause()
+    {
+        try
+        {
+            Thread.sleep(100);
+        }
+        catch (final InterruptedException ex)
+        {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException("interrupted waiting for the log topic to be described", ex);
+        }
     }
 
     /** The topic settings tokenmeter creates the log topic with. */
