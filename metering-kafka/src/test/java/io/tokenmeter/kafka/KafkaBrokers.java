@@ -27,7 +27,7 @@ import java.util.stream.Collectors;
  * own JVM ({@code kafka.Kafka}, from the {@code org.apache.kafka:kafka_2.13} jars on this test's class path) with a
  * small heap, listening on loopback ports chosen once. A node can be killed with SIGKILL and restarted on the same
  * directory and ports. Storage is formatted once per node directory ({@code kafka.tools.StorageTool format}, a child
- * JVM too). Every wait is bounded. Used by one test thread.
+ * JVM too). Every wait is bounded; the brokers are killed when the test JVM exits. Used by one test thread at a time.
  */
 public final class KafkaBrokers implements AutoCloseable
 {
@@ -39,6 +39,8 @@ public final class KafkaBrokers implements AutoCloseable
     private final int[] brokerPorts;
     private final int[] controllerPorts;
     private final Process[] processes;
+    /** Kills the brokers if the test JVM exits without {@link #close} (a failed or interrupted run). */
+    private final Thread killOnExit;
 
     private KafkaBrokers(final Path dir, final int count)
     {
@@ -53,6 +55,8 @@ public final class KafkaBrokers implements AutoCloseable
             controllerPorts[i] = ports[2 * i + 1];
         }
         this.processes = new Process[count];
+        this.killOnExit = new Thread(this::destroyAll, "kafka-brokers-exit");
+        Runtime.getRuntime().addShutdownHook(killOnExit);
     }
 
     /**
@@ -162,6 +166,25 @@ public final class KafkaBrokers implements AutoCloseable
         for (int node = 0; node < processes.length; node++)
         {
             kill(node);
+        }
+        try
+        {
+            Runtime.getRuntime().removeShutdownHook(killOnExit);
+        }
+        catch (final IllegalStateException ex)
+        {
+            // the JVM is exiting already, and the hook is doing the same
+        }
+    }
+
+    private void destroyAll()
+    {
+        for (final Process process : processes)
+        {
+            if (process != null)
+            {
+                process.destroyForcibly();
+            }
         }
     }
 
