@@ -5,6 +5,7 @@ import org.apache.kafka.clients.admin.Config;
 import org.apache.kafka.clients.admin.ConfigEntry;
 import org.apache.kafka.clients.admin.NewTopic;
 import org.apache.kafka.clients.admin.TopicDescription;
+import org.apache.kafka.common.KafkaFuture;
 import org.apache.kafka.common.TopicPartitionInfo;
 import org.apache.kafka.common.config.ConfigResource;
 import org.apache.kafka.common.config.TopicConfig;
@@ -293,7 +294,7 @@ public final class LogTopic
         return get(admin.describeConfigs(List.of(resource)).all(), timeout, "describe the settings of " + topic).get(resource);
     }
 
-    private static <T> T get(final org.apache.kafka.common.KafkaFuture<T> future, final Duration timeout, final String what)
+    private static <T> T get(final KafkaFuture<T> future, final Duration timeout, final String what)
     {
         try
         {

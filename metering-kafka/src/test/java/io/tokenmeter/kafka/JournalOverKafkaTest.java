@@ -25,6 +25,7 @@ import org.junit.jupiter.api.io.TempDir;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
@@ -136,7 +137,7 @@ class JournalOverKafkaTest
         final EventHasher hasher = new EventHasher();
         final byte[] key = (e.tenant + "\0" + e.id).getBytes(StandardCharsets.UTF_8);
         hasher.hashId(key, 0, key.length);
-        final long contentHash = java.util.Arrays.hashCode(e.tokens) * 31L + e.timestampMs * 7 + e.model.hashCode();
+        final long contentHash = Arrays.hashCode(e.tokens) * 31L + e.timestampMs * 7 + e.model.hashCode();
         out.checkLimit(offset + StagedEvent.MAX_LENGTH);
         return new StagedEvent().wrap(out, offset).encode(hasher.idHashHi(), hasher.idHashLo(), contentHash, e.timestampMs,
             e.tokens, 0, 0, names, t.length, m.length, i.length);

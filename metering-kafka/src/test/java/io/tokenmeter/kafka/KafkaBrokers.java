@@ -19,8 +19,11 @@ import java.util.Collection;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
+import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 import java.util.stream.Collectors;
+import java.util.stream.IntStream;
 
 /**
  * Real Kafka brokers for tests and scripts: {@code count} KRaft nodes in combined broker and controller roles, each its
@@ -198,7 +201,7 @@ public final class KafkaBrokers implements AutoCloseable
         final int count = processes.length;
         final int replicas = Math.min(3, count);
         final int minIsr = replicas >= 3 ? 2 : 1;
-        final String voters = java.util.stream.IntStream.range(0, count)
+        final String voters = IntStream.range(0, count)
             .mapToObj(i -> (i + 1) + "@127.0.0.1:" + controllerPorts[i])
             .collect(Collectors.joining(","));
         final Path nodeDir = nodeDir(node);
@@ -318,7 +321,7 @@ public final class KafkaBrokers implements AutoCloseable
 
     private static Set<Integer> allNodes(final int count)
     {
-        return java.util.stream.IntStream.rangeClosed(1, count).boxed().collect(Collectors.toSet());
+        return IntStream.rangeClosed(1, count).boxed().collect(Collectors.toSet());
     }
 
     /** Waits until every node id in {@code nodeIds} is a broker the cluster describes, or a node has died. */
@@ -352,7 +355,7 @@ public final class KafkaBrokers implements AutoCloseable
                     }
                     last = "brokers seen: " + seen;
                 }
-                catch (final java.util.concurrent.ExecutionException | java.util.concurrent.TimeoutException ex)
+                catch (final ExecutionException | TimeoutException ex)
                 {
                     last = ex.toString();
                 }

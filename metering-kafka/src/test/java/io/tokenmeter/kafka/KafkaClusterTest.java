@@ -12,6 +12,7 @@ import org.junit.jupiter.api.io.TempDir;
 
 import java.nio.file.Path;
 import java.time.Duration;
+import java.util.Arrays;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -140,7 +141,7 @@ class KafkaClusterTest
                 for (final KafkaEventLogTest.Read document : all)
                 {
                     read.put(document.index(), document.bytes());
-                    assertTrue(seen.add(java.util.Arrays.toString(document.bytes())), "a document is in the log twice");
+                    assertTrue(seen.add(Arrays.toString(document.bytes())), "a document is in the log twice");
                 }
                 for (final Map.Entry<Long, byte[]> entry : acked.entrySet())
                 {

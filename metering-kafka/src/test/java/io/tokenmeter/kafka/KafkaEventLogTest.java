@@ -14,11 +14,13 @@ import org.agrona.collections.LongHashSet;
 import org.agrona.concurrent.UnsafeBuffer;
 import org.apache.kafka.clients.admin.Admin;
 import org.apache.kafka.clients.admin.AdminClientConfig;
+import org.apache.kafka.clients.admin.NewTopic;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
+import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -27,6 +29,7 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
@@ -319,7 +322,7 @@ class KafkaEventLogTest
             final Faults faults = new Faults();
             log.useFaults(faults);
             faults.failAppends("No space left on device");
-            assertThrows(java.io.UncheckedIOException.class, () -> appendDocument(log, writer, 1));
+            assertThrows(UncheckedIOException.class, () -> appendDocument(log, writer, 1));
             faults.failAppends(null);
             final long second = appendDocument(log, writer, 2);
             assertTrue(second > first);
@@ -358,7 +361,7 @@ class KafkaEventLogTest
             Duration.ofSeconds(20), Duration.ofMillis(20));
         try (Admin admin = Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, brokers.bootstrap())))
         {
-            admin.createTopics(List.of(new org.apache.kafka.clients.admin.NewTopic(settings.topic(), 1, (short)1)
+            admin.createTopics(List.of(new NewTopic(settings.topic(), 1, (short)1)
                 .configs(Map.of("max.message.bytes", Integer.toString(maxMessageBytes))))).all().get(30, TimeUnit.SECONDS);
         }
         return settings;
@@ -401,7 +404,7 @@ class KafkaEventLogTest
     {
         final KafkaEventLog.Settings settings = smallMessageTopic(1_000);
         final LogDocumentWriter writer = new LogDocumentWriter(256);
-        final java.util.concurrent.atomic.AtomicBoolean owner = new java.util.concurrent.atomic.AtomicBoolean(true);
+        final AtomicBoolean owner = new AtomicBoolean(true);
         try (KafkaEventLog log = KafkaEventLog.open(settings, 0, owner::get))
         {
             appendDocument(log, writer, 0);

@@ -8,6 +8,7 @@ import org.apache.kafka.common.TopicPartitionInfo;
 import org.junit.jupiter.api.Test;
 
 import java.util.ArrayList;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 
@@ -38,7 +39,7 @@ class LogTopicTest
 
     private static Config config(final Map<String, String> overrides)
     {
-        final Map<String, String> values = new java.util.HashMap<>(LogTopic.topicConfig(LogTopic.MIN_INSYNC_REPLICAS));
+        final Map<String, String> values = new HashMap<>(LogTopic.topicConfig(LogTopic.MIN_INSYNC_REPLICAS));
         values.putAll(overrides);
         final List<ConfigEntry> entries = new ArrayList<>();
         values.forEach((name, value) -> entries.add(new ConfigEntry(name, value)));
