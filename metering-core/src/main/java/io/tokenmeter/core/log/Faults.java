@@ -25,7 +25,7 @@ public final class Faults
         appendDelayNs = unit.toNanos(delay);
     }
 
-    /** Called by the log before each append, on the journal thread (public for the logs of other modules). */
+    /** Called by the log before each append, on the journal thread. */
     public void beforeAppend()
     {
         final long delayNs = appendDelayNs;
