@@ -43,7 +43,7 @@ public final class Faults
     }
 
     /** Called by the log before each append, on the journal thread. */
-    void beforeAppend()
+    public void beforeAppend()
     {
         final long delayNs = appendDelayNs;
         if (delayNs > 0)
