@@ -408,8 +408,16 @@ public final class ChronicleEventLog implements EventLog
                     return;
                 }
             }
-            // nothing live after the archives yet: the tailer waits at the end of the live files
-            live.toEnd();
+            // nothing live after the archives yet: the tailer waits at the end of the live files, or at the start when
+            // there is none (every file archived), where Chronicle's end is not reachable
+            if (liveCycles().isEmpty())
+            {
+                live.toStart();
+            }
+            else
+            {
+                live.toEnd();
+            }
         }
 
         private ExcerptTailer openArchived(final int cycle)
