@@ -32,7 +32,7 @@ import java.util.function.Consumer;
 final class Archiver
 {
     /** What one run did. */
-    record Result(int archivedFiles, long originalBytes, long archiveBytes, long events)
+    record Result(int archivedFiles, long originalBytes, long archiveBytes, long events, long chainVerified, int chainBreaks)
     {
     }
 
@@ -58,8 +58,10 @@ final class Archiver
                     logs.add(new ChronicleEventLog(layout.logDir(p), Durability.PROCESS));
                 }
                 final Result result = archive(logs, InvoiceStore.readAll(layout.invoicesDir()), dedupWindow, nowMs, out::println);
-                out.println(result.archivedFiles() == 0 ? "nothing archived" : "archived " + result.archivedFiles() + " file(s), "
-                    + result.events() + " events: " + result.originalBytes() + " -> " + result.archiveBytes() + " bytes");
+                out.println((result.archivedFiles() == 0 ? "nothing archived" : "archived " + result.archivedFiles() + " file(s), "
+                    + result.events() + " events: " + result.originalBytes() + " -> " + result.archiveBytes() + " bytes")
+                    + "; hash chain checked over " + result.chainVerified() + " document(s)"
+                    + (result.chainBreaks() == 0 ? "" : ", BROKEN in " + result.chainBreaks() + " file(s) kept live: run tokenmeter audit"));
                 return result;
             }
             finally
@@ -85,14 +87,16 @@ final class Archiver
         long originalBytes = 0;
         long archiveBytes = 0;
         long events = 0;
+        long chainVerified = 0;
+        int chainBreaks = 0;
         for (int p = 0; p < logs.size(); p++)
         {
             final int partition = p;
             final String label = logs.size() == 1 ? "" : DataLayout.folder(p) + " ";
             final LogArchiver.Settlement settlement = (tenant, eventTimeMs, index) ->
                 partitioner.partitionOf(tenant) == partition && settled(finalAt.get(tenant), eventTimeMs, index);
-            for (final LogArchiver.Outcome outcome : new LogArchiver(logs.get(p), p, settlement, nowMs - dedupWindow.toMillis(),
-                nowMs).run())
+            final LogArchiver archiver = new LogArchiver(logs.get(p), p, settlement, nowMs - dedupWindow.toMillis(), nowMs);
+            for (final LogArchiver.Outcome outcome : archiver.run())
             {
                 if (outcome.archived())
                 {
@@ -108,8 +112,10 @@ final class Archiver
                     report.accept(label + outcome.reason());
                 }
             }
+            chainVerified += archiver.chainVerified();
+            chainBreaks += archiver.chainBreaks();
         }
-        return new Result(files, originalBytes, archiveBytes, events);
+        return new Result(files, originalBytes, archiveBytes, events, chainVerified, chainBreaks);
     }
 
     /** @param finalAt the log position of each final invoice of the event's tenant, by period; null for none. */

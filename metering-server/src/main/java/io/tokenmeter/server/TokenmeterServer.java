@@ -100,6 +100,8 @@ public final class TokenmeterServer implements ApiContext, AutoCloseable
     private final ScheduledExecutorService diskWatch;
     /** Archives sealed log files every {@code archive-interval}; null when it is 0. */
     private final ScheduledExecutorService archiver;
+    private final java.util.concurrent.atomic.AtomicLong archiveChainVerified = new java.util.concurrent.atomic.AtomicLong();
+    private final java.util.concurrent.atomic.AtomicLong archiveChainBreaks = new java.util.concurrent.atomic.AtomicLong();
     private volatile BillingService billing;
     private final Readiness readiness;
 
@@ -189,6 +191,7 @@ public final class TokenmeterServer implements ApiContext, AutoCloseable
         metrics.bindAlerts(alertSender);
         readiness = new Readiness(partitions, dataDir, settings.minFreeDiskBytes);
         metrics.bindServer(partitions, dataDir.resolve("log"), readiness::diskFreeBytes, readiness::isReady);
+        metrics.bindArchiver(archiveChainVerified::get, archiveChainBreaks::get);
         diskWatch = Executors.newSingleThreadScheduledExecutor(r ->
         {
             final Thread t = new Thread(r, "disk-watch");
@@ -301,6 +304,13 @@ public final class TokenmeterServer implements ApiContext, AutoCloseable
             final Archiver.Result result = Archiver.archive(partitions.localLogs(),
                 InvoiceStore.readAll(dataDir.resolve("invoices")), settings.dedupWindow, System.currentTimeMillis(),
                 line -> LOG.debug("archive: {}", line));
+            archiveChainVerified.addAndGet(result.chainVerified());
+            archiveChainBreaks.addAndGet(result.chainBreaks());
+            if (result.chainBreaks() > 0)
+            {
+                LOG.error("the hash chain breaks in {} sealed log file(s), kept live: run tokenmeter audit to see where",
+                    result.chainBreaks());
+            }
             if (result.archivedFiles() > 0)
             {
                 LOG.info("archived {} sealed log file(s), {} events: {} -> {} bytes", result.archivedFiles(), result.events(),

@@ -56,6 +56,8 @@ public final class LogArchiver
     private final Settlement settlement;
     private final long dedupHorizonMs;
     private final long nowMs;
+    private long chainVerified;
+    private int chainBreaks;
 
     /**
      * @param dedupHorizonMs a file whose last document was appended at or after this time is not archived (its ids are
@@ -88,10 +90,17 @@ public final class LogArchiver
         final int current = live.last();
         final Map<Integer, String> tenants = new TreeMap<>(log.archive().tenantsBefore(live.first()));
         int previous = previousCycle(live.first());
+        byte[] chainHead = previous < 0 ? new byte[DocumentSha256.LENGTH]
+            : java.util.HexFormat.of().parseHex(log.archive().manifest(previous).lastDocumentSha256());
         for (final int cycle : live.headSet(current, false))
         {
             final String file = log.fileNameOf(cycle);
-            final Scan scan = scan(cycle, tenants);
+            final Scan scan = scan(cycle, tenants, chainHead);
+            chainVerified += scan.chainVerified;
+            if (scan.chainBroken)
+            {
+                chainBreaks++;
+            }
             if (scan.reason != null)
             {
                 outcomes.add(new Outcome(file, null, scan.reason));
@@ -112,8 +121,21 @@ public final class LogArchiver
                 manifest.events(), manifest.originalBytes(), manifest.archiveBytes());
             outcomes.add(new Outcome(file, manifest, null));
             previous = cycle;
+            chainHead = scan.lastSha256;
         }
         return outcomes;
+    }
+
+    /** @return the documents of the last {@link #run} whose chain link was checked against the document before them. */
+    public long chainVerified()
+    {
+        return chainVerified;
+    }
+
+    /** @return the files of the last {@link #run} kept live because their hash chain breaks. */
+    public int chainBreaks()
+    {
+        return chainBreaks;
     }
 
     /** @return the cycle of the newest archive before {@code cycle}, or -1. */
@@ -142,11 +164,19 @@ public final class LogArchiver
         String previousDocumentSha256 = "";
         final byte[] lastSha256 = new byte[DocumentSha256.LENGTH];
         final Map<Integer, String> defined = new TreeMap<>();
+        long chainVerified;
+        boolean chainBroken;
         String reason;
     }
 
-    private Scan scan(final int cycle, final Map<Integer, String> tenants)
+    /**
+     * @param chainHead the SHA-256 of the document before the file's first (of the previous file's last, or 32 zero
+     *                  bytes at the log's start): each chained document's link is checked, so a file whose chain breaks
+     *                  is not archived.
+     */
+    private Scan scan(final int cycle, final Map<Integer, String> tenants, final byte[] chainHead)
     {
+        final byte[] expected = chainHead.clone();
         final Scan scan = new Scan();
         final DocumentSha256 hasher = new DocumentSha256();
         final LogDocumentReader documents = new LogDocumentReader();
@@ -187,14 +217,26 @@ public final class LogArchiver
             {
                 return;
             }
+            final int link = LogDocumentReader.previousSha256Offset(buffer, offset, length);
             if (scan.documents++ == 0)
             {
                 scan.firstIndex = i;
-                final int link = LogDocumentReader.previousSha256Offset(buffer, offset, length);
                 scan.previousDocumentSha256 = link < 0 ? "" : DocumentSha256.hex(buffer, link);
             }
             scan.lastIndex = i;
+            if (link >= 0)
+            {
+                scan.chainVerified++;
+                if (!scan.chainBroken && !sameHash(buffer, link, expected))
+                {
+                    scan.chainBroken = true;
+                    scan.reason = "the hash chain breaks at its document at log index " + Long.toHexString(i) + " (it records "
+                        + DocumentSha256.hex(buffer, link) + " as its predecessor's SHA-256, which is "
+                        + DocumentSha256.hex(expected) + "): a file whose chain breaks is kept live; tokenmeter audit names the break";
+                }
+            }
             hasher.hash(buffer, offset, length, scan.lastSha256);
+            System.arraycopy(scan.lastSha256, 0, expected, 0, expected.length);
             try
             {
                 final long appendTimeMs = documents.read(buffer, offset, length, check);
@@ -230,6 +272,18 @@ public final class LogArchiver
             scan.reason = file + " not archived: " + scan.reason;
         }
         return scan;
+    }
+
+    private static boolean sameHash(final DirectBuffer buffer, final int offset, final byte[] hash)
+    {
+        for (int k = 0; k < hash.length; k++)
+        {
+            if (buffer.getByte(offset + k) != hash[k])
+            {
+                return false;
+            }
+        }
+        return true;
     }
 
     /**

@@ -198,6 +198,52 @@ class LogArchiveTest
     }
 
     @Test
+    void aSealedFileWhoseHashChainBreaksIsKeptLiveAndNothingAfterItIsArchived() throws IOException
+    {
+        final Path logDir = dir.resolve("log");
+        final Faults faults = new Faults();
+        final LogDocumentWriter writer = new LogDocumentWriter(256);
+        final long forged;
+        try (ChronicleEventLog log = new ChronicleEventLog(logDir, Durability.PROCESS))
+        {
+            log.useFaults(faults);
+            for (int day = 0; day < 3; day++)
+            {
+                faults.shiftLogClock((day - 10) * DAY_MS);
+                append(log, writer, day * 2, System.currentTimeMillis());
+                append(log, writer, day * 2 + 1, System.currentTimeMillis());
+            }
+            faults.shiftLogClock(-7 * DAY_MS);
+            writer.begin(System.currentTimeMillis());
+            final byte[] name = "tenant-forged".getBytes(StandardCharsets.US_ASCII);
+            writer.appendName(LogLayout.RECORD_TENANT_NAME, 77, new UnsafeBuffer(name), 0, name.length);
+            // a document that names another predecessor than the log's last: what an inserted or reordered one records
+            forged = log.append(writer.buffer(), writer.finish(new byte[DocumentSha256.LENGTH]));
+            faults.shiftLogClock(-6 * DAY_MS);
+            append(log, writer, 99, System.currentTimeMillis());
+        }
+        final List<LogArchiver.Outcome> outcomes;
+        final long verified;
+        final int breaks;
+        try (ChronicleEventLog log = new ChronicleEventLog(logDir, Durability.PROCESS))
+        {
+            final LogArchiver archiver = new LogArchiver(log, 0, (tenant, eventTimeMs, index) -> true, System.currentTimeMillis(),
+                System.currentTimeMillis());
+            outcomes = archiver.run();
+            verified = archiver.chainVerified();
+            breaks = archiver.chainBreaks();
+        }
+        assertEquals(4, outcomes.size(), outcomes.toString());
+        assertTrue(outcomes.get(0).archived() && outcomes.get(1).archived() && outcomes.get(2).archived(), outcomes.toString());
+        final LogArchiver.Outcome kept = outcomes.get(3);
+        assertFalse(kept.archived());
+        assertTrue(kept.reason().contains("hash chain breaks at its document at log index " + Long.toHexString(forged)),
+            kept.reason());
+        assertEquals(1, breaks);
+        assertEquals(7, verified, "every document up to the break had its link checked");
+    }
+
+    @Test
     void aFlippedByteATruncatedArchiveAndAMissingOneAreEachNamed() throws IOException
     {
         final Path logDir = dir.resolve("log");

@@ -373,6 +373,17 @@ public final class ServerMetrics implements AutoCloseable
         return worst;
     }
 
+    /** Registers the counters of the server's log archiver ({@code archive-interval}; 0 while it is off). */
+    public void bindArchiver(final LongSupplier chainVerified, final LongSupplier chainBreaks)
+    {
+        FunctionCounter.builder("tokenmeter.archive.chain.verified.documents", chainVerified, LongSupplier::getAsLong)
+            .description("documents whose hash-chain link the archiver checked before archiving their file")
+            .strongReference(true).register(registry);
+        FunctionCounter.builder("tokenmeter.archive.chain.breaks", chainBreaks, LongSupplier::getAsLong)
+            .description("sealed log files the archiver kept live because their hash chain breaks (run tokenmeter audit)")
+            .strongReference(true).register(registry);
+    }
+
     private static double oldestLiveFileAgeSeconds(final List<ChronicleEventLog> logs)
     {
         long oldestMs = Long.MAX_VALUE;

@@ -306,6 +306,9 @@ class ArchiveServerTest
         }
         assertTrue(java.util.regex.Pattern.compile("tokenmeter_archive_files [1-9]").matcher(metrics).find(),
             "the server archived within 60 s: " + metrics);
+        assertTrue(java.util.regex.Pattern.compile("tokenmeter_archive_chain_verified_documents_total [1-9]").matcher(metrics)
+            .find(), "the archiver checked the chain of what it archived: " + metrics);
+        assertTrue(metrics.contains("tokenmeter_archive_chain_breaks_total 0.0"), metrics);
         post(new Random(99), 20, "2026-12");
         final Map<String, String> withMore = views();
         assertEquals(before.get("invoice acme 2026-10"), withMore.get("invoice acme 2026-10"), "final invoices never change");
