@@ -191,7 +191,7 @@ public final class TokenmeterServer implements ApiContext, AutoCloseable
         metrics.bindAlerts(alertSender);
         readiness = new Readiness(partitions, dataDir, settings.minFreeDiskBytes);
         metrics.bindServer(partitions, dataDir.resolve("log"), readiness::diskFreeBytes, readiness::isReady);
-        metrics.bindArchiver(archiveChainVerified::get, archiveChainBreaks::get);
+        metrics.bindArchiver(archiveChainVerified, archiveChainBreaks);
         diskWatch = Executors.newSingleThreadScheduledExecutor(r ->
         {
             final Thread t = new Thread(r, "disk-watch");

@@ -29,6 +29,7 @@ import java.util.List;
 import java.util.function.BooleanSupplier;
 import java.util.function.LongSupplier;
 import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.regex.Pattern;
 import java.util.function.IntSupplier;
 import java.util.concurrent.atomic.AtomicReferenceArray;
@@ -374,14 +375,14 @@ public final class ServerMetrics implements AutoCloseable
     }
 
     /** Registers the counters of the server's log archiver ({@code archive-interval}; 0 while it is off). */
-    public void bindArchiver(final LongSupplier chainVerified, final LongSupplier chainBreaks)
+    public void bindArchiver(final AtomicLong chainVerified, final AtomicLong chainBreaks)
     {
-        FunctionCounter.builder("tokenmeter.archive.chain.verified.documents", chainVerified, LongSupplier::getAsLong)
+        FunctionCounter.builder("tokenmeter.archive.chain.verified.documents", chainVerified, AtomicLong::get)
             .description("documents whose hash-chain link the archiver checked before archiving their file")
-            .strongReference(true).register(registry);
-        FunctionCounter.builder("tokenmeter.archive.chain.breaks", chainBreaks, LongSupplier::getAsLong)
+            .register(registry);
+        FunctionCounter.builder("tokenmeter.archive.chain.breaks", chainBreaks, AtomicLong::get)
             .description("sealed log files the archiver kept live because their hash chain breaks (run tokenmeter audit)")
-            .strongReference(true).register(registry);
+            .register(registry);
     }
 
     private static double oldestLiveFileAgeSeconds(final List<ChronicleEventLog> logs)
