@@ -534,13 +534,6 @@ public final class ChronicleEventLog implements EventLog
         }
 
         @Override
-        public boolean readAt(final long index, final LogDocumentReader.Handler handler)
-        {
-            startAt(index);
-            return readNext(handler, (i, t) -> { }) == index;
-        }
-
-        @Override
         public long lastReadIndex()
         {
             return lastReadIndex;

@@ -82,7 +82,11 @@ public interface EventLog extends AutoCloseable
          *
          * @return true when it was there.
          */
-        boolean readAt(long index, LogDocumentReader.Handler handler);
+        default boolean readAt(final long index, final LogDocumentReader.Handler handler)
+        {
+            startAt(index);
+            return readNext(handler, (i, t) -> { }) == index;
+        }
 
         /** @return the position of the last document read, {@link #NO_INDEX} before the first. */
         long lastReadIndex();
