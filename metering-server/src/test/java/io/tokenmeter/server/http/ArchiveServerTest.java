@@ -17,15 +17,18 @@ import picocli.CommandLine;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Random;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.LockSupport;
+import java.util.regex.Pattern;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -75,7 +78,7 @@ class ArchiveServerTest
     private void start(final Path dataDir, final int shiftDays, final Map<String, String> extra) throws Exception
     {
         faults.shiftLogClock(shiftDays * DAY_MS);
-        final Map<String, String> settings = new java.util.HashMap<>(extra);
+        final Map<String, String> settings = new HashMap<>(extra);
         settings.putAll(Map.of("port", "0", "data-dir", dataDir.toString(), "dedup-window", "1s"));
         server = TokenmeterServer.startWithPartitionFaults(Settings.of(TestPartitions.apply(settings)), p -> faults);
         for (int i = 0; i < 1000 && !server.isReady(); i++)
@@ -280,7 +283,7 @@ class ArchiveServerTest
         assertEquals(before, views(), "usage and invoices after archiving and a restart");
         final String metrics = client.get("/metrics").body();
         assertTrue(metrics.contains("tokenmeter_archive_files " + files + ".0"), metrics);
-        assertTrue(java.util.regex.Pattern.compile("tokenmeter_archive_size_bytes [1-9]").matcher(metrics).find(), metrics);
+        assertTrue(Pattern.compile("tokenmeter_archive_size_bytes [1-9]").matcher(metrics).find(), metrics);
         server.close();
         server = null;
 
@@ -299,7 +302,7 @@ class ArchiveServerTest
         final Map<String, String> before = views();
         final long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
         String metrics = client.get("/metrics").body();
-        final java.util.regex.Pattern checked = java.util.regex.Pattern.compile(
+        final Pattern checked = Pattern.compile(
             "tokenmeter_archive_chain_verified_documents_total [1-9]");
         // a run's counters are added when it ends, after its files were archived
         while (!checked.matcher(metrics).find() && System.nanoTime() < deadline)
@@ -307,7 +310,7 @@ class ArchiveServerTest
             LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(200));
             metrics = client.get("/metrics").body();
         }
-        assertTrue(java.util.regex.Pattern.compile("tokenmeter_archive_files [1-9]").matcher(metrics).find(),
+        assertTrue(Pattern.compile("tokenmeter_archive_files [1-9]").matcher(metrics).find(),
             "the server archived within 60 s: " + metrics);
         assertTrue(checked.matcher(metrics).find(), "the archiver checked the chain of what it archived: " + metrics);
         assertTrue(metrics.contains("tokenmeter_archive_chain_breaks_total 0.0"), metrics);
@@ -376,13 +379,13 @@ class ArchiveServerTest
             }
         }
         assertTrue(damaged != null, "something was archived");
-        final byte[] bytes = java.nio.file.Files.readAllBytes(damaged);
+        final byte[] bytes = Files.readAllBytes(damaged);
         bytes[bytes.length / 2] ^= 0x10;
-        java.nio.file.Files.write(damaged, bytes);
+        Files.write(damaged, bytes);
         final String flipped = run("audit", "--data-dir", dataDir().toString(), "--period", "2026-10");
         assertTrue(flipped.startsWith("1 ") && flipped.contains(damaged.toString()) && flipped.contains("altered or damaged"),
             flipped);
-        java.nio.file.Files.delete(damaged);
+        Files.delete(damaged);
         final String missing = run("audit", "--data-dir", dataDir().toString(), "--period", "2026-10");
         assertTrue(missing.startsWith("1 ") && missing.contains(damaged.toString()) && missing.contains("is missing"), missing);
     }
