@@ -33,11 +33,11 @@ class ChronicleEventLogSyncTest
         try (ChronicleEventLog log = ChronicleEventLog.openReadOnly(logDir); EventLog.Reader reader = log.newReader())
         {
             reader.startAfter(EventLog.NO_INDEX);
-            int guard = 0;
-            while (guard++ < 1_000 && reader.readNextRaw((index, buffer, offset, length) ->
-                read.add(buffer.getStringWithoutLengthAscii(offset, length))) != EventLog.NO_INDEX)
+            final EventLog.RawDocumentListener collect = (index, buffer, offset, length) ->
+                read.add(buffer.getStringWithoutLengthAscii(offset, length));
+            for (int i = 0; i < 1_000 && reader.readNextRaw(collect) != EventLog.NO_INDEX; i++)
             {
-                // every document once
+                assertEquals(i + 1, read.size(), "one document a read");
             }
         }
         return read;
