@@ -136,12 +136,8 @@ public final class ChronicleEventLog implements EventLog
         {
             if (!file.equals(syncFile))
             {
-                if (syncChannel != null)
-                {
-                    // a roll: the end-of-file marker Chronicle wrote into the previous day's file sends readers on
-                    syncChannel.force(false);
-                }
-                closeSyncChannel();
+                // at a roll, the end-of-file marker Chronicle wrote into the previous day's file sends readers on
+                closeSyncChannel(true);
                 syncChannel = FileChannel.open(file.toPath(), StandardOpenOption.READ);
                 syncFile = file;
                 syncNamesDurable = false;
@@ -186,10 +182,23 @@ public final class ChronicleEventLog implements EventLog
         }
     }
 
-    private void closeSyncChannel()
+    private void closeSyncChannel(final boolean flushFirst)
     {
         if (syncChannel != null)
         {
+            try
+            {
+                if (flushFirst)
+                {
+                    syncChannel.force(false);
+                }
+            }
+            catch (final IOException ex)
+            {
+                syncFailures++;
+                LOG.error("could not flush {} to disk (durability sync) before moving to the next file: {}", syncFile,
+                    ex.toString());
+            }
             try
             {
                 syncChannel.close();
@@ -292,7 +301,7 @@ public final class ChronicleEventLog implements EventLog
     @Override
     public void close()
     {
-        closeSyncChannel();
+        closeSyncChannel(false);
         if (appender != null)
         {
             appender.close();
