@@ -22,10 +22,10 @@ import java.util.regex.Pattern;
  *   java scripts/PowerCutLoad.java check URL ACK_FILE TIMESTAMP_MS
  * </pre>
  * {@code load}: THREADS gateways (gateway g posts for the g-th of the comma-separated TENANTS, round the list) post
- * BATCH-event requests (ids TAG-g-n, one
- * output token each, all at TIMESTAMP_MS) for SECONDS or until a file ACK_FILE.stop appears, and write to ACK_FILE the
- * tenant and id of every event of every request answered 202 with all its events taken (one event a line, flushed
- * before the gateway sends its next request). A request not answered so is not retried: its events are never counted as acknowledged.
+ * BATCH-event requests (ids TAG-g-n, one output token each, all at TIMESTAMP_MS) for SECONDS or until a file
+ * ACK_FILE.stop appears, and write to ACK_FILE the tenant and id of every event of every request answered 202 with all
+ * its events taken (one event a line, flushed before the gateway sends its next request). A request not answered so
+ * is not retried: its events are never counted as acknowledged.
  * {@code check}: posts every event of ACK_FILE again exactly as it was first posted and prints what the server says of
  * them: a duplicate is an acknowledged event the server still has, an accepted one is an acknowledged event it lost.
  */
@@ -87,8 +87,8 @@ public final class PowerCutLoad
             for (int t = 0; t < threads; t++)
             {
                 final int thread = t;
-                final Thread gateway = new Thread(() -> gateway(client, url, tenant[thread % tenant.length], tag + "-" + thread,
-                    batch, out, timestampMs, deadline, stop, acknowledged), "gateway-" + t);
+                final Thread gateway = new Thread(() -> gateway(client, url, tenant[thread % tenant.length],
+                    tag + "-" + thread, batch, out, timestampMs, deadline, stop, acknowledged), "gateway-" + t);
                 gateway.start();
                 gateways.add(gateway);
             }

@@ -5,14 +5,15 @@
 # acknowledged; the server is killed -9, the kernel's dirty pages of the dead process are pushed into LazyFS's cache
 # (sync -f: written, not synced), the cache is cleared, LazyFS is unmounted and mounted again, and the restarted
 # server must still hold every acknowledged event (each one posted again comes back a duplicate; usage totals at least
-# the acknowledged count), with a clean audit. With --durability process the same cut must lose acknowledged events: that shows the harness
-# can fail. Not part of CI: it needs root, /dev/fuse and LazyFS.
+# the acknowledged count), with a clean audit. With --durability process the same cut must lose acknowledged events:
+# that shows the harness can fail. Not part of CI: it needs root, /dev/fuse and LazyFS.
 #   scripts/power-cut.sh [sync|process] [CUTS] [LOAD_SECONDS]        e.g. scripts/power-cut.sh sync 5 6
 # LazyFS: LAZYFS_BIN (default $LAZYFS_SRC/lazyfs/build/lazyfs) is used as it is; without it the script builds
-# $LAZYFS_SRC (a checkout of github.com/dsrhaslab/lazyfs; needs cmake, g++, libfuse3-dev, fuse3) and, offline,
-# takes CMake's toml11 v3.7.1 and spdlog v1.10.0 from LAZYFS_DEPS/toml11 and LAZYFS_DEPS/spdlog.
-# Needs the jar: mvn -B -q package -DskipTests. Exit 0 when every cut behaved as its mode promises. STOP_AFTER_CUT=1
-# stops after the first cut, leaving the data as the disk holds it in $POWER_CUT_DIR/root/data (for DumpMain).
+# LAZYFS_SRC (a checkout of github.com/dsrhaslab/lazyfs, default /work/lazyfs-build/src where the figures' build is;
+# needs cmake, g++, pkg-config, libfuse3-dev, fuse3) and, offline, takes CMake's toml11 v3.7.1 and spdlog v1.10.0
+# from LAZYFS_DEPS/toml11 and LAZYFS_DEPS/spdlog. Needs the jar: mvn -B -q package -DskipTests.
+# Exit 0 when every cut behaved as its mode promises. STOP_AFTER_CUT=1 stops after the first cut, leaving the data as
+# the disk holds it in $POWER_CUT_DIR/root/data (for Chronicle's DumpMain).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 MODE="${1:-sync}"; CUTS="${2:-5}"; LOAD_SECONDS="${3:-6}"
