@@ -19,9 +19,11 @@ import org.agrona.concurrent.UnsafeBuffer;
 import java.io.File;
 import java.io.IOException;
 import java.io.UncheckedIOException;
+import java.nio.channels.FileChannel;
 import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
 import java.time.Instant;
 import java.time.ZoneOffset;
 import java.time.format.DateTimeFormatter;
@@ -54,6 +56,12 @@ public final class ChronicleEventLog implements EventLog
     private final byte[] lastDocumentSha256 = new byte[DocumentSha256.LENGTH];
     private boolean chainHeadKnown;
     private DocumentSha256 hasher;
+    /** {@link Durability#SYNC}: the file {@link #syncChannel} flushes, the one the last append went to. Journal thread. */
+    private File syncFile;
+    private FileChannel syncChannel;
+    /** Whether {@link #syncFile}'s metadata, directory entry and Chronicle's table store have been flushed. */
+    private boolean syncNamesDurable;
+    private long syncFailures;
 
     @Override
     public void useFaults(final Faults faults)
@@ -137,9 +145,102 @@ public final class ChronicleEventLog implements EventLog
         chainHeadKnown = true;
         if (durability == Durability.SYNC)
         {
-            appender.sync();
+            syncForPowerCut();
         }
         return index;
+    }
+
+    /**
+     * Makes the document, and everything a reader needs to find it after a power cut, durable before its ack
+     * (docs/log-format.md, "Power cuts"): an fdatasync of the whole cycle file, so its header (write position and
+     * sequence) and index pages are on disk with the document; Chronicle's {@code appender.sync()} msyncs only the
+     * pages from its previous sync to the write position. The first append to a file (a new day, or the first since
+     * the log was opened) also fsyncs the file's metadata, Chronicle's {@code metadata.cq4t} (its directory listing),
+     * the log's directory and its parent (so the new file's name survives), and at a roll the previous file once more
+     * (its end-of-file marker). A failed flush is logged at ERROR and the document stays acknowledged: it is in the
+     * log and will be counted, so refusing it would count a retry twice (decision 231).
+     */
+    private void syncForPowerCut()
+    {
+        final File file = appendFile;
+        try
+        {
+            if (!file.equals(syncFile))
+            {
+                // at a roll, the end-of-file marker Chronicle wrote into the previous day's file sends readers on
+                closeSyncChannel(true);
+                syncChannel = FileChannel.open(file.toPath(), StandardOpenOption.READ);
+                syncFile = file;
+                syncNamesDurable = false;
+            }
+            if (syncNamesDurable)
+            {
+                syncChannel.force(false);
+            }
+            else
+            {
+                // the document and the file's length and metadata first, then what names the file
+                syncChannel.force(true);
+                final Path directory = file.toPath().getParent();
+                fsync(directory.resolve(SingleChronicleQueue.QUEUE_METADATA_FILE));
+                fsync(directory);
+                if (directory.getParent() != null)
+                {
+                    fsync(directory.getParent());
+                }
+                syncNamesDurable = true;
+            }
+        }
+        catch (final IOException | UncheckedIOException ex)
+        {
+            syncFailures++;
+            LOG.error("could not flush {} to disk (durability sync): the documents appended since its last flush may "
+                + "not survive a power cut; check the disk: {}", file, ex.toString());
+        }
+    }
+
+    /** @return flushes of {@link Durability#SYNC} that failed since the log was opened. Journal thread. */
+    long syncFailures()
+    {
+        return syncFailures;
+    }
+
+    private static void fsync(final Path path) throws IOException
+    {
+        try (FileChannel channel = FileChannel.open(path, StandardOpenOption.READ))
+        {
+            channel.force(true);
+        }
+    }
+
+    private void closeSyncChannel(final boolean flushFirst)
+    {
+        if (syncChannel != null)
+        {
+            try
+            {
+                if (flushFirst)
+                {
+                    syncChannel.force(false);
+                }
+            }
+            catch (final IOException ex)
+            {
+                syncFailures++;
+                LOG.error("could not flush {} to disk (durability sync) before moving to the next file: {}", syncFile,
+                    ex.toString());
+            }
+            try
+            {
+                syncChannel.close();
+            }
+            catch (final IOException ex)
+            {
+                LOG.warn("could not close {}: {}", syncFile, ex.toString());
+            }
+            syncChannel = null;
+            syncFile = null;
+        }
     }
 
     private void publishAppendPosition(final long position)
@@ -231,6 +332,7 @@ public final class ChronicleEventLog implements EventLog
     @Override
     public void close()
     {
+        closeSyncChannel(false);
         if (appender != null)
         {
             appender.close();
