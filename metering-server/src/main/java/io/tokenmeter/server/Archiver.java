@@ -32,7 +32,8 @@ import java.util.function.Consumer;
 final class Archiver
 {
     /** What one run did. */
-    record Result(int archivedFiles, long originalBytes, long archiveBytes, long events, long chainVerified, int chainBreaks)
+    record Result(int archivedFiles, long originalBytes, long archiveBytes, long events, long chainVerified, int chainBreaks,
+        int failedPartitions)
     {
     }
 
@@ -58,10 +59,15 @@ final class Archiver
                     logs.add(new ChronicleEventLog(layout.logDir(p), Durability.PROCESS));
                 }
                 final Result result = archive(logs, InvoiceStore.readAll(layout.invoicesDir()), dedupWindow, nowMs, out::println);
+                if (result.failedPartitions() > 0)
+                {
+                    throw new IOException(result.failedPartitions() + " partition(s) could not be archived (the lines above say why)");
+                }
                 out.println((result.archivedFiles() == 0 ? "nothing archived" : "archived " + result.archivedFiles() + " file(s), "
                     + result.events() + " events: " + result.originalBytes() + " -> " + result.archiveBytes() + " bytes")
                     + "; hash chain checked over " + result.chainVerified() + " document(s)"
-                    + (result.chainBreaks() == 0 ? "" : ", BROKEN in " + result.chainBreaks() + " file(s) kept live: run tokenmeter audit"));
+                    + (result.chainBreaks() == 0 ? "" : ", BROKEN in " + result.chainBreaks() + " file(s) kept live: run tokenmeter audit")
+                    + (result.failedPartitions() == 0 ? "" : "; " + result.failedPartitions() + " partition(s) FAILED (above)"));
                 return result;
             }
             finally
@@ -89,6 +95,7 @@ final class Archiver
         long events = 0;
         long chainVerified = 0;
         int chainBreaks = 0;
+        int failures = 0;
         for (int p = 0; p < logs.size(); p++)
         {
             final int partition = p;
@@ -96,7 +103,19 @@ final class Archiver
             final LogArchiver.Settlement settlement = (tenant, eventTimeMs, index) ->
                 partitioner.partitionOf(tenant) == partition && settled(finalAt.get(tenant), eventTimeMs, index);
             final LogArchiver archiver = new LogArchiver(logs.get(p), p, settlement, nowMs - dedupWindow.toMillis(), nowMs);
-            for (final LogArchiver.Outcome outcome : archiver.run())
+            final List<LogArchiver.Outcome> outcomes;
+            try
+            {
+                outcomes = archiver.run();
+            }
+            catch (final IOException | RuntimeException ex)
+            {
+                // one partition's failure (a disk error, a damaged file) does not keep the others from being archived
+                failures++;
+                report.accept(label + "not archived: " + ex);
+                continue;
+            }
+            for (final LogArchiver.Outcome outcome : outcomes)
             {
                 if (outcome.archived())
                 {
@@ -115,7 +134,7 @@ final class Archiver
             chainVerified += archiver.chainVerified();
             chainBreaks += archiver.chainBreaks();
         }
-        return new Result(files, originalBytes, archiveBytes, events, chainVerified, chainBreaks);
+        return new Result(files, originalBytes, archiveBytes, events, chainVerified, chainBreaks, failures);
     }
 
     /** @param finalAt the log position of each final invoice of the event's tenant, by period; null for none. */

@@ -329,7 +329,7 @@ public final class Main implements Runnable
             }
             catch (final IOException | RuntimeException ex)
             {
-                System.err.println("tokenmeter archive: cannot archive: " + ex.getMessage());
+                System.err.println("tokenmeter archive: cannot archive: " + (ex.getMessage() == null ? ex : ex.getMessage()));
                 return 2;
             }
         }

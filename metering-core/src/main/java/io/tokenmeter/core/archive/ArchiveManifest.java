@@ -66,6 +66,7 @@ public record ArchiveManifest(
     private static final int FORMAT = 1;
     private static final String TENANT = "tenant.";
 
+    /** Keeps an unmodifiable copy of the tenant names. */
     public ArchiveManifest
     {
         tenants = Map.copyOf(tenants);
@@ -157,7 +158,14 @@ public record ArchiveManifest(
         {
             if (key.startsWith(TENANT))
             {
-                tenants.put(Integer.parseInt(key.substring(TENANT.length())), properties.getProperty(key));
+                try
+                {
+                    tenants.put(Integer.parseInt(key.substring(TENANT.length())), properties.getProperty(key));
+                }
+                catch (final NumberFormatException ex)
+                {
+                    throw new IOException("archive manifest " + path + ": " + key + " does not name a tenant id", ex);
+                }
             }
         }
         return new ArchiveManifest(fields.integer("partition"), fields.integer("cycle"), fields.text("file"),
@@ -196,7 +204,12 @@ public record ArchiveManifest(
 
         int integer(final String key) throws IOException
         {
-            return Math.toIntExact(number(key));
+            final long value = number(key);
+            if (value < Integer.MIN_VALUE || value > Integer.MAX_VALUE)
+            {
+                throw new IOException("archive manifest " + path + ": " + key + " = " + value + " is out of range");
+            }
+            return (int)value;
         }
 
         long hex(final String key) throws IOException

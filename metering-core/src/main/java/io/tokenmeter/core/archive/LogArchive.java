@@ -25,6 +25,7 @@ import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
+import java.util.function.IntPredicate;
 
 /**
  * The archives of one partition's log, in {@code LOG_DIR/archive/}: per sealed log file that was archived, the file
@@ -85,6 +86,7 @@ public final class LogArchive
         return new LogArchive(directory, byCycle);
     }
 
+    /** @return the archive folder, {@code LOG_DIR/archive} (it may not exist yet). */
     public Path directory()
     {
         return directory;
@@ -306,7 +308,7 @@ public final class LogArchive
      * @return every problem with the archives as a listing: each archive checked as {@link #verify} does (whole when
      * {@code whole}), and each manifest's previous file present as a live file, an archive or a manifest of retention.
      */
-    public List<String> problems(final boolean whole, final java.util.function.IntPredicate liveCycle)
+    public List<String> problems(final boolean whole, final IntPredicate liveCycle)
     {
         final List<String> problems = new ArrayList<>();
         for (final ArchiveManifest manifest : byCycle.values())

@@ -11,6 +11,8 @@ import java.io.UncheckedIOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayDeque;
+import java.util.Collections;
+import java.util.Comparator;
 import java.util.HashMap;
 import java.util.Iterator;
 import java.util.Map;
@@ -23,16 +25,21 @@ import java.util.stream.Stream;
  * live, when a run was stopped before it removed the original, is read from its verified archive): each is unpacked on first use into
  * a temporary folder of the archive directory and read as a Chronicle queue of its own (positions are the same, since
  * a file holds its cycle). The last {@link #IDLE_KEPT} unpacked files no reader holds are kept for the next reader
- * (the audit reads a log several times); the rest are removed. Shared by the log's readers, so synchronized.
+ * (the audit reads a log several times); the rest are removed. Shared by the log's readers: the listing is an
+ * immutable set swapped whole (asking it never waits), and unpacking is synchronized (a reader that needs a day another
+ * is unpacking waits for it).
  */
 final class ArchivedCycles implements AutoCloseable
 {
-    /** The name prefix of unpacking folders ({@code tokenmeter archive} removes those left by a process that died). */
+    /**
+     * The name prefix of unpacking folders, followed by the process id and a dash: an archive run removes those of a
+     * process that no longer runs, never one of a live process.
+     */
     static final String UNPACKED_PREFIX = ".unpacked-";
     private static final int IDLE_KEPT = 2;
 
-    private LogArchive archive;
-    private NavigableSet<Integer> cycles;
+    private volatile LogArchive archive;
+    private volatile NavigableSet<Integer> cycles;
     private final Map<Integer, Unpacked> unpacked = new HashMap<>();
     private final ArrayDeque<Unpacked> idle = new ArrayDeque<>();
 
@@ -42,34 +49,34 @@ final class ArchivedCycles implements AutoCloseable
     }
 
     /** Takes a new listing of the archives (a run has archived more files); files being read stay open. */
-    synchronized void update(final LogArchive newer)
+    void update(final LogArchive newer)
     {
-        archive = newer;
         final NavigableSet<Integer> readable = new TreeSet<>();
         newer.manifests().stream().filter(m -> !m.deleted()).forEach(m -> readable.add(m.cycle()));
-        cycles = readable;
+        archive = newer;
+        cycles = Collections.unmodifiableNavigableSet(readable);
     }
 
-    synchronized boolean isEmpty()
+    boolean isEmpty()
     {
         return cycles.isEmpty();
     }
 
-    synchronized boolean contains(final int cycle)
+    boolean contains(final int cycle)
     {
         return cycles.contains(cycle);
     }
 
     /** @return the first archived cycle after {@code cycle} (any, for {@code Integer.MIN_VALUE}), or null. */
-    synchronized Integer after(final int cycle)
+    Integer after(final int cycle)
     {
         return cycles.higher(cycle);
     }
 
-    /** @return the last archived cycle, or {@code Integer.MIN_VALUE} when none. */
-    synchronized int last()
+    /** @return the manifest of an archived cycle in the current listing. */
+    ArchiveManifest manifest(final int cycle)
     {
-        return cycles.isEmpty() ? Integer.MIN_VALUE : cycles.last();
+        return archive.manifest(cycle);
     }
 
     /** An unpacked archive open as a queue, held by the readers that {@link #acquire} it. */
@@ -152,11 +159,31 @@ final class ArchivedCycles implements AutoCloseable
     {
         try
         {
-            return Files.createTempDirectory(archive.directory(), UNPACKED_PREFIX);
+            return Files.createTempDirectory(archive.directory(), UNPACKED_PREFIX + ProcessHandle.current().pid() + "-");
         }
         catch (final IOException ex)
         {
-            return Files.createTempDirectory("tokenmeter" + UNPACKED_PREFIX);
+            return Files.createTempDirectory("tokenmeter" + UNPACKED_PREFIX + ProcessHandle.current().pid() + "-");
+        }
+    }
+
+    /** @return true for an unpacking folder whose process no longer runs (or of a name this version did not write). */
+    static boolean abandoned(final Path folder)
+    {
+        final String name = folder.getFileName().toString();
+        if (!name.startsWith(UNPACKED_PREFIX))
+        {
+            return false;
+        }
+        final String rest = name.substring(UNPACKED_PREFIX.length());
+        final int dash = rest.indexOf('-');
+        try
+        {
+            return dash <= 0 || ProcessHandle.of(Long.parseLong(rest.substring(0, dash))).map(p -> !p.isAlive()).orElse(true);
+        }
+        catch (final NumberFormatException ex)
+        {
+            return true;
         }
     }
 
@@ -168,7 +195,7 @@ final class ArchivedCycles implements AutoCloseable
         }
         try (Stream<Path> files = Files.walk(folder))
         {
-            final Iterator<Path> deepestFirst = files.sorted(java.util.Comparator.reverseOrder()).iterator();
+            final Iterator<Path> deepestFirst = files.sorted(Comparator.reverseOrder()).iterator();
             while (deepestFirst.hasNext())
             {
                 Files.deleteIfExists(deepestFirst.next());

@@ -25,8 +25,10 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.time.Instant;
+import java.time.LocalDate;
 import java.time.ZoneOffset;
 import java.time.format.DateTimeFormatter;
+import java.time.format.DateTimeParseException;
 import java.util.NavigableSet;
 import java.util.TreeSet;
 
@@ -61,7 +63,7 @@ public final class ChronicleEventLog implements EventLog
     private FileChannel syncChannel;
     /** Whether {@link #syncFile}'s metadata, directory entry and Chronicle's table store have been flushed. */
     private boolean syncNamesDurable;
-    private long syncFailures;
+    private volatile long syncFailures;
 
     @Override
     public void useFaults(final Faults faults)
@@ -77,14 +79,15 @@ public final class ChronicleEventLog implements EventLog
     private ChronicleEventLog(final Path directory, final Durability durability, final boolean readOnly)
     {
         this.durability = durability;
+        // the listing first: a damaged manifest stops the opening before there is a queue to close
+        this.archive = LogArchive.of(directory);
+        this.archived = new ArchivedCycles(archive);
         this.queue = SingleChronicleQueueBuilder.binary(directory)
             .rollCycle(RollCycles.FAST_DAILY)
             .syncMode(durability == Durability.SYNC ? SyncMode.SYNC : SyncMode.NONE)
             .readOnly(readOnly)
             .timeProvider(new ShiftableClock())
             .build();
-        this.archive = LogArchive.of(directory);
-        this.archived = new ArchivedCycles(archive);
     }
 
     /**
@@ -104,7 +107,7 @@ public final class ChronicleEventLog implements EventLog
     /** Opens an existing log for reading only (the audit tool), alongside a server that may be appending to it. */
     public static ChronicleEventLog openReadOnly(final Path directory)
     {
-        if (!java.nio.file.Files.isDirectory(directory))
+        if (!Files.isDirectory(directory))
         {
             throw new IllegalArgumentException("no log at " + directory);
         }
@@ -199,8 +202,8 @@ public final class ChronicleEventLog implements EventLog
         }
     }
 
-    /** @return flushes of {@link Durability#SYNC} that failed since the log was opened. Journal thread. */
-    long syncFailures()
+    /** @return flushes of {@link Durability#SYNC} that failed since the log was opened. Any thread (the metrics). */
+    public long syncFailures()
     {
         return syncFailures;
     }
@@ -382,12 +385,12 @@ public final class ChronicleEventLog implements EventLog
                 final String stem = name.substring(0, name.length() - SingleChronicleQueue.SUFFIX.length());
                 try
                 {
-                    final long ms = java.time.LocalDate.parse(stem, format).atStartOfDay(ZoneOffset.UTC).toInstant().toEpochMilli();
+                    final long ms = LocalDate.parse(stem, format).atStartOfDay(ZoneOffset.UTC).toInstant().toEpochMilli();
                     cycles.add((int)(ms / length));
                 }
-                catch (final java.time.format.DateTimeParseException ex)
+                catch (final DateTimeParseException ex)
                 {
-                    LOG.warn("{} in log {} is not a log file of this log's daily files; it is not read", name, describe());
+                    LOG.debug("{} in log {} is not a log file of this log's daily files; it is not read", name, describe());
                 }
             }
         }
@@ -562,6 +565,13 @@ public final class ChronicleEventLog implements EventLog
                 if (unpacked == null)
                 {
                     return null;
+                }
+                final ArchiveManifest manifest = archived.manifest(unpacked.cycle);
+                if (manifest != null && lastReadIndex < manifest.lastIndex())
+                {
+                    throw new IllegalStateException("the archived log file " + manifest.file() + " ends before its last "
+                        + "document (log index " + Long.toHexString(manifest.lastIndex()) + ", its manifest says; the last read "
+                        + "is " + Long.toHexString(lastReadIndex) + "): restore its archive from the backup");
                 }
                 final Integer next = archived.after(unpacked.cycle);
                 if (next == null)

@@ -7,12 +7,16 @@ import io.tokenmeter.core.event.EventRecord;
 import io.tokenmeter.core.event.LogDocumentReader;
 import io.tokenmeter.core.event.LogLayout;
 import org.agrona.DirectBuffer;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 import java.io.IOException;
 import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Instant;
 import java.util.ArrayList;
+import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
 import java.util.NavigableSet;
@@ -32,6 +36,12 @@ public final class LogArchiver
     @FunctionalInterface
     public interface Settlement
     {
+        /**
+         * @param tenant      the event's tenant.
+         * @param eventTimeMs the event's own time (its period), ms since the epoch.
+         * @param index       the position of the event's document in the log.
+         * @return true when a final invoice counts the event.
+         */
         boolean settled(String tenant, long eventTimeMs, long index);
     }
 
@@ -43,13 +53,14 @@ public final class LogArchiver
      */
     public record Outcome(String file, ArchiveManifest manifest, String reason)
     {
+        /** @return true when the file was archived (its original removed). */
         public boolean archived()
         {
             return manifest != null;
         }
     }
 
-    private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(LogArchiver.class);
+    private static final Logger LOG = LoggerFactory.getLogger(LogArchiver.class);
 
     private final ChronicleEventLog log;
     private final int partition;
@@ -91,7 +102,7 @@ public final class LogArchiver
         final Map<Integer, String> tenants = new TreeMap<>(log.archive().tenantsBefore(live.first()));
         int previous = previousCycle(live.first());
         byte[] chainHead = previous < 0 ? new byte[DocumentSha256.LENGTH]
-            : java.util.HexFormat.of().parseHex(log.archive().manifest(previous).lastDocumentSha256());
+            : HexFormat.of().parseHex(log.archive().manifest(previous).lastDocumentSha256());
         for (final int cycle : live.headSet(current, false))
         {
             final String file = log.fileNameOf(cycle);
@@ -111,8 +122,24 @@ public final class LogArchiver
                 scan.lastIndex, scan.documents, scan.events, scan.firstAppendMs, scan.lastAppendMs, 0, "", 0, "",
                 scan.previousDocumentSha256, DocumentSha256.hex(scan.lastSha256), nowMs, 0, scan.defined);
             final ArchiveManifest existing = log.archive().manifest(cycle);
-            final ArchiveManifest manifest = existing != null && log.archive().verify(existing, true) == null
-                && existing.originalSha256().equals(LogArchive.sha256Of(original)) ? existing : log.archive().pack(original, summary);
+            final ArchiveManifest manifest;
+            if (existing == null || !Files.exists(original))
+            {
+                manifest = log.archive().pack(original, summary);
+            }
+            else
+            {
+                // a run stopped between the manifest and the removal: finish it only if both are still the same file
+                final String problem = log.archive().verify(existing, true);
+                if (problem != null || !existing.originalSha256().equals(LogArchive.sha256Of(original)))
+                {
+                    outcomes.add(new Outcome(file, null, file + " not archived: it has an archive already, "
+                        + (problem != null ? "which is not whole (" + problem + ")" : "of other content than the file")
+                        + "; both are kept: compare them, keep the right one and remove the other"));
+                    break;
+                }
+                manifest = existing;
+            }
             // readers take the day from the archive from now on; one reading the original keeps its mapping of it
             log.refreshArchive();
             Files.delete(original);
@@ -202,7 +229,12 @@ public final class LogArchiver
                 if (scan.reason == null)
                 {
                     final String tenant = tenants.get(event.tenantId());
-                    if (tenant == null || !settlement.settled(tenant, event.timestampMs(), index[0]))
+                    if (tenant == null)
+                    {
+                        scan.reason = "event '" + event.id() + "' at log index " + Long.toHexString(index[0]) + " names tenant "
+                            + "id " + event.tenantId() + ", which no document before it defines";
+                    }
+                    else if (!settlement.settled(tenant, event.timestampMs(), index[0]))
                     {
                         scan.reason = "event '" + event.id() + "' of tenant " + tenant + " at log index "
                             + Long.toHexString(index[0]) + " is not yet in a final invoice (finalize its period first)";
@@ -251,7 +283,15 @@ public final class LogArchiver
         };
         try (EventLog.Reader reader = log.newReader())
         {
-            reader.startAt(log.firstIndexOf(cycle));
+            try
+            {
+                reader.startAt(log.firstIndexOf(cycle));
+            }
+            catch (final IllegalStateException ex)
+            {
+                scan.reason = file + " not archived: it holds no document Chronicle can position at (" + ex.getMessage() + ")";
+                return scan;
+            }
             long read = reader.readNextRaw(listener);
             while (read != EventLog.NO_INDEX && log.cycleOf(read) == cycle)
             {
@@ -264,7 +304,7 @@ public final class LogArchiver
         }
         if (scan.reason == null && scan.lastAppendMs >= dedupHorizonMs)
         {
-            scan.reason = "its last document was appended at " + java.time.Instant.ofEpochMilli(scan.lastAppendMs)
+            scan.reason = "its last document was appended at " + Instant.ofEpochMilli(scan.lastAppendMs)
                 + ", inside the dedup window (retries of its ids must still be found live)";
         }
         if (scan.reason != null)
@@ -287,19 +327,17 @@ public final class LogArchiver
     }
 
     /**
-     * Removes the temporary files of an interrupted run, and the unpacking folders older than an hour (an audit that
-     * runs alongside may be using a newer one) that a killed reader left in the archive directory.
+     * Removes the temporary files of an interrupted run, and the unpacking folders of readers whose process no longer
+     * runs (a killed audit, a server that crashed); never one of a running process, this one included.
      */
-    private void removeLeftovers(final Path directory) throws IOException
+    private static void removeLeftovers(final Path directory) throws IOException
     {
         if (!Files.isDirectory(directory))
         {
             return;
         }
-        final long hourAgoMs = nowMs - 3_600_000L;
         try (DirectoryStream<Path> leftovers = Files.newDirectoryStream(directory, p -> p.getFileName().toString().endsWith(".tmp")
-            || p.getFileName().toString().startsWith(ArchivedCycles.UNPACKED_PREFIX)
-            && Files.getLastModifiedTime(p).toMillis() < hourAgoMs))
+            || ArchivedCycles.abandoned(p)))
         {
             for (final Path leftover : leftovers)
             {

@@ -99,29 +99,50 @@ final class LineEventsRoute
         final BillingService billing = api.billing();
         billing.traceable(tenant, period).whenComplete((traceable, failure) ->
         {
-            if (failure != null)
-            {
-                ctx.executor().execute(() -> answers.answer(request, BillingRoutes.failure(failure)));
-                return;
-            }
-            final FullHttpResponse wrongLine = checkLine(traceable.invoice(), n);
-            if (wrongLine != null)
-            {
-                ctx.executor().execute(() -> answers.answer(request, wrongLine));
-                return;
-            }
             try
             {
-                api.lineEventReaders().execute(() -> stream(ctx, request, answers, traceable, n));
+                onTraceable(ctx, request, answers, traceable, failure, n);
             }
-            catch (final RejectedExecutionException ex)
+            catch (final RuntimeException ex)
             {
-                final FullHttpResponse busy = BillingRoutes.error(HttpResponseStatus.SERVICE_UNAVAILABLE, "unavailable",
-                    "too many line event listings are being read; retry shortly");
-                busy.headers().set(HttpHeaderNames.RETRY_AFTER, 1);
-                ctx.executor().execute(() -> answers.answer(request, busy));
+                // never leave the request unanswered: the connection would wait for an answer that does not come
+                LOG.error("line {} of {} {}: the listing could not be started", n, tenant, period, ex);
+                ctx.executor().execute(() -> answers.answer(request, internalError()));
             }
         });
+    }
+
+    private void onTraceable(final ChannelHandlerContext ctx, final ApiRequest request, final Answers answers,
+        final BillingService.Traceable traceable, final Throwable failure, final int n)
+    {
+        if (failure != null)
+        {
+            ctx.executor().execute(() -> answers.answer(request, BillingRoutes.failure(failure)));
+            return;
+        }
+        final FullHttpResponse wrongLine = checkLine(traceable.invoice(), n);
+        if (wrongLine != null)
+        {
+            ctx.executor().execute(() -> answers.answer(request, wrongLine));
+            return;
+        }
+        try
+        {
+            api.lineEventReaders().execute(() -> stream(ctx, request, answers, traceable, n));
+        }
+        catch (final RejectedExecutionException ex)
+        {
+            final FullHttpResponse busy = BillingRoutes.error(HttpResponseStatus.SERVICE_UNAVAILABLE, "unavailable",
+                "too many line event listings are being read; retry shortly");
+            busy.headers().set(HttpHeaderNames.RETRY_AFTER, 1);
+            ctx.executor().execute(() -> answers.answer(request, busy));
+        }
+    }
+
+    private static FullHttpResponse internalError()
+    {
+        return BillingRoutes.error(HttpResponseStatus.INTERNAL_SERVER_ERROR, "internal_error",
+            "the line's events could not be listed; the failure is logged");
     }
 
     /** @return the refusal of line {@code n} of the invoice, or null when it is a usage line. */
@@ -162,18 +183,18 @@ final class LineEventsRoute
         final BillingService.Traceable traceable, final int n)
     {
         final Invoice invoice = traceable.invoice();
-        final EventLog log = api.partitions().of(invoice.tenant()).log();
+        final EventLog log;
         final LineEvents.Source source;
         try
         {
+            log = api.partitions().of(invoice.tenant()).log();
             final PriceBook book = book(invoice, log);
             source = book == null ? null : LineEvents.source(invoice, n, book, traceable.finals());
         }
         catch (final RuntimeException ex)
         {
             LOG.error("line {} of {} {}: its source could not be found", n, invoice.tenant(), invoice.period(), ex);
-            ctx.executor().execute(() -> answers.answer(request, BillingRoutes.error(HttpResponseStatus.INTERNAL_SERVER_ERROR,
-                "internal_error", "the line's events could not be listed; the failure is logged")));
+            ctx.executor().execute(() -> answers.answer(request, internalError()));
             return;
         }
         if (source == null)

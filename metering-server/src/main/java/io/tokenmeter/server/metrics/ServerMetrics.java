@@ -26,6 +26,7 @@ import io.tokenmeter.core.snapshot.SnapshotStore;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.NavigableSet;
 import java.util.function.BooleanSupplier;
 import java.util.function.LongSupplier;
 import java.util.concurrent.ConcurrentHashMap;
@@ -326,6 +327,10 @@ public final class ServerMetrics implements AutoCloseable
         Gauge.builder("tokenmeter.log.size.bytes", logDir, ServerMetrics::directoryBytes)
             .description("bytes of the log's live files (allocated ahead by Chronicle, so it grows in steps)").strongReference(true).register(registry);
         final List<ChronicleEventLog> logs = partitions.localLogs();
+        FunctionCounter.builder("tokenmeter.log.sync.failures", partitions, all -> all.localLogs().stream()
+                .mapToLong(ChronicleEventLog::syncFailures).sum())
+            .description("flushes to disk of durability sync that failed (those documents may not survive a power cut)")
+            .register(registry);
         Gauge.builder("tokenmeter.log.files", logs, all -> all.stream().mapToInt(log -> log.liveCycles().size()).sum())
             .description("live log files (one per partition and UTC day), all partitions").strongReference(true).register(registry);
         Gauge.builder("tokenmeter.log.oldest.file.age.seconds", logs, ServerMetrics::oldestLiveFileAgeSeconds)
@@ -374,14 +379,14 @@ public final class ServerMetrics implements AutoCloseable
         return worst;
     }
 
-    /** Registers the counters of the server's log archiver ({@code archive-interval}; 0 while it is off). */
+    /** Registers what the server's log archiver's last run found ({@code archive-interval}; 0 while it is off). */
     public void bindArchiver(final AtomicLong chainVerified, final AtomicLong chainBreaks)
     {
-        FunctionCounter.builder("tokenmeter.archive.chain.verified.documents", chainVerified, AtomicLong::get)
-            .description("documents whose hash-chain link the archiver checked before archiving their file")
+        Gauge.builder("tokenmeter.archive.chain.verified.documents", chainVerified, AtomicLong::get)
+            .description("documents whose hash-chain link the archiver's last run checked in the files it scanned")
             .register(registry);
-        FunctionCounter.builder("tokenmeter.archive.chain.breaks", chainBreaks, AtomicLong::get)
-            .description("sealed log files the archiver kept live because their hash chain breaks (run tokenmeter audit)")
+        Gauge.builder("tokenmeter.archive.chain.broken.files", chainBreaks, AtomicLong::get)
+            .description("sealed log files the archiver's last run kept live because their hash chain breaks (run tokenmeter audit)")
             .register(registry);
     }
 
@@ -390,7 +395,7 @@ public final class ServerMetrics implements AutoCloseable
         long oldestMs = Long.MAX_VALUE;
         for (final ChronicleEventLog log : logs)
         {
-            final java.util.NavigableSet<Integer> live = log.liveCycles();
+            final NavigableSet<Integer> live = log.liveCycles();
             if (!live.isEmpty())
             {
                 oldestMs = Math.min(oldestMs, log.cycleStartMs(live.first()));
