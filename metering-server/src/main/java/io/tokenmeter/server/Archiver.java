@@ -3,6 +3,7 @@ package io.tokenmeter.server;
 import io.tokenmeter.billing.invoice.Invoice;
 import io.tokenmeter.billing.invoice.InvoiceStore;
 import io.tokenmeter.billing.invoice.Periods;
+import io.tokenmeter.core.event.Hours;
 import io.tokenmeter.core.log.ChronicleEventLog;
 import io.tokenmeter.core.log.Durability;
 import io.tokenmeter.core.log.LogArchiver;
@@ -36,8 +37,6 @@ final class Archiver
         int failedPartitions)
     {
     }
-
-    private static final long HOUR_MS = 3_600_000L;
 
     private final PrintStream out;
 
@@ -140,7 +139,7 @@ final class Archiver
     /** @param finalAt the log position of each final invoice of the event's tenant, by period; null for none. */
     static boolean settled(final Map<YearMonth, Long> finalAt, final long eventTimeMs, final long index)
     {
-        final YearMonth period = Periods.ofHour(Math.floorDiv(eventTimeMs, HOUR_MS));
+        final YearMonth period = Periods.ofHour(Math.floorDiv(eventTimeMs, Hours.MS_PER_HOUR));
         if (finalAt == null || !finalAt.containsKey(period))
         {
             return false;

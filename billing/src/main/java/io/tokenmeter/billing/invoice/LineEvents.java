@@ -5,6 +5,7 @@ import io.tokenmeter.billing.rating.InvoiceLine;
 import io.tokenmeter.billing.rating.UnitTrace;
 import io.tokenmeter.core.event.DamagedDocumentException;
 import io.tokenmeter.core.event.EventRecord;
+import io.tokenmeter.core.event.Hours;
 import io.tokenmeter.core.event.LogDocumentReader;
 import io.tokenmeter.core.event.LogLayout;
 import io.tokenmeter.core.event.RateVariant;
@@ -261,7 +262,7 @@ public final class LineEvents
                 return;
             }
             final int variant = RateVariant.ofFlags(event.flags());
-            final long key = bucketKey(Math.floorDiv(event.timestampMs(), 3_600_000L), variant);
+            final long key = bucketKey(Math.floorDiv(event.timestampMs(), Hours.MS_PER_HOUR), variant);
             final UnitTrace.Piece piece = pieces.get(key);
             if (piece == null)
             {

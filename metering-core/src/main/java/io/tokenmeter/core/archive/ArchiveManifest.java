@@ -90,14 +90,6 @@ public record ArchiveManifest(
         return deletedAtMs != 0;
     }
 
-    /** @return this manifest, marked as deleted by retention at {@code atMs}. */
-    public ArchiveManifest deletedAt(final long atMs)
-    {
-        return new ArchiveManifest(partition, cycle, file, previousCycle, firstIndex, lastIndex, documents, events,
-            firstAppendMs, lastAppendMs, originalBytes, originalSha256, archiveBytes, archiveSha256, previousDocumentSha256,
-            lastDocumentSha256, archivedAtMs, atMs, tenants);
-    }
-
     /** @return the manifest as the text of its file. */
     public String toText()
     {
