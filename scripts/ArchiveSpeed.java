@@ -47,9 +47,9 @@ public final class ArchiveSpeed
             final LogArchive archive = LogArchive.of(logDir);
             try (ChronicleEventLog log = ChronicleEventLog.openReadOnly(logDir))
             {
-                for (final int cycle : log.liveCycles())
+                for (final int cycle : log.days().live())
                 {
-                    final Path file = logDir.resolve(log.fileNameOf(cycle));
+                    final Path file = logDir.resolve(log.days().fileNameOf(cycle));
                     final ArchiveManifest summary = new ArchiveManifest(p, cycle, file.getFileName().toString(), -1, 0, 0, 0, 0,
                         0, 0, 0, "", 0, "", "", "0".repeat(64), System.currentTimeMillis(), 0, Map.of());
                     final long start = System.nanoTime();

@@ -140,7 +140,7 @@ public final class Auditor
         {
             return true;
         }
-        final List<String> problems = log.archive().problems(true, log.liveCycles()::contains);
+        final List<String> problems = log.archive().problems(true, log.days().live()::contains);
         problems.forEach(problem -> differ(partitionLabel + "archives: " + problem));
         if (!problems.isEmpty())
         {

@@ -20,17 +20,10 @@ import java.io.File;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.channels.FileChannel;
-import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.time.Instant;
-import java.time.LocalDate;
-import java.time.ZoneOffset;
-import java.time.format.DateTimeFormatter;
-import java.time.format.DateTimeParseException;
-import java.util.NavigableSet;
-import java.util.TreeSet;
 
 /**
  * One partition's log on this machine: a Chronicle Queue of raw documents (layout in
@@ -49,6 +42,7 @@ public final class ChronicleEventLog implements EventLog
     private final Durability durability;
     private volatile LogArchive archive;
     private final ArchivedCycles archived;
+    private final DayFiles days;
     private ExcerptAppender appender;
     private int appendCycle = Integer.MIN_VALUE;
     private volatile Faults faults;
@@ -88,6 +82,7 @@ public final class ChronicleEventLog implements EventLog
             .readOnly(readOnly)
             .timeProvider(new ShiftableClock())
             .build();
+        this.days = new DayFiles(directory, queue.rollCycle());
     }
 
     /**
@@ -358,59 +353,10 @@ public final class ChronicleEventLog implements EventLog
         archive = newer;
     }
 
-    /** @return the cycle (UTC day) of a position. */
-    public int cycleOf(final long index)
+    /** @return the log's day files: positions to days, file names, the live files. */
+    public DayFiles days()
     {
-        return queue.rollCycle().toCycle(index);
-    }
-
-    /** @return the name of the file of a cycle, e.g. {@code 20261001F.cq4}. */
-    public String fileNameOf(final int cycle)
-    {
-        return DateTimeFormatter.ofPattern(queue.rollCycle().format()).withZone(ZoneOffset.UTC)
-            .format(Instant.ofEpochMilli((long)cycle * queue.rollCycle().lengthInMillis())) + SingleChronicleQueue.SUFFIX;
-    }
-
-    /** @return the cycles of the live files in the log's directory, in order (listed now). */
-    public NavigableSet<Integer> liveCycles()
-    {
-        final NavigableSet<Integer> cycles = new TreeSet<>();
-        final DateTimeFormatter format = DateTimeFormatter.ofPattern(queue.rollCycle().format()).withZone(ZoneOffset.UTC);
-        final long length = queue.rollCycle().lengthInMillis();
-        try (DirectoryStream<Path> files = Files.newDirectoryStream(directory(), "*" + SingleChronicleQueue.SUFFIX))
-        {
-            for (final Path file : files)
-            {
-                final String name = file.getFileName().toString();
-                final String stem = name.substring(0, name.length() - SingleChronicleQueue.SUFFIX.length());
-                try
-                {
-                    final long ms = LocalDate.parse(stem, format).atStartOfDay(ZoneOffset.UTC).toInstant().toEpochMilli();
-                    cycles.add((int)(ms / length));
-                }
-                catch (final DateTimeParseException ex)
-                {
-                    LOG.debug("{} in log {} is not a log file of this log's daily files; it is not read", name, describe());
-                }
-            }
-        }
-        catch (final IOException ex)
-        {
-            throw new UncheckedIOException("cannot list the log files in " + describe() + ": " + ex.getMessage(), ex);
-        }
-        return cycles;
-    }
-
-    /** @return when the day of a cycle's file starts, in ms since the epoch. */
-    public long cycleStartMs(final int cycle)
-    {
-        return (long)cycle * queue.rollCycle().lengthInMillis();
-    }
-
-    /** @return the position of the first document of {@code cycle}'s file. */
-    public long firstIndexOf(final int cycle)
-    {
-        return queue.rollCycle().toIndex(cycle, 0);
+        return days;
     }
 
     /**
@@ -474,7 +420,7 @@ public final class ChronicleEventLog implements EventLog
                 }
                 return;
             }
-            final int cycle = cycleOf(index);
+            final int cycle = days.cycleOf(index);
             final ExcerptTailer tailer;
             if (archived.contains(cycle))
             {
@@ -506,16 +452,16 @@ public final class ChronicleEventLog implements EventLog
                 live.toStart();
                 return;
             }
-            for (final int cycle : liveCycles().tailSet(afterCycle, false))
+            for (final int cycle : days.live().tailSet(afterCycle, false))
             {
-                if (!archived.contains(cycle) && live.moveToIndex(firstIndexOf(cycle)))
+                if (!archived.contains(cycle) && live.moveToIndex(days.firstIndexOf(cycle)))
                 {
                     return;
                 }
             }
             // nothing live after the archives yet: the tailer waits at the end of the live files, or at the start when
             // there is none (every file archived), where Chronicle's end is not reachable
-            if (liveCycles().isEmpty())
+            if (days.live().isEmpty())
             {
                 live.toStart();
             }

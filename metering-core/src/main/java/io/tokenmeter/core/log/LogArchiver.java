@@ -93,7 +93,7 @@ public final class LogArchiver
     {
         removeLeftovers(log.archive().directory());
         final List<Outcome> outcomes = new ArrayList<>();
-        final NavigableSet<Integer> live = log.liveCycles();
+        final NavigableSet<Integer> live = log.days().live();
         if (live.isEmpty())
         {
             return outcomes;
@@ -105,7 +105,7 @@ public final class LogArchiver
             : HexFormat.of().parseHex(log.archive().manifest(previous).lastDocumentSha256());
         for (final int cycle : live.headSet(current, false))
         {
-            final String file = log.fileNameOf(cycle);
+            final String file = log.days().fileNameOf(cycle);
             final Scan scan = scan(cycle, tenants, chainHead);
             chainVerified += scan.chainVerified;
             if (scan.chainBroken)
@@ -207,7 +207,7 @@ public final class LogArchiver
         final Scan scan = new Scan();
         final DocumentSha256 hasher = new DocumentSha256();
         final LogDocumentReader documents = new LogDocumentReader();
-        final String file = log.fileNameOf(cycle);
+        final String file = log.days().fileNameOf(cycle);
         final long[] index = {EventLog.NO_INDEX};
         final LogDocumentReader.Handler check = new LogDocumentReader.Handler()
         {
@@ -245,7 +245,7 @@ public final class LogArchiver
         final EventLog.RawDocumentListener listener = (i, buffer, offset, length) ->
         {
             index[0] = i;
-            if (log.cycleOf(i) != cycle)
+            if (log.days().cycleOf(i) != cycle)
             {
                 return;
             }
@@ -285,7 +285,7 @@ public final class LogArchiver
         {
             try
             {
-                reader.startAt(log.firstIndexOf(cycle));
+                reader.startAt(log.days().firstIndexOf(cycle));
             }
             catch (final IllegalStateException ex)
             {
@@ -293,7 +293,7 @@ public final class LogArchiver
                 return scan;
             }
             long read = reader.readNextRaw(listener);
-            while (read != EventLog.NO_INDEX && log.cycleOf(read) == cycle)
+            while (read != EventLog.NO_INDEX && log.days().cycleOf(read) == cycle)
             {
                 read = reader.readNextRaw(listener);
             }

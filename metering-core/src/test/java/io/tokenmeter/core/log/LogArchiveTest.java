@@ -116,7 +116,7 @@ class LogArchiveTest
         try (ChronicleEventLog log = ChronicleEventLog.openReadOnly(logDir))
         {
             before = read(log, EventLog.NO_INDEX);
-            assertEquals(DAYS, log.liveCycles().size(), "one file per day");
+            assertEquals(DAYS, log.days().live().size(), "one file per day");
         }
 
         final List<LogArchiver.Outcome> outcomes = archive(logDir);
@@ -124,7 +124,7 @@ class LogArchiveTest
         outcomes.forEach(o -> assertTrue(o.archived(), o.file() + ": " + o.reason()));
         try (ChronicleEventLog log = ChronicleEventLog.openReadOnly(logDir))
         {
-            assertEquals(1, log.liveCycles().size(), "the originals were removed");
+            assertEquals(1, log.days().live().size(), "the originals were removed");
             final LogArchive archive = log.archive();
             assertEquals(DAYS - 1, archive.manifests().size());
             final ArchiveManifest first = archive.manifests().get(0);
@@ -136,7 +136,7 @@ class LogArchiveTest
             assertEquals(first.cycle(), archive.manifests().get(1).previousCycle());
             assertEquals("tenant-0000", first.tenants().get(0), "the names a file defines are kept with it");
             assertTrue(first.archiveBytes() * 10 < first.originalBytes(), "compressed: " + first);
-            assertEquals(List.of(), archive.problems(true, log.liveCycles()::contains));
+            assertEquals(List.of(), archive.problems(true, log.days().live()::contains));
 
             assertSame(before, read(log, EventLog.NO_INDEX));
             for (final int k : new int[] {0, 3, PER_DAY, 2 * PER_DAY + 4, 3 * PER_DAY + 1})
@@ -177,8 +177,8 @@ class LogArchiveTest
         try (ChronicleEventLog log = new ChronicleEventLog(logDir, Durability.PROCESS))
         {
             before = read(log, EventLog.NO_INDEX);
-            final int cycle = log.liveCycles().first();
-            original = logDir.resolve(log.fileNameOf(cycle));
+            final int cycle = log.days().live().first();
+            original = logDir.resolve(log.days().fileNameOf(cycle));
             // what a run leaves when killed after the manifest and before the removal
             log.archive().pack(original, new ArchiveManifest(0, cycle, original.getFileName().toString(), -1, 0, 0, PER_DAY, 0,
                 0, 0, 0, "", 0, "", "", "00", 0, 0, java.util.Map.of()));
@@ -273,7 +273,7 @@ class LogArchiveTest
 
         try (ChronicleEventLog log = ChronicleEventLog.openReadOnly(logDir))
         {
-            final List<String> problems = log.archive().problems(true, log.liveCycles()::contains);
+            final List<String> problems = log.archive().problems(true, log.days().live()::contains);
             assertEquals(3, problems.size(), problems.toString());
             assertTrue(problems.get(0).contains(flipped.toString()) && problems.get(0).contains("SHA-256"), problems.get(0));
             assertTrue(problems.get(1).contains(truncated.toString()) && problems.get(1).contains("truncated"), problems.get(1));
@@ -287,7 +287,7 @@ class LogArchiveTest
         Files.delete(archiveDir.resolve(manifests.get(0).manifestFile()));
         try (ChronicleEventLog log = ChronicleEventLog.openReadOnly(logDir))
         {
-            final List<String> problems = log.archive().problems(false, log.liveCycles()::contains);
+            final List<String> problems = log.archive().problems(false, log.days().live()::contains);
             assertTrue(problems.stream().anyMatch(p -> p.contains("cycle " + manifests.get(0).cycle())
                 && p.contains("missing")), problems.toString());
         }

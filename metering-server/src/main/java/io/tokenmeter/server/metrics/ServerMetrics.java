@@ -331,7 +331,7 @@ public final class ServerMetrics implements AutoCloseable
                 .mapToLong(ChronicleEventLog::syncFailures).sum())
             .description("flushes to disk of durability sync that failed (those documents may not survive a power cut)")
             .register(registry);
-        Gauge.builder("tokenmeter.log.files", logs, all -> all.stream().mapToInt(log -> log.liveCycles().size()).sum())
+        Gauge.builder("tokenmeter.log.files", logs, all -> all.stream().mapToInt(log -> log.days().live().size()).sum())
             .description("live log files (one per partition and UTC day), all partitions").strongReference(true).register(registry);
         Gauge.builder("tokenmeter.log.oldest.file.age.seconds", logs, ServerMetrics::oldestLiveFileAgeSeconds)
             .description("time since the start of the day of the oldest live log file (what tokenmeter archive has left)")
@@ -395,10 +395,10 @@ public final class ServerMetrics implements AutoCloseable
         long oldestMs = Long.MAX_VALUE;
         for (final ChronicleEventLog log : logs)
         {
-            final NavigableSet<Integer> live = log.liveCycles();
+            final NavigableSet<Integer> live = log.days().live();
             if (!live.isEmpty())
             {
-                oldestMs = Math.min(oldestMs, log.cycleStartMs(live.first()));
+                oldestMs = Math.min(oldestMs, log.days().startMsOf(live.first()));
             }
         }
         return oldestMs == Long.MAX_VALUE ? Double.NaN : Math.max(0, System.currentTimeMillis() - oldestMs) / 1000.0;

@@ -267,7 +267,7 @@ class ArchiveServerTest
                 for (final ArchiveManifest manifest : log.archive().manifests())
                 {
                     files++;
-                    assertTrue(manifest.cycle() < log.liveCycles().first(), "archives are a partition's oldest files");
+                    assertTrue(manifest.cycle() < log.days().live().first(), "archives are a partition's oldest files");
                 }
                 assertTrue(log.archive().manifests().size() <= 2, "December's files stay live: " + archived);
             }
