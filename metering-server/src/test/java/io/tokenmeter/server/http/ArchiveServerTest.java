@@ -5,18 +5,13 @@ import io.tokenmeter.core.log.ChronicleEventLog;
 import io.tokenmeter.core.log.EventLog;
 import io.tokenmeter.core.log.Faults;
 import io.tokenmeter.core.partition.DataLayout;
-import io.tokenmeter.server.Main;
 import io.tokenmeter.server.TestPartitions;
 import io.tokenmeter.server.TokenmeterServer;
 import io.tokenmeter.server.config.Settings;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-import picocli.CommandLine;
 
-import java.io.ByteArrayOutputStream;
-import java.io.PrintStream;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -213,28 +208,11 @@ class ArchiveServerTest
         }
     }
 
-    /** Runs a {@code tokenmeter} command in this JVM. @return its exit code, a space and what it printed. */
-    private static String run(final String... args)
-    {
-        final ByteArrayOutputStream captured = new ByteArrayOutputStream();
-        final PrintStream original = System.out;
-        System.setOut(new PrintStream(captured, true, StandardCharsets.UTF_8));
-        try
-        {
-            final int exit = new CommandLine(new Main()).execute(args);
-            return exit + " " + captured.toString(StandardCharsets.UTF_8);
-        }
-        finally
-        {
-            System.setOut(original);
-        }
-    }
-
     private static void auditClean(final Path dataDir, final String why)
     {
         for (final String period : new String[] {"2026-10", "2026-11"})
         {
-            final String audit = run("audit", "--data-dir", dataDir.toString(), "--period", period);
+            final String audit = Commands.run("audit", "--data-dir", dataDir.toString(), "--period", period);
             assertTrue(audit.startsWith("0 ") && audit.contains("audit clean: 4 invoice(s)"), why + ": " + audit);
         }
     }
@@ -256,7 +234,7 @@ class ArchiveServerTest
         auditClean(dataDir(), "before archiving");
         outlastTheDedupWindow();
 
-        final String archived = run("archive", "--data-dir", dataDir().toString(), "--dedup-window", "1s");
+        final String archived = Commands.run("archive", "--data-dir", dataDir().toString(), "--dedup-window", "1s");
         assertTrue(archived.startsWith("0 "), archived);
         final DataLayout layout = DataLayout.read(dataDir());
         int files = 0;
@@ -277,7 +255,7 @@ class ArchiveServerTest
             "December's file is named with the reason it stays: " + archived);
         assertSameDocuments(documents, documents(dataDir()));
         auditClean(dataDir(), "after archiving");
-        assertTrue(run("audit", "--data-dir", dataDir().toString(), "--period", "2026-10").contains("file(s) read back whole"));
+        assertTrue(Commands.run("audit", "--data-dir", dataDir().toString(), "--period", "2026-10").contains("file(s) read back whole"));
 
         start(dataDir(), 0);
         assertEquals(before, views(), "usage and invoices after archiving and a restart");
@@ -288,7 +266,7 @@ class ArchiveServerTest
         server = null;
 
         final Path copy = dir.resolve("copy");
-        final String repartitioned = run("repartition", "--from", dataDir().toString(), "--to", copy.toString(), "--partitions",
+        final String repartitioned = Commands.run("repartition", "--from", dataDir().toString(), "--to", copy.toString(), "--partitions",
             "3");
         assertTrue(repartitioned.startsWith("0 ") && repartitioned.contains("the copy audits clean"), repartitioned);
         start(copy, 0, Map.of("partitions", "3"));
@@ -355,7 +333,7 @@ class ArchiveServerTest
             assertSameDocuments(documents, documents(dataDir()));
         }
         assertTrue(killed > 0, "at least one run was killed before it finished");
-        final String archived = run("archive", "--data-dir", dataDir().toString(), "--dedup-window", "1s");
+        final String archived = Commands.run("archive", "--data-dir", dataDir().toString(), "--dedup-window", "1s");
         assertTrue(archived.startsWith("0 "), archived);
         assertSameDocuments(documents, documents(dataDir()));
         auditClean(dataDir(), "after the killed runs and a whole one");
@@ -368,7 +346,7 @@ class ArchiveServerTest
         server.close();
         server = null;
         outlastTheDedupWindow();
-        assertTrue(run("archive", "--data-dir", dataDir().toString(), "--dedup-window", "1s").startsWith("0 "));
+        assertTrue(Commands.run("archive", "--data-dir", dataDir().toString(), "--dedup-window", "1s").startsWith("0 "));
         final DataLayout layout = DataLayout.read(dataDir());
         Path damaged = null;
         for (int p = 0; p < layout.partitions() && damaged == null; p++)
@@ -385,11 +363,11 @@ class ArchiveServerTest
         final byte[] bytes = Files.readAllBytes(damaged);
         bytes[bytes.length / 2] ^= 0x10;
         Files.write(damaged, bytes);
-        final String flipped = run("audit", "--data-dir", dataDir().toString(), "--period", "2026-10");
+        final String flipped = Commands.run("audit", "--data-dir", dataDir().toString(), "--period", "2026-10");
         assertTrue(flipped.startsWith("1 ") && flipped.contains(damaged.toString()) && flipped.contains("altered or damaged"),
             flipped);
         Files.delete(damaged);
-        final String missing = run("audit", "--data-dir", dataDir().toString(), "--period", "2026-10");
+        final String missing = Commands.run("audit", "--data-dir", dataDir().toString(), "--period", "2026-10");
         assertTrue(missing.startsWith("1 ") && missing.contains(damaged.toString()) && missing.contains("is missing"), missing);
     }
 }

@@ -6,17 +6,13 @@ import io.tokenmeter.core.log.ChronicleEventLog;
 import io.tokenmeter.core.log.EventLog;
 import io.tokenmeter.core.partition.DataLayout;
 import io.tokenmeter.core.partition.Partitioner;
-import io.tokenmeter.server.Main;
 import io.tokenmeter.server.TokenmeterServer;
 import org.agrona.concurrent.UnsafeBuffer;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-import picocli.CommandLine;
 
-import java.io.ByteArrayOutputStream;
 import java.io.IOException;
-import java.io.PrintStream;
 import java.io.RandomAccessFile;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -53,18 +49,7 @@ class ChainAuditServerTest
 
     private String audit()
     {
-        final ByteArrayOutputStream captured = new ByteArrayOutputStream();
-        final PrintStream original = System.out;
-        System.setOut(new PrintStream(captured, true, StandardCharsets.UTF_8));
-        try
-        {
-            final int exit = new CommandLine(new Main()).execute("audit", "--data-dir", dataDir.toString(), "--period", "2025-10");
-            return exit + " " + captured.toString(StandardCharsets.UTF_8);
-        }
-        finally
-        {
-            System.setOut(original);
-        }
+        return Commands.run("audit", "--data-dir", dataDir.toString(), "--period", "2025-10");
     }
 
     @Test

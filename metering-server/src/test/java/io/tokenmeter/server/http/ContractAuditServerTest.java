@@ -1,16 +1,11 @@
 package io.tokenmeter.server.http;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import io.tokenmeter.server.Main;
 import io.tokenmeter.server.TokenmeterServer;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-import picocli.CommandLine;
 
-import java.io.ByteArrayOutputStream;
-import java.io.PrintStream;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
@@ -51,19 +46,8 @@ class ContractAuditServerTest
 
     private String audit()
     {
-        final ByteArrayOutputStream captured = new ByteArrayOutputStream();
-        final PrintStream original = System.out;
-        System.setOut(new PrintStream(captured, true, StandardCharsets.UTF_8));
-        try
-        {
-            final int exit = new CommandLine(new Main()).execute("audit", "--data-dir", dataDir.toString(), "--period", "2025-10",
-                "--server", "http://127.0.0.1:" + server.port());
-            return exit + " " + captured.toString(StandardCharsets.UTF_8);
-        }
-        finally
-        {
-            System.setOut(original);
-        }
+        return Commands.run("audit", "--data-dir", dataDir.toString(), "--period", "2025-10", "--server",
+            "http://127.0.0.1:" + server.port());
     }
 
     private void post(final String id, final String at, final String tokens)
