@@ -51,7 +51,7 @@ public final class ArchiveSpeed
                 {
                     final Path file = logDir.resolve(log.days().fileNameOf(cycle));
                     final ArchiveManifest summary = new ArchiveManifest(p, cycle, file.getFileName().toString(), -1, 0, 0, 0, 0,
-                        0, 0, 0, "", 0, "", "", "0".repeat(64), System.currentTimeMillis(), 0, Map.of());
+                        0, 0, 0, "", 0, "", "", "0".repeat(64), System.currentTimeMillis(), 0, "", Map.of());
                     final long start = System.nanoTime();
                     final ArchiveManifest manifest = archive.pack(file, summary);
                     packSeconds += (System.nanoTime() - start) / 1e9;

@@ -294,14 +294,20 @@ public final class Main implements Runnable
         description = "Compress each partition's oldest sealed daily log files whose events are all in final invoices and "
             + "older than the dedup window into verified zstd archives, removing each original only after its archive "
             + "read back whole (offline: stop the server first). Replay, audit and repartition read archives as the "
-            + "log. Exits 0 when done, 2 when it cannot run.")
+            + "log. With a log-retention, then deletes the archives of files whose events are all in final invoices of "
+            + "periods that ended longer ago, keeping a digest of each that the audit proves their totals from. Exits 0 "
+            + "when done, 2 when it cannot run.")
     static final class Archive implements Callable<Integer>
     {
         @Option(names = "--data-dir", description = "the server's data directory (default ./data)")
         String dataDir;
         @Option(names = "--dedup-window", description = "the server's dedup window (default 24h): files with ids inside it stay live")
         String dedupWindow;
-        @Option(names = "--config", description = "the server's YAML config file, for data-dir and dedup-window")
+        @Option(names = "--log-retention", description = "delete the archives of files whose events are all in final "
+            + "invoices of periods that ended longer ago than this, keeping their digests (default: the config's "
+            + "log-retention; forever keeps everything)")
+        String logRetention;
+        @Option(names = "--config", description = "the server's YAML config file, for data-dir, dedup-window and log-retention")
         Path config;
 
         @Override
@@ -316,10 +322,15 @@ public final class Main implements Runnable
             {
                 flags.put("dedup-window", dedupWindow);
             }
+            if (logRetention != null)
+            {
+                flags.put("log-retention", logRetention);
+            }
             try
             {
                 final Settings settings = Settings.resolve(flags, System.getenv(), config);
-                new Archiver(System.out).run(settings.dataDir, settings.dedupWindow, System.currentTimeMillis());
+                new Archiver(System.out).run(settings.dataDir, settings.dedupWindow, settings.logRetention,
+                    System.currentTimeMillis());
                 return 0;
             }
             catch (final SettingsException ex)

@@ -5,6 +5,8 @@ import io.tokenmeter.billing.credit.RecordedGrants;
 import io.tokenmeter.billing.invoice.Invoice;
 import io.tokenmeter.billing.invoice.InvoiceStore;
 import io.tokenmeter.core.aggregate.BucketKey;
+import io.tokenmeter.core.archive.ArchiveManifest;
+import io.tokenmeter.core.archive.LogArchive;
 import io.tokenmeter.core.event.EventRecord;
 import io.tokenmeter.core.event.LogDocumentReader;
 import io.tokenmeter.core.event.LogDocumentWriter;
@@ -90,6 +92,7 @@ final class Repartitioner
         {
             throw new SettingsException(ex.getMessage());
         }
+        refuseRetained(source);
         final Path partial = to.resolveSibling(to.getFileName() + ".partial");
         if (Files.exists(partial))
         {
@@ -151,6 +154,25 @@ final class Repartitioner
         {
             throw new IllegalStateException("the copy's credit grants differ from the source's (" + grantsAfter.size() + " tenants "
                 + "with grants against " + grantsBefore.size() + "); the copy was removed");
+        }
+    }
+
+    /**
+     * A repartition moves every event to its new partition, so it needs every event: files retention deleted keep only
+     * their totals per partition (their digests), which cannot be split by a new partitioning.
+     */
+    private static void refuseRetained(final DataLayout source)
+    {
+        for (int p = 0; p < source.partitions(); p++)
+        {
+            final long deleted = LogArchive.of(source.logDir(p)).manifests().stream()
+                .filter(ArchiveManifest::deleted).count();
+            if (deleted > 0)
+            {
+                throw new SettingsException("partition " + p + " of " + source.logDir(p).getParent() + " has " + deleted
+                    + " log file(s) deleted by retention (log-retention): a repartition needs every event, and their "
+                    + "digests keep only totals; restore their archives from the backup to repartition");
+            }
         }
     }
 

@@ -6,6 +6,7 @@ import io.tokenmeter.billing.credit.CreditGrant;
 import io.tokenmeter.billing.credit.CreditLedger;
 import io.tokenmeter.billing.credit.CreditRecord;
 import io.tokenmeter.billing.invoice.BillingService;
+import io.tokenmeter.billing.invoice.Invoice;
 import io.tokenmeter.billing.invoice.InvoiceStore;
 import io.tokenmeter.billing.price.PartitionedBook;
 import io.tokenmeter.billing.price.PriceBook;
@@ -203,6 +204,11 @@ public final class TokenmeterServer implements ApiContext, AutoCloseable
         readiness.checkDisk();
         diskWatch.scheduleWithFixedDelay(readiness::checkDisk, 1, 1, TimeUnit.SECONDS);
         diskWatch.scheduleWithFixedDelay(agentErrors::report, 1, 1, TimeUnit.SECONDS);
+        if (settings.logRetention != null && settings.archiveInterval.isZero())
+        {
+            LOG.warn("log-retention is {} but archive-interval is 0s: the server deletes nothing; tokenmeter archive applies "
+                + "it offline, or set archive-interval", Archiver.describe(settings.logRetention));
+        }
         archiver = settings.archiveInterval.isZero() ? null : Executors.newSingleThreadScheduledExecutor(r ->
         {
             final Thread t = new Thread(r, "log-archiver");
@@ -298,14 +304,27 @@ public final class TokenmeterServer implements ApiContext, AutoCloseable
         }
     }
 
+    /** A line of a retention run: a partition it could not be applied to is a warning, the rest is for debugging. */
+    private static void reportRetention(final String line)
+    {
+        if (line.contains("retention not applied"))
+        {
+            LOG.warn("log-retention: {} (tried again at the next archive-interval)", line);
+        }
+        else
+        {
+            LOG.debug("retention: {}", line);
+        }
+    }
+
     /** One run of the archiver thread: what {@code tokenmeter archive} does, on the open logs. */
     private void archiveSealedFiles()
     {
         try
         {
-            final Archiver.Result result = Archiver.archive(partitions.localLogs(),
-                InvoiceStore.readAll(dataDir.resolve("invoices")), settings.dedupWindow, System.currentTimeMillis(),
-                line -> LOG.debug("archive: {}", line));
+            final List<Invoice> finals = InvoiceStore.readAll(dataDir.resolve("invoices"));
+            final Archiver.Result result = Archiver.archive(partitions.localLogs(), finals, settings.dedupWindow,
+                System.currentTimeMillis(), line -> LOG.debug("archive: {}", line));
             archiveChainVerified.set(result.chainVerified());
             archiveChainBreaks.set(result.chainBreaks());
             if (result.chainBreaks() > 0)
@@ -317,6 +336,16 @@ public final class TokenmeterServer implements ApiContext, AutoCloseable
             {
                 LOG.info("archived {} sealed log file(s), {} events: {} -> {} bytes", result.archivedFiles(), result.events(),
                     result.originalBytes(), result.archiveBytes());
+            }
+            if (settings.logRetention != null)
+            {
+                final Archiver.Retained retained = Archiver.retain(partitions.localLogs(), finals, settings.logRetention,
+                    System.currentTimeMillis(), TokenmeterServer::reportRetention);
+                if (retained.deletedFiles() > 0)
+                {
+                    LOG.info("log-retention {} deleted the archives of {} file(s), {} events, {} bytes; their digests are kept",
+                        Archiver.describe(settings.logRetention), retained.deletedFiles(), retained.events(), retained.archiveBytes());
+                }
             }
         }
         catch (final IOException | RuntimeException ex)

@@ -148,7 +148,10 @@ public final class Auditor
             return false;
         }
         final long archived = log.archive().manifests().stream().filter(m -> !m.deleted()).count();
-        out.println(partitionLabel + "archives: " + archived + " file(s) read back whole against their manifests");
+        final long retained = log.archive().manifests().size() - archived;
+        out.println(partitionLabel + "archives: " + archived + " file(s) read back whole against their manifests"
+            + (retained == 0 ? "" : "; " + retained + " file(s) deleted by retention, replayed from their digests (each checked "
+                + "against its manifest)"));
         return true;
     }
 
@@ -161,7 +164,9 @@ public final class Auditor
         {
             differ(partitionLabel + "hash chain: " + (chain.breakCount() - chain.breaks().size()) + " more break(s) not listed");
         }
-        out.println(partitionLabel + "hash chain: " + chain.documents() + " documents, " + chain.chained() + " chained, "
+        out.println(partitionLabel + "hash chain: " + chain.documents() + " documents"
+            + (chain.retainedFiles() == 0 ? "" : " (of " + chain.retainedFiles() + " deleted file(s): their digests' chain ends)")
+            + ", " + chain.chained() + " chained, "
             + (chain.holds() ? "holds; head " + chain.headSha256() + " at log index " + InvoiceJson.indexText(chain.lastIndex())
                 : chain.breakCount() + " break(s)"));
         return chain.sha256At();

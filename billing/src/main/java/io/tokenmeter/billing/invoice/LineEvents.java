@@ -3,6 +3,8 @@ package io.tokenmeter.billing.invoice;
 import io.tokenmeter.billing.price.PriceBook;
 import io.tokenmeter.billing.rating.InvoiceLine;
 import io.tokenmeter.billing.rating.UnitTrace;
+import io.tokenmeter.core.aggregate.BucketKey;
+import io.tokenmeter.core.archive.RetainedDigest;
 import io.tokenmeter.core.event.DamagedDocumentException;
 import io.tokenmeter.core.event.EventRecord;
 import io.tokenmeter.core.event.Hours;
@@ -13,8 +15,10 @@ import io.tokenmeter.core.event.ServiceTier;
 import io.tokenmeter.core.event.TokenClass;
 import io.tokenmeter.core.log.DocumentSha256;
 import io.tokenmeter.core.log.EventLog;
+import io.tokenmeter.core.log.RetainedFileException;
 import org.agrona.DirectBuffer;
 import org.agrona.collections.Long2ObjectHashMap;
+import org.agrona.concurrent.UnsafeBuffer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -142,32 +146,45 @@ public final class LineEvents
             {
                 found.clear();
                 damagedAt[0] = EventLog.NO_INDEX;
-                final long index = reader.readNextRaw((at, buffer, offset, length) ->
+                final long index = reader.readNextRaw(new EventLog.RawDocumentListener()
                 {
-                    if (at > source.throughIndex())
+                    @Override
+                    public void onDocument(final long at, final DirectBuffer buffer, final int offset, final int length)
                     {
-                        return;
-                    }
-                    matcher.startDocument(at, found);
-                    try
-                    {
-                        documents.read(buffer, offset, length, matcher);
-                    }
-                    catch (final DamagedDocumentException ex)
-                    {
-                        damagedAt[0] = at;
-                        found.clear();
-                        LOG.error("log {} index {}: a damaged document is skipped while listing a line's events: {}",
-                            log.describe(), Long.toHexString(at), ex.getMessage());
-                        return;
-                    }
-                    if (!found.isEmpty())
-                    {
-                        sha256.hash(buffer, offset, length, hash);
-                        final String hex = DocumentSha256.hex(hash);
-                        for (int i = 0; i < found.size(); i++)
+                        if (at > source.throughIndex())
                         {
-                            found.set(i, withSha256(found.get(i), hex));
+                            return;
+                        }
+                        matcher.startDocument(at, found);
+                        try
+                        {
+                            documents.read(buffer, offset, length, matcher);
+                        }
+                        catch (final DamagedDocumentException ex)
+                        {
+                            damagedAt[0] = at;
+                            found.clear();
+                            LOG.error("log {} index {}: a damaged document is skipped while listing a line's events: {}",
+                                log.describe(), Long.toHexString(at), ex.getMessage());
+                            return;
+                        }
+                        if (!found.isEmpty())
+                        {
+                            sha256.hash(buffer, offset, length, hash);
+                            final String hex = DocumentSha256.hex(hash);
+                            for (int i = 0; i < found.size(); i++)
+                            {
+                                found.set(i, withSha256(found.get(i), hex));
+                            }
+                        }
+                    }
+
+                    @Override
+                    public void onRetained(final RetainedDigest digest)
+                    {
+                        if (matcher.holdsLine(digest))
+                        {
+                            throw new RetainedFileException(digest);
                         }
                     }
                 });
@@ -192,6 +209,44 @@ public final class LineEvents
             }
         }
         return new Outcome(events, units, read, damaged, false);
+    }
+
+    /**
+     * @return the digest of a log file retention deleted that held events of the line (its events can no longer be
+     * listed; the audit still proves the line's total from the digest), or null when none did.
+     */
+    public static RetainedDigest deletedSource(final EventLog log, final Source source)
+    {
+        final Matcher matcher = new Matcher(source);
+        final RetainedDigest[] holding = {null};
+        final boolean[] past = {false};
+        try (EventLog.Reader reader = log.newReader())
+        {
+            reader.startAt(EventLog.NO_INDEX);
+            // the files retention deleted are the log's oldest: their digests come first, then the first document ends it
+            for (int files = 0; files < 1_000_000 && holding[0] == null && !past[0]; files++)
+            {
+                final long read = reader.readNextRaw(new EventLog.RawDocumentListener()
+                {
+                    @Override
+                    public void onDocument(final long at, final DirectBuffer buffer, final int offset, final int length)
+                    {
+                        past[0] = true;
+                    }
+
+                    @Override
+                    public void onRetained(final RetainedDigest digest)
+                    {
+                        holding[0] = matcher.holdsLine(digest) ? digest : null;
+                    }
+                });
+                if (read == EventLog.NO_INDEX || read > source.throughIndex())
+                {
+                    break;
+                }
+            }
+        }
+        return holding[0];
     }
 
     private static Event withSha256(final Event e, final String sha256)
@@ -227,6 +282,36 @@ public final class LineEvents
             {
                 pieces.put(bucketKey(piece.hour(), piece.variant()), piece);
             }
+        }
+
+        /**
+         * Learns the names a deleted file's digest defines, and tells whether its buckets hold units of the line (in the
+         * source's index range).
+         */
+        boolean holdsLine(final RetainedDigest digest)
+        {
+            for (final RetainedDigest.Name name : digest.names())
+            {
+                onName(name.recordType(), name.id(), new UnsafeBuffer(name.utf8()), 0, name.utf8().length);
+            }
+            for (final RetainedDigest.Kept kept : digest.kept())
+            {
+                if (kept.index() <= source.afterIndex() || kept.index() > source.throughIndex())
+                {
+                    continue;
+                }
+                for (final long[] bucket : kept.buckets())
+                {
+                    final long key = bucket[0];
+                    if (BucketKey.tenantId(key) == tenantId && BucketKey.modelId(key) == modelId
+                        && BucketKey.tierCode(key) == source.tierCode() && bucket[2 + source.tokenClass()] > 0
+                        && pieces.get(bucketKey(BucketKey.hour(key), (int)bucket[bucket.length - 1])) != null)
+                    {
+                        return true;
+                    }
+                }
+            }
+            return false;
         }
 
         void startDocument(final long index, final List<Event> found)

@@ -110,6 +110,39 @@ public final class HourlyAggregator implements LogDocumentReader.Handler
         }
     }
 
+    /** Adds a bucket of a file retention deleted, from its digest: the same counters its events gave. */
+    @Override
+    public void onRetainedBucket(final long[] bucket)
+    {
+        final long key = bucket[0];
+        final int variant = (int)bucket[1 + STRIDE];
+        long slot = slotByKey.get(key);
+        if (variant != 0)
+        {
+            slot = variantSlot(key, slot, variant, BucketKey.tenantId(key));
+        }
+        else if (slot == BucketKey.MISSING)
+        {
+            slot = newSlot(key, 0, BucketKey.tenantId(key));
+        }
+        final int base = (int)slot * STRIDE;
+        for (int c = 0; c < SATURATED; c++)
+        {
+            counters[base + c] = saturatingAdd(counters[base + c], bucket[1 + c]);
+        }
+        if (bucket[1 + SATURATED] != 0 && counters[base + SATURATED] == 0)
+        {
+            counters[base + SATURATED] = 1;
+            saturations++;
+        }
+    }
+
+    @Override
+    public void onRetainedEvents(final long retainedEvents)
+    {
+        events += retainedEvents;
+    }
+
     /** @param anchor what {@code slotByKey} holds for the key: the variants' anchor, or missing. */
     private long variantSlot(final long key, final long anchor, final int variant, final int tenantId)
     {

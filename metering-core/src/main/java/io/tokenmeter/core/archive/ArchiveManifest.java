@@ -36,6 +36,8 @@ import java.util.TreeMap;
  * @param lastDocumentSha256    the SHA-256 of its last document, hex: the link the next file's first document holds.
  * @param archivedAtMs          when it was archived.
  * @param deletedAtMs           when retention deleted the archive (the manifest is kept), or 0 while it is there.
+ * @param digestSha256          the SHA-256 of the {@link RetainedDigest} retention kept of the file (hex), or "" while the
+ *                              archive is there.
  * @param tenants               the tenant names the file defines, by their id in the log (a reader of a later file needs them).
  */
 public record ArchiveManifest(
@@ -57,6 +59,7 @@ public record ArchiveManifest(
     String lastDocumentSha256,
     long archivedAtMs,
     long deletedAtMs,
+    String digestSha256,
     Map<Integer, String> tenants)
 {
     /** The suffix of a manifest's file name, after the original file's name. */
@@ -76,6 +79,20 @@ public record ArchiveManifest(
     public String archiveFile()
     {
         return file + ARCHIVE_SUFFIX;
+    }
+
+    /** @return the name of the digest file retention keeps of the log file, e.g. {@code 20261001F.cq4.digest}. */
+    public String digestFile()
+    {
+        return RetainedDigest.fileName(file);
+    }
+
+    /** @return this manifest as retention leaves it: the archive deleted at {@code nowMs}, its digest of that SHA-256 kept. */
+    public ArchiveManifest retained(final long nowMs, final String digestSha256)
+    {
+        return new ArchiveManifest(partition, cycle, file, previousCycle, firstIndex, lastIndex, documents, events,
+            firstAppendMs, lastAppendMs, originalBytes, originalSha256, archiveBytes, archiveSha256, previousDocumentSha256,
+            lastDocumentSha256, archivedAtMs, nowMs, digestSha256, tenants);
     }
 
     /** @return the name of this manifest's file, e.g. {@code 20261001F.cq4.manifest}. */
@@ -114,6 +131,7 @@ public record ArchiveManifest(
         properties.setProperty("last_document_sha256", lastDocumentSha256);
         properties.setProperty("archived_at_ms", Long.toString(archivedAtMs));
         properties.setProperty("deleted_at_ms", Long.toString(deletedAtMs));
+        properties.setProperty("digest_sha256", digestSha256);
         new TreeMap<>(tenants).forEach((id, name) -> properties.setProperty(TENANT + id, name));
         final StringWriter out = new StringWriter();
         try
@@ -165,7 +183,8 @@ public record ArchiveManifest(
             fields.number("events"), fields.number("first_append_ms"), fields.number("last_append_ms"),
             fields.number("original_bytes"), fields.text("original_sha256"), fields.number("archive_bytes"),
             fields.text("archive_sha256"), properties.getProperty("previous_document_sha256", ""),
-            fields.text("last_document_sha256"), fields.number("archived_at_ms"), fields.number("deleted_at_ms"), tenants);
+            fields.text("last_document_sha256"), fields.number("archived_at_ms"), fields.number("deleted_at_ms"),
+            properties.getProperty("digest_sha256", "").trim(), tenants);
     }
 
     /** The fields of a manifest being read; a missing or malformed one is an error naming the file. */

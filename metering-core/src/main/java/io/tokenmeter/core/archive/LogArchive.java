@@ -116,6 +116,75 @@ public final class LogArchive
         return directory.resolve(manifest.archiveFile());
     }
 
+    /** @return the path of the digest retention keeps of a manifest's file. */
+    public Path digestPath(final ArchiveManifest manifest)
+    {
+        return directory.resolve(manifest.digestFile());
+    }
+
+    /**
+     * Retention: writes the digest of an archived file, then its manifest marked deleted (naming the digest's SHA-256),
+     * and only then deletes the archive. A run killed before the manifest leaves the archive as it was (the digest is
+     * written again by the next run); one killed after it leaves an archive no reader uses, which the next run removes.
+     *
+     * @return the manifest as it is now.
+     */
+    public ArchiveManifest retain(final ArchiveManifest manifest, final RetainedDigest digest, final long nowMs) throws IOException
+    {
+        if (digest.firstIndex() != manifest.firstIndex() || digest.lastIndex() != manifest.lastIndex()
+            || !digest.lastDocumentSha256().equals(manifest.lastDocumentSha256()))
+        {
+            throw new IOException("the digest of " + manifest.file() + " does not describe its archive (positions "
+                + Long.toHexString(digest.firstIndex()) + "-" + Long.toHexString(digest.lastIndex()) + ", manifest "
+                + Long.toHexString(manifest.firstIndex()) + "-" + Long.toHexString(manifest.lastIndex()) + "): not deleted");
+        }
+        final String digestSha256 = digest.write(digestPath(manifest));
+        final ArchiveManifest deleted = manifest.retained(nowMs, digestSha256);
+        write(deleted);
+        removeRetainedArchive(deleted);
+        return deleted;
+    }
+
+    /** Deletes the archive of a manifest retention marked deleted (a run killed before the deletion leaves it). */
+    public void removeRetainedArchive(final ArchiveManifest manifest) throws IOException
+    {
+        if (manifest.deleted() && Files.deleteIfExists(archivePath(manifest)))
+        {
+            forceDirectory(directory);
+        }
+    }
+
+    /**
+     * Reads the digest of a file retention deleted and checks it against its manifest (SHA-256, positions, chain ends).
+     *
+     * @throws IOException when it is missing, damaged or not the one the manifest names, naming it.
+     */
+    public RetainedDigest digest(final ArchiveManifest manifest) throws IOException
+    {
+        final Path path = digestPath(manifest);
+        if (!Files.exists(path))
+        {
+            throw new IOException("the digest " + path + " of " + manifest.file() + ", deleted by retention, is missing: restore "
+                + "it from the backup (the file's totals cannot be proven without it)");
+        }
+        final String sha256 = sha256Of(path);
+        if (!sha256.equals(manifest.digestSha256()))
+        {
+            throw new IOException("the digest " + path + " has SHA-256 " + sha256 + ", its manifest says " + manifest.digestSha256()
+                + ": altered or damaged; restore it from the backup");
+        }
+        final RetainedDigest digest = RetainedDigest.read(path);
+        if (!digest.file().equals(manifest.file()) || digest.firstIndex() != manifest.firstIndex()
+            || digest.lastIndex() != manifest.lastIndex() || !digest.lastDocumentSha256().equals(manifest.lastDocumentSha256())
+            || !digest.previousDocumentSha256().equals(manifest.previousDocumentSha256()))
+        {
+            throw new IOException("the digest " + path + " describes " + digest.file() + " positions "
+                + Long.toHexString(digest.firstIndex()) + "-" + Long.toHexString(digest.lastIndex()) + ", not what its manifest "
+                + "says: restore it from the backup");
+        }
+        return digest;
+    }
+
     /** @return the tenant names defined by the archived files before {@code cycle}, by their id in the log. */
     public Map<Integer, String> tenantsBefore(final int cycle)
     {
@@ -165,7 +234,7 @@ public final class LogArchive
         final ArchiveManifest manifest = new ArchiveManifest(summary.partition(), summary.cycle(), name,
             summary.previousCycle(), summary.firstIndex(), summary.lastIndex(), summary.documents(), summary.events(),
             summary.firstAppendMs(), summary.lastAppendMs(), originalBytes, originalSha256, Files.size(archive),
-            archiveSha256, summary.previousDocumentSha256(), summary.lastDocumentSha256(), summary.archivedAtMs(), 0,
+            archiveSha256, summary.previousDocumentSha256(), summary.lastDocumentSha256(), summary.archivedAtMs(), 0, "",
             summary.tenants());
         final String problem = verify(manifest, true);
         if (problem != null)
@@ -321,6 +390,17 @@ public final class LogArchive
                     problems.add(problem);
                 }
             }
+            else
+            {
+                try
+                {
+                    digest(manifest);
+                }
+                catch (final IOException ex)
+                {
+                    problems.add(ex.getMessage());
+                }
+            }
             final int previous = manifest.previousCycle();
             if (previous >= 0 && !byCycle.containsKey(previous) && !liveCycle.test(previous))
             {
@@ -371,7 +451,7 @@ public final class LogArchive
         }
     }
 
-    private static void force(final Path file) throws IOException
+    static void force(final Path file) throws IOException
     {
         try (FileChannel channel = FileChannel.open(file, StandardOpenOption.WRITE))
         {

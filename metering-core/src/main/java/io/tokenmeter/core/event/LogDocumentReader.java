@@ -35,6 +35,20 @@ public final class LogDocumentReader
         default void onEventLink(int bits, long reservationHi, long reservationLo, long streamHi, long streamLo, long seq)
         {
         }
+
+        /**
+         * One hour bucket of events whose log file retention deleted, as its digest keeps it ({@code [key, counters...,
+         * variant]}, {@code HourlyAggregator}'s export): handed out at the kept document that ends the events it sums,
+         * in place of those events. A handler that counts events adds it; others ignore it.
+         */
+        default void onRetainedBucket(long[] bucket)
+        {
+        }
+
+        /** The number of events the buckets just handed out sum (retention's digest keeps it). */
+        default void onRetainedEvents(long events)
+        {
+        }
     }
 
     private final EventRecord event = new EventRecord();

@@ -2,6 +2,7 @@ package io.tokenmeter.core.log;
 
 import io.tokenmeter.core.archive.ArchiveManifest;
 import io.tokenmeter.core.archive.LogArchive;
+import io.tokenmeter.core.archive.RetainedDigest;
 import net.openhft.chronicle.queue.RollCycles;
 import net.openhft.chronicle.queue.impl.single.SingleChronicleQueue;
 import net.openhft.chronicle.queue.impl.single.SingleChronicleQueueBuilder;
@@ -40,6 +41,9 @@ final class ArchivedCycles implements AutoCloseable
 
     private volatile LogArchive archive;
     private volatile NavigableSet<Integer> cycles;
+    /** The cycles retention deleted, whose digests are read in their place; always the log's oldest. */
+    private volatile NavigableSet<Integer> retainedCycles;
+    private final Map<Integer, RetainedDigest> digests = new HashMap<>();
     private final Map<Integer, Unpacked> unpacked = new HashMap<>();
     private final ArrayDeque<Unpacked> idle = new ArrayDeque<>();
 
@@ -52,11 +56,48 @@ final class ArchivedCycles implements AutoCloseable
     void update(final LogArchive newer)
     {
         final NavigableSet<Integer> readable = new TreeSet<>();
-        newer.manifests().stream().filter(m -> !m.deleted()).forEach(m -> readable.add(m.cycle()));
+        final NavigableSet<Integer> retained = new TreeSet<>();
+        newer.manifests().forEach(m -> (m.deleted() ? retained : readable).add(m.cycle()));
         archive = newer;
         cycles = Collections.unmodifiableNavigableSet(readable);
+        retainedCycles = Collections.unmodifiableNavigableSet(retained);
     }
 
+    /** @return true when retention deleted the file of {@code cycle} (its digest is read instead). */
+    boolean isRetained(final int cycle)
+    {
+        return retainedCycles.contains(cycle);
+    }
+
+    /** @return the first cycle retention deleted after {@code cycle} (any, for {@code Integer.MIN_VALUE}), or null. */
+    Integer retainedAfter(final int cycle)
+    {
+        return retainedCycles.higher(cycle);
+    }
+
+    /**
+     * @return the digest of a cycle retention deleted, read and checked once and kept (digests are small).
+     * @throws IllegalStateException when it is missing or damaged, naming it: never passed over.
+     */
+    synchronized RetainedDigest digest(final int cycle)
+    {
+        RetainedDigest digest = digests.get(cycle);
+        if (digest == null)
+        {
+            try
+            {
+                digest = archive.digest(archive.manifest(cycle));
+            }
+            catch (final IOException ex)
+            {
+                throw new IllegalStateException(ex.getMessage(), ex);
+            }
+            digests.put(cycle, digest);
+        }
+        return digest;
+    }
+
+    /** @return true when no archive is readable (files retention deleted are not counted). */
     boolean isEmpty()
     {
         return cycles.isEmpty();

@@ -1,5 +1,6 @@
 package io.tokenmeter.core.log;
 
+import io.tokenmeter.core.archive.RetainedDigest;
 import io.tokenmeter.core.event.LogDocumentReader;
 import org.agrona.DirectBuffer;
 import org.agrona.collections.Long2ObjectHashMap;
@@ -7,6 +8,7 @@ import org.agrona.collections.LongHashSet;
 
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.HexFormat;
 import java.util.List;
 
 /**
@@ -16,7 +18,7 @@ import java.util.List;
  * recomputed, a document removed, two swapped, and a chained document followed by one without the chain all break it;
  * each break names the position where it is found. Reads the log's bytes as they are, unparsed. Single-threaded.
  */
-public final class ChainVerifier
+public final class ChainVerifier implements EventLog.RawDocumentListener
 {
     /** Breaks reported in full; any more are counted. */
     public static final int MAX_BREAKS_REPORTED = 20;
@@ -31,9 +33,10 @@ public final class ChainVerifier
      * @param sha256At   the hash (hex) of each document at a position asked for that is in the log.
      * @param lastIndex  the position of the last document read, {@link EventLog#NO_INDEX} when none.
      * @param headSha256 the hash (hex) of the last document read: the chain's head.
+     * @param retainedFiles files deleted by retention, whose digests stood for their documents (counted in {@code documents}).
      */
     public record Result(long documents, long chained, List<String> breaks, long breakCount, Long2ObjectHashMap<String> sha256At,
-        long lastIndex, String headSha256)
+        long lastIndex, String headSha256, int retainedFiles)
     {
         public boolean holds()
         {
@@ -52,6 +55,8 @@ public final class ChainVerifier
     private long chained;
     private long breakCount;
     private long previousIndex = EventLog.NO_INDEX;
+    /** Files retention deleted, whose digests stood for their documents. */
+    private int retained;
     private boolean previousChained;
 
     private ChainVerifier(final byte[] previousOfFirst, final LongHashSet wanted)
@@ -73,14 +78,15 @@ public final class ChainVerifier
         try (EventLog.Reader reader = log.newReader())
         {
             reader.startAt(EventLog.NO_INDEX);
-            while (reader.readNextRaw(verifier::onDocument) != EventLog.NO_INDEX)
+            while (reader.readNextRaw(verifier) != EventLog.NO_INDEX)
             {
                 // each document is checked by onDocument
             }
         }
         return new Result(verifier.documents, verifier.chained, List.copyOf(verifier.breaks), verifier.breakCount,
             verifier.sha256At, verifier.previousIndex,
-            verifier.documents == 0 ? DocumentSha256.hex(previousOfFirst) : DocumentSha256.hex(verifier.previous));
+            verifier.documents == 0 ? DocumentSha256.hex(previousOfFirst) : DocumentSha256.hex(verifier.previous),
+            verifier.retained);
     }
 
     /** @return the 32 zero bytes a log's first document holds. */
@@ -89,7 +95,9 @@ public final class ChainVerifier
         return new byte[DocumentSha256.LENGTH];
     }
 
-    private void onDocument(final long index, final DirectBuffer buffer, final int offset, final int length)
+    /** One document read: its link checked against the document before it, then hashed. */
+    @Override
+    public void onDocument(final long index, final DirectBuffer buffer, final int offset, final int length)
     {
         final int at = LogDocumentReader.previousSha256Offset(buffer, offset, length);
         if (at >= 0)
@@ -123,6 +131,40 @@ public final class ChainVerifier
         previousChained = at >= 0;
         previousIndex = index;
         documents++;
+    }
+
+    /**
+     * A file retention deleted: its documents are gone, so its digest stands for them. Its first document's link
+     * (kept in the digest) must be the hash before it, and the next document must hold its last document's hash; the
+     * hashes of its kept documents (final invoices name them) come from the digest.
+     */
+    @Override
+    public void onRetained(final RetainedDigest digest)
+    {
+        if (!digest.previousDocumentSha256().isEmpty())
+        {
+            final byte[] link = HexFormat.of().parseHex(digest.previousDocumentSha256());
+            if (!Arrays.equals(link, previous))
+            {
+                broken("log file " + digest.file() + " (deleted by retention; positions " + Long.toHexString(digest.firstIndex())
+                    + " to " + Long.toHexString(digest.lastIndex()) + ") began with a document recording its predecessor's SHA-256 as "
+                    + digest.previousDocumentSha256() + " (its digest says), but the document before it hashes to "
+                    + DocumentSha256.hex(previous) + ": documents before it were removed or edited, or the digest was");
+            }
+            chained += digest.documents();
+        }
+        for (final RetainedDigest.Kept kept : digest.kept())
+        {
+            if (wanted.contains(kept.index()))
+            {
+                sha256At.put(kept.index(), kept.sha256());
+            }
+        }
+        System.arraycopy(HexFormat.of().parseHex(digest.lastDocumentSha256()), 0, previous, 0, DocumentSha256.LENGTH);
+        previousChained = !digest.previousDocumentSha256().isEmpty();
+        previousIndex = digest.lastIndex();
+        documents += digest.documents();
+        retained++;
     }
 
     private void broken(final String why)

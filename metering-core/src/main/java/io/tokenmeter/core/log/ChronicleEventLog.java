@@ -2,6 +2,7 @@ package io.tokenmeter.core.log;
 
 import io.tokenmeter.core.archive.ArchiveManifest;
 import io.tokenmeter.core.archive.LogArchive;
+import io.tokenmeter.core.archive.RetainedDigest;
 import io.tokenmeter.core.event.DamagedDocumentException;
 import io.tokenmeter.core.event.LogDocumentReader;
 import net.openhft.chronicle.bytes.Bytes;
@@ -24,6 +25,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import java.time.Instant;
+import java.util.List;
 
 /**
  * One partition's log on this machine: a Chronicle Queue of raw documents (layout in
@@ -374,6 +376,12 @@ public final class ChronicleEventLog implements EventLog
         /** The archived file being read, or null while reading the live files. */
         private ArchivedCycles.Unpacked unpacked;
         private ExcerptTailer unpackedTailer;
+        /** The digest of a file retention deleted being read in its place, or null. */
+        private RetainedDigest retained;
+        private int retainedCycle;
+        /** The next of its kept documents to hand out. */
+        private int retainedAt;
+        private final UnsafeBuffer keptBytes = new UnsafeBuffer(0, 0);
 
         private TailerReader(final ExcerptTailer live)
         {
@@ -394,6 +402,12 @@ public final class ChronicleEventLog implements EventLog
                 return;
             }
             startAt(index);
+            if (retained != null)
+            {
+                retainedAt++;
+                lastReadIndex = index;
+                return;
+            }
             try (DocumentContext dc = tailer().readingDocument())
             {
                 if (!dc.isPresent())
@@ -407,8 +421,15 @@ public final class ChronicleEventLog implements EventLog
         @Override
         public void startAt(final long index)
         {
+            retained = null;
             if (index == NO_INDEX)
             {
+                final Integer oldest = archived.retainedAfter(Integer.MIN_VALUE);
+                if (oldest != null)
+                {
+                    openRetained(oldest, 0);
+                    return;
+                }
                 final Integer first = archived.after(Integer.MIN_VALUE);
                 if (first == null)
                 {
@@ -421,6 +442,18 @@ public final class ChronicleEventLog implements EventLog
                 return;
             }
             final int cycle = days.cycleOf(index);
+            if (archived.isRetained(cycle))
+            {
+                final List<RetainedDigest.Kept> kept = archived.digest(cycle).kept();
+                for (int k = 0; k < kept.size(); k++)
+                {
+                    if (kept.get(k).index() == index)
+                    {
+                        openRetained(cycle, k);
+                        return;
+                    }
+                }
+            }
             final ExcerptTailer tailer;
             if (archived.contains(cycle))
             {
@@ -469,6 +502,66 @@ public final class ChronicleEventLog implements EventLog
             {
                 live.toEnd();
             }
+        }
+
+        /** Reads the digest of a file retention deleted, from its kept document {@code at}. */
+        private void openRetained(final int cycle, final int at)
+        {
+            closeArchived();
+            retained = archived.digest(cycle);
+            retainedCycle = cycle;
+            retainedAt = at;
+        }
+
+        /** @return the next kept document of the digest being read, moving on past digests read whole; null when none. */
+        private RetainedDigest.Kept nextRetained()
+        {
+            while (retained != null)
+            {
+                if (retainedAt < retained.kept().size())
+                {
+                    return retained.kept().get(retainedAt);
+                }
+                retained = null;
+                final Integer next = archived.retainedAfter(retainedCycle);
+                final Integer archivedNext = archived.after(retainedCycle);
+                if (next != null)
+                {
+                    openRetained(next, 0);
+                }
+                else if (archivedNext != null)
+                {
+                    openArchived(archivedNext).toStart();
+                }
+                else
+                {
+                    toStartOfLive(retainedCycle);
+                }
+            }
+            return null;
+        }
+
+        /** Hands a kept document to a handler: the digest's names first, then its control records and its buckets. */
+        private void handOut(final RetainedDigest.Kept kept, final LogDocumentReader.Handler handler)
+        {
+            if (retainedAt == 0)
+            {
+                for (final RetainedDigest.Name name : retained.names())
+                {
+                    keptBytes.wrap(name.utf8());
+                    handler.onName(name.recordType(), name.id(), keptBytes, 0, name.utf8().length);
+                }
+            }
+            for (final RetainedDigest.Control control : kept.controls())
+            {
+                keptBytes.wrap(control.payload());
+                handler.onControl(control.kind(), control.revision(), keptBytes, 0, control.payload().length, kept.appendTimeMs());
+            }
+            for (final long[] bucket : kept.buckets())
+            {
+                handler.onRetainedBucket(bucket);
+            }
+            handler.onRetainedEvents(kept.events());
         }
 
         private ExcerptTailer openArchived(final int cycle)
@@ -534,6 +627,16 @@ public final class ChronicleEventLog implements EventLog
         @Override
         public long readNext(final LogDocumentReader.Handler handler, final DocumentListener listener)
         {
+            final RetainedDigest.Kept kept = nextRetained();
+            if (kept != null)
+            {
+                handOut(kept, handler);
+                retainedAt++;
+                lastReadIndex = kept.index();
+                lastAppendTimeMs = kept.appendTimeMs();
+                listener.onDocumentEnd(kept.index(), kept.appendTimeMs());
+                return kept.index();
+            }
             final DocumentContext next = nextDocument();
             if (next == null)
             {
@@ -566,6 +669,14 @@ public final class ChronicleEventLog implements EventLog
         @Override
         public long readNextRaw(final RawDocumentListener listener)
         {
+            if (nextRetained() != null)
+            {
+                final RetainedDigest digest = retained;
+                listener.onRetained(digest);
+                retainedAt = digest.kept().size();
+                lastReadIndex = digest.lastIndex();
+                return digest.lastIndex();
+            }
             final DocumentContext next = nextDocument();
             if (next == null)
             {

@@ -1,5 +1,6 @@
 package io.tokenmeter.core.log;
 
+import io.tokenmeter.core.archive.RetainedDigest;
 import io.tokenmeter.core.event.LogLayout;
 import org.agrona.DirectBuffer;
 
@@ -77,7 +78,27 @@ public final class DocumentSha256
         try (EventLog.Reader reader = log.newReader())
         {
             reader.startAt(index);
-            if (reader.readNextRaw((i, buffer, offset, length) -> new DocumentSha256().hash(buffer, offset, length, hash)) != index)
+            final String[] kept = {null};
+            final EventLog.RawDocumentListener listener = new EventLog.RawDocumentListener()
+            {
+                @Override
+                public void onDocument(final long i, final DirectBuffer buffer, final int offset, final int length)
+                {
+                    new DocumentSha256().hash(buffer, offset, length, hash);
+                }
+
+                @Override
+                public void onRetained(final RetainedDigest digest)
+                {
+                    kept[0] = digest.sha256At(index);
+                }
+            };
+            final long read = reader.readNextRaw(listener);
+            if (kept[0] != null)
+            {
+                return kept[0];
+            }
+            if (read != index)
             {
                 throw new IllegalStateException("no document at log index " + Long.toHexString(index) + " of " + log.describe());
             }

@@ -1,5 +1,6 @@
 package io.tokenmeter.core.log;
 
+import io.tokenmeter.core.archive.RetainedDigest;
 import io.tokenmeter.core.event.LogDocumentReader;
 import org.agrona.DirectBuffer;
 
@@ -100,6 +101,17 @@ public interface EventLog extends AutoCloseable
     interface RawDocumentListener
     {
         void onDocument(long index, DirectBuffer buffer, int offset, int length);
+
+        /**
+         * Sees a whole log file retention deleted, in place of its documents (which are gone): its digest. The reader
+         * then returns the file's last position. A listener that needs the bytes refuses, as this default does.
+         *
+         * @throws RetainedFileException unless the listener can do without the documents.
+         */
+        default void onRetained(final RetainedDigest digest)
+        {
+            throw new RetainedFileException(digest);
+        }
     }
 
     /** Called after all records of a document were handed out. */

@@ -120,7 +120,7 @@ public final class LogArchiver
             final Path original = log.directory().resolve(file);
             final ArchiveManifest summary = new ArchiveManifest(partition, cycle, file, previous, scan.firstIndex,
                 scan.lastIndex, scan.documents, scan.events, scan.firstAppendMs, scan.lastAppendMs, 0, "", 0, "",
-                scan.previousDocumentSha256, DocumentSha256.hex(scan.lastSha256), nowMs, 0, scan.defined);
+                scan.previousDocumentSha256, DocumentSha256.hex(scan.lastSha256), nowMs, 0, "", scan.defined);
             final ArchiveManifest existing = log.archive().manifest(cycle);
             final ArchiveManifest manifest;
             if (existing == null || !Files.exists(original))

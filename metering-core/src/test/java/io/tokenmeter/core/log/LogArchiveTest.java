@@ -181,7 +181,7 @@ class LogArchiveTest
             original = logDir.resolve(log.days().fileNameOf(cycle));
             // what a run leaves when killed after the manifest and before the removal
             log.archive().pack(original, new ArchiveManifest(0, cycle, original.getFileName().toString(), -1, 0, 0, PER_DAY, 0,
-                0, 0, 0, "", 0, "", "", "00", 0, 0, java.util.Map.of()));
+                0, 0, 0, "", 0, "", "", "00", 0, 0, "", java.util.Map.of()));
         }
         assertTrue(Files.exists(original));
         try (ChronicleEventLog log = ChronicleEventLog.openReadOnly(logDir))

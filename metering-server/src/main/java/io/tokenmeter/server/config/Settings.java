@@ -40,6 +40,8 @@ public final class Settings
 
     /** The {@code partitions} value meaning "the directory's number, or {@link #NEW_DIRECTORY_PARTITIONS} for a new one". */
     public static final String AUTO = "auto";
+    /** The value of {@code log-retention} that keeps every archive. */
+    public static final String FOREVER = "forever";
 
     /**
      * Partitions of a new data directory when {@code partitions} is {@link #AUTO}: chosen by measurement on the 2-core
@@ -70,6 +72,10 @@ public final class Settings
         new Definition("max-future-skew", "5m", "how far in the future an event timestamp may be"),
         new Definition("archive-interval", "0s", "how often the server archives its sealed log files whose events are all in "
             + "final invoices, as tokenmeter archive does (0s: never; run tokenmeter archive offline instead)"),
+        new Definition("log-retention", FOREVER, "how long after a period ends the archives of its events are kept: "
+            + "archived files whose every event is in final invoices of periods that ended longer ago are deleted when "
+            + "archiving runs, keeping a digest of each (its totals, price books, grants and chain hashes), so their "
+            + "invoices still audit; forever: nothing is deleted"),
         new Definition("snapshot-interval", "10s", "how often counters are snapshotted and the journal checkpointed (bounds the log replayed after a crash)"),
         new Definition("journal-queue", "4096", "ingest requests waiting for the journal before 503"),
         new Definition("max-body-bytes", "8388608", "largest ingest body (413 beyond)"),
@@ -137,6 +143,8 @@ public final class Settings
     public final Path prices;
     public final Duration invoiceGrace;
     public final Duration archiveInterval;
+    /** How long after a period ends its archives are kept ({@code log-retention}), or null to keep them forever. */
+    public final Duration logRetention;
     /** The keys file, or null to run open (loopback only). */
     public final Path keys;
     public final Duration keysPoll;
@@ -213,6 +221,7 @@ public final class Settings
         prices = SHIPPED_PRICES.equals(text("prices")) ? null : Path.of(text("prices"));
         invoiceGrace = durationAtLeast("invoice-grace", Duration.ZERO);
         archiveInterval = durationAtLeast("archive-interval", Duration.ZERO);
+        logRetention = FOREVER.equals(text("log-retention")) ? null : durationAtLeast("log-retention", Duration.ofHours(1));
         keys = optionalPath("keys");
         keysPoll = durationAtLeast("keys-poll", Duration.ZERO);
         metricsOpen = parse("metrics-access", v -> switch (v)

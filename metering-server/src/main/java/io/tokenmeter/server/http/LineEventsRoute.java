@@ -18,6 +18,7 @@ import io.tokenmeter.billing.price.PriceBook;
 import io.tokenmeter.billing.price.PriceBookException;
 import io.tokenmeter.billing.price.RecordedBooks;
 import io.tokenmeter.billing.rating.InvoiceLine;
+import io.tokenmeter.core.archive.RetainedDigest;
 import io.tokenmeter.core.event.RateVariant;
 import io.tokenmeter.core.event.ServiceTier;
 import io.tokenmeter.core.event.TenantName;
@@ -203,6 +204,26 @@ final class LineEventsRoute
                 "invoice_unmatched", "line " + n + " of the " + invoice.status() + " invoice of " + invoice.tenant() + " for "
                     + invoice.period() + " is not what its basis and price book make: run the audit (tokenmeter audit "
                     + "--data-dir DIR --period " + invoice.period() + " --tenant " + invoice.tenant() + ")")));
+            return;
+        }
+        final RetainedDigest deleted;
+        try
+        {
+            deleted = LineEvents.deletedSource(log, source);
+        }
+        catch (final RuntimeException ex)
+        {
+            LOG.error("line {} of {} {}: the log's digests could not be read", n, invoice.tenant(), invoice.period(), ex);
+            ctx.executor().execute(() -> answers.answer(request, internalError()));
+            return;
+        }
+        if (deleted != null)
+        {
+            ctx.executor().execute(() -> answers.answer(request, BillingRoutes.error(HttpResponseStatus.GONE, "events_deleted",
+                "events of line " + n + " of the " + invoice.status() + " invoice of " + invoice.tenant() + " for "
+                    + invoice.period() + " were in log file " + deleted.file() + ", whose archive log-retention deleted: only "
+                    + "its digest is kept, which proves the line's total (tokenmeter audit --period " + invoice.period()
+                    + ") but lists no single event; restore the archive from the backup to list them")));
             return;
         }
         final HttpResponse head = new DefaultHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.OK);

@@ -345,6 +345,14 @@ public final class ServerMetrics implements AutoCloseable
         Gauge.builder("tokenmeter.archive.original.bytes", logs, all -> all.stream().mapToLong(log -> log.archive().manifests()
                 .stream().filter(m -> !m.deleted()).mapToLong(ArchiveManifest::originalBytes).sum()).sum())
             .description("bytes the archived log files took before archiving").strongReference(true).register(registry);
+        Gauge.builder("tokenmeter.retention.deleted.files", logs, all -> all.stream().mapToLong(log -> log.archive().manifests()
+                .stream().filter(ArchiveManifest::deleted).count()).sum())
+            .description("log files whose archives log-retention deleted, keeping their digests, all partitions")
+            .strongReference(true).register(registry);
+        Gauge.builder("tokenmeter.retention.deleted.events", logs, all -> all.stream().mapToLong(log -> log.archive().manifests()
+                .stream().filter(ArchiveManifest::deleted).mapToLong(ArchiveManifest::events).sum()).sum())
+            .description("events of the log files log-retention deleted (their totals are in the digests)")
+            .strongReference(true).register(registry);
         Gauge.builder("tokenmeter.disk.free.bytes", diskFreeBytes, LongSupplier::getAsLong)
             .description("usable bytes on the data directory's file system").strongReference(true).register(registry);
         Gauge.builder("tokenmeter.ready", ready, r -> r.getAsBoolean() ? 1 : 0)
