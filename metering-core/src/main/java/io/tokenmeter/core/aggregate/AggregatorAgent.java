@@ -396,6 +396,20 @@ public final class AggregatorAgent implements Agent
             aggregator.onEventLink(bits, reservationHi, reservationLo, streamHi, streamLo, seq);
             follower.onEventLink(bits, reservationHi, reservationLo, streamHi, streamLo, seq);
         }
+
+        @Override
+        public void onRetainedBucket(final long[] bucket)
+        {
+            aggregator.onRetainedBucket(bucket);
+            follower.onRetainedBucket(bucket);
+        }
+
+        @Override
+        public void onRetainedEvents(final long events)
+        {
+            aggregator.onRetainedEvents(events);
+            follower.onRetainedEvents(events);
+        }
     }
 
     private record PendingQuery<T>(long minLogIndex, Task<T> task, CompletableFuture<T> future)

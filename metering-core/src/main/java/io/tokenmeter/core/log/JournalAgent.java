@@ -1286,6 +1286,14 @@ public final class JournalAgent implements Agent
             }
         }
 
+        /** A bucket of a file retention deleted: its ids are long outside the dedup window, its (tenant, model) pair counts. */
+        @Override
+        public void onRetainedBucket(final long[] bucket)
+        {
+            final int tenantId = BucketKey.tenantId(bucket[0]);
+            addPair(tenantId, pair(tenantId, BucketKey.modelId(bucket[0])));
+        }
+
         @Override
         public void onEventLink(final int bits, final long reservationHi, final long reservationLo, final long streamHi,
             final long streamLo, final long seq)

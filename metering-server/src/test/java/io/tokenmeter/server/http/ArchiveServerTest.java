@@ -1,6 +1,9 @@
 package io.tokenmeter.server.http;
 
+import io.tokenmeter.core.aggregate.BucketKey;
 import io.tokenmeter.core.archive.ArchiveManifest;
+import io.tokenmeter.core.archive.RetainedDigest;
+import io.tokenmeter.core.event.Hours;
 import io.tokenmeter.core.log.ChronicleEventLog;
 import io.tokenmeter.core.log.EventLog;
 import io.tokenmeter.core.log.Faults;
@@ -14,8 +17,11 @@ import org.junit.jupiter.api.io.TempDir;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.Comparator;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -24,6 +30,7 @@ import java.util.Random;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.locks.LockSupport;
 import java.util.regex.Pattern;
+import java.util.stream.Stream;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -165,6 +172,21 @@ class ArchiveServerTest
             }
         }
         return views;
+    }
+
+    /** Compares two {@link #views()}, naming the views that differ (the whole maps are too long to read). */
+    private static void assertSameViews(final Map<String, String> expected, final Map<String, String> actual, final String why)
+    {
+        final List<String> differing = new ArrayList<>();
+        expected.forEach((view, text) ->
+        {
+            if (!text.equals(actual.get(view)))
+            {
+                differing.add(view + ": expected " + text + "\n  but was " + actual.get(view));
+            }
+        });
+        assertEquals(List.of(), differing, why);
+        assertEquals(expected.keySet(), actual.keySet(), why);
     }
 
     /** @return every document of every partition as (position, bytes), in log order. */
@@ -369,5 +391,103 @@ class ArchiveServerTest
         Files.delete(damaged);
         final String missing = Commands.run("audit", "--data-dir", dataDir().toString(), "--period", "2026-10");
         assertTrue(missing.startsWith("1 ") && missing.contains(damaged.toString()) && missing.contains("is missing"), missing);
+    }
+
+    /**
+     * {@code log-retention} counted so that October has ended longer ago and November has not: only files whose events
+     * are all counted by October's final invoices lose their archives (their digests kept); the rest stays, named with
+     * the reason; usage, invoices and the audit are the same, also after a restart that replays the digests with no
+     * snapshot; a line of October can no longer list its events (410) while November's can; a repartition is refused;
+     * and a damaged digest is named by the audit, which exits 1.
+     */
+    @Test
+    void retentionDeletesOnlyArchivesOfOldFinalPeriodsAndTheirTotalsStillVerifyAgainstTheDigests() throws Exception
+    {
+        writeFourDays(dataDir());
+        final Map<String, String> before = views();
+        server.close();
+        server = null;
+        outlastTheDedupWindow();
+        final long days = Duration.between(Instant.parse("2026-11-01T00:00:00Z"), Instant.now()).toDays();
+        final String retained = Commands.run("archive", "--data-dir", dataDir().toString(), "--dedup-window", "1s",
+            "--log-retention", days + "d");
+        assertTrue(retained.startsWith("0 ") && retained.contains("deleted by retention"), retained);
+        assertTrue(retained.contains("kept: events of tenant") && retained.contains("within log-retention " + days + "d"),
+            "a file with November's events is kept, and says why: " + retained);
+
+        final DataLayout layout = DataLayout.read(dataDir());
+        final long novemberHour = Instant.parse("2026-11-01T00:00:00Z").toEpochMilli() / Hours.MS_PER_HOUR;
+        int deleted = 0;
+        for (int p = 0; p < layout.partitions(); p++)
+        {
+            try (ChronicleEventLog log = ChronicleEventLog.openReadOnly(layout.logDir(p)))
+            {
+                boolean older = true;
+                for (final ArchiveManifest manifest : log.archive().manifests())
+                {
+                    assertTrue(older || !manifest.deleted(), "retention deletes a partition's oldest files only");
+                    older = manifest.deleted();
+                    if (manifest.deleted())
+                    {
+                        deleted++;
+                        assertTrue(Files.notExists(log.archive().archivePath(manifest)), "its archive is gone");
+                        for (final RetainedDigest.Kept kept : log.archive().digest(manifest).kept())
+                        {
+                            for (final long[] bucket : kept.buckets())
+                            {
+                                assertTrue(BucketKey.hour(bucket[0]) < novemberHour,
+                                    "nothing of a period still within the retention is deleted: " + manifest.file());
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        assertTrue(deleted >= 1, "October's files lost their archives: " + retained);
+        auditClean(dataDir(), "after retention");
+        final String audit = Commands.run("audit", "--data-dir", dataDir().toString(), "--period", "2026-10");
+        assertTrue(audit.contains("deleted by retention, replayed from their digests"), audit);
+
+        for (int p = 0; p < layout.partitions(); p++)
+        {
+            try (Stream<Path> snapshots = Files.walk(layout.snapshotDir(p)))
+            {
+                for (final Path file : snapshots.sorted(Comparator.reverseOrder()).toList())
+                {
+                    Files.delete(file);
+                }
+            }
+        }
+        start(dataDir(), 0);
+        assertSameViews(before, views(), "usage and invoices after retention and a restart that replays the digests");
+        final Client.Answer october = client.get("/v1/invoices/acme/2026-10/lines/0/events");
+        assertEquals(410, october.status(), october.body());
+        assertTrue(october.body().contains("events_deleted") && october.body().contains("log-retention"), october.body());
+        final Client.Answer november = client.get("/v1/invoices/acme/2026-11/lines/0/events");
+        assertEquals(200, november.status(), november.body());
+        assertTrue(november.body().lines().count() > 0, november.body());
+        assertTrue(client.get("/metrics").body().contains("tokenmeter_retention_deleted_files " + deleted + ".0"));
+        server.close();
+        server = null;
+
+        final String repartition = Commands.run("repartition", "--from", dataDir().toString(), "--to",
+            dir.resolve("copy").toString(), "--partitions", "2");
+        assertTrue(repartition.startsWith("2 ") && repartition.contains("deleted by retention"), repartition);
+
+        Path digest = null;
+        for (int p = 0; p < layout.partitions() && digest == null; p++)
+        {
+            try (ChronicleEventLog log = ChronicleEventLog.openReadOnly(layout.logDir(p)))
+            {
+                digest = log.archive().manifests().stream().filter(ArchiveManifest::deleted).findFirst()
+                    .map(log.archive()::digestPath).orElse(null);
+            }
+        }
+        final byte[] bytes = Files.readAllBytes(digest);
+        bytes[bytes.length / 2] ^= 0x10;
+        Files.write(digest, bytes);
+        final String damaged = Commands.run("audit", "--data-dir", dataDir().toString(), "--period", "2026-10");
+        assertTrue(damaged.startsWith("1 ") && damaged.contains(digest.getFileName().toString()) && damaged.contains("altered"),
+            damaged);
     }
 }

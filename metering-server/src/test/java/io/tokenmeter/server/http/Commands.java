@@ -14,20 +14,24 @@ final class Commands
     {
     }
 
-    /** @return the command's exit code, a space, and what it printed on standard output. */
+    /** @return the command's exit code, a space, and what it printed on standard output then on standard error. */
     static String run(final String... args)
     {
         final ByteArrayOutputStream captured = new ByteArrayOutputStream();
+        final ByteArrayOutputStream errors = new ByteArrayOutputStream();
         final PrintStream original = System.out;
+        final PrintStream originalErr = System.err;
         System.setOut(new PrintStream(captured, true, StandardCharsets.UTF_8));
+        System.setErr(new PrintStream(errors, true, StandardCharsets.UTF_8));
         try
         {
             final int exit = new CommandLine(new Main()).execute(args);
-            return exit + " " + captured.toString(StandardCharsets.UTF_8);
+            return exit + " " + captured.toString(StandardCharsets.UTF_8) + errors.toString(StandardCharsets.UTF_8);
         }
         finally
         {
             System.setOut(original);
+            System.setErr(originalErr);
         }
     }
 }
