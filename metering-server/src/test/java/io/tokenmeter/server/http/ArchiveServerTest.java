@@ -239,6 +239,12 @@ class ArchiveServerTest
         }
     }
 
+    /** @return a {@code log-retention} in days that October (ended 2026-11-01) is past and November is not. */
+    private static long octoberOnlyRetentionDays()
+    {
+        return Duration.between(Instant.parse("2026-11-01T00:00:00Z"), Instant.now()).toDays();
+    }
+
     /** Waits until the last events are older than the test's 1 s dedup window. */
     private static void outlastTheDedupWindow()
     {
@@ -296,16 +302,17 @@ class ArchiveServerTest
     }
 
     @Test
-    void withAnArchiveIntervalTheRunningServerArchivesItsSettledFilesAndServesThemThroughTheArchives() throws Exception
+    void withAnArchiveIntervalTheRunningServerArchivesItsSettledFilesAppliesRetentionAndServesThemThroughTheArchives() throws Exception
     {
-        writeFourDays(dataDir(), Map.of("archive-interval", "1s"));
+        writeFourDays(dataDir(), Map.of("archive-interval", "1s", "log-retention", octoberOnlyRetentionDays() + "d"));
         final Map<String, String> before = views();
         final long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
         String metrics = client.get("/metrics").body();
         final Pattern checked = Pattern.compile(
             "tokenmeter_archive_chain_verified_documents [1-9]");
+        final Pattern retained = Pattern.compile("tokenmeter_retention_deleted_files [1-9]");
         // a run's figures are published when it ends, after its files were archived
-        while (!checked.matcher(metrics).find() && System.nanoTime() < deadline)
+        while ((!checked.matcher(metrics).find() || !retained.matcher(metrics).find()) && System.nanoTime() < deadline)
         {
             LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(200));
             metrics = client.get("/metrics").body();
@@ -317,10 +324,12 @@ class ArchiveServerTest
         post(new Random(99), 20, "2026-12");
         final Map<String, String> withMore = views();
         assertEquals(before.get("invoice acme 2026-10"), withMore.get("invoice acme 2026-10"), "final invoices never change");
-        final Client.Answer lineEvents = client.get("/v1/invoices/acme/2026-10/lines/0/events");
+        assertTrue(retained.matcher(metrics).find(), "the server applied log-retention to October's files: " + metrics);
+        final Client.Answer lineEvents = client.get("/v1/invoices/acme/2026-11/lines/0/events");
         assertEquals(200, lineEvents.status(), lineEvents.body());
         assertTrue(lineEvents.body().lines().count() > 0, "the line's events are read through the archives");
-        assertEquals(200, client.get("/v1/prices/revisions/1").status(), "the first price book, in an archived day");
+        assertEquals(200, client.get("/v1/prices/revisions/1").status(),
+            "the first price book, in a day whose archive retention deleted: kept in its digest");
         server.close();
         server = null;
         auditClean(dataDir(), "after the server archived by itself");
@@ -408,7 +417,7 @@ class ArchiveServerTest
         server.close();
         server = null;
         outlastTheDedupWindow();
-        final long days = Duration.between(Instant.parse("2026-11-01T00:00:00Z"), Instant.now()).toDays();
+        final long days = octoberOnlyRetentionDays();
         final String retained = Commands.run("archive", "--data-dir", dataDir().toString(), "--dedup-window", "1s",
             "--log-retention", days + "d");
         assertTrue(retained.startsWith("0 ") && retained.contains("deleted by retention"), retained);
