@@ -55,10 +55,8 @@ import java.util.function.BooleanSupplier;
 public final class PartitionOwnership implements AutoCloseable
 {
     private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(PartitionOwnership.class);
-    /** How long one poll of the group waits; also how often a stall is looked for and a suspicion re-checked. */
+    /** How long one poll of the group waits; also how often the lease's confirmation is looked after. */
     private static final Duration POLL = Duration.ofMillis(100);
-    /** How often the watchdog thread ticks to notice that the process stood still (a pause, SIGSTOP, a long GC). */
-    private static final long TICK_MS = 100;
 
     /**
      * What a node does with its partitions, called on the ownership thread, one partition at a time.
@@ -185,11 +183,12 @@ public final class PartitionOwnership implements AutoCloseable
         }
 
         /**
-         * @return how long the process may stand still before the group may have ended its session: half the session
-         * timeout (the coordinator counts from the last heartbeat it received, which may be a heartbeat interval and a
-         * round trip older than the stall).
+         * @return how long the coordinator's word that this node's session is live counts (half the session timeout):
+         * the coordinator counts a session from the last heartbeat it received, which may be a heartbeat interval and a
+         * round trip older than the answer, and a node that has not heard that word for this long (its process stood
+         * still, or it is cut off from the coordinator) may have been put out of the group already.
          */
-        public Duration stallLimit()
+        public Duration lease()
         {
             return sessionTimeout.dividedBy(2);
         }
@@ -230,10 +229,13 @@ public final class PartitionOwnership implements AutoCloseable
     }
 
     /**
-     * The group's view of who owns what, for {@code GET /v1/cluster} and forwarding.
+     * The group's view of who owns what, for {@code GET /v1/cluster} and forwarding. Kafka describes a classic group's
+     * assignments only while it is {@code Stable}: during a rebalance every member is listed with nothing assigned, so
+     * every partition shows no owner (members keep the partitions that do not move, so a caller that forwards may keep
+     * the last stable view until the next one).
      *
      * @param groupState the group's state ({@code Stable}, {@code PreparingRebalance}, {@code CompletingRebalance},
-     *                   {@code Empty}, ...): during a rebalance a partition that is being moved has no owner.
+     *                   {@code Empty}, {@code Dead} when nobody ever joined or the group is gone).
      * @param partitions the log topic's partition count.
      * @param members    every member, by node id.
      * @param owners     each partition that has an owner, to its owner; a partition missing here has none.
@@ -245,6 +247,12 @@ public final class PartitionOwnership implements AutoCloseable
         {
             return Optional.ofNullable(owners.get(partition));
         }
+
+        /** @return whether the group is {@code Stable}, the only state whose description carries the assignments. */
+        public boolean stable()
+        {
+            return "Stable".equals(groupState);
+        }
     }
 
     private final Settings settings;
@@ -252,18 +260,21 @@ public final class PartitionOwnership implements AutoCloseable
     private final KafkaConsumer<byte[], byte[]> consumer;
     private final Admin admin;
     private final Thread thread;
-    private final Thread watchdog;
+    private final long leaseNs;
     /** The partitions owned, replaced whole by the ownership thread (read by any). */
     private volatile Set<Integer> owned = Set.of();
-    /** Set when the process stood still long enough that the group may have ended the session; cleared when confirmed. */
-    private volatile boolean suspect;
-    /** The watchdog's last tick: a tick older than the stall limit means the process is standing still right now. */
-    private volatile long lastTickNs = System.nanoTime();
+    /**
+     * When the request was sent whose answer last showed this node's session live in the group (an assignment, or the
+     * group's description listing its member id); {@link #owns} holds for {@link Settings#lease} after it.
+     */
+    private volatile long confirmedNs;
     private volatile boolean closing;
     private volatile RuntimeException failure;
-    /** The ownership thread's check of the group after a stall, while one is under way. */
+    /** The ownership thread's description of the group under way, to confirm the session; null between them. */
     private KafkaFuture<Map<String, ConsumerGroupDescription>> confirming;
-    private long confirmStartNs;
+    private long confirmSentNs;
+    private long nextConfirmNs;
+    private boolean leaseLapsedLogged;
 
     private PartitionOwnership(final Settings settings, final Listener listener)
     {
@@ -272,9 +283,9 @@ public final class PartitionOwnership implements AutoCloseable
         this.consumer = new KafkaConsumer<>(consumerConfig(settings));
         this.admin = Admin.create(adminConfig(settings));
         this.thread = new Thread(this::run, "ownership-" + settings.nodeId());
-        this.watchdog = new Thread(this::watch, "ownership-watchdog-" + settings.nodeId());
+        this.leaseNs = settings.lease().toNanos();
+        this.confirmedNs = System.nanoTime() - leaseNs;
         thread.setDaemon(true);
-        watchdog.setDaemon(true);
     }
 
     /**
@@ -284,19 +295,19 @@ public final class PartitionOwnership implements AutoCloseable
     public static PartitionOwnership start(final Settings settings, final Listener listener)
     {
         final PartitionOwnership ownership = new PartitionOwnership(settings, listener);
-        ownership.watchdog.start();
         ownership.thread.start();
         return ownership;
     }
 
     /**
      * @return whether this node owns {@code partition} now: assigned by the group, not being revoked or lost, and the
-     * process has not stood still long enough since it last heard of the group for the session to have ended.
+     * group coordinator has shown this node's session live within the {@linkplain Settings#lease lease} (so a node
+     * whose process stood still, or that is cut off from the coordinator, stops owning before the group can have given
+     * its partitions to another node, give or take a heartbeat).
      */
     public boolean owns(final int partition)
     {
-        return owned.contains(partition) && !suspect
-            && System.nanoTime() - lastTickNs < settings.stallLimit().toNanos();
+        return owned.contains(partition) && System.nanoTime() - confirmedNs < leaseNs;
     }
 
     /** @return {@link #owns} of {@code partition}, for {@link KafkaEventLog#open(KafkaEventLog.Settings, int, BooleanSupplier)}. */
@@ -340,7 +351,7 @@ public final class PartitionOwnership implements AutoCloseable
     /**
      * Asks the group coordinator who owns what: every member with its node id and advertised URL, and each partition's
      * owner. A member whose process died stays in the description, owning its partitions, until its session timeout;
-     * a partition being moved by a rebalance has no owner until the new owner is assigned it.
+     * while the group rebalances no partition has an owner in the description (see {@link Owners}).
      *
      * @throws IllegalStateException when Kafka does not answer within {@code timeout}.
      */
@@ -429,8 +440,6 @@ public final class PartitionOwnership implements AutoCloseable
                     LOG.error("ownership of node {}: the poll loop did not stop within {} ms", settings.nodeId(), waitMs);
                 }
             }
-            watchdog.interrupt();
-            watchdog.join(1_000);
         }
         catch (final InterruptedException ex)
         {
@@ -458,7 +467,7 @@ public final class PartitionOwnership implements AutoCloseable
                 {
                     continue;
                 }
-                checkSuspicion();
+                confirmSession();
             }
             loseOrReleaseAll(false);
             consumer.close(CloseOptions.groupMembershipOperation(CloseOptions.GroupMembershipOperation.LEAVE_GROUP)
@@ -493,68 +502,55 @@ public final class PartitionOwnership implements AutoCloseable
         }
     }
 
-    /** The watchdog thread: ticks, and marks the ownership suspect when a tick comes late by the stall limit. */
-    private void watch()
-    {
-        final long limitNs = settings.stallLimit().toNanos();
-        while (!closing)
-        {
-            try
-            {
-                Thread.sleep(TICK_MS);
-            }
-            catch (final InterruptedException ex)
-            {
-                return;
-            }
-            final long now = System.nanoTime();
-            if (now - lastTickNs >= limitNs && !owned.isEmpty())
-            {
-                suspect = true;
-                LOG.warn("ownership of node {}: the process stood still for {} ms, longer than half the session timeout; "
-                    + "its partitions count as not owned until the group confirms them", settings.nodeId(),
-                    (now - lastTickNs) / 1_000_000);
-            }
-            lastTickNs = now;
-        }
-    }
-
     /**
-     * On the ownership thread, while suspect: asks the coordinator whether this session still holds the partitions; a
-     * yes ends the suspicion, a no keeps it until the consumer reports the loss.
+     * On the ownership thread, once a heartbeat interval while it owns partitions: asks the coordinator to describe the
+     * group, and renews the lease when the description lists this node's current session (its member id). A member that
+     * is listed keeps the partitions it holds until it is told to release them (cooperative rebalancing), so the
+     * description need not be {@code Stable}. An answer that does not list it leaves the lease to lapse; the consumer
+     * reports the loss when its own heartbeat learns it.
      */
-    private void checkSuspicion()
+    private void confirmSession()
     {
-        if (!suspect)
-        {
-            confirming = null;
-            return;
-        }
+        final long now = System.nanoTime();
         if (owned.isEmpty())
         {
-            suspect = false;
             confirming = null;
             return;
         }
         if (confirming == null)
         {
-            confirming = admin.describeConsumerGroups(List.of(settings.group()),
-                new DescribeConsumerGroupsOptions().timeoutMs(5_000)).all();
-            confirmStartNs = System.nanoTime();
-            return;
+            if (now - nextConfirmNs >= 0)
+            {
+                confirmSentNs = now;
+                nextConfirmNs = now + settings.heartbeatInterval().toNanos();
+                confirming = admin.describeConsumerGroups(List.of(settings.group()),
+                    new DescribeConsumerGroupsOptions().timeoutMs((int)settings.sessionTimeout().toMillis())).all();
+            }
         }
-        if (!confirming.isDone())
+        else if (confirming.isDone())
         {
-            return;
+            final KafkaFuture<Map<String, ConsumerGroupDescription>> done = confirming;
+            confirming = null;
+            if (listsThisSession(done))
+            {
+                renew(confirmSentNs);
+            }
         }
-        final KafkaFuture<Map<String, ConsumerGroupDescription>> done = confirming;
-        confirming = null;
-        if (done.isCompletedExceptionally() || System.nanoTime() - confirmStartNs > settings.stallLimit().toNanos())
+        if (!leaseLapsedLogged && !owned.isEmpty() && now - confirmedNs >= leaseNs)
         {
-            return;
+            leaseLapsedLogged = true;
+            LOG.warn("ownership of node {}: the group coordinator has not shown this node's session live for {} ms "
+                + "(the process stood still, or the coordinator is out of reach); partitions {} count as not owned until "
+                + "it does", settings.nodeId(), (now - confirmedNs) / 1_000_000, owned);
         }
-        final String memberId = consumer.groupMetadata().memberId();
-        final Set<Integer> current = owned;
+    }
+
+    private boolean listsThisSession(final KafkaFuture<Map<String, ConsumerGroupDescription>> done)
+    {
+        if (done.isCompletedExceptionally())
+        {
+            return false;
+        }
         final ConsumerGroupDescription group;
         try
         {
@@ -562,34 +558,40 @@ public final class PartitionOwnership implements AutoCloseable
         }
         catch (final ExecutionException ex)
         {
-            return;
+            return false;
         }
         catch (final InterruptedException ex)
         {
             Thread.currentThread().interrupt();
-            return;
+            return false;
         }
-        if (group == null)
+        final String memberId = consumer.groupMetadata().memberId();
+        if (group == null || memberId.isEmpty())
         {
-            return;
+            return false;
         }
         for (final MemberDescription member : group.members())
         {
             if (member.consumerId().equals(memberId) && member.groupInstanceId().orElse("").equals(settings.nodeId()))
             {
-                final Set<Integer> held = new TreeSet<>();
-                for (final TopicPartition partition : member.assignment().topicPartitions())
-                {
-                    held.add(partition.partition());
-                }
-                if (held.containsAll(current))
-                {
-                    suspect = false;
-                    LOG.info("ownership of node {}: the group confirms partitions {} after the stall", settings.nodeId(),
-                        current);
-                }
-                return;
+                return true;
             }
+        }
+        return false;
+    }
+
+    /** Renews the lease from {@code sentNs}, the moment the confirming request left. */
+    private void renew(final long sentNs)
+    {
+        if (sentNs - confirmedNs > 0)
+        {
+            confirmedNs = sentNs;
+        }
+        if (leaseLapsedLogged)
+        {
+            leaseLapsedLogged = false;
+            LOG.info("ownership of node {}: the group coordinator shows this node's session live again; partitions {}",
+                settings.nodeId(), owned);
         }
     }
 
@@ -646,8 +648,8 @@ public final class PartitionOwnership implements AutoCloseable
         public void onPartitionsAssigned(final Collection<TopicPartition> partitions)
         {
             consumer.pause(partitions);
-            // a completed assignment is the group's word on this session: a suspicion from a stall is answered
-            suspect = false;
+            // a completed rebalance is the coordinator's word that this session is live (its answer came just now)
+            renew(System.nanoTime() - settings.heartbeatInterval().toNanos());
             final Set<Integer> now = new TreeSet<>(owned);
             final List<Integer> added = new ArrayList<>();
             for (final TopicPartition partition : partitions)

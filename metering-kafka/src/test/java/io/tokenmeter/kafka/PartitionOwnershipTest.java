@@ -144,7 +144,7 @@ class PartitionOwnershipTest
         final String prefix = newTopic(4);
         final KafkaEventLog.Settings logs = new KafkaEventLog.Settings(brokers.bootstrap(), prefix, Duration.ofSeconds(10),
             Duration.ofMillis(20));
-        try (Child killed = Child.start(prefix, "killed");
+        try (Child killed = Child.start(prefix, "killed", SESSION);
              Recorder survivor = Recorder.start(settings(prefix, "survivor").withSession(SESSION, HEARTBEAT), logs))
         {
             await(() -> survivor.ownership.assigned().size() == 2 && killed.owned().size() == 2
@@ -175,7 +175,7 @@ class PartitionOwnershipTest
         final String prefix = newTopic(2);
         final KafkaEventLog.Settings logs = new KafkaEventLog.Settings(brokers.bootstrap(), prefix, Duration.ofSeconds(10),
             Duration.ofMillis(20));
-        try (Child stopped = Child.start(prefix, "stopped"))
+        try (Child stopped = Child.start(prefix, "stopped", SESSION))
         {
             await(() -> stopped.lines().containsAll(List.of("opened 0", "opened 1")), Duration.ofSeconds(40),
                 () -> "the first member owns both partitions and opened their logs: " + stopped);
@@ -199,6 +199,8 @@ class PartitionOwnershipTest
                     () -> "the resumed member's append fails: " + stopped);
                 final String failed = stopped.lines().stream().filter(l -> l.startsWith("failed 0 101 ")).findFirst()
                     .orElseThrow();
+                System.out.println("the stopped member, resumed: " + failed);
+                assertTrue(failed.contains("fenced by a newer writer"), "Kafka fenced it: " + failed);
                 assertTrue(failed.startsWith("failed 0 101 owns=false "), "right after the stall it does not own the "
                     + "partition any more: " + failed);
                 await(() -> stopped.lines().containsAll(List.of("lost 0 owns=false", "lost 1 owns=false")),
@@ -215,6 +217,96 @@ class PartitionOwnershipTest
                         + "nothing the stopped member sent after it lost the partition");
             }
         }
+    }
+
+    @Test
+    void aMemberRestartedWithinItsSessionGetsItsOwnPartitionsBackWithoutARebalance() throws Exception
+    {
+        final String prefix = newTopic(4);
+        final Duration session = Duration.ofSeconds(30);
+        try (Recorder stays = Recorder.start(settings(prefix, "stays").withSession(session, Duration.ofSeconds(3)), null))
+        {
+            final Set<Integer> before;
+            try (Child first = Child.start(prefix, "restarts", session))
+            {
+                await(() -> stays.ownership.assigned().size() == 2 && first.owned().size() == 2
+                        && Collections.disjoint(stays.ownership.assigned(), first.owned()),
+                    Duration.ofSeconds(40), () -> "two members own 2 of 4 partitions each: " + stays.ownership.assigned()
+                        + " and " + first);
+                before = first.owned();
+                first.kill();
+            }
+            final List<String> staysBefore = stays.events();
+            try (Child again = Child.start(prefix, "restarts", session))
+            {
+                await(() -> again.lines().containsAll(before.stream().map(p -> "opened " + p).toList()),
+                    Duration.ofSeconds(20), () -> "the restarted member opens its partitions " + before + " again: " + again);
+                assertEquals(before, again.owned(), again.toString());
+                assertEquals(staysBefore, stays.events(), "the other member saw no rebalance");
+                assertEquals(2, stays.ownership.assigned().size());
+            }
+        }
+    }
+
+    @Test
+    void aSecondProcessWithTheSameNodeIdStopsTheFirst()
+    {
+        final String prefix = newTopic(2);
+        try (Recorder first = Recorder.start(settings(prefix, "twin"), null))
+        {
+            await(() -> first.ownership.assigned().size() == 2, Duration.ofSeconds(20), () -> "the first owns both");
+            try (Recorder second = Recorder.start(settings(prefix, "twin"), null))
+            {
+                await(() -> first.stopped != null, Duration.ofSeconds(30),
+                    () -> "the first member stops when another joins with its node id: " + first.events());
+                assertTrue(first.stopped.getMessage().contains("node id twin"), first.stopped.getMessage());
+                assertEquals(List.of("lost 0 owns=false", "lost 1 owns=false"),
+                    first.events().stream().filter(e -> !e.startsWith("acquired ")).sorted().toList());
+                assertTrue(first.ownership.assigned().isEmpty());
+                await(() -> second.ownership.assigned().size() == 2, Duration.ofSeconds(20),
+                    () -> "the second owns both: " + second.events());
+            }
+        }
+    }
+
+    @Test
+    void aMemberCutOffFromTheCoordinatorStopsOwningWithinItsLease() throws Exception
+    {
+        final String prefix = newTopic(2);
+        try (Recorder member = Recorder.start(settings(prefix, "cut").withSession(SESSION, HEARTBEAT), null))
+        {
+            await(() -> member.ownership.owns(0) && member.ownership.owns(1), Duration.ofSeconds(20),
+                () -> "the member owns both partitions: " + member.events());
+            final long lease = member.ownership.settings().lease().toMillis();
+            for (int i = 0; i < 8; i++)
+            {
+                Thread.sleep(lease / 4);
+                assertTrue(member.ownership.owns(0) && member.ownership.owns(1),
+                    "the lease is renewed while the coordinator answers (check " + i + ")");
+            }
+            signal(brokers.pid(0), "STOP");
+            try
+            {
+                await(() -> !member.ownership.owns(0) && !member.ownership.owns(1), Duration.ofMillis(lease).plusSeconds(10),
+                    () -> "the member stops owning while the broker is stopped");
+                assertEquals(Set.of(0, 1), member.ownership.assigned(),
+                    "the consumer still holds its assignment: owns() is stricter than it");
+            }
+            finally
+            {
+                signal(brokers.pid(0), "CONT");
+            }
+            await(() -> member.ownership.owns(0) && member.ownership.owns(1), Duration.ofSeconds(40),
+                () -> "the member owns both partitions again once the coordinator answers: " + member.events());
+        }
+    }
+
+    /** Sends process {@code pid} SIGSTOP or SIGCONT. */
+    private static void signal(final long pid, final String name) throws IOException, InterruptedException
+    {
+        assertTrue(pid > 0, "a running process");
+        final Process kill = new ProcessBuilder("kill", "-" + name, Long.toString(pid)).inheritIO().start();
+        assertTrue(kill.waitFor(10, TimeUnit.SECONDS) && kill.exitValue() == 0, "kill -" + name + " " + pid);
     }
 
     /** @return the "doc-NNNNNN" name a document of {@link KafkaEventLogTest#appendDocument} holds. */
@@ -260,7 +352,7 @@ class PartitionOwnershipTest
     private static boolean viewMatches(final Recorder asker, final List<Recorder> members, final int partitions)
     {
         final PartitionOwnership.Owners view = asker.ownership.owners(Duration.ofSeconds(5));
-        if (!"Stable".equals(view.groupState()) || view.members().size() != members.size())
+        if (!view.stable() || view.members().size() != members.size())
         {
             return false;
         }
@@ -317,6 +409,7 @@ class PartitionOwnershipTest
         final Map<Integer, KafkaEventLog> logs = new ConcurrentHashMap<>();
         private final List<String> events = Collections.synchronizedList(new ArrayList<>());
         private volatile PartitionOwnership ownership;
+        private volatile RuntimeException stopped;
         private boolean closed;
 
         private Recorder(final String nodeId, final KafkaEventLog.Settings logSettings)
@@ -382,6 +475,12 @@ class PartitionOwnershipTest
             closeLog(partition);
         }
 
+        @Override
+        public void stopped(final RuntimeException cause)
+        {
+            stopped = cause;
+        }
+
         private void closeLog(final int partition)
         {
             final KafkaEventLog log = logs.remove(partition);
@@ -420,7 +519,7 @@ class PartitionOwnershipTest
             reader.start();
         }
 
-        static Child start(final String prefix, final String nodeId) throws IOException
+        static Child start(final String prefix, final String nodeId, final Duration session) throws IOException
         {
             final List<String> command = new ArrayList<>();
             command.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
@@ -433,7 +532,7 @@ class PartitionOwnershipTest
             }
             command.addAll(List.of("-Xmx128m", "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-cp",
                 System.getProperty("java.class.path"), OwnershipMember.class.getName(), brokers.bootstrap(), prefix, nodeId,
-                url(nodeId), Long.toString(SESSION.toMillis())));
+                url(nodeId), Long.toString(session.toMillis())));
             final Process process = new ProcessBuilder(command).redirectErrorStream(true).start();
             return new Child(process);
         }
@@ -520,8 +619,7 @@ class PartitionOwnershipTest
         /** Sends the process SIGSTOP or SIGCONT. */
         void signal(final String name) throws IOException, InterruptedException
         {
-            final Process kill = new ProcessBuilder("kill", "-" + name, Long.toString(process.pid())).inheritIO().start();
-            assertTrue(kill.waitFor(10, TimeUnit.SECONDS) && kill.exitValue() == 0, "kill -" + name + " " + process.pid());
+            PartitionOwnershipTest.signal(process.pid(), name);
         }
 
         void kill() throws InterruptedException
