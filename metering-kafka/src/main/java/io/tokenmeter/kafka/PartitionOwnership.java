@@ -281,7 +281,15 @@ public final class PartitionOwnership implements AutoCloseable
         this.settings = settings;
         this.listener = listener;
         this.consumer = new KafkaConsumer<>(consumerConfig(settings));
-        this.admin = Admin.create(adminConfig(settings));
+        try
+        {
+            this.admin = Admin.create(adminConfig(settings));
+        }
+        catch (final RuntimeException ex)
+        {
+            consumer.close(CloseOptions.timeout(Duration.ZERO));
+            throw ex;
+        }
         this.thread = new Thread(this::run, "ownership-" + settings.nodeId());
         this.leaseNs = settings.lease().toNanos();
         this.confirmedNs = System.nanoTime() - leaseNs;
@@ -475,6 +483,12 @@ public final class PartitionOwnership implements AutoCloseable
         }
         catch (final RuntimeException ex)
         {
+            if (closing && owned.isEmpty())
+            {
+                LOG.warn("ownership of node {}: leaving the group failed ({}); the others take its partitions after the "
+                    + "session timeout", settings.nodeId(), ex.toString());
+                return;
+            }
             final RuntimeException cause = ex instanceof FencedInstanceIdException
                 ? new IllegalStateException("another running process joined the owners group " + settings.group()
                     + " with node id " + settings.nodeId() + ": every node needs its own --node-id", ex)
