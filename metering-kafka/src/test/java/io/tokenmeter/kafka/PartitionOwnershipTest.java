@@ -20,6 +20,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Collections;
+import java.util.HashMap;
 import java.util.HashSet;
 import java.util.List;
 import java.util.Map;
@@ -35,6 +36,8 @@ import java.util.stream.IntStream;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
@@ -80,10 +83,11 @@ class PartitionOwnershipTest
         // a long session: a handover within it can only be the closing member leaving the group
         final Duration session = Duration.ofSeconds(40);
         final Duration heartbeat = Duration.ofSeconds(2);
-        try (Recorder a = Recorder.start(settings(prefix, "a").withSession(session, heartbeat), null);
-             Recorder b = Recorder.start(settings(prefix, "b").withSession(session, heartbeat), null))
+        final List<String> history = Collections.synchronizedList(new ArrayList<>());
+        try (Recorder a = Recorder.start(settings(prefix, "a").withSession(session, heartbeat), null, history);
+             Recorder b = Recorder.start(settings(prefix, "b").withSession(session, heartbeat), null, history))
         {
-            final Recorder c = Recorder.start(settings(prefix, "c").withSession(session, heartbeat), null);
+            final Recorder c = Recorder.start(settings(prefix, "c").withSession(session, heartbeat), null, history);
             final List<Recorder> three = List.of(a, b, c);
             await(() -> splitExactly(three, 6) && three.stream().allMatch(r -> r.ownership.assigned().size() == 2),
                 Duration.ofSeconds(40), () -> "three members each own 2 of 6 partitions, once each: " + describe(three));
@@ -103,9 +107,11 @@ class PartitionOwnershipTest
             assertEquals(url("c"), view.members().get(2).url());
 
             final Set<Integer> handedOver = new TreeSet<>(c.ownership.assigned());
+            final int before = c.events().size();
             c.close();
             assertEquals(handedOver.stream().map(p -> "released " + p + " owns=false").collect(Collectors.toList()),
-                c.events().stream().filter(e -> !e.startsWith("acquired ")).toList(), "the closing member released its partitions, each already not owned when it was told");
+                c.events().subList(before, c.events().size()),
+                "the closing member released its partitions, each already not owned when it was told");
             final List<Recorder> two = List.of(a, b);
             await(() -> splitExactly(two, 6), session.minusSeconds(15),
                 () -> "the two left own all 6 partitions well within the session timeout: " + describe(two));
@@ -117,6 +123,48 @@ class PartitionOwnershipTest
             await(() -> viewMatches(b, two, 6), Duration.ofSeconds(20),
                 () -> "the group's view has no member c: " + b.ownership.owners(Duration.ofSeconds(5)));
         }
+        assertOneHolderAtATime(history);
+    }
+
+    /**
+     * Checks, from the members' own accounts in order, that no member was told it acquired a partition while another
+     * still held it (acquired and not yet done releasing): every handover waited for the drain in {@code released}.
+     */
+    private static void assertOneHolderAtATime(final List<String> history)
+    {
+        final List<String> events;
+        synchronized (history)
+        {
+            events = List.copyOf(history);
+        }
+        final Map<Integer, String> holders = new HashMap<>();
+        int handovers = 0;
+        for (final String event : events)
+        {
+            final String[] words = event.split(" ");
+            final String node = words[0];
+            final int partition = Integer.parseInt(words[2]);
+            switch (words[1])
+            {
+                case "acquired" ->
+                {
+                    final String holder = holders.putIfAbsent(partition, node);
+                    assertNull(holder, node + " acquired partition " + partition + " while " + holder
+                        + " still held it: " + events);
+                }
+                case "released-done", "lost" ->
+                {
+                    assertEquals(node, holders.remove(partition), event + " by its holder: " + events);
+                    handovers++;
+                }
+                default ->
+                {
+                    // "released" starts the drain; the holder keeps the partition until it is done
+                }
+            }
+            assertFalse(event.contains("owns=true"), "owns() is false once a release or loss starts: " + event);
+        }
+        assertTrue(handovers >= 6, "partitions moved when members joined and left: " + events);
     }
 
     @Test
@@ -132,7 +180,7 @@ class PartitionOwnershipTest
             {
                 assertTrue(none.ownerOf(partition).isEmpty(), "partition " + partition + " has no owner: " + none);
             }
-            final IllegalStateException noTopic = org.junit.jupiter.api.Assertions.assertThrows(IllegalStateException.class,
+            final IllegalStateException noTopic = assertThrows(IllegalStateException.class,
                 () -> PartitionOwnership.owners(admin, prefix + "x", Duration.ofSeconds(10)));
             assertTrue(noTopic.getMessage().contains(prefix + "x.log"), "the missing topic is named: " + noTopic.getMessage());
         }
@@ -408,22 +456,44 @@ class PartitionOwnershipTest
         final KafkaEventLog.Settings logSettings;
         final Map<Integer, KafkaEventLog> logs = new ConcurrentHashMap<>();
         private final List<String> events = Collections.synchronizedList(new ArrayList<>());
+        /** Every member's events of one test in the order they happened, "NODE EVENT PARTITION ..."; or null. */
+        private final List<String> history;
         private volatile PartitionOwnership ownership;
         private volatile RuntimeException stopped;
         private boolean closed;
 
-        private Recorder(final String nodeId, final KafkaEventLog.Settings logSettings)
+        private Recorder(final String nodeId, final KafkaEventLog.Settings logSettings, final List<String> history)
         {
             this.nodeId = nodeId;
             this.logSettings = logSettings;
+            this.history = history;
         }
 
         /** Starts a member; {@code logSettings} null opens no logs. */
         static Recorder start(final PartitionOwnership.Settings settings, final KafkaEventLog.Settings logSettings)
         {
-            final Recorder recorder = new Recorder(settings.nodeId(), logSettings);
+            return start(settings, logSettings, null);
+        }
+
+        /**
+         * Starts a member that also writes its events to {@code history}, and whose release takes a moment (a drain)
+         * that ends with a "released-done" event.
+         */
+        static Recorder start(final PartitionOwnership.Settings settings, final KafkaEventLog.Settings logSettings,
+            final List<String> history)
+        {
+            final Recorder recorder = new Recorder(settings.nodeId(), logSettings, history);
             recorder.ownership = PartitionOwnership.start(settings, recorder);
             return recorder;
+        }
+
+        private void record(final String event)
+        {
+            events.add(event);
+            if (history != null)
+            {
+                history.add(nodeId + " " + event);
+            }
         }
 
         List<String> events()
@@ -454,7 +524,7 @@ class PartitionOwnershipTest
         @Override
         public void acquired(final int partition)
         {
-            events.add("acquired " + partition);
+            record("acquired " + partition);
             if (logSettings != null)
             {
                 logs.put(partition, self().openLog(logSettings, partition));
@@ -464,14 +534,26 @@ class PartitionOwnershipTest
         @Override
         public void released(final int partition)
         {
-            events.add("released " + partition + " owns=" + self().owns(partition));
+            record("released " + partition + " owns=" + self().owns(partition));
             closeLog(partition);
+            if (history != null)
+            {
+                try
+                {
+                    Thread.sleep(200);
+                }
+                catch (final InterruptedException ex)
+                {
+                    Thread.currentThread().interrupt();
+                }
+                history.add(nodeId + " released-done " + partition);
+            }
         }
 
         @Override
         public void lost(final int partition)
         {
-            events.add("lost " + partition + " owns=" + self().owns(partition));
+            record("lost " + partition + " owns=" + self().owns(partition));
             closeLog(partition);
         }
 
