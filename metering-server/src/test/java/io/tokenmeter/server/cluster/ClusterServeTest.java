@@ -3,6 +3,7 @@ package io.tokenmeter.server.cluster;
 import com.fasterxml.jackson.databind.JsonNode;
 import io.tokenmeter.core.partition.DataLayout;
 import io.tokenmeter.core.partition.Partitioner;
+import io.tokenmeter.kafka.KafkaEventLog;
 import io.tokenmeter.kafka.KafkaBrokers;
 import io.tokenmeter.server.TokenmeterServer;
 import io.tokenmeter.server.config.Settings;
@@ -212,40 +213,49 @@ class ClusterServeTest
     }
 
     @Test
-    void aSecondNodeFencesTheFirstWhichAcknowledgesNothingMore() throws Exception
+    void aWriterOpeningAPartitionFencesTheNodeWhichAcknowledgesNothingMoreForIt() throws Exception
     {
         final List<String> tenants = tenantPerPartition();
         final TokenmeterServer first = start(cluster(dir.resolve("first"), "fence", "node-1"));
         final Client firstClient = new Client(first.port());
         assertEquals("20 0 0", counts(post(firstClient, batch("a", tenants, 20), 202)));
 
-        // the second node opens every partition of the same topic as its writer: Kafka fences the first
-        final TokenmeterServer second = start(cluster(dir.resolve("second"), "fence", "node-2"));
-        final Client secondClient = new Client(second.port());
-
-        final String late = batch("late", tenants, 8);
-        final Client.Answer refused = firstClient.post("/v1/events", "application/json", late);
+        // another process opens partition 0 of the topic as its writer: Kafka fences the node's writer of partition 0
+        KafkaEventLog.open(new KafkaEventLog.Settings(brokers.bootstrap(), "fence"), 0).close();
+        final String mixed = batch("mixed", tenants, 8);
+        final Client.Answer refused = firstClient.post("/v1/events", "application/json", mixed);
         assertEquals(503, refused.status(), refused.body());
         assertEquals("partition_unavailable", refused.json().get("error").asText(), refused.body());
+        assertTrue(refused.json().get("message").asText().startsWith("partition 0 "), refused.body());
         assertEquals("5", refused.response().headers().firstValue("Retry-After").orElse(null));
-        for (int p = 0; p < PARTITIONS; p++)
-        {
-            final JsonNode again = post(firstClient, batch("only-p" + p, List.of(tenants.get(p)), 3), 503);
-            assertEquals("partition_unavailable", again.get("error").asText(), again.toString());
-        }
-        final Client.Answer health = firstClient.get("/health/ready");
+        assertEquals("3 0 0", counts(post(firstClient, batch("p1", List.of(tenants.get(1)), 3), 202)),
+            "partition 1 is still the node's");
+        final JsonNode again = post(firstClient, batch("p0", List.of(tenants.get(0)), 3), 503);
+        assertEquals("partition_unavailable", again.get("error").asText(), again.toString());
+        final JsonNode retried = post(firstClient, batch("a", tenants, 20), 503);
+        assertEquals("partition_unavailable", retried.get("error").asText(), "not even a duplicate is acknowledged: " + retried);
+        Client.Answer health = firstClient.get("/health/ready");
         assertEquals(503, health.status(), health.body());
-        for (int p = 0; p < PARTITIONS; p++)
-        {
-            assertTrue(health.body().contains("partition " + p + " lost"), health.body());
-        }
+        assertTrue(health.body().contains("partition 0 lost") && !health.body().contains("partition 1 lost"), health.body());
+        final Client.Answer staleUsage = firstClient.get("/v1/usage?tenant=" + tenants.get(1) + ALL_TIME + "&group_by=");
+        assertEquals(503, staleUsage.status(), "a lost partition's counters are not answered: " + staleUsage.body());
 
-        // nothing the first node refused is anywhere: the second counts the first's 20 events and no more
-        assertEquals("10 " + (1 + 3 + 5 + 7 + 9 + 11 + 13 + 15 + 17 + 19), usage(secondClient, tenants.get(0)));
-        assertEquals("10 " + (2 + 4 + 6 + 8 + 10 + 12 + 14 + 16 + 18 + 20), usage(secondClient, tenants.get(1)));
+        // a second node opens every partition of the topic: the first loses partition 1 too
+        final TokenmeterServer second = start(cluster(dir.resolve("second"), "fence", "node-2"));
+        final Client secondClient = new Client(second.port());
+        final JsonNode late = post(firstClient, batch("late", List.of(tenants.get(1)), 2), 503);
+        assertEquals("partition_unavailable", late.get("error").asText(), late.toString());
+        health = firstClient.get("/health/ready");
+        assertTrue(health.body().contains("partition 0 lost") && health.body().contains("partition 1 lost"), health.body());
+
+        // nothing the first node refused is anywhere; what it acknowledged is all in the second's counts and dedup
+        assertEquals("10 100", usage(secondClient, tenants.get(0)));
+        assertEquals("17 " + (110 + 2 + 4 + 6 + 8 + 1 + 2 + 3), usage(secondClient, tenants.get(1)));
         assertEquals("0 20 0", counts(post(secondClient, batch("a", tenants, 20), 202)), "the second knows the first's ids");
-        assertEquals("8 0 0", counts(post(secondClient, late, 202)), "the refused events were never counted");
-        assertEquals("14 " + (1 + 3 + 5 + 7 + 9 + 11 + 13 + 15 + 17 + 19 + 1 + 3 + 5 + 7), usage(secondClient, tenants.get(0)));
+        assertEquals("4 4 0", counts(post(secondClient, mixed, 202)), "partition 0's share was refused, 1's acknowledged");
+        assertEquals("2 0 0", counts(post(secondClient, batch("late", List.of(tenants.get(1)), 2), 202)));
+        assertEquals("14 " + (100 + 1 + 3 + 5 + 7), usage(secondClient, tenants.get(0)));
+        assertEquals("19 " + (136 + 1 + 2), usage(secondClient, tenants.get(1)));
     }
 
     @Test
@@ -372,5 +382,22 @@ class ClusterServeTest
         final SettingsException otherTopic = assertThrows(SettingsException.class,
             () -> TokenmeterServer.start(Settings.of(cluster(node, "other", "node-1"))));
         assertTrue(otherTopic.getMessage().contains("topic other.log"), otherTopic.getMessage());
+
+        // a new node's directory takes the topic's partition count, and refuses another one
+        final Map<String, String> three = cluster(dir.resolve("three-1"), "three", "node-1");
+        three.put("partitions", "3");
+        stop(start(three));
+        final Map<String, String> joining = cluster(dir.resolve("three-2"), "three", "node-2");
+        joining.remove("partitions");
+        final TokenmeterServer joined = start(joining);
+        assertEquals(3, joined.partitions().count(), "the topic's count");
+        stop(joined);
+        final Map<String, String> four = cluster(dir.resolve("three-3"), "three", "node-3");
+        four.put("partitions", "4");
+        final SettingsException otherCount = assertThrows(SettingsException.class,
+            () -> TokenmeterServer.start(Settings.of(four)));
+        assertTrue(otherCount.getMessage().contains("it has 3 partitions") && otherCount.getMessage().contains(
+            "give --partitions 3"), otherCount.getMessage());
+        assertTrue(!Files.exists(dir.resolve("three-3").resolve(DataLayout.LAYOUT_FILE)), "no layout left by a refused start");
     }
 }
