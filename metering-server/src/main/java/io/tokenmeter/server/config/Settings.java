@@ -6,6 +6,8 @@ import io.tokenmeter.core.aggregate.BucketKey;
 import io.tokenmeter.core.log.Durability;
 
 import java.io.IOException;
+import java.net.URI;
+import java.net.URISyntaxException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -346,12 +348,12 @@ public final class Settings
         }
         if (advertise != null)
         {
-            final java.net.URI uri;
+            final URI uri;
             try
             {
-                uri = new java.net.URI(advertise);
+                uri = new URI(advertise);
             }
-            catch (final java.net.URISyntaxException ex)
+            catch (final URISyntaxException ex)
             {
                 throw invalid("advertise", "must be a URL like http://10.0.0.5:8080 (" + ex.getMessage() + ")");
             }
