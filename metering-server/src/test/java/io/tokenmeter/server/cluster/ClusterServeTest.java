@@ -159,6 +159,26 @@ class ClusterServeTest
         return invoice.get("lines").toString() + " total " + invoice.get("total").asText() + " " + invoice.get("currency").asText();
     }
 
+    /** @return the ids of the events behind invoice line 0, read back from the log, with their log positions. */
+    private static List<String> lineEvents(final Client client, final String tenant, final List<Long> positions)
+        throws Exception
+    {
+        final Client.Answer answer = client.get("/v1/invoices/" + tenant + "/2025-10/lines/0/events");
+        assertEquals(200, answer.status(), answer.body());
+        final List<String> ids = new ArrayList<>();
+        for (final String line : answer.body().split("\n"))
+        {
+            if (!line.isBlank())
+            {
+                final JsonNode event = Client.JSON.readTree(line);
+                ids.add(event.get("id").asText());
+                positions.add(Long.parseLong(event.get("log_index").asText(), 16));
+            }
+        }
+        ids.sort(null);
+        return ids;
+    }
+
     @Test
     void answersAsASingleNodeAndARestartRecoversCountsAndDedup() throws Exception
     {
@@ -175,6 +195,8 @@ class ClusterServeTest
         {
             expected.add(usage(referenceClient, tenant) + " | " + billed(referenceClient, tenant));
         }
+        final List<String> expectedLineEvents = lineEvents(referenceClient, tenants.get(1), new ArrayList<>());
+        assertEquals(20, expectedLineEvents.size());
         stop(reference);
 
         final Path data = dir.resolve("node");
@@ -190,6 +212,10 @@ class ClusterServeTest
             assertEquals(expected.get(p), usage(client, tenants.get(p)) + " | " + billed(client, tenants.get(p)),
                 "partition " + p + " answers as the single node does");
         }
+        final List<Long> offsets = new ArrayList<>();
+        assertEquals(expectedLineEvents, lineEvents(client, tenants.get(1), offsets), "the events behind a line, from Kafka");
+        assertTrue(offsets.stream().allMatch(offset -> offset == offsets.get(0) && offset > 0),
+            "one document at a Kafka offset after the price book's and its commit marker: " + offsets);
         final Client.Answer finalized = client.post("/v1/invoices/" + tenants.get(0) + "/2025-10/finalize", null, "");
         assertEquals(201, finalized.status(), finalized.body());
         assertTrue(Files.readString(data.resolve(DataLayout.LAYOUT_FILE)).contains("log=kafka cluster "),
