@@ -273,6 +273,7 @@ class ClusterServeTest
         assertEquals("partition_unavailable", late.get("error").asText(), late.toString());
         health = firstClient.get("/health/ready");
         assertTrue(health.body().contains("partition 0 lost") && health.body().contains("partition 1 lost"), health.body());
+        assertTrue(firstClient.get("/metrics").body().contains("\ntokenmeter_partitions_lost 2.0\n"), "the lost partitions' gauge");
 
         // nothing the first node refused is anywhere; what it acknowledged is all in the second's counts and dedup
         assertEquals("10 100", usage(secondClient, tenants.get(0)));
