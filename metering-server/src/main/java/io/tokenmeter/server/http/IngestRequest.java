@@ -151,14 +151,12 @@ final class IngestRequest implements Runnable
     boolean offer(final Partitions partitions)
     {
         int notOffered = 0;
-        boolean anyLost = false;
         for (int i = 0; i < shares.length; i++)
         {
             final Partition partition = partitions.get(shares[i].partition);
             if (partition.log().lostReason() != null)
             {
                 shares[i].lost = true;
-                anyLost = true;
                 notOffered++;
                 continue;
             }
@@ -168,7 +166,7 @@ final class IngestRequest implements Runnable
                 {
                     shares[j].queueFull = true;
                 }
-                if (i == 0 && !anyLost)
+                if (i == 0)
                 {
                     giveBackBuffers();
                     return false;
