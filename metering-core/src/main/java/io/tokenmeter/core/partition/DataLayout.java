@@ -158,7 +158,7 @@ public final class DataLayout
             properties.setProperty("log", log);
             try (Writer out = Files.newBufferedWriter(temp, StandardCharsets.UTF_8))
             {
-                properties.store(out, "tokenmeter data directory: the number of partitions and where the logs are are fixed "
+                properties.store(out, "tokenmeter data directory: its number of partitions and where its logs are, both fixed "
                     + "(tokenmeter repartition copies a local directory to one with another number)");
             }
             try (FileChannel channel = FileChannel.open(temp, StandardOpenOption.WRITE))
