@@ -134,6 +134,8 @@ public final class KafkaEventLog implements EventLog
     private volatile Faults faults;
     /** Why the log takes no more appends (fenced, or a refused document found in it); null while it does. */
     private String refusal;
+    /** Why another writer has the partition now (fenced, or the node no longer owns it); null while this one may write. */
+    private volatile String lost;
     /** The document whose append ended with its outcome unknown; null when every append's outcome is known. */
     private byte[] inDoubt;
 
@@ -233,6 +235,7 @@ public final class KafkaEventLog implements EventLog
         {
             if (isFencing(ex))
             {
+                lost = "fenced: another writer with transactional.id " + transactionalId + " opened the partition";
                 refuse("another writer with transactional.id " + transactionalId + " took the partition over (" + ex
                     + "); this node no longer owns it");
                 throw new IllegalStateException("the append to " + describe() + " was fenced by a newer writer: nothing of "
@@ -313,6 +316,7 @@ public final class KafkaEventLog implements EventLog
     {
         if (!ownsPartition.getAsBoolean())
         {
+            lost = "this node no longer owns the partition";
             refuse("this node no longer owns the partition, so it leaves the append in doubt to the new owner (whose "
                 + "open settles it) rather than fence it");
             throw new IllegalStateException(describe() + " takes no more appends: " + refusal);
@@ -327,6 +331,7 @@ public final class KafkaEventLog implements EventLog
         {
             if (isFencing(ex))
             {
+                lost = "fenced: another writer with transactional.id " + transactionalId + " opened the partition";
                 refuse("another writer with transactional.id " + transactionalId + " took the partition over (" + ex + ")");
             }
             closeProducer();
@@ -347,6 +352,7 @@ public final class KafkaEventLog implements EventLog
             return tail.offset;
         }
         accept(tail.offset, tail.value);
+        lost = "another writer with transactional.id " + transactionalId + " wrote the partition";
         refuse(tail.count + " document(s) this log did not write are at offsets " + from + " to " + tail.offset + " of the "
             + "partition: another writer used transactional.id " + transactionalId);
         throw new IllegalStateException(describe() + " takes no more appends: " + refusal);
@@ -380,6 +386,13 @@ public final class KafkaEventLog implements EventLog
             }
         }
         return false;
+    }
+
+    /** @return why another writer has the partition now (this one was fenced, or its node lost it), or null. */
+    @Override
+    public String lostReason()
+    {
+        return lost;
     }
 
     @Override

@@ -74,6 +74,13 @@ public final class LogTopic
         return check(description, config(admin, topic, timeout), partitions, unsafeSingleBroker);
     }
 
+    /** @return the partitions of {@code topic}, or 0 when it does not exist. */
+    public static int partitions(final Admin admin, final String topic, final Duration timeout)
+    {
+        final TopicDescription description = describe(admin, topic, timeout);
+        return description == null ? 0 : description.partitions().size();
+    }
+
     private static void pause()
     {
         try

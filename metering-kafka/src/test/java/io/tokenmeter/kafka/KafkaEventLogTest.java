@@ -34,6 +34,7 @@ import java.util.concurrent.atomic.AtomicInteger;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -287,9 +288,12 @@ class KafkaEventLogTest
             try (KafkaEventLog second = KafkaEventLog.open(settings, 0))
             {
                 assertEquals(first.lastIndex(), second.lastIndex(), "the new writer starts from the old one's last document");
+                assertNull(first.lostReason(), "the first learns it at its next append");
                 final IllegalStateException fenced = assertThrows(IllegalStateException.class,
                     () -> appendDocument(first, writer, 2));
                 assertTrue(fenced.getMessage().contains("fenced"), fenced.getMessage());
+                assertTrue(first.lostReason() != null && first.lostReason().contains("fenced"), first.lostReason());
+                assertNull(second.lostReason());
                 final IllegalStateException refused = assertThrows(IllegalStateException.class,
                     () -> appendDocument(first, writer, 3));
                 assertTrue(refused.getMessage().contains("takes no more appends"), refused.getMessage());

@@ -88,6 +88,22 @@ public final class Main implements Runnable
         String tlsCert;
         @Option(names = "--tls-key", description = "PEM PKCS#8 private key of --tls-cert")
         String tlsKey;
+        @Option(names = "--cluster", description = "none (default: a single node, logs in --data-dir) or kafka (cluster "
+            + "mode: each partition's log on the Kafka topic PREFIX.log; docs/cluster.md)")
+        String cluster;
+        @Option(names = "--kafka-bootstrap", description = "--cluster kafka: Kafka brokers, HOST:PORT[,HOST:PORT...]")
+        String kafkaBootstrap;
+        @Option(names = "--node-id", description = "--cluster kafka: this node's id, unique in the cluster")
+        String nodeId;
+        @Option(names = "--advertise", description = "--cluster kafka: the URL other nodes reach this node at "
+            + "(recorded only for now)")
+        String advertise;
+        @Option(names = "--kafka-topic-prefix", description = "--cluster kafka: topic prefix (default tokenmeter: the log "
+            + "topic is tokenmeter.log)")
+        String kafkaTopicPrefix;
+        @Option(names = "--kafka-unsafe-single-broker", description = "--cluster kafka, trials only: accept a log topic "
+            + "with fewer than 3 replicas (may lose acknowledged events; warned on /health/ready)")
+        boolean kafkaUnsafeSingleBroker;
         @Option(names = "--config", description = "YAML config file")
         Path config;
 
@@ -107,6 +123,12 @@ public final class Main implements Runnable
             putIfSet(flags, "keys", keys);
             putIfSet(flags, "tls-cert", tlsCert);
             putIfSet(flags, "tls-key", tlsKey);
+            putIfSet(flags, "cluster", cluster);
+            putIfSet(flags, "kafka-bootstrap", kafkaBootstrap);
+            putIfSet(flags, "node-id", nodeId);
+            putIfSet(flags, "advertise", advertise);
+            putIfSet(flags, "kafka-topic-prefix", kafkaTopicPrefix);
+            putIfSet(flags, "kafka-unsafe-single-broker", kafkaUnsafeSingleBroker ? "true" : null);
             final Settings settings;
             final TokenmeterServer server;
             try

@@ -14,8 +14,8 @@ import java.util.List;
 
 /**
  * Whether the server may take events and answer, and if not, why (the reasons {@code /health/ready} lists):
- * recovering (journals, then each partition's aggregator), a partition's journal failing, the data disk below
- * {@code min-free-disk}, stopping. The free space is measured by the disk-watch thread ({@link #checkDisk}, every
+ * recovering (journals, then each partition's aggregator), a partition's journal failing, a partition lost to another
+ * writer (cluster mode: this node was fenced), the data disk below {@code min-free-disk}, stopping. The free space is measured by the disk-watch thread ({@link #checkDisk}, every
  * second); the rest is read from the agents' published state. Any thread.
  */
 final class Readiness
@@ -25,15 +25,18 @@ final class Readiness
     private final Partitions partitions;
     private final Path dataDir;
     private final long minFreeDiskBytes;
+    /** What is unsafe for the whole run (a log topic of one replica), listed with the degraded warnings. */
+    private final List<String> startWarnings;
     private volatile long diskFreeBytes = Long.MAX_VALUE;
     private volatile boolean journalsRecovered;
     private volatile boolean stopping;
 
-    Readiness(final Partitions partitions, final Path dataDir, final long minFreeDiskBytes)
+    Readiness(final Partitions partitions, final Path dataDir, final long minFreeDiskBytes, final List<String> startWarnings)
     {
         this.partitions = partitions;
         this.dataDir = dataDir;
         this.minFreeDiskBytes = minFreeDiskBytes;
+        this.startWarnings = List.copyOf(startWarnings);
     }
 
     /** Every journal recovered and running: ingest may start (the aggregators may still be counting). */
@@ -122,8 +125,15 @@ final class Readiness
         }
         for (final Partition partition : partitions.all())
         {
+            final String lost = partition.log().lostReason();
             final String failure = partition.journal().failure();
-            if (failure != null)
+            if (lost != null)
+            {
+                reasons.add("partition " + partition.index() + " lost: " + lost + "; this node acknowledges none of its events "
+                    + "(503 partition_unavailable) and its counts here stop: restart the node once the other writer has "
+                    + "stopped, or leave the partition to it");
+            }
+            else if (failure != null)
             {
                 reasons.add("journal failing" + ofPartition(partition) + ": " + failure);
             }
@@ -143,16 +153,16 @@ final class Readiness
      */
     List<String> warnings()
     {
-        List<String> warnings = List.of();
+        List<String> warnings = startWarnings;
         for (final Partition partition : partitions.all())
         {
             final long effective = partition.journal().effectiveWindowMs();
             final long window = partition.journal().dedup().windowMs();
             if (effective < window)
             {
-                if (warnings.isEmpty())
+                if (warnings == startWarnings)
                 {
-                    warnings = new ArrayList<>(1);
+                    warnings = new ArrayList<>(startWarnings);
                 }
                 warnings.add("dedup window shortened" + ofPartition(partition) + ": ids are remembered for "
                     + effective / 1000 + " s of the configured " + window / 1000 + " s (memory and dedup-disk-budget "

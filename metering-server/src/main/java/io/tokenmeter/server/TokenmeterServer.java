@@ -23,6 +23,7 @@ import io.tokenmeter.core.partition.Partition;
 import io.tokenmeter.core.partition.Partitions;
 import io.tokenmeter.server.auth.Keys;
 import io.tokenmeter.server.auth.KeysFileException;
+import io.tokenmeter.server.cluster.KafkaLogs;
 import io.tokenmeter.server.config.Settings;
 import io.tokenmeter.server.config.SettingsException;
 import io.tokenmeter.server.alert.Alert;
@@ -125,15 +126,18 @@ public final class TokenmeterServer implements ApiContext, AutoCloseable
             throw ex;
         }
         final DataLayout layout;
+        final KafkaLogs kafka;
         try
         {
-            layout = DataLayout.openOrCreate(dataDir, settings.partitions, Settings.NEW_DIRECTORY_PARTITIONS);
+            kafka = settings.clusterKafka ? KafkaLogs.open(settings, dataDir, Settings.NEW_DIRECTORY_PARTITIONS) : null;
+            layout = kafka != null ? kafka.layout()
+                : DataLayout.openOrCreate(dataDir, settings.partitions, Settings.NEW_DIRECTORY_PARTITIONS);
         }
-        catch (final DataLayout.LayoutException ex)
+        catch (final DataLayout.LayoutException | SettingsException ex)
         {
             keys.close();
             lock.close();
-            throw new SettingsException(ex.getMessage());
+            throw ex instanceof SettingsException settingsEx ? settingsEx : new SettingsException(ex.getMessage());
         }
         snapshotWriter = Executors.newSingleThreadExecutor(r ->
         {
@@ -144,7 +148,8 @@ public final class TokenmeterServer implements ApiContext, AutoCloseable
         final int dedupPerPartition = (settings.dedupCapacity + layout.partitions() - 1) / layout.partitions();
         try
         {
-            partitions = Partitions.open(layout, settings.durability, new Partition.Config(settings.journalQueue,
+            partitions = Partitions.open(layout, kafka != null ? kafka.logFactory()
+                : Partitions.chronicle(layout, settings.durability), new Partition.Config(settings.journalQueue,
                 MAX_DRAIN_REQUESTS, MAX_DRAIN_EVENTS, settings.maxEventsPerRequest, settings.maxModelsPerTenant, dedupPerPartition,
                 settings.dedupWindowMs(), settings.dedupDiskBudgetBytes / layout.partitions(),
                 spillBatch(dedupPerPartition, settings.maxEventsPerRequest), settings.snapshotInterval.toMillis(), QUERY_QUEUE), snapshotWriter,
@@ -192,7 +197,8 @@ public final class TokenmeterServer implements ApiContext, AutoCloseable
         }
         metrics.bind(partitions);
         metrics.bindAlerts(alertSender);
-        readiness = new Readiness(partitions, dataDir, settings.minFreeDiskBytes);
+        readiness = new Readiness(partitions, dataDir, settings.minFreeDiskBytes,
+            kafka == null ? List.of() : kafka.warnings());
         metrics.bindServer(partitions, dataDir.resolve("log"), readiness::diskFreeBytes, readiness::isReady);
         metrics.bindArchiver(archiveChainVerified, archiveChainBreaks);
         diskWatch = Executors.newSingleThreadScheduledExecutor(r ->

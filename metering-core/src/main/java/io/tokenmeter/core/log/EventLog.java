@@ -49,6 +49,18 @@ public interface EventLog extends AutoCloseable
     /** Lets a test inject append faults (see {@link Faults}); null for none. */
     void useFaults(Faults faults);
 
+    /**
+     * Whether this writer has lost the log to another: a Kafka partition's writer is fenced when another process opens
+     * the partition, and from then on appends nothing (a local log is never lost). Set by a failed append, or
+     * when the writer learns that its node no longer owns the partition. Any thread.
+     *
+     * @return why this writer may no longer append, or null while it may.
+     */
+    default String lostReason()
+    {
+        return null;
+    }
+
     @Override
     void close();
 

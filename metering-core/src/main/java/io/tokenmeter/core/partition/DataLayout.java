@@ -19,7 +19,7 @@ import java.util.Properties;
  * Where a data directory keeps each partition's state, and how many partitions it has (fixed when it is created):
  *
  * <pre>
- *  DATA_DIR/layout.properties        partitions=N (written once, atomically, when the directory is created)
+ *  DATA_DIR/layout.properties        partitions=N and log=WHERE (written once, atomically, when the directory is created)
  *  DATA_DIR/log/p-000/ ... p-NNN/    each partition's log
  *  DATA_DIR/snapshots/p-000/ ...     each partition's snapshots and journal checkpoints
  *  DATA_DIR/invoices/                final invoices (all partitions)
@@ -27,7 +27,12 @@ import java.util.Properties;
  *
  * A directory of the one-log layout (log files directly in {@code DATA_DIR/log}, no {@code layout.properties}) opens
  * as one partition whose log is {@code DATA_DIR/log} and snapshots {@code DATA_DIR/snapshots}, without being
- * rewritten. Immutable.
+ * rewritten.
+ *
+ * <p>{@code log} says where the partitions' logs are, so that the snapshots, checkpoints and dedup files of the
+ * directory are never read against another log: {@link #LOCAL_LOG} (the Chronicle queues under {@code DATA_DIR/log};
+ * also a file without the key, and the one-log layout) or a Kafka topic of one Kafka cluster in cluster mode
+ * ({@code kafka cluster ID topic PREFIX.log}). A server started on a directory of another log is refused. Immutable.
  */
 public final class DataLayout
 {
@@ -35,16 +40,20 @@ public final class DataLayout
     public static final String LAYOUT_FILE = "layout.properties";
     /** Most partitions a directory may have (three digits in the folder names). */
     public static final int MAX_PARTITIONS = 1000;
+    /** The {@code log} of a single node's directory: each partition's log a Chronicle queue in {@code DATA_DIR/log}. */
+    public static final String LOCAL_LOG = "local";
 
     private final Path dataDir;
     private final int partitions;
     private final boolean oneLog;
+    private final String log;
 
-    private DataLayout(final Path dataDir, final int partitions, final boolean oneLog)
+    private DataLayout(final Path dataDir, final int partitions, final boolean oneLog, final String log)
     {
         this.dataDir = dataDir;
         this.partitions = partitions;
         this.oneLog = oneLog;
+        this.log = log;
     }
 
     /**
@@ -56,10 +65,29 @@ public final class DataLayout
      */
     public static DataLayout openOrCreate(final Path dataDir, final int requested, final int newDefault)
     {
+        return openOrCreate(dataDir, requested, newDefault, LOCAL_LOG);
+    }
+
+    /**
+     * As {@link #openOrCreate(Path, int, int)}, for a server whose logs are at {@code log} ({@link #LOCAL_LOG}, or
+     * the Kafka topic of cluster mode): a new directory records it, an existing one must have recorded the same.
+     *
+     * @throws LayoutException when the directory's logs are elsewhere, or its number of partitions is not {@code requested}.
+     */
+    public static DataLayout openOrCreate(final Path dataDir, final int requested, final int newDefault, final String log)
+    {
         final DataLayout existing = find(dataDir);
         if (existing == null)
         {
-            return create(dataDir, requested > 0 ? requested : newDefault);
+            return create(dataDir, requested > 0 ? requested : newDefault, log);
+        }
+        if (!existing.log.equals(log))
+        {
+            throw new LayoutException("data directory " + dataDir + " holds the snapshots, checkpoints and dedup state of "
+                + describeLog(existing.log) + ", but this start's log is " + describeLog(log) + "; they must never be "
+                + "mixed. Start it as it was created (" + (LOCAL_LOG.equals(existing.log) ? "without --cluster"
+                    : "--cluster kafka with the same Kafka cluster and --kafka-topic-prefix") + "), or give this node a new "
+                + "--data-dir");
         }
         if (requested > 0 && requested != existing.partitions)
         {
@@ -86,12 +114,33 @@ public final class DataLayout
         {
             throw new LayoutException("no tokenmeter data in " + dataDir + " (neither " + LAYOUT_FILE + " nor a log)");
         }
+        if (!LOCAL_LOG.equals(existing.log))
+        {
+            throw new LayoutException("data directory " + dataDir + " is a cluster node's: its log is " + describeLog(existing.log)
+                + ", not in the directory; this command reads local logs only");
+        }
         return existing;
     }
 
-    /** Creates the layout of a new directory with {@code partitions} partitions. */
+    /** @return the layout of {@code dataDir}, or null when it holds none yet (a new directory). */
+    public static DataLayout existing(final Path dataDir)
+    {
+        return find(dataDir);
+    }
+
+    /** Creates the layout of a new directory with {@code partitions} partitions and local logs. */
     public static DataLayout create(final Path dataDir, final int partitions)
     {
+        return create(dataDir, partitions, LOCAL_LOG);
+    }
+
+    /** Creates the layout of a new directory with {@code partitions} partitions whose logs are at {@code log}. */
+    public static DataLayout create(final Path dataDir, final int partitions, final String log)
+    {
+        if (log == null || log.isBlank() || log.indexOf('\n') >= 0)
+        {
+            throw new IllegalArgumentException("a layout's log must be one line of text, not " + log);
+        }
         if (partitions < 1 || partitions > MAX_PARTITIONS)
         {
             throw new LayoutException("partitions must be between 1 and " + MAX_PARTITIONS + ", not " + partitions);
@@ -106,10 +155,11 @@ public final class DataLayout
             final Path temp = dataDir.resolve(LAYOUT_FILE + ".tmp");
             final Properties properties = new Properties();
             properties.setProperty("partitions", Integer.toString(partitions));
+            properties.setProperty("log", log);
             try (Writer out = Files.newBufferedWriter(temp, StandardCharsets.UTF_8))
             {
-                properties.store(out, "tokenmeter data directory: the number of partitions is fixed (tokenmeter repartition "
-                    + "copies the data to a directory with another number)");
+                properties.store(out, "tokenmeter data directory: its number of partitions and where its logs are, both fixed "
+                    + "(tokenmeter repartition copies a local directory to one with another number)");
             }
             try (FileChannel channel = FileChannel.open(temp, StandardOpenOption.WRITE))
             {
@@ -121,7 +171,12 @@ public final class DataLayout
         {
             throw new UncheckedIOException("cannot create the layout of " + dataDir + ": " + ex.getMessage(), ex);
         }
-        return new DataLayout(dataDir, partitions, false);
+        return new DataLayout(dataDir, partitions, false, log);
+    }
+
+    private static String describeLog(final String log)
+    {
+        return LOCAL_LOG.equals(log) ? "the local logs of a single node (log/p-NNN)" : log;
     }
 
     /** @return the directory's layout, or null when it holds neither a layout file nor a one-log layout log. */
@@ -153,11 +208,12 @@ public final class DataLayout
             {
                 throw new LayoutException(file + " is damaged: partitions = " + partitions);
             }
-            return new DataLayout(dataDir, partitions, false);
+            final String log = properties.getProperty("log", LOCAL_LOG).trim();
+            return new DataLayout(dataDir, partitions, false, log.isEmpty() ? LOCAL_LOG : log);
         }
         if (holdsOneLog(dataDir.resolve("log")))
         {
-            return new DataLayout(dataDir, 1, true);
+            return new DataLayout(dataDir, 1, true, LOCAL_LOG);
         }
         final List<String> folders = partitionFolders(dataDir.resolve("log"));
         if (!folders.isEmpty())
@@ -213,6 +269,12 @@ public final class DataLayout
     public int partitions()
     {
         return partitions;
+    }
+
+    /** @return where the partitions' logs are: {@link #LOCAL_LOG}, or the Kafka topic of a cluster node. */
+    public String log()
+    {
+        return log;
     }
 
     /** @return true for a directory of the one-log layout (opened as one partition, never rewritten). */

@@ -2,6 +2,7 @@ package io.tokenmeter.core.partition;
 
 import io.tokenmeter.core.log.ChronicleEventLog;
 import io.tokenmeter.core.log.Durability;
+import io.tokenmeter.core.log.EventLog;
 import io.tokenmeter.core.log.LogPretouchAgent;
 import io.tokenmeter.core.snapshot.SnapshotStore;
 import org.agrona.DirectBuffer;
@@ -36,6 +37,7 @@ public final class Partitions implements AutoCloseable
 
     private final Partition[] partitions;
     private final Partitioner partitioner;
+    /** The logs that are Chronicle queues in the data directory (all of them on a single node, none in cluster mode). */
     private final List<ChronicleEventLog> localLogs;
     private final List<AgentRunner> journalRunners = new ArrayList<>();
     private final List<AgentRunner> aggregatorRunners = new ArrayList<>();
@@ -48,32 +50,65 @@ public final class Partitions implements AutoCloseable
         this.localLogs = localLogs;
     }
 
-    /** Opens (creating where missing) the log and snapshot store of every partition of {@code layout}. */
+    /** Opens a partition's log (its writer's side); the partitions' snapshots and dedup stay in the data directory. */
+    @FunctionalInterface
+    public interface LogFactory
+    {
+        /** @return partition {@code p}'s log, opened for appending. */
+        EventLog open(int p);
+    }
+
+    /**
+     * @return the log factory of a single node: each partition's log a Chronicle queue in {@code layout}'s
+     *     {@code log/p-NNN} (created where missing).
+     */
+    public static LogFactory chronicle(final DataLayout layout, final Durability durability)
+    {
+        return p -> new ChronicleEventLog(layout.logDir(p), durability);
+    }
+
+    /** Opens (creating where missing) the Chronicle log and snapshot store of every partition of {@code layout}. */
     public static Partitions open(final DataLayout layout, final Durability durability, final Partition.Config config,
+        final Executor snapshotWriter, final EpochClock clock, final LongConsumer appendLatencyNs)
+    {
+        return open(layout, chronicle(layout, durability), config, snapshotWriter, clock, appendLatencyNs);
+    }
+
+    /**
+     * Opens every partition of {@code layout} with the log {@code logs} gives it (a Chronicle queue on a single node, a
+     * Kafka topic partition in cluster mode) and its snapshot store and dedup tier in the data directory. A failure
+     * closes the logs opened so far.
+     */
+    public static Partitions open(final DataLayout layout, final LogFactory logs, final Partition.Config config,
         final Executor snapshotWriter, final EpochClock clock, final LongConsumer appendLatencyNs)
     {
         final int count = layout.partitions();
         final Partition[] partitions = new Partition[count];
-        final List<ChronicleEventLog> logs = new ArrayList<>(count);
+        final List<EventLog> opened = new ArrayList<>(count);
+        final List<ChronicleEventLog> local = new ArrayList<>(count);
         try
         {
             for (int p = 0; p < count; p++)
             {
-                final ChronicleEventLog log = new ChronicleEventLog(layout.logDir(p), durability);
-                logs.add(log);
+                final EventLog log = logs.open(p);
+                opened.add(log);
+                if (log instanceof ChronicleEventLog chronicle)
+                {
+                    local.add(chronicle);
+                }
                 partitions[p] = new Partition(p, log, new SnapshotStore(layout.snapshotDir(p)), layout.dedupDir(p), config,
                     snapshotWriter, clock, appendLatencyNs);
             }
         }
         catch (final RuntimeException ex)
         {
-            logs.forEach(ChronicleEventLog::close);
+            opened.forEach(EventLog::close);
             throw ex;
         }
-        return new Partitions(partitions, logs);
+        return new Partitions(partitions, local);
     }
 
-    /** @return every partition's log on this machine, by partition. */
+    /** @return every partition's log that is a Chronicle queue on this machine, by partition (none in cluster mode). */
     public List<ChronicleEventLog> localLogs()
     {
         return List.copyOf(localLogs);
@@ -128,37 +163,41 @@ public final class Partitions implements AutoCloseable
             journalRunners.add(runner);
             AgentRunner.startOnThread(runner);
         }
-        final List<Agent> touchers = new ArrayList<>();
-        localLogs.forEach(log -> touchers.add(new LogPretouchAgent(log)));
-        final CompositeAgent allTouchers = new CompositeAgent(touchers);
-        pretouchRunner = new AgentRunner(new SleepingMillisIdleStrategy(10), errorHandlers.apply("log-pretouch"), null,
-            new Agent()
-            {
-                @Override
-                public void onStart()
+        if (!localLogs.isEmpty())
+        {
+            // local Chronicle logs only: a Kafka partition has no files to pre-touch
+            final List<Agent> touchers = new ArrayList<>();
+            localLogs.forEach(log -> touchers.add(new LogPretouchAgent(log)));
+            final CompositeAgent allTouchers = new CompositeAgent(touchers);
+            pretouchRunner = new AgentRunner(new SleepingMillisIdleStrategy(10), errorHandlers.apply("log-pretouch"), null,
+                new Agent()
                 {
-                    allTouchers.onStart();
-                }
+                    @Override
+                    public void onStart()
+                    {
+                        allTouchers.onStart();
+                    }
 
-                @Override
-                public int doWork() throws Exception
-                {
-                    return allTouchers.doWork();
-                }
+                    @Override
+                    public int doWork() throws Exception
+                    {
+                        return allTouchers.doWork();
+                    }
 
-                @Override
-                public void onClose()
-                {
-                    allTouchers.onClose();
-                }
+                    @Override
+                    public void onClose()
+                    {
+                        allTouchers.onClose();
+                    }
 
-                @Override
-                public String roleName()
-                {
-                    return "log-pretouch";
-                }
-            });
-        AgentRunner.startOnThread(pretouchRunner);
+                    @Override
+                    public String roleName()
+                    {
+                        return "log-pretouch";
+                    }
+                });
+            AgentRunner.startOnThread(pretouchRunner);
+        }
         for (final Partition partition : partitions)
         {
             partition.aggregator().countEventsAfter(partition.log().lastIndex());

@@ -28,6 +28,35 @@ class DataLayoutTest
     }
 
     @Test
+    void theLogIsRecordedAndAnotherOneIsRefused() throws Exception
+    {
+        final String kafka = "kafka cluster abc topic tokenmeter.log";
+        final DataLayout created = DataLayout.openOrCreate(dir.resolve("node"), 2, 2, kafka);
+        assertEquals(kafka, created.log());
+        assertEquals(kafka, DataLayout.openOrCreate(dir.resolve("node"), 0, 4, kafka).log(), "the same log opens");
+        final DataLayout.LayoutException asSingle = assertThrows(DataLayout.LayoutException.class,
+            () -> DataLayout.openOrCreate(dir.resolve("node"), 0, 2));
+        assertTrue(asSingle.getMessage().contains(kafka) && asSingle.getMessage().contains("--cluster kafka with the same"),
+            asSingle.getMessage());
+        assertThrows(DataLayout.LayoutException.class,
+            () -> DataLayout.openOrCreate(dir.resolve("node"), 0, 2, "kafka cluster other topic tokenmeter.log"));
+        final DataLayout.LayoutException offline = assertThrows(DataLayout.LayoutException.class,
+            () -> DataLayout.read(dir.resolve("node")));
+        assertTrue(offline.getMessage().contains("local logs only"), offline.getMessage());
+
+        assertEquals(DataLayout.LOCAL_LOG, DataLayout.openOrCreate(dir.resolve("single"), 2, 2).log());
+        final DataLayout.LayoutException asCluster = assertThrows(DataLayout.LayoutException.class,
+            () -> DataLayout.openOrCreate(dir.resolve("single"), 0, 2, kafka));
+        assertTrue(asCluster.getMessage().contains("without --cluster"), asCluster.getMessage());
+
+        // a directory made before the log was recorded is a single node's
+        Files.createDirectories(dir.resolve("older"));
+        Files.writeString(dir.resolve("older").resolve(DataLayout.LAYOUT_FILE), "partitions=3\n");
+        assertEquals(DataLayout.LOCAL_LOG, DataLayout.read(dir.resolve("older")).log());
+        assertThrows(DataLayout.LayoutException.class, () -> DataLayout.openOrCreate(dir.resolve("older"), 0, 2, kafka));
+    }
+
+    @Test
     void aNewDirectoryWithoutANumberGetsTheDefault()
     {
         assertEquals(2, DataLayout.openOrCreate(dir, 0, 2).partitions());

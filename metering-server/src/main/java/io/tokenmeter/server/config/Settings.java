@@ -6,6 +6,8 @@ import io.tokenmeter.core.aggregate.BucketKey;
 import io.tokenmeter.core.log.Durability;
 
 import java.io.IOException;
+import java.net.URI;
+import java.net.URISyntaxException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -117,7 +119,24 @@ public final class Settings
             + "webhooks, at least " + MIN_ALERT_SECRET_LENGTH + " characters (e.g. openssl rand -hex 32); give it in the "
             + "environment or the config file, not as a flag others can see; none: webhooks are posted unsigned"),
         new Definition("alert-retry-max-interval", "60s", "longest wait between attempts of a budget alert webhook "
-            + "(the first retry is after 1s, each next wait doubles; retries end 24h after the crossing)"));
+            + "(the first retry is after 1s, each next wait doubles; retries end 24h after the crossing)"),
+        new Definition("cluster", NONE, "none: a single node, each partition's log a Chronicle queue in data-dir; kafka: "
+            + "cluster mode, each partition's log a partition of the Kafka topic KAFKA-TOPIC-PREFIX.log (docs/cluster.md); "
+            + "needs kafka-bootstrap and node-id"),
+        new Definition("kafka-bootstrap", NONE, "cluster kafka: the Kafka brokers to connect to first, HOST:PORT[,HOST:PORT...]"),
+        new Definition("node-id", NONE, "cluster kafka: this node's name in the cluster, 1 to 64 letters, digits, '_', '-' "
+            + "or '.', unique among the nodes"),
+        new Definition("advertise", NONE, "cluster kafka: the URL other nodes reach this node's API at (http[s]://HOST:PORT); "
+            + "recorded and logged, not used yet"),
+        new Definition("kafka-topic-prefix", "tokenmeter", "cluster kafka: the log topic is PREFIX.log and partition N's "
+            + "transactional.id PREFIX-pN; 1 to 100 letters, digits, '_' or '-'"),
+        new Definition("kafka-unsafe-single-broker", "false", "cluster kafka, trials only: accept a log topic with fewer "
+            + "than 3 replicas (made with the replicas the Kafka cluster has); warned at start and on /health/ready, "
+            + "since a broker's lost disk loses acknowledged events"));
+
+    /** The settings of cluster mode: given without {@code cluster kafka}, they are refused (they would do nothing). */
+    private static final List<String> CLUSTER_SETTINGS = List.of("kafka-bootstrap", "node-id", "advertise",
+        "kafka-topic-prefix", "kafka-unsafe-single-broker");
 
     public final int port;
     public final String bind;
@@ -168,6 +187,17 @@ public final class Settings
     public final String alertWebhookSecret;
     /** The longest wait between attempts of a budget alert webhook ({@code AlertSender.Settings#maxRetryInterval}). */
     public final Duration alertRetryMaxInterval;
+    /** True for {@code cluster kafka}: the partitions' logs are a Kafka topic's partitions. */
+    public final boolean clusterKafka;
+    /** Kafka's bootstrap servers in cluster mode, null on a single node. */
+    public final String kafkaBootstrap;
+    /** This node's id in cluster mode, null on a single node. */
+    public final String nodeId;
+    /** The URL other nodes reach this node at, or null when not given. */
+    public final String advertise;
+    public final String kafkaTopicPrefix;
+    /** True when a log topic with fewer than 3 replicas is accepted (a one-broker trial). */
+    public final boolean kafkaUnsafeSingleBroker;
     private final Map<String, String> resolved;
     private final Map<String, String> sources;
 
@@ -262,6 +292,108 @@ public final class Settings
         });
         alertWebhookSecret = secret("alert-webhook-secret");
         alertRetryMaxInterval = durationAtLeast("alert-retry-max-interval", Duration.ofSeconds(1));
+        clusterKafka = parse("cluster", v -> switch (v)
+        {
+            case NONE -> false;
+            case "kafka" -> true;
+            default -> throw new IllegalArgumentException("must be none (a single node) or kafka (cluster mode)");
+        });
+        kafkaBootstrap = optionalText("kafka-bootstrap");
+        nodeId = optionalText("node-id");
+        advertise = optionalText("advertise");
+        kafkaTopicPrefix = parse("kafka-topic-prefix", v ->
+        {
+            if (!v.matches("[A-Za-z0-9_-]{1,100}"))
+            {
+                throw new IllegalArgumentException("must be 1 to 100 letters, digits, '_' or '-' (the topic is PREFIX.log)");
+            }
+            return v;
+        });
+        kafkaUnsafeSingleBroker = parse("kafka-unsafe-single-broker", v -> switch (v)
+        {
+            case "true" -> true;
+            case "false" -> false;
+            default -> throw new IllegalArgumentException("must be true or false");
+        });
+        checkCluster();
+    }
+
+    /** Refuses combinations of the cluster settings that cannot work, saying what to change. */
+    private void checkCluster()
+    {
+        if (!clusterKafka)
+        {
+            for (final String name : CLUSTER_SETTINGS)
+            {
+                if (!"default".equals(sources.get(name)))
+                {
+                    throw invalid(name, "applies to cluster mode only: add --cluster kafka (with --kafka-bootstrap and "
+                        + "--node-id), or remove it to run a single node");
+                }
+            }
+            return;
+        }
+        if (kafkaBootstrap == null)
+        {
+            throw new SettingsException("cluster kafka needs kafka-bootstrap: give --kafka-bootstrap HOST:PORT[,HOST:PORT...] "
+                + "naming at least one Kafka broker");
+        }
+        for (final String server : kafkaBootstrap.split(",", -1))
+        {
+            if (!server.trim().matches("[A-Za-z0-9._\\-]+:[0-9]{1,5}|\\[[0-9A-Fa-f:.]+\\]:[0-9]{1,5}"))
+            {
+                throw invalid("kafka-bootstrap", "must be HOST:PORT[,HOST:PORT...], e.g. 127.0.0.1:9092; '" + server.trim()
+                    + "' is not HOST:PORT");
+            }
+        }
+        if (nodeId == null)
+        {
+            throw new SettingsException("cluster kafka needs node-id: give --node-id NAME, unique among the cluster's nodes "
+                + "(1 to 64 letters, digits, '_', '-' or '.')");
+        }
+        if (!nodeId.matches("[A-Za-z0-9._-]{1,64}"))
+        {
+            throw invalid("node-id", "must be 1 to 64 letters, digits, '_', '-' or '.'");
+        }
+        if (advertise != null)
+        {
+            final URI uri;
+            try
+            {
+                uri = new URI(advertise);
+            }
+            catch (final URISyntaxException ex)
+            {
+                throw invalid("advertise", "must be a URL like http://10.0.0.5:8080 (" + ex.getMessage() + ")");
+            }
+            if (!("http".equals(uri.getScheme()) || "https".equals(uri.getScheme())) || uri.getHost() == null
+                || uri.getPort() < 0)
+            {
+                throw invalid("advertise", "must be a URL with scheme, host and port, like http://10.0.0.5:8080");
+            }
+        }
+        if (!archiveInterval.isZero())
+        {
+            throw invalid("archive-interval", "archives local log files, and in cluster mode the log is the Kafka topic "
+                + "(kept forever, retention.ms=-1): set archive-interval 0s with --cluster kafka");
+        }
+        if (logRetention != null)
+        {
+            throw invalid("log-retention", "deletes archives of local log files, and in cluster mode the log is the Kafka "
+                + "topic, kept forever: remove log-retention (or set it to forever) with --cluster kafka");
+        }
+        if (!"default".equals(sources.get("durability")))
+        {
+            throw invalid("durability", "applies to the local log of a single node; with --cluster kafka an ack means "
+                + "committed to the topic's in-sync replicas: remove it");
+        }
+    }
+
+    /** @return the setting {@code name}, or null when it is empty or {@link #NONE}. */
+    private String optionalText(final String name)
+    {
+        final String value = resolved.get(name);
+        return value == null || value.isBlank() || NONE.equals(value) ? null : value.trim();
     }
 
     /** @return the secret setting {@code name}, null for {@link #NONE}; a refusal never repeats the value. */

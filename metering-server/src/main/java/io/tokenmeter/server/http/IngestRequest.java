@@ -7,6 +7,7 @@ import io.netty.handler.codec.http.HttpResponseStatus;
 import io.tokenmeter.core.event.StagedEvent;
 import io.tokenmeter.core.aggregate.BucketKey;
 import io.tokenmeter.core.log.JournalRequest;
+import io.tokenmeter.core.partition.Partition;
 import io.tokenmeter.core.partition.Partitions;
 import org.agrona.DirectBuffer;
 import org.agrona.ExpandableArrayBuffer;
@@ -140,16 +141,26 @@ final class IngestRequest implements Runnable
     }
 
     /**
-     * Hands every share to its partition's journal. Event loop only.
+     * Hands every share to its partition's journal; a share of a partition this node has lost (cluster mode: another
+     * writer fenced it) is refused here and never reaches its journal, so nothing of it is acknowledged or counted.
+     * Event loop only.
      *
      * @return false when no journal took any share (every queue was full): nothing was offered, the buffers are given
      *     back, and the caller answers 503; true when the request will be answered by {@link #run}.
      */
     boolean offer(final Partitions partitions)
     {
+        int notOffered = 0;
         for (int i = 0; i < shares.length; i++)
         {
-            if (!partitions.get(shares[i].partition).journal().offer(shares[i]))
+            final Partition partition = partitions.get(shares[i].partition);
+            if (partition.log().lostReason() != null)
+            {
+                shares[i].lost = true;
+                notOffered++;
+                continue;
+            }
+            if (!partition.journal().offer(shares[i]))
             {
                 for (int j = i; j < shares.length; j++)
                 {
@@ -160,12 +171,13 @@ final class IngestRequest implements Runnable
                     giveBackBuffers();
                     return false;
                 }
-                if (REMAINING.addAndGet(this, -(shares.length - i)) == 0)
-                {
-                    ctx.executor().execute(this);
-                }
-                return true;
+                notOffered += shares.length - i;
+                break;
             }
+        }
+        if (notOffered > 0 && REMAINING.addAndGet(this, -notOffered) == 0)
+        {
+            ctx.executor().execute(this);
         }
         return true;
     }
@@ -199,7 +211,7 @@ final class IngestRequest implements Runnable
         Share refused = null;
         for (final Share share : shares)
         {
-            if (share.queueFull || share.refusal != null)
+            if (share.lost || share.queueFull || share.refusal != null)
             {
                 if (refused == null || severity(share) > severity(refused))
                 {
@@ -222,6 +234,10 @@ final class IngestRequest implements Runnable
     /** @return which refusal the answer names when several shares were refused: the one a client must act on first. */
     private static int severity(final Share share)
     {
+        if (share.lost)
+        {
+            return 3;
+        }
         if (share.queueFull)
         {
             return 1;
@@ -230,8 +246,8 @@ final class IngestRequest implements Runnable
         {
             case TOO_MANY_NAMES, TOO_MANY_MODELS -> 0;
             case LOG_UNWRITABLE -> 2;
-            case SHUTTING_DOWN -> 3;
-            case STALE_REVISION, UNKNOWN_CONTROL, ALREADY_RECORDED -> 4;
+            case SHUTTING_DOWN -> 4;
+            case STALE_REVISION, UNKNOWN_CONTROL, ALREADY_RECORDED -> 5;
         };
     }
 
@@ -240,6 +256,13 @@ final class IngestRequest implements Runnable
         final String what = shares.length == 1 ? "nothing was accepted"
             : "partition " + share.partition + "'s share of this request was not accepted" + (othersAccepted
                 ? " (other partitions' shares were: a retry of the whole request counts their events as duplicates)" : "");
+        final String lost = partitions.get(share.partition).log().lostReason();
+        if (share.lost || (share.refusal == JournalRequest.Refusal.LOG_UNWRITABLE && lost != null))
+        {
+            return Responses.retryLater(ctx.alloc(), HttpResponseStatus.SERVICE_UNAVAILABLE, "partition_unavailable",
+                "partition " + share.partition + " is not written by this node (" + lost + "); " + what + ", retry later",
+                5);
+        }
         if (share.queueFull)
         {
             return Responses.retryLater(ctx.alloc(), HttpResponseStatus.SERVICE_UNAVAILABLE, "overloaded",
@@ -300,6 +323,8 @@ final class IngestRequest implements Runnable
         /** The index in {@link #staged} of the event that caused {@link #refusal}, -1 when none was named. */
         private int refusedEvent = -1;
         private boolean queueFull;
+        /** True when the share's partition was lost before it was offered: its journal never saw it. */
+        private boolean lost;
 
         Share(final int partition, final ExpandableArrayBuffer staged, final int stagedLength, final int eventCount)
         {

@@ -331,6 +331,9 @@ public final class ServerMetrics implements AutoCloseable
                 .mapToLong(ChronicleEventLog::syncFailures).sum())
             .description("flushes to disk of durability sync that failed (those documents may not survive a power cut)")
             .register(registry);
+        Gauge.builder("tokenmeter.partitions.lost", partitions, all -> all.sum(p -> p.log().lostReason() == null ? 0 : 1))
+            .description("partitions whose log this node lost to another writer (cluster mode: fenced); their events are "
+                + "answered 503 partition_unavailable").strongReference(true).register(registry);
         Gauge.builder("tokenmeter.log.files", logs, all -> all.stream().mapToInt(log -> log.days().live().size()).sum())
             .description("live log files (one per partition and UTC day), all partitions").strongReference(true).register(registry);
         Gauge.builder("tokenmeter.log.oldest.file.age.seconds", logs, ServerMetrics::oldestLiveFileAgeSeconds)

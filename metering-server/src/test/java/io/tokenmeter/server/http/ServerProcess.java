@@ -12,7 +12,7 @@ import java.util.concurrent.locks.LockSupport;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /** The server as its own process ({@code Main serve}) on a fixed loopback port, with its output in a log file per start. */
-final class ServerProcess implements AutoCloseable
+public final class ServerProcess implements AutoCloseable
 {
     private final Path dir;
     private final int port;
@@ -22,7 +22,7 @@ final class ServerProcess implements AutoCloseable
     private int starts;
 
     /** @param args {@code serve} flags besides the port. */
-    ServerProcess(final Path dir, final List<String> args) throws IOException
+    public ServerProcess(final Path dir, final List<String> args) throws IOException
     {
         this.dir = dir;
         this.args = List.copyOf(args);
@@ -32,24 +32,24 @@ final class ServerProcess implements AutoCloseable
         }
     }
 
-    int port()
+    public int port()
     {
         return port;
     }
 
-    long pid()
+    public long pid()
     {
         return process.pid();
     }
 
     /** @return everything the current process has written so far. */
-    String output() throws IOException
+    public String output() throws IOException
     {
         return Files.readString(log);
     }
 
     /** @return {@code java}, the JVM flags the server needs and this test's class path, ready for a main class. */
-    static List<String> javaCommand()
+    public static List<String> javaCommand()
     {
         final List<String> command = new ArrayList<>();
         command.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
@@ -65,14 +65,14 @@ final class ServerProcess implements AutoCloseable
     }
 
     /** Starts the process and waits (at most 60 s) until {@code /health/ready} answers 200. */
-    void start() throws IOException
+    public void start() throws IOException
     {
         launch();
         awaitReady();
     }
 
     /** Starts the process without waiting for it. */
-    void launch() throws IOException
+    public void launch() throws IOException
     {
         final List<String> command = javaCommand();
         command.addAll(List.of("io.tokenmeter.server.Main", "serve", "--port", Integer.toString(port)));
@@ -82,7 +82,7 @@ final class ServerProcess implements AutoCloseable
     }
 
     /** @return true if {@code /health/ready} answers 200 now. */
-    boolean ready()
+    public boolean ready()
     {
         try
         {
@@ -95,7 +95,7 @@ final class ServerProcess implements AutoCloseable
     }
 
     /** Waits (at most 60 s) until {@code /health/ready} answers 200. */
-    void awaitReady() throws IOException
+    public void awaitReady() throws IOException
     {
         final Client client = new Client(port);
         final long until = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
@@ -119,7 +119,7 @@ final class ServerProcess implements AutoCloseable
     }
 
     /** SIGKILL, and waits for the process to be gone. */
-    void killNine() throws InterruptedException
+    public void killNine() throws InterruptedException
     {
         process.destroyForcibly();
         assertTrue(process.waitFor(10, TimeUnit.SECONDS));
