@@ -31,6 +31,8 @@ import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.concurrent.Callable;
 import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.concurrent.atomic.AtomicReference;
 
 /** The {@code tokenmeter} command line. */
 @Command(name = "tokenmeter", mixinStandardHelpOptions = true, version = "tokenmeter 0.1.0",
@@ -131,6 +133,20 @@ public final class Main implements Runnable
             putIfSet(flags, "kafka-unsafe-single-broker", kafkaUnsafeSingleBroker ? "true" : null);
             final Settings settings;
             final TokenmeterServer server;
+            // the signals are handled from before the server starts: a SIGHUP sent as soon as it answers is never lost
+            final AtomicReference<TokenmeterServer> started = new AtomicReference<>();
+            final AtomicBoolean reloadWhenStarted = new AtomicBoolean();
+            sun.misc.Signal.handle(new sun.misc.Signal("HUP"), s ->
+            {
+                LOG.info("SIGHUP received: reloading the keys file");
+                final TokenmeterServer running = started.get();
+                if (running == null)
+                {
+                    reloadWhenStarted.set(true);
+                    return;
+                }
+                running.reloadKeys();
+            });
             try
             {
                 settings = Settings.resolve(flags, System.getenv(), config);
@@ -140,6 +156,11 @@ public final class Main implements Runnable
                 }
                 LOG.info("{}", settings.describe());
                 server = TokenmeterServer.start(settings);
+                started.set(server);
+                if (reloadWhenStarted.get())
+                {
+                    server.reloadKeys();
+                }
             }
             catch (final SettingsException ex)
             {
@@ -155,11 +176,6 @@ public final class Main implements Runnable
                     stop.countDown();
                 });
             }
-            sun.misc.Signal.handle(new sun.misc.Signal("HUP"), s ->
-            {
-                LOG.info("SIGHUP received: reloading the keys file");
-                server.reloadKeys();
-            });
             LOG.info("tokenmeter serving on {}://{}:{}", settings.tlsCert == null ? "http" : "https", settings.bind, server.port());
             stop.await();
             server.close();
