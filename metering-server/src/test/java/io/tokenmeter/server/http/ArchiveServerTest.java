@@ -371,7 +371,7 @@ class ArchiveServerTest
     }
 
     @Test
-    void aDamagedOrMissingArchiveIsNamedByTheAuditWhichExitsOne() throws Exception
+    void aDamagedTruncatedOrMissingArchiveIsNamedByTheAuditWhichExitsOne() throws Exception
     {
         writeFourDays(dataDir());
         server.close();
@@ -397,6 +397,10 @@ class ArchiveServerTest
         final String flipped = Commands.run("audit", "--data-dir", dataDir().toString(), "--period", "2026-10");
         assertTrue(flipped.startsWith("1 ") && flipped.contains(damaged.toString()) && flipped.contains("altered or damaged"),
             flipped);
+        Files.write(damaged, Arrays.copyOf(bytes, bytes.length / 2));
+        final String truncated = Commands.run("audit", "--data-dir", dataDir().toString(), "--period", "2026-10");
+        assertTrue(truncated.startsWith("1 ") && truncated.contains(damaged.toString()) && truncated.contains("its manifest says"),
+            truncated);
         Files.delete(damaged);
         final String missing = Commands.run("audit", "--data-dir", dataDir().toString(), "--period", "2026-10");
         assertTrue(missing.startsWith("1 ") && missing.contains(damaged.toString()) && missing.contains("is missing"), missing);
