@@ -87,15 +87,8 @@ public final class KafkaEventLog implements EventLog
     {
         public Settings
         {
-            if (bootstrapServers == null || bootstrapServers.isBlank())
-            {
-                throw new IllegalArgumentException("kafka-bootstrap: give HOST:PORT[,...] of at least one broker");
-            }
-            if (prefix == null || !prefix.matches("[A-Za-z0-9_-]{1,100}"))
-            {
-                throw new IllegalArgumentException("kafka-topic-prefix: give 1 to 100 letters, digits, '_' or '-', not "
-                    + prefix);
-            }
+            ClusterNames.requireBootstrap(bootstrapServers);
+            ClusterNames.requirePrefix(prefix);
             if (timeout.toMillis() < 1_000 || readPoll.isNegative())
             {
                 throw new IllegalArgumentException("a Kafka log's timeout must be at least 1 s and its read poll not negative");

@@ -122,15 +122,8 @@ public final class PartitionOwnership implements AutoCloseable
 
         public Settings
         {
-            if (bootstrapServers == null || bootstrapServers.isBlank())
-            {
-                throw new IllegalArgumentException("kafka-bootstrap: give HOST:PORT[,...] of at least one broker");
-            }
-            if (prefix == null || !prefix.matches("[A-Za-z0-9_-]{1,100}"))
-            {
-                throw new IllegalArgumentException("kafka-topic-prefix: give 1 to 100 letters, digits, '_' or '-', not "
-                    + prefix);
-            }
+            ClusterNames.requireBootstrap(bootstrapServers);
+            ClusterNames.requirePrefix(prefix);
             if (nodeId == null || !nodeId.matches("[A-Za-z0-9._-]{1,100}"))
             {
                 throw new IllegalArgumentException("node-id: give 1 to 100 letters, digits, '.', '_' or '-' (Kafka's "
