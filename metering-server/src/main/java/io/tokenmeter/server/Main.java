@@ -136,7 +136,7 @@ public final class Main implements Runnable
             // the signals are handled from before the server starts: a SIGHUP sent as soon as it answers is never lost
             final AtomicReference<TokenmeterServer> started = new AtomicReference<>();
             final AtomicBoolean reloadWhenStarted = new AtomicBoolean();
-            sun.misc.Signal.handle(new sun.misc.Signal("HUP"), s ->
+            final sun.misc.SignalHandler before = sun.misc.Signal.handle(new sun.misc.Signal("HUP"), s ->
             {
                 LOG.info("SIGHUP received: reloading the keys file");
                 final TokenmeterServer running = started.get();
@@ -147,6 +147,12 @@ public final class Main implements Runnable
                 }
                 running.reloadKeys();
             });
+            if (before == sun.misc.SignalHandler.SIG_IGN)
+            {
+                // the JVM leaves a signal ignored at its start ignored (nohup does that to SIGHUP)
+                LOG.warn("SIGHUP is ignored by this process (started under nohup?): the keys file is reloaded only by "
+                    + "keys-poll; start it without nohup (systemd, a container, setsid) to reload on SIGHUP");
+            }
             try
             {
                 settings = Settings.resolve(flags, System.getenv(), config);
