@@ -53,10 +53,11 @@ public final class LocalClusterKafka
         System.exit(2);
     }
 
-    private static Admin admin(final String bootstrap)
+    /** An Admin client whose calls give up after {@code apiTimeoutMs} (retrying a broker that is starting within it). */
+    private static Admin admin(final String bootstrap, final int apiTimeoutMs)
     {
         return Admin.create(Map.of(AdminClientConfig.BOOTSTRAP_SERVERS_CONFIG, bootstrap,
-            AdminClientConfig.REQUEST_TIMEOUT_MS_CONFIG, 2_000, AdminClientConfig.DEFAULT_API_TIMEOUT_MS_CONFIG, 3_000,
+            AdminClientConfig.REQUEST_TIMEOUT_MS_CONFIG, 2_000, AdminClientConfig.DEFAULT_API_TIMEOUT_MS_CONFIG, apiTimeoutMs,
             AdminClientConfig.RECONNECT_BACKOFF_MAX_MS_CONFIG, 500));
     }
 
@@ -64,7 +65,7 @@ public final class LocalClusterKafka
     {
         final long deadlineNs = System.nanoTime() + TimeUnit.SECONDS.toNanos(seconds);
         String last = "no answer yet";
-        try (Admin admin = admin(bootstrap))
+        try (Admin admin = admin(bootstrap, 3_000))
         {
             for (int attempt = 0; attempt < 10_000 && System.nanoTime() < deadlineNs; attempt++)
             {
@@ -96,9 +97,9 @@ public final class LocalClusterKafka
 
     private static int describe(final String bootstrap) throws Exception
     {
-        try (Admin admin = admin(bootstrap))
+        try (Admin admin = admin(bootstrap, 20_000))
         {
-            final QuorumInfo quorum = admin.describeMetadataQuorum().quorumInfo().get(10, TimeUnit.SECONDS);
+            final QuorumInfo quorum = admin.describeMetadataQuorum().quorumInfo().get(30, TimeUnit.SECONDS);
             final List<String> voters = new ArrayList<>();
             for (final QuorumInfo.ReplicaState voter : quorum.voters())
             {
@@ -106,16 +107,16 @@ public final class LocalClusterKafka
             }
             System.out.println("quorum leader " + quorum.leaderId() + " epoch " + quorum.leaderEpoch() + " voters "
                 + String.join(", ", voters));
-            for (final Node node : admin.describeCluster().nodes().get(10, TimeUnit.SECONDS))
+            for (final Node node : admin.describeCluster().nodes().get(30, TimeUnit.SECONDS))
             {
                 System.out.println("broker " + node.id() + " " + node.host() + ":" + node.port());
             }
             final Set<String> names = new TreeSet<>(admin.listTopics(new ListTopicsOptions().listInternal(true)).names()
-                .get(10, TimeUnit.SECONDS));
-            final Map<String, TopicDescription> topics = admin.describeTopics(names).allTopicNames().get(10, TimeUnit.SECONDS);
+                .get(30, TimeUnit.SECONDS));
+            final Map<String, TopicDescription> topics = admin.describeTopics(names).allTopicNames().get(30, TimeUnit.SECONDS);
             final List<ConfigResource> resources = names.stream()
                 .map(name -> new ConfigResource(ConfigResource.Type.TOPIC, name)).toList();
-            final Map<ConfigResource, Config> configs = admin.describeConfigs(resources).all().get(10, TimeUnit.SECONDS);
+            final Map<ConfigResource, Config> configs = admin.describeConfigs(resources).all().get(30, TimeUnit.SECONDS);
             for (final String name : names)
             {
                 final List<TopicPartitionInfo> partitions = topics.get(name).partitions();

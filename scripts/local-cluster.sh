@@ -192,11 +192,15 @@ running_pid()
     [ -f "$dir/pid" ] || return 0
     pid="$(cat "$dir/pid")"
     [[ "$pid" =~ ^[0-9]+$ ]] || return 0
+    # read whole, not piped into grep -q: a broker's command line is long, and grep -q leaving early would make the
+    # writer's SIGPIPE fail the pipe (pipefail) and a running member look stopped
+    local args
     if [ -r "/proc/$pid/cmdline" ]; then
-        tr '\0' '\n' < "/proc/$pid/cmdline" 2> /dev/null | grep -qxF -- "$MEMBER_PROPERTY=$dir" && echo "$pid"
+        args="$(tr '\0' ' ' < "/proc/$pid/cmdline" 2> /dev/null || true)"
     else
-        ps -o args= -p "$pid" 2> /dev/null | grep -qF -- "$MEMBER_PROPERTY=$dir" && echo "$pid"
+        args="$(ps -o args= -p "$pid" 2> /dev/null || true)"
     fi
+    [[ " $args " == *" $MEMBER_PROPERTY=$dir "* ]] && echo "$pid"
     return 0
 }
 
