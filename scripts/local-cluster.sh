@@ -97,8 +97,10 @@ ensure_classpath()
     fi
     need_mvn "the brokers' class path is not resolved yet" "give the class path of org.apache.kafka:kafka_2.13 in $file"
     echo "local-cluster: resolving the Kafka class path (mvn -o dependency:build-classpath, metering-kafka, test scope)" >&2
-    (cd "$ROOT" && mvn -B -o -q -pl metering-kafka dependency:build-classpath -Dmdep.includeScope=test \
-        -Dmdep.outputFile="$file.tmp" > "$STATE/classpath.log" 2>&1) \
+    # in one reactor with the modules it depends on, so a fresh clone needs nothing installed in ~/.m2; each module
+    # writes the file in turn and metering-kafka, built last, leaves its own
+    (cd "$ROOT" && mvn -B -o -q -pl metering-kafka -am -DskipTests package dependency:build-classpath \
+        -Dmdep.includeScope=test -Dmdep.outputFile="$file.tmp" > "$STATE/classpath.log" 2>&1) \
         || die "Maven could not resolve metering-kafka's test class path offline; see $STATE/classpath.log"
     grep -q 'kafka_2.13' "$file.tmp" || die "the class path Maven gave has no kafka_2.13 jar; see $file.tmp"
     mv "$file.tmp" "$file"
