@@ -251,7 +251,7 @@ class AccessTest
     {
         start(Map.of());
         final List<List<String>> table = accessTable();
-        assertEquals(37, table.size(), "every guarded and open route has a row");
+        assertEquals(38, table.size(), "every guarded and open route has a row");
         // the hold the reservation rows read and release
         assertEquals(201, as("admin").post("/v1/reservations", "application/json", reservation("held", "acme")).status());
         final Map<String, Integer> expectedInput = new LinkedHashMap<>(Map.of("acme", 0, "globex", 0));
