@@ -168,6 +168,7 @@ class AccessTest
             case "`GET /v1/reservations/acme/held`" -> as.get("/v1/reservations/acme/held");
             case "`DELETE /v1/reservations/acme/held`" -> as.request("DELETE", "/v1/reservations/acme/held", null, null);
             case "`GET /metrics`" -> as.get("/metrics");
+            case "`GET /v1/cluster`" -> as.get("/v1/cluster");
             case "`GET /health/live`" -> as.get("/health/live");
             case "`GET /health/ready`" -> as.get("/health/ready");
             case "`GET /console/` (the web console's files)" -> as.get("/console/");
