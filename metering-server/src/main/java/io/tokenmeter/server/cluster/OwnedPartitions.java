@@ -161,7 +161,7 @@ public final class OwnedPartitions implements PartitionOwnership.Listener, AutoC
         }
         catch (final RuntimeException ex)
         {
-            failures.set(p, "partition " + p + " is assigned to this node but its log did not open: " + ex.getMessage());
+            fail(p, epoch, "partition " + p + " is assigned to this node but its log did not open: " + ex.getMessage());
             LOG.error("partition {}: its log did not open; it stays unserved (503 partition_unavailable) until it is "
                 + "acquired again or the node restarts", p, ex);
             return;
@@ -175,7 +175,7 @@ public final class OwnedPartitions implements PartitionOwnership.Listener, AutoC
         catch (final RuntimeException ex)
         {
             log.close();
-            failures.set(p, "partition " + p + " is assigned to this node but could not be built: " + ex.getMessage());
+            fail(p, epoch, "partition " + p + " is assigned to this node but could not be built: " + ex.getMessage());
             LOG.error("partition {} could not be built", p, ex);
             return;
         }
@@ -191,11 +191,23 @@ public final class OwnedPartitions implements PartitionOwnership.Listener, AutoC
         }
         LOG.info("partition {} acquired: its log is open (any earlier writer fenced) in {} ms; recovering", p,
             TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - startNs));
-        recover(partition, startNs);
+        recover(partition, epoch, startNs);
+    }
+
+    /** Records why partition {@code p} is not served, unless it was released or lost since acquire {@code epoch}. */
+    private void fail(final int p, final int epoch, final String why)
+    {
+        synchronized (locks[p])
+        {
+            if (epochs.get(p) == epoch)
+            {
+                failures.set(p, why);
+            }
+        }
     }
 
     /** A recovery thread: journal from its checkpoint and log, agents started, price book, counters caught up. */
-    private void recover(final Partition partition, final long startNs)
+    private void recover(final Partition partition, final int epoch, final long startNs)
     {
         final int p = partition.index();
         try
@@ -231,7 +243,7 @@ public final class OwnedPartitions implements PartitionOwnership.Listener, AutoC
         }
         catch (final RuntimeException ex)
         {
-            failures.set(p, "partition " + p + " is assigned to this node but its recovery failed: " + ex.getMessage());
+            fail(p, epoch, "partition " + p + " is assigned to this node but its recovery failed: " + ex.getMessage());
             LOG.error("partition {}: recovery failed; it stays unserved (503 partition_unavailable) until it is acquired "
                 + "again or the node restarts", p, ex);
         }
