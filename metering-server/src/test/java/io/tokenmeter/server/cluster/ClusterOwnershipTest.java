@@ -21,9 +21,12 @@ import java.util.List;
 import java.util.Map;
 import java.util.TreeMap;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicReference;
 import java.util.concurrent.locks.LockSupport;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
@@ -31,8 +34,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * Kafka broker shared by the class, over real HTTP, four partitions: two nodes split the partitions and agree on who
  * owns what ({@code GET /v1/cluster}); each tenant's events are counted by its owner and refused by the other node
  * with 503 partition_unavailable naming the owner; a node closed gracefully hands its partitions over and the survivor
- * answers the same usage and knows every id; a node killed with kill -9 (its own process) is taken over after its
- * session timeout with nothing lost or doubled. Sessions of 6 s (the least the broker takes).
+ * answers the same usage and knows every id; a node killed with kill -9 (its own process) while a gateway posts and
+ * retries is taken over after its session timeout with nothing lost or doubled. Sessions of 6 s (the least the broker takes).
  */
 class ClusterOwnershipTest
 {
@@ -279,20 +282,76 @@ class ClusterOwnershipTest
                 assertEquals(COUNTED, usage(owner, tenants.get(p)));
             }
 
-            c.killNine();
-            // until c's session expires its partitions stay c's: d refuses them, naming c
+            // a gateway posts batches of one of c's partitions, retrying each on either node until one acknowledges it
             final int ofC = owners.entrySet().stream().filter(e -> e.getValue().equals("c")).findFirst().orElseThrow().getKey();
-            final Client.Answer meanwhile = clientD.post("/v1/events", "application/json", batch("k" + ofC, tenants.get(ofC)));
-            assertEquals(503, meanwhile.status(), meanwhile.body());
-            assertEquals("partition_unavailable", meanwhile.json().get("error").asText(), meanwhile.body());
+            final String tenantOfC = tenants.get(ofC);
+            final int batches = 40;
+            final AtomicInteger acknowledged = new AtomicInteger();
+            final AtomicReference<Throwable> failure = new AtomicReference<>();
+            final Thread gateway = new Thread(() ->
+            {
+                try
+                {
+                    for (int b = 0; b < batches; b++)
+                    {
+                        final String body = batch("g" + b, tenantOfC);
+                        final long until = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+                        for (int attempt = 0; ; attempt++)
+                        {
+                            assertTrue(System.nanoTime() < until, "batch " + b + " acknowledged within 60 s");
+                            try
+                            {
+                                final Client.Answer answer = (attempt % 2 == 0 ? clientC : clientD).post("/v1/events",
+                                    "application/json", body);
+                                if (answer.status() == 202)
+                                {
+                                    final JsonNode json = answer.json();
+                                    assertEquals(PER_TENANT, json.get("accepted").asInt() + json.get("duplicates").asInt(),
+                                        answer.body());
+                                    break;
+                                }
+                                assertEquals(503, answer.status(), answer.body());
+                                assertEquals("partition_unavailable", answer.json().get("error").asText(), answer.body());
+                            }
+                            catch (final IllegalStateException down)
+                            {
+                                // c is down: retry, as a gateway does
+                            }
+                            LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(20));
+                        }
+                        acknowledged.incrementAndGet();
+                    }
+                }
+                catch (final Throwable t)
+                {
+                    failure.set(t);
+                }
+            }, "gateway");
+            gateway.start();
+            for (int i = 0; i < 1000 && acknowledged.get() < batches / 4 && gateway.isAlive(); i++)
+            {
+                LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(10));
+            }
+            c.killNine();
+            assertTrue(acknowledged.get() < batches, "killed while the gateway posts");
 
             awaitOwners(Map.of("d", clientD), urls);
+            gateway.join(TimeUnit.SECONDS.toMillis(90));
+            assertNull(failure.get(), () -> "gateway failed: " + failure.get());
+            assertEquals(batches, acknowledged.get());
             for (int p = 0; p < PARTITIONS; p++)
             {
-                assertEquals(COUNTED, usage(clientD, tenants.get(p)), "partition " + p + " on d after the takeover");
+                final int rounds = p == ofC ? 1 + batches : 1;
+                final String expected = rounds * PER_TENANT + " " + rounds * PER_TENANT * (PER_TENANT + 1) / 2;
+                assertEquals(expected, usage(clientD, tenants.get(p)), "partition " + p + " on d after the takeover: "
+                    + "every acknowledged event counted once");
                 assertEquals("0 10 0", counts(clientD.post("/v1/events", "application/json", batch("k" + p, tenants.get(p)))),
                     "partition " + p + ": every id c acknowledged is known");
-                assertEquals(COUNTED, usage(clientD, tenants.get(p)), "nothing doubled");
+                assertEquals(expected, usage(clientD, tenants.get(p)), "nothing doubled");
+            }
+            for (final int b : new int[] {0, batches - 1})
+            {
+                assertEquals("0 10 0", counts(clientD.post("/v1/events", "application/json", batch("g" + b, tenantOfC))));
             }
             assertEquals(200, clientD.get("/health/ready").status());
         }
