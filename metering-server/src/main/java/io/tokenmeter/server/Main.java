@@ -97,8 +97,8 @@ public final class Main implements Runnable
         String kafkaBootstrap;
         @Option(names = "--node-id", description = "--cluster kafka: this node's id, unique in the cluster")
         String nodeId;
-        @Option(names = "--advertise", description = "--cluster kafka: the URL other nodes reach this node at "
-            + "(recorded only for now)")
+        @Option(names = "--advertise", description = "--cluster kafka: the URL other nodes and clients reach this node at "
+            + "(default http://BIND:PORT)")
         String advertise;
         @Option(names = "--kafka-topic-prefix", description = "--cluster kafka: topic prefix (default tokenmeter: the log "
             + "topic is tokenmeter.log)")
@@ -106,6 +106,17 @@ public final class Main implements Runnable
         @Option(names = "--kafka-unsafe-single-broker", description = "--cluster kafka, trials only: accept a log topic "
             + "with fewer than 3 replicas (may lose acknowledged events; warned on /health/ready)")
         boolean kafkaUnsafeSingleBroker;
+        @Option(names = "--kafka-ownership", description = "--cluster kafka: group (default: serve the partitions the "
+            + "owners group assigns this node) or static (write every partition, no group)")
+        String kafkaOwnership;
+        @Option(names = "--kafka-session-timeout", description = "--cluster kafka: the owners group's session timeout "
+            + "(default 6s): how long a silent node keeps its partitions")
+        String kafkaSessionTimeout;
+        @Option(names = "--kafka-heartbeat-interval", description = "--cluster kafka: heartbeat to the owners group "
+            + "(default 1s; at most a third of the session timeout)")
+        String kafkaHeartbeatInterval;
+        @Option(names = "--kafka-max-poll-interval", description = "--cluster kafka: longest handover step (default 30s)")
+        String kafkaMaxPollInterval;
         @Option(names = "--config", description = "YAML config file")
         Path config;
 
@@ -131,6 +142,10 @@ public final class Main implements Runnable
             putIfSet(flags, "advertise", advertise);
             putIfSet(flags, "kafka-topic-prefix", kafkaTopicPrefix);
             putIfSet(flags, "kafka-unsafe-single-broker", kafkaUnsafeSingleBroker ? "true" : null);
+            putIfSet(flags, "kafka-ownership", kafkaOwnership);
+            putIfSet(flags, "kafka-session-timeout", kafkaSessionTimeout);
+            putIfSet(flags, "kafka-heartbeat-interval", kafkaHeartbeatInterval);
+            putIfSet(flags, "kafka-max-poll-interval", kafkaMaxPollInterval);
             final Settings settings;
             final TokenmeterServer server;
             // the signals are handled from before the server starts: a SIGHUP sent as soon as it answers is never lost

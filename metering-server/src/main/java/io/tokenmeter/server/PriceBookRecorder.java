@@ -188,6 +188,47 @@ final class PriceBookRecorder
         });
     }
 
+    /**
+     * Cluster mode with an owners group, a partition this node acquired whose journal recovered and runs: puts
+     * {@code book} (the node's configured or shipped book) in force in it. A partition whose log holds it in force
+     * already keeps its record; any other gets it recorded at the revision after its own newest. The recovery thread.
+     *
+     * @return the partition's book in force now.
+     * @throws IllegalStateException when the book could not be recorded (the partition then stays unserved).
+     */
+    BookInForce putInForce(final Partition partition, final PriceBook book)
+    {
+        final JournalAgent journal = partition.journal();
+        if (journal.priceBookRevision() > 0)
+        {
+            final BookInForce recorded = read(partition, journal.priceBookIndex(), journal.priceBookRevision());
+            journal.useRateRules(recorded.book());
+            if (recorded.book().sha256().equals(book.sha256()))
+            {
+                return recorded;
+            }
+            LOG.warn("{} holds price book revision {} (sha256 {}), not this node's book (sha256 {}): recording this node's "
+                + "book in it (every node of a cluster must be started with the same --prices)", partition,
+                recorded.revision(), recorded.book().sha256(), book.sha256());
+        }
+        final PriceBookInstall install = new PriceBookInstall(book.recordedJson(), book, journal.priceBookRevision() + 1);
+        if (!offer(partition, install))
+        {
+            throw new IllegalStateException("its journal queue stayed full for " + OFFER_PATIENCE_MS + " ms, so the price "
+                + "book was not recorded");
+        }
+        try
+        {
+            final io.tokenmeter.core.log.ControlRequest.Recorded done = install.result().get(60, TimeUnit.SECONDS);
+            return new BookInForce(book, done.revision(), done.logIndex(), done.appendTimeMs());
+        }
+        catch (final Exception ex)
+        {
+            final Throwable cause = ex instanceof ExecutionException ? ex.getCause() : ex;
+            throw new IllegalStateException("the price book could not be recorded in " + partition + ": " + cause, cause);
+        }
+    }
+
     /** A new data directory's first book: partitions that have not recorded it yet show revision 0, so they lack it. */
     private PartitionedBook firstBook(final BookInForce first)
     {

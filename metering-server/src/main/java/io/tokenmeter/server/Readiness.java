@@ -11,6 +11,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.function.Supplier;
 
 /**
  * Whether the server may take events and answer, and if not, why (the reasons {@code /health/ready} lists):
@@ -30,6 +31,9 @@ final class Readiness
     private volatile long diskFreeBytes = Long.MAX_VALUE;
     private volatile boolean journalsRecovered;
     private volatile boolean stopping;
+    /** Cluster mode with an owners group: why its partitions keep the node from being ready, and its warnings. */
+    private volatile Supplier<List<String>> clusterReasons = List::of;
+    private volatile Supplier<List<String>> clusterWarnings = List::of;
 
     Readiness(final Partitions partitions, final Path dataDir, final long minFreeDiskBytes, final List<String> startWarnings)
     {
@@ -43,6 +47,17 @@ final class Readiness
     void onJournalsRecovered()
     {
         journalsRecovered = true;
+    }
+
+    /**
+     * Cluster mode with an owners group: {@code reasons} (the owned partitions still recovering, a recovery that
+     * failed, ownership stopped) keep {@code /health/ready} from 200 without stopping the partitions that are served;
+     * {@code warnings} are degraded lines (the node owns no partition).
+     */
+    void cluster(final Supplier<List<String>> reasons, final Supplier<List<String>> warnings)
+    {
+        clusterReasons = reasons;
+        clusterWarnings = warnings;
     }
 
     void onStopping()
@@ -64,7 +79,21 @@ final class Readiness
     /** @return true when {@code /health/ready} answers 200. */
     boolean isReady()
     {
-        return reasons().isEmpty();
+        return healthReasons().isEmpty();
+    }
+
+    /** @return {@link #reasons} and the cluster's own: what {@code /health/ready} lists when not ready. */
+    List<String> healthReasons()
+    {
+        final List<String> reasons = reasons();
+        final List<String> cluster = clusterReasons.get();
+        if (cluster.isEmpty())
+        {
+            return reasons;
+        }
+        final List<String> all = new ArrayList<>(reasons);
+        all.addAll(cluster);
+        return all;
     }
 
     private boolean diskLow()
@@ -99,7 +128,10 @@ final class Readiness
         }
     }
 
-    /** @return why the server is not ready; empty when it is. */
+    /**
+     * @return why the server is not ready to answer the partitions it serves; empty when it is. A partition this
+     *     node does not serve (cluster mode) is left out: its requests are refused by its state.
+     */
     List<String> reasons()
     {
         final List<String> reasons = new ArrayList<>(2);
@@ -115,6 +147,10 @@ final class Readiness
         {
             for (final Partition partition : partitions.all())
             {
+                if (!partition.served())
+                {
+                    continue;
+                }
                 final AggregatorAgent aggregator = partition.aggregator();
                 if (!aggregator.isRecovered())
                 {
@@ -125,6 +161,10 @@ final class Readiness
         }
         for (final Partition partition : partitions.all())
         {
+            if (!partition.served())
+            {
+                continue;
+            }
             final String lost = partition.log().lostReason();
             final String failure = partition.journal().failure();
             if (lost != null)
@@ -154,8 +194,18 @@ final class Readiness
     List<String> warnings()
     {
         List<String> warnings = startWarnings;
+        final List<String> cluster = clusterWarnings.get();
+        if (!cluster.isEmpty())
+        {
+            warnings = new ArrayList<>(startWarnings);
+            warnings.addAll(cluster);
+        }
         for (final Partition partition : partitions.all())
         {
+            if (!partition.served())
+            {
+                continue;
+            }
             final long effective = partition.journal().effectiveWindowMs();
             final long window = partition.journal().dedup().windowMs();
             if (effective < window)

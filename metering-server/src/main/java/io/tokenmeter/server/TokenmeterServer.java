@@ -24,6 +24,9 @@ import io.tokenmeter.core.partition.Partitions;
 import io.tokenmeter.server.auth.Keys;
 import io.tokenmeter.server.auth.KeysFileException;
 import io.tokenmeter.server.cluster.KafkaLogs;
+import io.tokenmeter.server.cluster.OwnedPartitions;
+import io.tokenmeter.kafka.PartitionOwnership;
+import com.fasterxml.jackson.core.JsonGenerator;
 import io.tokenmeter.server.config.Settings;
 import io.tokenmeter.server.config.SettingsException;
 import io.tokenmeter.server.alert.Alert;
@@ -52,6 +55,7 @@ import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicReferenceArray;
 import java.util.function.IntFunction;
 
 /**
@@ -90,10 +94,16 @@ public final class TokenmeterServer implements ApiContext, AutoCloseable
     private final PriceBookRevisions revisions;
     /** Reads the log for the line-events route: two streams at a time, 16 waiting (decision 224). */
     private final ThreadPoolExecutor lineEventReaders;
-    /** Each partition's credit grants, kept by its journal (the handler of credit grant records), by partition index. */
-    private final CreditLedger[] ledgers;
+    /**
+     * Each partition's credit grants, kept by its journal (the handler of credit grant records), by partition index;
+     * replaced with the partition when this node acquires it (cluster mode).
+     */
+    private final AtomicReferenceArray<CreditLedger> ledgers;
     /** Each partition's budgets and reservations, kept by its aggregator (the follower of its log), by partition index. */
-    private final BudgetLedger[] budgetLedgers;
+    private final AtomicReferenceArray<BudgetLedger> budgetLedgers;
+    /** Cluster mode with an owners group: the partitions this node serves follow it; null otherwise. */
+    private final OwnedPartitions owned;
+    private final KafkaLogs kafka;
     /** Posts budget alerts to their webhooks, off the aggregator threads. */
     private final AlertSender alertSender;
     private final AtomicInteger inFlight = new AtomicInteger();
@@ -107,6 +117,8 @@ public final class TokenmeterServer implements ApiContext, AutoCloseable
     private final AtomicLong archiveChainVerified = new AtomicLong();
     private final AtomicLong archiveChainBreaks = new AtomicLong();
     private volatile BillingService billing;
+    /** Cluster mode with an owners group: the book put in force in each partition this node acquires. */
+    private volatile PriceBook clusterBook;
     private final Readiness readiness;
 
     private TokenmeterServer(final Settings settings) throws IOException, InterruptedException
@@ -126,7 +138,6 @@ public final class TokenmeterServer implements ApiContext, AutoCloseable
             throw ex;
         }
         final DataLayout layout;
-        final KafkaLogs kafka;
         try
         {
             kafka = settings.clusterKafka ? KafkaLogs.open(settings, dataDir, Settings.NEW_DIRECTORY_PARTITIONS) : null;
@@ -146,14 +157,16 @@ public final class TokenmeterServer implements ApiContext, AutoCloseable
             return t;
         });
         final int dedupPerPartition = (settings.dedupCapacity + layout.partitions() - 1) / layout.partitions();
+        final Partition.Config config = new Partition.Config(settings.journalQueue, MAX_DRAIN_REQUESTS, MAX_DRAIN_EVENTS,
+            settings.maxEventsPerRequest, settings.maxModelsPerTenant, dedupPerPartition, settings.dedupWindowMs(),
+            settings.dedupDiskBudgetBytes / layout.partitions(), spillBatch(dedupPerPartition, settings.maxEventsPerRequest),
+            settings.snapshotInterval.toMillis(), QUERY_QUEUE);
         try
         {
-            partitions = Partitions.open(layout, kafka != null ? kafka.logFactory()
-                : Partitions.chronicle(layout, settings.durability), new Partition.Config(settings.journalQueue,
-                MAX_DRAIN_REQUESTS, MAX_DRAIN_EVENTS, settings.maxEventsPerRequest, settings.maxModelsPerTenant, dedupPerPartition,
-                settings.dedupWindowMs(), settings.dedupDiskBudgetBytes / layout.partitions(),
-                spillBatch(dedupPerPartition, settings.maxEventsPerRequest), settings.snapshotInterval.toMillis(), QUERY_QUEUE), snapshotWriter,
-                SystemEpochClock.INSTANCE, metrics::onAppend);
+            partitions = kafka != null && settings.kafkaOwnershipGroup
+                ? Partitions.openVacant(layout, config, snapshotWriter, SystemEpochClock.INSTANCE, metrics::onAppend)
+                : Partitions.open(layout, kafka != null ? kafka.logFactory() : Partitions.chronicle(layout, settings.durability),
+                    config, snapshotWriter, SystemEpochClock.INSTANCE, metrics::onAppend);
         }
         catch (final RuntimeException ex)
         {
@@ -177,24 +190,11 @@ public final class TokenmeterServer implements ApiContext, AutoCloseable
             t.setDaemon(true);
             return t;
         });
-        ledgers = new CreditLedger[partitions.count()];
-        for (final Partition partition : partitions.all())
-        {
-            ledgers[partition.index()] = new CreditLedger();
-            partition.journal().handle(LogLayout.CONTROL_CREDIT_GRANT, ledgers[partition.index()]);
-        }
         alertSender = new AlertSender(settings.alertWebhookSecret,
             AlertSender.Settings.defaults().withMaxRetryInterval(settings.alertRetryMaxInterval));
-        budgetLedgers = new BudgetLedger[partitions.count()];
-        for (final Partition partition : partitions.all())
-        {
-            partition.journal().handle(LogLayout.CONTROL_BUDGET, new LoggedCommand());
-            partition.journal().handle(LogLayout.CONTROL_RESERVATION, new LoggedCommand());
-            partition.journal().streamTimeoutMs(settings.streamTimeout.toMillis());
-            budgetLedgers[partition.index()] = new BudgetLedger(partition.aggregator().aggregator(), this::onAlert,
-                Math.min(settings.dedupWindowMs(), CLOSED_HOLDS_KEPT_MS));
-            partition.aggregator().follow(budgetLedgers[partition.index()]);
-        }
+        ledgers = new AtomicReferenceArray<>(partitions.count());
+        budgetLedgers = new AtomicReferenceArray<>(partitions.count());
+        partitions.all().forEach(this::wire);
         metrics.bind(partitions);
         metrics.bindAlerts(alertSender);
         readiness = new Readiness(partitions, dataDir, settings.minFreeDiskBytes,
@@ -222,10 +222,64 @@ public final class TokenmeterServer implements ApiContext, AutoCloseable
             return t;
         });
         http = new HttpServer(this, tls, settings.bind, settings.port, settings.ioThreads);
+        if (kafka != null && settings.kafkaOwnershipGroup)
+        {
+            owned = new OwnedPartitions(partitions, kafka.logSettings(), new OwnedPartitions.Hooks()
+            {
+                @Override
+                public void wire(final Partition partition)
+                {
+                    TokenmeterServer.this.wire(partition);
+                }
+
+                @Override
+                public void started(final Partition partition)
+                {
+                    billing.adopt(partition.index(), books.putInForce(partition, clusterBook));
+                }
+
+                @Override
+                public org.agrona.ErrorHandler errorHandler(final String agent)
+                {
+                    return agentErrors.handlerFor(agent);
+                }
+            }, settings.nodeId, nodeUrl(settings, tls != null, http.port()));
+            readiness.cluster(owned::notReadyReasons, owned::warnings);
+        }
+        else
+        {
+            owned = null;
+        }
         metrics.bindAccess(keys, http::openConnections);
         LOG.info("listening on {}://{}:{} (not ready until recovery completes); data in {}; the web console at {}://{}:{}/console/",
             tls == null ? "http" : "https", settings.bind, http.port(), dataDir, tls == null ? "http" : "https", settings.bind,
             http.port());
+    }
+
+    /**
+     * Registers a partition's record handlers and ledgers on its journal and aggregator: its credit grants, budgets,
+     * reservations and stream timeout. Before its agents run (at start, or when this node acquires it).
+     */
+    private void wire(final Partition partition)
+    {
+        final CreditLedger credits = new CreditLedger();
+        partition.journal().handle(LogLayout.CONTROL_CREDIT_GRANT, credits);
+        partition.journal().handle(LogLayout.CONTROL_BUDGET, new LoggedCommand());
+        partition.journal().handle(LogLayout.CONTROL_RESERVATION, new LoggedCommand());
+        partition.journal().streamTimeoutMs(settings.streamTimeout.toMillis());
+        final BudgetLedger budgetLedger = new BudgetLedger(partition.aggregator().aggregator(), this::onAlert,
+            Math.min(settings.dedupWindowMs(), CLOSED_HOLDS_KEPT_MS));
+        partition.aggregator().follow(budgetLedger);
+        ledgers.set(partition.index(), credits);
+        budgetLedgers.set(partition.index(), budgetLedger);
+    }
+
+    /** @return this node's URL for the other nodes: {@code advertise}, else its own scheme, bind address and port. */
+    private static String nodeUrl(final Settings settings, final boolean tls, final int port)
+    {
+        return settings.advertise != null ? settings.advertise
+            : (tls ? "https" : "http") + "://" + (settings.bind.contains(":") ? "[" + settings.bind + "]" : settings.bind) + ":"
+                + port;
     }
 
     /** Opens the data directory, binds the port, recovers, and starts the journal and aggregator threads. */
@@ -286,6 +340,11 @@ public final class TokenmeterServer implements ApiContext, AutoCloseable
     private void run(final PartitionedBook recovered) throws IOException
     {
         partitions.start(agentErrors::handlerFor);
+        if (owned != null)
+        {
+            runOwned();
+            return;
+        }
         PartitionedBook prices = recovered == null ? null : books.complete(recovered);
         final PriceBook wanted = configuredBook != null ? configuredBook : prices == null ? PriceBookLoader.shipped() : null;
         if (wanted != null && (prices == null || !prices.book().sha256().equals(wanted.sha256())))
@@ -308,6 +367,41 @@ public final class TokenmeterServer implements ApiContext, AutoCloseable
             final long intervalMs = settings.archiveInterval.toMillis();
             archiver.scheduleWithFixedDelay(this::archiveSealedFiles, intervalMs, intervalMs, TimeUnit.MILLISECONDS);
         }
+    }
+
+    /**
+     * Step 3 in cluster mode with an owners group: no partition is served yet. The node's book (configured, else the
+     * shipped one) is what each partition it acquires gets in force; billing starts with it lacking everywhere, and
+     * the node joins the group.
+     */
+    private void runOwned() throws IOException
+    {
+        clusterBook = configuredBook != null ? configuredBook : PriceBookLoader.shipped();
+        final io.tokenmeter.billing.price.BookInForce[] lacking = new io.tokenmeter.billing.price.BookInForce[partitions.count()];
+        java.util.Arrays.fill(lacking, new io.tokenmeter.billing.price.BookInForce(clusterBook, 0, EventLog.NO_INDEX, 0));
+        billing = new BillingService(new InvoiceStore(dataDir.resolve("invoices")), new AggregatorUsage(), new JournalCredits(),
+            (tenant, logIndex) -> io.tokenmeter.core.log.DocumentSha256.sha256At(partitions.of(tenant).log(), logIndex),
+            (book, current) -> CompletableFuture.failedFuture(new IllegalStateException("prices cannot be changed through "
+                + "the API in cluster mode with an owners group yet (the price book's control topic is to come): start "
+                + "every node with the same --prices, and restart them to change it")),
+            new PartitionedBook(lacking), settings.invoiceGrace, System::currentTimeMillis, settings.queryTimeout);
+        readiness.onJournalsRecovered();
+        LOG.info("price book {} (sha256 {}) is put in force in each partition this node acquires",
+            configuredBook != null ? settings.prices : "shipped", clusterBook.sha256());
+        final PartitionOwnership.Settings group;
+        try
+        {
+            group = new PartitionOwnership.Settings(settings.kafkaBootstrap, settings.kafkaTopicPrefix, settings.nodeId,
+                nodeUrl(settings, settings.tlsCert != null, http.port()), settings.kafkaSessionTimeout,
+                settings.kafkaHeartbeatInterval, settings.kafkaMaxPollInterval);
+        }
+        catch (final IllegalArgumentException ex)
+        {
+            throw new SettingsException(ex.getMessage() + " (kafka-session-timeout " + settings.kafkaSessionTimeout.toMillis()
+                + " ms, kafka-heartbeat-interval " + settings.kafkaHeartbeatInterval.toMillis() + " ms, kafka-max-poll-interval "
+                + settings.kafkaMaxPollInterval.toMillis() + " ms)");
+        }
+        owned.start(group);
     }
 
     /** A line of a retention run: a partition it could not be applied to is a warning, the rest is for debugging. */
@@ -428,7 +522,7 @@ public final class TokenmeterServer implements ApiContext, AutoCloseable
         {
             final Partition partition = partitions.of(tenant);
             final long at = minLogIndex == EventLog.NO_INDEX ? partition.journal().lastAppendedIndex() : minLogIndex;
-            final BudgetLedger ledger = budgetLedgers[partition.index()];
+            final BudgetLedger ledger = budgetLedgers.get(partition.index());
             return partition.aggregator().submit(at, (counters, appliedIndex) -> question.apply(ledger));
         }
 
@@ -465,7 +559,7 @@ public final class TokenmeterServer implements ApiContext, AutoCloseable
         @Override
         public List<CreditGrant> grants(final String tenant)
         {
-            return ledgers[partitions.of(tenant).index()].grants(tenant);
+            return ledgers.get(partitions.of(tenant).index()).grants(tenant);
         }
 
         @Override
@@ -480,7 +574,7 @@ public final class TokenmeterServer implements ApiContext, AutoCloseable
                 java.util.concurrent.locks.LockSupport.parkNanos(50_000);
             }
             final List<CreditGrant> grants = new ArrayList<>();
-            for (final CreditGrant grant : ledgers[partition.index()].grants(tenant))
+            for (final CreditGrant grant : ledgers.get(partition.index()).grants(tenant))
             {
                 if (grant.logIndex() <= logIndex)
                 {
@@ -643,6 +737,86 @@ public final class TokenmeterServer implements ApiContext, AutoCloseable
     }
 
     @Override
+    public List<String> healthReasons()
+    {
+        return readiness.healthReasons();
+    }
+
+    @Override
+    public String unavailable(final Partition partition)
+    {
+        if (partition.served())
+        {
+            return null;
+        }
+        return owned != null ? owned.unavailable(partition) : "partition " + partition.index() + " is not served by this node";
+    }
+
+    @Override
+    public void writeCluster(final JsonGenerator json) throws IOException
+    {
+        if (owned != null)
+        {
+            owned.writeCluster(json);
+            return;
+        }
+        // a single node, or a cluster node with static ownership: this node writes every partition
+        final String url = nodeUrl(settings, settings.tlsCert != null, http.port());
+        json.writeStartObject();
+        json.writeStringField("cluster", kafka == null ? "none" : "kafka");
+        if (kafka == null)
+        {
+            json.writeNullField("ownership");
+        }
+        else
+        {
+            json.writeStringField("ownership", "static");
+        }
+        json.writeObjectFieldStart("node");
+        if (kafka == null)
+        {
+            json.writeNullField("id");
+        }
+        else
+        {
+            json.writeStringField("id", settings.nodeId);
+        }
+        json.writeStringField("url", url);
+        json.writeEndObject();
+        json.writeArrayFieldStart("nodes");
+        json.writeEndArray();
+        json.writeNullField("owners_as_of");
+        json.writeArrayFieldStart("partitions");
+        for (final Partition partition : partitions.all())
+        {
+            json.writeStartObject();
+            json.writeNumberField("partition", partition.index());
+            if (kafka == null)
+            {
+                json.writeNullField("owner");
+            }
+            else
+            {
+                json.writeStringField("owner", settings.nodeId);
+            }
+            json.writeStringField("owner_url", url);
+            json.writeStringField("state", partition.log().lostReason() == null ? "owned" : "lost");
+            final long position = partition.journal().lastAppendedIndex();
+            if (position == EventLog.NO_INDEX)
+            {
+                json.writeNullField("log_position");
+            }
+            else
+            {
+                json.writeNumberField("log_position", position);
+            }
+            json.writeEndObject();
+        }
+        json.writeEndArray();
+        json.writeEndObject();
+    }
+
+    @Override
     public List<String> readinessWarnings()
     {
         return readiness.warnings();
@@ -710,6 +884,11 @@ public final class TokenmeterServer implements ApiContext, AutoCloseable
         {
             Thread.onSpinWait();
             java.util.concurrent.locks.LockSupport.parkNanos(1_000_000);
+        }
+        if (owned != null)
+        {
+            // every owned partition drained, checkpointed and closed, then the group told: the others take them at once
+            owned.close();
         }
         if (billing != null)
         {

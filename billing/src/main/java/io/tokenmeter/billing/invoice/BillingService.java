@@ -3,6 +3,7 @@ package io.tokenmeter.billing.invoice;
 import io.tokenmeter.billing.credit.CreditBalance;
 import io.tokenmeter.billing.credit.CreditGrant;
 import io.tokenmeter.billing.credit.CreditRecord;
+import io.tokenmeter.billing.price.BookInForce;
 import io.tokenmeter.billing.price.PartitionedBook;
 import io.tokenmeter.billing.price.PriceBook;
 import io.tokenmeter.billing.rating.InvoiceLine;
@@ -216,6 +217,16 @@ public final class BillingService implements AutoCloseable
             t.setDaemon(true);
             return t;
         });
+    }
+
+    /**
+     * Cluster mode with an owners group: partition {@code partition}, newly served by this node, has {@code book} in
+     * force (recorded in its log). Price changes through {@link #install} are refused in that mode, so nothing else
+     * writes the book in force meanwhile. The partition's recovery thread.
+     */
+    public synchronized void adopt(final int partition, final BookInForce book)
+    {
+        prices = prices.with(partition, book);
     }
 
     /** @return the price book in force. Any thread. */

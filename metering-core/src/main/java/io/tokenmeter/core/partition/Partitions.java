@@ -22,32 +22,52 @@ import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
 import java.util.concurrent.Executor;
+import java.util.concurrent.atomic.AtomicReferenceArray;
 import java.util.function.Function;
 import java.util.function.LongConsumer;
 import java.util.function.ToLongFunction;
 
 /**
  * The partitions of one node, their threads and the tenant-to-partition function. Threads: per partition
- * {@code journal-pN} and {@code aggregator-pN}; one {@code log-pretouch} for every local log. Built once at start;
- * the array never changes afterwards, so any thread may read it.
+ * {@code journal-pN} and {@code aggregator-pN}; one {@code log-pretouch} for every local log. Built once at start.
+ * On a single node the slots never change afterwards. In cluster mode with an owners group a slot holds a
+ * {@linkplain Partition#vacant vacant} partition until this node acquires it, then the partition built on its log
+ * ({@link #build}, {@link #replace}, {@link #startOne}, {@link #retire}; the ownership thread); any thread may read
+ * a slot (one volatile read).
  */
 public final class Partitions implements AutoCloseable
 {
     private static final Logger LOG = LoggerFactory.getLogger(Partitions.class);
 
-    private final Partition[] partitions;
+    private final AtomicReferenceArray<Partition> partitions;
     private final Partitioner partitioner;
+    /** What {@link #build} makes a partition of (null parts when built from ready partitions). */
+    private final DataLayout layout;
+    private final Partition.Config config;
+    private final Executor snapshotWriter;
+    private final EpochClock clock;
+    private final LongConsumer appendLatencyNs;
+    /** Each partition's running agents, by partition index (null when not running); guarded by {@code this}. */
+    private final AgentRunner[] journalRunnerOf;
+    private final AgentRunner[] aggregatorRunnerOf;
     /** The logs that are Chronicle queues in the data directory (all of them on a single node, none in cluster mode). */
     private final List<ChronicleEventLog> localLogs;
-    private final List<AgentRunner> journalRunners = new ArrayList<>();
-    private final List<AgentRunner> aggregatorRunners = new ArrayList<>();
     private AgentRunner pretouchRunner;
 
-    private Partitions(final Partition[] partitions, final List<ChronicleEventLog> localLogs)
+    private Partitions(final Partition[] partitions, final List<ChronicleEventLog> localLogs, final DataLayout layout,
+        final Partition.Config config, final Executor snapshotWriter, final EpochClock clock,
+        final LongConsumer appendLatencyNs)
     {
-        this.partitions = partitions;
+        this.partitions = new AtomicReferenceArray<>(partitions);
         this.partitioner = new Partitioner(partitions.length);
         this.localLogs = localLogs;
+        this.layout = layout;
+        this.config = config;
+        this.snapshotWriter = snapshotWriter;
+        this.clock = clock;
+        this.appendLatencyNs = appendLatencyNs;
+        this.journalRunnerOf = new AgentRunner[partitions.length];
+        this.aggregatorRunnerOf = new AgentRunner[partitions.length];
     }
 
     /** Opens a partition's log (its writer's side); the partitions' snapshots and dedup stay in the data directory. */
@@ -105,7 +125,85 @@ public final class Partitions implements AutoCloseable
             opened.forEach(EventLog::close);
             throw ex;
         }
-        return new Partitions(partitions, local);
+        return new Partitions(partitions, local, layout, config, snapshotWriter, clock, appendLatencyNs);
+    }
+
+    /**
+     * Cluster mode with an owners group: every partition of {@code layout} {@linkplain Partition#vacant vacant}, none
+     * opened; the node builds each one it acquires ({@link #build}) on the log the group's ownership opens.
+     */
+    public static Partitions openVacant(final DataLayout layout, final Partition.Config config,
+        final Executor snapshotWriter, final EpochClock clock, final LongConsumer appendLatencyNs)
+    {
+        final Partition[] partitions = new Partition[layout.partitions()];
+        for (int p = 0; p < partitions.length; p++)
+        {
+            partitions[p] = Partition.vacant(p, new SnapshotStore(layout.snapshotDir(p)), config, snapshotWriter, clock);
+        }
+        return new Partitions(partitions, List.of(), layout, config, snapshotWriter, clock, appendLatencyNs);
+    }
+
+    /**
+     * @return partition {@code p} built on {@code log} with its snapshot store and dedup tier in the data directory,
+     *     state {@link Partition.State#RECOVERING}, not yet in its slot nor running. The ownership thread.
+     */
+    public Partition build(final int p, final EventLog log)
+    {
+        final Partition partition = new Partition(p, log, new SnapshotStore(layout.snapshotDir(p)), layout.dedupDir(p),
+            config, snapshotWriter, clock, appendLatencyNs, false);
+        partition.state(Partition.State.RECOVERING);
+        return partition;
+    }
+
+    /** Puts {@code partition} in its slot: from now on every thread finds it. The ownership thread. */
+    public void replace(final Partition partition)
+    {
+        partitions.set(partition.index(), partition);
+    }
+
+    /**
+     * Starts the journal and the aggregator of one partition whose journal has recovered (the aggregator counts from
+     * the log's end as of now). The ownership or recovery thread, one partition at a time.
+     */
+    public synchronized void startOne(final Partition partition, final Function<String, ErrorHandler> errorHandlers)
+    {
+        final int p = partition.index();
+        final String journalName = "journal-p" + p;
+        final ErrorHandler errors = errorHandlers.apply(journalName);
+        partition.journal().roleName(journalName);
+        partition.journal().errorHandler(errors);
+        journalRunnerOf[p] = new AgentRunner(partition.journal().idleStrategy(), errors, null, partition.journal());
+        AgentRunner.startOnThread(journalRunnerOf[p]);
+        partition.aggregator().countEventsAfter(partition.log().lastIndex());
+        final String aggregatorName = "aggregator-p" + p;
+        partition.aggregator().roleName(aggregatorName);
+        aggregatorRunnerOf[p] = new AgentRunner(partition.aggregator().idleStrategy(), errorHandlers.apply(aggregatorName),
+            null, partition.aggregator());
+        AgentRunner.startOnThread(aggregatorRunnerOf[p]);
+    }
+
+    /**
+     * Stops one partition's journal (its final checkpoint; queued requests refused) and aggregator (its final
+     * snapshot), if running, and closes its dedup tier and log. Its slot keeps it, with the state the caller set.
+     */
+    public synchronized void retire(final Partition partition)
+    {
+        final int p = partition.index();
+        if (journalRunnerOf[p] != null)
+        {
+            journalRunnerOf[p].close();
+            journalRunnerOf[p] = null;
+        }
+        if (aggregatorRunnerOf[p] != null)
+        {
+            aggregatorRunnerOf[p].close();
+            aggregatorRunnerOf[p] = null;
+        }
+        if (partition.journal().diskTier() != null)
+        {
+            partition.journal().diskTier().close();
+        }
+        partition.log().close();
     }
 
     /** @return every partition's log that is a Chronicle queue on this machine, by partition (none in cluster mode). */
@@ -120,14 +218,17 @@ public final class Partitions implements AutoCloseable
      */
     public void recoverJournals()
     {
-        final ExecutorService pool = Executors.newFixedThreadPool(Math.min(partitions.length,
+        final ExecutorService pool = Executors.newFixedThreadPool(Math.min(partitions.length(),
             Runtime.getRuntime().availableProcessors()), r -> new Thread(r, "journal-recovery"));
         try
         {
             final List<Future<Long>> replayed = new ArrayList<>();
-            for (final Partition partition : partitions)
+            for (final Partition partition : all())
             {
-                replayed.add(pool.submit(() -> partition.journal().recover()));
+                if (partition.state() == Partition.State.OWNED)
+                {
+                    replayed.add(pool.submit(() -> partition.journal().recover()));
+                }
             }
             for (final Future<Long> documents : replayed)
             {
@@ -150,17 +251,21 @@ public final class Partitions implements AutoCloseable
         }
     }
 
-    /** Starts every journal, the log pre-toucher, then every aggregator. */
-    public void start(final Function<String, ErrorHandler> errorHandlers)
+    /** Starts every journal, the log pre-toucher, then every aggregator (of the partitions owned: all on a single node). */
+    public synchronized void start(final Function<String, ErrorHandler> errorHandlers)
     {
-        for (final Partition partition : partitions)
+        for (final Partition partition : all())
         {
+            if (partition.state() != Partition.State.OWNED)
+            {
+                continue;
+            }
             final String name = "journal-p" + partition.index();
             final ErrorHandler errors = errorHandlers.apply(name);
             partition.journal().roleName(name);
             partition.journal().errorHandler(errors);
             final AgentRunner runner = new AgentRunner(partition.journal().idleStrategy(), errors, null, partition.journal());
-            journalRunners.add(runner);
+            journalRunnerOf[partition.index()] = runner;
             AgentRunner.startOnThread(runner);
         }
         if (!localLogs.isEmpty())
@@ -198,27 +303,34 @@ public final class Partitions implements AutoCloseable
                 });
             AgentRunner.startOnThread(pretouchRunner);
         }
-        for (final Partition partition : partitions)
+        int running = 0;
+        for (final Partition partition : all())
         {
+            if (partition.state() != Partition.State.OWNED)
+            {
+                continue;
+            }
             partition.aggregator().countEventsAfter(partition.log().lastIndex());
             final String name = "aggregator-p" + partition.index();
             partition.aggregator().roleName(name);
             final AgentRunner runner = new AgentRunner(partition.aggregator().idleStrategy(), errorHandlers.apply(name), null,
                 partition.aggregator());
-            aggregatorRunners.add(runner);
+            aggregatorRunnerOf[partition.index()] = runner;
             AgentRunner.startOnThread(runner);
+            running++;
         }
-        LOG.info("{} partition{} running", partitions.length, partitions.length == 1 ? "" : "s");
+        LOG.info("{} partition{} running", running, running == 1 ? "" : "s");
     }
 
     public int count()
     {
-        return partitions.length;
+        return partitions.length();
     }
 
+    /** @return partition {@code p} as its slot holds it now (one volatile read). */
     public Partition get(final int p)
     {
-        return partitions[p];
+        return partitions.get(p);
     }
 
     public Partitioner partitioner()
@@ -229,7 +341,7 @@ public final class Partitions implements AutoCloseable
     /** @return the partition of a tenant. */
     public Partition of(final String tenant)
     {
-        return partitions[partitioner.partitionOf(tenant)];
+        return partitions.get(partitioner.partitionOf(tenant));
     }
 
     /** @return the partition index of the tenant whose name is {@code length} bytes at {@code offset}. */
@@ -238,28 +350,35 @@ public final class Partitions implements AutoCloseable
         return partitioner.partitionOf(buffer, offset, length);
     }
 
+    /** @return every slot's partition as of now, by index. */
     public List<Partition> all()
     {
-        return List.of(partitions);
+        final Partition[] now = new Partition[partitions.length()];
+        for (int p = 0; p < now.length; p++)
+        {
+            now[p] = partitions.get(p);
+        }
+        return List.of(now);
     }
 
     /** @return the sum over every partition. */
     public long sum(final ToLongFunction<Partition> value)
     {
         long sum = 0;
-        for (final Partition partition : partitions)
+        for (int p = 0; p < partitions.length(); p++)
         {
+            final Partition partition = partitions.get(p);
             sum += value.applyAsLong(partition);
         }
         return sum;
     }
 
-    /** @return true when every journal has recovered and every aggregator has counted its log as of start. */
+    /** @return true when every journal has recovered and every aggregator has counted its log as of start (of the partitions served). */
     public boolean aggregatorsRecovered()
     {
-        for (final Partition partition : partitions)
+        for (final Partition partition : all())
         {
-            if (!partition.aggregator().isRecovered())
+            if (partition.served() && !partition.aggregator().isRecovered())
             {
                 return false;
             }
@@ -268,23 +387,41 @@ public final class Partitions implements AutoCloseable
     }
 
     /** Stops the journals (final checkpoints; queued requests refused), the pre-toucher and the aggregators (final snapshots). */
-    public void stopAgents()
+    public synchronized void stopAgents()
     {
-        journalRunners.forEach(AgentRunner::close);
+        for (int p = 0; p < journalRunnerOf.length; p++)
+        {
+            if (journalRunnerOf[p] != null)
+            {
+                journalRunnerOf[p].close();
+                journalRunnerOf[p] = null;
+            }
+        }
         if (pretouchRunner != null)
         {
             pretouchRunner.close();
         }
-        aggregatorRunners.forEach(AgentRunner::close);
+        for (int p = 0; p < aggregatorRunnerOf.length; p++)
+        {
+            if (aggregatorRunnerOf[p] != null)
+            {
+                aggregatorRunnerOf[p].close();
+                aggregatorRunnerOf[p] = null;
+            }
+        }
     }
 
-    /** Stops the agents if running and closes every log. */
+    /** Stops the agents if running and closes every log (a partition {@linkplain #retire retired} was closed then). */
     @Override
     public void close()
     {
         stopAgents();
-        for (final Partition partition : partitions)
+        for (final Partition partition : all())
         {
+            if (partition.state() == Partition.State.NOT_OWNED || partition.state() == Partition.State.LOST)
+            {
+                continue;
+            }
             if (partition.journal().diskTier() != null)
             {
                 // closed by its journal when that ran; here when it never did

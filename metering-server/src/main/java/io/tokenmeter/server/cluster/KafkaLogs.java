@@ -24,8 +24,8 @@ import java.util.concurrent.TimeoutException;
  * directory's layout recording that cluster and the log topic (so that its snapshots are never read against another
  * log), creates or checks the topic {@code PREFIX.log} with the layout's partition count ({@link LogTopic}), and gives
  * the partitions' log factory: partition N's log is partition N of the topic, a {@link KafkaEventLog} opened as its
- * writer (which fences any earlier writer). For now this node owns every partition (static ownership). Cold path, the
- * starting thread.
+ * writer (which fences any earlier writer): every partition with {@code kafka-ownership static}, the partitions the
+ * owners group assigns this node with {@code group} ({@link OwnedPartitions}). Cold path, the starting thread.
  *
  * <p>A new data directory takes its partition count from {@code --partitions}, else from the topic when it exists
  * (a node joining a running cluster), else the default of a new directory.
@@ -94,10 +94,11 @@ public final class KafkaLogs
             {
                 throw new SettingsException(ex.getMessage());
             }
-            LOG.info("cluster mode: node {}{}, {} partition{} on Kafka topic {} of cluster {} at {}; this node owns every "
-                + "partition (static ownership)", settings.nodeId, settings.advertise == null ? ""
-                    : " (advertised at " + settings.advertise + ")", layout.partitions(), layout.partitions() == 1 ? "" : "s",
-                topic, clusterId, settings.kafkaBootstrap);
+            LOG.info("cluster mode: node {}{}, {} partition{} on Kafka topic {} of cluster {} at {}; {}", settings.nodeId,
+                settings.advertise == null ? "" : " (advertised at " + settings.advertise + ")", layout.partitions(),
+                layout.partitions() == 1 ? "" : "s", topic, clusterId, settings.kafkaBootstrap, settings.kafkaOwnershipGroup
+                    ? "it serves the partitions the owners group " + settings.kafkaTopicPrefix + ".owners assigns it"
+                    : "this node owns every partition (kafka-ownership static)");
             warnings.forEach(warning -> LOG.warn("UNSAFE: {}", warning));
             return new KafkaLogs(layout, logSettings, warnings);
         }
@@ -132,6 +133,12 @@ public final class KafkaLogs
     public Partitions.LogFactory logFactory()
     {
         return p -> KafkaEventLog.open(logSettings, p);
+    }
+
+    /** @return the settings each partition's {@link KafkaEventLog} is opened with. */
+    public KafkaEventLog.Settings logSettings()
+    {
+        return logSettings;
     }
 
     /** @return what is unsafe about the topic ({@code --kafka-unsafe-single-broker}), for the start log and /health/ready. */

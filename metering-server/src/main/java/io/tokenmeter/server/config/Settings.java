@@ -127,16 +127,27 @@ public final class Settings
         new Definition("node-id", NONE, "cluster kafka: this node's name in the cluster, 1 to 64 letters, digits, '_', '-' "
             + "or '.', unique among the nodes"),
         new Definition("advertise", NONE, "cluster kafka: the URL other nodes reach this node's API at (http[s]://HOST:PORT); "
-            + "recorded and logged, not used yet"),
+            + "its URL in the owners group, named in 503 partition_unavailable and GET /v1/cluster; default http://BIND:PORT"),
         new Definition("kafka-topic-prefix", "tokenmeter", "cluster kafka: the log topic is PREFIX.log and partition N's "
             + "transactional.id PREFIX-pN; 1 to 100 letters, digits, '_' or '-'"),
         new Definition("kafka-unsafe-single-broker", "false", "cluster kafka, trials only: accept a log topic with fewer "
             + "than 3 replicas (made with the replicas the Kafka cluster has); warned at start and on /health/ready, "
-            + "since a broker's lost disk loses acknowledged events"));
+            + "since a broker's lost disk loses acknowledged events"),
+        new Definition("kafka-ownership", "group", "cluster kafka: group: the node owns the partitions the owners consumer "
+            + "group KAFKA-TOPIC-PREFIX.owners assigns it and refuses the others (503 partition_unavailable); static: "
+            + "the node writes every partition, with no group (one node per topic: a second one fences it)"),
+        new Definition("kafka-session-timeout", "6s", "cluster kafka, ownership group: how long the group waits for a "
+            + "silent node before giving its partitions to the others (most of a takeover's time); the broker allows "
+            + "6s to 30m by default"),
+        new Definition("kafka-heartbeat-interval", "1s", "cluster kafka, ownership group: how often the node tells the "
+            + "group it lives; at most a third of kafka-session-timeout"),
+        new Definition("kafka-max-poll-interval", "30s", "cluster kafka, ownership group: the longest a handover (drain, "
+            + "final snapshot) may take before the node is put out of the group; at least kafka-session-timeout"));
 
     /** The settings of cluster mode: given without {@code cluster kafka}, they are refused (they would do nothing). */
     private static final List<String> CLUSTER_SETTINGS = List.of("kafka-bootstrap", "node-id", "advertise",
-        "kafka-topic-prefix", "kafka-unsafe-single-broker");
+        "kafka-topic-prefix", "kafka-unsafe-single-broker", "kafka-ownership", "kafka-session-timeout",
+        "kafka-heartbeat-interval", "kafka-max-poll-interval");
 
     public final int port;
     public final String bind;
@@ -198,6 +209,12 @@ public final class Settings
     public final String kafkaTopicPrefix;
     /** True when a log topic with fewer than 3 replicas is accepted (a one-broker trial). */
     public final boolean kafkaUnsafeSingleBroker;
+    /** True for {@code kafka-ownership group}: the owners consumer group says which partitions this node serves. */
+    public final boolean kafkaOwnershipGroup;
+    /** The owners group's session timeout, heartbeat interval and max poll interval ({@code PartitionOwnership.Settings}). */
+    public final Duration kafkaSessionTimeout;
+    public final Duration kafkaHeartbeatInterval;
+    public final Duration kafkaMaxPollInterval;
     private final Map<String, String> resolved;
     private final Map<String, String> sources;
 
@@ -315,6 +332,16 @@ public final class Settings
             case "false" -> false;
             default -> throw new IllegalArgumentException("must be true or false");
         });
+        kafkaOwnershipGroup = parse("kafka-ownership", v -> switch (v)
+        {
+            case "group" -> true;
+            case "static" -> false;
+            default -> throw new IllegalArgumentException("must be group (the owners consumer group assigns the partitions) "
+                + "or static (this node writes every partition)");
+        });
+        kafkaSessionTimeout = durationAtLeast("kafka-session-timeout", Duration.ofSeconds(1));
+        kafkaHeartbeatInterval = durationAtLeast("kafka-heartbeat-interval", Duration.ofMillis(100));
+        kafkaMaxPollInterval = durationAtLeast("kafka-max-poll-interval", Duration.ofSeconds(1));
         checkCluster();
     }
 

@@ -28,7 +28,8 @@ final class AccessPolicy
         SET_BUDGET("set the budget", "an admin key"),
         READ_BUDGET("read the budget", null),
         RESERVE("reserve", "an ingest key for the reservation's tenant, or an admin key"),
-        READ_RESERVATION("read the reservations", "an ingest key for the tenant, or an admin key");
+        READ_RESERVATION("read the reservations", "an ingest key for the tenant, or an admin key"),
+        READ_CLUSTER("read the cluster's owners", "an admin key");
 
         final String verb;
         /** What the action needs; null when it depends on the tenant. */
@@ -60,7 +61,7 @@ final class AccessPolicy
             case READ_BUDGET -> (key.mayRead() || key.mayIngest()) && (tenant == null || key.actsFor(tenant));
             case READ_USAGE, READ_INVOICE, READ_CREDITS -> key.mayRead() && (tenant == null || key.actsFor(tenant));
             case LIST_INVOICES, READ_PRICES, READ_METRICS -> key.mayReadAllTenants();
-            case FINALIZE, CHANGE_PRICES, GRANT_CREDITS, SET_BUDGET -> key.isAdmin();
+            case FINALIZE, CHANGE_PRICES, GRANT_CREDITS, SET_BUDGET, READ_CLUSTER -> key.isAdmin();
         };
         if (allowed)
         {

@@ -2,11 +2,14 @@ package io.tokenmeter.server.http;
 
 import io.tokenmeter.billing.invoice.BillingService;
 import io.tokenmeter.billing.price.PriceBookRevisions;
+import com.fasterxml.jackson.core.JsonGenerator;
+import io.tokenmeter.core.partition.Partition;
 import io.tokenmeter.core.partition.Partitions;
 import io.tokenmeter.server.auth.Keys;
 import io.tokenmeter.server.config.Settings;
 import io.tokenmeter.server.metrics.ServerMetrics;
 
+import java.io.IOException;
 import java.util.List;
 import java.util.concurrent.Executor;
 
@@ -48,6 +51,37 @@ public interface ApiContext
     default List<String> readinessWarnings()
     {
         return List.of();
+    }
+
+    /**
+     * @return why {@code GET /health/ready} is not 200: {@link #notReadyReasons} and, in cluster mode, the partitions
+     *     this node owns that are still recovering (their own requests answer 503 partition_unavailable meanwhile,
+     *     the other partitions' are served).
+     */
+    default List<String> healthReasons()
+    {
+        return notReadyReasons();
+    }
+
+    /**
+     * @return why this node does not serve {@code partition}'s requests now (cluster mode: owned by another node,
+     *     which the message names with its URL when the owners group says; no owner; recovering here), or null when it
+     *     does. The caller answers 503 partition_unavailable with it. Any thread.
+     */
+    default String unavailable(final Partition partition)
+    {
+        return partition.served() ? null : "partition " + partition.index() + " is not served by this node";
+    }
+
+    /**
+     * Writes the body of {@code GET /v1/cluster}: this node, and each partition's owner and state here. The default
+     * (a context without a cluster) says only that.
+     */
+    default void writeCluster(final JsonGenerator json) throws IOException
+    {
+        json.writeStartObject();
+        json.writeStringField("cluster", "none");
+        json.writeEndObject();
     }
 
     /** Counts requests handed to a journal or aggregator and not yet answered (graceful stop waits for zero). */

@@ -153,6 +153,7 @@ final class ApiHandler extends ChannelInboundHandlerAdapter implements Answers
                 case LIVE -> operator.live(ctx, request, this);
                 case READY -> operator.ready(ctx, request, this);
                 case METRICS -> operator.metrics(ctx, request, this);
+                case CLUSTER -> operator.cluster(ctx, request, this);
                 case CONSOLE -> console.handle(ctx, request, this);
             }
         }

@@ -1,6 +1,7 @@
 package io.tokenmeter.server.http;
 
 import io.tokenmeter.core.event.TenantName;
+import io.tokenmeter.core.partition.Partition;
 import com.fasterxml.jackson.core.JsonGenerator;
 import io.netty.buffer.Unpooled;
 import io.netty.handler.codec.http.DefaultFullHttpResponse;
@@ -71,11 +72,22 @@ final class BillingRoutes
             case PRICES_CHANGE -> ready(billing -> putPrices(billing, http));
             case PRICE_REVISIONS -> ready(billing -> revisions(billing, uri));
             case PRICE_REVISION -> ready(billing -> revision(billing, uri, request.parameters.get(0)));
-            case INVOICE_LISTING -> ready(billing -> listing(billing, uri));
-            case MARGINS -> ready(billing -> margins(billing, uri));
+            case INVOICE_LISTING, MARGINS -> acrossPartitions(request.route, uri);
             case INVOICE, FINALIZE -> invoiceRoute(request, uri);
             default -> throw new IllegalArgumentException("not a billing route: " + request.route);
         };
+    }
+
+    /** The finance listing and margins: every partition's tenants, so every partition must be served here. */
+    private CompletableFuture<FullHttpResponse> acrossPartitions(final Router.Route route, final QueryStringDecoder uri)
+    {
+        final FullHttpResponse unserved = unservedAny(api);
+        if (unserved != null)
+        {
+            return done(unserved);
+        }
+        return route == Router.Route.INVOICE_LISTING ? ready(billing -> listing(billing, uri))
+            : ready(billing -> margins(billing, uri));
     }
 
     /** The routes of one tenant's invoice: the path's tenant and period, decoded once by the router. */
@@ -93,15 +105,20 @@ final class BillingRoutes
             return done(error(HttpResponseStatus.BAD_REQUEST, "invalid_request", "period must be YYYY-MM, e.g. 2026-10, not '"
                 + periodText + "'"));
         }
+        final FullHttpResponse unserved = unserved(api, tenant);
         if (request.route == Router.Route.FINALIZE)
         {
-            return ready(billing -> finalizeInvoice(billing, tenant, period));
+            return unserved != null ? done(unserved) : ready(billing -> finalizeInvoice(billing, tenant, period));
         }
         final String forbidden = AccessPolicy.check(request.key, AccessPolicy.Action.READ_INVOICE, tenant);
         if (forbidden != null)
         {
             api.metrics().onAuthForbidden();
             return done(error(HttpResponseStatus.FORBIDDEN, "forbidden", forbidden));
+        }
+        if (unserved != null)
+        {
+            return done(unserved);
         }
         // what the providers charge us is for finance (keys that read every tenant), not for the tenant's own keys
         final boolean costs = request.key.mayReadAllTenants();
@@ -448,6 +465,50 @@ final class BillingRoutes
      *
      * @return the refusal, or null when the request may go on.
      */
+    /**
+     * @return 503 partition_unavailable (Retry-After 1) when this node does not serve {@code tenant}'s partition now
+     *     (cluster mode: the message names its owner), else null. One volatile read on a single node.
+     */
+    static FullHttpResponse unserved(final ApiContext api, final String tenant)
+    {
+        final Partition partition = api.partitions().of(tenant);
+        if (partition.served())
+        {
+            return null;
+        }
+        return unavailable(api.unavailable(partition) + "; nothing was done for tenant " + tenant + ", retry later");
+    }
+
+    /**
+     * @return 503 partition_unavailable when this node does not serve every partition (cluster mode), else null: an
+     *     answer across tenants (the finance listing, margins) would silently leave out the partitions owned elsewhere.
+     */
+    static FullHttpResponse unservedAny(final ApiContext api)
+    {
+        final List<String> why = new java.util.ArrayList<>();
+        for (final Partition partition : api.partitions().all())
+        {
+            if (!partition.served())
+            {
+                why.add(api.unavailable(partition));
+            }
+        }
+        if (why.isEmpty())
+        {
+            return null;
+        }
+        return unavailable("this answer spans every partition and this node does not serve " + why.size() + " of "
+            + api.partitions().count() + " (" + String.join("; ", why) + "); the listing across nodes is to come: ask "
+            + "each tenant's invoice of its owner, or retry later");
+    }
+
+    private static FullHttpResponse unavailable(final String message)
+    {
+        final FullHttpResponse response = error(HttpResponseStatus.SERVICE_UNAVAILABLE, "partition_unavailable", message);
+        response.headers().set(HttpHeaderNames.RETRY_AFTER, 1);
+        return response;
+    }
+
     static FullHttpResponse refuseQueryOrNotReady(final ApiContext api, final ApiRequest request)
     {
         final QueryStringDecoder uri = new QueryStringDecoder(request.http.uri());

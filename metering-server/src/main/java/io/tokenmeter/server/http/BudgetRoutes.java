@@ -76,6 +76,11 @@ final class BudgetRoutes
             api.metrics().onAuthForbidden();
             return done(BillingRoutes.error(HttpResponseStatus.FORBIDDEN, "forbidden", forbidden));
         }
+        final FullHttpResponse unserved = BillingRoutes.unserved(api, tenant);
+        if (unserved != null)
+        {
+            return done(unserved);
+        }
         return switch (request.route)
         {
             case BUDGET_SET -> setBudget(billing, request, tenant);
@@ -162,6 +167,11 @@ final class BudgetRoutes
         {
             api.metrics().onAuthForbidden();
             return done(BillingRoutes.error(HttpResponseStatus.FORBIDDEN, "forbidden", forbidden));
+        }
+        final FullHttpResponse unserved = BillingRoutes.unserved(api, reservation.tenant());
+        if (unserved != null)
+        {
+            return done(unserved);
         }
         final int digits = billing.prices().book().minorDigits(reservation.tenant());
         return api.budgets().record(reservation.tenant(), LogLayout.CONTROL_RESERVATION, reservation.toPayload())

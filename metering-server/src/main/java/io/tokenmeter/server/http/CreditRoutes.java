@@ -54,6 +54,11 @@ final class CreditRoutes
             api.metrics().onAuthForbidden();
             return done(BillingRoutes.error(HttpResponseStatus.FORBIDDEN, "forbidden", forbidden));
         }
+        final FullHttpResponse unserved = BillingRoutes.unserved(api, tenant);
+        if (unserved != null)
+        {
+            return done(unserved);
+        }
         final FullHttpResponse refused = BillingRoutes.refuseQueryOrNotReady(api, request);
         if (refused != null)
         {

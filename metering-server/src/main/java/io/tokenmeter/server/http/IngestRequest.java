@@ -148,12 +148,21 @@ final class IngestRequest implements Runnable
      * @return false when no journal took any share (every queue was full): nothing was offered, the buffers are given
      *     back, and the caller answers 503; true when the request will be answered by {@link #run}.
      */
-    boolean offer(final Partitions partitions)
+    boolean offer(final ApiContext api)
     {
+        final Partitions partitions = api.partitions();
         int notOffered = 0;
         for (int i = 0; i < shares.length; i++)
         {
             final Partition partition = partitions.get(shares[i].partition);
+            // one volatile read of the partition's state per share (always OWNED on a single node)
+            if (!partition.served())
+            {
+                shares[i].lost = true;
+                shares[i].unavailable = api.unavailable(partition);
+                notOffered++;
+                continue;
+            }
             if (partition.log().lostReason() != null)
             {
                 shares[i].lost = true;
@@ -256,6 +265,11 @@ final class IngestRequest implements Runnable
         final String what = shares.length == 1 ? "nothing was accepted"
             : "partition " + share.partition + "'s share of this request was not accepted" + (othersAccepted
                 ? " (other partitions' shares were: a retry of the whole request counts their events as duplicates)" : "");
+        if (share.unavailable != null)
+        {
+            return Responses.retryLater(ctx.alloc(), HttpResponseStatus.SERVICE_UNAVAILABLE, "partition_unavailable",
+                share.unavailable + "; " + what, 1);
+        }
         final String lost = partitions.get(share.partition).log().lostReason();
         if (share.lost || (share.refusal == JournalRequest.Refusal.LOG_UNWRITABLE && lost != null))
         {
@@ -325,6 +339,8 @@ final class IngestRequest implements Runnable
         private boolean queueFull;
         /** True when the share's partition was lost before it was offered: its journal never saw it. */
         private boolean lost;
+        /** Why this node does not serve the share's partition (cluster mode: owned elsewhere, recovering), or null. */
+        private String unavailable;
 
         Share(final int partition, final ExpandableArrayBuffer staged, final int stagedLength, final int eventCount)
         {

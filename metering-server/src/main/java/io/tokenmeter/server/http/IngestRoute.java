@@ -130,7 +130,7 @@ final class IngestRoute
                 }
                 final IngestRequest pending = IngestRequest.split(answers, IngestRequest.EVENTS, request, ctx, staged,
                     parser.stagedLength(), parser.eventCount(), api.partitions(), stagedEvent, partitionOfEvent);
-                if (!pending.offer(api.partitions()))
+                if (!pending.offer(api))
                 {
                     answers.answer(request, Responses.retryLater(ctx.alloc(), HttpResponseStatus.SERVICE_UNAVAILABLE, "overloaded",
                         "the journal queue is full; nothing was accepted, retry after a pause", 1));

@@ -91,6 +91,12 @@ final class LineEventsRoute
             answers.answer(request, BillingRoutes.error(HttpResponseStatus.FORBIDDEN, "forbidden", forbidden));
             return;
         }
+        final FullHttpResponse unserved = BillingRoutes.unserved(api, tenant);
+        if (unserved != null)
+        {
+            answers.answer(request, unserved);
+            return;
+        }
         final FullHttpResponse refused = BillingRoutes.refuseQueryOrNotReady(api, request);
         if (refused != null)
         {

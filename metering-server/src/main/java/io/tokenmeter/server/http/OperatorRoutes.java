@@ -7,7 +7,7 @@ import io.netty.handler.codec.http.HttpResponseStatus;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 
-/** The operators' routes: {@code /health/live}, {@code /health/ready} and {@code /metrics}. */
+/** The operators' routes: {@code /health/live}, {@code /health/ready}, {@code /metrics} and {@code /v1/cluster}. */
 final class OperatorRoutes
 {
     private final ApiContext api;
@@ -24,7 +24,7 @@ final class OperatorRoutes
 
     void ready(final ChannelHandlerContext ctx, final ApiRequest request, final Answers answers)
     {
-        final List<String> notReady = api.notReadyReasons();
+        final List<String> notReady = api.healthReasons();
         final List<String> reasons = notReady.isEmpty() ? api.readinessWarnings() : notReady;
         final HttpResponseStatus status = notReady.isEmpty() ? HttpResponseStatus.OK : HttpResponseStatus.SERVICE_UNAVAILABLE;
         final String word = !notReady.isEmpty() ? "not_ready" : reasons.isEmpty() ? "ready" : "degraded";
@@ -40,6 +40,12 @@ final class OperatorRoutes
             json.writeEndArray();
             json.writeEndObject();
         }));
+    }
+
+    /** {@code GET /v1/cluster}: this node and each partition's owner, from what the node knows now (no call to Kafka). */
+    void cluster(final ChannelHandlerContext ctx, final ApiRequest request, final Answers answers)
+    {
+        answers.answer(request, Responses.json(ctx.alloc(), HttpResponseStatus.OK, api::writeCluster));
     }
 
     /** A scrape takes milliseconds: it runs on the metrics thread, not on the time of this event loop's other connections. */

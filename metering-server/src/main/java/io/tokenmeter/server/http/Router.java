@@ -31,6 +31,7 @@ import java.util.List;
  *   POST /v1/reservations                            RESERVE
  *   GET  /v1/reservations/{tenant}/{id}  DELETE ...  RESERVATION, RESERVATION_RELEASE
  *   GET  /health/live  GET /health/ready  GET /metrics
+ *   GET  /v1/cluster                                 CLUSTER (this node, each partition's owner)
  *   GET  /console  GET /console/**                   CONSOLE (the web console's static files)
  * </pre>
  *
@@ -65,6 +66,7 @@ final class Router
         LIVE(AccessPolicy.Action.NONE, false),
         READY(AccessPolicy.Action.NONE, false),
         METRICS(AccessPolicy.Action.READ_METRICS, false),
+        CLUSTER(AccessPolicy.Action.READ_CLUSTER, false),
         /** Static files: no key, as they hold no data; the data they show comes from the routes above, with the user's key. */
         CONSOLE(AccessPolicy.Action.NONE, false);
 
@@ -109,7 +111,7 @@ final class Router
         + "GET /v1/prices/revisions, GET /v1/prices/revisions/{revision}, "
         + "GET|POST /v1/tenants/{tenant}/credits, GET|PUT /v1/budgets/{tenant}, GET /v1/budgets/{tenant}/alerts, "
         + "POST /v1/reservations, GET|DELETE /v1/reservations/{tenant}/{id}, "
-        + "GET /health/live, GET /health/ready, GET /metrics, GET /console/ (the web console)";
+        + "GET /health/live, GET /health/ready, GET /metrics, GET /v1/cluster, GET /console/ (the web console)";
 
     private record Entry(String[] segments, HttpMethod method, Route route)
     {
@@ -147,6 +149,7 @@ final class Router
         add("/health/live", HttpMethod.GET, Route.LIVE);
         add("/health/ready", HttpMethod.GET, Route.READY);
         add("/metrics", HttpMethod.GET, Route.METRICS);
+        add("/v1/cluster", HttpMethod.GET, Route.CLUSTER);
         add("/console/**", HttpMethod.GET, Route.CONSOLE);
         // HEAD as a browser or a link checker sends it: the codec answers it with the GET's head and no body
         add("/console/**", HttpMethod.HEAD, Route.CONSOLE);

@@ -166,7 +166,7 @@ final class TracesRoute
         }
         final IngestRequest pending = IngestRequest.split(answers, reply, request, ctx, staged, mapper.stagedLength(),
             mapper.eventCount(), api.partitions(), stagedEvent, partitionOfEvent);
-        if (!pending.offer(api.partitions()))
+        if (!pending.offer(api))
         {
             answers.answer(request, OtlpResponses.status(ctx.alloc(), HttpResponseStatus.SERVICE_UNAVAILABLE, protobuf,
                 "overloaded", "the journal queue is full; nothing was accepted, retry after a pause"));

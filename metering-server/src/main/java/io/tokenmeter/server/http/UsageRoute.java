@@ -64,6 +64,12 @@ final class UsageRoute
             answers.answer(request, Responses.error(ctx.alloc(), HttpResponseStatus.FORBIDDEN, "forbidden", forbidden));
             return;
         }
+        final FullHttpResponse unserved = BillingRoutes.unserved(api, tenant);
+        if (unserved != null)
+        {
+            answers.answer(request, unserved);
+            return;
+        }
         if (!api.notReadyReasons().isEmpty())
         {
             answers.answer(request, Responses.retryLater(ctx.alloc(), HttpResponseStatus.SERVICE_UNAVAILABLE, "not_ready",

@@ -35,7 +35,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 /**
  * {@code serve --cluster kafka} (SPEC section 10) on one real Kafka broker (a separate JVM, shared by the tests; each
  * test has its own topic prefix) over real HTTP: answers exact as on a single node, a restart and a kill -9 that lose
- * and double nothing, a second node that fences the first, and the settings and data directories it refuses. Two
+ * and double nothing, a second node that fences the first, and the settings and data directories it refuses, all with
+ * {@code kafka-ownership static} (the owners group is ClusterOwnershipTest's). Two
  * partitions throughout, so requests are split; not in the four-partition surefire run (its broker costs a start).
  */
 class ClusterServeTest
@@ -79,6 +80,8 @@ class ClusterServeTest
             "partitions", Integer.toString(PARTITIONS), "invoice-grace", "0s", "snapshot-interval", "200ms",
             "cluster", "kafka", "kafka-bootstrap", brokers.bootstrap(), "node-id", node, "kafka-topic-prefix", prefix));
         settings.put("kafka-unsafe-single-broker", "true");
+        // one node writing every partition with no owners group (decision 291); ClusterOwnershipTest has the group
+        settings.put("kafka-ownership", "static");
         return settings;
     }
 
@@ -293,7 +296,8 @@ class ClusterServeTest
         final int perBatch = 10;
         final ServerProcess process = new ServerProcess(dir, List.of("--data-dir", dir.resolve("data").toString(),
             "--partitions", Integer.toString(PARTITIONS), "--cluster", "kafka", "--kafka-bootstrap", brokers.bootstrap(),
-            "--node-id", "node-1", "--kafka-topic-prefix", "crash", "--kafka-unsafe-single-broker", "--config",
+            "--node-id", "node-1", "--kafka-topic-prefix", "crash", "--kafka-unsafe-single-broker", "--kafka-ownership",
+            "static", "--config",
             Files.writeString(dir.resolve("node.yaml"), "snapshot-interval: 100ms\n").toString()));
         try (process)
         {

@@ -168,6 +168,7 @@ class AccessTest
             case "`GET /v1/reservations/acme/held`" -> as.get("/v1/reservations/acme/held");
             case "`DELETE /v1/reservations/acme/held`" -> as.request("DELETE", "/v1/reservations/acme/held", null, null);
             case "`GET /metrics`" -> as.get("/metrics");
+            case "`GET /v1/cluster`" -> as.get("/v1/cluster");
             case "`GET /health/live`" -> as.get("/health/live");
             case "`GET /health/ready`" -> as.get("/health/ready");
             case "`GET /console/` (the web console's files)" -> as.get("/console/");
@@ -251,7 +252,7 @@ class AccessTest
     {
         start(Map.of());
         final List<List<String>> table = accessTable();
-        assertEquals(37, table.size(), "every guarded and open route has a row");
+        assertEquals(38, table.size(), "every guarded and open route has a row");
         // the hold the reservation rows read and release
         assertEquals(201, as("admin").post("/v1/reservations", "application/json", reservation("held", "acme")).status());
         final Map<String, Integer> expectedInput = new LinkedHashMap<>(Map.of("acme", 0, "globex", 0));

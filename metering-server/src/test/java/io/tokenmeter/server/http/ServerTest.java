@@ -374,6 +374,28 @@ class ServerTest
     }
 
     @Test
+    void clusterRouteOfASingleNodeListsEveryPartitionAsItsOwn()
+    {
+        start(Map.of());
+        assertCounts(ingest("application/json", event("c1", "acme", "m", "\"input_tokens\":1")), 1, 0, 0);
+        final Client.Answer answer = client.get("/v1/cluster");
+        assertEquals(200, answer.status(), answer.body());
+        final JsonNode cluster = answer.json();
+        assertEquals("none", cluster.get("cluster").asText(), answer.body());
+        assertTrue(cluster.get("node").get("id").isNull(), answer.body());
+        assertEquals("http://127.0.0.1:" + server.port(), cluster.get("node").get("url").asText(), answer.body());
+        assertEquals(server.partitions().count(), cluster.get("partitions").size(), answer.body());
+        int positioned = 0;
+        for (final JsonNode partition : cluster.get("partitions"))
+        {
+            assertEquals("owned", partition.get("state").asText(), answer.body());
+            assertTrue(partition.get("owner").isNull(), answer.body());
+            positioned += partition.get("log_position").isNumber() ? 1 : 0;
+        }
+        assertEquals(server.partitions().count(), positioned, "every partition holds the price book at least: " + answer.body());
+    }
+
+    @Test
     void aDiskBelowMinFreeDiskStopsIngestAndReadinessSaysWhy() throws Exception
     {
         server = TokenmeterServer.start(Settings.of(io.tokenmeter.server.TestPartitions.apply(Map.of("port", "0", "data-dir", dataDir.toString(),

@@ -1,0 +1,359 @@
+package io.tokenmeter.server.cluster;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import io.tokenmeter.core.partition.Partitioner;
+import io.tokenmeter.kafka.KafkaBrokers;
+import io.tokenmeter.server.TokenmeterServer;
+import io.tokenmeter.server.config.Settings;
+import io.tokenmeter.server.http.Client;
+import io.tokenmeter.server.http.ServerProcess;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.TreeMap;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicReference;
+import java.util.concurrent.locks.LockSupport;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNull;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * {@code serve --cluster kafka} with the owners group ({@code kafka-ownership group}, decisions 290 to 309) on one real
+ * Kafka broker shared by the class, over real HTTP, four partitions: two nodes split the partitions and agree on who
+ * owns what ({@code GET /v1/cluster}); each tenant's events are counted by its owner and refused by the other node
+ * with 503 partition_unavailable naming the owner; a node closed gracefully hands its partitions over and the survivor
+ * answers the same usage and knows every id; a node killed with kill -9 (its own process) while a gateway posts and
+ * retries is taken over after its session timeout with nothing lost or doubled. Sessions of 6 s (the least the broker takes).
+ */
+class ClusterOwnershipTest
+{
+    private static final String ALL_TIME = "&from=1970-01-01T00:00:00Z&to=2100-01-01T00:00:00Z";
+    private static final int PARTITIONS = 4;
+    private static final int PER_TENANT = 10;
+    /** requests and output tokens of one tenant's {@link #PER_TENANT} events: tokens 1 to 10. */
+    private static final String COUNTED = PER_TENANT + " " + PER_TENANT * (PER_TENANT + 1) / 2;
+
+    @TempDir
+    static Path shared;
+    private static KafkaBrokers brokers;
+
+    @TempDir
+    Path dir;
+
+    private final List<TokenmeterServer> servers = new ArrayList<>();
+
+    @BeforeAll
+    static void startBroker()
+    {
+        brokers = KafkaBrokers.start(shared.resolve("kafka"), 1);
+    }
+
+    @AfterAll
+    static void stopBroker()
+    {
+        if (brokers != null)
+        {
+            brokers.close();
+        }
+    }
+
+    @AfterEach
+    void stopServers()
+    {
+        servers.forEach(TokenmeterServer::close);
+    }
+
+    private Map<String, String> node(final String id, final String prefix)
+    {
+        final Map<String, String> settings = new HashMap<>(Map.of("port", "0", "data-dir", dir.resolve(id).toString(),
+            "partitions", Integer.toString(PARTITIONS), "invoice-grace", "0s", "snapshot-interval", "200ms",
+            "cluster", "kafka", "kafka-bootstrap", brokers.bootstrap(), "node-id", id, "kafka-topic-prefix", prefix));
+        settings.put("kafka-unsafe-single-broker", "true");
+        settings.put("kafka-session-timeout", "6s");
+        settings.put("kafka-heartbeat-interval", "1s");
+        return settings;
+    }
+
+    private TokenmeterServer start(final Map<String, String> settings) throws Exception
+    {
+        final TokenmeterServer server = TokenmeterServer.start(Settings.of(settings));
+        servers.add(server);
+        return server;
+    }
+
+    /** @return one tenant of each partition, in partition order. */
+    private static List<String> tenantPerPartition()
+    {
+        final Partitioner partitioner = new Partitioner(PARTITIONS);
+        final String[] found = new String[PARTITIONS];
+        for (int i = 0, missing = PARTITIONS; missing > 0 && i < 10_000; i++)
+        {
+            final String tenant = "tenant-" + i;
+            if (found[partitioner.partitionOf(tenant)] == null)
+            {
+                found[partitioner.partitionOf(tenant)] = tenant;
+                missing--;
+            }
+        }
+        return List.of(found);
+    }
+
+    /** {@value #PER_TENANT} events of one tenant, ids {@code prefix-N}, output tokens 1 to 10, in October 2025. */
+    private static String batch(final String prefix, final String tenant)
+    {
+        final StringBuilder body = new StringBuilder("[");
+        for (int i = 0; i < PER_TENANT; i++)
+        {
+            body.append(i == 0 ? "" : ",").append("{\"id\":\"").append(prefix).append('-').append(i)
+                .append("\",\"tenant\":\"").append(tenant).append("\",\"model\":\"gpt-4o\",\"timestamp\":\"2025-10-0")
+                .append(1 + i % 9).append("T10:00:00Z\",\"input_tokens\":1000,\"output_tokens\":").append(i + 1).append('}');
+        }
+        return body.append(']').toString();
+    }
+
+    private static String counts(final Client.Answer answer)
+    {
+        assertEquals(202, answer.status(), answer.body());
+        final JsonNode json = answer.json();
+        return json.get("accepted").asInt() + " " + json.get("duplicates").asInt() + " " + json.get("conflicts").asInt();
+    }
+
+    /** @return "requests output_tokens" of a tenant over all time, as of every acknowledged event. */
+    private static String usage(final Client client, final String tenant)
+    {
+        final Client.Answer answer = client.get("/v1/usage?tenant=" + tenant + ALL_TIME + "&group_by=&consistent=true");
+        assertEquals(200, answer.status(), answer.body());
+        final JsonNode rows = answer.json().get("rows");
+        return rows.isEmpty() ? "0 0" : rows.get(0).get("requests").asLong() + " " + rows.get(0).get("output_tokens").asLong();
+    }
+
+    private static void assertUnavailable(final Client.Answer answer, final String owner, final String url)
+    {
+        assertEquals(503, answer.status(), answer.body());
+        assertEquals("partition_unavailable", answer.json().get("error").asText(), answer.body());
+        assertEquals("1", answer.response().headers().firstValue("Retry-After").orElse(null), answer.body());
+        assertTrue(answer.json().get("message").asText().contains("owned by node " + owner + " at " + url), answer.body());
+    }
+
+    /**
+     * Waits (at most 40 s) until every node's {@code GET /v1/cluster} names the same owner for every partition, each
+     * node says it owns exactly the partitions named as its own (state owned), and each of {@code nodes} owns one.
+     *
+     * @return each partition's owner, by partition; and each node's URL under its id.
+     */
+    private static Map<Integer, String> awaitOwners(final Map<String, Client> nodes, final Map<String, String> urls)
+    {
+        final long until = System.nanoTime() + TimeUnit.SECONDS.toNanos(40);
+        String last = "";
+        while (System.nanoTime() < until)
+        {
+            final Map<Integer, String> agreed = new TreeMap<>();
+            boolean agree = true;
+            for (final Map.Entry<String, Client> node : nodes.entrySet())
+            {
+                final Client.Answer answer = node.getValue().get("/v1/cluster");
+                assertEquals(200, answer.status(), answer.body());
+                final JsonNode cluster = answer.json();
+                last = last + "\n" + cluster;
+                assertEquals(node.getKey(), cluster.get("node").get("id").asText(), cluster.toString());
+                urls.put(node.getKey(), cluster.get("node").get("url").asText());
+                for (final JsonNode partition : cluster.get("partitions"))
+                {
+                    final int p = partition.get("partition").asInt();
+                    final String owner = partition.get("owner").isNull() ? null : partition.get("owner").asText();
+                    final boolean ownsHere = "owned".equals(partition.get("state").asText());
+                    if (owner == null || !nodes.containsKey(owner) || ownsHere != owner.equals(node.getKey())
+                        || (agreed.containsKey(p) && !agreed.get(p).equals(owner)))
+                    {
+                        agree = false;
+                    }
+                    if (owner != null)
+                    {
+                        agreed.put(p, owner);
+                    }
+                    if (ownsHere)
+                    {
+                        assertTrue(partition.get("log_position").isNumber(), "an owned partition's log position: " + cluster);
+                        assertEquals(cluster.get("node").get("url").asText(), partition.get("owner_url").asText());
+                    }
+                }
+            }
+            if (agree && agreed.size() == PARTITIONS && agreed.values().containsAll(nodes.keySet()))
+            {
+                return agreed;
+            }
+            last = "";
+            LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(200));
+        }
+        throw new AssertionError("the nodes " + nodes.keySet() + " did not split the partitions within 40 s: " + last);
+    }
+
+    @Test
+    void nodesSplitThePartitionsRefuseTheOthersAndHandOverOnAGracefulClose() throws Exception
+    {
+        final List<String> tenants = tenantPerPartition();
+        final TokenmeterServer a = start(node("a", "split"));
+        final Client clientA = new Client(a.port());
+        final Map<String, String> urls = new HashMap<>();
+        awaitOwners(Map.of("a", clientA), urls);
+        assertEquals("http://127.0.0.1:" + a.port(), urls.get("a"), "the node's own URL when --advertise is not given");
+        final TokenmeterServer b = start(node("b", "split"));
+        final Client clientB = new Client(b.port());
+        final Map<String, Client> both = Map.of("a", clientA, "b", clientB);
+        final Map<Integer, String> owners = awaitOwners(both, urls);
+
+        for (int p = 0; p < PARTITIONS; p++)
+        {
+            final String owner = owners.get(p);
+            final String other = owner.equals("a") ? "b" : "a";
+            final String tenant = tenants.get(p);
+            final Client.Answer refused = both.get(other).post("/v1/events", "application/json", batch("e" + p, tenant));
+            assertUnavailable(refused, owner, urls.get(owner));
+            assertTrue(refused.json().get("message").asText().startsWith("partition " + p + " "), refused.body());
+            assertEquals("10 0 0", counts(both.get(owner).post("/v1/events", "application/json", batch("e" + p, tenant))),
+                "partition " + p + "'s events, posted to its owner " + owner);
+            assertEquals(COUNTED, usage(both.get(owner), tenant));
+            assertUnavailable(both.get(other).get("/v1/usage?tenant=" + tenant + ALL_TIME + "&group_by="), owner,
+                urls.get(owner));
+            assertUnavailable(both.get(other).get("/v1/invoices/" + tenant + "/2025-10"), owner, urls.get(owner));
+            assertUnavailable(both.get(other).get("/v1/budgets/" + tenant), owner, urls.get(owner));
+            assertUnavailable(both.get(other).get("/v1/tenants/" + tenant + "/credits"), owner, urls.get(owner));
+            assertEquals(200, both.get(owner).get("/v1/invoices/" + tenant + "/2025-10").status());
+        }
+        for (final Client client : both.values())
+        {
+            assertEquals(200, client.get("/health/ready").status(), "ready: every partition it owns is recovered");
+            final Client.Answer listing = client.get("/v1/invoices?period=2025-10");
+            assertEquals(503, listing.status(), "the listing does not leave out the other node's partitions: " + listing.body());
+            assertEquals("partition_unavailable", listing.json().get("error").asText(), listing.body());
+        }
+
+        // a graceful close hands a's partitions over: b serves every partition, with a's counts and ids
+        servers.remove(a);
+        a.close();
+        final Map<Integer, String> after = awaitOwners(Map.of("b", clientB), urls);
+        assertEquals(PARTITIONS, after.size());
+        for (int p = 0; p < PARTITIONS; p++)
+        {
+            assertEquals(COUNTED, usage(clientB, tenants.get(p)), "partition " + p + " on b after the handover");
+            assertEquals("0 10 0", counts(clientB.post("/v1/events", "application/json", batch("e" + p, tenants.get(p)))),
+                "partition " + p + ": a retry of what its earlier owner acknowledged is a duplicate");
+        }
+        assertEquals(COUNTED, usage(clientB, tenants.get(0)), "the duplicates counted nothing");
+        final Client.Answer listing = clientB.get("/v1/invoices?period=2025-10");
+        assertEquals(200, listing.status(), "b owns every partition: " + listing.body());
+        assertEquals(PARTITIONS, listing.json().get("invoices").size(), listing.body());
+    }
+
+    @Test
+    void aNodeKilledWithKillNineIsTakenOverWithNothingLostOrDoubled() throws Exception
+    {
+        final List<String> tenants = tenantPerPartition();
+        final ServerProcess c = new ServerProcess(dir, List.of("--data-dir", dir.resolve("c").toString(), "--partitions",
+            Integer.toString(PARTITIONS), "--cluster", "kafka", "--kafka-bootstrap", brokers.bootstrap(), "--node-id", "c",
+            "--kafka-topic-prefix", "kill", "--kafka-unsafe-single-broker", "--kafka-session-timeout", "6s", "--config",
+            Files.writeString(dir.resolve("c.yaml"), "snapshot-interval: 100ms\n").toString()));
+        try (c)
+        {
+            c.start();
+            final Client clientC = new Client(c.port());
+            final Map<String, String> urls = new HashMap<>();
+            awaitOwners(Map.of("c", clientC), urls);
+            final TokenmeterServer d = start(node("d", "kill"));
+            final Client clientD = new Client(d.port());
+            final Map<String, Client> both = Map.of("c", clientC, "d", clientD);
+            final Map<Integer, String> owners = awaitOwners(both, urls);
+            for (int p = 0; p < PARTITIONS; p++)
+            {
+                final Client owner = both.get(owners.get(p));
+                assertEquals("10 0 0", counts(owner.post("/v1/events", "application/json", batch("k" + p, tenants.get(p)))));
+                assertEquals(COUNTED, usage(owner, tenants.get(p)));
+            }
+
+            // a gateway posts batches of one of c's partitions, retrying each on either node until one acknowledges it
+            final int ofC = owners.entrySet().stream().filter(e -> e.getValue().equals("c")).findFirst().orElseThrow().getKey();
+            final String tenantOfC = tenants.get(ofC);
+            final int batches = 40;
+            final AtomicInteger acknowledged = new AtomicInteger();
+            final AtomicReference<Throwable> failure = new AtomicReference<>();
+            final Thread gateway = new Thread(() ->
+            {
+                try
+                {
+                    for (int b = 0; b < batches; b++)
+                    {
+                        final String body = batch("g" + b, tenantOfC);
+                        final long until = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);
+                        for (int attempt = 0; ; attempt++)
+                        {
+                            assertTrue(System.nanoTime() < until, "batch " + b + " acknowledged within 60 s");
+                            try
+                            {
+                                final Client.Answer answer = (attempt % 2 == 0 ? clientC : clientD).post("/v1/events",
+                                    "application/json", body);
+                                if (answer.status() == 202)
+                                {
+                                    final JsonNode json = answer.json();
+                                    assertEquals(PER_TENANT, json.get("accepted").asInt() + json.get("duplicates").asInt(),
+                                        answer.body());
+                                    break;
+                                }
+                                assertEquals(503, answer.status(), answer.body());
+                                assertEquals("partition_unavailable", answer.json().get("error").asText(), answer.body());
+                            }
+                            catch (final IllegalStateException down)
+                            {
+                                // c is down: retry, as a gateway does
+                            }
+                            LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(20));
+                        }
+                        acknowledged.incrementAndGet();
+                    }
+                }
+                catch (final Throwable t)
+                {
+                    failure.set(t);
+                }
+            }, "gateway");
+            gateway.start();
+            for (int i = 0; i < 1000 && acknowledged.get() < batches / 4 && gateway.isAlive(); i++)
+            {
+                LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(10));
+            }
+            c.killNine();
+            assertTrue(acknowledged.get() < batches, "killed while the gateway posts");
+
+            awaitOwners(Map.of("d", clientD), urls);
+            gateway.join(TimeUnit.SECONDS.toMillis(90));
+            assertNull(failure.get(), () -> "gateway failed: " + failure.get());
+            assertEquals(batches, acknowledged.get());
+            for (int p = 0; p < PARTITIONS; p++)
+            {
+                final int rounds = p == ofC ? 1 + batches : 1;
+                final String expected = rounds * PER_TENANT + " " + rounds * PER_TENANT * (PER_TENANT + 1) / 2;
+                assertEquals(expected, usage(clientD, tenants.get(p)), "partition " + p + " on d after the takeover: "
+                    + "every acknowledged event counted once");
+                assertEquals("0 10 0", counts(clientD.post("/v1/events", "application/json", batch("k" + p, tenants.get(p)))),
+                    "partition " + p + ": every id c acknowledged is known");
+                assertEquals(expected, usage(clientD, tenants.get(p)), "nothing doubled");
+            }
+            for (final int b : new int[] {0, batches - 1})
+            {
+                assertEquals("0 10 0", counts(clientD.post("/v1/events", "application/json", batch("g" + b, tenantOfC))));
+            }
+            assertEquals(200, clientD.get("/health/ready").status());
+        }
+    }
+}
