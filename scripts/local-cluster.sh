@@ -25,11 +25,10 @@
 # and at every start: LOCAL_CLUSTER_BROKER_HEAP (256m), LOCAL_CLUSTER_NODE_HEAP (256m), LOCAL_CLUSTER_WAIT (120, seconds
 # a member may take to start), LOCAL_CLUSTER_STOP_WAIT (60, seconds before SIGKILL), JAVA_HOME.
 #
-# Until the nodes take their partitions from the owners consumer group (docs/cluster.md, "What does not exist yet"),
-# every node opens every partition of the topic, so each node fences the ones started before it: `up` starts the
-# nodes one after another and the node started last serves (node 3 after a first `up`; a node `up` restarted takes
-# every partition over); the others answer 503 partition_unavailable from their next append on, and their
-# /health/ready then names the lost partitions. Post to the node started last until then.
+# The nodes split the topic's partitions through the owners consumer group (docs/cluster.md): a tenant's events go to
+# the node that owns its partition; another node answers 503 partition_unavailable naming the owner's URL (requests
+# are not forwarded yet). GET /v1/cluster on any node (an admin key, or none on loopback without keys) shows who owns
+# what. A node killed with kill -9 has its partitions taken over by the others after the 6 s session timeout.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
@@ -421,7 +420,7 @@ cmd_up()
         kafka_tool await "$(bootstrap)" "$COUNT" "${LOCAL_CLUSTER_WAIT:-120}" > "$STATE/kafka-await.log" 2>&1 \
             || die "$(tail -n 1 "$STATE/kafka-await.log"); see $STATE/broker-*/broker.log"
     fi
-    # one after another: until ownership lands each node fences the ones before it (see the header)
+    # one after another, each waited for, so the group's rebalances come one at a time
     local pid
     for n in "${nodes_down[@]+"${nodes_down[@]}"}"; do
         start_node "$n"
