@@ -245,10 +245,13 @@ public final class TokenmeterServer implements ApiContext, AutoCloseable
                 }
             }, settings.nodeId, nodeUrl(settings, tls != null, http.port()));
             readiness.cluster(owned::notReadyReasons, owned::warnings);
+            metrics.bindCluster(partitions.count(), owned::serves, owned::takeoverMs);
         }
         else
         {
             owned = null;
+            // a single node (or a static cluster node) serves every partition and never took one over
+            metrics.bindCluster(partitions.count(), p -> true, p -> -1);
         }
         metrics.bindAccess(keys, http::openConnections);
         LOG.info("listening on {}://{}:{} (not ready until recovery completes); data in {}; the web console at {}://{}:{}/console/",

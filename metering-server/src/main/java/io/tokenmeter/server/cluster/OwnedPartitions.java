@@ -23,6 +23,7 @@ import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicIntegerArray;
+import java.util.concurrent.atomic.AtomicLongArray;
 import java.util.concurrent.atomic.AtomicReferenceArray;
 import java.util.concurrent.locks.LockSupport;
 
@@ -79,6 +80,8 @@ public final class OwnedPartitions implements PartitionOwnership.Listener, AutoC
     private final AtomicIntegerArray assigned;
     /** Orders a recovery's putting its partition in the slot against a release or loss of it. */
     private final Object[] locks;
+    /** Each partition's last takeover here: ms from its acquire to serving it, -1 before the first. */
+    private final AtomicLongArray takeoverMs;
     private volatile PartitionOwnership ownership;
     /** The group's last stable description, or null before the first. */
     private volatile PartitionOwnership.Owners owners;
@@ -101,6 +104,11 @@ public final class OwnedPartitions implements PartitionOwnership.Listener, AutoC
         this.epochs = new AtomicIntegerArray(partitions.count());
         this.assigned = new AtomicIntegerArray(partitions.count());
         this.locks = new Object[partitions.count()];
+        this.takeoverMs = new AtomicLongArray(partitions.count());
+        for (int p = 0; p < partitions.count(); p++)
+        {
+            takeoverMs.set(p, -1);
+        }
         for (int p = 0; p < locks.length; p++)
         {
             locks[p] = new Object();
@@ -237,6 +245,7 @@ public final class OwnedPartitions implements PartitionOwnership.Listener, AutoC
                 }
                 partition.state(Partition.State.OWNED);
             }
+            takeoverMs.set(p, TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - startNs));
             LOG.info("partition {} served by this node: recovered ({} documents replayed by its journal) {} ms after it was "
                 + "acquired, log at position {}", p, replayed, TimeUnit.NANOSECONDS.toMillis(System.nanoTime() - startNs),
                 partition.journal().lastAppendedIndex());
@@ -522,6 +531,18 @@ public final class OwnedPartitions implements PartitionOwnership.Listener, AutoC
         {
             json.writeStringField(name, value);
         }
+    }
+
+    /** @return true when this node serves partition {@code p} now (recovered and owned). Any thread. */
+    public boolean serves(final int p)
+    {
+        return partitions.get(p).state() == Partition.State.OWNED;
+    }
+
+    /** @return ms from the last acquire of partition {@code p} here to serving it, or -1 when it was never served here. */
+    public long takeoverMs(final int p)
+    {
+        return takeoverMs.get(p);
     }
 
     /**

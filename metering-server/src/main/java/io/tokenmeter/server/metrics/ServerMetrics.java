@@ -28,6 +28,8 @@ import java.nio.file.Path;
 import java.util.List;
 import java.util.NavigableSet;
 import java.util.function.BooleanSupplier;
+import java.util.function.IntPredicate;
+import java.util.function.IntToLongFunction;
 import java.util.function.LongSupplier;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicLong;
@@ -388,6 +390,30 @@ public final class ServerMetrics implements AutoCloseable
             worst = Math.max(worst, v);
         }
         return worst;
+    }
+
+    /**
+     * Registers, per partition, whether this cluster node serves it and how long its last takeover here took (from
+     * the group's assignment to serving: log opened, earlier writer fenced, journal and counters recovered).
+     */
+    public void bindCluster(final int partitions, final IntPredicate serves, final IntToLongFunction takeoverMs)
+    {
+        for (int p = 0; p < partitions; p++)
+        {
+            final int partition = p;
+            Gauge.builder("tokenmeter.partition.served", () -> serves.test(partition) ? 1 : 0)
+                .tag("partition", Integer.toString(p))
+                .description("1 while this node serves the partition (the owners group gave it and it recovered), else 0")
+                .strongReference(true).register(registry);
+            Gauge.builder("tokenmeter.partition.takeover.seconds", () ->
+                {
+                    final long ms = takeoverMs.applyAsLong(partition);
+                    return ms < 0 ? Double.NaN : ms / 1000.0;
+                })
+                .tag("partition", Integer.toString(p))
+                .description("how long the partition's last takeover by this node took, from its assignment to serving it "
+                    + "(NaN before the first)").strongReference(true).register(registry);
+        }
     }
 
     /** Registers what the server's log archiver's last run found ({@code archive-interval}; 0 while it is off). */

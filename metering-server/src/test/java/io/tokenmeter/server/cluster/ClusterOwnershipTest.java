@@ -19,6 +19,7 @@ import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.regex.Pattern;
 import java.util.TreeMap;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
@@ -231,6 +232,19 @@ class ClusterOwnershipTest
             assertUnavailable(both.get(other).get("/v1/budgets/" + tenant), owner, urls.get(owner));
             assertUnavailable(both.get(other).get("/v1/tenants/" + tenant + "/credits"), owner, urls.get(owner));
             assertEquals(200, both.get(owner).get("/v1/invoices/" + tenant + "/2025-10").status());
+        }
+        for (final Map.Entry<String, Client> node : both.entrySet())
+        {
+            final String metrics = node.getValue().get("/metrics").body();
+            for (int p = 0; p < PARTITIONS; p++)
+            {
+                final boolean here = owners.get(p).equals(node.getKey());
+                assertTrue(metrics.contains("tokenmeter_partition_served{partition=\"" + p + "\"} " + (here ? "1.0" : "0.0")),
+                    "node " + node.getKey() + " says whether it serves partition " + p + ": " + metrics);
+                // a node that once held a partition keeps its last takeover time after handing it over
+                assertTrue(!here || Pattern.compile("tokenmeter_partition_takeover_seconds\\{partition=\"" + p + "\"} [0-9]")
+                    .matcher(metrics).find(), "a takeover time for a partition it serves: " + metrics);
+            }
         }
         for (final Client client : both.values())
         {
