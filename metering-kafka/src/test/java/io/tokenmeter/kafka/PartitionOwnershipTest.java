@@ -80,8 +80,9 @@ class PartitionOwnershipTest
     void membersSplitThePartitionsAndOneThatClosesHandsItsOnAtOnce()
     {
         final String prefix = newTopic(6);
-        // a long session: a handover within it can only be the closing member leaving the group
-        final Duration session = Duration.ofSeconds(40);
+        // a session far longer than the test's every wait: a handover at all can only be the closing member leaving the
+        // group (its session cannot have expired), whatever the machine's speed
+        final Duration session = Duration.ofMinutes(5);
         final Duration heartbeat = Duration.ofSeconds(2);
         final List<String> history = Collections.synchronizedList(new ArrayList<>());
         try (Recorder a = Recorder.start(settings(prefix, "a").withSession(session, heartbeat), null, history);
@@ -113,8 +114,9 @@ class PartitionOwnershipTest
                 c.events().subList(before, c.events().size()),
                 "the closing member released its partitions, each already not owned when it was told");
             final List<Recorder> two = List.of(a, b);
-            await(() -> splitExactly(two, 6), session.minusSeconds(15),
-                () -> "the two left own all 6 partitions well within the session timeout: " + describe(two));
+            await(() -> splitExactly(two, 6), Duration.ofSeconds(60),
+                () -> "the two left own all 6 partitions while the closed member's 5-minute session would still run, so "
+                    + "by its leave: " + describe(two));
             for (final int partition : handedOver)
             {
                 assertTrue(a.events().contains("acquired " + partition) || b.events().contains("acquired " + partition),
