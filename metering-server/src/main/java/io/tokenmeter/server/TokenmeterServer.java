@@ -23,6 +23,7 @@ import io.tokenmeter.core.partition.Partition;
 import io.tokenmeter.core.partition.Partitions;
 import io.tokenmeter.server.auth.Keys;
 import io.tokenmeter.server.auth.KeysFileException;
+import io.tokenmeter.server.cluster.ClusterJson;
 import io.tokenmeter.server.cluster.KafkaLogs;
 import io.tokenmeter.server.cluster.OwnedPartitions;
 import io.tokenmeter.kafka.PartitionOwnership;
@@ -776,14 +777,7 @@ public final class TokenmeterServer implements ApiContext, AutoCloseable
             json.writeStringField("ownership", "static");
         }
         json.writeObjectFieldStart("node");
-        if (kafka == null)
-        {
-            json.writeNullField("id");
-        }
-        else
-        {
-            json.writeStringField("id", settings.nodeId);
-        }
+        ClusterJson.writeNullable(json, "id", kafka == null ? null : settings.nodeId);
         json.writeStringField("url", url);
         json.writeEndObject();
         json.writeArrayFieldStart("nodes");
@@ -792,28 +786,8 @@ public final class TokenmeterServer implements ApiContext, AutoCloseable
         json.writeArrayFieldStart("partitions");
         for (final Partition partition : partitions.all())
         {
-            json.writeStartObject();
-            json.writeNumberField("partition", partition.index());
-            if (kafka == null)
-            {
-                json.writeNullField("owner");
-            }
-            else
-            {
-                json.writeStringField("owner", settings.nodeId);
-            }
-            json.writeStringField("owner_url", url);
-            json.writeStringField("state", partition.log().lostReason() == null ? "owned" : "lost");
-            final long position = partition.journal().lastAppendedIndex();
-            if (position == EventLog.NO_INDEX)
-            {
-                json.writeNullField("log_position");
-            }
-            else
-            {
-                json.writeNumberField("log_position", position);
-            }
-            json.writeEndObject();
+            ClusterJson.writePartition(json, partition.index(), kafka == null ? null : settings.nodeId, url,
+                partition.log().lostReason() == null ? "owned" : "lost", partition.journal().lastAppendedIndex());
         }
         json.writeEndArray();
         json.writeEndObject();

@@ -12,6 +12,7 @@ import org.slf4j.LoggerFactory;
 
 import java.io.IOException;
 import java.time.Duration;
+import java.time.Instant;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CountDownLatch;
@@ -493,7 +494,7 @@ public final class OwnedPartitions implements PartitionOwnership.Listener, AutoC
         }
         else
         {
-            json.writeStringField("owners_as_of", java.time.Instant.ofEpochMilli(ownersAtMs).toString());
+            json.writeStringField("owners_as_of", Instant.ofEpochMilli(ownersAtMs).toString());
         }
         json.writeArrayFieldStart("partitions");
         for (final Partition partition : partitions.all())
@@ -501,36 +502,12 @@ public final class OwnedPartitions implements PartitionOwnership.Listener, AutoC
             final Partition.State state = partition.state();
             final boolean here = state == Partition.State.OWNED || state == Partition.State.RECOVERING;
             final PartitionOwnership.Member owner = here ? null : ownerOf(partition.index());
-            json.writeStartObject();
-            json.writeNumberField("partition", partition.index());
-            writeNullable(json, "owner", here ? nodeId : owner == null ? null : owner.nodeId());
-            writeNullable(json, "owner_url", here ? url : owner == null ? null : owner.url());
-            json.writeStringField("state", state.jsonName());
-            final long position = here ? partition.journal().lastAppendedIndex() : EventLog.NO_INDEX;
-            if (position == EventLog.NO_INDEX)
-            {
-                json.writeNullField("log_position");
-            }
-            else
-            {
-                json.writeNumberField("log_position", position);
-            }
-            json.writeEndObject();
+            ClusterJson.writePartition(json, partition.index(), here ? nodeId : owner == null ? null : owner.nodeId(),
+                here ? url : owner == null ? null : owner.url(), state.jsonName(),
+                here ? partition.journal().lastAppendedIndex() : EventLog.NO_INDEX);
         }
         json.writeEndArray();
         json.writeEndObject();
-    }
-
-    private static void writeNullable(final JsonGenerator json, final String name, final String value) throws IOException
-    {
-        if (value == null)
-        {
-            json.writeNullField(name);
-        }
-        else
-        {
-            json.writeStringField(name, value);
-        }
     }
 
     /** @return true when this node serves partition {@code p} now (recovered and owned). Any thread. */
