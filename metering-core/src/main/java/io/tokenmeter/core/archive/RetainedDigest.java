@@ -225,7 +225,7 @@ public record RetainedDigest(String file, long firstIndex, long lastIndex, long 
     private static int count(final DataInputStream in) throws IOException
     {
         final int count = in.readInt();
-        if (count < 0 || count > 1 << 24)
+        if (count < 0 || count > 1 << 28)
         {
             throw new IOException("a count of " + count + " is out of range: the file is damaged");
         }

@@ -43,7 +43,10 @@ final class ArchivedCycles implements AutoCloseable
     private volatile NavigableSet<Integer> cycles;
     /** The cycles retention deleted, whose digests are read in their place; always the log's oldest. */
     private volatile NavigableSet<Integer> retainedCycles;
-    private final Map<Integer, RetainedDigest> digests = new HashMap<>();
+    /** The digest read last, kept for the next reader (readers go through the deleted files in order; a digest of a
+     * busy day can take hundreds of MB, so not all are kept). */
+    private int digestCycle = Integer.MIN_VALUE;
+    private RetainedDigest digest;
     private final Map<Integer, Unpacked> unpacked = new HashMap<>();
     private final ArrayDeque<Unpacked> idle = new ArrayDeque<>();
 
@@ -76,13 +79,12 @@ final class ArchivedCycles implements AutoCloseable
     }
 
     /**
-     * @return the digest of a cycle retention deleted, read and checked once and kept (digests are small).
+     * @return the digest of a cycle retention deleted, read and checked (the last one read is kept for the next reader).
      * @throws IllegalStateException when it is missing or damaged, naming it: never passed over.
      */
     synchronized RetainedDigest digest(final int cycle)
     {
-        RetainedDigest digest = digests.get(cycle);
-        if (digest == null)
+        if (digestCycle != cycle || digest == null)
         {
             try
             {
@@ -92,7 +94,7 @@ final class ArchivedCycles implements AutoCloseable
             {
                 throw new IllegalStateException(ex.getMessage(), ex);
             }
-            digests.put(cycle, digest);
+            digestCycle = cycle;
         }
         return digest;
     }
