@@ -30,7 +30,7 @@ import java.util.List;
 import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.concurrent.Callable;
-import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicReference;
 
@@ -188,19 +188,25 @@ public final class Main implements Runnable
                 System.err.println("tokenmeter: " + ex.getMessage());
                 return 2;
             }
-            final CountDownLatch stop = new CountDownLatch(1);
+            // 0 after SIGTERM or SIGINT; 3 when the server must stop on its own (its cluster node id was taken over)
+            final CompletableFuture<Integer> exitCode = new CompletableFuture<>();
             for (final String signal : new String[] {"TERM", "INT"})
             {
                 sun.misc.Signal.handle(new sun.misc.Signal(signal), s ->
                 {
                     LOG.info("SIG{} received: stopping", s.getName());
-                    stop.countDown();
+                    exitCode.complete(0);
                 });
             }
+            server.mustStop().thenAccept(why ->
+            {
+                LOG.error("stopping (exit 3): {}", why);
+                exitCode.complete(3);
+            });
             LOG.info("tokenmeter serving on {}://{}:{}", settings.tlsCert == null ? "http" : "https", settings.bind, server.port());
-            stop.await();
+            final int code = exitCode.get();
             server.close();
-            return 0;
+            return code;
         }
 
         private static void putIfSet(final Map<String, String> flags, final String name, final String value)

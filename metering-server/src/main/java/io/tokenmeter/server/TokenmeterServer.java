@@ -108,6 +108,8 @@ public final class TokenmeterServer implements ApiContext, AutoCloseable
     /** Posts budget alerts to their webhooks, off the aggregator threads. */
     private final AlertSender alertSender;
     private final AtomicInteger inFlight = new AtomicInteger();
+    /** Completed with the reason when the node must stop on its own (cluster mode: its node id was taken over). */
+    private final java.util.concurrent.CompletableFuture<String> mustStop = new java.util.concurrent.CompletableFuture<>();
     private final HttpServer http;
     private final PriceBook configuredBook;
     private final Keys keys;
@@ -243,6 +245,12 @@ public final class TokenmeterServer implements ApiContext, AutoCloseable
                 public org.agrona.ErrorHandler errorHandler(final String agent)
                 {
                     return agentErrors.handlerFor(agent);
+                }
+
+                @Override
+                public void stopped(final String why)
+                {
+                    mustStop.complete(why);
                 }
             }, settings.nodeId, nodeUrl(settings, tls != null, http.port()));
             readiness.cluster(owned::notReadyReasons, owned::warnings);
@@ -848,6 +856,16 @@ public final class TokenmeterServer implements ApiContext, AutoCloseable
         {
             Thread.currentThread().interrupt();
         }
+    }
+
+    /**
+     * @return completed with the reason when the server must stop on its own: in cluster mode, another process joined
+     *     the owners group with this node's id, so this one serves nothing and would only hold its ports. Never
+     *     completed on a single node. The caller closes the server and exits non-zero.
+     */
+    public java.util.concurrent.CompletableFuture<String> mustStop()
+    {
+        return mustStop;
     }
 
     /** Graceful stop: no new connections, in-flight requests answered, final checkpoint and snapshot. */

@@ -61,6 +61,12 @@ public final class OwnedPartitions implements PartitionOwnership.Listener, AutoC
 
         /** @return the error handler of the agent named {@code agent} (e.g. {@code journal-p3}). */
         ErrorHandler errorHandler(String agent);
+
+        /**
+         * The owners group stopped this node for good (another process joined with its node id): every partition was
+         * lost first. The node should stop. The ownership thread; must not block on it.
+         */
+        void stopped(String why);
     }
 
     private final Partitions partitions;
@@ -294,8 +300,9 @@ public final class OwnedPartitions implements PartitionOwnership.Listener, AutoC
     public void stopped(final RuntimeException cause)
     {
         stopped = cause;
-        LOG.error("the owners group stopped this node for good: {}; it serves no partition: stop it (and give each node "
+        LOG.error("the owners group stopped this node for good: {}; it serves no partition and stops now (give each node "
             + "its own --node-id)", cause.getMessage());
+        hooks.stopped(cause.getMessage());
     }
 
     /**

@@ -370,4 +370,27 @@ class ClusterOwnershipTest
             assertEquals(200, clientD.get("/health/ready").status());
         }
     }
+
+    @Test
+    void aNodeWhoseIdAnotherProcessJoinsWithStopsAndExitsThree() throws Exception
+    {
+        final ServerProcess first = new ServerProcess(dir, List.of("--data-dir", dir.resolve("e1").toString(),
+            "--partitions", Integer.toString(PARTITIONS), "--cluster", "kafka", "--kafka-bootstrap", brokers.bootstrap(),
+            "--node-id", "e", "--kafka-topic-prefix", "twice", "--kafka-unsafe-single-broker", "--kafka-session-timeout",
+            "6s"));
+        try (first)
+        {
+            first.start();
+            final Map<String, String> urls = new HashMap<>();
+            awaitOwners(Map.of("e", new Client(first.port())), urls);
+            // a second process with the same node id (another data directory: a misconfigured second machine)
+            final Map<String, String> settings = node("e", "twice");
+            settings.put("data-dir", dir.resolve("e2").toString());
+            final TokenmeterServer second = start(settings);
+            assertEquals(3, first.awaitExit(60), first.output());
+            assertTrue(first.output().contains("stopping (exit 3)"), first.output());
+            assertTrue(first.output().contains("the owners group stopped this node for good"), first.output());
+            awaitOwners(Map.of("e", new Client(second.port())), urls);
+        }
+    }
 }

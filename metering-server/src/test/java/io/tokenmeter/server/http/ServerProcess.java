@@ -125,6 +125,18 @@ public final class ServerProcess implements AutoCloseable
         assertTrue(process.waitFor(10, TimeUnit.SECONDS));
     }
 
+    /**
+     * Waits (at most {@code seconds}) for the process to exit on its own.
+     *
+     * @return its exit code.
+     */
+    public int awaitExit(final long seconds) throws InterruptedException
+    {
+        assertTrue(process.waitFor(seconds, TimeUnit.SECONDS), "the server process did not exit within " + seconds
+            + " s; see " + log);
+        return process.exitValue();
+    }
+
     /** Sends a signal by name (e.g. HUP) with kill(1). */
     void signal(final String name) throws IOException, InterruptedException
     {
