@@ -393,4 +393,69 @@ class ClusterOwnershipTest
             awaitOwners(Map.of("e", new Client(second.port())), urls);
         }
     }
+
+    @Test
+    void aNodeStoppedPastItsSessionAcknowledgesNothingForThePartitionsItLostAndNothingItSendsIsCounted() throws Exception
+    {
+        final List<String> tenants = tenantPerPartition();
+        final ServerProcess paused = new ServerProcess(dir, List.of("--data-dir", dir.resolve("f").toString(), "--partitions",
+            Integer.toString(PARTITIONS), "--cluster", "kafka", "--kafka-bootstrap", brokers.bootstrap(), "--node-id", "f",
+            "--kafka-topic-prefix", "pause", "--kafka-unsafe-single-broker", "--kafka-session-timeout", "6s"));
+        try (paused)
+        {
+            paused.start();
+            final Client clientF = new Client(paused.port());
+            final Map<String, String> urls = new HashMap<>();
+            awaitOwners(Map.of("f", clientF), urls);
+            final TokenmeterServer g = start(node("g", "pause"));
+            final Client clientG = new Client(g.port());
+            final Map<String, Client> both = Map.of("f", clientF, "g", clientG);
+            final Map<Integer, String> owners = awaitOwners(both, urls);
+            final List<Integer> ofF = owners.entrySet().stream().filter(e -> e.getValue().equals("f")).map(Map.Entry::getKey)
+                .toList();
+            for (final int p : ofF)
+            {
+                assertEquals("10 0 0", counts(clientF.post("/v1/events", "application/json", batch("before" + p, tenants.get(p)))));
+            }
+
+            // f stands still past its session; g takes its partitions over (and fences f's writers by opening their logs)
+            paused.signal("STOP");
+            final java.util.concurrent.CompletableFuture<Client.Answer> sentWhilePaused;
+            try
+            {
+                awaitOwners(Map.of("g", clientG), urls);
+                // a request for f's lost partitions reaches f while it is stopped; f reads it once resumed
+                final StringBuilder body = new StringBuilder("[");
+                for (final int p : ofF)
+                {
+                    final String events = batch("after" + p, tenants.get(p));
+                    body.append(body.length() == 1 ? "" : ",").append(events, 1, events.length() - 1);
+                }
+                final String request = body.append(']').toString();
+                sentWhilePaused = java.util.concurrent.CompletableFuture.supplyAsync(
+                    () -> clientF.post("/v1/events", "application/json", request));
+                LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(500));
+            }
+            finally
+            {
+                paused.signal("CONT");
+            }
+            final Client.Answer answer = sentWhilePaused.get(30, TimeUnit.SECONDS);
+            assertEquals(503, answer.status(), "a node resumed after losing its partitions acknowledges nothing for them: "
+                + answer.body());
+            assertEquals("partition_unavailable", answer.json().get("error").asText(), answer.body());
+
+            // f rejoins; wherever the partitions are now, what f acknowledged is counted once and what it was sent after
+            // losing them is not counted at all
+            final Map<Integer, String> now = awaitOwners(both, urls);
+            for (final int p : ofF)
+            {
+                final Client owner = both.get(now.get(p));
+                assertEquals(COUNTED, usage(owner, tenants.get(p)), "partition " + p + ": f's acknowledged events, once");
+                assertEquals("0 10 0", counts(owner.post("/v1/events", "application/json", batch("before" + p, tenants.get(p)))));
+                assertEquals("10 0 0", counts(owner.post("/v1/events", "application/json", batch("after" + p, tenants.get(p)))),
+                    "partition " + p + ": nothing f was sent after losing the partition went into its log");
+            }
+        }
+    }
 }

@@ -138,7 +138,7 @@ public final class ServerProcess implements AutoCloseable
     }
 
     /** Sends a signal by name (e.g. HUP) with kill(1). */
-    void signal(final String name) throws IOException, InterruptedException
+    public void signal(final String name) throws IOException, InterruptedException
     {
         final Process kill = new ProcessBuilder("kill", "-" + name, Long.toString(process.pid())).inheritIO().start();
         assertTrue(kill.waitFor(10, TimeUnit.SECONDS) && kill.exitValue() == 0, "kill -" + name);
