@@ -397,6 +397,12 @@ public final class TokenmeterServer implements ApiContext, AutoCloseable
                 + "the API in cluster mode with an owners group yet (the price book's control topic is to come): start "
                 + "every node with the same --prices, and restart them to change it")),
             new PartitionedBook(lacking), settings.invoiceGrace, System::currentTimeMillis, settings.queryTimeout);
+        // final invoices are files of this node's data directory: another owner of the partition would not see them
+        billing.refuseFinalization("final invoices cannot be made in cluster mode with an owners group yet: they are kept "
+            + "in the finalizing node's data directory, so the partition's next owner would not see them and could bill "
+            + "the period again under another number (replicated final invoices and cluster-wide numbering are to come); "
+            + "draft invoices are answered, and --kafka-ownership static, with one node writing every partition, can "
+            + "finalize");
         readiness.onJournalsRecovered();
         LOG.info("price book {} (sha256 {}) is put in force in each partition this node acquires",
             configuredBook != null ? settings.prices : "shipped", clusterBook.sha256());

@@ -191,6 +191,8 @@ public final class BillingService implements AutoCloseable
     private final Duration timeout;
     private final ThreadPoolExecutor thread;
     private volatile PartitionedBook prices;
+    /** Why this node may not make final invoices (set once, before requests), or null when it may. */
+    private volatile String finalizationRefusal;
 
     public BillingService(final InvoiceStore store, final UsageSource usage, final PriceRecorder recorder, final PartitionedBook prices,
         final Duration grace, final LongSupplier clockMs, final Duration timeout)
@@ -227,6 +229,16 @@ public final class BillingService implements AutoCloseable
     public synchronized void adopt(final int partition, final BookInForce book)
     {
         prices = prices.with(partition, book);
+    }
+
+    /**
+     * Refuses every new final invoice from now on, with {@code why} as the answer (503 {@code unavailable}): a node whose
+     * final invoices would not reach the next owner of the tenant's partition must not make one. Invoices finalized
+     * here before are still answered. Called once, before requests are served.
+     */
+    public void refuseFinalization(final String why)
+    {
+        finalizationRefusal = why;
     }
 
     /** @return the price book in force. Any thread. */
@@ -280,6 +292,11 @@ public final class BillingService implements AutoCloseable
             if (stored != null)
             {
                 return new Finalized(stored, false);
+            }
+            final String refusal = finalizationRefusal;
+            if (refusal != null)
+            {
+                throw new BillingUnavailableException(refusal);
             }
             final long nowMs = clockMs.getAsLong();
             final long periodEndMs = io.tokenmeter.core.event.Hours.startMs(Periods.endHour(period));

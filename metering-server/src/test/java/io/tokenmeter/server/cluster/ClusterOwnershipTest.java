@@ -232,6 +232,13 @@ class ClusterOwnershipTest
             assertUnavailable(both.get(other).get("/v1/budgets/" + tenant), owner, urls.get(owner));
             assertUnavailable(both.get(other).get("/v1/tenants/" + tenant + "/credits"), owner, urls.get(owner));
             assertEquals(200, both.get(owner).get("/v1/invoices/" + tenant + "/2025-10").status());
+            // a final invoice kept on one node's disk would not move with the partition: refused (invoice-grace is 0s)
+            final Client.Answer finalized = both.get(owner).post("/v1/invoices/" + tenant + "/2025-10/finalize", null, "");
+            assertEquals(503, finalized.status(), finalized.body());
+            assertEquals("unavailable", finalized.json().get("error").asText(), finalized.body());
+            assertTrue(finalized.json().get("message").asText().contains("final invoices cannot be made in cluster mode "
+                + "with an owners group yet"), finalized.body());
+            assertEquals("draft", both.get(owner).get("/v1/invoices/" + tenant + "/2025-10").json().get("status").asText());
         }
         for (final Map.Entry<String, Client> node : both.entrySet())
         {
