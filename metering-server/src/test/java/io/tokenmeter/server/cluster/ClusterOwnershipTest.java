@@ -87,6 +87,17 @@ class ClusterOwnershipTest
         return settings;
     }
 
+    /** @return node {@code id} as its own process ({@code Main serve}), not started, its data in {@code dir/folder}. */
+    private ServerProcess nodeProcess(final String id, final String folder, final String prefix, final String... more)
+        throws java.io.IOException
+    {
+        final List<String> args = new ArrayList<>(List.of("--data-dir", dir.resolve(folder).toString(), "--partitions",
+            Integer.toString(PARTITIONS), "--cluster", "kafka", "--kafka-bootstrap", brokers.bootstrap(), "--node-id", id,
+            "--kafka-topic-prefix", prefix, "--kafka-unsafe-single-broker", "--kafka-session-timeout", "6s"));
+        args.addAll(List.of(more));
+        return new ServerProcess(dir, args);
+    }
+
     private TokenmeterServer start(final Map<String, String> settings) throws Exception
     {
         final TokenmeterServer server = TokenmeterServer.start(Settings.of(settings));
@@ -282,10 +293,8 @@ class ClusterOwnershipTest
     void aNodeKilledWithKillNineIsTakenOverWithNothingLostOrDoubled() throws Exception
     {
         final List<String> tenants = tenantPerPartition();
-        final ServerProcess c = new ServerProcess(dir, List.of("--data-dir", dir.resolve("c").toString(), "--partitions",
-            Integer.toString(PARTITIONS), "--cluster", "kafka", "--kafka-bootstrap", brokers.bootstrap(), "--node-id", "c",
-            "--kafka-topic-prefix", "kill", "--kafka-unsafe-single-broker", "--kafka-session-timeout", "6s", "--config",
-            Files.writeString(dir.resolve("c.yaml"), "snapshot-interval: 100ms\n").toString()));
+        final ServerProcess c = nodeProcess("c", "c", "kill", "--config",
+            Files.writeString(dir.resolve("c.yaml"), "snapshot-interval: 100ms\n").toString());
         try (c)
         {
             c.start();
@@ -381,10 +390,7 @@ class ClusterOwnershipTest
     @Test
     void aNodeWhoseIdAnotherProcessJoinsWithStopsAndExitsThree() throws Exception
     {
-        final ServerProcess first = new ServerProcess(dir, List.of("--data-dir", dir.resolve("e1").toString(),
-            "--partitions", Integer.toString(PARTITIONS), "--cluster", "kafka", "--kafka-bootstrap", brokers.bootstrap(),
-            "--node-id", "e", "--kafka-topic-prefix", "twice", "--kafka-unsafe-single-broker", "--kafka-session-timeout",
-            "6s"));
+        final ServerProcess first = nodeProcess("e", "e1", "twice");
         try (first)
         {
             first.start();
@@ -405,9 +411,7 @@ class ClusterOwnershipTest
     void aNodeStoppedPastItsSessionAcknowledgesNothingForThePartitionsItLostAndNothingItSendsIsCounted() throws Exception
     {
         final List<String> tenants = tenantPerPartition();
-        final ServerProcess paused = new ServerProcess(dir, List.of("--data-dir", dir.resolve("f").toString(), "--partitions",
-            Integer.toString(PARTITIONS), "--cluster", "kafka", "--kafka-bootstrap", brokers.bootstrap(), "--node-id", "f",
-            "--kafka-topic-prefix", "pause", "--kafka-unsafe-single-broker", "--kafka-session-timeout", "6s"));
+        final ServerProcess paused = nodeProcess("f", "f", "pause");
         try (paused)
         {
             paused.start();
