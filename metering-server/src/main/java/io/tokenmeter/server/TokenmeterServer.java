@@ -110,6 +110,8 @@ public final class TokenmeterServer implements ApiContext, AutoCloseable
     private final AtomicInteger inFlight = new AtomicInteger();
     /** Completed with the reason when the node must stop on its own (cluster mode: its node id was taken over). */
     private final java.util.concurrent.CompletableFuture<String> mustStop = new java.util.concurrent.CompletableFuture<>();
+    /** Forwards per-tenant requests of partitions owned elsewhere (cluster mode with an owners group), else null. */
+    private final io.tokenmeter.server.http.Forwarder forwarder;
     private final HttpServer http;
     private final PriceBook configuredBook;
     private final Keys keys;
@@ -254,11 +256,13 @@ public final class TokenmeterServer implements ApiContext, AutoCloseable
                 }
             }, settings.nodeId, nodeUrl(settings, tls != null, http.port()));
             readiness.cluster(owned::notReadyReasons, owned::warnings);
+            forwarder = new io.tokenmeter.server.http.Forwarder(settings.nodeId, settings.queryTimeout.plusSeconds(10));
             metrics.bindCluster(partitions.count(), owned::serves, owned::takeoverMs);
         }
         else
         {
             owned = null;
+            forwarder = null;
             // a single node (or a static cluster node) serves every partition and never took one over
             metrics.bindCluster(partitions.count(), p -> true, p -> -1);
         }
@@ -768,6 +772,18 @@ public final class TokenmeterServer implements ApiContext, AutoCloseable
             return null;
         }
         return owned != null ? owned.unavailable(partition) : "partition " + partition.index() + " is not served by this node";
+    }
+
+    @Override
+    public String forwardUrl(final Partition partition)
+    {
+        return owned == null || partition.served() ? null : owned.forwardUrl(partition.index());
+    }
+
+    @Override
+    public io.tokenmeter.server.http.Forwarder forwarder()
+    {
+        return forwarder;
     }
 
     @Override

@@ -424,7 +424,22 @@ public final class OwnedPartitions implements PartitionOwnership.Listener, AutoC
             return "partition " + p + " is being taken over by this node (" + nodeId + ")";
         }
         return "partition " + p + " is owned by node " + owner.nodeId() + " at " + owner.url() + lost + ": send the "
-            + "request there (this node does not forward requests yet)";
+            + "request there (this node forwards reads and billing calls, not yet events)";
+    }
+
+    /**
+     * @return the URL of the node the owners group's last stable view names as partition {@code p}'s owner, when it is
+     *     another node and this node neither serves nor recovers the partition; else null. Any thread.
+     */
+    public String forwardUrl(final int p)
+    {
+        if (failures.get(p) != null || assigned.get(p) == 1 || partitions.get(p).state() == Partition.State.RECOVERING)
+        {
+            return null;
+        }
+        final PartitionOwnership.Member owner = ownerOf(p);
+        return owner == null || owner.nodeId().equals(nodeId) || owner.url() == null || owner.url().isEmpty() ? null
+            : owner.url();
     }
 
     private PartitionOwnership.Member ownerOf(final int p)

@@ -74,6 +74,21 @@ public interface ApiContext
     }
 
     /**
+     * @return the base URL of the node to forward {@code partition}'s per-tenant requests to (cluster mode: the owner
+     *     the owners group names, another node), or null when there is none to forward to. Any thread.
+     */
+    default String forwardUrl(final Partition partition)
+    {
+        return null;
+    }
+
+    /** @return what forwards per-tenant requests to their partition's owner (cluster mode with an owners group), or null. */
+    default Forwarder forwarder()
+    {
+        return null;
+    }
+
+    /**
      * Writes the body of {@code GET /v1/cluster}: this node, and each partition's owner and state here. The default
      * (a context without a cluster) says only that.
      */

@@ -105,10 +105,10 @@ final class BillingRoutes
             return done(error(HttpResponseStatus.BAD_REQUEST, "invalid_request", "period must be YYYY-MM, e.g. 2026-10, not '"
                 + periodText + "'"));
         }
-        final FullHttpResponse unserved = unserved(api, tenant);
         if (request.route == Router.Route.FINALIZE)
         {
-            return unserved != null ? done(unserved) : ready(billing -> finalizeInvoice(billing, tenant, period));
+            final CompletableFuture<FullHttpResponse> elsewhere = elsewhere(api, request, tenant);
+            return elsewhere != null ? elsewhere : ready(billing -> finalizeInvoice(billing, tenant, period));
         }
         final String forbidden = AccessPolicy.check(request.key, AccessPolicy.Action.READ_INVOICE, tenant);
         if (forbidden != null)
@@ -116,9 +116,10 @@ final class BillingRoutes
             api.metrics().onAuthForbidden();
             return done(error(HttpResponseStatus.FORBIDDEN, "forbidden", forbidden));
         }
-        if (unserved != null)
+        final CompletableFuture<FullHttpResponse> elsewhere = elsewhere(api, request, tenant);
+        if (elsewhere != null)
         {
-            return done(unserved);
+            return elsewhere;
         }
         // what the providers charge us is for finance (keys that read every tenant), not for the tenant's own keys
         final boolean costs = request.key.mayReadAllTenants();
@@ -477,6 +478,27 @@ final class BillingRoutes
             return null;
         }
         return unavailable(api.unavailable(partition) + "; nothing was done for tenant " + tenant + ", retry later");
+    }
+
+    /**
+     * @return null when this node serves {@code tenant}'s partition; else the answer of its owner, to which the request
+     *     is forwarded (cluster mode, when the owners group names another node and the request was not forwarded to
+     *     this node already), or 503 partition_unavailable naming why it is not.
+     */
+    static CompletableFuture<FullHttpResponse> elsewhere(final ApiContext api, final ApiRequest request, final String tenant)
+    {
+        final Partition partition = api.partitions().of(tenant);
+        if (partition.served())
+        {
+            return null;
+        }
+        final Forwarder forwarder = api.forwarder();
+        final String ownerUrl = forwarder == null || Forwarder.forwarded(request) ? null : api.forwardUrl(partition);
+        if (ownerUrl != null)
+        {
+            return forwarder.forward(request, ownerUrl, partition.index());
+        }
+        return done(unserved(api, tenant));
     }
 
     /**

@@ -76,10 +76,10 @@ final class BudgetRoutes
             api.metrics().onAuthForbidden();
             return done(BillingRoutes.error(HttpResponseStatus.FORBIDDEN, "forbidden", forbidden));
         }
-        final FullHttpResponse unserved = BillingRoutes.unserved(api, tenant);
-        if (unserved != null)
+        final CompletableFuture<FullHttpResponse> elsewhere = BillingRoutes.elsewhere(api, request, tenant);
+        if (elsewhere != null)
         {
-            return done(unserved);
+            return elsewhere;
         }
         return switch (request.route)
         {
@@ -168,10 +168,10 @@ final class BudgetRoutes
             api.metrics().onAuthForbidden();
             return done(BillingRoutes.error(HttpResponseStatus.FORBIDDEN, "forbidden", forbidden));
         }
-        final FullHttpResponse unserved = BillingRoutes.unserved(api, reservation.tenant());
-        if (unserved != null)
+        final CompletableFuture<FullHttpResponse> elsewhere = BillingRoutes.elsewhere(api, request, reservation.tenant());
+        if (elsewhere != null)
         {
-            return done(unserved);
+            return elsewhere;
         }
         final int digits = billing.prices().book().minorDigits(reservation.tenant());
         return api.budgets().record(reservation.tenant(), LogLayout.CONTROL_RESERVATION, reservation.toPayload())

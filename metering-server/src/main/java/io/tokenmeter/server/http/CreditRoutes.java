@@ -54,10 +54,10 @@ final class CreditRoutes
             api.metrics().onAuthForbidden();
             return done(BillingRoutes.error(HttpResponseStatus.FORBIDDEN, "forbidden", forbidden));
         }
-        final FullHttpResponse unserved = BillingRoutes.unserved(api, tenant);
-        if (unserved != null)
+        final CompletableFuture<FullHttpResponse> elsewhere = BillingRoutes.elsewhere(api, request, tenant);
+        if (elsewhere != null)
         {
-            return done(unserved);
+            return elsewhere;
         }
         final FullHttpResponse refused = BillingRoutes.refuseQueryOrNotReady(api, request);
         if (refused != null)

@@ -64,10 +64,10 @@ final class UsageRoute
             answers.answer(request, Responses.error(ctx.alloc(), HttpResponseStatus.FORBIDDEN, "forbidden", forbidden));
             return;
         }
-        final FullHttpResponse unserved = BillingRoutes.unserved(api, tenant);
-        if (unserved != null)
+        final java.util.concurrent.CompletableFuture<FullHttpResponse> elsewhere = BillingRoutes.elsewhere(api, request, tenant);
+        if (elsewhere != null)
         {
-            answers.answer(request, unserved);
+            elsewhere.thenAccept(answer -> ctx.executor().execute(() -> answers.answer(request, answer)));
             return;
         }
         if (!api.notReadyReasons().isEmpty())

@@ -6,6 +6,7 @@ import io.tokenmeter.kafka.KafkaBrokers;
 import io.tokenmeter.server.TokenmeterServer;
 import io.tokenmeter.server.config.Settings;
 import io.tokenmeter.server.http.Client;
+import io.tokenmeter.server.http.Forwarder;
 import io.tokenmeter.server.http.ServerProcess;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
@@ -151,6 +152,16 @@ class ClusterOwnershipTest
         return rows.isEmpty() ? "0 0" : rows.get(0).get("requests").asLong() + " " + rows.get(0).get("output_tokens").asLong();
     }
 
+    /** @return the answer without the time it was computed at (a draft's {@code usage_through}). */
+    private static JsonNode withoutClock(final JsonNode answer)
+    {
+        if (answer instanceof com.fasterxml.jackson.databind.node.ObjectNode object)
+        {
+            object.remove("usage_through");
+        }
+        return answer;
+    }
+
     private static void assertUnavailable(final Client.Answer answer, final String owner, final String url)
     {
         assertEquals(503, answer.status(), answer.body());
@@ -237,18 +248,33 @@ class ClusterOwnershipTest
             assertEquals("10 0 0", counts(both.get(owner).post("/v1/events", "application/json", batch("e" + p, tenant))),
                 "partition " + p + "'s events, posted to its owner " + owner);
             assertEquals(COUNTED, usage(both.get(owner), tenant));
-            assertUnavailable(both.get(other).get("/v1/usage?tenant=" + tenant + ALL_TIME + "&group_by="), owner,
-                urls.get(owner));
-            assertUnavailable(both.get(other).get("/v1/invoices/" + tenant + "/2025-10"), owner, urls.get(owner));
-            assertUnavailable(both.get(other).get("/v1/budgets/" + tenant), owner, urls.get(owner));
-            assertUnavailable(both.get(other).get("/v1/tenants/" + tenant + "/credits"), owner, urls.get(owner));
+            // reads and billing calls of the tenant are forwarded to its owner and answered by it, as the owner answers
+            for (final String path : List.of("/v1/usage?tenant=" + tenant + ALL_TIME + "&group_by=&consistent=true",
+                "/v1/invoices/" + tenant + "/2025-10", "/v1/budgets/" + tenant, "/v1/tenants/" + tenant + "/credits"))
+            {
+                final Client.Answer direct = both.get(owner).get(path);
+                final Client.Answer forwarded = both.get(other).get(path);
+                assertEquals(direct.status(), forwarded.status(), path + ": " + forwarded.body());
+                assertEquals(withoutClock(direct.json()), withoutClock(forwarded.json()), path + " answered by the owner "
+                    + "through " + other);
+                assertEquals(urls.get(owner), forwarded.response().headers().firstValue(Forwarder.ANSWERED_BY_HEADER)
+                    .orElse(null), path);
+                // a request another node forwarded already is answered where it arrives, never sent on
+                assertUnavailable(both.get(other).get(path, Forwarder.HOP_HEADER, "test"), owner, urls.get(owner));
+            }
             assertEquals(200, both.get(owner).get("/v1/invoices/" + tenant + "/2025-10").status());
-            // a final invoice kept on one node's disk would not move with the partition: refused (invoice-grace is 0s)
-            final Client.Answer finalized = both.get(owner).post("/v1/invoices/" + tenant + "/2025-10/finalize", null, "");
-            assertEquals(503, finalized.status(), finalized.body());
-            assertEquals("unavailable", finalized.json().get("error").asText(), finalized.body());
-            assertTrue(finalized.json().get("message").asText().contains("final invoices cannot be made in cluster mode "
-                + "with an owners group yet"), finalized.body());
+            assertUnavailable(both.get(other).get("/v1/invoices/" + tenant + "/2025-10/lines/0/events"), owner,
+                urls.get(owner));
+            // a final invoice kept on one node's disk would not move with the partition: refused (invoice-grace is 0s),
+            // on the owner and through the other node
+            for (final Client client : List.of(both.get(owner), both.get(other)))
+            {
+                final Client.Answer finalized = client.post("/v1/invoices/" + tenant + "/2025-10/finalize", null, "");
+                assertEquals(503, finalized.status(), finalized.body());
+                assertEquals("unavailable", finalized.json().get("error").asText(), finalized.body());
+                assertTrue(finalized.json().get("message").asText().contains("final invoices cannot be made in cluster "
+                    + "mode with an owners group yet"), finalized.body());
+            }
             assertEquals("draft", both.get(owner).get("/v1/invoices/" + tenant + "/2025-10").json().get("status").asText());
         }
         for (final Map.Entry<String, Client> node : both.entrySet())
