@@ -33,6 +33,11 @@ public final class Forwarder
 {
     /** Names the node that forwarded a request; a request with it is answered where it arrives. */
     public static final String HOP_HEADER = "X-Tokenmeter-Forwarded-By";
+    /**
+     * On an ingest request forwarded by another node (with {@link #HOP_HEADER}): the partitions whose shares the owner
+     * is asked to take, {@code 0,3}; the other shares are the forwarding node's or other owners'.
+     */
+    public static final String PARTITIONS_HEADER = "X-Tokenmeter-Forwarded-Partitions";
     /** On a forwarded answer: the URL of the node that answered it. */
     public static final String ANSWERED_BY_HEADER = "X-Tokenmeter-Answered-By";
     static final int MAX_IN_FLIGHT = 1024;
@@ -43,6 +48,7 @@ public final class Forwarder
     private final String nodeId;
     private final Duration timeout;
     private final HttpClient client;
+    private static final com.fasterxml.jackson.databind.ObjectMapper JSON = new com.fasterxml.jackson.databind.ObjectMapper();
     private final Semaphore slots = new Semaphore(MAX_IN_FLIGHT);
 
     /** @param timeout how long a forwarded request may take in all, connection included. */
@@ -58,6 +64,126 @@ public final class Forwarder
     static boolean forwarded(final ApiRequest request)
     {
         return request.http.headers().contains(HOP_HEADER);
+    }
+
+    /**
+     * @return the partitions a forwarding node asks this node to take the shares of, or null when this node takes
+     *     every share (a client's request; or one whose list is malformed, so its shares owned elsewhere are refused
+     *     here, never dropped).
+     */
+    static java.util.BitSet askedPartitions(final ApiRequest request)
+    {
+        final String list = forwarded(request) ? request.http.headers().get(PARTITIONS_HEADER) : null;
+        if (list == null)
+        {
+            return null;
+        }
+        final java.util.BitSet asked = new java.util.BitSet();
+        for (final String item : list.split(",", -1))
+        {
+            if (item.isEmpty() || item.length() > 4 || !item.chars().allMatch(c -> c >= '0' && c <= '9'))
+            {
+                return null;
+            }
+            asked.set(Integer.parseInt(item));
+        }
+        return asked;
+    }
+
+    /**
+     * The owner's answer to the shares forwarded to it: its counts, or its refusal of them.
+     *
+     * @param refusal null when the owner took the shares (202), with the counts summed over them.
+     */
+    record EventsAnswer(int accepted, int duplicates, int conflicts, Refusal refusal)
+    {
+    }
+
+    /** Why the owner (or the way to it) refused forwarded shares; answered to the client with the request's wording. */
+    record Refusal(HttpResponseStatus status, String error, String message, String retryAfter)
+    {
+        /** @param what what happened to the client's request, e.g. "nothing was accepted". */
+        FullHttpResponse answer(final io.netty.buffer.ByteBufAllocator alloc, final String what)
+        {
+            final FullHttpResponse response = Responses.error(alloc, status, error, message + "; " + what);
+            if (retryAfter != null)
+            {
+                response.headers().set(HttpHeaderNames.RETRY_AFTER, retryAfter);
+            }
+            return response;
+        }
+    }
+
+    /**
+     * Sends an ingest request whole to {@code ownerUrl} with the partitions whose shares it is to take. The owner
+     * parses and validates it again (the same code, so the same verdict), takes the named shares and answers their
+     * counts; a request it answers otherwise is a refusal of those shares. Never completes exceptionally.
+     */
+    CompletableFuture<EventsAnswer> forwardEvents(final ApiRequest request, final byte[] body, final String ownerUrl,
+        final java.util.BitSet partitions)
+    {
+        final String to = "partition" + (partitions.cardinality() == 1 ? " " : "s ") + partitions.toString()
+            .replaceAll("[{} ]", "") + "'s share was forwarded to its owner at " + ownerUrl;
+        if (!slots.tryAcquire())
+        {
+            return CompletableFuture.completedFuture(new EventsAnswer(0, 0, 0, new Refusal(HttpResponseStatus.SERVICE_UNAVAILABLE,
+                "partition_unavailable", to.replace("was forwarded", "could not be forwarded") + ": this node is "
+                    + "forwarding " + MAX_IN_FLIGHT + " requests already; retry shortly", "1")));
+        }
+        final HttpRequest.Builder out = HttpRequest.newBuilder(URI.create(ownerUrl + request.http.uri())).timeout(timeout)
+            .header(HOP_HEADER, nodeId)
+            .header(PARTITIONS_HEADER, partitions.toString().replaceAll("[{} ]", ""))
+            .POST(HttpRequest.BodyPublishers.ofByteArray(body));
+        for (final String name : REQUEST_HEADERS)
+        {
+            final String value = request.http.headers().get(name);
+            if (value != null)
+            {
+                out.header(name, value);
+            }
+        }
+        for (final String name : List.of("Content-Encoding", "ce-specversion", "ce-id", "ce-source", "ce-type"))
+        {
+            final String value = request.http.headers().get(name);
+            if (value != null)
+            {
+                out.header(name, value);
+            }
+        }
+        return client.sendAsync(out.build(), HttpResponse.BodyHandlers.ofByteArray()).handle((answer, failure) ->
+        {
+            slots.release();
+            if (failure != null)
+            {
+                final Throwable cause = failure.getCause() != null ? failure.getCause() : failure;
+                return new EventsAnswer(0, 0, 0, new Refusal(HttpResponseStatus.SERVICE_UNAVAILABLE, "partition_unavailable",
+                    to + " and failed (" + cause.getClass().getSimpleName() + (cause.getMessage() == null ? ""
+                        : ": " + cause.getMessage()) + "): the owner may have taken it, and a retry of the whole request "
+                        + "is exact (what went in comes back as duplicates)", "1"));
+            }
+            return eventsAnswer(answer, to);
+        });
+    }
+
+    private static EventsAnswer eventsAnswer(final HttpResponse<byte[]> answer, final String to)
+    {
+        try
+        {
+            final com.fasterxml.jackson.databind.JsonNode json = JSON.readTree(answer.body());
+            if (answer.statusCode() == 202)
+            {
+                return new EventsAnswer(json.path("accepted").asInt(), json.path("duplicates").asInt(),
+                    json.path("conflicts").asInt(), null);
+            }
+            return new EventsAnswer(0, 0, 0, new Refusal(HttpResponseStatus.valueOf(answer.statusCode()),
+                json.path("error").asText("internal_error"), to + ", which answered " + answer.statusCode() + ": "
+                    + json.path("message").asText(""), answer.headers().firstValue("Retry-After").orElse(null)));
+        }
+        catch (final java.io.IOException notJson)
+        {
+            return new EventsAnswer(0, 0, 0, new Refusal(HttpResponseStatus.SERVICE_UNAVAILABLE, "partition_unavailable",
+                to + ", which answered " + answer.statusCode() + " without a JSON body; retry", "1"));
+        }
     }
 
     /**

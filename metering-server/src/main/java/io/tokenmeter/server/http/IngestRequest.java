@@ -151,13 +151,34 @@ final class IngestRequest implements Runnable
     boolean offer(final ApiContext api)
     {
         final Partitions partitions = api.partitions();
+        // null: every share is this node's to take (not a request another node forwarded for some partitions only)
+        final java.util.BitSet askedFor = reply == EVENTS ? Forwarder.askedPartitions(request) : null;
+        java.util.Map<String, java.util.List<Share>> forwards = null;
         int notOffered = 0;
         for (int i = 0; i < shares.length; i++)
         {
             final Partition partition = partitions.get(shares[i].partition);
+            if (askedFor != null && !askedFor.get(shares[i].partition))
+            {
+                // a forwarding node sent this whole request for its other shares: this one is another node's
+                shares[i].skipped = true;
+                notOffered++;
+                continue;
+            }
             // one volatile read of the partition's state per share (always OWNED on a single node)
             if (!partition.served())
             {
+                final String ownerUrl = reply == EVENTS && api.forwarder() != null && !Forwarder.forwarded(request)
+                    ? api.forwardUrl(partition) : null;
+                if (ownerUrl != null)
+                {
+                    if (forwards == null)
+                    {
+                        forwards = new java.util.HashMap<>();
+                    }
+                    forwards.computeIfAbsent(ownerUrl, url -> new java.util.ArrayList<>()).add(shares[i]);
+                    continue;
+                }
                 shares[i].lost = true;
                 shares[i].unavailable = api.unavailable(partition);
                 notOffered++;
@@ -184,11 +205,51 @@ final class IngestRequest implements Runnable
                 break;
             }
         }
+        if (forwards != null)
+        {
+            forward(api.forwarder(), forwards);
+        }
         if (notOffered > 0 && REMAINING.addAndGet(this, -notOffered) == 0)
         {
             ctx.executor().execute(this);
         }
         return true;
+    }
+
+    /**
+     * Sends the whole request once to each owner of shares this node does not serve, asking it for those partitions'
+     * shares only; each owner's counts come back into its first share. Event loop; the answers on any thread.
+     */
+    private void forward(final Forwarder forwarder, final java.util.Map<String, java.util.List<Share>> byOwner)
+    {
+        final byte[] body = io.netty.buffer.ByteBufUtil.getBytes(request.http.content());
+        for (final java.util.Map.Entry<String, java.util.List<Share>> owner : byOwner.entrySet())
+        {
+            final java.util.List<Share> owned = owner.getValue();
+            final java.util.BitSet asked = new java.util.BitSet();
+            for (final Share share : owned)
+            {
+                asked.set(share.partition);
+            }
+            forwarder.forwardEvents(request, body, owner.getKey(), asked).thenAccept(answer ->
+            {
+                for (int i = 0; i < owned.size(); i++)
+                {
+                    final Share share = owned.get(i);
+                    if (answer.refusal() == null)
+                    {
+                        share.accepted = i == 0 ? answer.accepted() : 0;
+                        share.duplicates = i == 0 ? answer.duplicates() : 0;
+                        share.conflicts = i == 0 ? answer.conflicts() : 0;
+                    }
+                    else
+                    {
+                        share.forwardRefusal = answer.refusal();
+                    }
+                    onShareDone();
+                }
+            });
+        }
     }
 
     private void onShareDone()
@@ -220,7 +281,11 @@ final class IngestRequest implements Runnable
         Share refused = null;
         for (final Share share : shares)
         {
-            if (share.lost || share.queueFull || share.refusal != null)
+            if (share.skipped)
+            {
+                continue;
+            }
+            if (share.lost || share.queueFull || share.refusal != null || share.forwardRefusal != null)
             {
                 if (refused == null || severity(share) > severity(refused))
                 {
@@ -243,7 +308,7 @@ final class IngestRequest implements Runnable
     /** @return which refusal the answer names when several shares were refused: the one a client must act on first. */
     private static int severity(final Share share)
     {
-        if (share.lost)
+        if (share.lost || share.forwardRefusal != null)
         {
             return 3;
         }
@@ -265,6 +330,10 @@ final class IngestRequest implements Runnable
         final String what = shares.length == 1 ? "nothing was accepted"
             : "partition " + share.partition + "'s share of this request was not accepted" + (othersAccepted
                 ? " (other partitions' shares were: a retry of the whole request counts their events as duplicates)" : "");
+        if (share.forwardRefusal != null)
+        {
+            return share.forwardRefusal.answer(ctx.alloc(), what);
+        }
         if (share.unavailable != null)
         {
             return Responses.retryLater(ctx.alloc(), HttpResponseStatus.SERVICE_UNAVAILABLE, "partition_unavailable",
@@ -341,6 +410,10 @@ final class IngestRequest implements Runnable
         private boolean lost;
         /** Why this node does not serve the share's partition (cluster mode: owned elsewhere, recovering), or null. */
         private String unavailable;
+        /** The owner's refusal of this share, forwarded to it (cluster mode), or null. */
+        private Forwarder.Refusal forwardRefusal;
+        /** True when a forwarding node asked this node for other partitions' shares only: this one is not answered. */
+        private boolean skipped;
 
         Share(final int partition, final ExpandableArrayBuffer staged, final int stagedLength, final int eventCount)
         {

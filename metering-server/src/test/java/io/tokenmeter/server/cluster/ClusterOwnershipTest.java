@@ -242,12 +242,17 @@ class ClusterOwnershipTest
             final String owner = owners.get(p);
             final String other = owner.equals("a") ? "b" : "a";
             final String tenant = tenants.get(p);
-            final Client.Answer refused = both.get(other).post("/v1/events", "application/json", batch("e" + p, tenant));
+            // a request another node forwarded already is answered where it arrives: nothing is done for the share
+            final Client.Answer refused = both.get(other).post("/v1/events", "application/json", batch("e" + p, tenant),
+                Forwarder.HOP_HEADER, "test");
             assertUnavailable(refused, owner, urls.get(owner));
             assertTrue(refused.json().get("message").asText().startsWith("partition " + p + " "), refused.body());
-            assertEquals("10 0 0", counts(both.get(owner).post("/v1/events", "application/json", batch("e" + p, tenant))),
-                "partition " + p + "'s events, posted to its owner " + owner);
+            // posted to the node that does not own the partition, the events are forwarded to the owner and counted there
+            assertEquals("10 0 0", counts(both.get(other).post("/v1/events", "application/json", batch("e" + p, tenant))),
+                "partition " + p + "'s events, posted to " + other + " and forwarded to its owner " + owner);
             assertEquals(COUNTED, usage(both.get(owner), tenant));
+            assertEquals("0 10 0", counts(both.get(owner).post("/v1/events", "application/json", batch("e" + p, tenant))),
+                "the owner counted them: a retry there is a duplicate");
             // reads and billing calls of the tenant are forwarded to its owner and answered by it, as the owner answers
             for (final String path : List.of("/v1/usage?tenant=" + tenant + ALL_TIME + "&group_by=&consistent=true",
                 "/v1/invoices/" + tenant + "/2025-10", "/v1/budgets/" + tenant, "/v1/tenants/" + tenant + "/credits"))
@@ -277,6 +282,28 @@ class ClusterOwnershipTest
             }
             assertEquals("draft", both.get(owner).get("/v1/invoices/" + tenant + "/2025-10").json().get("status").asText());
         }
+        // one request with every partition's tenant: each node takes its own shares and forwards the others, one answer
+        final StringBuilder mixed = new StringBuilder("[");
+        for (int p = 0; p < PARTITIONS; p++)
+        {
+            final String events = batch("e" + p, tenants.get(p));
+            mixed.append(p == 0 ? "" : ",").append(events, 1, events.length() - 1);
+        }
+        final String all = mixed.append(']').toString();
+        final String fresh = all.replace("\"e", "\"m");
+        assertEquals(PARTITIONS * PER_TENANT + " 0 0", counts(clientA.post("/v1/events", "application/json", fresh)),
+            "new events of every partition through a: counted once each, the answer summed over the owners");
+        for (final Client client : both.values())
+        {
+            assertEquals("0 " + PARTITIONS * PER_TENANT + " 0", counts(client.post("/v1/events", "application/json", all)),
+                "every partition's events again through either node: all duplicates");
+        }
+        for (int p = 0; p < PARTITIONS; p++)
+        {
+            assertEquals(2 * PER_TENANT + " " + 2 * PER_TENANT * (PER_TENANT + 1) / 2, usage(clientB, tenants.get(p)),
+                "partition " + p + " asked of b: its own or forwarded to a");
+            assertEquals("0 10 0", counts(clientB.post("/v1/events", "application/json", batch("m" + p, tenants.get(p)))));
+        }
         for (final Map.Entry<String, Client> node : both.entrySet())
         {
             final String metrics = node.getValue().get("/metrics").body();
@@ -305,11 +332,13 @@ class ClusterOwnershipTest
         assertEquals(PARTITIONS, after.size());
         for (int p = 0; p < PARTITIONS; p++)
         {
-            assertEquals(COUNTED, usage(clientB, tenants.get(p)), "partition " + p + " on b after the handover");
+            assertEquals(2 * PER_TENANT + " " + 2 * PER_TENANT * (PER_TENANT + 1) / 2, usage(clientB, tenants.get(p)),
+                "partition " + p + " on b after the handover");
             assertEquals("0 10 0", counts(clientB.post("/v1/events", "application/json", batch("e" + p, tenants.get(p)))),
                 "partition " + p + ": a retry of what its earlier owner acknowledged is a duplicate");
         }
-        assertEquals(COUNTED, usage(clientB, tenants.get(0)), "the duplicates counted nothing");
+        assertEquals(2 * PER_TENANT + " " + 2 * PER_TENANT * (PER_TENANT + 1) / 2, usage(clientB, tenants.get(0)),
+            "the duplicates counted nothing");
         final Client.Answer listing = clientB.get("/v1/invoices?period=2025-10");
         assertEquals(200, listing.status(), "b owns every partition: " + listing.body());
         assertEquals(PARTITIONS, listing.json().get("invoices").size(), listing.body());
@@ -469,8 +498,9 @@ class ClusterOwnershipTest
                     body.append(body.length() == 1 ? "" : ",").append(events, 1, events.length() - 1);
                 }
                 final String request = body.append(']').toString();
+                // marked as forwarded already, so that f answers it itself rather than forward it to g once resumed
                 sentWhilePaused = java.util.concurrent.CompletableFuture.supplyAsync(
-                    () -> clientF.post("/v1/events", "application/json", request));
+                    () -> clientF.post("/v1/events", "application/json", request, Forwarder.HOP_HEADER, "gateway"));
                 LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(500));
             }
             finally

@@ -61,6 +61,13 @@ public final class Client
         return request("POST", path, contentType, body);
     }
 
+    /** A POST that also sends one more header. */
+    public Answer post(final String path, final String contentType, final String body, final String header, final String value)
+    {
+        return send(builder(path).header("Content-Type", contentType).header(header, value)
+            .POST(HttpRequest.BodyPublishers.ofString(body)).build());
+    }
+
     public Answer put(final String path, final String contentType, final String body)
     {
         return request("PUT", path, contentType, body);
