@@ -19,9 +19,10 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.Semaphore;
 
 /**
- * Sends a per-tenant request (usage, invoices and their events, budgets, credits, reservations) that this cluster node
- * does not serve to the node that owns the tenant's partition, and gives back that node's answer (SPEC section 10:
- * any node takes any request). The request goes as it came, with the client's own {@code Authorization}: the owner
+ * Sends a per-tenant request (usage, invoices, budgets, credits, reservations) that this cluster node does not serve to
+ * the node that owns the tenant's partition, and gives back that node's answer; and an ingest request's shares owned
+ * elsewhere to their owners ({@link #forwardEvents}), whose counts {@link IngestRequest} sums (SPEC section 10: any
+ * node takes any request). The request goes as it came, with the client's own {@code Authorization}: the owner
  * authenticates it and checks its access itself, so forwarding widens no key's reach. It carries {@link #HOP_HEADER}
  * naming this node, and a request that carries it is never forwarded again: an owner that has lost the partition
  * meanwhile answers 503 {@code partition_unavailable}, which comes back to the client as the answer.
