@@ -152,7 +152,8 @@ final class IngestRequest implements Runnable
     {
         final Partitions partitions = api.partitions();
         // null: every share is this node's to take (not a request another node forwarded for some partitions only)
-        final java.util.BitSet askedFor = reply == EVENTS ? Forwarder.askedPartitions(request) : null;
+        final java.util.BitSet askedFor = reply == EVENTS && api.forwarder() != null ? Forwarder.askedPartitions(request)
+            : null;
         java.util.Map<String, java.util.List<Share>> forwards = null;
         int notOffered = 0;
         for (int i = 0; i < shares.length; i++)
