@@ -257,14 +257,14 @@ public final class TokenmeterServer implements ApiContext, AutoCloseable
             }, settings.nodeId, nodeUrl(settings, tls != null, http.port()));
             readiness.cluster(owned::notReadyReasons, owned::warnings);
             forwarder = new io.tokenmeter.server.http.Forwarder(settings.nodeId, settings.queryTimeout.plusSeconds(10));
-            metrics.bindCluster(partitions.count(), owned::serves, owned::takeoverMs);
+            metrics.bindCluster(partitions.count(), owned::serves, owned::takeoverMs, owned::lag);
         }
         else
         {
             owned = null;
             forwarder = null;
             // a single node (or a static cluster node) serves every partition and never took one over
-            metrics.bindCluster(partitions.count(), p -> true, p -> -1);
+            metrics.bindCluster(partitions.count(), p -> true, p -> -1, p -> ClusterJson.lag(partitions.get(p)));
         }
         metrics.bindAccess(keys, http::openConnections);
         LOG.info("listening on {}://{}:{} (not ready until recovery completes); data in {}; the web console at {}://{}:{}/console/",
@@ -791,7 +791,7 @@ public final class TokenmeterServer implements ApiContext, AutoCloseable
     {
         if (owned != null)
         {
-            owned.writeCluster(json);
+            owned.writeCluster(json, readiness.isReady());
             return;
         }
         // a single node, or a cluster node with static ownership: this node writes every partition
@@ -817,7 +817,8 @@ public final class TokenmeterServer implements ApiContext, AutoCloseable
         for (final Partition partition : partitions.all())
         {
             ClusterJson.writePartition(json, partition.index(), kafka == null ? null : settings.nodeId, url,
-                partition.log().lostReason() == null ? "owned" : "lost", partition.journal().lastAppendedIndex());
+                partition.log().lostReason() == null ? "owned" : "lost", partition.journal().lastAppendedIndex(),
+                ClusterJson.lag(partition));
         }
         json.writeEndArray();
         json.writeEndObject();

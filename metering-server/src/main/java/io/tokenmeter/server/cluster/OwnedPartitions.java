@@ -487,8 +487,13 @@ public final class OwnedPartitions implements PartitionOwnership.Listener, AutoC
             + "requests with 503 partition_unavailable");
     }
 
-    /** Writes the body of {@code GET /v1/cluster}. Any thread. */
-    public void writeCluster(final JsonGenerator json) throws IOException
+    /**
+     * Writes the body of {@code GET /v1/cluster}. Any thread.
+     *
+     * @param selfReady this node's readiness ({@code /health/ready} 200), written as its {@code ready}; the other
+     *                  nodes' is not known here and written as null (decision 362).
+     */
+    public void writeCluster(final JsonGenerator json, final boolean selfReady) throws IOException
     {
         final PartitionOwnership.Owners view = owners;
         json.writeStartObject();
@@ -506,6 +511,14 @@ public final class OwnedPartitions implements PartitionOwnership.Listener, AutoC
                 json.writeStartObject();
                 json.writeStringField("id", member.nodeId());
                 json.writeStringField("url", member.url());
+                if (member.nodeId().equals(nodeId))
+                {
+                    json.writeBooleanField("ready", selfReady);
+                }
+                else
+                {
+                    json.writeNullField("ready");
+                }
                 json.writeEndObject();
             }
         }
@@ -526,7 +539,8 @@ public final class OwnedPartitions implements PartitionOwnership.Listener, AutoC
             final PartitionOwnership.Member owner = here ? null : ownerOf(partition.index());
             ClusterJson.writePartition(json, partition.index(), here ? nodeId : owner == null ? null : owner.nodeId(),
                 here ? url : owner == null ? null : owner.url(), state.jsonName(),
-                here ? partition.journal().lastAppendedIndex() : EventLog.NO_INDEX);
+                here ? partition.journal().lastAppendedIndex() : EventLog.NO_INDEX,
+                state == Partition.State.OWNED ? ClusterJson.lag(partition) : -1);
         }
         json.writeEndArray();
         json.writeEndObject();
@@ -536,6 +550,13 @@ public final class OwnedPartitions implements PartitionOwnership.Listener, AutoC
     public boolean serves(final int p)
     {
         return partitions.get(p).state() == Partition.State.OWNED;
+    }
+
+    /** @return partition {@code p}'s {@linkplain ClusterJson#lag lag} while this node serves it, else NaN. Any thread. */
+    public double lag(final int p)
+    {
+        final Partition partition = partitions.get(p);
+        return partition.state() == Partition.State.OWNED ? ClusterJson.lag(partition) : Double.NaN;
     }
 
     /** @return ms from the last acquire of partition {@code p} here to serving it, or -1 when it was never served here. */

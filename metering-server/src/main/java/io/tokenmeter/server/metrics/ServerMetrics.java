@@ -29,6 +29,7 @@ import java.util.List;
 import java.util.NavigableSet;
 import java.util.function.BooleanSupplier;
 import java.util.function.IntPredicate;
+import java.util.function.IntToDoubleFunction;
 import java.util.function.IntToLongFunction;
 import java.util.function.LongSupplier;
 import java.util.concurrent.ConcurrentHashMap;
@@ -394,9 +395,11 @@ public final class ServerMetrics implements AutoCloseable
 
     /**
      * Registers, per partition, whether this cluster node serves it and how long its last takeover here took (from
-     * the group's assignment to serving: log opened, earlier writer fenced, journal and counters recovered).
+     * the group's assignment to serving: log opened, earlier writer fenced, journal and counters recovered), and its
+     * lag here (events acknowledged and not yet counted; NaN while this node does not serve it, decision 361).
      */
-    public void bindCluster(final int partitions, final IntPredicate serves, final IntToLongFunction takeoverMs)
+    public void bindCluster(final int partitions, final IntPredicate serves, final IntToLongFunction takeoverMs,
+        final IntToDoubleFunction lag)
     {
         for (int p = 0; p < partitions; p++)
         {
@@ -413,6 +416,10 @@ public final class ServerMetrics implements AutoCloseable
                 .tag("partition", Integer.toString(p))
                 .description("how long the partition's last takeover by this node took, from its assignment to serving it "
                     + "(NaN before the first)").strongReference(true).register(registry);
+            Gauge.builder("tokenmeter.partition.lag", () -> lag.applyAsDouble(partition))
+                .tag("partition", Integer.toString(p))
+                .description("events of the partition its journal acknowledged and its aggregator has not counted yet "
+                    + "(NaN while this node does not serve it)").strongReference(true).register(registry);
         }
     }
 

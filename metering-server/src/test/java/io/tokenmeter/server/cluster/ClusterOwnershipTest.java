@@ -223,6 +223,56 @@ class ClusterOwnershipTest
         throw new AssertionError("the nodes " + nodes.keySet() + " did not split the partitions within 40 s: " + last);
     }
 
+    /**
+     * Waits (at most 20 s) until node {@code id}'s counters have applied everything it acknowledged: in its
+     * {@code GET /v1/cluster} each partition it serves has lag 0 and each other partition a null lag, and its
+     * {@code tokenmeter_partition_lag} is 0 for the former and NaN for the latter; its own entry in {@code nodes} says
+     * it is ready and the other nodes' readiness is null (not known here).
+     */
+    private static void awaitNoLag(final String id, final Client client, final Map<Integer, String> owners)
+    {
+        final long until = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
+        String last = "";
+        while (System.nanoTime() < until)
+        {
+            final JsonNode cluster = client.get("/v1/cluster").json();
+            final String metrics = client.get("/metrics").body();
+            last = cluster + "\n" + metrics;
+            boolean caughtUp = true;
+            for (final JsonNode partition : cluster.get("partitions"))
+            {
+                final int p = partition.get("partition").asInt();
+                final boolean here = owners.get(p).equals(id);
+                final JsonNode lag = partition.get("lag");
+                assertTrue(lag != null && (here ? lag.isIntegralNumber() && lag.asLong() >= 0 : lag.isNull()),
+                    "partition " + p + "'s lag on node " + id + ": " + cluster);
+                assertTrue(Pattern.compile("tokenmeter_partition_lag\\{partition=\"" + p + "\"} " + (here ? "[0-9]" : "NaN"))
+                    .matcher(metrics).find(), "node " + id + "'s lag gauge of partition " + p + ": " + metrics);
+                caughtUp &= !here || (lag.asLong() == 0
+                    && metrics.contains("tokenmeter_partition_lag{partition=\"" + p + "\"} 0.0"));
+            }
+            boolean self = false;
+            for (final JsonNode member : cluster.get("nodes"))
+            {
+                if (member.get("id").asText().equals(id))
+                {
+                    self = member.get("ready").asBoolean(false);
+                }
+                else
+                {
+                    assertTrue(member.get("ready").isNull(), "another node's readiness is not known here: " + cluster);
+                }
+            }
+            if (caughtUp && self)
+            {
+                return;
+            }
+            LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(200));
+        }
+        throw new AssertionError("node " + id + " did not report lag 0 for its partitions and itself ready within 20 s: "
+            + last);
+    }
+
     @Test
     void nodesSplitThePartitionsRefuseTheOthersAndHandOverOnAGracefulClose() throws Exception
     {
@@ -316,6 +366,10 @@ class ClusterOwnershipTest
                 assertTrue(!here || Pattern.compile("tokenmeter_partition_takeover_seconds\\{partition=\"" + p + "\"} [0-9]")
                     .matcher(metrics).find(), "a takeover time for a partition it serves: " + metrics);
             }
+        }
+        for (final Map.Entry<String, Client> node : both.entrySet())
+        {
+            awaitNoLag(node.getKey(), node.getValue(), owners);
         }
         for (final Client client : both.values())
         {

@@ -396,6 +396,36 @@ class ServerTest
     }
 
     @Test
+    void aSingleNodesPartitionLagReachesZeroOnceItsEventsAreCounted()
+    {
+        start(Map.of());
+        assertCounts(ingest("application/json", event("l1", "acme", "m", "\"input_tokens\":1")), 1, 0, 0);
+        final long until = System.nanoTime() + java.util.concurrent.TimeUnit.SECONDS.toNanos(20);
+        String last = "";
+        while (System.nanoTime() < until)
+        {
+            final JsonNode cluster = client.get("/v1/cluster").json();
+            final String metrics = client.get("/metrics").body();
+            last = cluster + "\n" + metrics;
+            boolean caughtUp = true;
+            for (final JsonNode partition : cluster.get("partitions"))
+            {
+                final int p = partition.get("partition").asInt();
+                assertTrue(partition.get("lag").isIntegralNumber() && partition.get("lag").asLong() >= 0, cluster.toString());
+                assertTrue(metrics.contains("tokenmeter_partition_lag{partition=\"" + p + "\"}"), metrics);
+                caughtUp &= partition.get("lag").asLong() == 0
+                    && metrics.contains("tokenmeter_partition_lag{partition=\"" + p + "\"} 0.0");
+            }
+            if (caughtUp)
+            {
+                return;
+            }
+            java.util.concurrent.locks.LockSupport.parkNanos(java.util.concurrent.TimeUnit.MILLISECONDS.toNanos(100));
+        }
+        throw new AssertionError("the partitions' lag did not reach 0 within 20 s: " + last);
+    }
+
+    @Test
     void aDiskBelowMinFreeDiskStopsIngestAndReadinessSaysWhy() throws Exception
     {
         server = TokenmeterServer.start(Settings.of(io.tokenmeter.server.TestPartitions.apply(Map.of("port", "0", "data-dir", dataDir.toString(),
