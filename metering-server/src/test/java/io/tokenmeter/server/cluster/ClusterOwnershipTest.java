@@ -21,7 +21,6 @@ import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.regex.Pattern;
-import java.util.TreeMap;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.concurrent.atomic.AtomicReference;
@@ -170,57 +169,10 @@ class ClusterOwnershipTest
         assertTrue(answer.json().get("message").asText().contains("owned by node " + owner + " at " + url), answer.body());
     }
 
-    /**
-     * Waits (at most 40 s) until every node's {@code GET /v1/cluster} names the same owner for every partition, each
-     * node says it owns exactly the partitions named as its own (state owned), and each of {@code nodes} owns one.
-     *
-     * @return each partition's owner, by partition; and each node's URL under its id.
-     */
+    /** Waits (at most 40 s) until the nodes agree on the partitions' owners ({@link ClusterView#awaitOwners}). */
     private static Map<Integer, String> awaitOwners(final Map<String, Client> nodes, final Map<String, String> urls)
     {
-        final long until = System.nanoTime() + TimeUnit.SECONDS.toNanos(40);
-        String last = "";
-        while (System.nanoTime() < until)
-        {
-            final Map<Integer, String> agreed = new TreeMap<>();
-            boolean agree = true;
-            for (final Map.Entry<String, Client> node : nodes.entrySet())
-            {
-                final Client.Answer answer = node.getValue().get("/v1/cluster");
-                assertEquals(200, answer.status(), answer.body());
-                final JsonNode cluster = answer.json();
-                last = last + "\n" + cluster;
-                assertEquals(node.getKey(), cluster.get("node").get("id").asText(), cluster.toString());
-                urls.put(node.getKey(), cluster.get("node").get("url").asText());
-                for (final JsonNode partition : cluster.get("partitions"))
-                {
-                    final int p = partition.get("partition").asInt();
-                    final String owner = partition.get("owner").isNull() ? null : partition.get("owner").asText();
-                    final boolean ownsHere = "owned".equals(partition.get("state").asText());
-                    if (owner == null || !nodes.containsKey(owner) || ownsHere != owner.equals(node.getKey())
-                        || (agreed.containsKey(p) && !agreed.get(p).equals(owner)))
-                    {
-                        agree = false;
-                    }
-                    if (owner != null)
-                    {
-                        agreed.put(p, owner);
-                    }
-                    if (ownsHere)
-                    {
-                        assertTrue(partition.get("log_position").isNumber(), "an owned partition's log position: " + cluster);
-                        assertEquals(cluster.get("node").get("url").asText(), partition.get("owner_url").asText());
-                    }
-                }
-            }
-            if (agree && agreed.size() == PARTITIONS && agreed.values().containsAll(nodes.keySet()))
-            {
-                return agreed;
-            }
-            last = "";
-            LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(200));
-        }
-        throw new AssertionError("the nodes " + nodes.keySet() + " did not split the partitions within 40 s: " + last);
+        return ClusterView.awaitOwners(nodes, urls, PARTITIONS, java.time.Duration.ofSeconds(40));
     }
 
     /**
