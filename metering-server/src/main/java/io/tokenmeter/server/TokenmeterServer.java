@@ -7,6 +7,9 @@ import io.tokenmeter.billing.credit.CreditLedger;
 import io.tokenmeter.billing.credit.CreditRecord;
 import io.tokenmeter.billing.invoice.BillingService;
 import io.tokenmeter.billing.invoice.Invoice;
+import io.tokenmeter.billing.invoice.FinalInvoiceLedger;
+import io.tokenmeter.billing.invoice.FinalInvoiceRecord;
+import io.tokenmeter.billing.invoice.FinalInvoices;
 import io.tokenmeter.billing.invoice.InvoiceStore;
 import io.tokenmeter.billing.price.PartitionedBook;
 import io.tokenmeter.billing.price.PriceBook;
@@ -44,6 +47,7 @@ import java.io.IOException;
 import java.net.InetAddress;
 import java.net.UnknownHostException;
 import java.nio.file.Path;
+import java.time.YearMonth;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.ArrayBlockingQueue;
@@ -102,6 +106,8 @@ public final class TokenmeterServer implements ApiContext, AutoCloseable
     private final AtomicReferenceArray<CreditLedger> ledgers;
     /** Each partition's budgets and reservations, kept by its aggregator (the follower of its log), by partition index. */
     private final AtomicReferenceArray<BudgetLedger> budgetLedgers;
+    /** Each partition's final invoices as records of its log (used in cluster mode with an owners group). */
+    private final AtomicReferenceArray<FinalInvoiceLedger> finalLedgers;
     /** Cluster mode with an owners group: the partitions this node serves follow it; null otherwise. */
     private final OwnedPartitions owned;
     private final KafkaLogs kafka;
@@ -199,6 +205,7 @@ public final class TokenmeterServer implements ApiContext, AutoCloseable
             AlertSender.Settings.defaults().withMaxRetryInterval(settings.alertRetryMaxInterval));
         ledgers = new AtomicReferenceArray<>(partitions.count());
         budgetLedgers = new AtomicReferenceArray<>(partitions.count());
+        finalLedgers = new AtomicReferenceArray<>(partitions.count());
         partitions.all().forEach(this::wire);
         metrics.bind(partitions);
         metrics.bindAlerts(alertSender);
@@ -274,7 +281,7 @@ public final class TokenmeterServer implements ApiContext, AutoCloseable
 
     /**
      * Registers a partition's record handlers and ledgers on its journal and aggregator: its credit grants, budgets,
-     * reservations and stream timeout. Before its agents run (at start, or when this node acquires it).
+     * reservations, final invoices (records in cluster mode with an owners group) and stream timeout. Before its agents run (at start, or when this node acquires it).
      */
     private void wire(final Partition partition)
     {
@@ -282,6 +289,9 @@ public final class TokenmeterServer implements ApiContext, AutoCloseable
         partition.journal().handle(LogLayout.CONTROL_CREDIT_GRANT, credits);
         partition.journal().handle(LogLayout.CONTROL_BUDGET, new LoggedCommand());
         partition.journal().handle(LogLayout.CONTROL_RESERVATION, new LoggedCommand());
+        final FinalInvoiceLedger finals = new FinalInvoiceLedger(partition.index());
+        partition.journal().handle(LogLayout.CONTROL_FINAL_INVOICE, finals);
+        finalLedgers.set(partition.index(), finals);
         partition.journal().streamTimeoutMs(settings.streamTimeout.toMillis());
         final BudgetLedger budgetLedger = new BudgetLedger(partition.aggregator().aggregator(), this::onAlert,
             Math.min(settings.dedupWindowMs(), CLOSED_HOLDS_KEPT_MS));
@@ -392,21 +402,24 @@ public final class TokenmeterServer implements ApiContext, AutoCloseable
      */
     private void runOwned() throws IOException
     {
+        final List<Invoice> onDisk = InvoiceStore.readAll(dataDir.resolve("invoices"));
+        if (!onDisk.isEmpty())
+        {
+            // made with kafka-ownership static: the partitions' next owners would not see them and could bill again
+            throw new SettingsException(onDisk.size() + " final invoice(s) (" + onDisk.get(0).invoiceNumber() + " first) are "
+                + "files of " + dataDir.resolve("invoices") + ", made with kafka-ownership static: with an owners group final "
+                + "invoices are records of their partitions' logs, and these would not be seen by the partitions' next "
+                + "owners. Keep serving this data directory with --kafka-ownership static, or start the group on a new one");
+        }
         clusterBook = configuredBook != null ? configuredBook : PriceBookLoader.shipped();
         final io.tokenmeter.billing.price.BookInForce[] lacking = new io.tokenmeter.billing.price.BookInForce[partitions.count()];
         java.util.Arrays.fill(lacking, new io.tokenmeter.billing.price.BookInForce(clusterBook, 0, EventLog.NO_INDEX, 0));
-        billing = new BillingService(new InvoiceStore(dataDir.resolve("invoices")), new AggregatorUsage(), new JournalCredits(),
+        billing = new BillingService(new LoggedFinalInvoices(), new AggregatorUsage(), new JournalCredits(),
             (tenant, logIndex) -> io.tokenmeter.core.log.DocumentSha256.sha256At(partitions.of(tenant).log(), logIndex),
             (book, current) -> CompletableFuture.failedFuture(new IllegalStateException("prices cannot be changed through "
                 + "the API in cluster mode with an owners group yet (the price book's control topic is to come): start "
                 + "every node with the same --prices, and restart them to change it")),
             new PartitionedBook(lacking), settings.invoiceGrace, System::currentTimeMillis, settings.queryTimeout);
-        // final invoices are files of this node's data directory: another owner of the partition would not see them
-        billing.refuseFinalization("final invoices cannot be made in cluster mode with an owners group yet: they are kept "
-            + "in the finalizing node's data directory, so the partition's next owner would not see them and could bill "
-            + "the period again under another number (replicated final invoices and cluster-wide numbering are to come); "
-            + "draft invoices are answered, and --kafka-ownership static, with one node writing every partition, can "
-            + "finalize");
         readiness.onJournalsRecovered();
         LOG.info("price book {} (sha256 {}) is put in force in each partition this node acquires",
             configuredBook != null ? settings.prices : "shipped", clusterBook.sha256());
@@ -570,6 +583,97 @@ public final class TokenmeterServer implements ApiContext, AutoCloseable
     public Budgets budgets()
     {
         return budgets;
+    }
+
+    /**
+     * Final invoices in cluster mode with an owners group: records of the tenant's partition log, kept and numbered by
+     * the partition's {@link FinalInvoiceLedger} (decision 348), so they move and replicate with the partition. Billing
+     * asks only for tenants of partitions this node serves (the others' calls are forwarded to their owners).
+     */
+    private final class LoggedFinalInvoices implements FinalInvoices
+    {
+        /** How long a finalize waits for the journal to record the invoice in the partition's log. */
+        private static final long RECORD_TIMEOUT_S = 15;
+
+        private FinalInvoiceLedger ledgerOf(final String tenant)
+        {
+            final int partition = partitions.of(tenant).index();
+            final FinalInvoiceLedger ledger = finalLedgers.get(partition);
+            if (ledger == null || owned == null || !owned.serves(partition))
+            {
+                throw new BillingService.BillingUnavailableException("partition " + partition + " of tenant " + tenant
+                    + " is not served by this node now; retry, and the request goes to its owner");
+            }
+            return ledger;
+        }
+
+        @Override
+        public Invoice find(final String tenant, final YearMonth period)
+        {
+            return ledgerOf(tenant).find(tenant, period);
+        }
+
+        @Override
+        public List<Invoice> finals(final String tenant)
+        {
+            return ledgerOf(tenant).finals(tenant);
+        }
+
+        @Override
+        public List<String> tenantsWithFinalsThrough(final YearMonth period)
+        {
+            final List<String> tenants = new ArrayList<>();
+            for (int p = 0; p < finalLedgers.length(); p++)
+            {
+                final FinalInvoiceLedger ledger = finalLedgers.get(p);
+                if (ledger != null && owned != null && owned.serves(p))
+                {
+                    tenants.addAll(ledger.tenantsWithFinalsThrough(period));
+                }
+            }
+            return tenants;
+        }
+
+        @Override
+        public String nextNumber(final String tenant)
+        {
+            return ledgerOf(tenant).nextNumber();
+        }
+
+        @Override
+        public void store(final Invoice invoice) throws IOException
+        {
+            ledgerOf(invoice.tenant());
+            final Partition partition = partitions.of(invoice.tenant());
+            final FinalInvoiceRecord record = new FinalInvoiceRecord(invoice);
+            if (!partition.journal().offer(record))
+            {
+                throw new BillingService.BillingUnavailableException("the journal queue of partition " + partition.index()
+                    + " is full; the invoice was not made final, retry shortly");
+            }
+            final Invoice recorded;
+            try
+            {
+                recorded = record.outcome().get(RECORD_TIMEOUT_S, TimeUnit.SECONDS);
+            }
+            catch (final InterruptedException ex)
+            {
+                Thread.currentThread().interrupt();
+                throw new BillingService.BillingUnavailableException("interrupted while the final invoice was recorded");
+            }
+            catch (final java.util.concurrent.ExecutionException | java.util.concurrent.TimeoutException ex)
+            {
+                final Throwable cause = ex.getCause() != null ? ex.getCause() : ex;
+                throw new BillingService.BillingUnavailableException("the final invoice of tenant " + invoice.tenant()
+                    + " period " + invoice.period() + " was not recorded in partition " + partition.index() + "'s log ("
+                    + cause.getMessage() + "); retry: a finalize that went in is found, never made twice");
+            }
+            if (recorded != invoice)
+            {
+                throw new java.nio.file.FileAlreadyExistsException("tenant " + invoice.tenant() + " period "
+                    + invoice.period() + " is final already as " + recorded.invoiceNumber());
+            }
+        }
     }
 
     /** Credit grants for billing: read from the ledgers the journals keep, recorded through the tenant's journal. */

@@ -175,13 +175,13 @@ public final class BillingService implements AutoCloseable
     {
         private static final long serialVersionUID = 1L;
 
-        BillingUnavailableException(final String message)
+        public BillingUnavailableException(final String message)
         {
             super(message);
         }
     }
 
-    private final InvoiceStore store;
+    private final FinalInvoices store;
     private final UsageSource usage;
     private final CreditSource credits;
     private final ChainSource chain;
@@ -191,16 +191,14 @@ public final class BillingService implements AutoCloseable
     private final Duration timeout;
     private final ThreadPoolExecutor thread;
     private volatile PartitionedBook prices;
-    /** Why this node may not make final invoices (set once, before requests), or null when it may. */
-    private volatile String finalizationRefusal;
 
-    public BillingService(final InvoiceStore store, final UsageSource usage, final PriceRecorder recorder, final PartitionedBook prices,
+    public BillingService(final FinalInvoices store, final UsageSource usage, final PriceRecorder recorder, final PartitionedBook prices,
         final Duration grace, final LongSupplier clockMs, final Duration timeout)
     {
         this(store, usage, CreditSource.NONE, ChainSource.NONE, recorder, prices, grace, clockMs, timeout);
     }
 
-    public BillingService(final InvoiceStore store, final UsageSource usage, final CreditSource credits, final ChainSource chain,
+    public BillingService(final FinalInvoices store, final UsageSource usage, final CreditSource credits, final ChainSource chain,
         final PriceRecorder recorder, final PartitionedBook prices, final Duration grace, final LongSupplier clockMs,
         final Duration timeout)
     {
@@ -229,16 +227,6 @@ public final class BillingService implements AutoCloseable
     public synchronized void adopt(final int partition, final BookInForce book)
     {
         prices = prices.with(partition, book);
-    }
-
-    /**
-     * Refuses every new final invoice from now on, with {@code why} as the answer (503 {@code unavailable}): a node whose
-     * final invoices would not reach the next owner of the tenant's partition must not make one. Invoices finalized
-     * here before are still answered. Called once, before requests are served.
-     */
-    public void refuseFinalization(final String why)
-    {
-        finalizationRefusal = why;
     }
 
     /** @return the price book in force. Any thread. */
@@ -293,11 +281,6 @@ public final class BillingService implements AutoCloseable
             {
                 return new Finalized(stored, false);
             }
-            final String refusal = finalizationRefusal;
-            if (refusal != null)
-            {
-                throw new BillingUnavailableException(refusal);
-            }
             final long nowMs = clockMs.getAsLong();
             final long periodEndMs = io.tokenmeter.core.event.Hours.startMs(Periods.endHour(period));
             if (nowMs < periodEndMs + grace.toMillis())
@@ -306,7 +289,7 @@ public final class BillingService implements AutoCloseable
                     + " and late events are awaited for " + grace.toString().substring(2).toLowerCase(java.util.Locale.ROOT) + " more; it can be finalized from "
                     + Instant.ofEpochMilli(periodEndMs + grace.toMillis()));
             }
-            final Invoice made = draft(tenant, period).asFinal(store.nextNumber(), Instant.ofEpochMilli(nowMs).toString());
+            final Invoice made = draft(tenant, period).asFinal(store.nextNumber(tenant), Instant.ofEpochMilli(nowMs).toString());
             final Invoice invoice = made.logIndex() == EventLog.NO_INDEX ? made
                 : made.withLogSha256(chain.sha256At(tenant, made.logIndex()));
             try

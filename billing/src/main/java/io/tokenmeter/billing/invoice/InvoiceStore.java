@@ -27,8 +27,10 @@ import java.util.concurrent.ConcurrentHashMap;
  *
  * <p>Written by the billing thread only; read by any thread.
  */
-public final class InvoiceStore
+public final class InvoiceStore implements FinalInvoices
 {
+    private static final java.util.regex.Pattern SERIES_NUMBER = java.util.regex.Pattern.compile("INV-(P[0-9]{3,}-)?[0-9]{6,}");
+
     private final Path root;
     private final Map<String, TreeMap<YearMonth, Path>> byTenant = new ConcurrentHashMap<>();
     private long lastNumber;
@@ -88,7 +90,7 @@ public final class InvoiceStore
         return all;
     }
 
-    /** @return the final invoice of a tenant and period, or null. */
+    @Override
     public Invoice find(final String tenant, final YearMonth period)
     {
         final TreeMap<YearMonth, Path> periods = byTenant.get(tenant);
@@ -96,7 +98,7 @@ public final class InvoiceStore
         return file == null ? null : readUnchecked(file);
     }
 
-    /** @return the tenant's final invoices, by period. */
+    @Override
     public List<Invoice> finals(final String tenant)
     {
         final TreeMap<YearMonth, Path> periods = byTenant.get(tenant);
@@ -112,7 +114,7 @@ public final class InvoiceStore
         return result;
     }
 
-    /** @return tenants with a final invoice for a period before or at {@code period}. */
+    @Override
     public List<String> tenantsWithFinalsThrough(final YearMonth period)
     {
         final List<String> tenants = new ArrayList<>();
@@ -129,17 +131,14 @@ public final class InvoiceStore
         return tenants;
     }
 
-    /** @return the number the next final invoice gets. Billing thread. */
-    public String nextNumber()
+    /** One series over the whole store, whatever the tenant. */
+    @Override
+    public String nextNumber(final String tenant)
     {
         return String.format("INV-%06d", lastNumber + 1);
     }
 
-    /**
-     * Stores a final invoice once. Billing thread.
-     *
-     * @throws FileAlreadyExistsException when the tenant's period is already final.
-     */
+    @Override
     public void store(final Invoice invoice) throws IOException
     {
         if (!invoice.isFinal())
@@ -229,13 +228,16 @@ public final class InvoiceStore
         }
     }
 
-    /** @return the sequence number of {@code INV-000042}, or 0 when it is not one. */
+    /**
+     * @return the sequence number in its series of {@code INV-000042} (a single node's one series) or
+     *     {@code INV-P003-000042} (partition 3's series in cluster mode), or 0 when it is not one.
+     */
     public static long number(final String invoiceNumber)
     {
-        if (invoiceNumber == null || !invoiceNumber.matches("INV-[0-9]{6,}"))
+        if (invoiceNumber == null || !SERIES_NUMBER.matcher(invoiceNumber).matches())
         {
             return 0;
         }
-        return Long.parseLong(invoiceNumber.substring(4));
+        return Long.parseLong(invoiceNumber.substring(invoiceNumber.lastIndexOf('-') + 1));
     }
 }

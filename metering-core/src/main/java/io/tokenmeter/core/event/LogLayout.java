@@ -51,7 +51,7 @@ package io.tokenmeter.core.event;
  * CONTROL document (kind 3): one record that is not usage but changes how the journal or billing decides from this
  * point of the log on, in log order: a price book ({@link #CONTROL_PRICE_BOOK}, payload the book's JSON), a tenant's
  * prepaid credit grant ({@link #CONTROL_CREDIT_GRANT}, payload the grant's JSON, in its tenant's partition only), and
- * the kinds later versions add (reservations). Each kind has one handler in the journal's command table.
+ * the kinds later versions add (budgets, reservations, final invoices). Each kind has one handler in the journal's command table.
  * <pre>
  *  0    1    2         4          8                   16            20          24                 32          36
  *  +----+----+---------+----------+-------------------+-------------+-----------+------------------+-----------+---------------+
@@ -108,6 +108,11 @@ public final class LogLayout
      * the same.
      */
     public static final int CONTROL_RESERVATION = 4;
+    /**
+     * Control kind: a tenant's final invoice (cluster mode with an owners group), in its partition only, numbered in the
+     * partition's own series; payload the invoice's JSON (UTF-8, with its basis), revision 1 (the payload's format).
+     */
+    public static final int CONTROL_FINAL_INVOICE = 5;
     /** Control kinds are below this (the size of the journal's command table). */
     public static final int MAX_CONTROL_KINDS = 16;
     public static final int CONTROL_KIND_OFFSET = 16;

@@ -239,6 +239,7 @@ class ClusterOwnershipTest
         final Map<String, Client> both = Map.of("a", clientA, "b", clientB);
         final Map<Integer, String> owners = awaitOwners(both, urls);
 
+        final Map<String, JsonNode> finals = new HashMap<>();
         for (int p = 0; p < PARTITIONS; p++)
         {
             final String owner = owners.get(p);
@@ -272,17 +273,18 @@ class ClusterOwnershipTest
             assertEquals(200, both.get(owner).get("/v1/invoices/" + tenant + "/2025-10").status());
             assertUnavailable(both.get(other).get("/v1/invoices/" + tenant + "/2025-10/lines/0/events"), owner,
                 urls.get(owner));
-            // a final invoice kept on one node's disk would not move with the partition: refused (invoice-grace is 0s),
-            // on the owner and through the other node
-            for (final Client client : List.of(both.get(owner), both.get(other)))
-            {
-                final Client.Answer finalized = client.post("/v1/invoices/" + tenant + "/2025-10/finalize", null, "");
-                assertEquals(503, finalized.status(), finalized.body());
-                assertEquals("unavailable", finalized.json().get("error").asText(), finalized.body());
-                assertTrue(finalized.json().get("message").asText().contains("final invoices cannot be made in cluster "
-                    + "mode with an owners group yet"), finalized.body());
-            }
-            assertEquals("draft", both.get(owner).get("/v1/invoices/" + tenant + "/2025-10").json().get("status").asText());
+            // a final invoice is a record of the tenant's partition log (invoice-grace is 0s): made through the other
+            // node (forwarded to the owner), numbered in the partition's own series, and the same when asked again
+            final Client.Answer finalized = both.get(other).post("/v1/invoices/" + tenant + "/2025-10/finalize", null, "");
+            assertEquals(201, finalized.status(), finalized.body());
+            assertEquals("final", finalized.json().get("status").asText(), finalized.body());
+            assertEquals(String.format("INV-P%03d-000001", p), finalized.json().get("invoice_number").asText(),
+                "partition " + p + "'s first final invoice: " + finalized.body());
+            final Client.Answer again = both.get(owner).post("/v1/invoices/" + tenant + "/2025-10/finalize", null, "");
+            assertEquals(200, again.status(), "finalizing again answers the invoice made before: " + again.body());
+            assertEquals(finalized.json(), again.json());
+            assertEquals(finalized.json(), both.get(other).get("/v1/invoices/" + tenant + "/2025-10").json());
+            finals.put(tenant, finalized.json());
         }
         // one request with every partition's tenant: each node takes its own shares and forwards the others, one answer
         final StringBuilder mixed = new StringBuilder("[");
@@ -342,6 +344,16 @@ class ClusterOwnershipTest
                 "partition " + p + " on b after the handover");
             assertEquals("0 10 0", counts(clientB.post("/v1/events", "application/json", batch("e" + p, tenants.get(p)))),
                 "partition " + p + ": a retry of what its earlier owner acknowledged is a duplicate");
+            // the final invoice moved with the partition: the same invoice, and finalizing again makes no second one
+            assertEquals(finals.get(tenants.get(p)), clientB.get("/v1/invoices/" + tenants.get(p) + "/2025-10").json(),
+                "partition " + p + "'s final invoice on b after the handover");
+            final Client.Answer again = clientB.post("/v1/invoices/" + tenants.get(p) + "/2025-10/finalize", null, "");
+            assertEquals(200, again.status(), again.body());
+            assertEquals(finals.get(tenants.get(p)), again.json());
+            // the partition's next final invoice takes the series' next number, whichever node made the one before
+            final Client.Answer next = clientB.post("/v1/invoices/" + tenants.get(p) + "/2025-09/finalize", null, "");
+            assertEquals(201, next.status(), next.body());
+            assertEquals(String.format("INV-P%03d-000002", p), next.json().get("invoice_number").asText(), next.body());
         }
         assertEquals(2 * PER_TENANT + " " + 2 * PER_TENANT * (PER_TENANT + 1) / 2, usage(clientB, tenants.get(0)),
             "the duplicates counted nothing");
@@ -371,6 +383,14 @@ class ClusterOwnershipTest
                 final Client owner = both.get(owners.get(p));
                 assertEquals("10 0 0", counts(owner.post("/v1/events", "application/json", batch("k" + p, tenants.get(p)))));
                 assertEquals(COUNTED, usage(owner, tenants.get(p)));
+            }
+            // each tenant's October is final (invoice-grace 0s) before the kill, on whichever node owns its partition
+            final Map<String, JsonNode> finals = new HashMap<>();
+            for (int p = 0; p < PARTITIONS; p++)
+            {
+                final Client.Answer finalized = clientD.post("/v1/invoices/" + tenants.get(p) + "/2025-10/finalize", null, "");
+                assertEquals(201, finalized.status(), finalized.body());
+                finals.put(tenants.get(p), finalized.json());
             }
 
             // a gateway posts batches of one of c's partitions, retrying each on either node until one acknowledges it
@@ -439,6 +459,12 @@ class ClusterOwnershipTest
                 assertEquals("0 10 0", counts(clientD.post("/v1/events", "application/json", batch("k" + p, tenants.get(p)))),
                     "partition " + p + ": every id c acknowledged is known");
                 assertEquals(expected, usage(clientD, tenants.get(p)), "nothing doubled");
+                // the final invoice c made is a record of the partition's log: d answers it unchanged, the events
+                // posted after it (late for October) go to no final invoice, and finalizing again makes no second one
+                assertEquals(finals.get(tenants.get(p)), clientD.get("/v1/invoices/" + tenants.get(p) + "/2025-10").json(),
+                    "partition " + p + "'s final invoice after the takeover");
+                assertEquals(finals.get(tenants.get(p)), clientD.post("/v1/invoices/" + tenants.get(p) + "/2025-10/finalize",
+                    null, "").json());
             }
             for (final int b : new int[] {0, batches - 1})
             {

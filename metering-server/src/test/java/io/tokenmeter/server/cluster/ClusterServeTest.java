@@ -239,6 +239,15 @@ class ClusterServeTest
         assertEquals("0 40 0", counts(post(client, first, 202)), "dedup recovered from the snapshot and the partition");
         assertEquals("10 0 0", counts(post(client, batch("b", tenants, 10), 202)));
         assertEquals("25 " + (400 + 25), usage(client, tenants.get(0)), "20 events of the first batch, 5 of the second");
+        stop(node);
+
+        // final invoices made by a static node are files of its directory, which an owners group's next owners of the
+        // partitions would not see: the directory is refused in group mode, saying what to do
+        final Map<String, String> group = cluster(data, "serve", "node-1");
+        group.put("kafka-ownership", "group");
+        final SettingsException refused = assertThrows(SettingsException.class, () -> TokenmeterServer.start(Settings.of(group)));
+        assertTrue(refused.getMessage().contains("1 final invoice(s) (INV-000001 first)") && refused.getMessage().contains(
+            "Keep serving this data directory with --kafka-ownership static"), refused.getMessage());
     }
 
     @Test
