@@ -25,9 +25,8 @@
 # and at every start: LOCAL_CLUSTER_BROKER_HEAP (256m), LOCAL_CLUSTER_NODE_HEAP (256m), LOCAL_CLUSTER_WAIT (120, seconds
 # a member may take to start), LOCAL_CLUSTER_STOP_WAIT (60, seconds before SIGKILL), JAVA_HOME.
 #
-# The nodes split the topic's partitions through the owners consumer group (docs/cluster.md): a tenant's events go to
-# the node that owns its partition; another node answers 503 partition_unavailable naming the owner's URL (events
-# are not forwarded yet; reads and billing calls are). GET /v1/cluster on any node (an admin key, or none on loopback without keys) shows who owns
+# The nodes split the topic's partitions through the owners consumer group (docs/cluster.md): post to any node; it
+# forwards the shares, reads and billing calls of partitions owned elsewhere to their owners. GET /v1/cluster on any node (an admin key, or none on loopback without keys) shows who owns
 # what. A node killed with kill -9 has its partitions taken over by the others after the 6 s session timeout.
 set -euo pipefail
 
