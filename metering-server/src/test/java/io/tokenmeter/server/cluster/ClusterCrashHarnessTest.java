@@ -30,8 +30,9 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * partitions back, or after it, so that the others take them over first and hand them back) and, separately, one
  * broker at a time (restarted after some seconds of traffic on the other two); after each fault it waits until the
  * nodes agree on the owners again. At the end every acknowledged event is counted exactly once (usage with
- * {@code consistent=true} asked of any node) and a retry of any acknowledged batch, through any node, is all
- * duplicates. CI runs a short form; {@code scripts/cluster-crash-harness.sh NODE_KILLS BROKER_KILLS} the long one
+ * {@code consistent=true} asked of any node), a retry of any acknowledged batch, through any node, is all
+ * duplicates, and the final invoices made before the faults (October 2025, with usage) and after each one are
+ * unchanged, each partition's series of numbers without a gap. CI runs a short form; {@code scripts/cluster-crash-harness.sh NODE_KILLS BROKER_KILLS} the long one
  * (docs/robustness.md). Parameters: {@code -Dharness.nodeKills}, {@code -Dharness.brokerKills}, {@code -Dharness.seed}.
  */
 class ClusterCrashHarnessTest
@@ -146,6 +147,39 @@ class ClusterCrashHarnessTest
         }
     }
 
+    /**
+     * Finalizes a tenant's period through random nodes, retrying 503s and lost connections (at most 90 s), and checks
+     * that a repeat through another node answers the same invoice.
+     *
+     * @return the final invoice.
+     */
+    private JsonNode makeFinal(final List<Client> clients, final String tenant, final String period)
+    {
+        final long until = System.nanoTime() + TimeUnit.SECONDS.toNanos(90);
+        String last = "";
+        while (System.nanoTime() < until)
+        {
+            try
+            {
+                final Client.Answer answer = clients.get(random.nextInt(clients.size())).post("/v1/invoices/" + tenant + "/"
+                    + period + "/finalize", null, "");
+                if (answer.status() == 200 || answer.status() == 201)
+                {
+                    assertEquals("final", answer.json().get("status").asText(), answer.body());
+                    return answer.json();
+                }
+                assertEquals(503, answer.status(), answer.body());
+                last = answer.body();
+            }
+            catch (final IllegalStateException connectionLost)
+            {
+                last = connectionLost.getMessage();
+            }
+            LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(200));
+        }
+        throw new AssertionError("seed " + seed + ": " + tenant + " " + period + " not finalized within 90 s: " + last);
+    }
+
     private void pause(final int fromMs, final int toMs)
     {
         LockSupport.parkNanos(TimeUnit.MILLISECONDS.toNanos(fromMs + random.nextInt(toMs - fromMs)));
@@ -161,6 +195,20 @@ class ClusterCrashHarnessTest
         for (int i = 0; i < NODES; i++)
         {
             clients.add(cluster.client(i));
+        }
+        // every tenant has October 2025 usage, made final before any fault; more periods are made final between faults
+        final java.util.Map<String, JsonNode> finals = new java.util.TreeMap<>();
+        for (int g = 0; g < GATEWAYS; g++)
+        {
+            for (int t = 0; t < TENANTS_PER_GATEWAY; t++)
+            {
+                final String tenant = tenant(g, t);
+                final Client.Answer october = clients.get(random.nextInt(NODES)).post("/v1/events", "application/json",
+                    "[{\"id\":\"october\",\"tenant\":\"" + tenant + "\",\"model\":\"m0\",\"timestamp\":"
+                    + "\"2025-10-15T10:00:00Z\",\"output_tokens\":" + (1000 + t) + "}]");
+                assertEquals(202, october.status(), october.body());
+                finals.put(tenant + " 2025-10", makeFinal(clients, tenant, "2025-10"));
+            }
         }
         final List<Gateway> gateways = new ArrayList<>();
         for (int g = 0; g < GATEWAYS; g++)
@@ -218,6 +266,12 @@ class ClusterCrashHarnessTest
                 cluster.brokers().restart(broker);
             }
             cluster.awaitOwners(PARTITIONS, SETTLE);
+            // a final invoice made right after the fault, through a random node, while the gateways post
+            final String tenant = tenant(random.nextInt(GATEWAYS), random.nextInt(TENANTS_PER_GATEWAY));
+            final String period = String.format("2024-%02d", 1 + finals.size() % 12);
+            final JsonNode made = makeFinal(clients, tenant, period);
+            final JsonNode before = finals.putIfAbsent(tenant + " " + period, made);
+            assertTrue(before == null || before.equals(made), "finalizing again answers the invoice made before: " + made);
         }
         pause(500, 1_500);
         gateways.forEach(g -> g.stopping = true);
@@ -242,8 +296,9 @@ class ClusterCrashHarnessTest
             for (int t = 0; t < TENANTS_PER_GATEWAY; t++)
             {
                 // asked of any node: answered by the tenant's partition's owner, as of every event it acknowledged
+                // (the gateways' events are stamped at receipt, after October 2025)
                 final Client.Answer usage = clients.get(random.nextInt(NODES)).get("/v1/usage?tenant=" + tenant(gateway.number, t)
-                    + "&from=1970-01-01T00:00:00Z&to=2100-01-01T00:00:00Z&group_by=&consistent=true");
+                    + "&from=2025-11-01T00:00:00Z&to=2100-01-01T00:00:00Z&group_by=&consistent=true");
                 assertEquals(200, usage.status(), usage.body());
                 final JsonNode rows = usage.json().get("rows");
                 counted += rows.get(0).get("requests").asLong();
@@ -271,11 +326,34 @@ class ClusterCrashHarnessTest
                     + gateway.number + " batch " + b + " of " + batches + ": " + retry.body());
             }
         }
+        // final invoices never changed, and each partition's series holds every number from 1 up once
+        final java.util.Map<String, java.util.TreeSet<Long>> series = new java.util.TreeMap<>();
+        int numbered = 0;
+        for (final java.util.Map.Entry<String, JsonNode> made : finals.entrySet())
+        {
+            final String[] tenantAndPeriod = made.getKey().split(" ");
+            final Client.Answer now = clients.get(random.nextInt(NODES)).get("/v1/invoices/" + tenantAndPeriod[0] + "/"
+                + tenantAndPeriod[1]);
+            assertEquals(200, now.status(), now.body());
+            assertEquals(made.getValue(), now.json(), "seed " + seed + ": the final invoice of " + made.getKey()
+                + " is unchanged; faults:" + log);
+            final String number = made.getValue().get("invoice_number").asText();
+            assertTrue(number.matches("INV-P00[0-3]-[0-9]{6}"), number);
+            assertTrue(series.computeIfAbsent(number.substring(0, 8), k -> new java.util.TreeSet<>())
+                .add(Long.parseLong(number.substring(9))), "seed " + seed + ": " + number + " given once");
+            numbered++;
+        }
+        for (final java.util.Map.Entry<String, java.util.TreeSet<Long>> numbers : series.entrySet())
+        {
+            assertEquals(numbers.getValue().size(), numbers.getValue().last(), "seed " + seed + ": series "
+                + numbers.getKey() + " has no gap: " + numbers.getValue());
+        }
         final String report = String.format("cluster crash harness: %d node kills (%d restarted within the session, %d "
             + "after the others took over) and %d broker kills survived, %d brokers, %d nodes, %d partitions, %d events "
             + "acknowledged by %d gateways for %d tenants (%d refusals and %d lost connections retried), 0 lost, 0 doubled; "
-            + "seed %d", nodeKills, restartedWithinSession, takenOver, brokerKills, BROKERS, NODES, PARTITIONS, events,
-            GATEWAYS, GATEWAYS * TENANTS_PER_GATEWAY, refusals, connectionsLost, seed);
+            + "%d final invoices unchanged, numbered without gaps in %d series; seed %d", nodeKills, restartedWithinSession,
+            takenOver, brokerKills, BROKERS, NODES, PARTITIONS, events, GATEWAYS, GATEWAYS * TENANTS_PER_GATEWAY, refusals,
+            connectionsLost, numbered, series.size(), seed);
         System.out.println(report + "\nfaults:" + log);
         Files.writeString(Path.of("target", "cluster-crash-harness-report.txt"), report + "\n");
     }
