@@ -11,6 +11,7 @@ import io.tokenmeter.billing.invoice.FinalInvoiceLedger;
 import io.tokenmeter.billing.invoice.FinalInvoiceRecord;
 import io.tokenmeter.billing.invoice.FinalInvoices;
 import io.tokenmeter.billing.invoice.InvoiceStore;
+import io.tokenmeter.billing.invoice.TenantScope;
 import io.tokenmeter.billing.price.PartitionedBook;
 import io.tokenmeter.billing.price.PriceBook;
 import io.tokenmeter.billing.price.PriceBookException;
@@ -502,11 +503,16 @@ public final class TokenmeterServer implements ApiContext, AutoCloseable
         }
 
         @Override
-        public CompletableFuture<List<String>> tenantsWithUsage(final long fromHour, final long toHour)
+        public CompletableFuture<List<String>> tenantsWithUsage(final long fromHour, final long toHour,
+            final TenantScope scope)
         {
             final List<CompletableFuture<List<String>>> answers = new ArrayList<>();
             for (final Partition partition : partitions.all())
             {
+                if (!scope.coversPartition(partition.index()))
+                {
+                    continue;
+                }
                 final CompletableFuture<List<String>> answer = partition.aggregator().submit(
                     partition.journal().lastAppendedIndex(), (counters, appliedIndex) -> counters.tenantsWithUsage(fromHour, toHour));
                 if (answer == null)

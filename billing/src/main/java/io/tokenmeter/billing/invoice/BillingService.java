@@ -51,8 +51,11 @@ public final class BillingService implements AutoCloseable
         /** @return one tenant's buckets in {@code [fromHour, toHour)}, including every event acknowledged so far. */
         CompletableFuture<UsageView> buckets(String tenant, long fromHour, long toHour);
 
-        /** @return tenants with usage in {@code [fromHour, toHour)}, including every event acknowledged so far. */
-        CompletableFuture<List<String>> tenantsWithUsage(long fromHour, long toHour);
+        /**
+         * @return the tenants of {@code scope} with usage in {@code [fromHour, toHour)}, including every event
+         *     acknowledged so far; only the partitions of the scope are asked.
+         */
+        CompletableFuture<List<String>> tenantsWithUsage(long fromHour, long toHour, TenantScope scope);
     }
 
     /** Buckets, the partition they come from and the position in its log they reflect. */
@@ -313,13 +316,19 @@ public final class BillingService implements AutoCloseable
      */
     public CompletableFuture<List<ListingEntry>> list(final YearMonth period)
     {
-        return onBillingThread(() -> listNow(period));
+        return list(period, TenantScope.ALL);
     }
 
-    private List<ListingEntry> listNow(final YearMonth period)
+    /** @return {@link #list(YearMonth)} of the tenants of {@code scope} only. */
+    public CompletableFuture<List<ListingEntry>> list(final YearMonth period, final TenantScope scope)
+    {
+        return onBillingThread(() -> listNow(period, scope));
+    }
+
+    private List<ListingEntry> listNow(final YearMonth period, final TenantScope scope)
     {
         final List<ListingEntry> entries = new ArrayList<>();
-        for (final Invoice invoice : invoicesNow(period))
+        for (final Invoice invoice : invoicesNow(period, scope))
         {
             entries.add(new ListingEntry(invoice.tenant(), invoice.status(), invoice.invoiceNumber(), invoice.currency(),
                 invoice.total()));
@@ -327,13 +336,14 @@ public final class BillingService implements AutoCloseable
         return entries;
     }
 
-    /** @return the period's invoice (final, else a draft) of every tenant the listing shows, by tenant. */
-    private List<Invoice> invoicesNow(final YearMonth period)
+    /** @return the period's invoice (final, else a draft) of every tenant of {@code scope} the listing shows, by tenant. */
+    private List<Invoice> invoicesNow(final YearMonth period, final TenantScope scope)
     {
         final TreeSet<String> tenants = new TreeSet<>(await(usage.tenantsWithUsage(Periods.startHour(period),
-            Periods.endHour(period))));
+            Periods.endHour(period), scope)));
         tenants.addAll(store.tenantsWithFinalsThrough(period));
         tenants.addAll(prices.book().tenantsOwingCommitment(period));
+        tenants.removeIf(tenant -> !scope.covers(tenant));
         final List<Invoice> invoices = new ArrayList<>();
         for (final String tenant : tenants)
         {
@@ -353,10 +363,16 @@ public final class BillingService implements AutoCloseable
      */
     public CompletableFuture<List<MarginEntry>> margins(final YearMonth period)
     {
+        return margins(period, TenantScope.ALL);
+    }
+
+    /** @return {@link #margins(YearMonth)} of the tenants of {@code scope} only. */
+    public CompletableFuture<List<MarginEntry>> margins(final YearMonth period, final TenantScope scope)
+    {
         return onBillingThread(() ->
         {
             final List<MarginEntry> entries = new ArrayList<>();
-            for (final Invoice invoice : invoicesNow(period))
+            for (final Invoice invoice : invoicesNow(period, scope))
             {
                 final Map<String, List<InvoiceLine>> byModel = new TreeMap<>();
                 invoice.lines().stream().filter(InvoiceLine::isUsage)

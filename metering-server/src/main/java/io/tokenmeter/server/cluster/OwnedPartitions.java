@@ -424,7 +424,7 @@ public final class OwnedPartitions implements PartitionOwnership.Listener, AutoC
             return "partition " + p + " is being taken over by this node (" + nodeId + ")";
         }
         return "partition " + p + " is owned by node " + owner.nodeId() + " at " + owner.url() + lost + ": send the "
-            + "request there (this node forwards reads and billing calls, not yet events)";
+            + "request there";
     }
 
     /**

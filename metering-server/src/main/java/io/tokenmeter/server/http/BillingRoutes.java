@@ -15,6 +15,7 @@ import io.tokenmeter.billing.invoice.BillingService;
 import io.tokenmeter.billing.invoice.InvoiceCsv;
 import io.tokenmeter.billing.invoice.InvoiceJson;
 import io.tokenmeter.billing.invoice.Periods;
+import io.tokenmeter.billing.invoice.TenantScope;
 import io.tokenmeter.billing.price.PartitionedBook;
 import io.tokenmeter.billing.price.PriceBook;
 import io.tokenmeter.billing.price.PriceBookException;
@@ -72,22 +73,21 @@ final class BillingRoutes
             case PRICES_CHANGE -> ready(billing -> putPrices(billing, http));
             case PRICE_REVISIONS -> ready(billing -> revisions(billing, uri));
             case PRICE_REVISION -> ready(billing -> revision(billing, uri, request.parameters.get(0)));
-            case INVOICE_LISTING, MARGINS -> acrossPartitions(request.route, uri);
+            case INVOICE_LISTING, MARGINS -> acrossPartitions(request, uri);
             case INVOICE, FINALIZE -> invoiceRoute(request, uri);
             default -> throw new IllegalArgumentException("not a billing route: " + request.route);
         };
     }
 
-    /** The finance listing and margins: every partition's tenants, so every partition must be served here. */
-    private CompletableFuture<FullHttpResponse> acrossPartitions(final Router.Route route, final QueryStringDecoder uri)
+    /**
+     * The finance listing and margins: every partition's tenants, from this node's partitions and, on a cluster node
+     * that does not serve them all, from their owners ({@link AcrossPartitions}).
+     */
+    private CompletableFuture<FullHttpResponse> acrossPartitions(final ApiRequest request, final QueryStringDecoder uri)
     {
-        final FullHttpResponse unserved = unservedAny(api);
-        if (unserved != null)
-        {
-            return done(unserved);
-        }
-        return route == Router.Route.INVOICE_LISTING ? ready(billing -> listing(billing, uri))
-            : ready(billing -> margins(billing, uri));
+        return request.route == Router.Route.INVOICE_LISTING
+            ? AcrossPartitions.answer(api, request, "invoices", scope -> ready(billing -> listing(billing, uri, scope)))
+            : AcrossPartitions.answer(api, request, "margins", scope -> ready(billing -> margins(billing, uri, scope)));
     }
 
     /** The routes of one tenant's invoice: the path's tenant and period, decoded once by the router. */
@@ -171,7 +171,8 @@ final class BillingRoutes
             InvoiceJson.toBytes(finalized.invoice(), false, false)));
     }
 
-    private static CompletableFuture<FullHttpResponse> listing(final BillingService billing, final QueryStringDecoder uri)
+    private static CompletableFuture<FullHttpResponse> listing(final BillingService billing, final QueryStringDecoder uri,
+        final TenantScope scope)
     {
         final Map<String, List<String>> params = uri.parameters();
         final String unknown = unknownParameter(params, Set.of("period"));
@@ -181,7 +182,7 @@ final class BillingRoutes
             return done(error(HttpResponseStatus.BAD_REQUEST, "invalid_query",
                 (unknown == null ? "" : unknown + "; ") + "period=YYYY-MM is required, e.g. /v1/invoices?period=2026-10"));
         }
-        return answer(billing.list(period), entries -> json(HttpResponseStatus.OK, g ->
+        return answer(billing.list(period, scope), entries -> json(HttpResponseStatus.OK, g ->
         {
             g.writeStartObject();
             g.writeStringField("period", period.toString());
@@ -204,7 +205,8 @@ final class BillingRoutes
         }));
     }
 
-    private static CompletableFuture<FullHttpResponse> margins(final BillingService billing, final QueryStringDecoder uri)
+    private static CompletableFuture<FullHttpResponse> margins(final BillingService billing, final QueryStringDecoder uri,
+        final TenantScope scope)
     {
         final Map<String, List<String>> params = uri.parameters();
         final String unknown = unknownParameter(params, Set.of("period"));
@@ -215,7 +217,7 @@ final class BillingRoutes
                 (unknown == null ? "" : unknown + "; ") + "period=YYYY-MM is required, e.g. /v1/margins?period=2026-10"));
         }
         final boolean costBook = billing.prices().book().hasCosts();
-        return answer(billing.margins(period), entries -> json(HttpResponseStatus.OK, g ->
+        return answer(billing.margins(period, scope), entries -> json(HttpResponseStatus.OK, g ->
         {
             g.writeStartObject();
             g.writeStringField("period", period.toString());
@@ -499,29 +501,6 @@ final class BillingRoutes
             return forwarder.forward(request, ownerUrl, partition.index());
         }
         return done(unserved(api, tenant));
-    }
-
-    /**
-     * @return 503 partition_unavailable when this node does not serve every partition (cluster mode), else null: an
-     *     answer across tenants (the finance listing, margins) would silently leave out the partitions owned elsewhere.
-     */
-    static FullHttpResponse unservedAny(final ApiContext api)
-    {
-        final List<String> why = new java.util.ArrayList<>();
-        for (final Partition partition : api.partitions().all())
-        {
-            if (!partition.served())
-            {
-                why.add(api.unavailable(partition));
-            }
-        }
-        if (why.isEmpty())
-        {
-            return null;
-        }
-        return unavailable("this answer spans every partition and this node does not serve " + why.size() + " of "
-            + api.partitions().count() + " (" + String.join("; ", why) + "); the listing across nodes is to come: ask "
-            + "each tenant's invoice of its owner, or retry later");
     }
 
     private static FullHttpResponse unavailable(final String message)

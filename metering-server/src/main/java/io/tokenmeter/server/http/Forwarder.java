@@ -20,9 +20,10 @@ import java.util.concurrent.Semaphore;
 
 /**
  * Sends a per-tenant request (usage, invoices, budgets, credits, reservations) that this cluster node does not serve to
- * the node that owns the tenant's partition, and gives back that node's answer; and an ingest request's shares owned
- * elsewhere to their owners ({@link #forwardEvents}), whose counts {@link IngestRequest} sums (SPEC section 10: any
- * node takes any request). The request goes as it came, with the client's own {@code Authorization}: the owner
+ * the node that owns the tenant's partition, and gives back that node's answer; an ingest request's shares owned
+ * elsewhere to their owners ({@link #forwardEvents}), whose counts {@link IngestRequest} sums; and an answer across
+ * tenants to the owners of the partitions this node does not serve ({@link #forwardShare}), whose shares
+ * {@link AcrossPartitions} merges (SPEC section 10: any node takes any request). The request goes as it came, with the client's own {@code Authorization}: the owner
  * authenticates it and checks its access itself, so forwarding widens no key's reach. It carries {@link #HOP_HEADER}
  * naming this node, and a request that carries it is never forwarded again: an owner that has lost the partition
  * meanwhile answers 503 {@code partition_unavailable}, which comes back to the client as the answer.
@@ -35,8 +36,9 @@ public final class Forwarder
     /** Names the node that forwarded a request; a request with it is answered where it arrives. */
     public static final String HOP_HEADER = "X-Tokenmeter-Forwarded-By";
     /**
-     * On an ingest request forwarded by another node (with {@link #HOP_HEADER}): the partitions whose shares the owner
-     * is asked to take, {@code 0,3}; the other shares are the forwarding node's or other owners'.
+     * On a request forwarded by another node (with {@link #HOP_HEADER}): the partitions whose shares the owner is asked
+     * to take (ingest) or to answer for (the finance listing, margins), {@code 0,3}; the other shares are the
+     * forwarding node's or other owners'.
      */
     public static final String PARTITIONS_HEADER = "X-Tokenmeter-Forwarded-Partitions";
     /** On a forwarded answer: the URL of the node that answered it. */
@@ -195,28 +197,52 @@ public final class Forwarder
      */
     CompletableFuture<FullHttpResponse> forward(final ApiRequest request, final String ownerUrl, final int partition)
     {
-        final String to = "partition " + partition + "'s owner at " + ownerUrl;
+        return send(request, ownerUrl, "partition " + partition + "'s owner at " + ownerUrl, null);
+    }
+
+    /**
+     * Asks {@code ownerUrl} for its share of an answer across tenants (the finance listing, margins): the request as
+     * it came, with {@link #PARTITIONS_HEADER} naming the partitions whose tenants the owner is to answer for.
+     *
+     * @return the owner's answer for those partitions, or 503 {@code partition_unavailable} as {@link #forward}.
+     */
+    CompletableFuture<FullHttpResponse> forwardShare(final ApiRequest request, final String ownerUrl,
+        final java.util.BitSet partitions)
+    {
+        final String list = partitions.toString().replaceAll("[{} ]", "");
+        return send(request, ownerUrl, "the owner of partition" + (partitions.cardinality() == 1 ? " " : "s ") + list
+            + " at " + ownerUrl, list);
+    }
+
+    private CompletableFuture<FullHttpResponse> send(final ApiRequest request, final String ownerUrl, final String to,
+        final String partitions)
+    {
         if (!slots.tryAcquire())
         {
             return CompletableFuture.completedFuture(refusal("this node is forwarding " + MAX_IN_FLIGHT + " requests "
                 + "already; nothing was sent to " + to + ": retry shortly", request));
         }
         final byte[] body = ByteBufUtil.getBytes(request.http.content());
-        final HttpRequest.Builder out = HttpRequest.newBuilder(URI.create(ownerUrl + request.http.uri())).timeout(timeout)
-            .header(HOP_HEADER, nodeId)
-            .method(request.http.method().name(), body.length == 0 ? HttpRequest.BodyPublishers.noBody()
-                : HttpRequest.BodyPublishers.ofByteArray(body));
-        for (final String name : REQUEST_HEADERS)
-        {
-            final String value = request.http.headers().get(name);
-            if (value != null)
-            {
-                out.header(name, value);
-            }
-        }
         final CompletableFuture<HttpResponse<byte[]>> sent;
         try
         {
+            final HttpRequest.Builder out = HttpRequest.newBuilder(URI.create(ownerUrl + request.http.uri()))
+                .timeout(timeout)
+                .header(HOP_HEADER, nodeId)
+                .method(request.http.method().name(), body.length == 0 ? HttpRequest.BodyPublishers.noBody()
+                    : HttpRequest.BodyPublishers.ofByteArray(body));
+            if (partitions != null)
+            {
+                out.header(PARTITIONS_HEADER, partitions);
+            }
+            for (final String name : REQUEST_HEADERS)
+            {
+                final String value = request.http.headers().get(name);
+                if (value != null)
+                {
+                    out.header(name, value);
+                }
+            }
             sent = client.sendAsync(out.build(), HttpResponse.BodyHandlers.ofByteArray());
         }
         catch (final IllegalArgumentException badUrl)

@@ -33,8 +33,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 /**
  * {@code serve --cluster kafka} with the owners group ({@code kafka-ownership group}, decisions 290 to 309) on one real
  * Kafka broker shared by the class, over real HTTP, four partitions: two nodes split the partitions and agree on who
- * owns what ({@code GET /v1/cluster}); each tenant's events are counted by its owner and refused by the other node
- * with 503 partition_unavailable naming the owner; a node closed gracefully hands its partitions over and the survivor
+ * owns what ({@code GET /v1/cluster}); each tenant's events, reads and billing calls posted to the other node are
+ * forwarded to its owner, the finance listing merged from both; a node closed gracefully hands its partitions over and the survivor
  * answers the same usage and knows every id; a node killed with kill -9 (its own process) while a gateway posts and
  * retries is taken over after its session timeout with nothing lost or doubled. Sessions of 6 s (the least the broker takes).
  */
@@ -325,13 +325,24 @@ class ClusterOwnershipTest
         {
             awaitNoLag(node.getKey(), node.getValue(), owners);
         }
-        for (final Client client : both.values())
+        final List<String> listings = new ArrayList<>();
+        for (final Map.Entry<String, Client> node : both.entrySet())
         {
+            final Client client = node.getValue();
             assertEquals(200, client.get("/health/ready").status(), "ready: every partition it owns is recovered");
             final Client.Answer listing = client.get("/v1/invoices?period=2025-10");
-            assertEquals(503, listing.status(), "the listing does not leave out the other node's partitions: " + listing.body());
-            assertEquals("partition_unavailable", listing.json().get("error").asText(), listing.body());
+            assertEquals(200, listing.status(), "the listing merges the other node's partitions: " + listing.body());
+            assertEquals(PARTITIONS, listing.json().get("invoices").size(), "no tenant left out: " + listing.body());
+            listings.add(listing.body());
+            // asked by another node for the share of a partition it does not serve, a node refuses rather than leave it out
+            final int other = owners.entrySet().stream().filter(e -> !e.getValue().equals(node.getKey())).findFirst()
+                .orElseThrow().getKey();
+            final Client.Answer share = client.get("/v1/invoices?period=2025-10", Map.of(Forwarder.HOP_HEADER, "test",
+                Forwarder.PARTITIONS_HEADER, Integer.toString(other)));
+            assertEquals(503, share.status(), share.body());
+            assertEquals("partition_unavailable", share.json().get("error").asText(), share.body());
         }
+        assertEquals(listings.get(0), listings.get(1), "both nodes list the same invoices");
 
         // a graceful close hands a's partitions over: b serves every partition, with a's counts and ids
         servers.remove(a);

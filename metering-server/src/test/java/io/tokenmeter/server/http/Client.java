@@ -78,6 +78,14 @@ public final class Client
         return send(builder(pathAndQuery).header(header, value).GET().build());
     }
 
+    /** A GET with more headers. */
+    public Answer get(final String pathAndQuery, final java.util.Map<String, String> headers)
+    {
+        final HttpRequest.Builder request = builder(pathAndQuery).GET();
+        headers.forEach(request::header);
+        return send(request.build());
+    }
+
     public Answer get(final String pathAndQuery)
     {
         return request("GET", pathAndQuery, null, null);
