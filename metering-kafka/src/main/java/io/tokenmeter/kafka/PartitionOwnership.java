@@ -6,6 +6,8 @@ import org.apache.kafka.clients.admin.ConsumerGroupDescription;
 import org.apache.kafka.clients.admin.DescribeConsumerGroupsOptions;
 import org.apache.kafka.clients.admin.DescribeTopicsOptions;
 import org.apache.kafka.clients.admin.MemberDescription;
+import org.apache.kafka.clients.admin.MemberToRemove;
+import org.apache.kafka.clients.admin.RemoveMembersFromConsumerGroupOptions;
 import org.apache.kafka.clients.consumer.CloseOptions;
 import org.apache.kafka.clients.consumer.ConsumerConfig;
 import org.apache.kafka.clients.consumer.ConsumerRebalanceListener;
@@ -16,6 +18,7 @@ import org.apache.kafka.common.KafkaFuture;
 import org.apache.kafka.common.TopicPartition;
 import org.apache.kafka.common.errors.FencedInstanceIdException;
 import org.apache.kafka.common.errors.GroupIdNotFoundException;
+import org.apache.kafka.common.errors.UnknownMemberIdException;
 import org.apache.kafka.common.errors.WakeupException;
 import org.apache.kafka.common.serialization.ByteArrayDeserializer;
 
@@ -417,6 +420,51 @@ public final class PartitionOwnership implements AutoCloseable
         {
             Thread.currentThread().interrupt();
             throw new IllegalStateException("interrupted describing the owners group " + group, ex);
+        }
+    }
+
+    /**
+     * Removes another node from the owners group now, as a leave of its own would (KIP-345's removal of a static
+     * member by its {@code group.instance.id}), so that the group gives its partitions to the others at once rather
+     * than after its session timeout. For a node known to be dead: a live node removed this way learns it at its next
+     * heartbeat and joins again (its partitions may move meanwhile, and its writers are fenced by the partitions' next
+     * owners, so nothing is lost or doubled, only moved).
+     *
+     * @return true when it was removed; false when it was no member (already gone, or removed by another node).
+     * @throws IllegalStateException when Kafka does not answer within {@code timeout}, or refuses for another reason.
+     */
+    public boolean removeMember(final String nodeId, final Duration timeout)
+    {
+        if (nodeId.equals(settings.nodeId()))
+        {
+            throw new IllegalArgumentException("a node does not remove itself from the owners group: it leaves on close");
+        }
+        final long timeoutMs = timeout.toMillis();
+        try
+        {
+            admin.removeMembersFromConsumerGroup(settings.group(), new RemoveMembersFromConsumerGroupOptions(
+                    List.of(new MemberToRemove(nodeId))).timeoutMs((int)timeoutMs))
+                .all().get(timeoutMs, TimeUnit.MILLISECONDS);
+            return true;
+        }
+        catch (final ExecutionException ex)
+        {
+            if (ex.getCause() instanceof UnknownMemberIdException || ex.getCause() instanceof GroupIdNotFoundException)
+            {
+                return false;
+            }
+            throw new IllegalStateException("could not remove node " + nodeId + " from the owners group " + settings.group()
+                + " (" + ex.getCause() + ")", ex);
+        }
+        catch (final TimeoutException ex)
+        {
+            throw new IllegalStateException("could not remove node " + nodeId + " from the owners group "
+                + settings.group() + " within " + timeoutMs + " ms", ex);
+        }
+        catch (final InterruptedException ex)
+        {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException("interrupted removing node " + nodeId + " from the owners group", ex);
         }
     }
 

@@ -219,6 +219,49 @@ class PartitionOwnershipTest
         }
     }
 
+    /**
+     * {@link PartitionOwnership#removeMember}: a member killed with kill -9 under a 60 s session is given up as soon as
+     * another removes it, far within its session; a second removal does nothing; and a live member removed by mistake
+     * joins again by itself (not stopped), after which every partition has one owner again.
+     */
+    @Test
+    void aRemovedMemberIsGivenUpAtOnceAndALiveOneRemovedJoinsAgain() throws Exception
+    {
+        final Duration longSession = Duration.ofSeconds(60);
+        final String prefix = newTopic(4);
+        try (Child killed = Child.start(prefix, "dead", longSession);
+             Recorder survivor = Recorder.start(settings(prefix, "alive").withSession(longSession, HEARTBEAT), null))
+        {
+            await(() -> survivor.ownership.assigned().size() == 2 && killed.owned().size() == 2,
+                Duration.ofSeconds(40), () -> "two members own 2 of 4 partitions each: " + survivor.ownership.assigned()
+                    + " and " + killed);
+            killed.kill();
+            final long killedNs = System.nanoTime();
+            assertTrue(survivor.ownership.removeMember("dead", Duration.ofSeconds(10)), "the dead member was removed");
+            await(() -> survivor.ownership.assigned().size() == 4, Duration.ofSeconds(30),
+                () -> "the survivor takes every partition over long before the 60 s session: "
+                    + survivor.ownership.assigned());
+            assertTrue(System.nanoTime() - killedNs < longSession.toNanos(), "taken over within the dead member's session");
+            assertFalse(survivor.ownership.removeMember("dead", Duration.ofSeconds(10)), "a member gone is not removed again");
+            assertThrows(IllegalArgumentException.class, () -> survivor.ownership.removeMember("alive", Duration.ofSeconds(1)));
+
+            try (Recorder wronged = Recorder.start(settings(prefix, "wronged").withSession(longSession, HEARTBEAT), null))
+            {
+                final List<Recorder> both = List.of(survivor, wronged);
+                await(() -> splitExactly(both, 4) && wronged.ownership.assigned().size() == 2, Duration.ofSeconds(40),
+                    () -> "the partitions split again: " + describe(both));
+                assertTrue(survivor.ownership.removeMember("wronged", Duration.ofSeconds(10)), "a live member removed");
+                await(() -> wronged.events().stream().anyMatch(e -> e.startsWith("lost") || e.startsWith("released")),
+                    Duration.ofSeconds(30), () -> "the removed member learns it: " + wronged.events());
+                await(() -> splitExactly(both, 4) && wronged.ownership.assigned().size() == 2, Duration.ofSeconds(60),
+                    () -> "the removed member joined again and the partitions split: " + describe(both));
+                assertNull(wronged.stopped, "a member removed is not stopped, it joins again: " + wronged.events());
+                await(() -> viewMatches(survivor, both, 4), Duration.ofSeconds(20),
+                    () -> "the group's view has both: " + survivor.ownership.owners(Duration.ofSeconds(5)));
+            }
+        }
+    }
+
     @Test
     void aMemberStoppedPastItsSessionIsFencedAndSeesItsPartitionsLost() throws Exception
     {

@@ -117,6 +117,9 @@ public final class Main implements Runnable
         String kafkaHeartbeatInterval;
         @Option(names = "--kafka-max-poll-interval", description = "--cluster kafka: longest handover step (default 30s)")
         String kafkaMaxPollInterval;
+        @Option(names = "--kafka-dead-node-after", description = "--cluster kafka: remove from the owners group another "
+            + "node whose URL refuses connections this long, so its partitions move at once (default 1s; 0s: never)")
+        String kafkaDeadNodeAfter;
         @Option(names = "--config", description = "YAML config file")
         Path config;
 
@@ -146,6 +149,7 @@ public final class Main implements Runnable
             putIfSet(flags, "kafka-session-timeout", kafkaSessionTimeout);
             putIfSet(flags, "kafka-heartbeat-interval", kafkaHeartbeatInterval);
             putIfSet(flags, "kafka-max-poll-interval", kafkaMaxPollInterval);
+            putIfSet(flags, "kafka-dead-node-after", kafkaDeadNodeAfter);
             final Settings settings;
             final TokenmeterServer server;
             // the signals are handled from before the server starts: a SIGHUP sent as soon as it answers is never lost

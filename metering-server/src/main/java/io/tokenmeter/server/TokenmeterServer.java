@@ -262,7 +262,7 @@ public final class TokenmeterServer implements ApiContext, AutoCloseable
                 {
                     mustStop.complete(why);
                 }
-            }, settings.nodeId, nodeUrl(settings, tls != null, http.port()));
+            }, settings.nodeId, nodeUrl(settings, tls != null, http.port()), settings.kafkaDeadNodeAfter);
             readiness.cluster(owned::notReadyReasons, owned::warnings);
             forwarder = new io.tokenmeter.server.http.Forwarder(settings.nodeId, settings.queryTimeout.plusSeconds(10));
             metrics.bindCluster(partitions.count(), owned::serves, owned::takeoverMs, owned::lag);

@@ -32,8 +32,8 @@ import java.util.function.ToLongFunction;
  * {@code journal-pN} and {@code aggregator-pN}; one {@code log-pretouch} for every local log. Built once at start.
  * On a single node the slots never change afterwards. In cluster mode with an owners group a slot holds a
  * {@linkplain Partition#vacant vacant} partition until this node acquires it, then the partition built on its log
- * ({@link #build}, {@link #replace}, {@link #startOne}, {@link #retire}; the ownership thread); any thread may read
- * a slot (one volatile read).
+ * ({@link #build}, {@link #replace}, {@link #startAggregator}, {@link #startJournal}, {@link #retire}; the ownership
+ * thread); any thread may read a slot (one volatile read).
  */
 public final class Partitions implements AutoCloseable
 {
@@ -162,10 +162,24 @@ public final class Partitions implements AutoCloseable
     }
 
     /**
-     * Starts the journal and the aggregator of one partition whose journal has recovered (the aggregator counts from
-     * the log's end as of now). The ownership or recovery thread, one partition at a time.
+     * Starts the aggregator of one partition before its journal (nothing is appended until the journal starts, so the
+     * aggregator counts from the log's end as of now), so that it loads its snapshot and counts the log after it while
+     * the journal recovers: a new owner replays the partition in both at once. The ownership or recovery thread, one
+     * partition at a time; then {@link #startJournal}.
      */
-    public synchronized void startOne(final Partition partition, final Function<String, ErrorHandler> errorHandlers)
+    public synchronized void startAggregator(final Partition partition, final Function<String, ErrorHandler> errorHandlers)
+    {
+        final int p = partition.index();
+        partition.aggregator().countEventsAfter(partition.log().lastIndex());
+        final String aggregatorName = "aggregator-p" + p;
+        partition.aggregator().roleName(aggregatorName);
+        aggregatorRunnerOf[p] = new AgentRunner(partition.aggregator().idleStrategy(), errorHandlers.apply(aggregatorName),
+            null, partition.aggregator());
+        AgentRunner.startOnThread(aggregatorRunnerOf[p]);
+    }
+
+    /** Starts the journal of one partition whose journal has recovered, after {@link #startAggregator}. */
+    public synchronized void startJournal(final Partition partition, final Function<String, ErrorHandler> errorHandlers)
     {
         final int p = partition.index();
         final String journalName = "journal-p" + p;
@@ -174,12 +188,6 @@ public final class Partitions implements AutoCloseable
         partition.journal().errorHandler(errors);
         journalRunnerOf[p] = new AgentRunner(partition.journal().idleStrategy(), errors, null, partition.journal());
         AgentRunner.startOnThread(journalRunnerOf[p]);
-        partition.aggregator().countEventsAfter(partition.log().lastIndex());
-        final String aggregatorName = "aggregator-p" + p;
-        partition.aggregator().roleName(aggregatorName);
-        aggregatorRunnerOf[p] = new AgentRunner(partition.aggregator().idleStrategy(), errorHandlers.apply(aggregatorName),
-            null, partition.aggregator());
-        AgentRunner.startOnThread(aggregatorRunnerOf[p]);
     }
 
     /**

@@ -76,6 +76,9 @@ public final class OwnedPartitions implements PartitionOwnership.Listener, AutoC
     private final String url;
     private final ExecutorService recovery;
     private final ScheduledExecutorService view;
+    /** Probes the other members and removes the dead ones ({@link DeadNodes}); nothing scheduled when turned off. */
+    private final ScheduledExecutorService deadNodes;
+    private final Duration deadNodeAfter;
     /** Each partition's recovery in progress or done; the ownership thread. */
     private final Future<?>[] recoveries;
     /** Why a partition assigned to this node is not served (its log did not open, its recovery failed), or null. */
@@ -96,11 +99,14 @@ public final class OwnedPartitions implements PartitionOwnership.Listener, AutoC
     private volatile RuntimeException stopped;
 
     /**
-     * @param url this node's URL for the others ({@code --advertise}, else its own {@code http://BIND:PORT}).
+     * @param url           this node's URL for the others ({@code --advertise}, else its own {@code http://BIND:PORT}).
+     * @param deadNodeAfter how long another member's URL must refuse connections before this node removes it from the
+     *                      group ({@link DeadNodes}); zero never removes one.
      */
     public OwnedPartitions(final Partitions partitions, final KafkaEventLog.Settings logSettings, final Hooks hooks,
-        final String nodeId, final String url)
+        final String nodeId, final String url, final Duration deadNodeAfter)
     {
+        this.deadNodeAfter = deadNodeAfter;
         this.partitions = partitions;
         this.logSettings = logSettings;
         this.hooks = hooks;
@@ -132,6 +138,12 @@ public final class OwnedPartitions implements PartitionOwnership.Listener, AutoC
             t.setDaemon(true);
             return t;
         });
+        this.deadNodes = Executors.newSingleThreadScheduledExecutor(r ->
+        {
+            final Thread t = new Thread(r, "dead-nodes");
+            t.setDaemon(true);
+            return t;
+        });
     }
 
     /** Joins the owners group with {@code settings}; partitions come to {@link #acquired} as the group assigns them. */
@@ -140,6 +152,21 @@ public final class OwnedPartitions implements PartitionOwnership.Listener, AutoC
         ownership = PartitionOwnership.start(settings, this);
         started.countDown();
         view.scheduleWithFixedDelay(this::refreshView, 0, VIEW_INTERVAL_MS, TimeUnit.MILLISECONDS);
+        if (!deadNodeAfter.isZero())
+        {
+            final DeadNodes dead = new DeadNodes(nodeId, deadNodeAfter, () -> owners, ownership);
+            deadNodes.scheduleWithFixedDelay(() ->
+            {
+                try
+                {
+                    dead.probe();
+                }
+                catch (final RuntimeException ex)
+                {
+                    LOG.warn("probing the other nodes failed: {}", ex.toString());
+                }
+            }, DeadNodes.PROBE_INTERVAL_MS, DeadNodes.PROBE_INTERVAL_MS, TimeUnit.MILLISECONDS);
+        }
         LOG.info("joined the owners group {} as node {} ({}), session timeout {} ms, heartbeat {} ms, max poll interval {} ms",
             settings.group(), nodeId, url, settings.sessionTimeout().toMillis(), settings.heartbeatInterval().toMillis(),
             settings.maxPollInterval().toMillis());
@@ -221,18 +248,22 @@ public final class OwnedPartitions implements PartitionOwnership.Listener, AutoC
         }
     }
 
-    /** A recovery thread: journal from its checkpoint and log, agents started, price book, counters caught up. */
+    /**
+     * A recovery thread: the aggregator started (its snapshot and the log after it counted on its own thread), the
+     * journal recovered from its checkpoint and log meanwhile, then started, the price book, counters caught up.
+     */
     private void recover(final Partition partition, final int epoch, final long startNs)
     {
         final int p = partition.index();
         try
         {
+            partitions.startAggregator(partition, hooks::errorHandler);
             final long replayed = partition.journal().recover();
             if (partition.state() != Partition.State.RECOVERING)
             {
                 return;
             }
-            partitions.startOne(partition, hooks::errorHandler);
+            partitions.startJournal(partition, hooks::errorHandler);
             hooks.started(partition);
             final long until = System.nanoTime() + COUNTING_NS;
             while (!partition.aggregator().isRecovered() && partition.state() == Partition.State.RECOVERING)
@@ -572,6 +603,7 @@ public final class OwnedPartitions implements PartitionOwnership.Listener, AutoC
     @Override
     public void close()
     {
+        deadNodes.shutdownNow();
         view.shutdownNow();
         final PartitionOwnership running = ownership;
         if (running != null)

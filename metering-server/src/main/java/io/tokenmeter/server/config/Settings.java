@@ -142,12 +142,16 @@ public final class Settings
         new Definition("kafka-heartbeat-interval", "1s", "cluster kafka, ownership group: how often the node tells the "
             + "group it lives; at most a third of kafka-session-timeout"),
         new Definition("kafka-max-poll-interval", "30s", "cluster kafka, ownership group: the longest a handover (drain, "
-            + "final snapshot) may take before the node is put out of the group; at least kafka-session-timeout"));
+            + "final snapshot) may take before the node is put out of the group; at least kafka-session-timeout"),
+        new Definition("kafka-dead-node-after", "1s", "cluster kafka, ownership group: another node whose URL refuses "
+            + "every TCP connection for this long (its process is gone) is removed from the owners group, so that its "
+            + "partitions move now rather than after kafka-session-timeout; a node that does not answer at all is left "
+            + "to its session timeout; 0s turns the removal off"));
 
     /** The settings of cluster mode: given without {@code cluster kafka}, they are refused (they would do nothing). */
     private static final List<String> CLUSTER_SETTINGS = List.of("kafka-bootstrap", "node-id", "advertise",
         "kafka-topic-prefix", "kafka-unsafe-single-broker", "kafka-ownership", "kafka-session-timeout",
-        "kafka-heartbeat-interval", "kafka-max-poll-interval");
+        "kafka-heartbeat-interval", "kafka-max-poll-interval", "kafka-dead-node-after");
 
     public final int port;
     public final String bind;
@@ -213,6 +217,8 @@ public final class Settings
     public final boolean kafkaOwnershipGroup;
     /** The owners group's session timeout, heartbeat interval and max poll interval ({@code PartitionOwnership.Settings}). */
     public final Duration kafkaSessionTimeout;
+    /** Another member refusing connections this long is removed from the owners group; zero: never. */
+    public final Duration kafkaDeadNodeAfter;
     public final Duration kafkaHeartbeatInterval;
     public final Duration kafkaMaxPollInterval;
     private final Map<String, String> resolved;
@@ -342,6 +348,12 @@ public final class Settings
         kafkaSessionTimeout = durationAtLeast("kafka-session-timeout", Duration.ofSeconds(1));
         kafkaHeartbeatInterval = durationAtLeast("kafka-heartbeat-interval", Duration.ofMillis(100));
         kafkaMaxPollInterval = durationAtLeast("kafka-max-poll-interval", Duration.ofSeconds(1));
+        kafkaDeadNodeAfter = durationAtLeast("kafka-dead-node-after", Duration.ZERO);
+        if (!kafkaDeadNodeAfter.isZero() && kafkaDeadNodeAfter.toMillis() < 250)
+        {
+            throw invalid("kafka-dead-node-after", "must be 0s (never remove a node) or at least 250ms (the nodes are "
+                + "probed every 250 ms)");
+        }
         checkCluster();
     }
 
