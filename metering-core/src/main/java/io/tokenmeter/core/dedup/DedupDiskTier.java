@@ -244,6 +244,16 @@ public final class DedupDiskTier implements AutoCloseable
         return behind;
     }
 
+    /**
+     * Pauses (or resumes) the background's merges, not its seals: a replay that spills millions of ids (a new owner of
+     * a partition) waits on the seal of each full buffer, and merges on the same thread would make it wait longer;
+     * the segments the replay sealed are merged once it ends. Journal thread.
+     */
+    public void pauseMerges(final boolean paused)
+    {
+        agent.mergesPaused = paused;
+    }
+
     /** @return ids {@link #spill} can still take before it must refuse, if the background stays where it is. */
     public int spillRoom()
     {

@@ -54,6 +54,8 @@ public final class DedupIndex
     private long evictedByCapacity;
     /** Sums the table words eviction loads ahead, so that the JIT cannot drop those loads. */
     private long prefetchSink;
+    /** Between {@link #beginDeferredReplay} and {@link #endDeferredReplay}: keys in the ring only. */
+    private boolean deferred;
 
     /**
      * @param capacity          most keys kept after each eviction.
@@ -84,6 +86,7 @@ public final class DedupIndex
      */
     public int checkAndInsert(final long idHashHi, final long idHashLo, final long contentHash, final long nowMs)
     {
+        requireTable();
         final int fingerprint = fingerprint(idHashHi);
         int index = fingerprint & tableMask;
         while (true)
@@ -113,12 +116,72 @@ public final class DedupIndex
      */
     public void insertReplayed(final long idHashHi, final long idHashLo, final long contentHash, final long acceptedAtMs)
     {
+        if (deferred)
+        {
+            appendToRing(idHashHi, idHashLo, contentHash, acceptedAtMs);
+            return;
+        }
         final int found = find(idHashHi, idHashLo);
         if (found >= 0)
         {
             removeFromTable(found);
         }
         checkAndInsert(idHashHi, idHashLo, contentHash, acceptedAtMs);
+    }
+
+    /**
+     * Starts a replay whose keys go to the ring only, not into the table, until {@link #endDeferredReplay}: a replay
+     * from the start of a long log (a new owner of a partition) inserts many keys that capacity evicts again before the
+     * replay ends, and each would cost a table insert and a table removal (two cache misses) for nothing. Meanwhile
+     * {@link #evict} moves the ring's head and spills without touching the table, and nothing else may be asked.
+     * The index after {@link #endDeferredReplay} is the one {@link #insertReplayed} one key at a time would have made:
+     * the newest keys, each once (a key read twice is kept as its later insert, the earlier position dead). The one
+     * difference: a key read twice whose earlier insert capacity evicts before the later one is read is spilled here,
+     * where the eager replay would have found it dead; a log written with this index's capacity has no such pair (the
+     * later insert was accepted because the earlier was gone from the index, so window eviction dropped it first).
+     *
+     * @throws IllegalStateException unless the index is empty.
+     */
+    public void beginDeferredReplay()
+    {
+        if (head != tail)
+        {
+            throw new IllegalStateException("a deferred replay starts on an empty index, not one of " + (tail - head) + " keys");
+        }
+        deferred = true;
+    }
+
+    /** Ends a deferred replay: the ring's keys go into the table, oldest first. */
+    public void endDeferredReplay()
+    {
+        if (!deferred)
+        {
+            return;
+        }
+        deferred = false;
+        for (long seq = head; seq < tail; seq++)
+        {
+            final int at = slot(seq) * STRIDE;
+            final long hi = ring[at];
+            final int found = find(hi, ring[at + 1]);
+            if (found >= 0)
+            {
+                removeFromTable(found);
+            }
+            final int fingerprint = fingerprint(hi);
+            int index = fingerprint & tableMask;
+            while (table[index] != 0)
+            {
+                index = (index + 1) & tableMask;
+            }
+            table[index] = ((long)fingerprint << 32) | (slot(seq) + 1);
+        }
+    }
+
+    /** @return true between {@link #beginDeferredReplay} and {@link #endDeferredReplay}. */
+    public boolean deferred()
+    {
+        return deferred;
     }
 
     /** @return the position of the next insert: a mark for {@link #rollbackTo(long)}. */
@@ -135,6 +198,7 @@ public final class DedupIndex
     /** Removes every key inserted since {@code mark}: undoes inserts that never reached the log. */
     public void rollbackTo(final long mark)
     {
+        requireTable();
         if (mark < head || mark > tail)
         {
             throw new IllegalStateException("rollback mark " + mark + " outside [" + head + ", " + tail + "]");
@@ -185,6 +249,19 @@ public final class DedupIndex
         final long end = Math.max(windowEnd, tail - capacity);
         evictedByWindow += windowEnd - head;
         evictedByCapacity += end - windowEnd;
+        if (deferred)
+        {
+            // nothing of the ring is in the table yet: spill what capacity evicts, in order, and move the head
+            for (; head < end; head++)
+            {
+                if (spill != null && head >= windowEnd)
+                {
+                    final int at = slot(head) * STRIDE;
+                    spill.spill(ring[at], ring[at + 1], ring[at + 2], ring[at + 3], head);
+                }
+            }
+            return;
+        }
         while (head < end)
         {
             final long chunkEnd = Math.min(end, head + EVICTION_CHUNK);
@@ -246,12 +323,20 @@ public final class DedupIndex
     /** @return whether the key is present with that content hash (for tests and tools). */
     public boolean contains(final long idHashHi, final long idHashLo, final long contentHash)
     {
+        requireTable();
         final int found = find(idHashHi, idHashLo);
         return found >= 0 && ring[slotOf(table[found]) * STRIDE + 2] == contentHash;
     }
 
     private void append(final int tableIndex, final int fingerprint, final long hi, final long lo, final long contentHash,
         final long nowMs)
+    {
+        final int slot = appendToRing(hi, lo, contentHash, nowMs);
+        table[tableIndex] = ((long)fingerprint << 32) | (slot + 1);
+    }
+
+    /** @return the ring slot the key was written to, at the tail, which moves on. */
+    private int appendToRing(final long hi, final long lo, final long contentHash, final long nowMs)
     {
         if (tail - head > ringMask)
         {
@@ -263,8 +348,8 @@ public final class DedupIndex
         ring[at + 1] = lo;
         ring[at + 2] = contentHash;
         ring[at + 3] = nowMs;
-        table[tableIndex] = ((long)fingerprint << 32) | (slot + 1);
         tail++;
+        return slot;
     }
 
     private void removeHeadSpilling(final Spill spill)
@@ -362,6 +447,14 @@ public final class DedupIndex
             }
         }
         table[hole] = 0;
+    }
+
+    private void requireTable()
+    {
+        if (deferred)
+        {
+            throw new IllegalStateException("the index is in a deferred replay: its keys are not in the table until it ends");
+        }
     }
 
     private int slot(final long seq)

@@ -54,6 +54,8 @@ final class SegmentAgent implements Runnable
     volatile long journalNowMs = Long.MIN_VALUE;
     volatile long adoptedVersion;
     volatile boolean closing;
+    /** While set (the journal replays its log), segments are sealed but not merged: the replay waits on seals only. */
+    volatile boolean mergesPaused;
     volatile boolean abandoned;
 
     volatile SegmentList published;
@@ -131,7 +133,7 @@ final class SegmentAgent implements Runnable
                 {
                     worked |= expireAndEnforceBudget();
                     worked |= deleteRetired(adoptedVersion);
-                    worked = worked || mergeOnce();
+                    worked = worked || !mergesPaused && mergeOnce();
                 }
                 if (!worked)
                 {

@@ -313,6 +313,13 @@ public final class JournalAgent implements Agent
         final ReplayHandler handler = new ReplayHandler();
         long documents = 0;
         replaying = true;
+        // the replayed keys go into the index's table once, at the end, not as they are read (DedupIndex), and the disk
+        // tier seals what capacity spills meanwhile but merges it only afterwards
+        dedup.beginDeferredReplay();
+        if (diskTier != null)
+        {
+            diskTier.pauseMerges(true);
+        }
         try (EventLog.Reader reader = log.newReader())
         {
             reader.startAt(replayFrom);
@@ -324,6 +331,11 @@ public final class JournalAgent implements Agent
         }
         finally
         {
+            dedup.endDeferredReplay();
+            if (diskTier != null)
+            {
+                diskTier.pauseMerges(false);
+            }
             replaying = false;
         }
         lastCheckpointIndex = checkpoint.map(SnapshotStore.Snapshot::logIndex).orElse(EventLog.NO_INDEX);

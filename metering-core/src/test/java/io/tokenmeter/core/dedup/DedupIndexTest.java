@@ -83,6 +83,105 @@ class DedupIndexTest
         assertTrue(index.contains(2, 2, 2));
     }
 
+    /**
+     * A log made by random live traffic (windows and capacity both evicting, ids accepted again after the window),
+     * replayed key by key and replayed deferred: the same keys spilled in the same order with the same positions, and
+     * the same index at the end, which also answers as the live index did.
+     */
+    @Test
+    void aDeferredReplayEndsAsTheEagerReplayOfTheSameLog()
+    {
+        final long seed = System.nanoTime();
+        final Random random = new Random(seed);
+        final int capacity = 300;
+        final long windowMs = 1_500;
+        final DedupIndex live = new DedupIndex(capacity, windowMs, 64);
+        final java.util.List<long[]> log = new java.util.ArrayList<>();
+        long now = 0;
+        for (int doc = 0; doc < 3_000; doc++)
+        {
+            now += random.nextInt(100) == 0 ? random.nextInt(2_000) : random.nextInt(15);
+            for (int e = 0, n = random.nextInt(40); e < n; e++)
+            {
+                final long key = random.nextInt(2_000);
+                final long content = random.nextInt(3);
+                if (live.checkAndInsert(key * 0x9E3779B97F4A7C15L, key, content, now) == DedupIndex.NEW)
+                {
+                    log.add(new long[] {doc, key, content, now});
+                }
+            }
+            live.evict(now);
+        }
+        final java.util.List<String> eagerSpills = new java.util.ArrayList<>();
+        final java.util.List<String> deferredSpills = new java.util.ArrayList<>();
+        final DedupIndex eager = replay(log, capacity, windowMs, false, eagerSpills);
+        final DedupIndex deferred = replay(log, capacity, windowMs, true, deferredSpills);
+        assertTrue(eagerSpills.size() > 1_000, "capacity spilled many keys, seed " + seed);
+        assertEquals(eagerSpills, deferredSpills, "the same keys spilled in the same order, seed " + seed);
+        assertEquals(eager.head(), deferred.head(), "seed " + seed);
+        assertEquals(eager.tail(), deferred.tail(), "seed " + seed);
+        assertEquals(live.size(), deferred.size(), "seed " + seed);
+        assertEquals(eager.evictedByWindow(), deferred.evictedByWindow(), "seed " + seed);
+        assertEquals(eager.evictedByCapacity(), deferred.evictedByCapacity(), "seed " + seed);
+        for (long key = 0; key < 2_000; key++)
+        {
+            for (long content = 0; content < 3; content++)
+            {
+                final boolean expected = live.contains(key * 0x9E3779B97F4A7C15L, key, content);
+                assertEquals(expected, eager.contains(key * 0x9E3779B97F4A7C15L, key, content), "seed " + seed);
+                assertEquals(expected, deferred.contains(key * 0x9E3779B97F4A7C15L, key, content), "key " + key
+                    + ", seed " + seed);
+            }
+        }
+        for (int probe = 0; probe < 2_000; probe++)
+        {
+            final long key = random.nextInt(4_000);
+            final long content = random.nextInt(3);
+            assertEquals(eager.checkAndInsert(key * 0x9E3779B97F4A7C15L, key, content, now),
+                deferred.checkAndInsert(key * 0x9E3779B97F4A7C15L, key, content, now), "seed " + seed);
+            if (probe % 32 == 31)
+            {
+                eager.evict(now);
+                deferred.evict(now);
+            }
+        }
+    }
+
+    private static DedupIndex replay(final java.util.List<long[]> log, final int capacity, final long windowMs,
+        final boolean deferred, final java.util.List<String> spills)
+    {
+        final DedupIndex index = new DedupIndex(capacity, windowMs, 64);
+        final DedupIndex.Spill spill = (hi, lo, content, at, seq) -> spills.add(lo + "/" + content + "@" + at + "#" + seq);
+        if (deferred)
+        {
+            index.beginDeferredReplay();
+        }
+        for (int i = 0; i < log.size(); i++)
+        {
+            final long[] event = log.get(i);
+            index.insertReplayed(event[1] * 0x9E3779B97F4A7C15L, event[1], event[2], event[3]);
+            if (i + 1 == log.size() || log.get(i + 1)[0] != event[0])
+            {
+                index.evict(event[3], spill);
+            }
+        }
+        if (deferred)
+        {
+            org.junit.jupiter.api.Assertions.assertThrows(IllegalStateException.class, () -> index.contains(1, 1, 1),
+                "nothing is asked of a deferred replay");
+            index.endDeferredReplay();
+        }
+        return index;
+    }
+
+    @Test
+    void aDeferredReplayStartsOnAnEmptyIndexOnly()
+    {
+        final DedupIndex index = new DedupIndex(10, 1_000, 4);
+        index.checkAndInsert(1, 1, 1, 0);
+        org.junit.jupiter.api.Assertions.assertThrows(IllegalStateException.class, index::beginDeferredReplay);
+    }
+
     @Test
     void agreesWithASimpleModelOnRandomTraffic()
     {
