@@ -26,8 +26,9 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * The cluster crash harness (issue 18): three real Kafka brokers (replication three ways, min ISR 2) and three nodes,
  * each its own process, four partitions. Gateway threads post batches with unique ids that mix four tenants each (so
  * every batch is split across partitions and owners), each attempt to a node picked at random, and retry each batch
- * until it is acknowledged. The harness kill -9s a random node (restarted within its session, so that it gets its own
- * partitions back, or after it, so that the others take them over first and hand them back) and, separately, one
+ * until it is acknowledged. The harness kill -9s a random node (restarted at once, within its session, or after it;
+ * either way the others usually take its partitions over first, having removed it from the owners group once its URL
+ * refused connections for a second, and hand some back when it rejoins) and, separately, one
  * broker at a time (restarted after some seconds of traffic on the other two); after each fault it waits until the
  * nodes agree on the owners again. At the end every acknowledged event is counted exactly once (usage with
  * {@code consistent=true} asked of any node), a retry of any acknowledged batch, through any node, is all
