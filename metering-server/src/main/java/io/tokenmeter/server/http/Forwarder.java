@@ -9,6 +9,7 @@ import io.netty.handler.codec.http.HttpMethod;
 import io.netty.handler.codec.http.HttpResponseStatus;
 import io.netty.handler.codec.http.HttpVersion;
 
+import java.io.IOException;
 import java.net.URI;
 import java.net.http.HttpClient;
 import java.net.http.HttpRequest;
@@ -265,15 +266,46 @@ public final class Forwarder
 
     private static FullHttpResponse copy(final HttpResponse<byte[]> answer, final String ownerUrl)
     {
+        return copy(answer.statusCode(), answer.headers(), answer.body(), ownerUrl);
+    }
+
+    /** @return the owner's answer as this node's: its status, body and {@link #ANSWER_HEADERS}, and who answered. */
+    static FullHttpResponse copy(final int status, final java.net.http.HttpHeaders headers, final byte[] body,
+        final String ownerUrl)
+    {
         final FullHttpResponse response = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1,
-            HttpResponseStatus.valueOf(answer.statusCode()), Unpooled.wrappedBuffer(answer.body()));
+            HttpResponseStatus.valueOf(status), Unpooled.wrappedBuffer(body));
         for (final String name : ANSWER_HEADERS)
         {
-            answer.headers().firstValue(name).ifPresent(value -> response.headers().set(name, value));
+            headers.firstValue(name).ifPresent(value -> response.headers().set(name, value));
         }
         response.headers().set(ANSWERED_BY_HEADER, ownerUrl);
-        response.headers().setInt(HttpHeaderNames.CONTENT_LENGTH, answer.body().length);
+        response.headers().setInt(HttpHeaderNames.CONTENT_LENGTH, body.length);
         return response;
+    }
+
+    /**
+     * Sends a GET whose answer is streamed (a line's events) to {@code ownerUrl} and waits for the answer's head; its
+     * body is read as it comes. For a line-event reader thread, which bounds how many run at once. The timeout bounds
+     * the wait for the head only.
+     *
+     * @throws IOException when the owner cannot be reached or answers nothing in time.
+     */
+    HttpResponse<java.io.InputStream> openStream(final ApiRequest request, final String ownerUrl)
+        throws IOException, InterruptedException
+    {
+        final HttpRequest.Builder out = HttpRequest.newBuilder(URI.create(ownerUrl + request.http.uri())).timeout(timeout)
+            .header(HOP_HEADER, nodeId)
+            .GET();
+        for (final String name : REQUEST_HEADERS)
+        {
+            final String value = request.http.headers().get(name);
+            if (value != null)
+            {
+                out.header(name, value);
+            }
+        }
+        return client.send(out.build(), HttpResponse.BodyHandlers.ofInputStream());
     }
 
     private static FullHttpResponse refusal(final String why, final ApiRequest request)

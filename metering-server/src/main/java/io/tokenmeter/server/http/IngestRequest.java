@@ -152,8 +152,7 @@ final class IngestRequest implements Runnable
     {
         final Partitions partitions = api.partitions();
         // null: every share is this node's to take (not a request another node forwarded for some partitions only)
-        final java.util.BitSet askedFor = reply == EVENTS && api.forwarder() != null ? Forwarder.askedPartitions(request)
-            : null;
+        final java.util.BitSet askedFor = api.forwarder() != null ? Forwarder.askedPartitions(request) : null;
         java.util.Map<String, java.util.List<Share>> forwards = null;
         int notOffered = 0;
         for (int i = 0; i < shares.length; i++)
@@ -169,7 +168,7 @@ final class IngestRequest implements Runnable
             // one volatile read of the partition's state per share (always OWNED on a single node)
             if (!partition.served())
             {
-                final String ownerUrl = reply == EVENTS && api.forwarder() != null && !Forwarder.forwarded(request)
+                final String ownerUrl = api.forwarder() != null && !Forwarder.forwarded(request)
                     ? api.forwardUrl(partition) : null;
                 if (ownerUrl != null)
                 {

@@ -91,10 +91,24 @@ final class LineEventsRoute
             answers.answer(request, BillingRoutes.error(HttpResponseStatus.FORBIDDEN, "forbidden", forbidden));
             return;
         }
-        final FullHttpResponse unserved = BillingRoutes.unserved(api, tenant);
-        if (unserved != null)
+        final io.tokenmeter.core.partition.Partition partition = api.partitions().of(tenant);
+        if (!partition.served())
         {
-            answers.answer(request, unserved);
+            final Forwarder forwarder = api.forwarder();
+            final String ownerUrl = forwarder == null || Forwarder.forwarded(request) ? null : api.forwardUrl(partition);
+            if (ownerUrl == null)
+            {
+                answers.answer(request, BillingRoutes.unserved(api, tenant));
+                return;
+            }
+            try
+            {
+                api.lineEventReaders().execute(() -> relay(ctx, request, answers, forwarder, ownerUrl, partition.index()));
+            }
+            catch (final RejectedExecutionException ex)
+            {
+                answers.answer(request, busy());
+            }
             return;
         }
         final FullHttpResponse refused = BillingRoutes.refuseQueryOrNotReady(api, request);
@@ -139,11 +153,93 @@ final class LineEventsRoute
         }
         catch (final RejectedExecutionException ex)
         {
-            final FullHttpResponse busy = BillingRoutes.error(HttpResponseStatus.SERVICE_UNAVAILABLE, "unavailable",
-                "too many line event listings are being read; retry shortly");
-            busy.headers().set(HttpHeaderNames.RETRY_AFTER, 1);
-            ctx.executor().execute(() -> answers.answer(request, busy));
+            ctx.executor().execute(() -> answers.answer(request, busy()));
         }
+    }
+
+    private static FullHttpResponse busy()
+    {
+        final FullHttpResponse busy = BillingRoutes.error(HttpResponseStatus.SERVICE_UNAVAILABLE, "unavailable",
+            "too many line event listings are being read; retry shortly");
+        busy.headers().set(HttpHeaderNames.RETRY_AFTER, 1);
+        return busy;
+    }
+
+    /**
+     * On a line-event reader thread, in cluster mode: the tenant's partition is another node's, so its owner lists the
+     * events and its stream is passed on as it comes, chunk by chunk with the same flow control as a listing read here
+     * (decision 341). An owner's stream that breaks off cuts this one off too; an answer other than 200 is passed on
+     * whole (it is an error, a few hundred bytes).
+     */
+    private void relay(final ChannelHandlerContext ctx, final ApiRequest request, final Answers answers,
+        final Forwarder forwarder, final String ownerUrl, final int partition)
+    {
+        final java.net.http.HttpResponse<java.io.InputStream> answer;
+        try
+        {
+            answer = forwarder.openStream(request, ownerUrl);
+        }
+        catch (final IOException | IllegalArgumentException ex)
+        {
+            final FullHttpResponse refused = BillingRoutes.error(HttpResponseStatus.SERVICE_UNAVAILABLE,
+                "partition_unavailable", "forwarding to partition " + partition + "'s owner at " + ownerUrl + " failed ("
+                    + ex.getClass().getSimpleName() + (ex.getMessage() == null ? "" : ": " + ex.getMessage()) + "); retry");
+            refused.headers().set(HttpHeaderNames.RETRY_AFTER, 1);
+            ctx.executor().execute(() -> answers.answer(request, refused));
+            return;
+        }
+        catch (final InterruptedException ex)
+        {
+            Thread.currentThread().interrupt();
+            ctx.executor().execute(() -> answers.answer(request, internalError()));
+            return;
+        }
+        boolean whole = false;
+        try (java.io.InputStream body = answer.body())
+        {
+            if (answer.statusCode() != 200)
+            {
+                final FullHttpResponse full = Forwarder.copy(answer.statusCode(), answer.headers(),
+                    body.readNBytes(1 << 20), ownerUrl);
+                ctx.executor().execute(() -> answers.answer(request, full));
+                return;
+            }
+            final HttpResponse head = new DefaultHttpResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.OK);
+            HttpUtil.setTransferEncodingChunked(head, !HttpVersion.HTTP_1_0.equals(request.http.protocolVersion()));
+            for (final String name : List.of(HttpHeaderNames.CONTENT_TYPE.toString(), LOG_INDEX_HEADER, QUANTITY_HEADER))
+            {
+                answer.headers().firstValue(name).ifPresent(value -> head.headers().set(name, value));
+            }
+            head.headers().set(Forwarder.ANSWERED_BY_HEADER, ownerUrl);
+            ctx.executor().execute(() -> answers.startStream(request, head));
+            final ChunkWriter writer = new ChunkWriter(ctx, api.settings().idleTimeout.toNanos());
+            final byte[] read = new byte[16 * 1024];
+            while (true)
+            {
+                final int n = body.read(read);
+                if (n < 0)
+                {
+                    whole = writer.send();
+                    break;
+                }
+                writer.buffer().write(read, 0, n);
+                if (!writer.sendIfFull())
+                {
+                    break;
+                }
+            }
+        }
+        catch (final IOException ex)
+        {
+            LOG.warn("a line's events from partition {}'s owner at {} broke off ({}); the answer was cut off too", partition,
+                ownerUrl, ex.toString());
+        }
+        catch (final InterruptedException ex)
+        {
+            Thread.currentThread().interrupt();
+        }
+        final boolean ended = whole;
+        ctx.executor().execute(() -> answers.endStream(request, ended));
     }
 
     private static FullHttpResponse internalError()

@@ -141,7 +141,10 @@ final class TracesRoute
             return false;
         }
         metrics.onOtlpSpans(mapper.eventCount(), mapper.skipped(), mapper.summaries(), mapper.rejected());
-        final Reply reply = new Reply(protobuf, mapper.rejected(), mapper.rejections(), mapper.skipped());
+        // the owner's share of a request another node forwarded is answered with its counts, which that node sums into
+        // the one OTLP answer; a client's request gets the OTLP answer
+        final IngestRequest.Reply reply = api.forwarder() != null && Forwarder.askedPartitions(request) != null
+            ? IngestRequest.EVENTS : new Reply(protobuf, mapper.rejected(), mapper.rejections(), mapper.skipped());
         if (mapper.eventCount() == 0)
         {
             metrics.onEventsRejected(mapper.rejected());

@@ -39,10 +39,11 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * must be equal, status and body, but for what a cluster writes differently by design ({@link #VOLATILE}: log positions
  * and document hashes, the times things were recorded, and invoice numbers, a series per partition by decision 349,
  * checked here for form and gaps). The requests cover our event format (JSON and NDJSON), every provider usage
- * format, CloudEvents, all-or-nothing validation across partitions, duplicates and conflicts posted through another
- * node; usage at every granularity, grouping and filter; invoices as JSON, CSV and with their basis, priced with
- * tiers, thinking rates, time windows, volume bands, a commitment, a cost book and prepaid credits; the finance
- * listing and margins, merged across nodes; finalizing through any node. Then a node is killed with kill -9 and the
+ * format, CloudEvents, OpenTelemetry spans, all-or-nothing validation across partitions, duplicates and conflicts
+ * posted through another node; usage at every granularity, grouping and filter; invoices as JSON, CSV and with their
+ * basis, priced with tiers, thinking rates, time windows, volume bands, a commitment, a cost book and prepaid
+ * credits; the finance listing and margins, merged across nodes; a line's events through every node; finalizing
+ * through any node. Then a node is killed with kill -9 and the
  * survivors, once they have taken its partitions, give the same answers again and still know every id.
  *
  * <p>The tests share the cluster and run in order; each first makes sure the events are in ({@link #ingested}), so any
@@ -113,6 +114,8 @@ class ClusterSuitesTest
     private static final Map<String, String> READS = new java.util.LinkedHashMap<>();
     /** The events acknowledged, as their batches, for the retries after the kill. */
     private static final List<String[]> ACKNOWLEDGED = new ArrayList<>();
+    /** The OTLP exports acknowledged, for the retries after the kill. */
+    private static final List<String> acknowledgedTraces = new ArrayList<>();
 
     @BeforeAll
     static void start() throws Exception
@@ -309,6 +312,33 @@ class ClusterSuitesTest
         return body.append(']').toString();
     }
 
+    /** An OTLP/JSON export: per tenant a resource with {@code tenant.id} and two chat spans in October 2025. */
+    private static String otlp(final int extraOutput)
+    {
+        final long endNanos = 1_760_529_600_000_000_000L;
+        final StringBuilder resources = new StringBuilder();
+        for (int t = 0; t < tenants.size(); t++)
+        {
+            final StringBuilder spans = new StringBuilder();
+            for (int s = 0; s < 2; s++)
+            {
+                spans.append(s == 0 ? "" : ",").append("{\"traceId\":\"").append(String.format("%032X", 0xC0FFEE00L + t))
+                    .append("\",\"spanId\":\"").append(String.format("%016X", 0x5A00L + s)).append("\",\"name\":\"chat\","
+                        + "\"kind\":3,\"startTimeUnixNano\":\"").append(endNanos - 900_000_000L).append("\",\"endTimeUnixNano\":\"")
+                    .append(endNanos + t * 3_600_000_000_000L).append("\",\"attributes\":[")
+                    .append("{\"key\":\"gen_ai.operation.name\",\"value\":{\"stringValue\":\"chat\"}},")
+                    .append("{\"key\":\"gen_ai.response.model\",\"value\":{\"stringValue\":\"gpt-4o-2024-08-06\"}},")
+                    .append("{\"key\":\"gen_ai.usage.input_tokens\",\"value\":{\"intValue\":\"").append(1200 + t)
+                    .append("\"}},{\"key\":\"gen_ai.usage.output_tokens\",\"value\":{\"intValue\":")
+                    .append(300 + s + extraOutput).append("}}]}");
+            }
+            resources.append(t == 0 ? "" : ",").append("{\"resource\":{\"attributes\":[{\"key\":\"tenant.id\",\"value\":"
+                + "{\"stringValue\":\"").append(tenants.get(t)).append("\"}}]},\"scopeSpans\":[{\"scope\":{\"name\":"
+                + "\"gateway\"},\"spans\":[").append(spans).append("]}]}");
+        }
+        return "{\"resourceSpans\":[" + resources + "]}";
+    }
+
     private static void acknowledged(final String path, final String contentType, final String body)
     {
         ACKNOWLEDGED.add(new String[] {path, contentType, body});
@@ -400,6 +430,15 @@ class ClusterSuitesTest
         assertEquals(8, post("/api/v1/events", "application/cloudevents-batch+json", cloud.toString(), 202).json()
             .get("accepted").asInt());
         acknowledged("/api/v1/events", "application/cloudevents-batch+json", cloud.toString());
+
+        // OpenTelemetry spans (OTLP/JSON), one resource per tenant: each owner takes its partitions' spans, one answer
+        final String traces = otlp(0);
+        assertEquals("{}", post("/v1/traces", "application/json", traces, 200).body());
+        acknowledgedTraces.add(traces);
+        assertTrue(post("/v1/traces", "application/json", traces, 200).body().contains("already accepted"),
+            "a retried export, through another node: duplicates");
+        assertTrue(post("/v1/traces", "application/json", otlp(1), 200).body().contains("\"rejectedSpans\":\"16\""),
+            "the same spans with other counts: conflicts, rejected");
 
         // all or nothing across partitions: one bad event refuses the whole request, nothing of it is taken anywhere
         final String bad = "[" + event("bad-0", tenants.get(0), "gpt-4o", "2025-10-03T10:00:00Z", "\"input_tokens\":5")
@@ -503,16 +542,22 @@ class ClusterSuitesTest
         read("/v1/invoices/" + tenants.get(0) + "/2025-13");
         read("/v1/invoices?period=October");
 
-        // a line's events are read from the log of the partition's owner
-        final Map<Integer, String> owners = cluster.awaitOwners(PARTITIONS, SPLIT);
+        // a line's events are read from the log of the partition's owner, streamed on by any other node
         for (final String tenant : List.of(tenants.get(0), tenants.get(7)))
         {
-            final String path = "/v1/invoices/" + tenant + "/2025-10/lines/0/events";
-            final int owner = Integer.parseInt(owners.get(partitioner.partitionOf(tenant)).substring(1)) - 1;
-            final Client.Answer expected = referenceClient.get(path);
-            final Client.Answer actual = cluster.client(owner).get(path);
-            assertEquals(200, expected.status(), expected.body());
-            assertEquals(normalized(expected), normalized(actual), path + " of the owner");
+            for (final String line : List.of("0", "1", "99"))
+            {
+                final String path = "/v1/invoices/" + tenant + "/2025-10/lines/" + line + "/events";
+                final Client.Answer expected = referenceClient.get(path);
+                assertEquals("99".equals(line) ? 404 : 200, expected.status(), expected.body());
+                for (int node = 0; node < cluster.nodeCount(); node++)
+                {
+                    final Client.Answer actual = cluster.client(node).get(path);
+                    assertEquals(normalized(expected), normalized(actual), path + " of node " + ProcessCluster.id(node));
+                    assertEquals(expected.response().headers().firstValue("Tokenmeter-Line-Quantity"),
+                        actual.response().headers().firstValue("Tokenmeter-Line-Quantity"), path);
+                }
+            }
         }
 
         // final invoices through any node: the same invoices, numbered in each partition's own gapless series
@@ -563,6 +608,13 @@ class ClusterSuitesTest
         for (final Map.Entry<String, String> read : READS.entrySet())
         {
             assertEquals(read.getValue(), normalized(nextNode().get(read.getKey())), "GET " + read.getKey() + " after the kill");
+        }
+        for (final String traces : acknowledgedTraces)
+        {
+            final Client.Answer retry = nextNode().post("/v1/traces", "application/json", traces);
+            assertEquals(200, retry.status(), retry.body());
+            assertTrue(retry.body().contains("0 spans with GenAI usage accepted, 16 spans already accepted"),
+                "every acknowledged span is known after the kill: " + retry.body());
         }
         for (final String[] request : ACKNOWLEDGED)
         {
