@@ -275,8 +275,15 @@ class ClusterOwnershipTest
                 assertUnavailable(both.get(other).get(path, Forwarder.HOP_HEADER, "test"), owner, urls.get(owner));
             }
             assertEquals(200, both.get(owner).get("/v1/invoices/" + tenant + "/2025-10").status());
-            assertUnavailable(both.get(other).get("/v1/invoices/" + tenant + "/2025-10/lines/0/events"), owner,
-                urls.get(owner));
+            // a line's events are listed by the owner and streamed on by the other node as they come (decision 341)
+            final String lineEvents = "/v1/invoices/" + tenant + "/2025-10/lines/0/events";
+            final Client.Answer listed = both.get(owner).get(lineEvents);
+            final Client.Answer relayed = both.get(other).get(lineEvents);
+            assertEquals(200, listed.status(), listed.body());
+            assertEquals(200, relayed.status(), relayed.body());
+            assertEquals(listed.body(), relayed.body(), lineEvents + " relayed by " + other);
+            assertEquals(urls.get(owner), relayed.response().headers().firstValue(Forwarder.ANSWERED_BY_HEADER).orElse(null));
+            assertUnavailable(both.get(other).get(lineEvents, Forwarder.HOP_HEADER, "test"), owner, urls.get(owner));
             // a final invoice is a record of the tenant's partition log (invoice-grace is 0s): made through the other
             // node (forwarded to the owner), numbered in the partition's own series, and the same when asked again
             final Client.Answer finalized = both.get(other).post("/v1/invoices/" + tenant + "/2025-10/finalize", null, "");
