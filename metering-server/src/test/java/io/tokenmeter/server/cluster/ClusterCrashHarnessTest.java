@@ -51,7 +51,7 @@ class ClusterCrashHarnessTest
     @TempDir
     Path dir;
 
-    private final int nodeKills = Integer.getInteger("harness.nodeKills", 2);
+    private final int nodeKills = Integer.getInteger("harness.nodeKills", 1);
     private final int brokerKills = Integer.getInteger("harness.brokerKills", 1);
     private final long seed = Long.getLong("harness.seed", System.nanoTime());
     private final Random random = new Random(seed);
