@@ -236,33 +236,35 @@ say "all $EVENTS events counted on A, $(seconds "$counted_ms") s after the load 
 sleep "$SETTLE"
 log_bytes="$(du -sb "$STATE/broker/data" | cut -f1)"
 
+# restart_owner PAUSE: kill -9 of A, PAUSE seconds, A started again on its own data; sets restart_ms (kill to the
+# exact count), restart_start_ms (start to the exact count), restart_metric and restart_line
+restart_owner()
+{
+    local kill_ms start_ms
+    kill_ms="$(now_ms)"
+    kill_node "$PID_A"
+    sleep "$1"
+    start_ms="$(now_ms)"
+    start_node a "$PORT_A"
+    PID_A="$NODE_PID"
+    restart_ms="$(counted_after "$URL_A" "$EVENTS" "$kill_ms")"
+    restart_start_ms=$((restart_ms - (start_ms - kill_ms)))
+    restart_metric="$(takeover_seconds "$URL_A")"
+    restart_line="$(last_served_line "$STATE/node-a/node.log")"
+}
+
 # (b1) the owner restarts on its own data within its session
 say "(b1) kill -9 of A, started again at once"
-kill_ms="$(now_ms)"
-kill_node "$PID_A"
-start_ms="$(now_ms)"
-start_node a "$PORT_A"
-PID_A="$NODE_PID"
-b1_ms="$(counted_after "$URL_A" "$EVENTS" "$kill_ms")"
-b1_start_ms=$((b1_ms - (start_ms - kill_ms)))
-b1_metric="$(takeover_seconds "$URL_A")"
-b1_line="$(last_served_line "$STATE/node-a/node.log")"
+restart_owner 0
+b1_ms="$restart_ms" b1_start_ms="$restart_start_ms" b1_metric="$restart_metric" b1_line="$restart_line"
 say "(b1) A counts all again $(seconds "$b1_ms") s after the kill ($(seconds "$b1_start_ms") s after its start);" \
     "takeover_seconds $b1_metric; $b1_line"
 
 # (b2) the owner restarts on its own data after its session has ended
 sleep 3
 say "(b2) kill -9 of A, started again after the session ($((SESSION + 2)) s)"
-kill_ms="$(now_ms)"
-kill_node "$PID_A"
-sleep $((SESSION + 2))
-start_ms="$(now_ms)"
-start_node a "$PORT_A"
-PID_A="$NODE_PID"
-b2_ms="$(counted_after "$URL_A" "$EVENTS" "$kill_ms")"
-b2_start_ms=$((b2_ms - (start_ms - kill_ms)))
-b2_metric="$(takeover_seconds "$URL_A")"
-b2_line="$(last_served_line "$STATE/node-a/node.log")"
+restart_owner $((SESSION + 2))
+b2_start_ms="$restart_start_ms" b2_metric="$restart_metric" b2_line="$restart_line"
 say "(b2) A counts all again $(seconds "$b2_start_ms") s after its start; takeover_seconds $b2_metric; $b2_line"
 
 # (a) a node that never held the partition takes over

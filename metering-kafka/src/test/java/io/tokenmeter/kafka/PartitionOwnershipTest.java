@@ -236,12 +236,11 @@ class PartitionOwnershipTest
                 Duration.ofSeconds(40), () -> "two members own 2 of 4 partitions each: " + survivor.ownership.assigned()
                     + " and " + killed);
             killed.kill();
-            final long killedNs = System.nanoTime();
             assertTrue(survivor.ownership.removeMember("dead", Duration.ofSeconds(10)), "the dead member was removed");
+            // waited for at most 30 s, so within the dead member's 60 s session: only the removal lets this pass
             await(() -> survivor.ownership.assigned().size() == 4, Duration.ofSeconds(30),
                 () -> "the survivor takes every partition over long before the 60 s session: "
                     + survivor.ownership.assigned());
-            assertTrue(System.nanoTime() - killedNs < longSession.toNanos(), "taken over within the dead member's session");
             assertFalse(survivor.ownership.removeMember("dead", Duration.ofSeconds(10)), "a member gone is not removed again");
             assertThrows(IllegalArgumentException.class, () -> survivor.ownership.removeMember("alive", Duration.ofSeconds(1)));
 

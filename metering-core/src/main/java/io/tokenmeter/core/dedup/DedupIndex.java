@@ -86,7 +86,6 @@ public final class DedupIndex
      */
     public int checkAndInsert(final long idHashHi, final long idHashLo, final long contentHash, final long nowMs)
     {
-        requireTable();
         final int fingerprint = fingerprint(idHashHi);
         int index = fingerprint & tableMask;
         while (true)
@@ -133,7 +132,8 @@ public final class DedupIndex
      * Starts a replay whose keys go to the ring only, not into the table, until {@link #endDeferredReplay}: a replay
      * from the start of a long log (a new owner of a partition) inserts many keys that capacity evicts again before the
      * replay ends, and each would cost a table insert and a table removal (two cache misses) for nothing. Meanwhile
-     * {@link #evict} moves the ring's head and spills without touching the table, and nothing else may be asked.
+     * {@link #evict} moves the ring's head and spills without touching the table, and nothing else may be asked (only
+     * {@link #contains} checks it; the live path's calls do not, to add nothing to them).
      * The index after {@link #endDeferredReplay} is the one {@link #insertReplayed} one key at a time would have made:
      * the newest keys, each once (a key read twice is kept as its later insert, the earlier position dead). The one
      * difference: a key read twice whose earlier insert capacity evicts before the later one is read is spilled here,
@@ -146,7 +146,8 @@ public final class DedupIndex
     {
         if (head != tail)
         {
-            throw new IllegalStateException("a deferred replay starts on an empty index, not one of " + (tail - head) + " keys");
+            throw new IllegalStateException("a deferred replay starts on an empty index, not one of " + (tail - head)
+                + " keys");
         }
         deferred = true;
     }
@@ -198,7 +199,6 @@ public final class DedupIndex
     /** Removes every key inserted since {@code mark}: undoes inserts that never reached the log. */
     public void rollbackTo(final long mark)
     {
-        requireTable();
         if (mark < head || mark > tail)
         {
             throw new IllegalStateException("rollback mark " + mark + " outside [" + head + ", " + tail + "]");
@@ -453,7 +453,8 @@ public final class DedupIndex
     {
         if (deferred)
         {
-            throw new IllegalStateException("the index is in a deferred replay: its keys are not in the table until it ends");
+            throw new IllegalStateException("the index is in a deferred replay: its keys are not in the table until it "
+                + "ends");
         }
     }
 

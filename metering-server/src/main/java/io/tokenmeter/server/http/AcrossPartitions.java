@@ -6,7 +6,6 @@ import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import io.netty.buffer.ByteBufUtil;
 import io.netty.handler.codec.http.FullHttpResponse;
-import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpResponseStatus;
 import io.tokenmeter.billing.invoice.TenantScope;
 import io.tokenmeter.core.partition.Partition;
@@ -48,8 +47,8 @@ final class AcrossPartitions
      * @param field the answer's array of entries: {@code invoices} or {@code margins}.
      * @param share answers the route for the tenants of a scope on this node (its readiness and query checks included).
      */
-    static CompletableFuture<FullHttpResponse> answer(final ApiContext api, final ApiRequest request, final String field,
-        final Function<TenantScope, CompletableFuture<FullHttpResponse>> share)
+    static CompletableFuture<FullHttpResponse> answer(final ApiContext api, final ApiRequest request,
+        final String field, final Function<TenantScope, CompletableFuture<FullHttpResponse>> share)
     {
         final Partitions partitions = api.partitions();
         final Forwarder forwarder = api.forwarder();
@@ -69,8 +68,8 @@ final class AcrossPartitions
                 }
             }
             return why.isEmpty() ? share.apply(TenantScope.of(asked, partitions.partitioner()))
-                : done(unavailable("the share asked of this node spans partitions it does not serve ("
-                    + String.join("; ", why) + ")"));
+                : BillingRoutes.done(BillingRoutes.unavailable("the share asked of this node spans partitions it does "
+                    + "not serve (" + String.join("; ", why) + ")"));
         }
         final BitSet here = new BitSet();
         final Map<String, BitSet> elsewhere = new TreeMap<>();
@@ -94,9 +93,9 @@ final class AcrossPartitions
         }
         if (!why.isEmpty())
         {
-            return done(unavailable("this answer spans every partition and " + why.size() + " of " + partitions.count()
-                + " can be answered neither here nor by an owner this node knows (" + String.join("; ", why)
-                + "); retry shortly"));
+            return BillingRoutes.done(BillingRoutes.unavailable("this answer spans every partition and " + why.size()
+                + " of " + partitions.count() + " can be answered neither here nor by an owner this node knows ("
+                + String.join("; ", why) + "); retry shortly"));
         }
         if (elsewhere.isEmpty())
         {
@@ -134,7 +133,7 @@ final class AcrossPartitions
                 final JsonNode body = JSON.readTree(ByteBufUtil.getBytes(answer.content()));
                 if (!(body instanceof ObjectNode object) || !(object.get(field) instanceof ArrayNode array))
                 {
-                    refusal = unavailable("a share of this answer came back without its " + field + " ("
+                    refusal = BillingRoutes.unavailable("a share of this answer came back without its " + field + " ("
                         + answer.headers().get(Forwarder.ANSWERED_BY_HEADER, "this node") + "); retry");
                     continue;
                 }
@@ -146,7 +145,7 @@ final class AcrossPartitions
             }
             catch (final IOException notJson)
             {
-                refusal = unavailable("a share of this answer came back as no JSON ("
+                refusal = BillingRoutes.unavailable("a share of this answer came back as no JSON ("
                     + answer.headers().get(Forwarder.ANSWERED_BY_HEADER, "this node") + "); retry");
             }
             finally
@@ -171,18 +170,5 @@ final class AcrossPartitions
         {
             throw new IllegalStateException(cannotHappen);
         }
-    }
-
-    private static FullHttpResponse unavailable(final String message)
-    {
-        final FullHttpResponse response = BillingRoutes.error(HttpResponseStatus.SERVICE_UNAVAILABLE,
-            "partition_unavailable", message);
-        response.headers().set(HttpHeaderNames.RETRY_AFTER, 1);
-        return response;
-    }
-
-    private static CompletableFuture<FullHttpResponse> done(final FullHttpResponse response)
-    {
-        return CompletableFuture.completedFuture(response);
     }
 }

@@ -457,7 +457,7 @@ final class BillingRoutes
         return error(HttpResponseStatus.INTERNAL_SERVER_ERROR, "internal_error", "the billing request failed; the failure is logged");
     }
 
-    private static CompletableFuture<FullHttpResponse> done(final FullHttpResponse response)
+    static CompletableFuture<FullHttpResponse> done(final FullHttpResponse response)
     {
         return CompletableFuture.completedFuture(response);
     }
@@ -503,7 +503,8 @@ final class BillingRoutes
         return done(unserved(api, tenant));
     }
 
-    private static FullHttpResponse unavailable(final String message)
+    /** @return 503 partition_unavailable with {@code message} and {@code Retry-After: 1}. */
+    static FullHttpResponse unavailable(final String message)
     {
         final FullHttpResponse response = error(HttpResponseStatus.SERVICE_UNAVAILABLE, "partition_unavailable", message);
         response.headers().set(HttpHeaderNames.RETRY_AFTER, 1);

@@ -134,18 +134,9 @@ public final class Forwarder
                 "partition_unavailable", to.replace("was forwarded", "could not be forwarded") + ": this node is "
                     + "forwarding " + MAX_IN_FLIGHT + " requests already; retry shortly", "1")));
         }
-        final HttpRequest.Builder out = HttpRequest.newBuilder(URI.create(ownerUrl + request.http.uri())).timeout(timeout)
-            .header(HOP_HEADER, nodeId)
+        final HttpRequest.Builder out = outgoing(request, ownerUrl)
             .header(PARTITIONS_HEADER, partitions.toString().replaceAll("[{} ]", ""))
             .POST(HttpRequest.BodyPublishers.ofByteArray(body));
-        for (final String name : REQUEST_HEADERS)
-        {
-            final String value = request.http.headers().get(name);
-            if (value != null)
-            {
-                out.header(name, value);
-            }
-        }
         for (final String name : List.of("Content-Encoding", "ce-specversion", "ce-id", "ce-source", "ce-type"))
         {
             final String value = request.http.headers().get(name);
@@ -227,22 +218,12 @@ public final class Forwarder
         final CompletableFuture<HttpResponse<byte[]>> sent;
         try
         {
-            final HttpRequest.Builder out = HttpRequest.newBuilder(URI.create(ownerUrl + request.http.uri()))
-                .timeout(timeout)
-                .header(HOP_HEADER, nodeId)
+            final HttpRequest.Builder out = outgoing(request, ownerUrl)
                 .method(request.http.method().name(), body.length == 0 ? HttpRequest.BodyPublishers.noBody()
                     : HttpRequest.BodyPublishers.ofByteArray(body));
             if (partitions != null)
             {
                 out.header(PARTITIONS_HEADER, partitions);
-            }
-            for (final String name : REQUEST_HEADERS)
-            {
-                final String value = request.http.headers().get(name);
-                if (value != null)
-                {
-                    out.header(name, value);
-                }
             }
             sent = client.sendAsync(out.build(), HttpResponse.BodyHandlers.ofByteArray());
         }
@@ -294,9 +275,17 @@ public final class Forwarder
     HttpResponse<java.io.InputStream> openStream(final ApiRequest request, final String ownerUrl)
         throws IOException, InterruptedException
     {
+        return client.send(outgoing(request, ownerUrl).GET().build(), HttpResponse.BodyHandlers.ofInputStream());
+    }
+
+    /**
+     * @return the request to the owner: the client's path and query, its {@link #REQUEST_HEADERS}, {@link #HOP_HEADER}.
+     * @throws IllegalArgumentException when {@code ownerUrl} does not make a URI.
+     */
+    private HttpRequest.Builder outgoing(final ApiRequest request, final String ownerUrl)
+    {
         final HttpRequest.Builder out = HttpRequest.newBuilder(URI.create(ownerUrl + request.http.uri())).timeout(timeout)
-            .header(HOP_HEADER, nodeId)
-            .GET();
+            .header(HOP_HEADER, nodeId);
         for (final String name : REQUEST_HEADERS)
         {
             final String value = request.http.headers().get(name);
@@ -305,7 +294,7 @@ public final class Forwarder
                 out.header(name, value);
             }
         }
-        return client.send(out.build(), HttpResponse.BodyHandlers.ofInputStream());
+        return out;
     }
 
     private static FullHttpResponse refusal(final String why, final ApiRequest request)

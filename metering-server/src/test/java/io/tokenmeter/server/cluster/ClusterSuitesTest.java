@@ -106,7 +106,7 @@ class ClusterSuitesTest
     private static Client referenceClient;
     /** Two tenants of each partition, partition by partition. */
     private static List<String> tenants;
-    private static Partitioner partitioner = new Partitioner(PARTITIONS);
+    private static final Partitioner partitioner = new Partitioner(PARTITIONS);
     private static int turn;
     private static boolean ingested;
     private static Throwable ingestFailure;
