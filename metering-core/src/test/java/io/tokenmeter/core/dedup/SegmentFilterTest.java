@@ -1,9 +1,13 @@
 package io.tokenmeter.core.dedup;
 
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
+import java.io.IOException;
+import java.nio.file.Path;
 import java.util.SplittableRandom;
 
+import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 class SegmentFilterTest
@@ -40,5 +44,24 @@ class SegmentFilterTest
                 100 * computed);
             assertTrue(rate < computed * 1.6, bits + " bits: rate " + rate + " against " + computed);
         }
+    }
+
+    @Test
+    void aYoungSegmentIsSealedWithSixteenBitsAnIdAndALargeOneWithTheSetting(@TempDir final Path dir) throws IOException
+    {
+        assertEquals(16, SegmentWriter.bitsPerIdFor(SegmentWriter.YOUNG_MAX_IDS, 12));
+        assertEquals(12, SegmentWriter.bitsPerIdFor(SegmentWriter.YOUNG_MAX_IDS + 1, 12));
+        assertEquals(20, SegmentWriter.bitsPerIdFor(1000, 20), "a setting above 16 is kept");
+        final SegmentWriter writer = new SegmentWriter(12, () -> false);
+        final Path path = dir.resolve(SegmentFile.fileName(0, 1, 1));
+        writer.begin(dir.resolve(path.getFileName() + SegmentFile.TMP_SUFFIX), 50_000);
+        for (int i = 0; i < 50_000; i++)
+        {
+            writer.add((long)i << 40, i, 7);
+        }
+        final Segment sealed = writer.seal(path, 0, 1, 1, 0, 0);
+        assertEquals(SegmentFilter.blocksFor(50_000, 16), sealed.filterBlocks);
+        assertEquals(sealed.filterBlocks, SegmentFile.load(path).filterBlocks,
+            "the filter read back on open is the one written");
     }
 }

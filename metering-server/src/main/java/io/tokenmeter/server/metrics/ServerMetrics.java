@@ -163,6 +163,12 @@ public final class ServerMetrics implements AutoCloseable
         Gauge.builder("tokenmeter.dedup.disk.bytes", partitions, all -> all.sum(p -> p.journal().diskTier() == null ? 0
                 : p.journal().diskTier().diskBytes()))
             .description("bytes of the disk tier's segments (bounded by dedup-disk-budget)").register(registry);
+        Gauge.builder("tokenmeter.dedup.disk.segments", partitions, all -> all.sum(p -> p.journal().diskTier() == null ? 0
+                : p.journal().diskTier().segments()))
+            .description("segments of the disk tier: a new id probes one filter block of each").register(registry);
+        FunctionCounter.builder("tokenmeter.dedup.disk.merges", partitions, all -> all.sum(p -> p.journal().diskTier() == null
+                ? 0 : p.journal().diskTier().merges()))
+            .description("merges of disk tier segments (each rewrites its inputs' ids)").register(registry);
         Gauge.builder("tokenmeter.dedup.window.seconds", partitions, all -> all.get(0).journal().dedup().windowMs() / 1000.0)
             .description("the configured dedup window").register(registry);
         Gauge.builder("tokenmeter.dedup.effective.window.seconds", partitions, all -> minEffectiveWindowSeconds(all))
