@@ -6,6 +6,7 @@
 # Starts the server (or the parse-only reference) as compare does (-Xmx2g -Xms2g, pre-touched, huge pages), warms it
 # with 10 s of closed-loop load, then runs the measured load and prints each thread's CPU seconds and microseconds of
 # CPU per acknowledged event, in all and split into user and system (kernel) time. Needs the jars: mvn -B -q package -DskipTests
+# TOKENMETER_JAR=path runs another build of the server (an A/B against the previous build).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 TARGET="${1:-tokenmeter}"; BATCH="${2:-100}"; CONNS="${3:-32}"; SECS="${4:-20}"
@@ -17,7 +18,7 @@ JVM=(-Xmx2g -Xms2g -XX:+AlwaysPreTouch -XX:+UseTransparentHugePages)
 if [ "$TARGET" = "parse" ]; then
   java "${JVM[@]}" -jar benchmarks/target/benchmarks.jar reference --mode parse --port "$PORT" > "$DATA/server.log" 2>&1 &
 else
-  java "${JVM[@]}" -jar metering-server/target/tokenmeter.jar serve --port "$PORT" --data-dir "$DATA/data" > "$DATA/server.log" 2>&1 &
+  java "${JVM[@]}" -jar "${TOKENMETER_JAR:-metering-server/target/tokenmeter.jar}" serve --port "$PORT" --data-dir "$DATA/data" > "$DATA/server.log" 2>&1 &
 fi
 SPID=$!
 trap 'kill $SPID 2>/dev/null; wait $SPID 2>/dev/null; rm -rf "$DATA"' EXIT

@@ -1,5 +1,6 @@
 package io.tokenmeter.benchmarks.jmh;
 
+import io.tokenmeter.core.dedup.DedupDiskTier;
 import io.tokenmeter.core.dedup.DedupIndex;
 import io.tokenmeter.core.event.StagedEvent;
 import io.tokenmeter.core.log.ChronicleEventLog;
@@ -46,6 +47,12 @@ import java.util.stream.Stream;
  * as many old ids. The event loop's part (re-keying each staged event with a fresh id hash) is in the time too, and is
  * what {@link #baseline} measures. The log grows by about 120 bytes per event: a run of the default length writes a
  * few GB, deleted at the end.
+ *
+ * <p>With {@code -p tier=busy} the journal has a dedup disk tier, as the server does (spill batches of 65,536 ids, a
+ * 24 h window): every event then spills an evicted id, and each new id is also looked up in the spill buffers and
+ * every segment's filter, while the tier's own thread seals and merges on another core. The difference from
+ * {@code tier=none} is the tier's cost on the journal thread at full rate (the figure issue 17's ingest target is
+ * about); it writes about 18 bytes per event more, in the same directory.
  */
 @State(Scope.Thread)
 @BenchmarkMode(Mode.Throughput)
@@ -71,6 +78,10 @@ public class JournalBenchmark
      * The book's per-event rules: {@code none}, or {@code rules}: every model has two context tiers and two time windows
      * (one in Asia/Shanghai, one crossing midnight in UTC), so every event is looked up and decided.
      */
+    /** {@code none}: no disk tier; {@code busy}: a disk tier taking every evicted id (class comment). */
+    @Param({"none"})
+    public String tier;
+
     @Param({"none", "rules"})
     public String book;
 
@@ -107,6 +118,7 @@ public class JournalBenchmark
     private Path directory;
     private EventLog log;
     private JournalAgent journal;
+    private DedupDiskTier diskTier;
     private Request[] requests;
     private long nextKey;
     private int acceptedSink;
@@ -173,6 +185,12 @@ public class JournalBenchmark
         journal = new JournalAgent(log, new DedupIndex(capacity, TimeUnit.HOURS.toMillis(24), EVENTS),
             new SnapshotStore(directory.resolve("snapshots")), Runnable::run, System::currentTimeMillis,
             requestCount, requestCount, EVENTS, 1000, Long.MAX_VALUE, ns -> { });
+        if (tier.equals("busy"))
+        {
+            diskTier = DedupDiskTier.open(directory.resolve("dedup"), TimeUnit.HOURS.toMillis(24), Long.MAX_VALUE,
+                1 << 16, r -> new Thread(r, "dedup-bench"));
+            journal.diskTier(diskTier);
+        }
         journal.recover();
         if (book.equals("rules"))
         {
@@ -203,6 +221,10 @@ public class JournalBenchmark
     @TearDown(Level.Trial)
     public void tearDown() throws IOException
     {
+        if (diskTier != null)
+        {
+            diskTier.close();
+        }
         log.close();
         try (Stream<Path> files = Files.walk(directory))
         {

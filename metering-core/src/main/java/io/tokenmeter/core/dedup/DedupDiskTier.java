@@ -30,8 +30,9 @@ import java.util.concurrent.locks.LockSupport;
  *                    adopt the published SegmentList  <--volatile--  publish (merge 4 neighbours into the next level,
  *                    map new segments, unmap gone ones                drop segments past the window or the budget)
  *                    report the adopted version      --volatile-->  delete files no longer mapped
- *   find(): current buffer, in-flight buffer, then each segment newest first: filter (one 64-byte block), directory,
- *           binary search of about 32 to 64 mapped records
+ *   find(): the recent filters (RecentFilters: the ids spilled lately, one or two probes); when they say no, only the
+ *           buffers and segments older than they cover; else current buffer, in-flight buffer, then each segment
+ *           newest first: filter (one 64-byte block), directory, interpolation in about 32 to 64 mapped records
  * </pre>
  *
  * <p>A record keeps 96 bits of the 128-bit id hash and a 32-bit fold of the content hash (layout in
@@ -89,6 +90,7 @@ public final class DedupDiskTier implements AutoCloseable
     private final Thread thread;
     private final long fixedMemoryBytes;
 
+    private final RecentFilters recent;
     private SpillBuffer current;
     private SpillBuffer inFlight;
     private SpillBuffer spare;
@@ -114,6 +116,7 @@ public final class DedupDiskTier implements AutoCloseable
         this.current = new SpillBuffer(bufferCapacity);
         this.current.clear(nextBatch++);
         this.spare = new SpillBuffer(bufferCapacity);
+        this.recent = new RecentFilters(RecentFilters.capacityFor(spillBatch));
         this.fixedMemoryBytes = 2 * current.memoryBytes() + agent.fixedMemoryBytes();
         adopt();
         this.thread = threadFactory.newThread(agent);
@@ -175,17 +178,28 @@ public final class DedupDiskTier implements AutoCloseable
         final long seq)
     {
         final int fold = fold(contentHash);
-        if (current.add(idHashHi, idHashLo, fold, acceptedAtMs, seq))
+        if (add(idHashHi, idHashLo, fold, acceptedAtMs, seq))
         {
             return true;
         }
         poll();
-        if (current.add(idHashHi, idHashLo, fold, acceptedAtMs, seq))
+        if (add(idHashHi, idHashLo, fold, acceptedAtMs, seq))
         {
             return true;
         }
         spillsRefused++;
         return false;
+    }
+
+    private boolean add(final long idHashHi, final long idHashLo, final int fold, final long acceptedAtMs, final long seq)
+    {
+        final int before = current.size();
+        if (!current.add(idHashHi, idHashLo, fold, acceptedAtMs, seq))
+        {
+            return false;
+        }
+        recent.add(idHashHi, (int)(idHashLo >>> 32), current.batch(), before);
+        return true;
     }
 
     /**
@@ -195,8 +209,15 @@ public final class DedupDiskTier implements AutoCloseable
     public int find(final long idHashHi, final long idHashLo, final long contentHash)
     {
         final int lo32 = (int)(idHashLo >>> 32);
-        long found = current.find(idHashHi, lo32);
-        if (found == SpillBuffer.ABSENT && inFlight != null)
+        // the recent filters answer for the buffers and the young segments at once; older ones are probed one by one
+        final boolean recentMight = recent.mightContain(idHashHi, lo32);
+        final long coveredFrom = recent.coveredFrom();
+        long found = SpillBuffer.ABSENT;
+        if (recentMight || current.batch() < coveredFrom)
+        {
+            found = current.find(idHashHi, lo32);
+        }
+        if (found == SpillBuffer.ABSENT && inFlight != null && (recentMight || inFlight.batch() < coveredFrom))
         {
             found = inFlight.find(idHashHi, lo32);
         }
@@ -205,7 +226,8 @@ public final class DedupDiskTier implements AutoCloseable
             final MappedSegment[] segments = mapped;
             for (final MappedSegment segment : segments)
             {
-                if (SegmentFilter.mightContain(segment.filter, segment.filterBlocks, idHashHi, lo32))
+                if ((recentMight || segment.firstBatch < coveredFrom)
+                    && SegmentFilter.mightContain(segment.filter, segment.filterBlocks, idHashHi, lo32))
                 {
                     found = segment.find(idHashHi, lo32);
                     if (found != SpillBuffer.ABSENT)
@@ -329,7 +351,7 @@ public final class DedupDiskTier implements AutoCloseable
     /** @return heap and direct bytes: filters and directories of the segments, spill buffers, sort and I/O buffers. */
     public long memoryBytes()
     {
-        return agent.filterBytes + fixedMemoryBytes;
+        return agent.filterBytes + fixedMemoryBytes + recent.memoryBytes();
     }
 
     /** @return ids dropped before the window ended because the segments exceeded the disk budget. Any thread. */

@@ -23,6 +23,8 @@ final class MappedSegment
     private static final long CHUNK_MASK = (1L << CHUNK_SHIFT) - 1;
 
     final Segment segment;
+    /** The segment's first batch, here so that a lookup reads it without following {@link #segment}. */
+    final long firstBatch;
     final long[] filter;
     final int filterBlocks;
     private final int[] directory;
@@ -33,6 +35,7 @@ final class MappedSegment
     MappedSegment(final Segment segment) throws IOException
     {
         this.segment = segment;
+        this.firstBatch = segment.firstBatch;
         this.filter = segment.filter;
         this.filterBlocks = segment.filterBlocks;
         this.directory = segment.directory;

@@ -1,5 +1,6 @@
 package io.tokenmeter.core.dedup;
 
+import org.agrona.concurrent.UnsafeBuffer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -46,6 +47,8 @@ final class SegmentAgent implements Runnable
     private final SegmentWriter sealWriter;
     private final SegmentWriter mergeWriter;
     private final ByteBuffer[] readBuffers = new ByteBuffer[MergePolicy.FAN_IN];
+    /** The read buffers as Agrona views, read at a cursor of their own: no ByteBuffer position or scope checks. */
+    private final UnsafeBuffer[] readViews = new UnsafeBuffer[MergePolicy.FAN_IN];
     /** Files of segments removed from the list, with the list version that removed them. */
     private final List<Path> retiredFiles = new ArrayList<>();
     private final List<Long> retiredAtVersion = new ArrayList<>();
@@ -92,6 +95,7 @@ final class SegmentAgent implements Runnable
         for (int i = 0; i < readBuffers.length; i++)
         {
             readBuffers[i] = ByteBuffer.allocateDirect(READ_CHUNK).order(ByteOrder.LITTLE_ENDIAN);
+            readViews[i] = new UnsafeBuffer(readBuffers[i]);
         }
         this.segments = recovered;
         long sealedThrough = -1;
@@ -333,15 +337,18 @@ final class SegmentAgent implements Runnable
         final int k = inputs.length;
         final long[] remaining = new long[k];
         final long[] position = new long[k];
+        final int[] cursor = new int[k];
+        final int[] filled = new int[k];
         final long[] headHi = new long[k];
         final int[] headLo = new int[k];
+        final int[] headFold = new int[k];
         final boolean[] live = new boolean[k];
+        final Inputs in = new Inputs(channels, remaining, position, cursor, filled, headHi, headLo, headFold);
         for (int i = 0; i < k; i++)
         {
             remaining[i] = inputs[i].ids;
             position[i] = SegmentFile.HEADER_LENGTH;
-            readBuffers[i].clear().limit(0);
-            live[i] = advance(i, channels[i], remaining, position, headHi, headLo);
+            live[i] = advance(i, in);
         }
         long written = 0;
         while (true)
@@ -358,8 +365,8 @@ final class SegmentAgent implements Runnable
             {
                 return;
             }
-            mergeWriter.add(headHi[best], headLo[best], readBuffers[best].getInt());
-            live[best] = advance(best, channels[best], remaining, position, headHi, headLo);
+            mergeWriter.add(headHi[best], headLo[best], headFold[best]);
+            live[best] = advance(best, in);
             if ((++written & (MERGE_POLL_RECORDS - 1)) == 0)
             {
                 if (abandoned || closing)
@@ -371,30 +378,40 @@ final class SegmentAgent implements Runnable
         }
     }
 
-    /** Reads the next record's key of input {@code i}, leaving its content fold as the buffer's next int. */
-    private boolean advance(final int i, final FileChannel channel, final long[] remaining, final long[] position,
-        final long[] headHi, final int[] headLo) throws IOException
+    /** The merge's per-input state, so that {@link #advance} takes two arguments. */
+    private record Inputs(FileChannel[] channels, long[] remaining, long[] position, int[] cursor, int[] filled,
+        long[] headHi, int[] headLo, int[] headFold)
     {
-        if (remaining[i] == 0)
+    }
+
+    /** Reads input {@code i}'s next record into its head, refilling its read buffer when it is used up. */
+    private boolean advance(final int i, final Inputs in) throws IOException
+    {
+        if (in.remaining[i] == 0)
         {
             return false;
         }
-        final ByteBuffer buffer = readBuffers[i];
-        if (buffer.remaining() < SegmentFile.RECORD_BYTES)
+        int at = in.cursor[i];
+        if (at + SegmentFile.RECORD_BYTES > in.filled[i])
         {
+            final ByteBuffer buffer = readBuffers[i];
             buffer.clear();
-            final long left = remaining[i] * SegmentFile.RECORD_BYTES;
+            final long left = in.remaining[i] * SegmentFile.RECORD_BYTES;
             if (left < buffer.capacity())
             {
                 buffer.limit((int)left);
             }
-            SegmentFile.readFully(channel, buffer, position[i]);
-            position[i] += buffer.position();
-            buffer.flip();
+            SegmentFile.readFully(in.channels[i], buffer, in.position[i]);
+            in.position[i] += buffer.position();
+            in.filled[i] = buffer.position();
+            at = 0;
         }
-        headHi[i] = buffer.getLong();
-        headLo[i] = buffer.getInt();
-        remaining[i]--;
+        final UnsafeBuffer view = readViews[i];
+        in.headHi[i] = view.getLong(at, ByteOrder.LITTLE_ENDIAN);
+        in.headLo[i] = view.getInt(at + 8, ByteOrder.LITTLE_ENDIAN);
+        in.headFold[i] = view.getInt(at + 12, ByteOrder.LITTLE_ENDIAN);
+        in.cursor[i] = at + SegmentFile.RECORD_BYTES;
+        in.remaining[i]--;
         return true;
     }
 

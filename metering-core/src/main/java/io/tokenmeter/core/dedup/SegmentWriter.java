@@ -35,6 +35,10 @@ final class SegmentWriter
     static final int YOUNG_BITS_PER_ID = 16;
 
     private final ByteBuffer out = ByteBuffer.allocateDirect(WRITE_CHUNK).order(ByteOrder.LITTLE_ENDIAN);
+    /** {@link #out} as an Agrona view: records are written at {@link #outAt}, without ByteBuffer position checks. */
+    private final UnsafeBuffer outView = new UnsafeBuffer(out);
+    /** Bytes of records written into {@link #out} since its last flush ({@link #add} only; seal writes relative). */
+    private int outAt;
     private final int bitsPerId;
     private final BooleanSupplier cancelled;
 
@@ -80,6 +84,7 @@ final class SegmentWriter
         this.directory = new int[(1 << directoryBits) + 1];
         this.directoryFilled = 0;
         out.clear();
+        outAt = 0;
     }
 
     /** @return the filter bits per id of a segment of at most {@code maxIds} ids: see {@link #YOUNG_MAX_IDS}. */
@@ -116,11 +121,14 @@ final class SegmentWriter
             directory[directoryFilled++] = (int)ids;
         }
         SegmentFilter.add(filter, filterBlocks, idHashHi, idLo32);
-        if (out.remaining() < SegmentFile.RECORD_BYTES)
+        if (outAt + SegmentFile.RECORD_BYTES > WRITE_CHUNK)
         {
             flush();
         }
-        out.putLong(idHashHi).putInt(idLo32).putInt(contentFold);
+        outView.putLong(outAt, idHashHi, ByteOrder.LITTLE_ENDIAN);
+        outView.putInt(outAt + 8, idLo32, ByteOrder.LITTLE_ENDIAN);
+        outView.putInt(outAt + 12, contentFold, ByteOrder.LITTLE_ENDIAN);
+        outAt += SegmentFile.RECORD_BYTES;
         lastHi = idHashHi;
         lastLo32 = idLo32;
         ids++;
@@ -263,6 +271,11 @@ final class SegmentWriter
         if (cancelled.getAsBoolean())
         {
             throw new CancellationException();
+        }
+        if (outAt > 0)
+        {
+            out.position(outAt);
+            outAt = 0;
         }
         out.flip();
         if (crc != null)

@@ -2,6 +2,8 @@ package io.tokenmeter.core.dedup;
 
 import org.junit.jupiter.api.Test;
 
+import java.util.Arrays;
+import java.util.Comparator;
 import java.util.SplittableRandom;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -35,5 +37,40 @@ class RecordSortTest
             }
         }
         assertEquals((long)n * (n - 1) / 2, sumFold, "every record kept, each with its own fold");
+    }
+
+    /** Against a plain comparison sort: hashed ids (buckets of one or two), and ids colliding in their top bits. */
+    @Test
+    void ordersExactlyAsAComparisonSortForHashedAndCollidingIds()
+    {
+        final SplittableRandom random = new SplittableRandom(17);
+        for (final int n : new int[]{1, 2, 3, 17, 100, 4_096, 65_536, 131_072})
+        {
+            for (final String ids : new String[]{"hashed", "top bits collide", "half collide"})
+            {
+                final long[] hi = new long[n];
+                final long[] loFold = new long[n];
+                for (int i = 0; i < n; i++)
+                {
+                    final long h = random.nextLong();
+                    hi[i] = ids.equals("hashed") || (ids.equals("half collide") && i % 2 == 0) ? h : h >>> 20;
+                    loFold[i] = SpillBuffer.pack(random.nextInt(), i);
+                }
+                final Integer[] order = new Integer[n];
+                for (int i = 0; i < n; i++)
+                {
+                    order[i] = i;
+                }
+                Arrays.sort(order, Comparator.<Integer>comparingLong(i -> hi[i] ^ Long.MIN_VALUE)
+                    .thenComparingLong(i -> loFold[i] ^ Long.MIN_VALUE));
+                final RecordSort sort = new RecordSort(n);
+                sort.sort(hi, loFold, n);
+                for (int i = 0; i < n; i++)
+                {
+                    assertEquals(hi[order[i]], sort.hi(i), ids + ", " + n + " records, at " + i);
+                    assertEquals(loFold[order[i]], sort.loFold(i), ids + ", " + n + " records, at " + i);
+                }
+            }
+        }
     }
 }
