@@ -46,7 +46,8 @@ import java.util.concurrent.locks.LockSupport;
  * (bitsPerId / 8 + at most 1/8 bytes), so 17.6 bytes at the default 12 bits; in memory (heap) the same filter and
  * directory, 1.6 bytes. Add, once per tier, two spill buffers of {@code 2 x spillBatch} ids (24 bytes a slot), the
  * background's sort scratch ({@code 64 x spillBatch} bytes) and 12 MiB of I/O buffers, so {@code 160 x spillBatch}
- * bytes and 12 MiB; and during a merge its output's filter. A
+ * bytes and 12 MiB; the recent filters ({@link RecentFilters}, 16 MiB at the default batch); and during a merge its
+ * output's filter. A
  * merge writes its output before it deletes its inputs, so the folder can exceed the budget for a while by one
  * merge output: at most {@code windowMs / 8} of ids. {@link #diskBytes()} and {@link #memoryBytes()} give the exact
  * figures.
