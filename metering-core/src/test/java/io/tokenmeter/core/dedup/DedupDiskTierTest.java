@@ -1,6 +1,8 @@
 package io.tokenmeter.core.dedup;
 
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -73,11 +75,13 @@ class DedupDiskTierTest
      * passing with expiry, batches of 64 so that many segments and merges happen, clean restarts and crashes. After
      * each restart the test replays as the journal would (ids at or after the last durable seq, skipping those older
      * than {@link DedupDiskTier#newestDurableAcceptedAtMs()}), then every id within the window must be found with
-     * its content.
+     * its content. With spill batches of 16 the recent filters take 1,024 ids each, so they rotate many times between
+     * restarts (one about every 3,000 spills); with 64 (4,096 ids a filter) seldom.
      */
-    @Test
+    @ParameterizedTest(name = "spill batch {0}")
+    @ValueSource(ints = {64, 16})
     @Timeout(180)
-    void answersAsAMapDoesAcrossMergesExpiryRestartsAndCrashes() throws IOException
+    void answersAsAMapDoesAcrossMergesExpiryRestartsAndCrashes(final int spillBatch) throws IOException
     {
         final long seed = Long.getLong("tokenmeter.test.seed", System.nanoTime());
         final String because = "seed " + seed + " (rerun with -Dtokenmeter.test.seed=" + seed + ")";
@@ -85,7 +89,7 @@ class DedupDiskTierTest
         final long windowMs = 10_000;
         final Map<Key, Spilled> model = new HashMap<>();
         final List<Spilled> spilled = new ArrayList<>();
-        DedupDiskTier tier = DedupDiskTier.open(dir, windowMs, Long.MAX_VALUE, 64, THREADS);
+        DedupDiskTier tier = DedupDiskTier.open(dir, windowMs, Long.MAX_VALUE, spillBatch, THREADS);
         long nowMs = 1_000_000;
         long seq = 0;
         long durableThrough = 0;
@@ -145,7 +149,7 @@ class DedupDiskTierTest
                         tier.abandonForTest();
                         crashes++;
                     }
-                    tier = DedupDiskTier.open(dir, windowMs, Long.MAX_VALUE, 64, THREADS);
+                    tier = DedupDiskTier.open(dir, windowMs, Long.MAX_VALUE, spillBatch, THREADS);
                     final long skipBefore = tier.newestDurableAcceptedAtMs();
                     for (final Spilled entry : spilled)
                     {
