@@ -74,14 +74,14 @@ public class JournalBenchmark
     @Param({"100", "1"})
     public int eventsPerRequest;
 
-    /**
-     * The book's per-event rules: {@code none}, or {@code rules}: every model has two context tiers and two time windows
-     * (one in Asia/Shanghai, one crossing midnight in UTC), so every event is looked up and decided.
-     */
     /** {@code none}: no disk tier; {@code busy}: a disk tier taking every evicted id (class comment). */
     @Param({"none"})
     public String tier;
 
+    /**
+     * The book's per-event rules: {@code none}, or {@code rules}: every model has two context tiers and two time windows
+     * (one in Asia/Shanghai, one crossing midnight in UTC), so every event is looked up and decided.
+     */
     @Param({"none", "rules"})
     public String book;
 

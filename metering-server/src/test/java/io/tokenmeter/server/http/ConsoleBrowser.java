@@ -179,15 +179,15 @@ final class ConsoleBrowser implements AutoCloseable
     }
 
     /**
-     * Reads every cell in one script instead of a WebDriver call per cell (a price table of a few hundred cells took
-     * 20 s that way): each cell's rendered text as {@code getText()} gives it, trimmed, no-break spaces as spaces, and
+     * Reads every cell in one script instead of a WebDriver call per cell (the prices page's test took 27 s that
+     * way): each cell's rendered text as {@code getText()} gives it, trimmed, no-break spaces as spaces, and
      * empty for a cell that is not rendered.
      */
     private List<List<String>> readBodyCells(final By table)
     {
         final Object read = js("return Array.from(arguments[0].querySelectorAll('tbody tr')).map(r =>"
             + " Array.from(r.querySelectorAll('td')).map(c => c.getClientRects().length === 0 ? ''"
-            + " : c.innerText.replace(/\u00a0/g, ' ').trim()));", driver.findElement(table));
+            + " : c.innerText.replace(/\\u00a0/g, ' ').trim()));", driver.findElement(table));
         final List<List<String>> rows = new ArrayList<>();
         for (final Object row : (List<?>)read)
         {
