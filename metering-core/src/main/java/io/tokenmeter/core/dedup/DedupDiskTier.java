@@ -30,7 +30,7 @@ import java.util.concurrent.locks.LockSupport;
  *                    adopt the published SegmentList  <--volatile--  publish (merge 4 neighbours into the next level,
  *                    map new segments, unmap gone ones                drop segments past the window or the budget)
  *                    report the adopted version      --volatile-->  delete files no longer mapped
- *   find(): the recent filters (RecentFilters: the ids spilled lately, one or two probes); when they say no, only the
+ *   find(): the recent filters (RecentFilters: the ids spilled lately, one 128-byte probe); when they say no, only the
  *           buffers and segments older than they cover; else current buffer, in-flight buffer, then each segment
  *           newest first: filter (one 64-byte block), directory, interpolation in about 32 to 64 mapped records
  * </pre>
@@ -44,8 +44,8 @@ import java.util.concurrent.locks.LockSupport;
  *
  * <p>Sizing, per id held: on disk 16 bytes of record plus the filter and the directory stored beside them
  * (bitsPerId / 8 + at most 1/8 bytes), so 17.6 bytes at the default 12 bits; in memory (heap) the same filter and
- * directory, 1.6 bytes. Add, once per tier, two spill buffers of {@code 2 x spillBatch} ids (24 bytes a slot), the
- * background's sort scratch ({@code 64 x spillBatch} bytes) and 12 MiB of I/O buffers, so {@code 160 x spillBatch}
+ * directory, 1.6 bytes. Add, once per tier, two spill buffers of {@code 2 x spillBatch} ids (21 bytes a slot), the
+ * background's sort scratch ({@code 64 x spillBatch} bytes) and 12 MiB of I/O buffers, so {@code 148 x spillBatch}
  * bytes and 12 MiB; the recent filters ({@link RecentFilters}, 16 MiB at the default batch); and during a merge its
  * output's filter. A
  * merge writes its output before it deletes its inputs, so the folder can exceed the budget for a while by one

@@ -3,8 +3,9 @@ package io.tokenmeter.core.dedup;
 import java.util.Arrays;
 
 /**
- * Sorts a batch of spilled records by (idHashHi, idLo32) as unsigned numbers. Owned by the background thread; the
- * scratch arrays are allocated once, for the largest batch.
+ * Sorts a batch of spilled records by (idHashHi, idLo32) as unsigned numbers, stably: records of one id stay in the
+ * order they were added, so the last of them is the newest ({@link SpillBuffer} keeps every copy). Owned by the
+ * background thread; the scratch arrays are allocated once, for the largest batch.
  *
  * <p>Ids are hashes, so one pass by the top bits of {@code idHashHi} (about as many buckets as records) leaves
  * buckets of one or two records, which an insertion sort finishes where they lie: one scatter instead of the six of
@@ -168,9 +169,12 @@ final class RecordSort
         }
     }
 
+    /** By the id alone (the fold is not a key), strictly: so insertion keeps equal ids in their order. */
     private static boolean less(final long hiA, final long loFoldA, final long hiB, final long loFoldB)
     {
-        return hiA != hiB ? Long.compareUnsigned(hiA, hiB) < 0 : Long.compareUnsigned(loFoldA, loFoldB) < 0;
+        return hiA != hiB
+            ? Long.compareUnsigned(hiA, hiB) < 0
+            : Integer.compareUnsigned((int)(loFoldA >>> 32), (int)(loFoldB >>> 32)) < 0;
     }
 
     private static int digit(final long value, final int shift)

@@ -202,7 +202,13 @@ final class SegmentAgent implements Runnable
             for (int i = 0; i < n; i++)
             {
                 final long loFold = sort.loFold(i);
-                sealWriter.add(sort.hi(i), (int)(loFold >>> 32), (int)loFold);
+                final long hi = sort.hi(i);
+                // an id added twice: its copies are adjacent, in the order added; only the last, the newest, is kept
+                if (i + 1 < n && sort.hi(i + 1) == hi && (int)(sort.loFold(i + 1) >>> 32) == (int)(loFold >>> 32))
+                {
+                    continue;
+                }
+                sealWriter.add(hi, (int)(loFold >>> 32), (int)loFold);
             }
             final Segment segment = sealWriter.seal(directory.resolve(name), 0, batch, batch,
                 buffer.oldestAcceptedAtMs(), buffer.newestAcceptedAtMs());

@@ -58,8 +58,19 @@ final class SegmentFilter
 
     static void add(final long[] filter, final int blocks, final long idHashHi, final int idLo32)
     {
-        final int base = base(blocks, idHashHi);
-        long bits = bits(idHashHi, idLo32);
+        addToBlock(filter, base(blocks, idHashHi), bits(idHashHi, idLo32));
+    }
+
+    /** @return false when the id is certainly not in the segment. */
+    static boolean mightContain(final long[] filter, final int blocks, final long idHashHi, final int idLo32)
+    {
+        return blockMightContain(filter, base(blocks, idHashHi), bits(idHashHi, idLo32));
+    }
+
+    /** Sets the id's {@link #bits} in the block at {@code base}: one bit in each of its eight words. */
+    static void addToBlock(final long[] filter, final int base, final long idBits)
+    {
+        long bits = idBits;
         for (int i = 0; i < LONGS_PER_BLOCK; i++)
         {
             filter[base + i] |= 1L << bits;
@@ -67,11 +78,9 @@ final class SegmentFilter
         }
     }
 
-    /** @return false when the id is certainly not in the segment. Branch-free across the block's eight words. */
-    static boolean mightContain(final long[] filter, final int blocks, final long idHashHi, final int idLo32)
+    /** @return whether the block at {@code base} has all of the id's {@link #bits}. Branch-free across its words. */
+    static boolean blockMightContain(final long[] filter, final int base, final long bits)
     {
-        final int base = base(blocks, idHashHi);
-        final long bits = bits(idHashHi, idLo32);
         long m = filter[base] >>> bits;
         m &= filter[base + 1] >>> (bits >>> 6);
         m &= filter[base + 2] >>> (bits >>> 12);
@@ -89,7 +98,7 @@ final class SegmentFilter
     }
 
     /** 48 bits, consumed 6 at a time (a shift by a long uses only its low 6 bits). */
-    private static long bits(final long idHashHi, final int idLo32)
+    static long bits(final long idHashHi, final int idLo32)
     {
         return ((idLo32 & 0xFFFF_FFFFL) << 16) | (idHashHi & 0xFFFF);
     }

@@ -355,6 +355,30 @@ class DedupDiskTierTest
         }
     }
 
+    /** The spill buffer keeps both copies of an id spilled twice in one batch; the lookup and the seal take the newer. */
+    @Test
+    void sealKeepsTheNewestContentOfAnIdSpilledTwiceInOneBatch() throws IOException
+    {
+        try (DedupDiskTier tier = DedupDiskTier.open(dir, 1L << 40, Long.MAX_VALUE, 4, THREADS))
+        {
+            final long id = 0x8000_0000_0000_0042L;
+            tier.spill(id, 5L << 32, 1, 10, 0);
+            tier.spill(id + 1, 5L << 32, 7, 11, 1);
+            tier.spill(id, 5L << 32, 2, 12, 2);
+            assertEquals(DedupIndex.DUPLICATE, tier.find(id, 5L << 32, 2), "the buffer answers with the newer copy");
+            assertEquals(DedupIndex.CONFLICT, tier.find(id, 5L << 32, 1));
+            tier.spill(id + 2, 5L << 32, 7, 13, 3);
+            tier.endOfDocument(13);
+            assertTrue(tier.awaitIdle(QUIET_MS));
+            assertEquals(1, tier.segments());
+            assertEquals(3, tier.ids(), "the id is sealed once");
+            assertEquals(DedupIndex.DUPLICATE, tier.find(id, 5L << 32, 2), "the segment holds the newer copy");
+            assertEquals(DedupIndex.CONFLICT, tier.find(id, 5L << 32, 1));
+            assertEquals(DedupIndex.DUPLICATE, tier.find(id + 1, 5L << 32, 7));
+            assertEquals(DedupIndex.DUPLICATE, tier.find(id + 2, 5L << 32, 7));
+        }
+    }
+
     @Test
     void spillRefusesOnlyWhenTheBackgroundIsTwoBatchesBehind() throws IOException
     {

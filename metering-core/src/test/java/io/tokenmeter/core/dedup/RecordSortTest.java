@@ -39,14 +39,17 @@ class RecordSortTest
         assertEquals((long)n * (n - 1) / 2, sumFold, "every record kept, each with its own fold");
     }
 
-    /** Against a plain comparison sort: hashed ids (buckets of one or two), and ids colliding in their top bits. */
+    /**
+     * Against a plain stable comparison sort by the id: hashed ids (buckets of one or two), ids colliding in their top
+     * bits, and ids repeated with other folds (which keep the order they were added in, so the seal keeps the newest).
+     */
     @Test
     void ordersExactlyAsAComparisonSortForHashedAndCollidingIds()
     {
         final SplittableRandom random = new SplittableRandom(17);
         for (final int n : new int[]{1, 2, 3, 17, 100, 4_096, 65_536, 131_072})
         {
-            for (final String ids : new String[]{"hashed", "top bits collide", "half collide"})
+            for (final String ids : new String[]{"hashed", "top bits collide", "half collide", "repeated"})
             {
                 final long[] hi = new long[n];
                 final long[] loFold = new long[n];
@@ -55,14 +58,22 @@ class RecordSortTest
                     final long h = random.nextLong();
                     hi[i] = ids.equals("hashed") || (ids.equals("half collide") && i % 2 == 0) ? h : h >>> 20;
                     loFold[i] = SpillBuffer.pack(random.nextInt(), i);
+                    if (ids.equals("repeated") && i > 0 && random.nextInt(3) == 0)
+                    {
+                        // an id spilled again, its fold lower than before: equal ids must stay in the order added
+                        final int earlier = random.nextInt(i);
+                        hi[i] = hi[earlier];
+                        loFold[i] = SpillBuffer.pack((int)(loFold[earlier] >>> 32), -i);
+                    }
                 }
                 final Integer[] order = new Integer[n];
                 for (int i = 0; i < n; i++)
                 {
                     order[i] = i;
                 }
+                // by the id alone; Arrays.sort of objects is stable, as RecordSort must be
                 Arrays.sort(order, Comparator.<Integer>comparingLong(i -> hi[i] ^ Long.MIN_VALUE)
-                    .thenComparingLong(i -> loFold[i] ^ Long.MIN_VALUE));
+                    .thenComparingLong(i -> (loFold[i] >>> 32) ^ 0x8000_0000L));
                 final RecordSort sort = new RecordSort(n);
                 sort.sort(hi, loFold, n);
                 for (int i = 0; i < n; i++)
