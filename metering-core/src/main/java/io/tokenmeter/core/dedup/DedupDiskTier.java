@@ -245,6 +245,12 @@ public final class DedupDiskTier implements AutoCloseable
         return (int)found == fold(contentHash) ? DedupIndex.DUPLICATE : DedupIndex.CONFLICT;
     }
 
+    /** Loads what a {@link #find} of this id will read first (the recent filters' blocks): see DedupIndex.prefetch. */
+    public void prefetch(final long idHashHi)
+    {
+        recent.prefetch(idHashHi);
+    }
+
     /**
      * After each log document: adopts what the background published (mapping new segments, unmapping gone ones),
      * hands the buffer off once it holds {@code spillBatch} ids, and tells the background the clock for expiry.

@@ -110,6 +110,16 @@ public final class DedupIndex
     }
 
     /**
+     * Loads the table word where a probe for this key starts, and nothing else: called for the next keys of a request
+     * before they are checked, it has their cache misses overlap instead of come one after another (each probe's
+     * branches stop the processor from running ahead on its own), as {@link #evict} does for its deletions.
+     */
+    public void prefetch(final long idHashHi)
+    {
+        prefetchSink += table[fingerprint(idHashHi) & tableMask];
+    }
+
+    /**
      * Inserts a key read back from the log during recovery. Should the key be present (replay may start before the
      * oldest live key, with keys the live index had already evicted), the old entry is replaced.
      */
@@ -220,7 +230,8 @@ public final class DedupIndex
      * table slots where the chunk's keys sit are loaded first, by loads that depend on nothing but the ring (read in
      * order), so the processor overlaps their cache misses; the deletions then find them in cache. A deletion's
      * probe and backward shift branch unpredictably, which stops the processor from running ahead on its own (JMH:
-     * a new id at 4 M ids, eviction included, 1.4 times faster in two pairs of runs; BENCHMARKS.md).
+     * a new id at 4 M ids, eviction included, 1.4 times faster in two pairs of runs; BENCHMARKS.md). With a
+     * {@link Spill}, the same pass has it load what each spilled key will touch ({@link Spill#prefetch}).
      */
     public void evict(final long nowMs)
     {
@@ -232,6 +243,11 @@ public final class DedupIndex
     public interface Spill
     {
         void spill(long idHashHi, long idHashLo, long contentHash, long acceptedAtMs, long seq);
+
+        /** Loads what {@link #spill} of this id will touch first; called for a chunk of ids before they are spilled. */
+        default void prefetch(final long idHashHi)
+        {
+        }
     }
 
     /**
@@ -267,7 +283,12 @@ public final class DedupIndex
             final long chunkEnd = Math.min(end, head + EVICTION_CHUNK);
             for (long seq = head; seq < chunkEnd; seq++)
             {
-                prefetchSink += table[fingerprint(ring[slot(seq) * STRIDE]) & tableMask];
+                final long hi = ring[slot(seq) * STRIDE];
+                prefetchSink += table[fingerprint(hi) & tableMask];
+                if (spill != null && seq >= windowEnd)
+                {
+                    spill.prefetch(hi);
+                }
             }
             while (head < chunkEnd)
             {

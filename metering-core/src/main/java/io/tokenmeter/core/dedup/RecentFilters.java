@@ -52,6 +52,8 @@ final class RecentFilters
     private long newerFrom;
     private long olderFrom;
     private int newerIds;
+    /** Sums what {@link #prefetch} loads, so that the JIT cannot drop those loads. */
+    private long prefetchSink;
 
     /** @param capacity ids a filter takes before the two rotate. */
     RecentFilters(final int capacity)
@@ -118,6 +120,17 @@ final class RecentFilters
         final long bits = SegmentFilter.bits(idHashHi, idLo32);
         // not ||: both blocks are read whatever the first says, so their loads are issued together
         return SegmentFilter.blockMightContain(p, base, bits) | SegmentFilter.blockMightContain(p, base + BLOCK, bits);
+    }
+
+    /** Loads the id's two blocks (one word of each cache line), so that a {@link #mightContain} soon after hits. */
+    void prefetch(final long idHashHi)
+    {
+        final long[] p = pairs;
+        if (p != null)
+        {
+            final int base = pairBase(idHashHi);
+            prefetchSink += p[base] + p[base + BLOCK];
+        }
     }
 
     long memoryBytes()
