@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # CPU time per server thread under load, from /proc (Linux): where each event's CPU goes.
+# The last line is the whole machine over the same run (the load generator and kernel threads beside the server).
 #   scripts/thread-cpu.sh [tokenmeter|parse] [BATCH] [CONNECTIONS] [SECONDS] [-- loadgen flags]
 # e.g. scripts/thread-cpu.sh tokenmeter 100 32 20      scripts/thread-cpu.sh parse 100 32 20
 #      scripts/thread-cpu.sh tokenmeter 100 64 20 -- --rate 3300
@@ -30,11 +31,13 @@ LOADGEN=(java -jar benchmarks/target/benchmarks.jar loadgen --url "http://127.0.
 "${LOADGEN[@]}" --connections 32 --duration 10s > /dev/null
 snapshot() { for t in /proc/$SPID/task/*; do echo "$(cat "$t/comm")|$(sed 's/^.*) //' "$t/stat" | awk '{print $12"|"$13}')"; done; }
 snapshot > "$DATA/before"
+head -1 /proc/stat > "$DATA/stat-before"
 # no warm-up of its own: the CPU counted is the measured run's (plus its 0.2 s start)
 "${LOADGEN[@]}" --connections "$CONNS" --duration "${SECS}s" --warmup 0s --json "$DATA/run.json" "$@" | tee "$DATA/run.txt"
+head -1 /proc/stat > "$DATA/stat-after"
 snapshot > "$DATA/after"
 EVENTS=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["events"])' "$DATA/run.json")
-python3 - "$DATA/before" "$DATA/after" "$EVENTS" "$(getconf CLK_TCK)" <<'PY'
+python3 - "$DATA/before" "$DATA/after" "$EVENTS" "$(getconf CLK_TCK)" "$DATA/stat-before" "$DATA/stat-after" <<'PY'
 import collections, re, sys
 def load(path):
     user, system = collections.defaultdict(int), collections.defaultdict(int)
@@ -53,4 +56,12 @@ for user, system, name in rows:
         print(f"{name:24s} {user + system:8.2f} {per(user + system):9.3f} {per(user):7.3f} {per(system):7.3f}")
 total_user, total_system = sum(r[0] for r in rows), sum(r[1] for r in rows)
 print(f"{'all':24s} {total_user + total_system:8.2f} {per(total_user + total_system):9.3f} {per(total_user):7.3f} {per(total_system):7.3f}")
+# the whole machine over the same run: user, nice, system, irq, softirq (not idle, iowait, steal)
+cpu = lambda path: [int(v) for v in open(path).read().split()[1:]]
+before, after = cpu(sys.argv[5]), cpu(sys.argv[6])
+delta = [a - b for a, b in zip(after, before)]
+busy = (delta[0] + delta[1] + delta[2] + delta[5] + delta[6]) / hz
+outside = busy - total_user - total_system
+print(f"{'machine, busy':24s} {busy:8.2f} {per(busy):9.3f}   (outside the server: {per(outside):.3f} us/event, the load "
+      f"generator and the kernel's threads; idle {delta[3] / hz:.2f} s, iowait {delta[4] / hz:.2f} s, steal {delta[7] / hz:.2f} s)")
 PY

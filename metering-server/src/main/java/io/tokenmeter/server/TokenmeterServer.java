@@ -794,7 +794,7 @@ public final class TokenmeterServer implements ApiContext, AutoCloseable
 
     /**
      * @return ids per level-0 segment of a partition's dedup disk tier: a quarter of its memory capacity, at most
-     *     65,536 so that the spill buffers' tables, probed for every new id, stay in cache (docs/dedup.md); and at
+     *     65,536 so that the spill buffers' bucket heads, written for every spilled id, stay in cache (docs/dedup.md); and at
      *     least what one document can evict, so that a buffer always has room for the next document's spills.
      */
     static int spillBatch(final int dedupPerPartition, final int maxEventsPerRequest)

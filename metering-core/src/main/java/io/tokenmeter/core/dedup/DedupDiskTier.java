@@ -245,7 +245,7 @@ public final class DedupDiskTier implements AutoCloseable
         return (int)found == fold(contentHash) ? DedupIndex.DUPLICATE : DedupIndex.CONFLICT;
     }
 
-    /** Loads what a {@link #find} of this id will read first (the recent filters' blocks): see DedupIndex.prefetch. */
+    /** Loads what a {@link #find} of this id will read first (the recent filters' blocks): see {@link DedupIndex#prefetch}. */
     public void prefetch(final long idHashHi)
     {
         recent.prefetch(idHashHi);
@@ -331,7 +331,10 @@ public final class DedupDiskTier implements AutoCloseable
         return agent.published.newestDurableAcceptedAtMs;
     }
 
-    /** @return ids held, in segments and in buffers (an id spilled twice, by a replay, may count twice). Any thread. */
+    /**
+     * @return ids held, in segments and in buffers (an id spilled twice, by a replay or again after the window, may
+     * count twice until its copies meet in a seal or a merge). Any thread.
+     */
     public long ids()
     {
         return agent.segmentIds + bufferedIds;

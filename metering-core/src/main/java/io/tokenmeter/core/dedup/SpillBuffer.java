@@ -16,16 +16,20 @@ import java.util.Arrays;
  * <pre>
  *   hi[slot]      idHashHi
  *   loFold[slot]  idLo32 << 32 | contentFold        (the record's other 8 bytes, in the order the sort wants)
- *   heads[b]      newest slot + 1 of bucket b, 0 = empty      (b = top bits of idHashHi; capacity / 4 buckets)
+ *   heads[b]      newest slot + 1 of bucket b, 0 = empty      (b = top bits of idHashHi; a quarter as many buckets
+ *                                                             as slots, the slots rounded up to a power of two)
  *   next[slot]    the bucket's slot + 1 added before it, 0 = none
  * </pre>
  *
- * An add is an append: it writes the slot's words in order and one word of {@code heads}, a table of
+ * An add is an append: it writes the slot's words in order and one word of {@code heads}, a table of about
  * {@code capacity} bytes that stays in the processor's cache, and it reads no other slot. (Before, an open-addressing
  * table twice the capacity had each add probe a random word of 1 MiB and compare the ids it met, a cache miss per
- * spilled id: 11 % of the journals' samples at full rate.) A lookup walks its bucket newest first, two slots on
- * average when the buffer is full. Lookups are rare: {@link RecentFilters} answer for the buffers, so only a
- * retry of a recently spilled id or a filter's false positive (0.2 %) comes here.
+ * spilled id: 11 % of the journals' samples at full rate.) A lookup walks its bucket newest first: about two slots
+ * when the buffer is handed off (it holds a spill batch, half its capacity), four when full. Lookups are rare:
+ * {@link RecentFilters} answer for the buffers, so only a retry of a recently spilled id or a filter's false positive
+ * (0.2 %) comes here. The buckets are chosen by bits of the unseeded id hash, so a client that minted ids to share
+ * them would make its own retries that reach a buffer walk long chains, as it could lengthen the probes of the table
+ * before; it cannot make a new id slow (the filters answer for those).
  *
  * <p>An id added twice (a replay after a restart, or an id accepted again after the window) has two slots; a
  * lookup finds the newest first, and the seal writes only the newest ({@link RecordSort} keeps equal ids in the
@@ -34,7 +38,7 @@ import java.util.Arrays;
 final class SpillBuffer
 {
     static final long ABSENT = -1;
-    /** Ids a bucket holds on average when the buffer is full (a power of two). */
+    /** Ids a bucket holds on average when the buffer is full, at a power-of-two capacity (a power of two). */
     private static final int BUCKET_IDS = 4;
 
     final long[] hi;

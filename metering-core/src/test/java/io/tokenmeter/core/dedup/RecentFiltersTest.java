@@ -68,4 +68,45 @@ class RecentFiltersTest
         assertEquals(1 << 22, RecentFilters.capacityFor(1 << 16));
         assertEquals(1 << 22, RecentFilters.capacityFor(1 << 20), "at most 2^22 ids a filter");
     }
+
+    /**
+     * Filters of many blocks (313 pairs): a rotation keeps the ids of the filter that was newer (they move to the
+     * older half) and the next one clears them, half by half, never the half that holds the newest ids.
+     */
+    @Test
+    void eachRotationClearsTheOlderHalfOfEveryPair()
+    {
+        final int capacity = 10_000;
+        final RecentFilters filters = new RecentFilters(capacity);
+        final long[][] hi = new long[3][capacity];
+        final int[][] lo = new int[3][capacity];
+        final SplittableRandom random = new SplittableRandom(21);
+        for (int g = 0; g < 3; g++)
+        {
+            for (int i = 0; i < capacity; i++)
+            {
+                hi[g][i] = random.nextLong();
+                lo[g][i] = random.nextInt();
+                // batches of 1,000 ids: generation g is batches 10g + 1 to 10g + 10
+                filters.add(hi[g][i], lo[g][i], 10L * g + 1 + i / 1000, i % 1000);
+            }
+            for (int i = 0; i < capacity; i++)
+            {
+                assertTrue(filters.mightContain(hi[g][i], lo[g][i]), "generation " + g + " id " + i);
+                if (g >= 1)
+                {
+                    assertTrue(filters.mightContain(hi[g - 1][i], lo[g - 1][i]),
+                        "generation " + (g - 1) + " id " + i + " kept by the rotation to generation " + g);
+                }
+            }
+        }
+        assertEquals(11, filters.coveredFrom(), "the two newest generations are covered");
+        int stillMaybe = 0;
+        for (int i = 0; i < capacity; i++)
+        {
+            stillMaybe += filters.mightContain(hi[0][i], lo[0][i]) ? 1 : 0;
+        }
+        assertTrue(stillMaybe < 100, stillMaybe + " of the oldest generation's ids still a maybe after their half was "
+            + "cleared (false positives only, about 0.2 % expected)");
+    }
 }

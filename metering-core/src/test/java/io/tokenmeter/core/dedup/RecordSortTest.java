@@ -49,7 +49,7 @@ class RecordSortTest
         final SplittableRandom random = new SplittableRandom(17);
         for (final int n : new int[]{1, 2, 3, 17, 100, 4_096, 65_536, 131_072})
         {
-            for (final String ids : new String[]{"hashed", "top bits collide", "half collide", "repeated"})
+            for (final String ids : new String[]{"hashed", "top bits collide", "half collide", "repeated", "equal high words"})
             {
                 final long[] hi = new long[n];
                 final long[] loFold = new long[n];
@@ -57,6 +57,12 @@ class RecordSortTest
                 {
                     final long h = random.nextLong();
                     hi[i] = ids.equals("hashed") || (ids.equals("half collide") && i % 2 == 0) ? h : h >>> 20;
+                    if (ids.equals("equal high words"))
+                    {
+                        // three high words, so idLo32 decides, with both signs (it sorts unsigned), in buckets small
+                        // enough for the insertion sort (n <= 32) and large enough for the radix sort
+                        hi[i] = random.nextInt(3) - 1;
+                    }
                     loFold[i] = SpillBuffer.pack(random.nextInt(), i);
                     if (ids.equals("repeated") && i > 0 && random.nextInt(3) == 0)
                     {
@@ -73,7 +79,7 @@ class RecordSortTest
                 }
                 // by the id alone; Arrays.sort of objects is stable, as RecordSort must be
                 Arrays.sort(order, Comparator.<Integer>comparingLong(i -> hi[i] ^ Long.MIN_VALUE)
-                    .thenComparingLong(i -> (loFold[i] >>> 32) ^ 0x8000_0000L));
+                    .thenComparingLong(i -> loFold[i] >>> 32));
                 final RecordSort sort = new RecordSort(n);
                 sort.sort(hi, loFold, n);
                 for (int i = 0; i < n; i++)
