@@ -100,6 +100,8 @@ public final class DedupDiskTier implements AutoCloseable
     /** Adopted segments, newest first: the order of {@link #find}. */
     private MappedSegment[] mapped = NO_SEGMENTS;
     private boolean closed;
+    /** Sums what {@link #prefetchSpill} loads, so that the JIT cannot drop those loads. */
+    private long prefetchSink;
 
     private volatile long bufferedIds;
     private volatile long bufferedOldestAcceptedAtMs = Long.MAX_VALUE;
@@ -249,6 +251,16 @@ public final class DedupDiskTier implements AutoCloseable
     public void prefetch(final long idHashHi)
     {
         recent.prefetch(idHashHi);
+    }
+
+    /**
+     * Loads what a {@link #spill} of this id will write first: its block in the newer recent filter and its bucket head
+     * in the current spill buffer (should the buffer be handed off before the spill, the load was only wasted).
+     */
+    public void prefetchSpill(final long idHashHi)
+    {
+        recent.prefetchNewer(idHashHi);
+        prefetchSink += current.prefetch(idHashHi);
     }
 
     /**

@@ -133,6 +133,16 @@ final class RecentFilters
         }
     }
 
+    /** Loads the id's block in the newer filter, the one an {@link #add} writes. */
+    void prefetchNewer(final long idHashHi)
+    {
+        final long[] p = pairs;
+        if (p != null)
+        {
+            prefetchSink += p[pairBase(idHashHi) + newerAt];
+        }
+    }
+
     long memoryBytes()
     {
         return pairs == null ? 0 : (long)pairs.length * Long.BYTES;

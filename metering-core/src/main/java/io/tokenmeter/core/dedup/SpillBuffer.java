@@ -89,6 +89,12 @@ final class SpillBuffer
         return true;
     }
 
+    /** @return the bucket head an {@link #add} of this id reads and writes: loaded ahead, it is in cache by then. */
+    int prefetch(final long idHashHi)
+    {
+        return heads[bucket(idHashHi)];
+    }
+
     /** @return the content fold of the id's newest copy (0 to 2^32 - 1), or {@link #ABSENT}. */
     long find(final long idHashHi, final int idLo32)
     {

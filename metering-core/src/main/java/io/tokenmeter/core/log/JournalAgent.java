@@ -123,7 +123,7 @@ public final class JournalAgent implements Agent
         @Override
         public void prefetch(final long idHashHi)
         {
-            diskTier.prefetch(idHashHi);
+            diskTier.prefetchSpill(idHashHi);
         }
     };
     private long lastTierPollMs;
