@@ -149,6 +149,13 @@ public final class JournalAgent implements Agent
     private final LongHashSet tenantModels = new LongHashSet();
     /** Distinct models of each tenant id: its pairs in {@link #tenantModels}. Grows with the tenant dictionary. */
     private int[] modelCountOfTenant = new int[256];
+    /**
+     * Bit m of a tenant id's word: whether {@link #tenantModels} holds (tenant, m), for the models below 64, so that
+     * the check of each new event reads one word of a small array (in cache) instead of probing the set, whose
+     * table at 10,000 tenants is megabytes (a cache miss an event, 7 % of the journal's samples). The set stays the
+     * record (checkpoints, rollback); this mirrors it. Grows with {@link #modelCountOfTenant}.
+     */
+    private long[] modelBitsOfTenant = new long[256];
     /** Pairs added since the drain began, in order, so that a refused request or a failed append takes them back. */
     private final LongArrayList pairsAdded = new LongArrayList();
     /** Tenant ids refused a new model since start: each is logged once, not once per refused request. */
@@ -594,7 +601,7 @@ public final class JournalAgent implements Agent
                 final int tenantId = intern(tenants, LogLayout.RECORD_TENANT_NAME, buffer, event.tenantOffset(), event.tenantLength());
                 int modelId = tenantId < 0 ? -1 : models.lookup(buffer, event.modelOffset(), event.modelLength());
                 JournalRequest.Refusal refusal = tenantId < 0 ? JournalRequest.Refusal.TOO_MANY_NAMES : null;
-                if (refusal == null && (modelId == NameDictionary.MISSING || !tenantModels.contains(pair(tenantId, modelId))))
+                if (refusal == null && (modelId == NameDictionary.MISSING || !hasPair(tenantId, modelId)))
                 {
                     // the tenant's bound is checked before the shared table's, so that it is what a flooding tenant hears
                     if (modelCountOfTenant(tenantId) >= maxModelsPerTenant)
@@ -770,9 +777,24 @@ public final class JournalAgent implements Agent
         return (int)(pair >>> 16);
     }
 
+    private static int pairModelId(final long pair)
+    {
+        return (int)pair & 0xFFFF;
+    }
+
     private int modelCountOfTenant(final int tenantId)
     {
         return tenantId < modelCountOfTenant.length ? modelCountOfTenant[tenantId] : 0;
+    }
+
+    /** @return whether the tenant has used the model: {@link #modelBitsOfTenant} for the first 64 models, else the set. */
+    private boolean hasPair(final int tenantId, final int modelId)
+    {
+        if (modelId >= Long.SIZE)
+        {
+            return tenantModels.contains(pair(tenantId, modelId));
+        }
+        return tenantId < modelBitsOfTenant.length && (modelBitsOfTenant[tenantId] & (1L << modelId)) != 0;
     }
 
     /** Remembers that the tenant used the pair's model (no bound: live events are checked before, replay trusts the log). */
@@ -782,9 +804,16 @@ public final class JournalAgent implements Agent
         {
             if (tenantId >= modelCountOfTenant.length)
             {
-                modelCountOfTenant = Arrays.copyOf(modelCountOfTenant, Math.max(tenantId + 1, 2 * modelCountOfTenant.length));
+                final int length = Math.max(tenantId + 1, 2 * modelCountOfTenant.length);
+                modelCountOfTenant = Arrays.copyOf(modelCountOfTenant, length);
+                modelBitsOfTenant = Arrays.copyOf(modelBitsOfTenant, length);
             }
             modelCountOfTenant[tenantId]++;
+            final int modelId = pairModelId(pair);
+            if (modelId < Long.SIZE)
+            {
+                modelBitsOfTenant[tenantId] |= 1L << modelId;
+            }
         }
     }
 
@@ -806,6 +835,11 @@ public final class JournalAgent implements Agent
             final long pair = pairsAdded.popLong();
             tenantModels.remove(pair);
             modelCountOfTenant[pairTenantId(pair)]--;
+            final int modelId = pairModelId(pair);
+            if (modelId < Long.SIZE)
+            {
+                modelBitsOfTenant[pairTenantId(pair)] &= ~(1L << modelId);
+            }
         }
         assert pairsAdded.size() == mark : "pairs are taken back to the mark";
     }

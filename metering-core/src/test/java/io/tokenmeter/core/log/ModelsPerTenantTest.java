@@ -124,6 +124,31 @@ class ModelsPerTenantTest
         }
     }
 
+    /**
+     * The pairs of a refused request are forgotten wholly, the journal's quick per-tenant check of used models
+     * included: models another tenant had already named (so their names stay defined when the request is taken back),
+     * new to this tenant in a refused request, are new to it afterwards, and beyond its limit once it has reached it.
+     */
+    @Test
+    void theModelsOfARefusedRequestAreNewAgainAfterIt()
+    {
+        try (EventLog log = new ChronicleEventLog(dataDir.resolve("log"), Durability.PROCESS))
+        {
+            final JournalAgent journal = journal(log);
+            journal.recover();
+            assertAccepted(send(journal, models("stark", "s-", 0, 3)), 3, "another tenant names three models");
+            assertAccepted(send(journal, models("umbrella", "u-", 0, LIMIT - 2)), LIMIT - 2, "umbrella below its limit");
+            assertTooManyModels(send(journal, models("umbrella", "s-", 0, 3)), 2,
+                "two of stark's models reach umbrella's limit, the third goes beyond it: the whole request is refused");
+            assertAccepted(send(journal, models("umbrella", "u-", LIMIT - 2, LIMIT)), 2, "two other models reach it");
+            assertTooManyModels(send(journal, List.of(event("umbrella", "s-0"))), 0,
+                "a model of the refused request is new to umbrella, and beyond its limit");
+            assertAccepted(send(journal, List.of(event("umbrella", "u-0"), event("umbrella", "u-" + (LIMIT - 1)))), 2,
+                "the models it has are known");
+            assertAccepted(send(journal, List.of(event("stark", "s-0"))), 1, "and stark's are still its own");
+        }
+    }
+
     @Test
     void theLimitHoldsExactlyAfterARestartAndAfterACrash()
     {
