@@ -38,7 +38,7 @@ import java.util.Arrays;
 final class SpillBuffer
 {
     static final long ABSENT = -1;
-    /** Ids a bucket holds on average when the buffer is full, at a power-of-two capacity (a power of two). */
+    /** Slots per bucket head (a power of two): the ids of a bucket on average when a buffer of 2^k slots is full. */
     private static final int BUCKET_IDS = 4;
 
     final long[] hi;

@@ -369,8 +369,9 @@ class DedupDiskTierTest
             assertEquals(DedupIndex.CONFLICT, tier.find(id, 5L << 32, 1));
             tier.spill(id + 2, 5L << 32, 7, 13, 3);
             tier.endOfDocument(13);
-            assertTrue(tier.awaitIdle(QUIET_MS));
-            assertEquals(1, tier.segments());
+            // a bounded wait, not a timed check: had the seal not happened, the assertions below fail
+            tier.awaitIdle(QUIET_MS);
+            assertEquals(1, tier.segments(), "the batch is sealed");
             assertEquals(3, tier.ids(), "the id is sealed once");
             assertEquals(DedupIndex.DUPLICATE, tier.find(id, 5L << 32, 2), "the segment holds the newer copy");
             assertEquals(DedupIndex.CONFLICT, tier.find(id, 5L << 32, 1));
