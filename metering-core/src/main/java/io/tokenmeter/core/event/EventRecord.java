@@ -42,7 +42,11 @@ public final class EventRecord
      */
     public EventRecord wrap(final DirectBuffer buffer, final int offset, final long appendTimeMs, final int end)
     {
-        this.buffer = buffer;
+        if (this.buffer != buffer)
+        {
+            // the same document's buffer again stores no reference: a G1 write barrier with a fence (see StagedEvent)
+            this.buffer = buffer;
+        }
         this.offset = offset;
         final byte type = buffer.getByte(offset);
         tierCode = buffer.getByte(offset + EVENT_TIER_OFFSET) & 0x3;

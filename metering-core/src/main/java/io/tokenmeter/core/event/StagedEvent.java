@@ -58,18 +58,33 @@ public final class StagedEvent
     private MutableDirectBuffer mutableBuffer;
     private int offset;
 
+    /**
+     * Moves to the event at {@code offset} of {@code buffer}, to read it. Wrapping the same buffer again (every event of
+     * a request, one after another) stores no reference: under G1 a reference store into this long-lived flyweight
+     * runs a write barrier that can fence (BENCHMARKS.md, "Flyweights that keep their buffer").
+     */
     public StagedEvent wrap(final DirectBuffer buffer, final int offset)
     {
-        this.buffer = buffer;
-        this.mutableBuffer = null;
+        if (this.buffer != buffer)
+        {
+            this.buffer = buffer;
+        }
+        if (mutableBuffer != null)
+        {
+            mutableBuffer = null;
+        }
         this.offset = offset;
         return this;
     }
 
+    /** Moves to {@code offset} of {@code buffer}, to read or write it; the same buffer again stores no reference. */
     public StagedEvent wrap(final MutableDirectBuffer buffer, final int offset)
     {
-        this.buffer = buffer;
-        this.mutableBuffer = buffer;
+        if (mutableBuffer != buffer || this.buffer != buffer)
+        {
+            this.buffer = buffer;
+            mutableBuffer = buffer;
+        }
         this.offset = offset;
         return this;
     }

@@ -51,6 +51,41 @@ class LogCodecTest
         assertEquals("chatcmpl-é", buffer.getStringWithoutLengthUtf8(event.idOffset(), event.idLength()));
     }
 
+    /**
+     * One flyweight moved between buffers, as an event loop and a journal use theirs: wrapping the same buffer again
+     * keeps it without storing it, so every switch of buffer (and of read-only and writable) must still take effect.
+     */
+    @Test
+    void aStagedEventFlyweightFollowsEverySwitchOfBuffer()
+    {
+        final ExpandableArrayBuffer first = new ExpandableArrayBuffer(64);
+        final ExpandableArrayBuffer second = new ExpandableArrayBuffer(64);
+        final long[] tokens = {1, 2, 3, 4, 5, 6};
+        final int firstLength = stage(first, 0, "acme", "gpt-4o", "a", 1000L, tokens, ServiceTier.STANDARD);
+        stage(first, firstLength, "acme", "o4-mini", "b", 2000L, tokens, ServiceTier.STANDARD);
+        stage(second, 0, "globex", "claude-haiku-4-5", "c", 3000L, tokens, ServiceTier.STANDARD);
+
+        final StagedEvent event = new StagedEvent();
+        assertEquals(1000L, event.wrap((DirectBuffer)first, 0).timestampMs());
+        assertEquals(2000L, event.wrap((DirectBuffer)first, firstLength).timestampMs());
+        assertEquals(3000L, event.wrap((DirectBuffer)second, 0).timestampMs());
+        assertEquals("globex", second.getStringWithoutLengthUtf8(event.tenantOffset(), event.tenantLength()));
+        assertEquals(1000L, event.wrap((DirectBuffer)first, 0).timestampMs());
+
+        // writable on the buffer it was reading, then read-only on it again: no longer writable
+        event.wrap(first, 0).encode(7, 8, 9, 4000L, tokens, ServiceTier.STANDARD.code(), 0,
+            "acmegpt-4oa".getBytes(StandardCharsets.US_ASCII), 4, 6, 1);
+        assertEquals(4000L, event.wrap((DirectBuffer)first, 0).timestampMs());
+        assertEquals(7, event.idHashHi());
+        assertThrows(NullPointerException.class, () -> event.encode(1, 2, 3, 5000L, tokens, 0, 0, new byte[0], 0, 0, 0));
+        assertEquals(4000L, event.wrap((DirectBuffer)first, 0).timestampMs());
+        // writable on the other buffer: it writes there, not into the one it read last
+        event.wrap(second, 0).encode(10, 11, 12, 6000L, tokens, ServiceTier.STANDARD.code(), 0,
+            "acmegpt-4oa".getBytes(StandardCharsets.US_ASCII), 4, 6, 1);
+        assertEquals(6000L, new StagedEvent().wrap((DirectBuffer)second, 0).timestampMs());
+        assertEquals(4000L, new StagedEvent().wrap((DirectBuffer)first, 0).timestampMs());
+    }
+
     @Test
     void logDocumentRoundTripsNamesAndEvents()
     {
