@@ -7,7 +7,8 @@
 # Starts the server (or the parse-only reference) as compare does (-Xmx2g -Xms2g, pre-touched, huge pages), warms it
 # with 10 s of closed-loop load, then runs the measured load and prints each thread's CPU seconds and microseconds of
 # CPU per acknowledged event, in all and split into user and system (kernel) time. Needs the jars: mvn -B -q package -DskipTests
-# TOKENMETER_JAR=path runs another build of the server (an A/B against the previous build).
+# TOKENMETER_JAR=path runs another build of the server (an A/B against the previous build); WARMUP=5s warms the
+# measured load up first (its CPU counted with the run's).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 TARGET="${1:-tokenmeter}"; BATCH="${2:-100}"; CONNS="${3:-32}"; SECS="${4:-20}"
@@ -32,8 +33,9 @@ LOADGEN=(java -jar benchmarks/target/benchmarks.jar loadgen --url "http://127.0.
 snapshot() { for t in /proc/$SPID/task/*; do echo "$(cat "$t/comm")|$(sed 's/^.*) //' "$t/stat" | awk '{print $12"|"$13}')"; done; }
 snapshot > "$DATA/before"
 head -1 /proc/stat > "$DATA/stat-before"
-# no warm-up of its own: the CPU counted is the measured run's (plus its 0.2 s start)
-"${LOADGEN[@]}" --connections "$CONNS" --duration "${SECS}s" --warmup 0s --json "$DATA/run.json" "$@" | tee "$DATA/run.txt"
+# no warm-up of its own by default: the CPU counted is the measured run's (plus its 0.2 s start). WARMUP=5s gives the
+# measured load a warm-up of its own (for open-loop latencies without the cold start's backlog); its CPU is counted too
+"${LOADGEN[@]}" --connections "$CONNS" --duration "${SECS}s" --warmup "${WARMUP:-0s}" --json "$DATA/run.json" "$@" | tee "$DATA/run.txt"
 head -1 /proc/stat > "$DATA/stat-after"
 snapshot > "$DATA/after"
 EVENTS=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["events"])' "$DATA/run.json")
