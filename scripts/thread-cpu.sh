@@ -67,3 +67,6 @@ outside = busy - total_user - total_system
 print(f"{'machine, busy':24s} {busy:8.2f} {per(busy):9.3f}   (outside the server: {per(outside):.3f} us/event, the load "
       f"generator and the kernel's threads; idle {delta[3] / hz:.2f} s, iowait {delta[4] / hz:.2f} s, steal {delta[7] / hz:.2f} s)")
 PY
+if [ "${WARMUP:-0s}" != "0s" ]; then
+  echo "(CPU includes the measured load's warm-up of $WARMUP, events do not: the us/event above are (WARMUP + $SECS s) / $SECS s too high)"
+fi

@@ -168,10 +168,10 @@ public final class LoadGenerator implements Callable<Integer>
                     })
                     .connect(url.getHost(), url.getPort() < 0 ? 80 : url.getPort()).sync().channel());
             }
-            // the connections' request templates and buffers (about 2 MB each) are young objects: collected now, they
-            // reach the old generation before the schedule starts, where the run's first young collections would copy
-            // them from survivor space to survivor space, pausing this generator (and every latency it measures) for
-            // 100 to 230 ms at a time (BENCHMARKS.md, "The load generator's own pauses")
+            // one collection before the schedule starts, of the setup's garbage and the connections' new templates and
+            // buffers: without it the generator's young pauses during runs were 100 to 230 ms (its GC log), and every
+            // request due in one was measured late (BENCHMARKS.md, "Journals that park, and the load generator's own
+            // pauses")
             System.gc();
             // the schedule starts once every connection is open: connecting 64 one after another takes long enough that
             // a schedule fixed before would find its first requests already late (decision 49)

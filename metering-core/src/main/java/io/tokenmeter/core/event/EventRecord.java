@@ -44,7 +44,7 @@ public final class EventRecord
     {
         if (this.buffer != buffer)
         {
-            // the same document's buffer again stores no reference: a G1 write barrier with a fence (see StagedEvent)
+            // the same document's buffer again stores no reference: a G1 write barrier that can fence (see StagedEvent)
             this.buffer = buffer;
         }
         this.offset = offset;

@@ -77,10 +77,13 @@ public final class StagedEvent
         return this;
     }
 
-    /** Moves to {@code offset} of {@code buffer}, to read or write it; the same buffer again stores no reference. */
+    /**
+     * Moves to {@code offset} of {@code buffer}, to read or write it; the same buffer again, wrapped writable before,
+     * stores no reference ({@link #mutableBuffer} is either null or {@link #buffer}).
+     */
     public StagedEvent wrap(final MutableDirectBuffer buffer, final int offset)
     {
-        if (mutableBuffer != buffer || this.buffer != buffer)
+        if (mutableBuffer != buffer)
         {
             this.buffer = buffer;
             mutableBuffer = buffer;
@@ -107,6 +110,7 @@ public final class StagedEvent
         final int modelLength,
         final int idLength)
     {
+        assert mutableBuffer != null : "the staged event was wrapped read-only";
         final MutableDirectBuffer out = mutableBuffer;
         out.putLong(offset + ID_HASH_HI_OFFSET, idHashHi);
         out.putLong(offset + ID_HASH_LO_OFFSET, idHashLo);
@@ -204,6 +208,7 @@ public final class StagedEvent
     public int encodeLink(final int bits, final long reservationHi, final long reservationLo, final long streamHi,
         final long streamLo, final long seq)
     {
+        assert mutableBuffer != null : "the staged event was wrapped read-only";
         final MutableDirectBuffer out = mutableBuffer;
         final int at = linkOffset();
         out.putByte(offset + FLAGS_OFFSET, (byte)(flags() | FLAG_LINKED));

@@ -61,10 +61,12 @@ class LogCodecTest
         final ExpandableArrayBuffer first = new ExpandableArrayBuffer(64);
         final ExpandableArrayBuffer second = new ExpandableArrayBuffer(64);
         final long[] tokens = {1, 2, 3, 4, 5, 6};
+        final byte[] names = "acmegpt-4oa".getBytes(StandardCharsets.US_ASCII);
         final int firstLength = stage(first, 0, "acme", "gpt-4o", "a", 1000L, tokens, ServiceTier.STANDARD);
         stage(first, firstLength, "acme", "o4-mini", "b", 2000L, tokens, ServiceTier.STANDARD);
         stage(second, 0, "globex", "claude-haiku-4-5", "c", 3000L, tokens, ServiceTier.STANDARD);
 
+        // read-only from buffer to buffer
         final StagedEvent event = new StagedEvent();
         assertEquals(1000L, event.wrap((DirectBuffer)first, 0).timestampMs());
         assertEquals(2000L, event.wrap((DirectBuffer)first, firstLength).timestampMs());
@@ -73,17 +75,28 @@ class LogCodecTest
         assertEquals(1000L, event.wrap((DirectBuffer)first, 0).timestampMs());
 
         // writable on the buffer it was reading, then read-only on it again: no longer writable
-        event.wrap(first, 0).encode(7, 8, 9, 4000L, tokens, ServiceTier.STANDARD.code(), 0,
-            "acmegpt-4oa".getBytes(StandardCharsets.US_ASCII), 4, 6, 1);
+        event.wrap(first, 0).encode(7, 8, 9, 4000L, tokens, ServiceTier.STANDARD.code(), 0, names, 4, 6, 1);
+        assertEquals(4000L, event.timestampMs());
         assertEquals(4000L, event.wrap((DirectBuffer)first, 0).timestampMs());
         assertEquals(7, event.idHashHi());
-        assertThrows(NullPointerException.class, () -> event.encode(1, 2, 3, 5000L, tokens, 0, 0, new byte[0], 0, 0, 0));
-        assertEquals(4000L, event.wrap((DirectBuffer)first, 0).timestampMs());
-        // writable on the other buffer: it writes there, not into the one it read last
-        event.wrap(second, 0).encode(10, 11, 12, 6000L, tokens, ServiceTier.STANDARD.code(), 0,
-            "acmegpt-4oa".getBytes(StandardCharsets.US_ASCII), 4, 6, 1);
-        assertEquals(6000L, new StagedEvent().wrap((DirectBuffer)second, 0).timestampMs());
+        assertThrows(AssertionError.class, () -> event.encode(1, 2, 3, 5000L, tokens, 0, 0, new byte[0], 0, 0, 0));
+
+        // writable on the other buffer: it reads and writes there, not in the one it read last
+        event.wrap(second, 0).encode(10, 11, 12, 6000L, tokens, ServiceTier.STANDARD.code(), 0, names, 4, 6, 1);
+        assertEquals(6000L, event.timestampMs());
         assertEquals(4000L, new StagedEvent().wrap((DirectBuffer)first, 0).timestampMs());
+
+        // writable straight to writable on another buffer, then read-only on a third: each switch takes effect
+        event.wrap(first, 0).encode(13, 14, 15, 7000L, tokens, ServiceTier.STANDARD.code(), 0, names, 4, 6, 1);
+        event.wrap(second, 0).encode(16, 17, 18, 8000L, tokens, ServiceTier.STANDARD.code(), 0, names, 4, 6, 1);
+        assertEquals(8000L, event.timestampMs());
+        assertEquals(7000L, new StagedEvent().wrap((DirectBuffer)first, 0).timestampMs());
+        assertEquals(8000L, new StagedEvent().wrap((DirectBuffer)second, 0).timestampMs());
+        final ExpandableArrayBuffer third = new ExpandableArrayBuffer(64);
+        stage(third, 0, "initech", "gpt-4o-mini", "d", 9000L, tokens, ServiceTier.STANDARD);
+        assertEquals(9000L, event.wrap((DirectBuffer)third, 0).timestampMs());
+        assertThrows(AssertionError.class, () -> event.encode(1, 2, 3, 5000L, tokens, 0, 0, new byte[0], 0, 0, 0));
+        assertEquals(9000L, new StagedEvent().wrap((DirectBuffer)third, 0).timestampMs());
     }
 
     @Test
@@ -120,6 +133,47 @@ class LogCodecTest
         });
         assertEquals(777L, appendTime);
         assertEquals(List.of("2:0:acme", "3:0:claude", "event:req-1:0:0:1:99:50:true:true"), seen);
+    }
+
+    /** One reader (and its one event record flyweight) over documents in different buffers, as an aggregator reads. */
+    @Test
+    void anEventRecordFollowsTheReaderFromBufferToBuffer()
+    {
+        final List<org.agrona.MutableDirectBuffer> documents = new ArrayList<>();
+        final List<Integer> lengths = new ArrayList<>();
+        for (final String id : List.of("req-a", "req-b"))
+        {
+            final ExpandableArrayBuffer staged = new ExpandableArrayBuffer(64);
+            stage(staged, 0, "acme", "claude", id, 99L, new long[] {1, 2, 3, 4, 5, 6}, ServiceTier.STANDARD);
+            final LogDocumentWriter writer = new LogDocumentWriter(16);
+            writer.begin(777L);
+            writer.appendEvent(new StagedEvent().wrap((DirectBuffer)staged, 0), 0, 0, 0);
+            final int length = writer.finish(new byte[LogLayout.CHAIN_HASH_LENGTH]);
+            final ExpandableArrayBuffer copy = new ExpandableArrayBuffer(length);
+            copy.putBytes(0, writer.buffer(), 0, length);
+            documents.add(copy);
+            lengths.add(length);
+        }
+        final List<String> seen = new ArrayList<>();
+        final LogDocumentReader reader = new LogDocumentReader();
+        final LogDocumentReader.Handler handler = new LogDocumentReader.Handler()
+        {
+            @Override
+            public void onName(final byte type, final int id, final DirectBuffer buffer, final int offset, final int len)
+            {
+            }
+
+            @Override
+            public void onEvent(final EventRecord record, final long appendTimeMs)
+            {
+                seen.add(record.id());
+            }
+        };
+        for (final int d : new int[] {0, 1, 1, 0})
+        {
+            reader.read(documents.get(d), 0, lengths.get(d), handler);
+        }
+        assertEquals(List.of("req-a", "req-b", "req-b", "req-a"), seen);
     }
 
     /** Reads every event record of a document into text. */
