@@ -7,20 +7,33 @@ import org.agrona.BitUtil;
  * Owned by the journal thread; allocates nothing after construction.
  *
  * <p>Keys are the 128-bit id hash of {@code tenant 0x00 id} (two longs); a chance collision of two different ids
- * is about n^2 / 2^129, negligible for any n this index can hold. Entries live in insertion order in a ring:
+ * is about n^2 / 2^129, negligible for any n this index can hold. Entries live in insertion order in a ring, and a
+ * table of buckets finds them:
  *
  * <pre>
- *   ring (stride 4 longs):  [idHashHi | idHashLo | contentHash | acceptedAtMs]  oldest at head, newest at tail
- *   table (long, open addressing, linear probing, load <= 1/2): [fingerprint i32 | ring slot + 1 i32], 0 = empty
+ *   ring (stride 4 longs):  [idHashHi | idHashLo | contentHash | acceptedAtMs, sign bit = dead]  oldest at head
+ *   table: buckets of 8 longs, one 64-byte cache line each:
+ *          7 entries [fingerprint i32, odd | ring sequence, low 32 bits]  0 = never used
+ *          1 overflow mark: 1 + the newest sequence of a key placed in a later bucket because this one was full
  * </pre>
  *
- * The fingerprint is the 32-bit fold of {@code idHashHi} the home position is taken from, so a probe compares it
- * before it reads the ring, and a deletion's backward shift finds each entry's home in the table alone: at capacity
- * the ring is far beyond cache, and every ring read saved is a cache miss saved (JMH: a new id at 4 M ids went from
- * 343 to 300 ns, BENCHMARKS.md).
+ * An entry is live while its sequence is in {@code [head, tail)}; every other entry is free. So eviction only moves
+ * the ring's head: it never touches the table, whose entries behind the head die by themselves and are written over
+ * by later keys (decision 355). Before, each evicted key cost a table probe and a backward-shift deletion, a cache
+ * miss each at capacity, and a quarter of the journal's samples. A key is placed in the first free entry of its
+ * bucket (the bucket from {@code idHashHi}'s high half, the fingerprint from its low half, so independent bits);
+ * when its bucket is full, in the next bucket with room, and every bucket passed over records the key's sequence as
+ * its overflow mark. A probe reads its bucket's line, compares the 7 fingerprints and, only on a match, the ring; it
+ * goes on to the next bucket only while the mark says a key placed past this bucket is still live. With 4 keys a
+ * bucket on average at capacity (as much memory as the open-addressing table before), about 5 % of buckets overflow.
+ * A live entry is never written over, and every bucket between a live key's bucket and its entry carries a mark at
+ * or above its sequence, so a probe cannot stop before it: that is the invariant the tests check against a model.
+ * The low 32 bits of the sequence are enough: a live entry's distance from the head is below 2^31; an entry that
+ * died 2^32 keys ago may look live again, which only keeps its slot from reuse until the head passes, since a probe
+ * confirms every fingerprint match in the ring.
  *
- * <p>Memory: 32 bytes of ring per slot plus 16 bytes of table (two longs) per slot, both rounded up to powers of
- * two; {@link #memoryBytes()} gives the exact figure.
+ * <p>Memory: 32 bytes of ring per slot plus 16 bytes of table per slot (a bucket of 8 longs per 4 slots), both
+ * rounded up to powers of two; {@link #memoryBytes()} gives the exact figure.
  *
  * <p>Eviction happens only in {@link #evict(long)}, called after each log document: entries older than the window
  * go first, then the oldest beyond {@code capacity}. So the index after any document is a pure function of the
@@ -38,8 +51,19 @@ public final class DedupIndex
     public static final int CONFLICT = 2;
 
     private static final int STRIDE = 4;
-    /** Keys evicted per prefetch pass: enough misses in flight to fill the processor's queue, few enough to stay in L1. */
+    /** Ids spilled per prefetch pass: enough misses in flight to fill the processor's queue, few enough to stay in L1. */
     private static final int EVICTION_CHUNK = 32;
+    /** Longs per bucket: {@link #ENTRIES} entries and the overflow mark, one 64-byte cache line. */
+    private static final int BUCKET = 8;
+    private static final int ENTRIES = BUCKET - 1;
+    /**
+     * Longs before the first bucket: after a long[]'s 16-byte header, 6 of them end on a 64-byte boundary, so that
+     * each bucket is one cache line when the array starts on one (as G1 places an array of this size, at the start of a
+     * region of its own). Elsewhere a bucket spans two lines, which costs speed only.
+     */
+    private static final int TABLE_BASE = 6;
+    /** The sign bit of a ring slot's time word: the position is dead (its key was accepted again later, in a replay). */
+    private static final long DEAD = Long.MIN_VALUE;
 
     private final int capacity;
     private final long windowMs;
@@ -47,12 +71,12 @@ public final class DedupIndex
     private final long[] ring;
     private final int ringMask;
     private final long[] table;
-    private final int tableMask;
+    private final int bucketMask;
     private long head;
     private long tail;
     private long evictedByWindow;
     private long evictedByCapacity;
-    /** Sums the table words eviction loads ahead, so that the JIT cannot drop those loads. */
+    /** Sums the table words {@link #prefetch} loads, so that the JIT cannot drop those loads. */
     private long prefetchSink;
     /** Between {@link #beginDeferredReplay} and {@link #endDeferredReplay}: keys in the ring only. */
     private boolean deferred;
@@ -74,9 +98,9 @@ public final class DedupIndex
         final int slots = BitUtil.findNextPositivePowerOfTwo(capacity + maxPendingInserts);
         this.ring = new long[slots * STRIDE];
         this.ringMask = slots - 1;
-        final int tableLength = BitUtil.findNextPositivePowerOfTwo(slots * 2);
-        this.table = new long[tableLength];
-        this.tableMask = tableLength - 1;
+        final int buckets = Math.max(1, slots / 4);
+        this.table = new long[TABLE_BASE + buckets * BUCKET];
+        this.bucketMask = buckets - 1;
     }
 
     /**
@@ -86,42 +110,29 @@ public final class DedupIndex
      */
     public int checkAndInsert(final long idHashHi, final long idHashLo, final long contentHash, final long nowMs)
     {
-        final int fingerprint = fingerprint(idHashHi);
-        int index = fingerprint & tableMask;
-        while (true)
+        final int found = find(idHashHi, idHashLo);
+        if (found >= 0)
         {
-            final long entry = table[index];
-            if (entry == 0)
-            {
-                break;
-            }
-            if ((int)(entry >>> 32) == fingerprint)
-            {
-                final int at = slotOf(entry) * STRIDE;
-                if (ring[at] == idHashHi && ring[at + 1] == idHashLo)
-                {
-                    return ring[at + 2] == contentHash ? DUPLICATE : CONFLICT;
-                }
-            }
-            index = (index + 1) & tableMask;
+            return ring[slotOf(table[found]) * STRIDE + 2] == contentHash ? DUPLICATE : CONFLICT;
         }
-        append(index, fingerprint, idHashHi, idHashLo, contentHash, nowMs);
+        place(idHashHi, appendToRing(idHashHi, idHashLo, contentHash, nowMs));
         return NEW;
     }
 
     /**
-     * Loads the table word where a probe for this key starts, and nothing else: called for the next keys of a request
-     * before they are checked, it has their cache misses overlap instead of come one after another (each probe's
-     * branches stop the processor from running ahead on its own), as {@link #evict} does for its deletions.
+     * Loads the bucket a probe for this key reads, and nothing else: called for the next keys of a request before they
+     * are checked, it has their cache misses overlap instead of come one after another (each probe's branches stop the
+     * processor from running ahead on its own).
      */
     public void prefetch(final long idHashHi)
     {
-        prefetchSink += table[fingerprint(idHashHi) & tableMask];
+        prefetchSink += table[TABLE_BASE + bucketOf(idHashHi) * BUCKET];
     }
 
     /**
      * Inserts a key read back from the log during recovery. Should the key be present (replay may start before the
-     * oldest live key, with keys the live index had already evicted), the old entry is replaced.
+     * oldest live key, with keys the live index had already evicted), the old position dies and the entry moves to the
+     * new one.
      */
     public void insertReplayed(final long idHashHi, final long idHashLo, final long contentHash, final long acceptedAtMs)
     {
@@ -131,19 +142,23 @@ public final class DedupIndex
             return;
         }
         final int found = find(idHashHi, idHashLo);
+        final long seq = appendToRing(idHashHi, idHashLo, contentHash, acceptedAtMs);
         if (found >= 0)
         {
-            removeFromTable(found);
+            move(found, idHashHi, seq);
         }
-        checkAndInsert(idHashHi, idHashLo, contentHash, acceptedAtMs);
+        else
+        {
+            place(idHashHi, seq);
+        }
     }
 
     /**
      * Starts a replay whose keys go to the ring only, not into the table, until {@link #endDeferredReplay}: a replay
      * from the start of a long log (a new owner of a partition) inserts many keys that capacity evicts again before the
-     * replay ends, and each would cost a table insert and a table removal (two cache misses) for nothing. Meanwhile
-     * {@link #evict} moves the ring's head and spills without touching the table, and nothing else may be asked (only
-     * {@link #contains} checks it; the live path's calls do not, to add nothing to them).
+     * replay ends, and each would cost a table insert (a cache miss) for nothing. Meanwhile {@link #evict} moves the
+     * ring's head and spills without touching the table, and nothing else may be asked (only {@link #contains} checks
+     * it; the live path's calls do not, to add nothing to them).
      * The index after {@link #endDeferredReplay} is the one {@link #insertReplayed} one key at a time would have made:
      * the newest keys, each once (a key read twice is kept as its later insert, the earlier position dead). The one
      * difference: a key read twice whose earlier insert capacity evicts before the later one is read is spilled here,
@@ -159,6 +174,11 @@ public final class DedupIndex
             throw new IllegalStateException("a deferred replay starts on an empty index, not one of " + (tail - head)
                 + " keys");
         }
+        if (tail != 0)
+        {
+            // entries of keys long gone name sequences the replay will reuse: none may look live when it ends
+            java.util.Arrays.fill(table, 0L);
+        }
         deferred = true;
     }
 
@@ -170,22 +190,22 @@ public final class DedupIndex
             return;
         }
         deferred = false;
-        for (long seq = head; seq < tail; seq++)
+        final long end = tail;
+        for (long seq = head; seq < end; seq++)
         {
             final int at = slot(seq) * STRIDE;
             final long hi = ring[at];
+            // the table holds the keys before seq only (an entry for a later one cannot exist yet): a key found is an
+            // earlier insert of the same key, whose position dies
             final int found = find(hi, ring[at + 1]);
             if (found >= 0)
             {
-                removeFromTable(found);
+                move(found, hi, seq);
             }
-            final int fingerprint = fingerprint(hi);
-            int index = fingerprint & tableMask;
-            while (table[index] != 0)
+            else
             {
-                index = (index + 1) & tableMask;
+                place(hi, seq);
             }
-            table[index] = ((long)fingerprint << 32) | (slot(seq) + 1);
         }
     }
 
@@ -216,22 +236,20 @@ public final class DedupIndex
         while (tail > mark)
         {
             final long seq = tail - 1;
+            // cleared, not left to die: the next inserts reuse these sequences, and a stale entry would then look live
+            // (a probe confirms it in the ring, so only its slot would be lost until the head passes)
             final int index = locate(seq);
             if (index >= 0)
             {
-                removeFromTable(index);
+                table[index] = 0;
             }
             tail = seq;
         }
     }
 
     /**
-     * Evicts keys older than the window before {@code nowMs}, then the oldest beyond capacity. Works in chunks: the
-     * table slots where the chunk's keys sit are loaded first, by loads that depend on nothing but the ring (read in
-     * order), so the processor overlaps their cache misses; the deletions then find them in cache. A deletion's
-     * probe and backward shift branch unpredictably, which stops the processor from running ahead on its own (JMH:
-     * a new id at 4 M ids, eviction included, 1.4 times faster in two pairs of runs; BENCHMARKS.md). With a
-     * {@link Spill}, the same pass has it load what each spilled key will touch ({@link Spill#prefetch}).
+     * Evicts keys older than the window before {@code nowMs}, then the oldest beyond capacity: moves the ring's head,
+     * and the table's entries behind it are free from then on.
      */
     public void evict(final long nowMs)
     {
@@ -252,53 +270,41 @@ public final class DedupIndex
 
     /**
      * {@link #evict(long)}, handing each key evicted because of capacity (not the window) to {@code spill} first; keys
-     * evicted because of the window are dropped, as are dead positions.
+     * evicted because of the window are dropped, as are dead positions. Works in chunks: the spill first loads what
+     * each of a chunk's keys will touch ({@link Spill#prefetch}), by loads that depend on nothing but the ring (read in
+     * order), so the processor overlaps their cache misses.
      */
     public void evict(final long nowMs, final Spill spill)
     {
         final long oldestKeptMs = nowMs - windowMs;
         long windowEnd = head;
-        while (windowEnd < tail && ring[slot(windowEnd) * STRIDE + 3] < oldestKeptMs)
+        while (windowEnd < tail && (ring[slot(windowEnd) * STRIDE + 3] & ~DEAD) < oldestKeptMs)
         {
             windowEnd++;
         }
         final long end = Math.max(windowEnd, tail - capacity);
         evictedByWindow += windowEnd - head;
         evictedByCapacity += end - windowEnd;
-        if (deferred)
+        if (spill == null || end <= windowEnd)
         {
-            // nothing of the ring is in the table yet: spill what capacity evicts, in order, and move the head
-            for (; head < end; head++)
-            {
-                if (spill != null && head >= windowEnd)
-                {
-                    final int at = slot(head) * STRIDE;
-                    spill.spill(ring[at], ring[at + 1], ring[at + 2], ring[at + 3], head);
-                }
-            }
+            head = end;
             return;
         }
+        head = windowEnd;
         while (head < end)
         {
             final long chunkEnd = Math.min(end, head + EVICTION_CHUNK);
             for (long seq = head; seq < chunkEnd; seq++)
             {
-                final long hi = ring[slot(seq) * STRIDE];
-                prefetchSink += table[fingerprint(hi) & tableMask];
-                if (spill != null && seq >= windowEnd)
-                {
-                    spill.prefetch(hi);
-                }
+                spill.prefetch(ring[slot(seq) * STRIDE]);
             }
-            while (head < chunkEnd)
+            for (; head < chunkEnd; head++)
             {
-                if (spill != null && head >= windowEnd)
+                final int at = slot(head) * STRIDE;
+                final long acceptedAtMs = ring[at + 3];
+                if (acceptedAtMs >= 0)
                 {
-                    removeHeadSpilling(spill);
-                }
-                else
-                {
-                    removeHead();
+                    spill.spill(ring[at], ring[at + 1], ring[at + 2], acceptedAtMs, head);
                 }
             }
         }
@@ -349,125 +355,129 @@ public final class DedupIndex
         return found >= 0 && ring[slotOf(table[found]) * STRIDE + 2] == contentHash;
     }
 
-    private void append(final int tableIndex, final int fingerprint, final long hi, final long lo, final long contentHash,
-        final long nowMs)
+    /** @return the accept time of the oldest key held, or Long.MAX_VALUE when empty. */
+    public long oldestAcceptedAtMs()
     {
-        final int slot = appendToRing(hi, lo, contentHash, nowMs);
-        table[tableIndex] = ((long)fingerprint << 32) | (slot + 1);
+        return head == tail ? Long.MAX_VALUE : ring[slot(head) * STRIDE + 3] & ~DEAD;
     }
 
-    /** @return the ring slot the key was written to, at the tail, which moves on. */
-    private int appendToRing(final long hi, final long lo, final long contentHash, final long nowMs)
+    /** @return the sequence of the key appended at the tail, which moves on. */
+    private long appendToRing(final long hi, final long lo, final long contentHash, final long nowMs)
     {
         if (tail - head > ringMask)
         {
             throw new IllegalStateException("dedup ring overrun: more inserts between evictions than configured");
         }
-        final int slot = slot(tail);
-        final int at = slot * STRIDE;
+        final int at = slot(tail) * STRIDE;
         ring[at] = hi;
         ring[at + 1] = lo;
         ring[at + 2] = contentHash;
         ring[at + 3] = nowMs;
-        tail++;
-        return slot;
+        return tail++;
     }
 
-    private void removeHeadSpilling(final Spill spill)
-    {
-        final int index = locate(head);
-        if (index >= 0)
-        {
-            final int at = slot(head) * STRIDE;
-            spill.spill(ring[at], ring[at + 1], ring[at + 2], ring[at + 3], head);
-            removeFromTable(index);
-        }
-        head++;
-    }
-
-    /** @return the accept time of the oldest key held, or Long.MAX_VALUE when empty. */
-    public long oldestAcceptedAtMs()
-    {
-        return head == tail ? Long.MAX_VALUE : ring[slot(head) * STRIDE + 3];
-    }
-
-    private void removeHead()
-    {
-        final int index = locate(head);
-        if (index >= 0)
-        {
-            removeFromTable(index);
-        }
-        head++;
-    }
-
-    /**
-     * @return the table index holding ring position {@code seq}, or -1 for a dead position (one whose key was
-     * replaced by {@link #insertReplayed}).
-     */
-    private int locate(final long seq)
-    {
-        final int slot = slot(seq);
-        int index = fingerprint(ring[slot * STRIDE]) & tableMask;
-        while (true)
-        {
-            final long entry = table[index];
-            if (entry != 0 && slotOf(entry) == slot)
-            {
-                return index;
-            }
-            if (entry == 0)
-            {
-                return -1;
-            }
-            index = (index + 1) & tableMask;
-        }
-    }
-
+    /** @return the table index of the key's live entry, or -1. */
     private int find(final long hi, final long lo)
     {
         final int fingerprint = fingerprint(hi);
-        int index = fingerprint & tableMask;
-        while (true)
+        int bucket = bucketOf(hi);
+        for (int hops = 0; hops <= bucketMask; hops++)
         {
-            final long entry = table[index];
-            if (entry == 0)
+            final int base = TABLE_BASE + bucket * BUCKET;
+            for (int i = base; i < base + ENTRIES; i++)
+            {
+                final long entry = table[i];
+                if ((int)(entry >>> 32) == fingerprint && live(entry))
+                {
+                    final int at = slotOf(entry) * STRIDE;
+                    if (ring[at] == hi && ring[at + 1] == lo)
+                    {
+                        return i;
+                    }
+                }
+            }
+            if (table[base + ENTRIES] <= head)
+            {
+                return -1; // no key placed past this bucket is still live
+            }
+            bucket = (bucket + 1) & bucketMask;
+        }
+        return -1;
+    }
+
+    /** @return the table index of the entry of ring position {@code seq} (live), or -1 for a dead position. */
+    private int locate(final long seq)
+    {
+        final long hi = ring[slot(seq) * STRIDE];
+        final long wanted = ((long)fingerprint(hi) << 32) | (seq & 0xFFFF_FFFFL);
+        int bucket = bucketOf(hi);
+        for (int hops = 0; hops <= bucketMask; hops++)
+        {
+            final int base = TABLE_BASE + bucket * BUCKET;
+            for (int i = base; i < base + ENTRIES; i++)
+            {
+                if (table[i] == wanted)
+                {
+                    return i;
+                }
+            }
+            if (table[base + ENTRIES] <= seq)
             {
                 return -1;
             }
-            final int at = slotOf(entry) * STRIDE;
-            if ((int)(entry >>> 32) == fingerprint && ring[at] == hi && ring[at + 1] == lo)
+            bucket = (bucket + 1) & bucketMask;
+        }
+        return -1;
+    }
+
+    /** Writes the entry of the key at {@code seq} into the first free entry from its bucket on, marking full ones. */
+    private void place(final long hi, final long seq)
+    {
+        final long entry = ((long)fingerprint(hi) << 32) | (seq & 0xFFFF_FFFFL);
+        int bucket = bucketOf(hi);
+        for (int hops = 0; hops <= bucketMask; hops++)
+        {
+            final int base = TABLE_BASE + bucket * BUCKET;
+            for (int i = base; i < base + ENTRIES; i++)
             {
-                return index;
+                if (!live(table[i]))
+                {
+                    table[i] = entry;
+                    return;
+                }
             }
-            index = (index + 1) & tableMask;
+            raiseMark(base, seq);
+            bucket = (bucket + 1) & bucketMask;
+        }
+        throw new IllegalStateException("dedup table full: " + (tail - head) + " keys in " + (bucketMask + 1) + " buckets");
+    }
+
+    /**
+     * Moves the live entry at {@code index} to the key's newer position {@code seq}: the old position dies (eviction
+     * will not spill it), and the buckets the entry lies past are marked for the newer sequence.
+     */
+    private void move(final int index, final long hi, final long seq)
+    {
+        final long old = table[index];
+        ring[slotOf(old) * STRIDE + 3] |= DEAD;
+        table[index] = (old & 0xFFFF_FFFF_0000_0000L) | (seq & 0xFFFF_FFFFL);
+        final int entryBucket = (index - TABLE_BASE) / BUCKET;
+        for (int bucket = bucketOf(hi); bucket != entryBucket; bucket = (bucket + 1) & bucketMask)
+        {
+            raiseMark(TABLE_BASE + bucket * BUCKET, seq);
         }
     }
 
-    /** Backward-shift deletion: keeps every probe chain unbroken without tombstones. */
-    private void removeFromTable(final int removedIndex)
+    private void raiseMark(final int bucketBase, final long seq)
     {
-        int hole = removedIndex;
-        int index = removedIndex;
-        while (true)
-        {
-            index = (index + 1) & tableMask;
-            final long entry = table[index];
-            if (entry == 0)
-            {
-                break;
-            }
-            final int homeIndex = (int)(entry >>> 32) & tableMask;
-            final boolean staysPut = hole <= index
-                ? hole < homeIndex && homeIndex <= index
-                : hole < homeIndex || homeIndex <= index;
-            if (!staysPut)
-            {
-                table[hole] = entry;
-                hole = index;
-            }
-        }
-        table[hole] = 0;
+        final int mark = bucketBase + ENTRIES;
+        table[mark] = Math.max(table[mark], seq + 1);
+    }
+
+    /** @return whether the entry names a position in {@code [head, tail)}; 0, never used, is not live. */
+    private boolean live(final long entry)
+    {
+        return entry != 0 && Integer.compareUnsigned((int)entry - (int)head, (int)(tail - head)) < 0;
     }
 
     private void requireTable()
@@ -484,14 +494,20 @@ public final class DedupIndex
         return (int)seq & ringMask;
     }
 
-    /** The 32-bit fold of the id hash kept in the table; its low bits are the home position. */
-    private static int fingerprint(final long idHashHi)
+    /** The ring slot an entry names: the low bits of its sequence. */
+    private int slotOf(final long entry)
     {
-        return (int)(idHashHi ^ (idHashHi >>> 32));
+        return (int)entry & ringMask;
     }
 
-    private static int slotOf(final long entry)
+    private int bucketOf(final long idHashHi)
     {
-        return (int)entry - 1;
+        return (int)(idHashHi >>> 32) & bucketMask;
+    }
+
+    /** The low half of the id hash, odd, so that no entry is 0; the bucket comes from the high half. */
+    private static int fingerprint(final long idHashHi)
+    {
+        return (int)idHashHi | 1;
     }
 }

@@ -528,7 +528,7 @@ public final class JournalAgent implements Agent
 
     /**
      * Loads the dedup table words (and the disk tier's recent filter blocks) the next {@code count} events' checks
-     * will start at, so that their cache misses overlap: the checks are the journal's largest cost (a third of its
+     * will start at, and their tenants' names, so that their cache misses overlap: the checks are the journal's largest cost (a third of its
      * samples), one miss each, and their branches keep the processor from running ahead to the next event's.
      *
      * @return the offset after those events.
@@ -541,6 +541,7 @@ public final class JournalAgent implements Agent
             final StagedEvent event = ahead.wrap(buffer, at);
             at += event.encodedLength();
             dedup.prefetch(event.idHashHi());
+            tenants.prefetch(buffer, event.tenantOffset(), event.tenantLength());
             if (diskTier != null)
             {
                 diskTier.prefetch(event.idHashHi());

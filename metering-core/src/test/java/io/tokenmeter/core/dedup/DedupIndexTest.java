@@ -250,10 +250,139 @@ class DedupIndexTest
         {
             assertEquals(lo >= 150, index.contains(hi, lo, lo * 7), "key " + lo);
         }
-        // a different hi with the same fold (hi ^ hi >>> 32) is a different key too
-        final long sameFold = hi ^ 0xFFFF_FFFF_0000_0000L ^ 0x0000_0000_FFFF_FFFFL;
-        assertEquals((int)(hi ^ (hi >>> 32)), (int)(sameFold ^ (sameFold >>> 32)));
-        assertEquals(DedupIndex.NEW, index.checkAndInsert(sameFold, 199, 199 * 7, 2));
+        // a different hi with the same bucket (its high half) and fingerprint (its low half, made odd) is another key
+        final long sameBucketAndFingerprint = hi ^ 1;
+        assertEquals(DedupIndex.NEW, index.checkAndInsert(sameBucketAndFingerprint, 199, 199 * 7, 2));
         assertTrue(index.contains(hi, 199, 199 * 7));
+        assertTrue(index.contains(sameBucketAndFingerprint, 199, 199 * 7));
+    }
+
+    /**
+     * The bucket table against a plain map, with keys crowded into three buckets so that most of them overflow into
+     * later buckets, and every operation the journal uses: inserts, requests rolled back, replays of keys already held,
+     * evictions by window and by capacity with their spills. A probe that stopped before a live key's bucket, or an
+     * entry written over while its key was live, shows as a NEW where the model says DUPLICATE or CONFLICT.
+     */
+    @Test
+    void agreesWithAModelWhenKeysCrowdFewBuckets()
+    {
+        final long seed = System.nanoTime();
+        final Random random = new Random(seed);
+        final int capacity = 200;
+        final long windowMs = 3_000;
+        final DedupIndex index = new DedupIndex(capacity, windowMs, 64);
+        final Map<Long, long[]> model = new HashMap<>();
+        final java.util.ArrayDeque<long[]> order = new java.util.ArrayDeque<>();
+        final java.util.List<Long> spilled = new java.util.ArrayList<>();
+        final java.util.List<Long> expectedSpills = new java.util.ArrayList<>();
+        final DedupIndex.Spill spill = (hi, lo, content, at, seq) -> spilled.add(lo);
+        long now = 0;
+        int rollbacks = 0;
+        for (int doc = 0; doc < 20_000; doc++)
+        {
+            now += random.nextInt(200) == 0 ? random.nextInt(4_000) : random.nextInt(10);
+            final long mark = index.tail();
+            final java.util.List<long[]> added = new java.util.ArrayList<>();
+            for (int e = 0, n = random.nextInt(30); e < n; e++)
+            {
+                final long key = random.nextInt(1_500);
+                final long content = random.nextInt(2);
+                final long[] present = model.get(key);
+                final int expected = present == null ? DedupIndex.NEW : present[1] == content ? DedupIndex.DUPLICATE : DedupIndex.CONFLICT;
+                assertEquals(expected, index.checkAndInsert(crowded(key), key, content, now), "key " + key + ", seed " + seed);
+                if (present == null)
+                {
+                    final long[] entry = {key, content, now};
+                    model.put(key, entry);
+                    order.add(entry);
+                    added.add(entry);
+                }
+            }
+            if (random.nextInt(8) == 0)
+            {
+                // a request refused after its checks: its keys are free again
+                index.rollbackTo(mark);
+                for (final long[] entry : added)
+                {
+                    model.remove(entry[0]);
+                    order.removeLast();
+                }
+                rollbacks++;
+            }
+            index.evict(now, spill);
+            while (!order.isEmpty() && order.peek()[2] < now - windowMs)
+            {
+                model.remove(order.poll()[0]);
+            }
+            while (order.size() > capacity)
+            {
+                final long[] evicted = order.poll();
+                model.remove(evicted[0]);
+                expectedSpills.add(evicted[0]);
+            }
+            assertEquals(model.size(), index.size(), "seed " + seed);
+            if (doc % 1_000 == 999)
+            {
+                for (long key = 0; key < 1_500; key++)
+                {
+                    final long[] present = model.get(key);
+                    for (long content = 0; content < 2; content++)
+                    {
+                        assertEquals(present != null && present[1] == content, index.contains(crowded(key), key, content),
+                            "key " + key + ", seed " + seed);
+                    }
+                }
+            }
+        }
+        assertEquals(expectedSpills, spilled, "capacity spilled the oldest keys, in order, seed " + seed);
+        assertTrue(rollbacks > 1_000 && expectedSpills.size() > 10_000 && index.evictedByWindow() > 0,
+            "every kind of change exercised, seed " + seed);
+
+        // replays of keys already held move their entries; the old positions die and are not spilled
+        final DedupIndex replayed = new DedupIndex(300, windowMs, 64);
+        final java.util.List<Long> replaySpills = new java.util.ArrayList<>();
+        final DedupIndex.Spill replaySpill = (hi, lo, content, at, seq) -> replaySpills.add(lo);
+        for (long key = 0; key < 150; key++)
+        {
+            replayed.insertReplayed(crowded(key), key, 0, 1);
+        }
+        for (long key = 0; key < 150; key += 2)
+        {
+            replayed.insertReplayed(crowded(key), key, 1, 2); // positions 150 to 224
+        }
+        replayed.evict(2, replaySpill);
+        assertEquals(225, replayed.size(), "positions, the dead ones included");
+        for (long key = 0; key < 150; key++)
+        {
+            assertTrue(replayed.contains(crowded(key), key, 1 - key % 2), "the newest content, key " + key);
+            assertFalse(replayed.contains(crowded(key), key, key % 2), "key " + key);
+        }
+        // 225 more keys, in buckets 64 to 127 of the 128 (far from the crowded ones, whose marks they leave alone),
+        // take the head to position 150: every first position is gone and only the even keys' second ones (150 to 224)
+        // are left of the crowded keys, most of them past their own bucket
+        for (long key = 1_000; key < 1_225; key++)
+        {
+            replayed.insertReplayed(((64 + key % 64) << 32) | (key << 1), key, 0, 3);
+            replayed.evict(3, replaySpill);
+        }
+        assertEquals(150, replayed.head());
+        final java.util.List<Long> odd = new java.util.ArrayList<>();
+        for (long key = 1; key < 150; key += 2)
+        {
+            odd.add(key); // positions 0 to 149 went: the odd keys' only ones; the even keys' first ones were dead
+        }
+        assertEquals(odd, replaySpills);
+        for (long key = 0; key < 150; key++)
+        {
+            assertEquals(key % 2 == 0, replayed.contains(crowded(key), key, 1), "key " + key);
+            assertEquals(key % 2 == 0 ? DedupIndex.DUPLICATE : DedupIndex.NEW, replayed.checkAndInsert(crowded(key), key, 1, 3),
+                "an even key is found at its second position, key " + key);
+        }
+    }
+
+    /** An id hash whose high half (the bucket) is one of three values, and whose low half differs per key. */
+    private static long crowded(final long key)
+    {
+        return ((key % 3) << 32) | (key * 0x9E3779B9L & 0xFFFF_FFFEL);
     }
 }

@@ -446,6 +446,7 @@ class LogCodecTest
             {
                 final byte[] name = ("x".repeat(length - 1) + last).getBytes(StandardCharsets.US_ASCII);
                 names.add(name);
+                dictionary.prefetch(new UnsafeBuffer(name), 0, name.length); // a name not held: its slot may be empty or not
                 assertEquals(NameDictionary.MISSING, dictionary.lookup(new UnsafeBuffer(name), 0, name.length));
                 assertEquals(names.size() - 1, dictionary.add(new UnsafeBuffer(name), 0, name.length));
             }
@@ -457,6 +458,8 @@ class LogCodecTest
             final byte[] name = names.get(id);
             array.putBytes(3, name);
             direct.putBytes(5, name);
+            dictionary.prefetch(array, 3, name.length); // loads ahead, and changes nothing a lookup answers
+            dictionary.prefetch(direct, 5, name.length);
             assertEquals(id, dictionary.lookup(array, 3, name.length), "array-backed, id " + id);
             assertEquals(id, dictionary.lookup(direct, 5, name.length), "direct, id " + id);
             assertEquals(new String(name, StandardCharsets.US_ASCII), dictionary.name(id));

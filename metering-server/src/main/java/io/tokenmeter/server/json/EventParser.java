@@ -89,6 +89,8 @@ public final class EventParser implements UsageFields.IgnoredField
 
     private final JsonFactory factory;
     private ReusedJsonParser reused;
+    private final FieldOrder eventOrder = new FieldOrder(namesByField(ALLOWED_FIELDS, EventParser::fieldOf));
+    private final FieldOrder dataOrder = new FieldOrder(namesByField(DATA_FIELDS, EventParser::dataFieldOf));
     private final StagedEventEncoder encoder = new StagedEventEncoder();
     private final byte[] tenant = new byte[StagedEvent.MAX_TENANT_LENGTH];
     private final byte[] model = new byte[StagedEvent.MAX_MODEL_LENGTH];
@@ -430,16 +432,31 @@ public final class EventParser implements UsageFields.IgnoredField
     {
         beginEvent(index);
         int seen = 0;
-        JsonToken token;
-        while ((token = parser.nextToken()) != JsonToken.END_OBJECT)
+        int previous = FieldOrder.START;
+        while (true)
         {
-            if (token != JsonToken.FIELD_NAME)
+            int field = eventOrder.next(parser, previous);
+            final String name;
+            if (field != FieldOrder.NOT_GUESSED)
             {
-                throw new com.fasterxml.jackson.core.JsonParseException(parser, "expected a field name or '}'");
+                name = eventOrder.name(field);
             }
-            final String name = parser.currentName();
+            else
+            {
+                final JsonToken token = parser.currentToken();
+                if (token == JsonToken.END_OBJECT)
+                {
+                    break;
+                }
+                if (token != JsonToken.FIELD_NAME)
+                {
+                    throw new com.fasterxml.jackson.core.JsonParseException(parser, "expected a field name or '}'");
+                }
+                name = parser.currentName();
+                field = fieldOf(name);
+                eventOrder.learn(previous, field);
+            }
             final JsonToken value = parser.nextToken();
-            final int field = fieldOf(name);
             if (field < 0)
             {
                 problem(index, clip(name), "unknown field; allowed fields are: " + ALLOWED_FIELDS);
@@ -453,6 +470,7 @@ public final class EventParser implements UsageFields.IgnoredField
                 continue;
             }
             seen |= 1 << field;
+            previous = field;
             switch (field)
             {
                 case F_ID:
@@ -764,12 +782,26 @@ public final class EventParser implements UsageFields.IgnoredField
     private int parseData(final JsonParser parser, final int index) throws IOException
     {
         int seen = 0;
-        JsonToken token;
-        while ((token = parser.nextToken()) != JsonToken.END_OBJECT)
+        int previous = FieldOrder.START;
+        while (true)
         {
-            final String name = parser.currentName();
+            int field = dataOrder.next(parser, previous);
+            final String name;
+            if (field != FieldOrder.NOT_GUESSED)
+            {
+                name = dataOrder.name(field);
+            }
+            else
+            {
+                if (parser.currentToken() == JsonToken.END_OBJECT)
+                {
+                    break;
+                }
+                name = parser.currentName();
+                field = dataFieldOf(name);
+                dataOrder.learn(previous, field);
+            }
             final JsonToken value = parser.nextToken();
-            final int field = dataFieldOf(name);
             if (field < 0)
             {
                 problem(index, "data." + clip(name), "unknown field; allowed fields of data are: " + DATA_FIELDS);
@@ -783,6 +815,7 @@ public final class EventParser implements UsageFields.IgnoredField
                 continue;
             }
             seen |= 1 << field;
+            previous = field;
             readEventField(parser, value, index, field, "data.");
         }
         return seen;
@@ -903,6 +936,17 @@ public final class EventParser implements UsageFields.IgnoredField
             case "stream": return F_STREAM;
             default: return -1;
         }
+    }
+
+    /** @return each field number's name, from a comma-separated list of the names {@code fieldOf} knows. */
+    private static String[] namesByField(final String names, final java.util.function.ToIntFunction<String> fieldOf)
+    {
+        final String[] byField = new String[F_STREAM + 1];
+        for (final String name : names.split(", "))
+        {
+            byField[fieldOf.applyAsInt(name)] = name;
+        }
+        return byField;
     }
 
     private static int fieldOf(final String name)

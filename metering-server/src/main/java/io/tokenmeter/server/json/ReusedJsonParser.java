@@ -3,6 +3,7 @@ package io.tokenmeter.server.json;
 import com.fasterxml.jackson.core.JsonFactory;
 import com.fasterxml.jackson.core.JsonParser;
 import com.fasterxml.jackson.core.JsonToken;
+import com.fasterxml.jackson.core.SerializableString;
 import com.fasterxml.jackson.core.base.ParserBase;
 import com.fasterxml.jackson.core.json.UTF8StreamJsonParser;
 import com.fasterxml.jackson.core.util.JsonParserDelegate;
@@ -103,6 +104,30 @@ final class ReusedJsonParser extends JsonParserDelegate
             valueEnd = base.getTokenCharacterOffset() + 1;
         }
         return token;
+    }
+
+    /**
+     * Jackson's comparison of the next name with a guess ({@link FieldOrder}), keeping the end-of-body bookkeeping of
+     * {@link #nextToken()}: at the root, where no name can come, it is {@link #nextToken()} itself.
+     */
+    @Override
+    public boolean nextFieldName(final SerializableString name) throws IOException
+    {
+        if (delegate.getParsingContext().inRoot())
+        {
+            nextToken();
+            return false;
+        }
+        if (delegate.nextFieldName(name))
+        {
+            return true;
+        }
+        final JsonToken token = delegate.currentToken();
+        if ((token == JsonToken.END_OBJECT || token == JsonToken.END_ARRAY) && delegate.getParsingContext().inRoot())
+        {
+            valueEnd = base.getTokenCharacterOffset() + 1;
+        }
+        return false;
     }
 
     private boolean restIsWhitespace()

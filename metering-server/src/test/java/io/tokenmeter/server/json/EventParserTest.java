@@ -58,6 +58,59 @@ class EventParserTest
         return event.wrap((DirectBuffer)out, offset);
     }
 
+    /** The parser guesses each name from the order it last saw (FieldOrder): every order must stage the same values. */
+    @Test
+    void stagesTheSameValuesWhateverOrderTheFieldsComeIn()
+    {
+        final String[] fields = {"\"id\":\"e%d\"", "\"tenant\":\"t%d\"", "\"model\":\"m%d\"", "\"input_tokens\":%d",
+            "\"cache_read_tokens\":%d", "\"reasoning_tokens\":%d", "\"output_tokens\":%d"};
+        final java.util.Random random = new java.util.Random(7);
+        for (int body = 0; body < 200; body++)
+        {
+            final StringBuilder json = new StringBuilder("[");
+            final List<Integer> order = new java.util.ArrayList<>(List.of(0, 1, 2, 3, 4, 5, 6));
+            final int events = 1 + random.nextInt(4);
+            for (int e = 0; e < events; e++)
+            {
+                if (random.nextInt(3) == 0)
+                {
+                    java.util.Collections.shuffle(order, random); // a new order, kept by the next events of the body
+                }
+                final int n = body * 10 + e;
+                json.append(e == 0 ? "{" : ",{");
+                for (int f = 0; f < order.size(); f++)
+                {
+                    json.append(f == 0 ? "" : ",").append(String.format(fields[order.get(f)], n + order.get(f)));
+                }
+                json.append('}');
+            }
+            final String text = json.append(']').toString();
+            assertEquals(ParseOutcome.OK, parse(text), text);
+            for (int e = 0; e < events; e++)
+            {
+                final int n = body * 10 + e;
+                final StagedEvent staged = staged(e);
+                assertEquals("e" + n, out.getStringWithoutLengthAscii(staged.idOffset(), staged.idLength()), text);
+                assertEquals("t" + (n + 1), out.getStringWithoutLengthAscii(staged.tenantOffset(), staged.tenantLength()), text);
+                assertEquals("m" + (n + 2), out.getStringWithoutLengthAscii(staged.modelOffset(), staged.modelLength()), text);
+                assertEquals(n + 3, staged.tokens(TokenClass.INPUT.ordinal()), text);
+                assertEquals(n + 4, staged.tokens(TokenClass.CACHE_READ.ordinal()), text);
+                assertEquals(n + 5, staged.tokens(TokenClass.REASONING.ordinal()), text);
+                assertEquals(n + 6, staged.tokens(TokenClass.OUTPUT.ordinal()), text);
+            }
+        }
+    }
+
+    @Test
+    void refusesARepeatedFieldWhereTheLearntOrderExpectsAnother()
+    {
+        assertEquals(ParseOutcome.OK, parse("[" + event("\"input_tokens\":1") + "," + event("\"input_tokens\":2") + "]"));
+        assertOnlyProblem("{\"id\":\"e1\",\"tenant\":\"acme\",\"tenant\":\"acme\",\"model\":\"gpt-4o\"}", "tenant",
+            "appears more than once");
+        assertOnlyProblem("{\"id\":\"e1\",\"tenant\":\"acme\",\"model\":\"gpt-4o\",\"input\":1}", "input",
+            "unknown field");
+    }
+
     @Test
     void stagesEveryFieldOfAValidEvent()
     {

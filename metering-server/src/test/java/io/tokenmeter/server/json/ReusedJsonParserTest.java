@@ -2,6 +2,7 @@ package io.tokenmeter.server.json;
 
 import com.fasterxml.jackson.core.JsonFactory;
 import com.fasterxml.jackson.core.JsonToken;
+import com.fasterxml.jackson.core.io.SerializedString;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
 import org.agrona.ExpandableArrayBuffer;
@@ -58,7 +59,19 @@ class ReusedJsonParserTest
         new Object[] {"[{\"id\":\"s\",\"tenant\":\"acme\",\"model\":\"m\",\"input_tokens\":-1}]", false},
         new Object[] {"[{\"id\":\"t\",\"tenant\":\"acme\",\"model\":\"m\",\"input_tokens\":1.5}, 7, \"z\"]", false},
         new Object[] {"[" + event("u") + "," + event("v") + "," + event("w") + "]", false},
-        new Object[] {"{\"id\":\"x\",\"tenant\":\"acme\",\"model\":\"m\",\"unknown_" + "field\":[1,{\"a\":[]}]}", false});
+        new Object[] {"{\"id\":\"x\",\"tenant\":\"acme\",\"model\":\"m\",\"unknown_" + "field\":[1,{\"a\":[]}]}", false},
+        // the field order the parser learns (FieldOrder) changes from body to body: another order, names it cannot match
+        // byte for byte (escaped, spaced), a name repeated where the order expects another, names that start like a
+        // guessed one, and the guessed name as a value
+        new Object[] {"{\"model\":\"gpt-4o\",\"input_tokens\":12,\"tenant\":\"acme\",\"id\":\"y\",\"output_tokens\":3}", false},
+        new Object[] {"[{\"id\":\"z1\",\"\\u0074enant\":\"acme\",\"model\":\"gpt-4o\",\"input_tokens\":12}]", false},
+        new Object[] {"{ \"id\" : \"z2\" ,\n \"tenant\"\t:\"acme\" , \"model\" :\"gpt-4o\" }", false},
+        new Object[] {"[{\"id\":\"z3\",\"tenant\":\"acme\",\"tenant\":\"acme\",\"model\":\"gpt-4o\"}]", false},
+        new Object[] {"[{\"id\":\"z4\",\"tenant\":\"acme\",\"model\":\"gpt-4o\",\"input\":1,\"input_tokensX\":2}]", false},
+        new Object[] {"[{\"id\":\"tenant\",\"tenant\":\"model\",\"model\":\"input_tokens\",\"input_tokens\":12}]", false},
+        new Object[] {"{\"id\":\"z5\",\"tenant\":\"acme\",\"model\":\"gpt-4o\",\"input_tokens\":12,\"output_tokens\":", false},
+        new Object[] {"{\"id\":\"z6\",\"tenant\":\"acme\",\"model\":\"gpt-4o\",\"input_tokens\":12,\"output_tokens\"", false},
+        new Object[] {"[{\"id\":\"z7\",\"tenant\":\"acme\",\"model\":\"gpt-4o\",\"input_tokens\":12,\"output_tok", false});
 
     private static ByteBuf utf8(final String body)
     {
@@ -137,6 +150,38 @@ class ReusedJsonParserTest
         parser.next(utf8("[true] 12"));
         tokens(parser);
         assertFalse(parser.reusable(), "a trailing number made Jackson read to the end of the stream");
+        parser.close();
+    }
+
+    @Test
+    void aGuessedNameKeepsTheEndOfEachBody() throws IOException
+    {
+        final SerializedString a = new SerializedString("a");
+        final SerializedString b = new SerializedString("b");
+        final ReusedJsonParser parser = ReusedJsonParser.open(new JsonFactory(), utf8("{\"a\":1} \n"));
+        assertNotNull(parser);
+        assertFalse(parser.nextFieldName(a), "no name at the root");
+        assertEquals(JsonToken.START_OBJECT, parser.currentToken());
+        assertTrue(parser.nextFieldName(a));
+        assertEquals("a", parser.currentName());
+        assertEquals(JsonToken.VALUE_NUMBER_INT, parser.nextToken());
+        assertFalse(parser.nextFieldName(b));
+        assertEquals(JsonToken.END_OBJECT, parser.currentToken(), "the body's last token, read by a guess");
+        assertNull(parser.nextToken(), "the end of the body, without reading on");
+        assertTrue(parser.reusable());
+
+        parser.next(utf8("{\"b\":2,\"a\":3}"));
+        assertEquals(JsonToken.START_OBJECT, parser.nextToken());
+        assertFalse(parser.nextFieldName(a), "a wrong guess");
+        assertEquals(JsonToken.FIELD_NAME, parser.currentToken());
+        assertEquals("b", parser.currentName());
+        assertEquals(2, parser.nextIntValue(-1));
+        assertTrue(parser.nextFieldName(a));
+        assertEquals(3, parser.nextIntValue(-1));
+        assertFalse(parser.nextFieldName(a));
+        assertEquals(JsonToken.END_OBJECT, parser.currentToken());
+        assertNull(parser.nextToken());
+        assertTrue(parser.reusable(), "the parser never read past a body");
         parser.close();
     }
 
