@@ -528,8 +528,9 @@ public final class JournalAgent implements Agent
 
     /**
      * Loads the dedup table words (and the disk tier's recent filter blocks) the next {@code count} events' checks
-     * will start at, and their tenants' names, so that their cache misses overlap: the checks are the journal's largest cost (a third of its
-     * samples), one miss each, and their branches keep the processor from running ahead to the next event's.
+     * will start at, and their tenants' names, so that their cache misses overlap: the checks are the journal's
+     * largest cost (a third of its samples), one miss each, and their branches keep the processor from running ahead
+     * to the next event's.
      *
      * @return the offset after those events.
      */
